@@ -1,0 +1,22 @@
+//! X.509 domain for uca: keys, SANs, profiles, certificate/CSR building and parsing.
+//!
+//! This crate does no I/O and never reads the clock: callers pass `now` in. That keeps every
+//! certificate decision testable and lets the CA crate own files, locking and the ledger.
+
+pub mod csr;
+pub mod error;
+pub mod inspect;
+pub mod key;
+pub mod profile;
+pub mod san;
+pub mod serial;
+pub mod sign;
+pub mod subject;
+pub mod validity;
+
+pub use error::PkiError;
+pub use key::{KeyType, PrivateKey};
+pub use profile::Profile;
+pub use san::{San, SanError, SanRules};
+pub use serial::{Fingerprint, Serial};
+pub use subject::Subject;

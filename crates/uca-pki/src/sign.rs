@@ -1,0 +1,165 @@
+//! Building and signing certificates: the self-signed root and leaves under a CA.
+
+use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, KeyUsagePurpose, PublicKeyData};
+use time::OffsetDateTime;
+
+use crate::inspect::parse_certificate;
+use crate::validity::Validity;
+use crate::{Fingerprint, KeyType, PkiError, PrivateKey, Profile, San, Serial, Subject};
+
+/// A freshly signed certificate with the facts the ledger records.
+#[derive(Debug, Clone)]
+pub struct SignedCert {
+    pub der: Vec<u8>,
+    pub pem: String,
+    pub serial: Serial,
+    pub fingerprint: Fingerprint,
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+}
+
+impl SignedCert {
+    fn from_rcgen(cert: rcgen::Certificate, serial: Serial, validity: &Validity) -> SignedCert {
+        let der = cert.der().to_vec();
+        SignedCert {
+            pem: cert.pem(),
+            fingerprint: Fingerprint::of_der(&der),
+            der,
+            serial,
+            not_before: validity.not_before,
+            not_after: validity.not_after,
+        }
+    }
+}
+
+/// What a leaf certificate should say. The profile decides the extensions.
+#[derive(Debug, Clone)]
+pub struct LeafRequest {
+    /// Subject with the CN (CN is dropped if longer than the 64-character X.520 bound;
+    /// the SAN then carries the name and is marked critical if the subject ends up empty).
+    pub subject: Subject,
+    pub sans: Vec<San>,
+    pub profile: Profile,
+    pub validity: Validity,
+    pub serial: Serial,
+}
+
+/// A public key to certify, from a CSR (the private key stays with the requester).
+#[derive(Debug, Clone)]
+pub struct PublicKey {
+    spki: rcgen::SubjectPublicKeyInfo,
+    key_type: KeyType,
+}
+
+impl PublicKey {
+    pub fn from_spki_der(der: &[u8]) -> Result<PublicKey, PkiError> {
+        let key_type = KeyType::from_spki_der(der).map_err(PkiError::UnsupportedCsrKey)?;
+        let spki = rcgen::SubjectPublicKeyInfo::from_der(der).map_err(|e| PkiError::UnsupportedCsrKey(e.to_string()))?;
+        Ok(PublicKey { spki, key_type })
+    }
+
+    pub fn key_type(&self) -> KeyType {
+        self.key_type
+    }
+}
+
+/// The root key of a CA: the self-signed certificate's parameters.
+pub fn self_signed_root(
+    subject: &Subject,
+    key: &PrivateKey,
+    validity: &Validity,
+    serial: Serial,
+) -> Result<SignedCert, PkiError> {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = subject.to_rcgen()?;
+    params.not_before = validity.not_before;
+    params.not_after = validity.not_after;
+    params.serial_number = Some(rcgen::SerialNumber::from_slice(serial.as_bytes()));
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params.use_authority_key_identifier_extension = true;
+    let cert = params.self_signed(key.pair()).map_err(|e| PkiError::Signing(e.to_string()))?;
+    Ok(SignedCert::from_rcgen(cert, serial, validity))
+}
+
+/// A CA certificate with its unlocked key, ready to sign.
+pub struct CaSigner {
+    issuer: rcgen::Issuer<'static, KeyPair>,
+    key_type: KeyType,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+}
+
+impl std::fmt::Debug for CaSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CaSigner({}, <key>)", self.key_type)
+    }
+}
+
+impl CaSigner {
+    /// Pairs a CA certificate with its key, refusing a key that does not belong to it or a
+    /// certificate that cannot sign certificates.
+    pub fn new(ca_cert_der: &[u8], key: PrivateKey) -> Result<CaSigner, PkiError> {
+        let info = parse_certificate(ca_cert_der)?;
+        if !info.is_ca {
+            return Err(PkiError::BadCertificate("the CA certificate is not a CA (basicConstraints CA:FALSE)".into()));
+        }
+        if info.spki_der != key.public_key_der() {
+            return Err(PkiError::BadKey("the CA key does not match the CA certificate".into()));
+        }
+        let key_type = key.key_type();
+        let pair = key.into_pair();
+        let issuer = rcgen::Issuer::from_ca_cert_der(&ca_cert_der.to_vec().into(), pair)
+            .map_err(|e| PkiError::BadCertificate(e.to_string()))?;
+        if !issuer.key_usages().is_empty() && !issuer.key_usages().contains(&KeyUsagePurpose::KeyCertSign) {
+            return Err(PkiError::BadCertificate("the CA certificate's keyUsage lacks keyCertSign".into()));
+        }
+        Ok(CaSigner { issuer, key_type, not_before: info.not_before, not_after: info.not_after })
+    }
+
+    pub fn key_type(&self) -> KeyType {
+        self.key_type
+    }
+
+    /// The CA's own validity window, which every leaf must fit inside.
+    pub fn window(&self) -> (OffsetDateTime, OffsetDateTime) {
+        (self.not_before, self.not_after)
+    }
+
+    /// Signs a leaf for a key uca generated.
+    pub fn sign_leaf(&self, req: &LeafRequest, key: &PrivateKey) -> Result<SignedCert, PkiError> {
+        self.sign(req, key.key_type(), key.pair())
+    }
+
+    /// Signs a leaf for a public key from a CSR.
+    pub fn sign_leaf_for(&self, req: &LeafRequest, key: &PublicKey) -> Result<SignedCert, PkiError> {
+        self.sign(req, key.key_type, &key.spki)
+    }
+
+    fn sign(&self, req: &LeafRequest, key_type: KeyType, public_key: &impl PublicKeyData) -> Result<SignedCert, PkiError> {
+        let mut params = CertificateParams::default();
+        let mut subject = req.subject.clone();
+        if subject.common_name.as_ref().is_some_and(|cn| cn.chars().count() > 64) {
+            subject.common_name = None;
+        }
+        params.distinguished_name = subject.to_rcgen()?;
+        params.not_before = req.validity.not_before;
+        params.not_after = req.validity.not_after;
+        params.serial_number = Some(rcgen::SerialNumber::from_slice(req.serial.as_bytes()));
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = req.profile.key_usages(key_type.is_rsa());
+        params.extended_key_usages = req.profile.extended_key_usages();
+        params.use_authority_key_identifier_extension = true;
+        params.subject_alt_names = req
+            .sans
+            .iter()
+            .map(San::to_rcgen)
+            .collect::<Result<_, _>>()
+            .map_err(|e| PkiError::Signing(e.to_string()))?;
+        if params.subject_alt_names.is_empty() {
+            return Err(PkiError::Signing("a leaf certificate needs at least one SAN".into()));
+        }
+        let cert = params.signed_by(public_key, &self.issuer).map_err(|e| PkiError::Signing(e.to_string()))?;
+        Ok(SignedCert::from_rcgen(cert, req.serial.clone(), &req.validity))
+    }
+}

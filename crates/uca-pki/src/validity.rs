@@ -1,0 +1,44 @@
+//! Validity periods: backdated for clock skew, clamped to the issuer.
+
+use time::{Duration, OffsetDateTime};
+
+/// How far notBefore is set in the past so that peers whose clocks run a little behind
+/// still accept a certificate that was just issued.
+pub const BACKDATE: Duration = Duration::minutes(5);
+
+/// Default leaf validity: inside the 398-day ceiling that Apple and browsers apply to TLS
+/// server certificates.
+pub const DEFAULT_LEAF_DAYS: u32 = 397;
+
+/// Default root validity: ten years.
+pub const DEFAULT_ROOT_DAYS: u32 = 3650;
+
+/// A certificate's validity window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Validity {
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+    /// `true` when notAfter was cut back to the issuer's own notAfter.
+    pub clamped: bool,
+}
+
+impl Validity {
+    /// `days` from `now`, notBefore backdated by [`BACKDATE`], both inside the issuer's window
+    /// when one is given. Whole seconds, as X.509 encodes them.
+    pub fn starting(now: OffsetDateTime, days: u32, issuer: Option<(OffsetDateTime, OffsetDateTime)>) -> Validity {
+        let now = now.replace_nanosecond(0).unwrap_or(now);
+        let mut not_before = now - BACKDATE;
+        let mut not_after = now + Duration::days(i64::from(days));
+        let mut clamped = false;
+        if let Some((issuer_nb, issuer_na)) = issuer {
+            if not_before < issuer_nb {
+                not_before = issuer_nb;
+            }
+            if not_after > issuer_na {
+                not_after = issuer_na;
+                clamped = true;
+            }
+        }
+        Validity { not_before, not_after, clamped }
+    }
+}
