@@ -30,7 +30,9 @@ pub fn parse_csr(data: &[u8]) -> Result<Csr, PkiError> {
     let der = match pkcs8::der::pem::decode_vec(data) {
         Ok((label, der)) => {
             if label != "CERTIFICATE REQUEST" && label != "NEW CERTIFICATE REQUEST" {
-                return Err(PkiError::BadCsr(format!("the PEM block is '{label}', not 'CERTIFICATE REQUEST'")));
+                return Err(PkiError::BadCsr(format!(
+                    "the PEM block is '{label}', not 'CERTIFICATE REQUEST'"
+                )));
             }
             der
         }
@@ -40,9 +42,13 @@ pub fn parse_csr(data: &[u8]) -> Result<Csr, PkiError> {
         }
         Err(_) => return Err(PkiError::BadCsr("neither PEM nor DER".into())),
     };
-    let (rest, req) = X509CertificationRequest::from_der(&der).map_err(|e| PkiError::BadCsr(e.to_string()))?;
+    let (rest, req) =
+        X509CertificationRequest::from_der(&der).map_err(|e| PkiError::BadCsr(e.to_string()))?;
     if !rest.is_empty() {
-        return Err(PkiError::BadCsr(format!("{} trailing bytes after the request", rest.len())));
+        return Err(PkiError::BadCsr(format!(
+            "{} trailing bytes after the request",
+            rest.len()
+        )));
     }
     req.verify_signature().map_err(|_| PkiError::CsrSignature)?;
     let info = &req.certification_request_info;
@@ -64,7 +70,10 @@ pub fn parse_csr(data: &[u8]) -> Result<Csr, PkiError> {
                         requested_sans.push(match gn {
                             GeneralName::DNSName(s) => format!("dns:{s}"),
                             GeneralName::IPAddress(b) => match b.len() {
-                                4 => format!("ip:{}", std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3])),
+                                4 => format!(
+                                    "ip:{}",
+                                    std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3])
+                                ),
                                 16 => {
                                     let mut a = [0u8; 16];
                                     a.copy_from_slice(b);
@@ -83,5 +92,11 @@ pub fn parse_csr(data: &[u8]) -> Result<Csr, PkiError> {
             }
         }
     }
-    Ok(Csr { key_type: public_key.key_type(), public_key, common_name, requested_sans, asks_for_ca })
+    Ok(Csr {
+        key_type: public_key.key_type(),
+        public_key,
+        common_name,
+        requested_sans,
+        asks_for_ca,
+    })
 }

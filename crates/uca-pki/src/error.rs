@@ -21,7 +21,9 @@ pub enum PkiError {
     Signing(String),
     #[error("the CSR is not a valid PKCS#10 request: {0}")]
     BadCsr(String),
-    #[error("the CSR's self-signature does not verify: it was altered or was not made with the key it carries")]
+    #[error(
+        "the CSR's self-signature does not verify: it was altered or was not made with the key it carries"
+    )]
     CsrSignature,
     #[error("the CSR uses a key type uca does not sign: {0}")]
     UnsupportedCsrKey(String),

@@ -44,15 +44,19 @@ pub fn certificate_der(data: &[u8]) -> Result<Vec<u8>, PkiError> {
     if data.first() == Some(&0x30) {
         return Ok(data.to_vec());
     }
-    let text = std::str::from_utf8(data).map_err(|_| PkiError::BadCertificate("neither PEM nor DER".into()))?;
+    let text = std::str::from_utf8(data)
+        .map_err(|_| PkiError::BadCertificate("neither PEM nor DER".into()))?;
     let begin = "-----BEGIN CERTIFICATE-----";
     let end = "-----END CERTIFICATE-----";
-    let start = text.find(begin).ok_or_else(|| PkiError::BadCertificate("no CERTIFICATE block".into()))?;
+    let start = text
+        .find(begin)
+        .ok_or_else(|| PkiError::BadCertificate("no CERTIFICATE block".into()))?;
     let stop = text[start..]
         .find(end)
         .ok_or_else(|| PkiError::BadCertificate("unterminated CERTIFICATE block".into()))?;
     let block = &text[start..start + stop + end.len()];
-    let (_, der) = pkcs8::der::pem::decode_vec(block.as_bytes()).map_err(|e| PkiError::BadCertificate(e.to_string()))?;
+    let (_, der) = pkcs8::der::pem::decode_vec(block.as_bytes())
+        .map_err(|e| PkiError::BadCertificate(e.to_string()))?;
     Ok(der)
 }
 
@@ -63,25 +67,44 @@ pub fn all_certificates_der(text: &str) -> Result<Vec<Vec<u8>>, PkiError> {
     while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
         let der = certificate_der(rest[start..].as_bytes())?;
         out.push(der);
-        let after = rest[start..].find("-----END CERTIFICATE-----").map(|i| start + i + 25).unwrap_or(rest.len());
+        let after = rest[start..]
+            .find("-----END CERTIFICATE-----")
+            .map(|i| start + i + 25)
+            .unwrap_or(rest.len());
         rest = &rest[after..];
     }
     Ok(out)
 }
 
 pub fn parse_certificate(der: &[u8]) -> Result<CertInfo, PkiError> {
-    let (rest, cert) = X509Certificate::from_der(der).map_err(|e| PkiError::BadCertificate(e.to_string()))?;
+    let (rest, cert) =
+        X509Certificate::from_der(der).map_err(|e| PkiError::BadCertificate(e.to_string()))?;
     if !rest.is_empty() {
-        return Err(PkiError::BadCertificate(format!("{} trailing bytes", rest.len())));
+        return Err(PkiError::BadCertificate(format!(
+            "{} trailing bytes",
+            rest.len()
+        )));
     }
     let spki_der = cert.public_key().raw.to_vec();
-    let key_type = KeyType::from_spki_der(&spki_der).map(|k| k.to_string()).unwrap_or_else(|e| e);
-    let common_name = cert.subject().iter_common_name().next().and_then(|c| c.as_str().ok()).map(str::to_string);
+    let key_type = KeyType::from_spki_der(&spki_der)
+        .map(|k| k.to_string())
+        .unwrap_or_else(|e| e);
+    let common_name = cert
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|c| c.as_str().ok())
+        .map(str::to_string);
     let mut sans = Vec::new();
     let mut extensions = Vec::new();
     for ext in cert.extensions() {
         let (name, value) = describe(ext.parsed_extension(), &mut sans);
-        extensions.push(ExtensionInfo { name, oid: ext.oid.to_id_string(), critical: ext.critical, value });
+        extensions.push(ExtensionInfo {
+            name,
+            oid: ext.oid.to_id_string(),
+            critical: ext.critical,
+            value,
+        });
     }
     let serial_value = Serial::from_der_content(cert.raw_serial());
     Ok(CertInfo {
@@ -118,7 +141,9 @@ fn general_name(gn: &GeneralName<'_>) -> String {
         GeneralName::DNSName(s) => format!("DNS:{s}"),
         GeneralName::RFC822Name(s) => format!("email:{s}"),
         GeneralName::URI(s) => format!("URI:{s}"),
-        GeneralName::IPAddress(b) if b.len() == 4 => format!("IP:{}", std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3])),
+        GeneralName::IPAddress(b) if b.len() == 4 => {
+            format!("IP:{}", std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]))
+        }
         GeneralName::IPAddress(b) if b.len() == 16 => {
             let mut a = [0u8; 16];
             a.copy_from_slice(b);
@@ -142,14 +167,19 @@ fn general_name(gn: &GeneralName<'_>) -> String {
 }
 
 fn hex_colon(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02X}")).collect::<Vec<_>>().join(":")
+    b.iter()
+        .map(|x| format!("{x:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 fn describe(ext: &ParsedExtension<'_>, sans: &mut Vec<String>) -> (String, String) {
     match ext {
         ParsedExtension::BasicConstraints(bc) => {
             let v = match (bc.ca, bc.path_len_constraint) {
-                (true, Some(n)) => format!("CA:TRUE, pathlen:{n} (may sign certificates, at most {n} CAs below it)"),
+                (true, Some(n)) => format!(
+                    "CA:TRUE, pathlen:{n} (may sign certificates, at most {n} CAs below it)"
+                ),
                 (true, None) => "CA:TRUE (may sign certificates)".into(),
                 (false, _) => "CA:FALSE (end-entity: cannot sign certificates)".into(),
             };
@@ -199,10 +229,15 @@ fn describe(ext: &ParsedExtension<'_>, sans: &mut Vec<String>) -> (String, Strin
             v.extend(eku.other.iter().map(|o| o.to_id_string()));
             ("Extended Key Usage".into(), v.join(", "))
         }
-        ParsedExtension::SubjectKeyIdentifier(k) => ("Subject Key Identifier".into(), hex_colon(k.0)),
+        ParsedExtension::SubjectKeyIdentifier(k) => {
+            ("Subject Key Identifier".into(), hex_colon(k.0))
+        }
         ParsedExtension::AuthorityKeyIdentifier(a) => (
             "Authority Key Identifier".into(),
-            a.key_identifier.as_ref().map(|k| hex_colon(k.0)).unwrap_or_else(|| "(no key id)".into()),
+            a.key_identifier
+                .as_ref()
+                .map(|k| hex_colon(k.0))
+                .unwrap_or_else(|| "(no key id)".into()),
         ),
         ParsedExtension::SubjectAlternativeName(san) => {
             let names: Vec<String> = san.general_names.iter().map(general_name).collect();
@@ -212,7 +247,12 @@ fn describe(ext: &ParsedExtension<'_>, sans: &mut Vec<String>) -> (String, Strin
         ParsedExtension::NameConstraints(nc) => {
             let fmt = |t: &Option<Vec<x509_parser::extensions::GeneralSubtree<'_>>>| {
                 t.as_ref()
-                    .map(|v| v.iter().map(|s| general_name(&s.base)).collect::<Vec<_>>().join(", "))
+                    .map(|v| {
+                        v.iter()
+                            .map(|s| general_name(&s.base))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
                     .unwrap_or_default()
             };
             let mut parts = Vec::new();
@@ -226,8 +266,15 @@ fn describe(ext: &ParsedExtension<'_>, sans: &mut Vec<String>) -> (String, Strin
             }
             ("Name Constraints".into(), parts.join("; "))
         }
-        ParsedExtension::CRLDistributionPoints(_) => ("CRL Distribution Points".into(), "present".into()),
-        ParsedExtension::UnsupportedExtension { .. } => ("(unknown extension)".into(), String::new()),
-        other => (format!("{other:?}").chars().take(40).collect(), String::new()),
+        ParsedExtension::CRLDistributionPoints(_) => {
+            ("CRL Distribution Points".into(), "present".into())
+        }
+        ParsedExtension::UnsupportedExtension { .. } => {
+            ("(unknown extension)".into(), String::new())
+        }
+        other => (
+            format!("{other:?}").chars().take(40).collect(),
+            String::new(),
+        ),
     }
 }

@@ -46,7 +46,11 @@ impl KeyType {
 
     /// Comma-separated list of accepted names, for hints.
     pub fn names() -> String {
-        Self::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+        Self::ALL
+            .iter()
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     pub fn is_rsa(self) -> bool {
@@ -68,13 +72,22 @@ impl KeyType {
     pub fn generate(self) -> Result<PrivateKey, PkiError> {
         let gen_err = |e: rcgen::Error| PkiError::KeyGeneration(e.to_string());
         let pair = match self {
-            KeyType::Rsa2048 => KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_2048),
-            KeyType::Rsa3072 => KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_3072),
-            KeyType::Rsa4096 => KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_4096),
+            KeyType::Rsa2048 => {
+                KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_2048)
+            }
+            KeyType::Rsa3072 => {
+                KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_3072)
+            }
+            KeyType::Rsa4096 => {
+                KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_4096)
+            }
             other => KeyPair::generate_for(other.signature_algorithm()),
         }
         .map_err(gen_err)?;
-        Ok(PrivateKey { pair, key_type: self })
+        Ok(PrivateKey {
+            pair,
+            key_type: self,
+        })
     }
 
     /// Recognizes a DER SubjectPublicKeyInfo (from a certificate or a CSR).
@@ -94,7 +107,9 @@ impl KeyType {
                     2048 => Ok(KeyType::Rsa2048),
                     3072 => Ok(KeyType::Rsa3072),
                     4096 => Ok(KeyType::Rsa4096),
-                    n => Err(format!("RSA key of {n} bits (uca signs RSA 2048, 3072 and 4096)")),
+                    n => Err(format!(
+                        "RSA key of {n} bits (uca signs RSA 2048, 3072 and 4096)"
+                    )),
                 }
             }
             "1.2.840.10045.2.1" => {
@@ -181,12 +196,15 @@ impl PrivateKey {
     /// v2 form that the Ed25519 backends produce.
     fn pkcs8_v1_der(&self) -> Result<Zeroizing<Vec<u8>>, PkiError> {
         let der = self.pair.serialized_der();
-        let mut info = PrivateKeyInfoRef::from_der(der).map_err(|e| PkiError::BadKey(e.to_string()))?;
+        let mut info =
+            PrivateKeyInfoRef::from_der(der).map_err(|e| PkiError::BadKey(e.to_string()))?;
         if info.public_key.is_none() {
             return Ok(Zeroizing::new(der.to_vec()));
         }
         info.public_key = None;
-        info.to_der().map(Zeroizing::new).map_err(|e| PkiError::BadKey(e.to_string()))
+        info.to_der()
+            .map(Zeroizing::new)
+            .map_err(|e| PkiError::BadKey(e.to_string()))
     }
 
     /// Unencrypted PKCS#8 PEM (`PRIVATE KEY`).
@@ -200,8 +218,11 @@ impl PrivateKey {
     /// Encrypted PKCS#8 PEM (`ENCRYPTED PRIVATE KEY`), see [`KDF_DESCRIPTION`].
     pub fn to_encrypted_pem(&self, passphrase: &[u8]) -> Result<Zeroizing<String>, PkiError> {
         let der = self.pkcs8_v1_der()?;
-        let info = PrivateKeyInfoRef::from_der(&der).map_err(|e| PkiError::BadKey(e.to_string()))?;
-        let doc = info.encrypt(passphrase).map_err(|e| PkiError::BadKey(format!("encryption failed: {e}")))?;
+        let info =
+            PrivateKeyInfoRef::from_der(&der).map_err(|e| PkiError::BadKey(e.to_string()))?;
+        let doc = info
+            .encrypt(passphrase)
+            .map_err(|e| PkiError::BadKey(format!("encryption failed: {e}")))?;
         pkcs8::der::pem::encode_string("ENCRYPTED PRIVATE KEY", LineEnding::LF, doc.as_bytes())
             .map(Zeroizing::new)
             .map_err(|e| PkiError::BadKey(e.to_string()))
@@ -212,13 +233,16 @@ impl PrivateKey {
     pub fn from_pem_or_der(data: &[u8], passphrase: Option<&[u8]>) -> Result<PrivateKey, PkiError> {
         let (label, der) = match pkcs8::der::pem::decode_vec(data) {
             Ok((label, der)) => (label.to_string(), Zeroizing::new(der)),
-            Err(_) if data.first() == Some(&0x30) => ("PRIVATE KEY".to_string(), Zeroizing::new(data.to_vec())),
+            Err(_) if data.first() == Some(&0x30) => {
+                ("PRIVATE KEY".to_string(), Zeroizing::new(data.to_vec()))
+            }
             Err(e) => return Err(PkiError::BadKey(format!("not a PEM or DER key ({e})"))),
         };
         let plain = match label.as_str() {
             "ENCRYPTED PRIVATE KEY" => {
                 let pass = passphrase.ok_or(PkiError::PassphraseRequired)?;
-                let enc = EncryptedPrivateKeyInfoRef::from_der(&der).map_err(|e| PkiError::BadKey(e.to_string()))?;
+                let enc = EncryptedPrivateKeyInfoRef::from_der(&der)
+                    .map_err(|e| PkiError::BadKey(e.to_string()))?;
                 let doc = enc.decrypt(pass).map_err(|_| PkiError::WrongPassphrase)?;
                 Zeroizing::new(doc.as_bytes().to_vec())
             }
@@ -235,11 +259,15 @@ impl PrivateKey {
     fn from_pkcs8_der(der: &[u8]) -> Result<PrivateKey, PkiError> {
         PrivateKeyInfoRef::from_der(der).map_err(|e| PkiError::BadKey(e.to_string()))?;
         let pair = KeyPair::try_from(der).map_err(|e| PkiError::BadKey(e.to_string()))?;
-        let key_type = KeyType::from_spki_der(&pair.subject_public_key_info()).map_err(PkiError::BadKey)?;
+        let key_type =
+            KeyType::from_spki_der(&pair.subject_public_key_info()).map_err(PkiError::BadKey)?;
         // RSA keys load with rcgen's default RSA algorithm; make sure we sign with ours.
         let pair = if key_type.is_rsa() && pair.algorithm() != key_type.signature_algorithm() {
-            KeyPair::from_pkcs8_der_and_sign_algo(&der.to_vec().into(), key_type.signature_algorithm())
-                .map_err(|e| PkiError::BadKey(e.to_string()))?
+            KeyPair::from_pkcs8_der_and_sign_algo(
+                &der.to_vec().into(),
+                key_type.signature_algorithm(),
+            )
+            .map_err(|e| PkiError::BadKey(e.to_string()))?
         } else {
             pair
         };
@@ -260,7 +288,12 @@ mod tests {
 
     #[test]
     fn every_key_type_round_trips_through_encrypted_pem() {
-        for kt in [KeyType::EcP256, KeyType::EcP384, KeyType::Ed25519, KeyType::Rsa2048] {
+        for kt in [
+            KeyType::EcP256,
+            KeyType::EcP384,
+            KeyType::Ed25519,
+            KeyType::Rsa2048,
+        ] {
             let key = kt.generate().unwrap();
             let pem = key.to_encrypted_pem(b"pw").unwrap();
             let back = PrivateKey::from_pem_or_der(pem.as_bytes(), Some(b"pw")).unwrap();
@@ -284,4 +317,27 @@ mod tests {
         }
         assert!("dsa".parse::<KeyType>().is_err());
     }
+}
+
+/// A strong random passphrase for `uca init --generate-passphrase`: 32 characters from an
+/// unambiguous alphabet (about 160 bits), in dash-separated groups so a person can copy it.
+pub fn generate_passphrase() -> Result<Zeroizing<String>, PkiError> {
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut out = Zeroizing::new(String::with_capacity(40));
+    let mut count = 0;
+    while count < 32 {
+        let mut b = [0u8; 1];
+        getrandom::fill(&mut b).map_err(|e| PkiError::KeyGeneration(e.to_string()))?;
+        // Rejection sampling keeps the choice uniform.
+        let limit = 256 - (256 % ALPHABET.len());
+        if usize::from(b[0]) >= limit {
+            continue;
+        }
+        if count > 0 && count % 8 == 0 {
+            out.push('-');
+        }
+        out.push(char::from(ALPHABET[usize::from(b[0]) % ALPHABET.len()]));
+        count += 1;
+    }
+    Ok(out)
 }

@@ -20,7 +20,12 @@ pub enum Profile {
 }
 
 impl Profile {
-    pub const ALL: [Profile; 4] = [Profile::Server, Profile::Client, Profile::Both, Profile::CodeSigning];
+    pub const ALL: [Profile; 4] = [
+        Profile::Server,
+        Profile::Client,
+        Profile::Both,
+        Profile::CodeSigning,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -32,7 +37,11 @@ impl Profile {
     }
 
     pub fn names() -> String {
-        Self::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
+        Self::ALL
+            .iter()
+            .map(|p| p.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     pub(crate) fn extended_key_usages(self) -> Vec<rcgen::ExtendedKeyUsagePurpose> {
@@ -67,7 +76,11 @@ impl FromStr for Profile {
     type Err = PkiError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let norm = s.trim().to_ascii_lowercase().replace('_', "-");
-        let norm = if norm == "codesigning" || norm == "code" { "code-signing".to_string() } else { norm };
+        let norm = if norm == "codesigning" || norm == "code" {
+            "code-signing".to_string()
+        } else {
+            norm
+        };
         Profile::ALL
             .into_iter()
             .find(|p| p.as_str() == norm)

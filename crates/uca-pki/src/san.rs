@@ -33,7 +33,10 @@ pub const SAN_HINT: &str = "SANs are DNS names (rmq1, *.svc.internal), IP addres
 (ops@example.org) or URIs (spiffe://example.org/svc); force a type with a dns:, ip:, email: or uri: prefix";
 
 fn err(input: &str, reason: impl Into<String>) -> SanError {
-    SanError { input: input.to_string(), reason: reason.into() }
+    SanError {
+        input: input.to_string(),
+        reason: reason.into(),
+    }
 }
 
 impl San {
@@ -61,7 +64,10 @@ impl San {
                     2 => parse_email(rest).map(San::Email),
                     _ => parse_uri(rest).map(San::Uri),
                 }
-                .map_err(|e| SanError { input: raw.to_string(), reason: e.reason });
+                .map_err(|e| SanError {
+                    input: raw.to_string(),
+                    reason: e.reason,
+                });
             }
         }
         if raw.contains("://") || lower.starts_with("urn:") {
@@ -74,7 +80,9 @@ impl San {
             return Ok(San::Ip(ip));
         }
         if raw.contains(':') {
-            let looks_v6 = raw.chars().all(|c| c.is_ascii_hexdigit() || ":.[]".contains(c));
+            let looks_v6 = raw
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || ":.[]".contains(c));
             return Err(err(
                 raw,
                 if looks_v6 {
@@ -124,11 +132,19 @@ impl fmt::Display for San {
 }
 
 fn parse_ip(s: &str) -> Result<IpAddr, SanError> {
-    let inner = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')).unwrap_or(s);
+    let inner = s
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or(s);
     if inner.contains('%') {
-        return Err(err(s, "IPv6 zone identifiers (%eth0) cannot appear in a certificate"));
+        return Err(err(
+            s,
+            "IPv6 zone identifiers (%eth0) cannot appear in a certificate",
+        ));
     }
-    inner.parse::<IpAddr>().map_err(|_| err(s, "not a valid IPv4 or IPv6 address"))
+    inner
+        .parse::<IpAddr>()
+        .map_err(|_| err(s, "not a valid IPv4 or IPv6 address"))
 }
 
 /// Validates and normalizes a DNS name: IDNs become A-labels, letters become lowercase, one
@@ -138,32 +154,53 @@ pub fn parse_dns(input: &str, allow_wildcard: bool) -> Result<String, SanError> 
     if name.is_empty() {
         return Err(err(input, "the DNS name is empty"));
     }
-    let needs_idna = !name.is_ascii() || name.split('.').any(|l| l.len() >= 4 && l[..4].eq_ignore_ascii_case("xn--"));
+    let needs_idna = !name.is_ascii()
+        || name
+            .split('.')
+            .any(|l| l.len() >= 4 && l[..4].eq_ignore_ascii_case("xn--"));
     if needs_idna {
         let (wild, rest) = match name.strip_prefix("*.") {
             Some(rest) => ("*.", rest),
             None => ("", name.as_str()),
         };
         let ascii = idna::domain_to_ascii_strict(rest).map_err(|_| {
-            err(input, "not a valid internationalized domain name (it cannot be converted to A-labels)")
+            err(
+                input,
+                "not a valid internationalized domain name (it cannot be converted to A-labels)",
+            )
         })?;
         name = format!("{wild}{ascii}");
     }
     let name = name.to_ascii_lowercase();
     if name.len() > 253 {
-        return Err(err(input, format!("the name is {} bytes long; DNS allows at most 253", name.len())));
+        return Err(err(
+            input,
+            format!(
+                "the name is {} bytes long; DNS allows at most 253",
+                name.len()
+            ),
+        ));
     }
     let labels: Vec<&str> = name.split('.').collect();
     for (i, label) in labels.iter().enumerate() {
         if label.is_empty() {
-            return Err(err(input, "it has an empty label (two dots in a row, or a leading dot)"));
+            return Err(err(
+                input,
+                "it has an empty label (two dots in a row, or a leading dot)",
+            ));
         }
         if label.contains('*') {
             if *label != "*" {
-                return Err(err(input, "a wildcard must be a whole label ('*.example.org'), not part of one"));
+                return Err(err(
+                    input,
+                    "a wildcard must be a whole label ('*.example.org'), not part of one",
+                ));
             }
             if i != 0 {
-                return Err(err(input, "a wildcard is only allowed as the leftmost label"));
+                return Err(err(
+                    input,
+                    "a wildcard is only allowed as the leftmost label",
+                ));
             }
             if !allow_wildcard {
                 return Err(err(input, "a wildcard is not allowed here"));
@@ -177,23 +214,48 @@ pub fn parse_dns(input: &str, allow_wildcard: bool) -> Result<String, SanError> 
             continue;
         }
         if label.len() > 63 {
-            return Err(err(input, format!("the label '{label}' is {} bytes long; DNS allows at most 63", label.len())));
+            return Err(err(
+                input,
+                format!(
+                    "the label '{label}' is {} bytes long; DNS allows at most 63",
+                    label.len()
+                ),
+            ));
         }
         if label.contains('_') {
             return Err(err(input, "underscores are not allowed in host names"));
         }
-        if let Some(c) = label.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-')) {
-            return Err(err(input, format!("the character '{c}' is not allowed in a DNS name")));
+        if let Some(c) = label
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+        {
+            return Err(err(
+                input,
+                format!("the character '{c}' is not allowed in a DNS name"),
+            ));
         }
         if label.starts_with('-') || label.ends_with('-') {
-            return Err(err(input, format!("the label '{label}' starts or ends with a hyphen")));
+            return Err(err(
+                input,
+                format!("the label '{label}' starts or ends with a hyphen"),
+            ));
         }
     }
     if labels.len() == 4 && labels.iter().all(|l| l.chars().all(|c| c.is_ascii_digit())) {
-        return Err(err(input, "it looks like an IPv4 address but is not a valid one"));
+        return Err(err(
+            input,
+            "it looks like an IPv4 address but is not a valid one",
+        ));
     }
-    if labels.len() > 1 && labels.last().is_some_and(|l| l.chars().all(|c| c.is_ascii_digit())) {
-        return Err(err(input, "the last label of a DNS name cannot be all digits"));
+    if labels.len() > 1
+        && labels
+            .last()
+            .is_some_and(|l| l.chars().all(|c| c.is_ascii_digit()))
+    {
+        return Err(err(
+            input,
+            "the last label of a DNS name cannot be all digits",
+        ));
     }
     Ok(name)
 }
@@ -203,24 +265,40 @@ fn parse_email(input: &str) -> Result<String, SanError> {
         .rsplit_once('@')
         .ok_or_else(|| err(input, "an email address needs exactly one '@'"))?;
     if local.is_empty() || local.contains('@') {
-        return Err(err(input, "an email address needs exactly one '@' with a local part before it"));
+        return Err(err(
+            input,
+            "an email address needs exactly one '@' with a local part before it",
+        ));
     }
     if !local.is_ascii() {
-        return Err(err(input, "non-ASCII local parts (SmtpUTF8Mailbox) are not supported"));
+        return Err(err(
+            input,
+            "non-ASCII local parts (SmtpUTF8Mailbox) are not supported",
+        ));
     }
     if local.len() > 64 {
         return Err(err(input, "the local part is longer than 64 bytes"));
     }
     let ok_local = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c);
-    if !local.chars().all(ok_local) || local.starts_with('.') || local.ends_with('.') || local.contains("..") {
-        return Err(err(input, "the local part has characters or dots an address cannot have"));
+    if !local.chars().all(ok_local)
+        || local.starts_with('.')
+        || local.ends_with('.')
+        || local.contains("..")
+    {
+        return Err(err(
+            input,
+            "the local part has characters or dots an address cannot have",
+        ));
     }
-    let domain = parse_dns(domain, false).map_err(|e| err(input, format!("bad domain: {}", e.reason)))?;
+    let domain =
+        parse_dns(domain, false).map_err(|e| err(input, format!("bad domain: {}", e.reason)))?;
     Ok(format!("{local}@{domain}"))
 }
 
 fn parse_uri(input: &str) -> Result<String, SanError> {
-    let (scheme, rest) = input.split_once(':').ok_or_else(|| err(input, "a URI needs a scheme ('spiffe://…')"))?;
+    let (scheme, rest) = input
+        .split_once(':')
+        .ok_or_else(|| err(input, "a URI needs a scheme ('spiffe://…')"))?;
     let mut chars = scheme.chars();
     let scheme_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
@@ -229,30 +307,47 @@ fn parse_uri(input: &str) -> Result<String, SanError> {
     }
     let allowed = |c: char| c.is_ascii_alphanumeric() || "-._~:/?#[]@!$&'()*+,;=%".contains(c);
     if let Some(c) = input.chars().find(|c| !allowed(*c)) {
-        return Err(err(input, format!("the character '{c}' must be percent-encoded in a URI")));
+        return Err(err(
+            input,
+            format!("the character '{c}' must be percent-encoded in a URI"),
+        ));
     }
     let bytes = input.as_bytes();
     for (i, b) in bytes.iter().enumerate() {
-        if *b == b'%' && !(bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit) && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit)) {
+        if *b == b'%'
+            && !(bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+        {
             return Err(err(input, "a '%' must be followed by two hex digits"));
         }
     }
     let scheme_lower = scheme.to_ascii_lowercase();
     if scheme_lower == "urn" {
-        let (nid, nss) = rest.split_once(':').ok_or_else(|| err(input, "a URN is urn:<namespace>:<name>"))?;
+        let (nid, nss) = rest
+            .split_once(':')
+            .ok_or_else(|| err(input, "a URN is urn:<namespace>:<name>"))?;
         if nid.is_empty() || nss.is_empty() {
             return Err(err(input, "a URN is urn:<namespace>:<name>"));
         }
         return Ok(format!("urn:{rest}"));
     }
     let Some(after) = rest.strip_prefix("//") else {
-        return Err(err(input, "unknown URI form: uca accepts scheme://host/… and urn:… URIs"));
+        return Err(err(
+            input,
+            "unknown URI form: uca accepts scheme://host/… and urn:… URIs",
+        ));
     };
     let authority = after.split(['/', '?', '#']).next().unwrap_or("");
-    let host_port = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority);
+    let host_port = authority
+        .rsplit_once('@')
+        .map(|(_, h)| h)
+        .unwrap_or(authority);
     let host = if let Some(v6) = host_port.strip_prefix('[') {
-        let (addr, _) = v6.split_once(']').ok_or_else(|| err(input, "unclosed '[' in the URI host"))?;
-        addr.parse::<std::net::Ipv6Addr>().map_err(|_| err(input, "the URI host is not a valid IPv6 address"))?;
+        let (addr, _) = v6
+            .split_once(']')
+            .ok_or_else(|| err(input, "unclosed '[' in the URI host"))?;
+        addr.parse::<std::net::Ipv6Addr>()
+            .map_err(|_| err(input, "the URI host is not a valid IPv6 address"))?;
         None
     } else {
         let host = match host_port.rsplit_once(':') {
@@ -267,11 +362,15 @@ fn parse_uri(input: &str) -> Result<String, SanError> {
             return Err(err(input, "the URI has no host (RFC 5280 requires one)"));
         }
         if host.parse::<std::net::Ipv4Addr>().is_err() {
-            parse_dns(host, false).map_err(|e| err(input, format!("the URI host is not valid: {}", e.reason)))?;
+            parse_dns(host, false)
+                .map_err(|e| err(input, format!("the URI host is not valid: {}", e.reason)))?;
         }
     }
     if scheme_lower == "spiffe" && (host_port.contains(':') || authority.contains('@')) {
-        return Err(err(input, "a SPIFFE ID has no port or user info (spiffe://trust-domain/path)"));
+        return Err(err(
+            input,
+            "a SPIFFE ID has no port or user info (spiffe://trust-domain/path)",
+        ));
     }
     Ok(format!("{scheme_lower}:{rest}"))
 }
@@ -285,10 +384,14 @@ impl SanTemplate {
     pub fn parse(s: &str) -> Result<SanTemplate, String> {
         let mut rest = s;
         while let Some(open) = rest.find('{') {
-            let close = rest[open..].find('}').ok_or_else(|| format!("unclosed '{{' in SAN template '{s}'"))?;
+            let close = rest[open..]
+                .find('}')
+                .ok_or_else(|| format!("unclosed '{{' in SAN template '{s}'"))?;
             let var = &rest[open + 1..open + close];
             if var != "name" && var != "base" {
-                return Err(format!("unknown placeholder '{{{var}}}' in SAN template '{s}' (use {{name}} or {{base}})"));
+                return Err(format!(
+                    "unknown placeholder '{{{var}}}' in SAN template '{s}' (use {{name}} or {{base}})"
+                ));
             }
             rest = &rest[open + close + 1..];
         }
@@ -349,13 +452,17 @@ pub struct SanRules {
 impl Default for SanRules {
     /// The classic micro-CA rule: the name, plus the name without trailing digits.
     fn default() -> Self {
-        SanRules { templates: vec![SanTemplate("{name}".into()), SanTemplate("{base}".into())] }
+        SanRules {
+            templates: vec![SanTemplate("{name}".into()), SanTemplate("{base}".into())],
+        }
     }
 }
 
 impl SanRules {
     pub fn none() -> SanRules {
-        SanRules { templates: Vec::new() }
+        SanRules {
+            templates: Vec::new(),
+        }
     }
 
     /// All SANs for NAME: NAME itself first (always: clients ignore the CN), then what the rules
@@ -365,10 +472,16 @@ impl SanRules {
         if let San::Dns(dns) = name {
             for t in &self.templates {
                 if let Some(value) = t.expand(dns) {
-                    let san = parse_dns(&value, true).map(San::Dns).map_err(|e| SanError {
-                        input: value.clone(),
-                        reason: format!("made by SAN rule '{}' from '{dns}': {}", t.as_str(), e.reason),
-                    })?;
+                    let san = parse_dns(&value, true)
+                        .map(San::Dns)
+                        .map_err(|e| SanError {
+                            input: value.clone(),
+                            reason: format!(
+                                "made by SAN rule '{}' from '{dns}': {}",
+                                t.as_str(),
+                                e.reason
+                            ),
+                        })?;
                     out.push(san);
                 }
             }
@@ -391,27 +504,64 @@ mod tests {
     #[test]
     fn types_by_syntax() {
         assert_eq!(San::parse("rmq1").unwrap(), dns("rmq1"));
-        assert_eq!(San::parse("RMQ1.Svc.Internal.").unwrap(), dns("rmq1.svc.internal"));
+        assert_eq!(
+            San::parse("RMQ1.Svc.Internal.").unwrap(),
+            dns("rmq1.svc.internal")
+        );
         assert_eq!(San::parse("*.svc.internal").unwrap(), dns("*.svc.internal"));
-        assert_eq!(San::parse("127.0.0.1").unwrap(), San::Ip("127.0.0.1".parse().unwrap()));
+        assert_eq!(
+            San::parse("127.0.0.1").unwrap(),
+            San::Ip("127.0.0.1".parse().unwrap())
+        );
         assert_eq!(San::parse("::1").unwrap(), San::Ip("::1".parse().unwrap()));
-        assert_eq!(San::parse("[fe80::1]").unwrap(), San::Ip("fe80::1".parse().unwrap()));
-        assert_eq!(San::parse("ops@example.org").unwrap(), San::Email("ops@example.org".into()));
+        assert_eq!(
+            San::parse("[fe80::1]").unwrap(),
+            San::Ip("fe80::1".parse().unwrap())
+        );
+        assert_eq!(
+            San::parse("ops@example.org").unwrap(),
+            San::Email("ops@example.org".into())
+        );
         assert_eq!(
             San::parse("spiffe://example.org/svc").unwrap(),
             San::Uri("spiffe://example.org/svc".into())
         );
-        assert_eq!(San::parse("urn:uuid:1234").unwrap(), San::Uri("urn:uuid:1234".into()));
-        assert_eq!(San::parse("bücher.example").unwrap(), dns("xn--bcher-kva.example"));
+        assert_eq!(
+            San::parse("urn:uuid:1234").unwrap(),
+            San::Uri("urn:uuid:1234".into())
+        );
+        assert_eq!(
+            San::parse("bücher.example").unwrap(),
+            dns("xn--bcher-kva.example")
+        );
         assert_eq!(San::parse("dns:10").unwrap(), dns("10"));
     }
 
     #[test]
     fn rejects_bad_values() {
         for bad in [
-            "a b", "", "a..b", ".a", "-a.b", "a-.b", "foo*.bar.baz", "a.*.b", "*.com", "a_b.c",
-            "256.1.1.1", "1.2.3", "fe80::1%eth0", "::g", "http:/x", "mailto:x", "spiffe://", "a@", "@b",
-            "x@y@z", "foo:bar", "xn--zz.example",
+            "a b",
+            "",
+            "a..b",
+            ".a",
+            "-a.b",
+            "a-.b",
+            "foo*.bar.baz",
+            "a.*.b",
+            "*.com",
+            "a_b.c",
+            "256.1.1.1",
+            "1.2.3",
+            "fe80::1%eth0",
+            "::g",
+            "http:/x",
+            "mailto:x",
+            "spiffe://",
+            "a@",
+            "@b",
+            "x@y@z",
+            "foo:bar",
+            "xn--zz.example",
         ] {
             assert!(San::parse(bad).is_err(), "{bad} should be refused");
         }
@@ -435,14 +585,30 @@ mod tests {
     #[test]
     fn suffix_rules() {
         let r = SanRules {
-            templates: ["{name}", "{base}", "{name}.svc.internal", "{base}.svc.internal"]
-                .iter()
-                .map(|t| SanTemplate::parse(t).unwrap())
-                .collect(),
+            templates: [
+                "{name}",
+                "{base}",
+                "{name}.svc.internal",
+                "{base}.svc.internal",
+            ]
+            .iter()
+            .map(|t| SanTemplate::parse(t).unwrap())
+            .collect(),
         };
-        let sans = r.sans_for(&dns("rmq1"), &[San::Ip("127.0.0.1".parse().unwrap())]).unwrap();
+        let sans = r
+            .sans_for(&dns("rmq1"), &[San::Ip("127.0.0.1".parse().unwrap())])
+            .unwrap();
         let got: Vec<String> = sans.iter().map(|s| s.to_string()).collect();
-        assert_eq!(got, ["DNS:rmq1", "DNS:rmq", "DNS:rmq1.svc.internal", "DNS:rmq.svc.internal", "IP:127.0.0.1"]);
+        assert_eq!(
+            got,
+            [
+                "DNS:rmq1",
+                "DNS:rmq",
+                "DNS:rmq1.svc.internal",
+                "DNS:rmq.svc.internal",
+                "IP:127.0.0.1"
+            ]
+        );
         assert!(SanTemplate::parse("{nam}.x").is_err());
     }
 }

@@ -35,13 +35,22 @@ impl Serial {
     /// Parses user input: hex with optional `0x` prefix or `:` separators, any case.
     pub fn parse(input: &str) -> Option<Serial> {
         let s = input.trim();
-        let s = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s);
+        let s = s
+            .strip_prefix("0x")
+            .or_else(|| s.strip_prefix("0X"))
+            .unwrap_or(s);
         let hexdigits: String = s.chars().filter(|c| *c != ':').collect();
         if hexdigits.is_empty() || !hexdigits.chars().all(|c| c.is_ascii_hexdigit()) {
             return None;
         }
-        let padded = if hexdigits.len() % 2 == 1 { format!("0{hexdigits}") } else { hexdigits };
-        hex::decode(padded).ok().map(|b| Serial::from_der_content(&b))
+        let padded = if hexdigits.len() % 2 == 1 {
+            format!("0{hexdigits}")
+        } else {
+            hexdigits
+        };
+        hex::decode(padded)
+            .ok()
+            .map(|b| Serial::from_der_content(&b))
     }
 
     pub fn as_bytes(&self) -> &[u8] {

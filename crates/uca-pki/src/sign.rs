@@ -54,7 +54,8 @@ pub struct PublicKey {
 impl PublicKey {
     pub fn from_spki_der(der: &[u8]) -> Result<PublicKey, PkiError> {
         let key_type = KeyType::from_spki_der(der).map_err(PkiError::UnsupportedCsrKey)?;
-        let spki = rcgen::SubjectPublicKeyInfo::from_der(der).map_err(|e| PkiError::UnsupportedCsrKey(e.to_string()))?;
+        let spki = rcgen::SubjectPublicKeyInfo::from_der(der)
+            .map_err(|e| PkiError::UnsupportedCsrKey(e.to_string()))?;
         Ok(PublicKey { spki, key_type })
     }
 
@@ -78,7 +79,9 @@ pub fn self_signed_root(
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     params.use_authority_key_identifier_extension = true;
-    let cert = params.self_signed(key.pair()).map_err(|e| PkiError::Signing(e.to_string()))?;
+    let cert = params
+        .self_signed(key.pair())
+        .map_err(|e| PkiError::Signing(e.to_string()))?;
     Ok(SignedCert::from_rcgen(cert, serial, validity))
 }
 
@@ -102,19 +105,32 @@ impl CaSigner {
     pub fn new(ca_cert_der: &[u8], key: PrivateKey) -> Result<CaSigner, PkiError> {
         let info = parse_certificate(ca_cert_der)?;
         if !info.is_ca {
-            return Err(PkiError::BadCertificate("the CA certificate is not a CA (basicConstraints CA:FALSE)".into()));
+            return Err(PkiError::BadCertificate(
+                "the CA certificate is not a CA (basicConstraints CA:FALSE)".into(),
+            ));
         }
         if info.spki_der != key.public_key_der() {
-            return Err(PkiError::BadKey("the CA key does not match the CA certificate".into()));
+            return Err(PkiError::BadKey(
+                "the CA key does not match the CA certificate".into(),
+            ));
         }
         let key_type = key.key_type();
         let pair = key.into_pair();
         let issuer = rcgen::Issuer::from_ca_cert_der(&ca_cert_der.to_vec().into(), pair)
             .map_err(|e| PkiError::BadCertificate(e.to_string()))?;
-        if !issuer.key_usages().is_empty() && !issuer.key_usages().contains(&KeyUsagePurpose::KeyCertSign) {
-            return Err(PkiError::BadCertificate("the CA certificate's keyUsage lacks keyCertSign".into()));
+        if !issuer.key_usages().is_empty()
+            && !issuer.key_usages().contains(&KeyUsagePurpose::KeyCertSign)
+        {
+            return Err(PkiError::BadCertificate(
+                "the CA certificate's keyUsage lacks keyCertSign".into(),
+            ));
         }
-        Ok(CaSigner { issuer, key_type, not_before: info.not_before, not_after: info.not_after })
+        Ok(CaSigner {
+            issuer,
+            key_type,
+            not_before: info.not_before,
+            not_after: info.not_after,
+        })
     }
 
     pub fn key_type(&self) -> KeyType {
@@ -132,14 +148,27 @@ impl CaSigner {
     }
 
     /// Signs a leaf for a public key from a CSR.
-    pub fn sign_leaf_for(&self, req: &LeafRequest, key: &PublicKey) -> Result<SignedCert, PkiError> {
+    pub fn sign_leaf_for(
+        &self,
+        req: &LeafRequest,
+        key: &PublicKey,
+    ) -> Result<SignedCert, PkiError> {
         self.sign(req, key.key_type, &key.spki)
     }
 
-    fn sign(&self, req: &LeafRequest, key_type: KeyType, public_key: &impl PublicKeyData) -> Result<SignedCert, PkiError> {
+    fn sign(
+        &self,
+        req: &LeafRequest,
+        key_type: KeyType,
+        public_key: &impl PublicKeyData,
+    ) -> Result<SignedCert, PkiError> {
         let mut params = CertificateParams::default();
         let mut subject = req.subject.clone();
-        if subject.common_name.as_ref().is_some_and(|cn| cn.chars().count() > 64) {
+        if subject
+            .common_name
+            .as_ref()
+            .is_some_and(|cn| cn.chars().count() > 64)
+        {
             subject.common_name = None;
         }
         params.distinguished_name = subject.to_rcgen()?;
@@ -157,9 +186,17 @@ impl CaSigner {
             .collect::<Result<_, _>>()
             .map_err(|e| PkiError::Signing(e.to_string()))?;
         if params.subject_alt_names.is_empty() {
-            return Err(PkiError::Signing("a leaf certificate needs at least one SAN".into()));
+            return Err(PkiError::Signing(
+                "a leaf certificate needs at least one SAN".into(),
+            ));
         }
-        let cert = params.signed_by(public_key, &self.issuer).map_err(|e| PkiError::Signing(e.to_string()))?;
-        Ok(SignedCert::from_rcgen(cert, req.serial.clone(), &req.validity))
+        let cert = params
+            .signed_by(public_key, &self.issuer)
+            .map_err(|e| PkiError::Signing(e.to_string()))?;
+        Ok(SignedCert::from_rcgen(
+            cert,
+            req.serial.clone(),
+            &req.validity,
+        ))
     }
 }

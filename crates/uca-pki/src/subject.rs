@@ -28,7 +28,10 @@ const UB_PLACE: usize = 128;
 impl Subject {
     /// Parses `O=Acme,OU=Ops,C=US` or the OpenSSL form `/O=Acme/OU=Ops/C=US`.
     pub fn parse(input: &str) -> Result<Subject, PkiError> {
-        let bad = |reason: String| PkiError::BadSubject { input: input.to_string(), reason };
+        let bad = |reason: String| PkiError::BadSubject {
+            input: input.to_string(),
+            reason,
+        };
         let trimmed = input.trim();
         let parts: Vec<&str> = if let Some(rest) = trimmed.strip_prefix('/') {
             rest.split('/').collect()
@@ -37,9 +40,11 @@ impl Subject {
         };
         let mut s = Subject::default();
         for part in parts.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
-            let (k, v) = part
-                .split_once('=')
-                .ok_or_else(|| bad(format!("'{part}' is not KEY=VALUE (keys: CN, O, OU, C, ST, L)")))?;
+            let (k, v) = part.split_once('=').ok_or_else(|| {
+                bad(format!(
+                    "'{part}' is not KEY=VALUE (keys: CN, O, OU, C, ST, L)"
+                ))
+            })?;
             let v = v.trim().to_string();
             let slot = match k.trim().to_ascii_uppercase().as_str() {
                 "CN" => &mut s.common_name,
@@ -48,7 +53,11 @@ impl Subject {
                 "C" => &mut s.country,
                 "ST" | "S" => &mut s.state,
                 "L" => &mut s.locality,
-                other => return Err(bad(format!("unknown field '{other}' (keys: CN, O, OU, C, ST, L)"))),
+                other => {
+                    return Err(bad(format!(
+                        "unknown field '{other}' (keys: CN, O, OU, C, ST, L)"
+                    )));
+                }
             };
             *slot = Some(v);
         }
@@ -80,7 +89,9 @@ impl Subject {
         }
         if let Some(c) = &self.country {
             if c.len() != 2 || !c.chars().all(|ch| ch.is_ascii_uppercase()) {
-                return Err(format!("C must be a two-letter ISO 3166 code in capitals (e.g. US, DE), not '{c}'"));
+                return Err(format!(
+                    "C must be a two-letter ISO 3166 code in capitals (e.g. US, DE), not '{c}'"
+                ));
             }
         }
         Ok(())
@@ -100,7 +111,10 @@ impl Subject {
     }
 
     pub fn with_common_name(&self, cn: Option<&str>) -> Subject {
-        Subject { common_name: cn.map(str::to_string), ..self.clone() }
+        Subject {
+            common_name: cn.map(str::to_string),
+            ..self.clone()
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -112,8 +126,12 @@ impl Subject {
         let mut dn = rcgen::DistinguishedName::new();
         if let Some(c) = &self.country {
             // countryName is a PrintableString (X.520); UTF8String here trips linters.
-            let p = rcgen::string::PrintableString::try_from(c.clone())
-                .map_err(|e| PkiError::BadSubject { input: c.clone(), reason: e.to_string() })?;
+            let p = rcgen::string::PrintableString::try_from(c.clone()).map_err(|e| {
+                PkiError::BadSubject {
+                    input: c.clone(),
+                    reason: e.to_string(),
+                }
+            })?;
             dn.push(DnType::CountryName, DnValue::PrintableString(p));
         }
         let rest = [

@@ -25,7 +25,11 @@ pub struct Validity {
 impl Validity {
     /// `days` from `now`, notBefore backdated by [`BACKDATE`], both inside the issuer's window
     /// when one is given. Whole seconds, as X.509 encodes them.
-    pub fn starting(now: OffsetDateTime, days: u32, issuer: Option<(OffsetDateTime, OffsetDateTime)>) -> Validity {
+    pub fn starting(
+        now: OffsetDateTime,
+        days: u32,
+        issuer: Option<(OffsetDateTime, OffsetDateTime)>,
+    ) -> Validity {
         let now = now.replace_nanosecond(0).unwrap_or(now);
         let mut not_before = now - BACKDATE;
         let mut not_after = now + Duration::days(i64::from(days));
@@ -39,6 +43,10 @@ impl Validity {
                 clamped = true;
             }
         }
-        Validity { not_before, not_after, clamped }
+        Validity {
+            not_before,
+            not_after,
+            clamped,
+        }
     }
 }

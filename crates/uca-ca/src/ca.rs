@@ -1,0 +1,220 @@
+//! An opened CA directory: locked, config loaded, ledger open and repaired.
+
+use std::path::Path;
+
+use time::OffsetDateTime;
+use uca_pki::inspect::{CertInfo, certificate_der, parse_certificate};
+use uca_pki::sign::CaSigner;
+use uca_pki::{PrivateKey, Serial};
+
+use crate::fsio::{self, io_err};
+use crate::layout::CaPaths;
+use crate::ledger::{CertRecord, Ledger, Source, SqliteLedger, Status, Transition};
+use crate::lock::CaLock;
+use crate::{CaError, Config};
+
+/// An open CA. Holding it holds the CA directory's lock.
+pub struct Ca {
+    pub paths: CaPaths,
+    pub config: Config,
+    pub(crate) ledger: SqliteLedger,
+    pub(crate) cert_pem: String,
+    pub(crate) cert_der: Vec<u8>,
+    pub(crate) cert_info: CertInfo,
+    _lock: CaLock,
+}
+
+/// What [`Ca::open`] fixed after an interrupted run.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Repair {
+    /// Pending certificates whose files were found in place: now `issued`.
+    pub completed: Vec<String>,
+    /// Pending certificates whose files never landed: now `void`.
+    pub voided: Vec<String>,
+    /// Leftover staging directories and temp files removed.
+    pub cleaned: usize,
+}
+
+impl Repair {
+    pub fn is_empty(&self) -> bool {
+        self.completed.is_empty() && self.voided.is_empty() && self.cleaned == 0
+    }
+}
+
+impl Ca {
+    /// Opens the CA at `dir`, waiting for other uca processes (`on_wait` is called once if it
+    /// has to wait), then repairs what an interrupted run left behind.
+    pub fn open(dir: &Path, on_wait: &mut dyn FnMut()) -> Result<(Ca, Repair), CaError> {
+        let paths = CaPaths::new(dir);
+        if !paths.config().exists() || !paths.ca_cert().exists() {
+            return Err(CaError::NotFound {
+                dir: dir.to_path_buf(),
+            });
+        }
+        let lock = CaLock::acquire(&paths.lock(), on_wait)?;
+        let config = Config::load(&paths.config())?;
+        let cert_pem =
+            std::fs::read_to_string(paths.ca_cert()).map_err(io_err("read", &paths.ca_cert()))?;
+        let bad_cert = |reason: String| CaError::BadCaCert {
+            path: paths.ca_cert(),
+            reason,
+        };
+        let cert_der = certificate_der(cert_pem.as_bytes()).map_err(|e| bad_cert(e.to_string()))?;
+        let cert_info = parse_certificate(&cert_der).map_err(|e| bad_cert(e.to_string()))?;
+        let ledger = SqliteLedger::open(&paths.ledger())?;
+        let mut ca = Ca {
+            paths,
+            config,
+            ledger,
+            cert_pem,
+            cert_der,
+            cert_info,
+            _lock: lock,
+        };
+        let repair = ca.repair(OffsetDateTime::now_utc())?;
+        Ok((ca, repair))
+    }
+
+    /// The CA certificate as PEM (what peers trust).
+    pub fn cert_pem(&self) -> &str {
+        &self.cert_pem
+    }
+
+    pub fn cert_info(&self) -> &CertInfo {
+        &self.cert_info
+    }
+
+    /// The issuer chain handed out with every leaf (`chain.pem`).
+    pub fn chain_pem(&self) -> &str {
+        &self.cert_pem
+    }
+
+    /// Whether unlocking needs a passphrase.
+    pub fn key_is_encrypted(&self) -> Result<bool, CaError> {
+        let data =
+            std::fs::read(self.paths.ca_key()).map_err(io_err("read", &self.paths.ca_key()))?;
+        Ok(uca_pki::key::is_encrypted_pem(&data))
+    }
+
+    /// Decrypts the CA key and pairs it with the CA certificate.
+    pub fn unlock(&self, passphrase: Option<&[u8]>) -> Result<CaSigner, CaError> {
+        let path = self.paths.ca_key();
+        let data = zeroize::Zeroizing::new(std::fs::read(&path).map_err(io_err("read", &path))?);
+        let key = PrivateKey::from_pem_or_der(&data, passphrase)?;
+        Ok(CaSigner::new(&self.cert_der, key)?)
+    }
+
+    pub fn ledger(&self) -> &dyn Ledger {
+        &self.ledger
+    }
+
+    /// Finds records by NAME (newest first) or, failing that, by serial.
+    pub fn find(&self, name_or_serial: &str) -> Result<Vec<CertRecord>, CaError> {
+        let by_name = self.ledger.by_name(name_or_serial)?;
+        if !by_name.is_empty() {
+            return Ok(by_name);
+        }
+        if let Ok(uca_pki::San::Dns(normalized)) = uca_pki::San::parse(name_or_serial) {
+            let by_name = self.ledger.by_name(&normalized)?;
+            if !by_name.is_empty() {
+                return Ok(by_name);
+            }
+        }
+        if let Some(serial) = Serial::parse(name_or_serial) {
+            if let Some(r) = self.ledger.by_serial(&serial)? {
+                return Ok(vec![r]);
+            }
+        }
+        Err(CaError::NotInLedger(name_or_serial.to_string()))
+    }
+
+    /// Finishes or voids pending certificates and removes staging leftovers.
+    fn repair(&mut self, now: OffsetDateTime) -> Result<Repair, CaError> {
+        let mut report = Repair::default();
+        let pending = self.ledger.with_status(Status::Pending)?;
+        let mut changes = Vec::new();
+        for rec in &pending {
+            let in_place = match rec.source {
+                Source::Issue => {
+                    let cert = self.paths.issued_dir(&rec.name).join("cert.pem");
+                    std::fs::read(&cert)
+                        .ok()
+                        .and_then(|d| certificate_der(&d).ok())
+                        .is_some_and(|der| {
+                            uca_pki::Fingerprint::of_der(&der).to_string() == rec.fingerprint_sha256
+                        })
+                }
+                // A signed CSR may have reached stdout before the crash: count it as issued,
+                // which is the safe side for revocation.
+                Source::Csr | Source::Root => true,
+            };
+            if in_place {
+                changes.extend(self.supersede_older(rec)?);
+                changes.push(Transition {
+                    serial: rec.serial.clone(),
+                    to: Status::Issued,
+                    superseded_by: None,
+                });
+                report.completed.push(rec.serial.hex());
+            } else {
+                changes.push(Transition {
+                    serial: rec.serial.clone(),
+                    to: Status::Void,
+                    superseded_by: None,
+                });
+                report.voided.push(rec.serial.hex());
+            }
+        }
+        if !changes.is_empty() {
+            self.ledger.transition(&changes, now)?;
+        }
+        report.cleaned += self.clean_leftovers()?;
+        Ok(report)
+    }
+
+    /// Transitions that mark older `issued` certificates of the same NAME (made by `uca issue`)
+    /// as superseded by `newer`.
+    pub(crate) fn supersede_older(&self, newer: &CertRecord) -> Result<Vec<Transition>, CaError> {
+        if newer.source != Source::Issue {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .ledger
+            .by_name(&newer.name)?
+            .into_iter()
+            .filter(|r| {
+                r.source == Source::Issue && r.status == Status::Issued && r.serial != newer.serial
+            })
+            .map(|r| Transition {
+                serial: r.serial,
+                to: Status::Superseded,
+                superseded_by: Some(newer.serial.clone()),
+            })
+            .collect())
+    }
+
+    fn clean_leftovers(&self) -> Result<usize, CaError> {
+        let mut n = 0;
+        for dir in [
+            self.paths.issued(),
+            self.paths.dir.clone(),
+            self.paths.private_dir(),
+        ] {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let path = entry.path();
+                if name.starts_with(".staging-") {
+                    fsio::remove_tree(&path)?;
+                    n += 1;
+                } else if name.starts_with('.') && name.contains(".tmp-") {
+                    std::fs::remove_file(&path).map_err(io_err("remove", &path))?;
+                    n += 1;
+                }
+            }
+        }
+        Ok(n)
+    }
+}

@@ -1,0 +1,91 @@
+//! Errors of CA operations, each able to say what to do next.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+use uca_pki::{PkiError, SanError};
+
+#[derive(Debug, Error)]
+pub enum CaError {
+    #[error("no CA at {}", dir.display())]
+    NotFound { dir: PathBuf },
+    #[error("a CA already exists at {}", dir.display())]
+    AlreadyExists { dir: PathBuf },
+    #[error("{} exists and is not empty", dir.display())]
+    NotEmpty { dir: PathBuf },
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Config {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("cannot {op} {}: {source}", path.display())]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("ledger: {0}")]
+    Ledger(String),
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    #[error(transparent)]
+    San(#[from] SanError),
+    #[error("'{name}' already has a certificate (serial {serial})")]
+    AlreadyIssued { name: String, serial: String },
+    #[error("'{0}' is named twice in one call")]
+    DuplicateName(String),
+    #[error("invalid NAME '{name}': {reason}")]
+    BadName { name: String, reason: String },
+    #[error("nothing in the ledger matches '{0}'")]
+    NotInLedger(String),
+    #[error("the CA certificate {} is damaged: {reason}", path.display())]
+    BadCaCert { path: PathBuf, reason: String },
+    #[error("the operating system's random generator failed: {0}")]
+    Rng(String),
+    #[error("invalid request: {0}")]
+    Invalid(String),
+}
+
+impl CaError {
+    /// The next thing to try, as a command where there is one.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            CaError::NotFound { dir } => format!(
+                "create one with 'uca init --dir {}', or point at an existing CA with --dir or UCA_DIR",
+                dir.display()
+            ),
+            CaError::AlreadyExists { dir } => format!(
+                "uca never overwrites a CA; use another --dir, or inspect this one with 'uca list --dir {}'",
+                dir.display()
+            ),
+            CaError::NotEmpty { .. } => "choose a new or empty directory for the CA".into(),
+            CaError::Config { .. } => "fix the line above in the config file; 'uca init' writes a commented example".into(),
+            CaError::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
+                "check the directory's owner and permissions (the CA directory must be writable by this user)".into()
+            }
+            CaError::Io { .. } => "check that the path exists and the disk is not full".into(),
+            CaError::Ledger(_) => "the ledger is ledger.sqlite in the CA directory; restore it from backup if it is damaged".into(),
+            CaError::Pki(PkiError::WrongPassphrase) => {
+                "check the passphrase (--passphrase-file FILE or UCA_PASSPHRASE); 'openssl pkey -in private/ca.key' tests it independently".into()
+            }
+            CaError::Pki(PkiError::PassphraseRequired) => {
+                "give the CA passphrase with --passphrase-file FILE or the UCA_PASSPHRASE environment variable".into()
+            }
+            CaError::Pki(PkiError::UnknownKeyType(_)) => format!("use one of: {}", uca_pki::KeyType::names()),
+            CaError::Pki(PkiError::UnknownProfile(_)) => format!("use one of: {}", uca_pki::Profile::names()),
+            CaError::Pki(PkiError::BadCsr(_)) | CaError::Pki(PkiError::CsrSignature) => {
+                "check the file with 'openssl req -in FILE -noout -verify'".into()
+            }
+            CaError::San(_) => uca_pki::san::SAN_HINT.into(),
+            CaError::AlreadyIssued { name, .. } => {
+                format!("add --force to issue a new certificate for '{name}' (the old one stays in the ledger), or see it with 'uca show {name}'")
+            }
+            CaError::BadName { .. } => "a NAME is a host name (rmq1), an IP address or an email address; put URIs in --san".into(),
+            CaError::NotInLedger(_) => "'uca list' shows every NAME and serial the CA knows".into(),
+            _ => return None,
+        })
+    }
+}

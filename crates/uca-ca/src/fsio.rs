@@ -1,0 +1,148 @@
+//! Durable, atomic file operations: temp + fsync + rename, private modes, filesystem syncs.
+//!
+//! Single files go through [`write_atomic`]. Batches write many files unsynced into staging
+//! directories and then pay for one [`sync_filesystem`] instead of one fsync per file; the
+//! staging directory is renamed (or exchanged) into place only after that sync.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::CaError;
+
+/// Mode of private keys.
+pub const KEY_MODE: u32 = 0o600;
+/// Mode of certificates and other public files.
+pub const PUBLIC_MODE: u32 = 0o644;
+/// Mode of directories that hold keys.
+pub const PRIVATE_DIR_MODE: u32 = 0o700;
+
+pub(crate) fn io_err<'a>(
+    op: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> CaError + 'a {
+    move |source| CaError::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A random suffix for temporary names, so concurrent writers never collide.
+pub(crate) fn random_suffix() -> String {
+    let mut b = [0u8; 6];
+    // A failing CSPRNG only weakens uniqueness of a temp name; the pid keeps it distinct.
+    let _ = getrandom::fill(&mut b);
+    format!("{}-{}", std::process::id(), hex::encode(b))
+}
+
+/// Creates a file that must not exist yet, with `mode`, and writes `data` (no fsync).
+pub fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<(), CaError> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .map_err(io_err("create", path))?;
+    // The umask may have narrowed the mode; set it exactly.
+    f.set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(io_err("chmod", path))?;
+    f.write_all(data).map_err(io_err("write", path))?;
+    Ok(())
+}
+
+/// Replaces `path` atomically: a reader sees the old bytes or the new ones, never a mix, and
+/// after a crash the file is either old or new and complete.
+pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), CaError> {
+    let dir = parent_of(path);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", random_suffix()));
+    let result = (|| {
+        write_new(&tmp, data, mode)?;
+        File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(io_err("fsync", &tmp))?;
+        fs::rename(&tmp, path).map_err(io_err("rename", path))?;
+        fsync_dir(&dir)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+pub fn parent_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Makes a directory entry durable (the rename or create inside it).
+pub fn fsync_dir(dir: &Path) -> Result<(), CaError> {
+    File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(io_err("fsync", dir))
+}
+
+/// Flushes every dirty page of the filesystem that holds `dir`: one call instead of an fsync
+/// per file for a batch.
+pub fn sync_filesystem(dir: &Path) -> Result<(), CaError> {
+    let f = File::open(dir).map_err(io_err("open", dir))?;
+    rustix::fs::syncfs(&f).map_err(|e| CaError::Io {
+        op: "syncfs",
+        path: dir.to_path_buf(),
+        source: e.into(),
+    })
+}
+
+/// Creates a directory with mode 0700 (exactly, whatever the umask).
+pub fn create_private_dir(path: &Path) -> Result<(), CaError> {
+    fs::DirBuilder::new()
+        .mode(PRIVATE_DIR_MODE)
+        .create(path)
+        .map_err(io_err("create directory", path))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(PRIVATE_DIR_MODE))
+        .map_err(io_err("chmod", path))
+}
+
+/// Moves `staged` to `target`. If `target` exists, the two are swapped in one step
+/// (`renameat2(RENAME_EXCHANGE)`), so readers never see a missing or half-replaced directory;
+/// the old content is then at `staged`. Returns whether a swap happened.
+pub fn move_into_place(staged: &Path, target: &Path) -> Result<bool, CaError> {
+    if target.exists() {
+        rustix::fs::renameat_with(
+            rustix::fs::CWD,
+            staged,
+            rustix::fs::CWD,
+            target,
+            rustix::fs::RenameFlags::EXCHANGE,
+        )
+        .map_err(|e| CaError::Io {
+            op: "exchange",
+            path: target.to_path_buf(),
+            source: e.into(),
+        })?;
+        Ok(true)
+    } else {
+        fs::rename(staged, target).map_err(io_err("rename", target))?;
+        Ok(false)
+    }
+}
+
+/// Removes a directory tree if it exists.
+pub fn remove_tree(path: &Path) -> Result<(), CaError> {
+    match fs::remove_dir_all(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(CaError::Io {
+            op: "remove",
+            path: path.to_path_buf(),
+            source: e,
+        }),
+    }
+}

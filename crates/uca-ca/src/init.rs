@@ -1,0 +1,148 @@
+//! `uca init`: a new CA directory, assembled aside and moved into place in one rename.
+
+use std::path::{Path, PathBuf};
+
+use time::OffsetDateTime;
+use uca_pki::sign::{SignedCert, self_signed_root};
+use uca_pki::validity::Validity;
+use uca_pki::{KeyType, Serial, Subject};
+use zeroize::Zeroizing;
+
+use crate::fsio::{self, KEY_MODE, PUBLIC_MODE, io_err};
+use crate::layout::CaPaths;
+use crate::ledger::{CertRecord, Ledger, Source, SqliteLedger, Status};
+use crate::{CaError, Config};
+
+/// What to create.
+pub struct InitOptions {
+    pub dir: PathBuf,
+    /// The root's CN.
+    pub name: String,
+    /// Subject fields for the root and defaults for every certificate.
+    pub subject: Subject,
+    pub key_type: KeyType,
+    pub days: u32,
+    /// `None` writes the key unencrypted (the caller has asked twice).
+    pub passphrase: Option<Zeroizing<Vec<u8>>>,
+    pub config: Config,
+}
+
+/// What was created.
+#[derive(Debug, Clone)]
+pub struct InitResult {
+    pub paths: CaPaths,
+    pub cert: SignedCert,
+    pub encrypted: bool,
+}
+
+/// Creates the CA. Nothing appears at `dir` unless everything succeeded: the directory is
+/// built under a temporary sibling name, synced, then renamed onto `dir` (which may be
+/// absent or an empty directory, e.g. a freshly mounted volume).
+pub fn init(opts: InitOptions, now: OffsetDateTime) -> Result<InitResult, CaError> {
+    let dir = &opts.dir;
+    if CaPaths::is_ca(dir) {
+        return Err(CaError::AlreadyExists { dir: dir.clone() });
+    }
+    if dir.exists() {
+        let mut entries = std::fs::read_dir(dir).map_err(io_err("read", dir))?;
+        if entries.next().is_some() {
+            return Err(CaError::NotEmpty { dir: dir.clone() });
+        }
+    }
+    let subject = opts
+        .config
+        .subject
+        .overlay(&opts.subject)
+        .with_common_name(Some(&opts.name));
+    subject
+        .validate()
+        .map_err(|reason| uca_pki::PkiError::BadSubject {
+            input: subject.one_line(),
+            reason,
+        })?;
+
+    let key = opts.key_type.generate()?;
+    let serial = Serial::random().map_err(|e| CaError::Rng(e.to_string()))?;
+    let validity = Validity::starting(now, opts.days, None);
+    let cert = self_signed_root(&subject, &key, &validity, serial)?;
+    let key_pem = match &opts.passphrase {
+        Some(p) => key.to_encrypted_pem(p)?,
+        None => key.to_pem()?,
+    };
+    let mut config = opts.config.clone();
+    config.subject = Subject {
+        common_name: None,
+        ..subject.clone()
+    };
+
+    let parent = fsio::parent_of(dir);
+    std::fs::create_dir_all(&parent).map_err(io_err("create directory", &parent))?;
+    let base = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "ca".into());
+    let staging = parent.join(format!(".{base}.uca-init-{}", fsio::random_suffix()));
+    let result = build(&staging, &config, &opts, &cert, &key_pem, now).and_then(|()| {
+        fsio::sync_filesystem(&staging)?;
+        std::fs::rename(&staging, dir).map_err(|e| match e.raw_os_error() {
+            Some(39) | Some(17) => CaError::NotEmpty { dir: dir.clone() },
+            _ => CaError::Io {
+                op: "rename",
+                path: dir.clone(),
+                source: e,
+            },
+        })?;
+        fsio::fsync_dir(&parent)
+    });
+    if let Err(e) = result {
+        let _ = fsio::remove_tree(&staging);
+        return Err(e);
+    }
+    Ok(InitResult {
+        paths: CaPaths::new(dir),
+        cert,
+        encrypted: opts.passphrase.is_some(),
+    })
+}
+
+fn build(
+    staging: &Path,
+    config: &Config,
+    opts: &InitOptions,
+    cert: &SignedCert,
+    key_pem: &str,
+    now: OffsetDateTime,
+) -> Result<(), CaError> {
+    let paths = CaPaths::new(staging);
+    fsio::create_private_dir(staging)?;
+    fsio::create_private_dir(&paths.private_dir())?;
+    fsio::create_private_dir(&paths.issued())?;
+    fsio::write_new(&paths.ca_key(), key_pem.as_bytes(), KEY_MODE)?;
+    fsio::write_new(&paths.ca_cert(), cert.pem.as_bytes(), PUBLIC_MODE)?;
+    fsio::write_new(
+        &paths.config(),
+        config.render(&opts.name, opts.key_type).as_bytes(),
+        PUBLIC_MODE,
+    )?;
+    fsio::write_new(&paths.lock(), b"", PUBLIC_MODE)?;
+    let mut ledger = SqliteLedger::open(&paths.ledger())?;
+    ledger.insert(&[CertRecord {
+        serial: cert.serial.clone(),
+        name: opts.name.clone(),
+        profile: "root".into(),
+        key_type: opts.key_type.to_string(),
+        sans: Vec::new(),
+        not_before: cert.not_before,
+        not_after: cert.not_after,
+        fingerprint_sha256: cert.fingerprint.to_string(),
+        status: Status::Issued,
+        source: Source::Root,
+        created_at: now,
+        updated_at: now,
+        superseded_by: None,
+        cert_pem: cert.pem.clone(),
+    }])?;
+    // Leave no WAL behind: the rename must carry a self-contained database.
+    drop(ledger);
+    Ok(())
+}

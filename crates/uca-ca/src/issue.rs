@@ -1,0 +1,280 @@
+//! `uca issue`: keys and certificates for NAMEs, many at once.
+//!
+//! Order of events (each step durable before the next): sign everything in memory (all
+//! cores) → record every certificate `pending` in one transaction → write each NAME's files
+//! into a staging directory → one filesystem sync → move each staging directory into place
+//! (an atomic swap when replacing) → mark everything `issued` in one transaction. A crash
+//! anywhere leaves `pending` rows that [`Ca::open`] completes or voids.
+
+use std::collections::HashSet;
+
+use rayon::prelude::*;
+use time::OffsetDateTime;
+use uca_pki::sign::{CaSigner, LeafRequest, SignedCert};
+use uca_pki::validity::Validity;
+use uca_pki::{KeyType, Profile, San, Serial};
+
+use crate::fsio::{self, KEY_MODE, PUBLIC_MODE};
+use crate::layout::IssuedPaths;
+use crate::ledger::{CertRecord, Ledger, Source, Status, Transition};
+use crate::{Ca, CaError};
+
+/// One NAME to issue.
+#[derive(Debug, Clone)]
+pub struct IssueRequest {
+    /// The NAME as typed.
+    pub name: String,
+    /// Extra SANs from `--san`.
+    pub extra_sans: Vec<San>,
+    pub profile: Profile,
+    pub key_type: KeyType,
+    pub days: u32,
+    /// Skip the config's SAN rules.
+    pub no_rules: bool,
+    /// Replace an existing certificate for NAME.
+    pub force: bool,
+}
+
+/// One issued certificate.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Issued {
+    pub name: String,
+    pub serial: String,
+    pub profile: String,
+    pub key_type: String,
+    pub sans: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_before: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+    pub fingerprint_sha256: String,
+    /// notAfter was cut back to the CA's own notAfter.
+    pub clamped: bool,
+    /// Serial of the certificate this one replaced (`--force`).
+    pub replaced: Option<String>,
+    pub files: IssuedPaths,
+}
+
+/// A NAME after validation: the directory name and its SANs.
+struct Planned {
+    name: String,
+    sans: Vec<San>,
+    req: IssueRequest,
+    replaces: Option<Serial>,
+}
+
+/// Validates a NAME: it must be a SAN value that is also a safe directory name.
+pub(crate) fn parse_name(name: &str) -> Result<San, CaError> {
+    let bad = |reason: &str| CaError::BadName {
+        name: name.to_string(),
+        reason: reason.to_string(),
+    };
+    if name.starts_with('.') || name.contains('/') || name.contains('\0') {
+        return Err(bad("it cannot start with '.' or contain '/'"));
+    }
+    let san = San::parse(name).map_err(|e| CaError::BadName {
+        name: name.to_string(),
+        reason: e.reason,
+    })?;
+    if matches!(san, San::Uri(_)) {
+        return Err(bad(
+            "a URI cannot be a NAME (it is not a file name); give it with --san",
+        ));
+    }
+    Ok(san)
+}
+
+impl Ca {
+    /// Issues every request, all or nothing: any invalid NAME, SAN or conflict is reported
+    /// before a single key is made.
+    pub fn issue(
+        &mut self,
+        signer: &CaSigner,
+        requests: Vec<IssueRequest>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Issued>, CaError> {
+        let planned = self.plan(requests)?;
+        let window = signer.window();
+
+        // 1. Keys and certificates, in memory, on every core.
+        let made: Vec<(Planned, SignedCert, zeroize::Zeroizing<String>, bool)> = planned
+            .into_par_iter()
+            .map(|p| {
+                let key = p.req.key_type.generate()?;
+                let validity = Validity::starting(now, p.req.days, Some(window));
+                let leaf = LeafRequest {
+                    subject: self.config.subject.with_common_name(Some(&p.name)),
+                    sans: p.sans.clone(),
+                    profile: p.req.profile,
+                    validity,
+                    serial: Serial::random().map_err(|e| CaError::Rng(e.to_string()))?,
+                };
+                let cert = signer.sign_leaf(&leaf, &key)?;
+                let key_pem = key.to_pem()?;
+                Ok((p, cert, key_pem, validity.clamped))
+            })
+            .collect::<Result<_, CaError>>()?;
+
+        // 2. The ledger learns about every certificate before any file exists.
+        let records: Vec<CertRecord> = made
+            .iter()
+            .map(|(p, cert, _, _)| CertRecord {
+                serial: cert.serial.clone(),
+                name: p.name.clone(),
+                profile: p.req.profile.to_string(),
+                key_type: p.req.key_type.to_string(),
+                sans: p.sans.iter().map(San::to_string).collect(),
+                not_before: cert.not_before,
+                not_after: cert.not_after,
+                fingerprint_sha256: cert.fingerprint.to_string(),
+                status: Status::Pending,
+                source: Source::Issue,
+                created_at: now,
+                updated_at: now,
+                superseded_by: None,
+                cert_pem: cert.pem.clone(),
+            })
+            .collect();
+        self.ledger.insert(&records)?;
+
+        // 3. Files, staged and synced once, then moved into place.
+        let chain = self.chain_pem().to_string();
+        let paths = &self.paths;
+        let staged: Result<Vec<()>, CaError> = made
+            .par_iter()
+            .map(|(_, cert, key_pem, _)| {
+                let dir = paths.staging_dir(&cert.serial.hex());
+                let files = IssuedPaths::in_dir(dir.clone());
+                fsio::create_private_dir(&dir)?;
+                fsio::write_new(&files.key, key_pem.as_bytes(), KEY_MODE)?;
+                fsio::write_new(&files.cert, cert.pem.as_bytes(), PUBLIC_MODE)?;
+                fsio::write_new(&files.chain, chain.as_bytes(), PUBLIC_MODE)?;
+                fsio::write_new(
+                    &files.fullchain,
+                    format!("{}{}", cert.pem, chain).as_bytes(),
+                    PUBLIC_MODE,
+                )?;
+                Ok(())
+            })
+            .collect();
+        if let Err(e) = staged.and_then(|_| fsio::sync_filesystem(&self.paths.issued())) {
+            self.abandon(&made, now);
+            return Err(e);
+        }
+        let mut swapped = Vec::new();
+        for (p, cert, _, _) in &made {
+            let staging = self.paths.staging_dir(&cert.serial.hex());
+            match fsio::move_into_place(&staging, &self.paths.issued_dir(&p.name)) {
+                Ok(true) => swapped.push(staging),
+                Ok(false) => {}
+                Err(e) => {
+                    // Earlier NAMEs are in place and stay pending; the next run completes them.
+                    return Err(e);
+                }
+            }
+        }
+        fsio::sync_filesystem(&self.paths.issued())?;
+
+        // 4. Done: issued, and what they replace superseded.
+        let mut changes = Vec::new();
+        for (rec, (p, _, _, _)) in records.iter().zip(&made) {
+            if p.replaces.is_some() {
+                changes.extend(self.supersede_older(rec)?);
+            }
+            changes.push(Transition {
+                serial: rec.serial.clone(),
+                to: Status::Issued,
+                superseded_by: None,
+            });
+        }
+        self.ledger.transition(&changes, now)?;
+        for old in swapped {
+            fsio::remove_tree(&old)?;
+        }
+
+        Ok(made
+            .into_iter()
+            .map(|(p, cert, _, clamped)| Issued {
+                files: IssuedPaths::in_dir(self.paths.issued_dir(&p.name)),
+                name: p.name,
+                serial: cert.serial.hex(),
+                profile: p.req.profile.to_string(),
+                key_type: p.req.key_type.to_string(),
+                sans: p.sans.iter().map(San::to_string).collect(),
+                not_before: cert.not_before,
+                not_after: cert.not_after,
+                fingerprint_sha256: cert.fingerprint.to_string(),
+                clamped,
+                replaced: p.replaces.map(|s| s.hex()),
+            })
+            .collect())
+    }
+
+    /// Checks NAMEs, SANs and conflicts without issuing anything (so a caller can fail before
+    /// asking for the passphrase).
+    pub fn check_issue(&self, requests: &[IssueRequest]) -> Result<(), CaError> {
+        self.plan(requests.to_vec()).map(|_| ())
+    }
+
+    /// Validates every request against the ledger and the rules, before any work.
+    fn plan(&self, requests: Vec<IssueRequest>) -> Result<Vec<Planned>, CaError> {
+        let mut seen = HashSet::new();
+        let mut out = Vec::with_capacity(requests.len());
+        for req in requests {
+            let name_san = parse_name(&req.name)?;
+            let name = name_san.value();
+            if !seen.insert(name.clone()) {
+                return Err(CaError::DuplicateName(name));
+            }
+            let rules = if req.no_rules {
+                uca_pki::SanRules::none()
+            } else {
+                self.config.san_rules.clone()
+            };
+            let sans = rules.sans_for(&name_san, &req.extra_sans)?;
+            let current = self
+                .ledger
+                .by_name(&name)?
+                .into_iter()
+                .find(|r| r.source == Source::Issue && r.status == Status::Issued);
+            let dir_exists = self.paths.issued_dir(&name).exists();
+            if (current.is_some() || dir_exists) && !req.force {
+                let serial = current
+                    .map(|r| r.serial.hex())
+                    .unwrap_or_else(|| "unknown: files without a ledger row".into());
+                return Err(CaError::AlreadyIssued { name, serial });
+            }
+            if req.days == 0 {
+                return Err(CaError::Invalid("--days must be at least 1".into()));
+            }
+            out.push(Planned {
+                replaces: current.map(|r| r.serial),
+                name,
+                sans,
+                req,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Best effort after a failed write: void the rows and remove staging directories, so the
+    /// ledger says plainly that these certificates never went anywhere.
+    fn abandon(
+        &mut self,
+        made: &[(Planned, SignedCert, zeroize::Zeroizing<String>, bool)],
+        now: OffsetDateTime,
+    ) {
+        let changes: Vec<Transition> = made
+            .iter()
+            .map(|(_, c, _, _)| Transition {
+                serial: c.serial.clone(),
+                to: Status::Void,
+                superseded_by: None,
+            })
+            .collect();
+        let _ = self.ledger.transition(&changes, now);
+        for (_, c, _, _) in made {
+            let _ = fsio::remove_tree(&self.paths.staging_dir(&c.serial.hex()));
+        }
+    }
+}

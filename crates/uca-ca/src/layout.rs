@@ -1,0 +1,75 @@
+//! Where things live inside a CA directory.
+
+use std::path::{Path, PathBuf};
+
+/// The files of one CA directory.
+#[derive(Debug, Clone)]
+pub struct CaPaths {
+    pub dir: PathBuf,
+}
+
+/// Name of the config file inside a CA directory.
+pub const CONFIG_FILE: &str = "uca.toml";
+
+impl CaPaths {
+    pub fn new(dir: impl Into<PathBuf>) -> CaPaths {
+        CaPaths { dir: dir.into() }
+    }
+    pub fn config(&self) -> PathBuf {
+        self.dir.join(CONFIG_FILE)
+    }
+    /// The CA certificate, the trust anchor to hand to peers.
+    pub fn ca_cert(&self) -> PathBuf {
+        self.dir.join("ca.crt")
+    }
+    /// The CA's private key (encrypted PKCS#8 unless created with --no-passphrase).
+    pub fn ca_key(&self) -> PathBuf {
+        self.dir.join("private").join("ca.key")
+    }
+    pub fn private_dir(&self) -> PathBuf {
+        self.dir.join("private")
+    }
+    pub fn ledger(&self) -> PathBuf {
+        self.dir.join("ledger.sqlite")
+    }
+    pub fn lock(&self) -> PathBuf {
+        self.dir.join(".lock")
+    }
+    pub fn issued(&self) -> PathBuf {
+        self.dir.join("issued")
+    }
+    pub fn issued_dir(&self, name: &str) -> PathBuf {
+        self.issued().join(name)
+    }
+    /// Where a certificate's files are assembled before they are moved into place; a name that
+    /// can never collide with a NAME (NAMEs cannot start with a dot).
+    pub fn staging_dir(&self, serial_hex: &str) -> PathBuf {
+        self.issued().join(format!(".staging-{serial_hex}"))
+    }
+    /// True when `dir` looks like a CA directory.
+    pub fn is_ca(dir: &Path) -> bool {
+        dir.join(CONFIG_FILE).exists() || dir.join("ca.crt").exists()
+    }
+}
+
+/// The files written for one issued NAME.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct IssuedPaths {
+    pub dir: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub chain: PathBuf,
+    pub fullchain: PathBuf,
+}
+
+impl IssuedPaths {
+    pub fn in_dir(dir: PathBuf) -> IssuedPaths {
+        IssuedPaths {
+            cert: dir.join("cert.pem"),
+            key: dir.join("key.pem"),
+            chain: dir.join("chain.pem"),
+            fullchain: dir.join("fullchain.pem"),
+            dir,
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! The ledger: every certificate the CA signs, with its status. The source of truth.
+//!
+//! Kept behind [`Ledger`] so a replicated store (PostgreSQL) can stand in for the embedded
+//! SQLite one later. Serial uniqueness is the store's job (a primary key), not the caller's.
+
+mod sqlite;
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use uca_pki::Serial;
+
+pub use sqlite::SqliteLedger;
+
+use crate::CaError;
+
+/// Where a certificate is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Signed and recorded, files not yet confirmed in place (a crash here is repaired on
+    /// the next run).
+    Pending,
+    /// Delivered and current.
+    Issued,
+    /// Replaced by a newer certificate for the same NAME (still valid until it expires).
+    Superseded,
+    /// Taken back.
+    Revoked,
+    /// Signed but never delivered (the process died before its files were in place); its key
+    /// never left the process, so it cannot be in use.
+    Void,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Issued => "issued",
+            Status::Superseded => "superseded",
+            Status::Revoked => "revoked",
+            Status::Void => "void",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Status {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "pending" => Status::Pending,
+            "issued" => Status::Issued,
+            "superseded" => Status::Superseded,
+            "revoked" => Status::Revoked,
+            "void" => Status::Void,
+            other => return Err(format!("unknown status '{other}' in the ledger")),
+        })
+    }
+}
+
+/// How a certificate came to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// The CA's own self-signed certificate.
+    Root,
+    /// `uca issue`: key and certificate made here, files under `issued/NAME`.
+    Issue,
+    /// `uca sign`: a CSR made elsewhere; the key never came here.
+    Csr,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Root => "root",
+            Source::Issue => "issue",
+            Source::Csr => "csr",
+        }
+    }
+}
+
+impl FromStr for Source {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "root" => Source::Root,
+            "issue" => Source::Issue,
+            "csr" => Source::Csr,
+            other => return Err(format!("unknown source '{other}' in the ledger")),
+        })
+    }
+}
+
+/// One ledger row.
+#[derive(Debug, Clone, Serialize)]
+pub struct CertRecord {
+    #[serde(serialize_with = "ser_serial")]
+    pub serial: Serial,
+    pub name: String,
+    pub profile: String,
+    pub key_type: String,
+    pub sans: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_before: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+    pub fingerprint_sha256: String,
+    pub status: Status,
+    pub source: Source,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<String>,
+    #[serde(skip)]
+    pub cert_pem: String,
+}
+
+fn ser_serial<S: serde::Serializer>(s: &Serial, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(&s.hex())
+}
+
+/// A status change to apply.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    pub serial: Serial,
+    pub to: Status,
+    pub superseded_by: Option<Serial>,
+}
+
+/// The ledger interface the CA flows use.
+pub trait Ledger {
+    /// Records new certificates as `pending`, all or none. Fails on a duplicate serial.
+    fn insert(&mut self, records: &[CertRecord]) -> Result<(), CaError>;
+    /// Applies status changes, all or none.
+    fn transition(&mut self, changes: &[Transition], now: OffsetDateTime) -> Result<(), CaError>;
+    /// Every record, oldest first.
+    fn all(&self) -> Result<Vec<CertRecord>, CaError>;
+    /// Records with the given status.
+    fn with_status(&self, status: Status) -> Result<Vec<CertRecord>, CaError>;
+    fn by_serial(&self, serial: &Serial) -> Result<Option<CertRecord>, CaError>;
+    /// Records for a NAME, newest first.
+    fn by_name(&self, name: &str) -> Result<Vec<CertRecord>, CaError>;
+}

@@ -1,0 +1,262 @@
+//! The embedded ledger: one SQLite database in the CA directory (WAL, synchronous=FULL).
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use time::OffsetDateTime;
+use uca_pki::Serial;
+
+use super::{CertRecord, Ledger, Status, Transition};
+use crate::CaError;
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS certificates (
+    serial        TEXT PRIMARY KEY,           -- lowercase hex of the DER INTEGER
+    name          TEXT NOT NULL,
+    profile       TEXT NOT NULL,
+    key_type      TEXT NOT NULL,
+    sans          TEXT NOT NULL,              -- JSON array, e.g. [\"DNS:rmq1\",\"DNS:rmq\"]
+    not_before    INTEGER NOT NULL,           -- unix seconds
+    not_after     INTEGER NOT NULL,
+    fingerprint   TEXT NOT NULL UNIQUE,       -- SHA-256, openssl style
+    status        TEXT NOT NULL CHECK (status IN ('pending','issued','superseded','revoked','void')),
+    source        TEXT NOT NULL CHECK (source IN ('root','issue','csr')),
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL,
+    superseded_by TEXT,
+    cert_pem      TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS certificates_name ON certificates(name);
+CREATE INDEX IF NOT EXISTS certificates_status ON certificates(status);
+";
+
+/// SQLite implementation of [`Ledger`].
+pub struct SqliteLedger {
+    conn: Connection,
+}
+
+fn db_err(e: rusqlite::Error) -> CaError {
+    CaError::Ledger(e.to_string())
+}
+
+fn ts(t: OffsetDateTime) -> i64 {
+    t.unix_timestamp()
+}
+
+fn from_ts(s: i64) -> Result<OffsetDateTime, CaError> {
+    OffsetDateTime::from_unix_timestamp(s)
+        .map_err(|e| CaError::Ledger(format!("bad timestamp {s}: {e}")))
+}
+
+const COLUMNS: &str = "serial, name, profile, key_type, sans, not_before, not_after, fingerprint, status, source, \
+                       created_at, updated_at, superseded_by, cert_pem";
+
+impl SqliteLedger {
+    /// Opens (and on first use creates) the ledger at `path`.
+    pub fn open(path: &Path) -> Result<SqliteLedger, CaError> {
+        let conn = Connection::open(path)
+            .map_err(|e| CaError::Ledger(format!("{}: {e}", path.display())))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(db_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db_err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(db_err)?;
+        conn.execute_batch(SCHEMA).map_err(db_err)?;
+        let version: Option<String> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_err)?;
+        match version {
+            None => {
+                conn.execute(
+                    "INSERT INTO meta(key, value) VALUES ('schema_version', ?1)",
+                    params![SCHEMA_VERSION.to_string()],
+                )
+                .map_err(db_err)?;
+            }
+            Some(v) if v == SCHEMA_VERSION.to_string() => {}
+            Some(v) => {
+                return Err(CaError::Ledger(format!(
+                    "ledger schema version {v} is newer than this uca understands ({SCHEMA_VERSION})"
+                )));
+            }
+        }
+        Ok(SqliteLedger { conn })
+    }
+
+    fn query(
+        &self,
+        sql_where: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<CertRecord>, CaError> {
+        let sql = format!("SELECT {COLUMNS} FROM certificates {sql_where}");
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(db_err)?;
+        let rows = stmt
+            .query_map(args, |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get::<_, i64>(6)?,
+                    r.get::<_, String>(7)?,
+                    r.get::<_, String>(8)?,
+                    r.get::<_, String>(9)?,
+                    r.get::<_, i64>(10)?,
+                    r.get::<_, i64>(11)?,
+                    r.get::<_, Option<String>>(12)?,
+                    r.get::<_, String>(13)?,
+                ))
+            })
+            .map_err(db_err)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (
+                serial,
+                name,
+                profile,
+                key_type,
+                sans,
+                nb,
+                na,
+                fp,
+                status,
+                source,
+                ca,
+                ua,
+                sup,
+                pem,
+            ) = row.map_err(db_err)?;
+            out.push(CertRecord {
+                serial: Serial::parse(&serial)
+                    .ok_or_else(|| CaError::Ledger(format!("bad serial '{serial}'")))?,
+                name,
+                profile,
+                key_type,
+                sans: serde_json::from_str(&sans)
+                    .map_err(|e| CaError::Ledger(format!("bad SAN list: {e}")))?,
+                not_before: from_ts(nb)?,
+                not_after: from_ts(na)?,
+                fingerprint_sha256: fp,
+                status: status.parse().map_err(CaError::Ledger)?,
+                source: source.parse().map_err(CaError::Ledger)?,
+                created_at: from_ts(ca)?,
+                updated_at: from_ts(ua)?,
+                superseded_by: sup,
+                cert_pem: pem,
+            });
+        }
+        Ok(out)
+    }
+}
+
+impl Ledger for SqliteLedger {
+    fn insert(&mut self, records: &[CertRecord]) -> Result<(), CaError> {
+        let tx = self.conn.transaction().map_err(db_err)?;
+        {
+            let mut stmt = tx
+                .prepare_cached(&format!(
+                    "INSERT INTO certificates ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+                ))
+                .map_err(db_err)?;
+            for r in records {
+                let sans =
+                    serde_json::to_string(&r.sans).map_err(|e| CaError::Ledger(e.to_string()))?;
+                stmt.execute(params![
+                    r.serial.hex(),
+                    r.name,
+                    r.profile,
+                    r.key_type,
+                    sans,
+                    ts(r.not_before),
+                    ts(r.not_after),
+                    r.fingerprint_sha256,
+                    r.status.as_str(),
+                    r.source.as_str(),
+                    ts(r.created_at),
+                    ts(r.updated_at),
+                    r.superseded_by,
+                    r.cert_pem,
+                ])
+                .map_err(|e| match e {
+                    rusqlite::Error::SqliteFailure(f, _)
+                        if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                    {
+                        CaError::Ledger(format!(
+                            "serial {} is already in the ledger (serials must be unique)",
+                            r.serial
+                        ))
+                    }
+                    other => db_err(other),
+                })?;
+            }
+        }
+        tx.commit().map_err(db_err)
+    }
+
+    fn transition(&mut self, changes: &[Transition], now: OffsetDateTime) -> Result<(), CaError> {
+        let tx = self.conn.transaction().map_err(db_err)?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "UPDATE certificates SET status = ?2, updated_at = ?3, superseded_by = COALESCE(?4, superseded_by) WHERE serial = ?1",
+                )
+                .map_err(db_err)?;
+            for c in changes {
+                let n = stmt
+                    .execute(params![
+                        c.serial.hex(),
+                        c.to.as_str(),
+                        ts(now),
+                        c.superseded_by.as_ref().map(|s| s.hex())
+                    ])
+                    .map_err(db_err)?;
+                if n != 1 {
+                    return Err(CaError::Ledger(format!(
+                        "serial {} is not in the ledger",
+                        c.serial
+                    )));
+                }
+            }
+        }
+        tx.commit().map_err(db_err)
+    }
+
+    fn all(&self) -> Result<Vec<CertRecord>, CaError> {
+        self.query("ORDER BY created_at, rowid", &[])
+    }
+
+    fn with_status(&self, status: Status) -> Result<Vec<CertRecord>, CaError> {
+        self.query(
+            "WHERE status = ?1 ORDER BY created_at, rowid",
+            &[&status.as_str()],
+        )
+    }
+
+    fn by_serial(&self, serial: &Serial) -> Result<Option<CertRecord>, CaError> {
+        Ok(self
+            .query("WHERE serial = ?1", &[&serial.hex()])?
+            .into_iter()
+            .next())
+    }
+
+    fn by_name(&self, name: &str) -> Result<Vec<CertRecord>, CaError> {
+        self.query(
+            "WHERE name = ?1 ORDER BY created_at DESC, rowid DESC",
+            &[&name],
+        )
+    }
+}

@@ -1,0 +1,123 @@
+//! `uca sign`: certify the public key of a CSR made elsewhere. The private key never comes
+//! here, and the profile — not the CSR — decides the extensions.
+
+use time::OffsetDateTime;
+use uca_pki::csr::Csr;
+use uca_pki::sign::{CaSigner, LeafRequest, SignedCert};
+use uca_pki::validity::Validity;
+use uca_pki::{Profile, San, Serial};
+
+use crate::issue::parse_name;
+use crate::ledger::{CertRecord, Ledger, Source, Status, Transition};
+use crate::{Ca, CaError};
+
+/// A CSR to sign and how.
+#[derive(Debug, Clone)]
+pub struct CsrRequest {
+    pub csr: Csr,
+    /// CN and ledger NAME; defaults to the CSR's CN.
+    pub name: Option<String>,
+    pub extra_sans: Vec<San>,
+    pub profile: Profile,
+    pub days: u32,
+    pub no_rules: bool,
+    /// Also take the SANs the CSR asks for (each still validated).
+    pub accept_csr_sans: bool,
+}
+
+/// The signed certificate with what the ledger recorded.
+#[derive(Debug, Clone)]
+pub struct SignedCsr {
+    pub name: String,
+    pub sans: Vec<San>,
+    pub cert: SignedCert,
+    pub clamped: bool,
+    /// The CSR asked for extensions that were ignored (e.g. CA:TRUE).
+    pub ignored_ca_request: bool,
+}
+
+impl Ca {
+    /// Signs the CSR, records it, hands it to `deliver` (write a file or print), then marks it
+    /// issued. If delivery fails the certificate is voided: it never left this process.
+    pub fn sign_csr(
+        &mut self,
+        signer: &CaSigner,
+        req: CsrRequest,
+        now: OffsetDateTime,
+        deliver: impl FnOnce(&SignedCert) -> Result<(), CaError>,
+    ) -> Result<SignedCsr, CaError> {
+        let name = match (&req.name, &req.csr.common_name) {
+            (Some(n), _) => n.clone(),
+            (None, Some(cn)) => cn.clone(),
+            (None, None) => {
+                return Err(CaError::Invalid(
+                    "the CSR has no CN; name the certificate with --name NAME".into(),
+                ));
+            }
+        };
+        let name_san = parse_name(&name)?;
+        let name = name_san.value();
+        let mut extra = req.extra_sans.clone();
+        if req.accept_csr_sans {
+            for s in &req.csr.requested_sans {
+                extra.push(San::parse(s)?);
+            }
+        }
+        let rules = if req.no_rules {
+            uca_pki::SanRules::none()
+        } else {
+            self.config.san_rules.clone()
+        };
+        let sans = rules.sans_for(&name_san, &extra)?;
+        if req.days == 0 {
+            return Err(CaError::Invalid("--days must be at least 1".into()));
+        }
+        let validity = Validity::starting(now, req.days, Some(signer.window()));
+        let leaf = LeafRequest {
+            subject: self.config.subject.with_common_name(Some(&name)),
+            sans: sans.clone(),
+            profile: req.profile,
+            validity,
+            serial: Serial::random().map_err(|e| CaError::Rng(e.to_string()))?,
+        };
+        let cert = signer.sign_leaf_for(&leaf, &req.csr.public_key)?;
+        self.ledger.insert(&[CertRecord {
+            serial: cert.serial.clone(),
+            name: name.clone(),
+            profile: req.profile.to_string(),
+            key_type: req.csr.key_type.to_string(),
+            sans: sans.iter().map(San::to_string).collect(),
+            not_before: cert.not_before,
+            not_after: cert.not_after,
+            fingerprint_sha256: cert.fingerprint.to_string(),
+            status: Status::Pending,
+            source: Source::Csr,
+            created_at: now,
+            updated_at: now,
+            superseded_by: None,
+            cert_pem: cert.pem.clone(),
+        }])?;
+        let delivered = deliver(&cert);
+        let to = if delivered.is_ok() {
+            Status::Issued
+        } else {
+            Status::Void
+        };
+        self.ledger.transition(
+            &[Transition {
+                serial: cert.serial.clone(),
+                to,
+                superseded_by: None,
+            }],
+            now,
+        )?;
+        delivered?;
+        Ok(SignedCsr {
+            name,
+            sans,
+            cert,
+            clamped: validity.clamped,
+            ignored_ca_request: req.csr.asks_for_ca,
+        })
+    }
+}

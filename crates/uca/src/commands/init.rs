@@ -1,0 +1,196 @@
+//! `uca init`
+
+use std::io::IsTerminal;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use uca_ca::{Config, InitOptions, fsio};
+use uca_pki::{KeyType, Subject};
+use zeroize::Zeroizing;
+
+use crate::cli::InitArgs;
+use crate::exit::CliError;
+use crate::output::{day, note, warn};
+use crate::secrets;
+use crate::settings::Settings;
+
+#[derive(Serialize)]
+struct InitReport {
+    dir: String,
+    ca_cert: String,
+    ca_key: String,
+    config: String,
+    ledger: String,
+    subject: String,
+    serial: String,
+    key_type: String,
+    #[serde(with = "time::serde::rfc3339")]
+    not_before: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    not_after: OffsetDateTime,
+    fingerprint_sha256: String,
+    key_encrypted: bool,
+    key_encryption: Option<&'static str>,
+    passphrase_file: Option<String>,
+}
+
+pub fn run(args: &InitArgs, settings: &Settings) -> Result<(), CliError> {
+    let key_type: KeyType = args.key.parse()?;
+    let subject = match &args.subject {
+        Some(s) => Subject::parse(s)?,
+        None => Subject::default(),
+    };
+    let name = subject
+        .common_name
+        .clone()
+        .unwrap_or_else(|| args.name.clone());
+    if args.days == 0 {
+        return Err(CliError::usage("--days must be at least 1", None));
+    }
+    if uca_ca::CaPaths::is_ca(&settings.dir) {
+        return Err(uca_ca::CaError::AlreadyExists {
+            dir: settings.dir.clone(),
+        }
+        .into());
+    }
+    if let Some(out) = &args.passphrase_out {
+        if out.exists() {
+            return Err(CliError::exists(
+                format!("{} already exists", out.display()),
+                Some("uca will not overwrite a passphrase file; choose another --passphrase-out path".to_string()),
+            ));
+        }
+    }
+
+    let mut generated = None;
+    let passphrase: Option<Zeroizing<Vec<u8>>> = if args.no_passphrase {
+        None
+    } else if let Some(path) = &args.passphrase_file {
+        Some(secrets::read_passphrase_file(path)?)
+    } else if let Some(p) = settings
+        .env_passphrase
+        .as_ref()
+        .filter(|_| !args.generate_passphrase)
+    {
+        Some(Zeroizing::new(p.as_bytes().to_vec()))
+    } else if args.generate_passphrase {
+        let p = uca_pki::key::generate_passphrase()?;
+        let bytes = Zeroizing::new(p.as_bytes().to_vec());
+        generated = Some(p);
+        Some(bytes)
+    } else if std::io::stdin().is_terminal() {
+        Some(secrets::prompt_new_passphrase()?)
+    } else {
+        return Err(CliError::usage(
+            "the CA key needs a passphrase and none was given",
+            Some(
+                "use --passphrase-file FILE, set UCA_PASSPHRASE, or add --generate-passphrase --passphrase-out FILE"
+                    .to_string(),
+            ),
+        ));
+    };
+    if let Some(p) = &passphrase {
+        if generated.is_none() {
+            secrets::check_new_passphrase(p)?;
+        }
+    }
+
+    // The passphrase file is written first: a CA whose generated passphrase was lost is useless.
+    let mut passphrase_file = None;
+    if let (Some(p), Some(out)) = (&generated, &args.passphrase_out) {
+        fsio::write_atomic(out, format!("{}\n", p.as_str()).as_bytes(), 0o400)
+            .map_err(CliError::from)?;
+        passphrase_file = Some(out.display().to_string());
+    }
+    let result = uca_ca::init(
+        InitOptions {
+            dir: settings.dir.clone(),
+            name,
+            subject: Subject {
+                common_name: None,
+                ..subject
+            },
+            key_type,
+            days: args.days,
+            passphrase,
+            config: Config::default(),
+        },
+        OffsetDateTime::now_utc(),
+    );
+    let result = match result {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(out) = &args
+                .passphrase_out
+                .as_ref()
+                .filter(|_| passphrase_file.is_some())
+            {
+                let _ = std::fs::remove_file(out);
+            }
+            return Err(e.into());
+        }
+    };
+
+    let paths = &result.paths;
+    if !result.encrypted {
+        warn(format!(
+            "the CA key {} is NOT encrypted: anyone who can read it can issue certificates trusted by every peer",
+            paths.ca_key().display()
+        ));
+    }
+    if let (Some(p), None) = (&generated, &args.passphrase_out) {
+        note(format!(
+            "CA passphrase (shown once, store it now; it is needed for every issue and sign):\n\n    {}\n",
+            p.as_str()
+        ));
+    }
+    let info = uca_pki::inspect::parse_certificate(&result.cert.der)?;
+    if settings.out.json {
+        return settings.out.json(&InitReport {
+            dir: paths.dir.display().to_string(),
+            ca_cert: paths.ca_cert().display().to_string(),
+            ca_key: paths.ca_key().display().to_string(),
+            config: paths.config().display().to_string(),
+            ledger: paths.ledger().display().to_string(),
+            subject: info.subject.clone(),
+            serial: result.cert.serial.hex(),
+            key_type: key_type.to_string(),
+            not_before: result.cert.not_before,
+            not_after: result.cert.not_after,
+            fingerprint_sha256: result.cert.fingerprint.to_string(),
+            key_encrypted: result.encrypted,
+            key_encryption: result.encrypted.then_some(uca_pki::key::KDF_DESCRIPTION),
+            passphrase_file,
+        });
+    }
+    let out = &settings.out;
+    out.line(format!("created CA in {}", paths.dir.display()));
+    out.line(format!("  subject      {}", info.subject));
+    out.line(format!(
+        "  key          {key_type}, {}",
+        if result.encrypted {
+            uca_pki::key::KDF_DESCRIPTION
+        } else {
+            "NOT encrypted"
+        }
+    ));
+    out.line(format!("  valid until  {}", day(result.cert.not_after)));
+    out.line(format!("  sha256       {}", result.cert.fingerprint));
+    out.line(format!(
+        "  certificate  {}   (give this to every peer as the trust anchor)",
+        paths.ca_cert().display()
+    ));
+    out.line(format!("  key          {}", paths.ca_key().display()));
+    out.line(format!(
+        "  config       {}   (subject defaults, SAN rules)",
+        paths.config().display()
+    ));
+    if let Some(f) = &passphrase_file {
+        out.line(format!("  passphrase   {f}   (mode 0400)"));
+    }
+    note(format!(
+        "next: uca issue NAME --dir {}",
+        paths.dir.display()
+    ));
+    Ok(())
+}

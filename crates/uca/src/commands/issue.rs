@@ -1,0 +1,86 @@
+//! `uca issue`
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use uca_ca::{IssueRequest, Issued};
+use uca_pki::{KeyType, Profile};
+
+use crate::cli::IssueArgs;
+use crate::commands::{open_ca, parse_sans, unlock};
+use crate::exit::CliError;
+use crate::output::{day, note, warn};
+use crate::settings::Settings;
+
+#[derive(Serialize)]
+struct IssueReport<'a> {
+    issued: &'a [Issued],
+}
+
+pub fn run(args: &IssueArgs, settings: &Settings) -> Result<(), CliError> {
+    // Everything the user typed is checked before the CA is even opened.
+    let profile: Option<Profile> = args.profile.as_deref().map(str::parse).transpose()?;
+    let key_type: Option<KeyType> = args.key.as_deref().map(str::parse).transpose()?;
+    let extra_sans = parse_sans(&args.sans)?;
+    if args.days == Some(0) {
+        return Err(CliError::usage("--days must be at least 1", None));
+    }
+
+    let mut ca = open_ca(settings)?;
+    let requests: Vec<IssueRequest> = args
+        .names
+        .iter()
+        .map(|name| IssueRequest {
+            name: name.clone(),
+            extra_sans: extra_sans.clone(),
+            profile: profile.unwrap_or(ca.config.profile),
+            key_type: key_type.unwrap_or(ca.config.key),
+            days: args.days.unwrap_or(ca.config.days),
+            no_rules: args.no_rules,
+            force: args.force,
+        })
+        .collect();
+    // Fail on names and conflicts before asking for a passphrase.
+    ca.check_issue(&requests)?;
+    let signer = unlock(&ca, &args.passphrase, settings)?;
+    let issued = ca.issue(&signer, requests, OffsetDateTime::now_utc())?;
+
+    if let Some(first) = issued.iter().find(|i| i.clamped) {
+        warn(format!(
+            "validity cut back to the CA's own expiry ({}): a certificate cannot outlive its issuer",
+            day(first.not_after)
+        ));
+    }
+    if settings.out.json {
+        return settings.out.json(&IssueReport { issued: &issued });
+    }
+    let out = &settings.out;
+    for i in &issued {
+        let replaced = i
+            .replaced
+            .as_ref()
+            .map(|s| format!(", replaces {s}"))
+            .unwrap_or_default();
+        out.line(format!(
+            "issued {}  serial {}  {}  {}  until {}{}",
+            i.name,
+            i.serial,
+            i.profile,
+            i.key_type,
+            day(i.not_after),
+            replaced
+        ));
+        out.line(format!("  SANs  {}", i.sans.join(", ")));
+        out.line(format!(
+            "  files {}/{{cert,key,chain,fullchain}}.pem",
+            i.files.dir.display()
+        ));
+    }
+    if let Some(first) = issued.first() {
+        note(format!(
+            "check: openssl verify -CAfile {} {}",
+            ca.paths.ca_cert().display(),
+            first.files.cert.display()
+        ));
+    }
+    Ok(())
+}

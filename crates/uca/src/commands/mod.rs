@@ -1,0 +1,96 @@
+//! One file per command verb; this module dispatches and prints errors.
+
+mod init;
+mod issue;
+mod list;
+mod show;
+mod sign;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use uca_ca::Ca;
+use uca_pki::sign::CaSigner;
+
+use crate::cli::{Cli, Command, PassphraseArgs};
+use crate::exit::{CliError, Exit};
+use crate::output::{note, warn};
+use crate::secrets;
+use crate::settings::Settings;
+
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                Exit::Usage
+            } else {
+                Exit::Ok
+            };
+            let _ = e.print();
+            return code.into();
+        }
+    };
+    let settings = Settings::resolve(&cli.global);
+    let result = match &cli.command {
+        Command::Init(a) => init::run(a, &settings),
+        Command::Issue(a) => issue::run(a, &settings),
+        Command::Sign(a) => sign::run(a, &settings),
+        Command::List(a) => list::run(a, &settings),
+        Command::Show(a) => show::run(a, &settings),
+    };
+    match result {
+        Ok(()) => Exit::Ok.into(),
+        Err(e) => {
+            eprintln!("error: {}", e.message);
+            if let Some(h) = &e.hint {
+                eprintln!("\nhint: {h}");
+            }
+            e.code.into()
+        }
+    }
+}
+
+/// Opens the CA directory, telling the user if another uca holds the lock and what an
+/// interrupted run left to repair.
+pub(crate) fn open_ca(settings: &Settings) -> Result<Ca, CliError> {
+    let dir = settings.dir.clone();
+    let mut on_wait = || {
+        note(format!(
+            "waiting for another uca process to finish with {} …",
+            dir.display()
+        ))
+    };
+    let (ca, repair) = Ca::open(&settings.dir, &mut on_wait)?;
+    if !repair.is_empty() {
+        warn(format!(
+            "repaired an interrupted run: {} certificate(s) completed, {} voided (never delivered), {} leftover file(s) removed",
+            repair.completed.len(),
+            repair.voided.len(),
+            repair.cleaned
+        ));
+    }
+    Ok(ca)
+}
+
+/// Unlocks the CA key, asking for the passphrase only when the key is encrypted.
+pub(crate) fn unlock(
+    ca: &Ca,
+    args: &PassphraseArgs,
+    settings: &Settings,
+) -> Result<CaSigner, CliError> {
+    if ca.key_is_encrypted()? {
+        let pass = secrets::unlock_passphrase(args.passphrase_file.as_deref(), settings)?;
+        Ok(ca.unlock(Some(&pass))?)
+    } else {
+        Ok(ca.unlock(None)?)
+    }
+}
+
+/// Parses every `--san` value up front.
+pub(crate) fn parse_sans(values: &[String]) -> Result<Vec<uca_pki::San>, CliError> {
+    values
+        .iter()
+        .map(|v| uca_pki::San::parse(v).map_err(CliError::from))
+        .collect()
+}

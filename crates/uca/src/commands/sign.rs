@@ -1,0 +1,153 @@
+//! `uca sign`
+
+use std::io::Read;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use uca_ca::{CaError, CsrRequest, fsio};
+use uca_pki::Profile;
+use uca_pki::san::San;
+
+use crate::cli::SignArgs;
+use crate::commands::{open_ca, parse_sans, unlock};
+use crate::exit::CliError;
+use crate::output::{day, note, warn};
+use crate::settings::Settings;
+
+#[derive(Serialize)]
+struct SignReport {
+    name: String,
+    serial: String,
+    profile: String,
+    key_type: String,
+    sans: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    not_before: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    not_after: OffsetDateTime,
+    fingerprint_sha256: String,
+    out: Option<String>,
+    certificate_pem: String,
+    chain_pem: String,
+}
+
+pub fn run(args: &SignArgs, settings: &Settings) -> Result<(), CliError> {
+    let profile: Option<Profile> = args.profile.as_deref().map(str::parse).transpose()?;
+    let extra_sans = parse_sans(&args.sans)?;
+    if args.days == Some(0) {
+        return Err(CliError::usage("--days must be at least 1", None));
+    }
+    let data = if args.csr.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| CliError::usage(format!("cannot read the CSR from stdin: {e}"), None))?;
+        buf
+    } else {
+        std::fs::read(&args.csr).map_err(|e| {
+            CliError::usage(
+                format!("cannot read CSR {}: {e}", args.csr.display()),
+                Some("give the path of a PEM or DER PKCS#10 request".to_string()),
+            )
+        })?
+    };
+    let csr = uca_pki::csr::parse_csr(&data)?;
+    if let Some(out) = &args.out {
+        let parent = fsio::parent_of(out);
+        if !parent.is_dir() {
+            return Err(CliError::usage(
+                format!(
+                    "cannot write {}: the directory {} does not exist",
+                    out.display(),
+                    parent.display()
+                ),
+                Some("create the directory first or choose another --out".to_string()),
+            ));
+        }
+    }
+
+    let mut ca = open_ca(settings)?;
+    let signer = unlock(&ca, &args.passphrase, settings)?;
+    let chain = ca.chain_pem().to_string();
+    let req = CsrRequest {
+        csr,
+        name: args.name.clone(),
+        extra_sans,
+        profile: profile.unwrap_or(ca.config.profile),
+        days: args.days.unwrap_or(ca.config.days),
+        no_rules: args.no_rules,
+        accept_csr_sans: args.accept_csr_sans,
+    };
+    let key_type = req.csr.key_type.to_string();
+    let profile = req.profile;
+    let ignored_sans = !args.accept_csr_sans && !req.csr.requested_sans.is_empty();
+    let json = settings.out.json;
+    let out_path = args.out.clone();
+    let signed = ca.sign_csr(&signer, req, OffsetDateTime::now_utc(), |cert| {
+        let bundle = format!("{}{}", cert.pem, chain);
+        match &out_path {
+            Some(path) => fsio::write_atomic(path, bundle.as_bytes(), fsio::PUBLIC_MODE),
+            None if json => Ok(()),
+            None => {
+                use std::io::Write;
+                std::io::stdout()
+                    .lock()
+                    .write_all(bundle.as_bytes())
+                    .map_err(|e| CaError::Io {
+                        op: "write",
+                        path: "stdout".into(),
+                        source: e,
+                    })
+            }
+        }
+    })?;
+
+    if signed.ignored_ca_request {
+        warn(
+            "the CSR asked for CA:TRUE; it was signed as a leaf (use the intermediate profile for CAs)",
+        );
+    }
+    if ignored_sans {
+        warn("the CSR's own SANs were ignored; add --accept-csr-sans to include them");
+    }
+    if signed.clamped {
+        warn(format!(
+            "validity cut back to the CA's own expiry ({})",
+            day(signed.cert.not_after)
+        ));
+    }
+    if json {
+        return settings.out.json(&SignReport {
+            name: signed.name,
+            serial: signed.cert.serial.hex(),
+            profile: profile.to_string(),
+            key_type,
+            sans: signed.sans.iter().map(San::to_string).collect(),
+            not_before: signed.cert.not_before,
+            not_after: signed.cert.not_after,
+            fingerprint_sha256: signed.cert.fingerprint.to_string(),
+            out: args.out.as_ref().map(|p| p.display().to_string()),
+            certificate_pem: signed.cert.pem.clone(),
+            chain_pem: chain,
+        });
+    }
+    note(format!(
+        "signed {} serial {} ({profile}, {key_type}) until {}; SANs {}",
+        signed.name,
+        signed.cert.serial,
+        day(signed.cert.not_after),
+        signed
+            .sans
+            .iter()
+            .map(San::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    if let Some(out) = &args.out {
+        note(format!(
+            "wrote {} (certificate, then the issuer chain)",
+            out.display()
+        ));
+    }
+    Ok(())
+}
