@@ -1,0 +1,176 @@
+//! Shared helpers for the integration tests: a hermetic `uca`, temp CA directories, and the
+//! independent judges (openssl and friends).
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command as StdCommand, Output};
+
+use assert_cmd::Command;
+
+pub const PASS: &str = "correct horse battery staple";
+
+/// A temp directory holding one CA at `dir/pki`.
+pub struct Env {
+    pub tmp: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env { tmp: tempfile::tempdir().expect("tempdir") }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.tmp.path().join(rel)
+    }
+
+    pub fn ca_dir(&self) -> PathBuf {
+        self.path("pki")
+    }
+
+    /// `uca` with a clean environment, run in the temp dir, pointed at the CA.
+    pub fn uca(&self) -> Command {
+        let mut c = uca_bare();
+        c.current_dir(self.tmp.path()).arg("--dir").arg(self.ca_dir());
+        c
+    }
+
+    /// Same, with the CA passphrase in UCA_PASSPHRASE.
+    pub fn uca_pass(&self) -> Command {
+        let mut c = self.uca();
+        c.env("UCA_PASSPHRASE", PASS);
+        c
+    }
+
+    /// A CA with an encrypted key (passphrase [`PASS`]) and the given extra init args.
+    pub fn init(&self, extra: &[&str]) -> &Env {
+        self.uca_pass().arg("init").args(extra).assert().success();
+        self
+    }
+
+    /// A CA with an unencrypted key (fast for tests that do not care).
+    pub fn init_plain(&self, extra: &[&str]) -> &Env {
+        self.uca().arg("init").arg("--no-passphrase").args(extra).assert().success();
+        self
+    }
+
+    pub fn ca_cert(&self) -> PathBuf {
+        self.ca_dir().join("ca.crt")
+    }
+
+    pub fn issued(&self, name: &str, file: &str) -> PathBuf {
+        self.ca_dir().join("issued").join(name).join(file)
+    }
+
+    /// Runs `uca --json ARGS` (passphrase set) and parses stdout.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.uca_pass().arg("--json").args(args).output().expect("run uca");
+        assert!(out.status.success(), "uca {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("uca --json prints JSON")
+    }
+}
+
+/// `uca` with every UCA_* variable and NO_COLOR removed, so a developer's shell cannot leak in.
+pub fn uca_bare() -> Command {
+    let mut c = Command::cargo_bin("uca").expect("uca binary");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("UCA_") {
+            c.env_remove(&k);
+        }
+    }
+    c.env_remove("NO_COLOR");
+    c
+}
+
+/// Runs a command and returns its output, failing the test if it cannot start.
+pub fn run(program: &str, args: &[&str]) -> Output {
+    StdCommand::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e} (is it installed? run the README's test command)"))
+}
+
+/// `openssl ARGS`, asserting success; returns stdout as text.
+pub fn openssl(args: &[&str]) -> String {
+    let out = run("openssl", args);
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `openssl x509 -text` of a certificate file.
+pub fn x509_text(cert: &Path) -> String {
+    openssl(&["x509", "-in", cert.to_str().expect("utf-8 path"), "-noout", "-text"])
+}
+
+/// The text between `header` and the next extension header in `openssl x509 -text` output,
+/// e.g. section(text, "X509v3 Key Usage") → (critical, "Digital Signature").
+pub fn extension(text: &str, header: &str) -> Option<(bool, String)> {
+    let mut lines = text.lines();
+    while let Some(l) = lines.next() {
+        let t = l.trim();
+        if t.starts_with(header) {
+            let critical = t.contains("critical");
+            let value = lines.next().map(|v| v.trim().to_string()).unwrap_or_default();
+            return Some((critical, value));
+        }
+    }
+    None
+}
+
+/// Every file under `dir` with its bytes and mode: compare before/after to prove a failed
+/// command changed nothing.
+pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
+            let p = e.path();
+            let meta = std::fs::symlink_metadata(&p).expect("metadata");
+            if meta.is_dir() {
+                out.insert(p.clone(), (Vec::new(), meta.permissions().mode()));
+                stack.push(p);
+            } else {
+                out.insert(p.clone(), (std::fs::read(&p).expect("read"), meta.permissions().mode()));
+            }
+        }
+    }
+    out
+}
+
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).expect("metadata").permissions().mode() & 0o777
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// A child process killed when dropped, so servers stop even when a test fails.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until something accepts connections on the port (or panics after ~10 s).
+pub fn wait_for_port(port: u16) {
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("nothing listens on 127.0.0.1:{port}");
+}
