@@ -79,11 +79,16 @@ impl CaError {
             CaError::Pki(PkiError::BadCsr(_)) | CaError::Pki(PkiError::CsrSignature) => {
                 "check the file with 'openssl req -in FILE -noout -verify'".into()
             }
+            CaError::Pki(PkiError::BadKey(_)) => {
+                "the key file is damaged or not PKCS#8; for the CA key (private/ca.key), restore it from your backup".into()
+            }
             CaError::San(_) => uca_pki::san::SAN_HINT.into(),
             CaError::AlreadyIssued { name, .. } => {
                 format!("add --force to issue a new certificate for '{name}' (the old one stays in the ledger), or see it with 'uca show {name}'")
             }
             CaError::BadName { .. } => "a NAME is a host name (rmq1), an IP address or an email address; put URIs in --san".into(),
+            CaError::DuplicateName(n) => format!("name '{n}' once per call (NAMEs are compared after lowercasing)"),
+            CaError::Invalid(_) => "see 'uca help' for the command's options and examples".into(),
             CaError::NotInLedger(_) => "'uca list' shows every NAME and serial the CA knows".into(),
             _ => return None,
         })

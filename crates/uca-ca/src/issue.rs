@@ -115,7 +115,21 @@ impl Ca {
             })
             .collect::<Result<_, CaError>>()?;
 
-        // 2. The ledger learns about every certificate before any file exists.
+        // 2. Staging directories first (empty: no certificate exists yet), so an unwritable
+        //    CA directory fails here with nothing recorded and nothing left behind.
+        let mut created = Vec::with_capacity(made.len());
+        for (_, cert, _, _) in &made {
+            let dir = self.paths.staging_dir(&cert.serial.hex());
+            if let Err(e) = fsio::create_private_dir(&dir) {
+                for d in &created {
+                    let _ = std::fs::remove_dir(d);
+                }
+                return Err(e);
+            }
+            created.push(dir);
+        }
+
+        // 3. The ledger learns about every certificate before any file exists.
         let records: Vec<CertRecord> = made
             .iter()
             .map(|(p, cert, _, _)| CertRecord {
@@ -135,17 +149,21 @@ impl Ca {
                 cert_pem: cert.pem.clone(),
             })
             .collect();
-        self.ledger.insert(&records)?;
+        if let Err(e) = self.ledger.insert(&records) {
+            for d in &created {
+                let _ = std::fs::remove_dir(d);
+            }
+            return Err(e);
+        }
 
-        // 3. Files, staged and synced once, then moved into place.
+        // 4. Files, staged and synced once, then moved into place.
         let chain = self.chain_pem().to_string();
         let paths = &self.paths;
         let staged: Result<Vec<()>, CaError> = made
             .par_iter()
             .map(|(_, cert, key_pem, _)| {
                 let dir = paths.staging_dir(&cert.serial.hex());
-                let files = IssuedPaths::in_dir(dir.clone());
-                fsio::create_private_dir(&dir)?;
+                let files = IssuedPaths::in_dir(dir);
                 fsio::write_new(&files.key, key_pem.as_bytes(), KEY_MODE)?;
                 fsio::write_new(&files.cert, cert.pem.as_bytes(), PUBLIC_MODE)?;
                 fsio::write_new(&files.chain, chain.as_bytes(), PUBLIC_MODE)?;
@@ -175,7 +193,7 @@ impl Ca {
         }
         fsio::sync_filesystem(&self.paths.issued())?;
 
-        // 4. Done: issued, and what they replace superseded.
+        // 5. Done: issued, and what they replace superseded.
         let mut changes = Vec::new();
         for (rec, (p, _, _, _)) in records.iter().zip(&made) {
             if p.replaces.is_some() {
