@@ -9,7 +9,7 @@ use uca_pki::{PrivateKey, Serial};
 
 use crate::fsio::{self, io_err};
 use crate::layout::CaPaths;
-use crate::ledger::{CertRecord, Ledger, Source, SqliteLedger, Status, Transition};
+use crate::ledger::{CertRecord, Durability, Ledger, Source, SqliteLedger, Status, Transition};
 use crate::lock::CaLock;
 use crate::{CaError, Config};
 
@@ -128,21 +128,21 @@ impl Ca {
         Err(CaError::NotInLedger(name_or_serial.to_string()))
     }
 
-    /// Finishes or voids pending certificates and removes staging leftovers.
+    /// Brings the directory and the ledger back in line after an interrupted run:
+    /// 1. a staged directory whose certificate the ledger already calls `issued` (its move was
+    ///    lost in a power failure while the ledger commit survived) is moved into place;
+    /// 2. `pending` certificates whose files are in place become `issued`, the others `void`;
+    /// 3. staging directories and temp files left behind are removed.
     fn repair(&mut self, now: OffsetDateTime) -> Result<Repair, CaError> {
         let mut report = Repair::default();
+        self.finish_lost_moves(&mut report)?;
         let pending = self.ledger.with_status(Status::Pending)?;
         let mut changes = Vec::new();
         for rec in &pending {
             let in_place = match rec.source {
                 Source::Issue => {
                     let cert = self.paths.issued_dir(&rec.name).join("cert.pem");
-                    std::fs::read(&cert)
-                        .ok()
-                        .and_then(|d| certificate_der(&d).ok())
-                        .is_some_and(|der| {
-                            uca_pki::Fingerprint::of_der(&der).to_string() == rec.fingerprint_sha256
-                        })
+                    fingerprint_of(&cert).as_deref() == Some(rec.fingerprint_sha256.as_str())
                 }
                 // A signed CSR may have reached stdout before the crash: count it as issued,
                 // which is the safe side for revocation.
@@ -166,10 +166,36 @@ impl Ca {
             }
         }
         if !changes.is_empty() {
-            self.ledger.transition(&changes, now)?;
+            self.ledger.transition(&changes, now, Durability::Now)?;
         }
         report.cleaned += self.clean_leftovers()?;
         Ok(report)
+    }
+
+    fn finish_lost_moves(&mut self, report: &mut Repair) -> Result<(), CaError> {
+        let Ok(entries) = std::fs::read_dir(self.paths.issued()) else {
+            return Ok(());
+        };
+        for entry in entries.flatten() {
+            let dir_name = entry.file_name().to_string_lossy().into_owned();
+            let Some(serial) = dir_name.strip_prefix(".staging-").and_then(Serial::parse) else {
+                continue;
+            };
+            let Some(rec) = self.ledger.by_serial(&serial)? else {
+                continue;
+            };
+            if rec.status != Status::Issued || rec.source != Source::Issue {
+                continue;
+            }
+            let staged = fingerprint_of(&entry.path().join("cert.pem"));
+            let placed = fingerprint_of(&self.paths.issued_dir(&rec.name).join("cert.pem"));
+            let fp = Some(rec.fingerprint_sha256.clone());
+            if staged == fp && placed != fp {
+                fsio::move_into_place(&entry.path(), &self.paths.issued_dir(&rec.name))?;
+                report.completed.push(rec.serial.hex());
+            }
+        }
+        Ok(())
     }
 
     /// Transitions that mark older `issued` certificates of the same NAME (made by `uca issue`)
@@ -217,4 +243,11 @@ impl Ca {
         }
         Ok(n)
     }
+}
+
+/// SHA-256 fingerprint of the certificate in a PEM file, if it is there and readable.
+fn fingerprint_of(path: &Path) -> Option<String> {
+    let data = std::fs::read(path).ok()?;
+    let der = certificate_der(&data).ok()?;
+    Some(uca_pki::Fingerprint::of_der(&der).to_string())
 }

@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 use crate::fsio::{self, KEY_MODE, PUBLIC_MODE, io_err};
 use crate::layout::CaPaths;
-use crate::ledger::{CertRecord, Ledger, Source, SqliteLedger, Status};
+use crate::ledger::{CertRecord, Durability, Ledger, Source, SqliteLedger, Status};
 use crate::{CaError, Config};
 
 /// What to create.
@@ -126,22 +126,25 @@ fn build(
     )?;
     fsio::write_new(&paths.lock(), b"", PUBLIC_MODE)?;
     let mut ledger = SqliteLedger::open(&paths.ledger())?;
-    ledger.insert(&[CertRecord {
-        serial: cert.serial.clone(),
-        name: opts.name.clone(),
-        profile: "root".into(),
-        key_type: opts.key_type.to_string(),
-        sans: Vec::new(),
-        not_before: cert.not_before,
-        not_after: cert.not_after,
-        fingerprint_sha256: cert.fingerprint.to_string(),
-        status: Status::Issued,
-        source: Source::Root,
-        created_at: now,
-        updated_at: now,
-        superseded_by: None,
-        cert_pem: cert.pem.clone(),
-    }])?;
+    ledger.insert(
+        &[CertRecord {
+            serial: cert.serial.clone(),
+            name: opts.name.clone(),
+            profile: "root".into(),
+            key_type: opts.key_type.to_string(),
+            sans: Vec::new(),
+            not_before: cert.not_before,
+            not_after: cert.not_after,
+            fingerprint_sha256: cert.fingerprint.to_string(),
+            status: Status::Issued,
+            source: Source::Root,
+            created_at: now,
+            updated_at: now,
+            superseded_by: None,
+            cert_pem: cert.pem.clone(),
+        }],
+        Durability::WithNextSync,
+    )?;
     // Leave no WAL behind: the rename must carry a self-contained database.
     drop(ledger);
     Ok(())

@@ -8,7 +8,6 @@
 
 use std::collections::HashSet;
 
-use rayon::prelude::*;
 use time::OffsetDateTime;
 use uca_pki::sign::{CaSigner, LeafRequest, SignedCert};
 use uca_pki::validity::Validity;
@@ -16,8 +15,8 @@ use uca_pki::{KeyType, Profile, San, Serial};
 
 use crate::fsio::{self, KEY_MODE, PUBLIC_MODE};
 use crate::layout::IssuedPaths;
-use crate::ledger::{CertRecord, Ledger, Source, Status, Transition};
-use crate::{Ca, CaError};
+use crate::ledger::{CertRecord, Durability, Ledger, Source, Status, Transition};
+use crate::{Ca, CaError, parallel};
 
 /// One NAME to issue.
 #[derive(Debug, Clone)]
@@ -56,6 +55,7 @@ pub struct Issued {
 }
 
 /// A NAME after validation: the directory name and its SANs.
+#[derive(Clone)]
 struct Planned {
     name: String,
     sans: Vec<San>,
@@ -97,9 +97,8 @@ impl Ca {
         let window = signer.window();
 
         // 1. Keys and certificates, in memory, on every core.
-        let made: Vec<(Planned, SignedCert, zeroize::Zeroizing<String>, bool)> = planned
-            .into_par_iter()
-            .map(|p| {
+        let made: Vec<(Planned, SignedCert, zeroize::Zeroizing<String>, bool)> =
+            parallel::map(&planned, |p| {
                 let key = p.req.key_type.generate()?;
                 let validity = Validity::starting(now, p.req.days, Some(window));
                 let leaf = LeafRequest {
@@ -111,9 +110,8 @@ impl Ca {
                 };
                 let cert = signer.sign_leaf(&leaf, &key)?;
                 let key_pem = key.to_pem()?;
-                Ok((p, cert, key_pem, validity.clamped))
-            })
-            .collect::<Result<_, CaError>>()?;
+                Ok::<_, CaError>((p.clone(), cert, key_pem, validity.clamped))
+            })?;
 
         // 2. Staging directories first (empty: no certificate exists yet), so an unwritable
         //    CA directory fails here with nothing recorded and nothing left behind.
@@ -149,32 +147,30 @@ impl Ca {
                 cert_pem: cert.pem.clone(),
             })
             .collect();
-        if let Err(e) = self.ledger.insert(&records) {
+        if let Err(e) = self.ledger.insert(&records, Durability::WithNextSync) {
             for d in &created {
                 let _ = std::fs::remove_dir(d);
             }
             return Err(e);
         }
 
-        // 4. Files, staged and synced once, then moved into place.
+        // 4. Files, staged; then ONE sync makes the pending rows and every staged file durable
+        //    together, before anything is moved where a reader (or a crash) could find it.
         let chain = self.chain_pem().to_string();
         let paths = &self.paths;
-        let staged: Result<Vec<()>, CaError> = made
-            .par_iter()
-            .map(|(_, cert, key_pem, _)| {
-                let dir = paths.staging_dir(&cert.serial.hex());
-                let files = IssuedPaths::in_dir(dir);
-                fsio::write_new(&files.key, key_pem.as_bytes(), KEY_MODE)?;
-                fsio::write_new(&files.cert, cert.pem.as_bytes(), PUBLIC_MODE)?;
-                fsio::write_new(&files.chain, chain.as_bytes(), PUBLIC_MODE)?;
-                fsio::write_new(
-                    &files.fullchain,
-                    format!("{}{}", cert.pem, chain).as_bytes(),
-                    PUBLIC_MODE,
-                )?;
-                Ok(())
-            })
-            .collect();
+        let staged = parallel::map(&made, |(_, cert, key_pem, _)| {
+            let dir = paths.staging_dir(&cert.serial.hex());
+            let files = IssuedPaths::in_dir(dir);
+            fsio::write_new(&files.key, key_pem.as_bytes(), KEY_MODE)?;
+            fsio::write_new(&files.cert, cert.pem.as_bytes(), PUBLIC_MODE)?;
+            fsio::write_new(&files.chain, chain.as_bytes(), PUBLIC_MODE)?;
+            fsio::write_new(
+                &files.fullchain,
+                format!("{}{}", cert.pem, chain).as_bytes(),
+                PUBLIC_MODE,
+            )?;
+            Ok::<_, CaError>(())
+        });
         if let Err(e) = staged.and_then(|_| fsio::sync_filesystem(&self.paths.issued())) {
             self.abandon(&made, now);
             return Err(e);
@@ -191,9 +187,11 @@ impl Ca {
                 }
             }
         }
-        fsio::sync_filesystem(&self.paths.issued())?;
 
-        // 5. Done: issued, and what they replace superseded.
+        // 5. Done: issued, and what they replace superseded. Not synced on its own: if this
+        //    commit is lost, the next open re-derives it from the files in place, and if a
+        //    move is lost while this commit survives, the next open finishes the move (see
+        //    `Ca::repair`).
         let mut changes = Vec::new();
         for (rec, (p, _, _, _)) in records.iter().zip(&made) {
             if p.replaces.is_some() {
@@ -205,7 +203,8 @@ impl Ca {
                 superseded_by: None,
             });
         }
-        self.ledger.transition(&changes, now)?;
+        self.ledger
+            .transition(&changes, now, Durability::WithNextSync)?;
         for old in swapped {
             fsio::remove_tree(&old)?;
         }
@@ -290,7 +289,9 @@ impl Ca {
                 superseded_by: None,
             })
             .collect();
-        let _ = self.ledger.transition(&changes, now);
+        let _ = self
+            .ledger
+            .transition(&changes, now, Durability::WithNextSync);
         for (_, c, _, _) in made {
             let _ = fsio::remove_tree(&self.paths.staging_dir(&c.serial.hex()));
         }

@@ -13,6 +13,7 @@ mod issue;
 pub mod layout;
 pub mod ledger;
 mod lock;
+mod parallel;
 mod sign;
 
 pub use ca::{Ca, Repair};
@@ -21,5 +22,5 @@ pub use error::CaError;
 pub use init::{InitOptions, InitResult, init};
 pub use issue::{IssueRequest, Issued};
 pub use layout::{CaPaths, IssuedPaths};
-pub use ledger::{CertRecord, Ledger, Source, Status};
+pub use ledger::{CertRecord, Durability, Ledger, Source, Status};
 pub use sign::{CsrRequest, SignedCsr};

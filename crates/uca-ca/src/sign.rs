@@ -8,7 +8,7 @@ use uca_pki::validity::Validity;
 use uca_pki::{Profile, San, Serial};
 
 use crate::issue::parse_name;
-use crate::ledger::{CertRecord, Ledger, Source, Status, Transition};
+use crate::ledger::{CertRecord, Durability, Ledger, Source, Status, Transition};
 use crate::{Ca, CaError};
 
 /// A CSR to sign and how.
@@ -81,22 +81,25 @@ impl Ca {
             serial: Serial::random().map_err(|e| CaError::Rng(e.to_string()))?,
         };
         let cert = signer.sign_leaf_for(&leaf, &req.csr.public_key)?;
-        self.ledger.insert(&[CertRecord {
-            serial: cert.serial.clone(),
-            name: name.clone(),
-            profile: req.profile.to_string(),
-            key_type: req.csr.key_type.to_string(),
-            sans: sans.iter().map(San::to_string).collect(),
-            not_before: cert.not_before,
-            not_after: cert.not_after,
-            fingerprint_sha256: cert.fingerprint.to_string(),
-            status: Status::Pending,
-            source: Source::Csr,
-            created_at: now,
-            updated_at: now,
-            superseded_by: None,
-            cert_pem: cert.pem.clone(),
-        }])?;
+        self.ledger.insert(
+            &[CertRecord {
+                serial: cert.serial.clone(),
+                name: name.clone(),
+                profile: req.profile.to_string(),
+                key_type: req.csr.key_type.to_string(),
+                sans: sans.iter().map(San::to_string).collect(),
+                not_before: cert.not_before,
+                not_after: cert.not_after,
+                fingerprint_sha256: cert.fingerprint.to_string(),
+                status: Status::Pending,
+                source: Source::Csr,
+                created_at: now,
+                updated_at: now,
+                superseded_by: None,
+                cert_pem: cert.pem.clone(),
+            }],
+            Durability::Now,
+        )?;
         let delivered = deliver(&cert);
         let to = if delivered.is_ok() {
             Status::Issued
@@ -110,6 +113,7 @@ impl Ca {
                 superseded_by: None,
             }],
             now,
+            Durability::Now,
         )?;
         delivered?;
         Ok(SignedCsr {

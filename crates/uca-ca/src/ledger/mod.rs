@@ -138,12 +138,27 @@ pub struct Transition {
     pub superseded_by: Option<Serial>,
 }
 
+/// When a write must be on stable storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Durable when the call returns.
+    Now,
+    /// Atomic and ordered, but made durable by the caller's next filesystem sync of the CA
+    /// directory (the issue flow syncs its files and the ledger together, once).
+    WithNextSync,
+}
+
 /// The ledger interface the CA flows use.
 pub trait Ledger {
-    /// Records new certificates as `pending`, all or none. Fails on a duplicate serial.
-    fn insert(&mut self, records: &[CertRecord]) -> Result<(), CaError>;
+    /// Records new certificates, all or none. Fails on a duplicate serial.
+    fn insert(&mut self, records: &[CertRecord], durability: Durability) -> Result<(), CaError>;
     /// Applies status changes, all or none.
-    fn transition(&mut self, changes: &[Transition], now: OffsetDateTime) -> Result<(), CaError>;
+    fn transition(
+        &mut self,
+        changes: &[Transition],
+        now: OffsetDateTime,
+        durability: Durability,
+    ) -> Result<(), CaError>;
     /// Every record, oldest first.
     fn all(&self) -> Result<Vec<CertRecord>, CaError>;
     /// Records with the given status.

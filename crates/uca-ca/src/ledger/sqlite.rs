@@ -1,4 +1,9 @@
-//! The embedded ledger: one SQLite database in the CA directory (WAL, synchronous=FULL).
+//! The embedded ledger: one SQLite database in the CA directory.
+//!
+//! WAL mode. Commits that must be durable at once run with `synchronous=FULL`; the others with
+//! `NORMAL` (atomic, never corrupt, durable at the caller's next filesystem sync). Checkpoints
+//! happen as the WAL grows, not on every close: a one-certificate `uca issue` then costs a
+//! single flush. Back up `ledger.sqlite` together with `ledger.sqlite-wal`.
 
 use std::path::Path;
 
@@ -6,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 use uca_pki::Serial;
 
-use super::{CertRecord, Ledger, Status, Transition};
+use super::{CertRecord, Durability, Ledger, Status, Transition};
 use crate::CaError;
 
 const SCHEMA_VERSION: i64 = 1;
@@ -95,6 +100,16 @@ impl SqliteLedger {
         Ok(SqliteLedger { conn })
     }
 
+    fn set_durability(&self, durability: Durability) -> Result<(), CaError> {
+        let level = match durability {
+            Durability::Now => "FULL",
+            Durability::WithNextSync => "NORMAL",
+        };
+        self.conn
+            .pragma_update(None, "synchronous", level)
+            .map_err(db_err)
+    }
+
     fn query(
         &self,
         sql_where: &str,
@@ -164,7 +179,8 @@ impl SqliteLedger {
 }
 
 impl Ledger for SqliteLedger {
-    fn insert(&mut self, records: &[CertRecord]) -> Result<(), CaError> {
+    fn insert(&mut self, records: &[CertRecord], durability: Durability) -> Result<(), CaError> {
+        self.set_durability(durability)?;
         let tx = self.conn.transaction().map_err(db_err)?;
         {
             let mut stmt = tx
@@ -207,7 +223,13 @@ impl Ledger for SqliteLedger {
         tx.commit().map_err(db_err)
     }
 
-    fn transition(&mut self, changes: &[Transition], now: OffsetDateTime) -> Result<(), CaError> {
+    fn transition(
+        &mut self,
+        changes: &[Transition],
+        now: OffsetDateTime,
+        durability: Durability,
+    ) -> Result<(), CaError> {
+        self.set_durability(durability)?;
         let tx = self.conn.transaction().map_err(db_err)?;
         {
             let mut stmt = tx

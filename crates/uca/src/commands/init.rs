@@ -45,7 +45,10 @@ pub fn run(args: &InitArgs, settings: &Settings) -> Result<(), CliError> {
         .clone()
         .unwrap_or_else(|| args.name.clone());
     if args.days == 0 {
-        return Err(CliError::usage("--days must be at least 1", Some("give a positive number of days, e.g. --days 90".to_string())));
+        return Err(CliError::usage(
+            "--days must be at least 1",
+            Some("give a positive number of days, e.g. --days 90".to_string()),
+        ));
     }
     if uca_ca::CaPaths::is_ca(&settings.dir) {
         return Err(uca_ca::CaError::AlreadyExists {

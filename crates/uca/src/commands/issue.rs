@@ -22,7 +22,10 @@ pub fn run(args: &IssueArgs, settings: &Settings) -> Result<(), CliError> {
     let key_type: Option<KeyType> = args.key.as_deref().map(str::parse).transpose()?;
     let extra_sans = parse_sans(&args.sans)?;
     if args.days == Some(0) {
-        return Err(CliError::usage("--days must be at least 1", Some("give a positive number of days, e.g. --days 90".to_string())));
+        return Err(CliError::usage(
+            "--days must be at least 1",
+            Some("give a positive number of days, e.g. --days 90".to_string()),
+        ));
     }
 
     let mut ca = open_ca(settings)?;

@@ -35,7 +35,10 @@ pub fn run(args: &SignArgs, settings: &Settings) -> Result<(), CliError> {
     let profile: Option<Profile> = args.profile.as_deref().map(str::parse).transpose()?;
     let extra_sans = parse_sans(&args.sans)?;
     if args.days == Some(0) {
-        return Err(CliError::usage("--days must be at least 1", Some("give a positive number of days, e.g. --days 90".to_string())));
+        return Err(CliError::usage(
+            "--days must be at least 1",
+            Some("give a positive number of days, e.g. --days 90".to_string()),
+        ));
     }
     let data = if args.csr.as_os_str() == "-" {
         let mut buf = Vec::new();

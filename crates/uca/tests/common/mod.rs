@@ -17,7 +17,9 @@ pub struct Env {
 
 impl Env {
     pub fn new() -> Env {
-        Env { tmp: tempfile::tempdir().expect("tempdir") }
+        Env {
+            tmp: tempfile::tempdir().expect("tempdir"),
+        }
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -31,7 +33,9 @@ impl Env {
     /// `uca` with a clean environment, run in the temp dir, pointed at the CA.
     pub fn uca(&self) -> Command {
         let mut c = uca_bare();
-        c.current_dir(self.tmp.path()).arg("--dir").arg(self.ca_dir());
+        c.current_dir(self.tmp.path())
+            .arg("--dir")
+            .arg(self.ca_dir());
         c
     }
 
@@ -50,7 +54,12 @@ impl Env {
 
     /// A CA with an unencrypted key (fast for tests that do not care).
     pub fn init_plain(&self, extra: &[&str]) -> &Env {
-        self.uca().arg("init").arg("--no-passphrase").args(extra).assert().success();
+        self.uca()
+            .arg("init")
+            .arg("--no-passphrase")
+            .args(extra)
+            .assert()
+            .success();
         self
     }
 
@@ -64,8 +73,17 @@ impl Env {
 
     /// Runs `uca --json ARGS` (passphrase set) and parses stdout.
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
-        let out = self.uca_pass().arg("--json").args(args).output().expect("run uca");
-        assert!(out.status.success(), "uca {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        let out = self
+            .uca_pass()
+            .arg("--json")
+            .args(args)
+            .output()
+            .expect("run uca");
+        assert!(
+            out.status.success(),
+            "uca {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).expect("uca --json prints JSON")
     }
 }
@@ -87,7 +105,9 @@ pub fn run(program: &str, args: &[&str]) -> Output {
     StdCommand::new(program)
         .args(args)
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e} (is it installed? run the README's test command)"))
+        .unwrap_or_else(|e| {
+            panic!("cannot run {program}: {e} (is it installed? run the README's test command)")
+        })
 }
 
 /// `openssl ARGS`, asserting success; returns stdout as text.
@@ -104,7 +124,13 @@ pub fn openssl(args: &[&str]) -> String {
 
 /// `openssl x509 -text` of a certificate file.
 pub fn x509_text(cert: &Path) -> String {
-    openssl(&["x509", "-in", cert.to_str().expect("utf-8 path"), "-noout", "-text"])
+    openssl(&[
+        "x509",
+        "-in",
+        cert.to_str().expect("utf-8 path"),
+        "-noout",
+        "-text",
+    ])
 }
 
 /// The text between `header` and the next extension header in `openssl x509 -text` output,
@@ -115,7 +141,10 @@ pub fn extension(text: &str, header: &str) -> Option<(bool, String)> {
         let t = l.trim();
         if t.starts_with(header) {
             let critical = t.contains("critical");
-            let value = lines.next().map(|v| v.trim().to_string()).unwrap_or_default();
+            let value = lines
+                .next()
+                .map(|v| v.trim().to_string())
+                .unwrap_or_default();
             return Some((critical, value));
         }
     }
@@ -123,21 +152,30 @@ pub fn extension(text: &str, header: &str) -> Option<(bool, String)> {
 }
 
 /// Every file under `dir` with its bytes and mode: compare before/after to prove a failed
-/// command changed nothing.
+/// command changed nothing. SQLite's `-shm` file is left out: it is the shared-memory index of
+/// the WAL that any reader rebuilds, not data.
 pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, u32)> {
     use std::os::unix::fs::PermissionsExt;
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in entries.flatten() {
             let p = e.path();
+            if p.to_string_lossy().ends_with("-shm") {
+                continue;
+            }
             let meta = std::fs::symlink_metadata(&p).expect("metadata");
             if meta.is_dir() {
                 out.insert(p.clone(), (Vec::new(), meta.permissions().mode()));
                 stack.push(p);
             } else {
-                out.insert(p.clone(), (std::fs::read(&p).expect("read"), meta.permissions().mode()));
+                out.insert(
+                    p.clone(),
+                    (std::fs::read(&p).expect("read"), meta.permissions().mode()),
+                );
             }
         }
     }
@@ -146,12 +184,20 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, u32)> {
 
 pub fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).expect("metadata").permissions().mode() & 0o777
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
 }
 
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// A child process killed when dropped, so servers stop even when a test fails.

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh Debian/Ubuntu machine or in CI.
+# Installs the independent judges the tests run (openssl, curl, keytool, chattr, pkilint) when
+# they are missing, then runs every test of the workspace.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v keytool >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
+command -v chattr >/dev/null 2>&1 || missing+=(e2fsprogs)
+command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y "${missing[@]}"
+fi
+if ! command -v lint_pkix_cert >/dev/null 2>&1; then
+  python3 -m pip install --quiet "pkilint==0.13.3" || python3 -m pip install --quiet --break-system-packages "pkilint==0.13.3"
+fi
+
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+else
+  cargo test --workspace --no-fail-fast
+fi
