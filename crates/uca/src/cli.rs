@@ -74,9 +74,10 @@ The passphrase comes from --passphrase-file, else $UCA_PASSPHRASE, else a prompt
 --generate-passphrase must be given. The key is PKCS#8 encrypted with scrypt + AES-256-CBC; OpenSSL reads
 it with 'openssl pkey -in DIR/private/ca.key'.")]
 pub struct InitArgs {
-    /// Common name of the root certificate
-    #[arg(long, value_name = "CN", default_value = "uca Root CA")]
-    pub name: String,
+    /// Common name of the root certificate [default: 'uca Root CA' plus a random 8-hex-digit id, so
+    /// that two CAs never share a name]
+    #[arg(long, value_name = "CN")]
+    pub name: Option<String>,
     /// Subject fields, 'O=Acme,OU=Ops,C=US' or '/O=Acme/OU=Ops/C=US' (keys: O, OU, C, ST, L, CN)
     #[arg(long, value_name = "DN")]
     pub subject: Option<String>,

@@ -40,10 +40,10 @@ pub fn run(args: &InitArgs, settings: &Settings) -> Result<(), CliError> {
         Some(s) => Subject::parse(s)?,
         None => Subject::default(),
     };
-    let name = subject
-        .common_name
-        .clone()
-        .unwrap_or_else(|| args.name.clone());
+    let name = match subject.common_name.clone().or_else(|| args.name.clone()) {
+        Some(n) => n,
+        None => default_ca_name()?,
+    };
     if args.days == 0 {
         return Err(CliError::usage(
             "--days must be at least 1",
@@ -196,4 +196,16 @@ pub fn run(args: &InitArgs, settings: &Settings) -> Result<(), CliError> {
         paths.dir.display()
     ));
     Ok(())
+}
+
+/// `uca Root CA 1a2b3c4d`: unique, because TLS peers pick and match issuers by name and two CAs
+/// with one name confuse them (a server's list of acceptable client CAs, issuer lookup).
+fn default_ca_name() -> Result<String, CliError> {
+    let id = uca_pki::Serial::random().map_err(|e| {
+        CliError::failure(
+            format!("the operating system's random generator failed: {e}"),
+            None,
+        )
+    })?;
+    Ok(format!("uca Root CA {}", &id.hex()[..8]))
 }
