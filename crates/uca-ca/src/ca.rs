@@ -198,10 +198,10 @@ impl Ca {
         Ok(())
     }
 
-    /// Transitions that mark older `issued` certificates of the same NAME (made by `uca issue`)
-    /// as superseded by `newer`.
+    /// Transitions that mark the older `issued` certificates of the same NAME (from `issue` or
+    /// `sign`) as superseded by `newer`.
     pub(crate) fn supersede_older(&self, newer: &CertRecord) -> Result<Vec<Transition>, CaError> {
-        if newer.source != Source::Issue {
+        if newer.source == Source::Root {
             return Ok(Vec::new());
         }
         Ok(self
@@ -209,7 +209,7 @@ impl Ca {
             .by_name(&newer.name)?
             .into_iter()
             .filter(|r| {
-                r.source == Source::Issue && r.status == Status::Issued && r.serial != newer.serial
+                r.source != Source::Root && r.status == Status::Issued && r.serial != newer.serial
             })
             .map(|r| Transition {
                 serial: r.serial,

@@ -74,17 +74,21 @@ impl CaError {
             CaError::Pki(PkiError::PassphraseRequired) => {
                 "give the CA passphrase with --passphrase-file FILE or the UCA_PASSPHRASE environment variable".into()
             }
+            CaError::Pki(PkiError::UnsupportedCsrKey(_)) => format!(
+                "make the key as one of {} (e.g. openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256)",
+                uca_pki::KeyType::names()
+            ),
             CaError::Pki(PkiError::UnknownKeyType(_)) => format!("use one of: {}", uca_pki::KeyType::names()),
             CaError::Pki(PkiError::UnknownProfile(_)) => format!("use one of: {}", uca_pki::Profile::names()),
             CaError::Pki(PkiError::BadCsr(_)) | CaError::Pki(PkiError::CsrSignature) => {
-                "check the file with 'openssl req -in FILE -noout -verify'".into()
+                "inspect it with 'openssl req -in FILE -noout -text' (add -inform DER for DER); uca needs a PKCS#10 request signed with the key it carries".into()
             }
             CaError::Pki(PkiError::BadKey(_)) => {
                 "the key file is damaged or not PKCS#8; for the CA key (private/ca.key), restore it from your backup".into()
             }
             CaError::San(_) => uca_pki::san::SAN_HINT.into(),
             CaError::AlreadyIssued { name, .. } => {
-                format!("add --force to issue a new certificate for '{name}' (the old one stays in the ledger), or see it with 'uca show {name}'")
+                format!("add --force to replace the certificate of '{name}' (the old one stays in the ledger as superseded), or see it with 'uca show {name}'")
             }
             CaError::BadName { .. } => "a NAME is a host name (rmq1), an IP address or an email address; put URIs in --san".into(),
             CaError::DuplicateName(n) => format!("name '{n}' once per call (NAMEs are compared after lowercasing)"),

@@ -23,6 +23,8 @@ pub struct CsrRequest {
     pub no_rules: bool,
     /// Also take the SANs the CSR asks for (each still validated).
     pub accept_csr_sans: bool,
+    /// Replace the active certificate of NAME (it becomes `superseded`).
+    pub force: bool,
 }
 
 /// The signed certificate with what the ledger recorded.
@@ -60,7 +62,26 @@ impl Ca {
         let mut extra = req.extra_sans.clone();
         if req.accept_csr_sans {
             for s in &req.csr.requested_sans {
+                if let Some(kind) = s.strip_prefix("unsupported:") {
+                    return Err(CaError::Invalid(format!(
+                        "the CSR asks for a {kind} name; uca certifies DNS, IP, email and URI names only"
+                    )));
+                }
                 extra.push(San::parse(s)?);
+            }
+        }
+        let active: Vec<CertRecord> = self
+            .ledger
+            .by_name(&name)?
+            .into_iter()
+            .filter(|r| r.status == Status::Issued && r.source != Source::Root)
+            .collect();
+        if let Some(current) = active.first() {
+            if !req.force {
+                return Err(CaError::AlreadyIssued {
+                    name,
+                    serial: current.serial.hex(),
+                });
             }
         }
         let rules = if req.no_rules {
@@ -81,40 +102,40 @@ impl Ca {
             serial: Serial::random().map_err(|e| CaError::Rng(e.to_string()))?,
         };
         let cert = signer.sign_leaf_for(&leaf, &req.csr.public_key)?;
-        self.ledger.insert(
-            &[CertRecord {
-                serial: cert.serial.clone(),
-                name: name.clone(),
-                profile: req.profile.to_string(),
-                key_type: req.csr.key_type.to_string(),
-                sans: sans.iter().map(San::to_string).collect(),
-                not_before: cert.not_before,
-                not_after: cert.not_after,
-                fingerprint_sha256: cert.fingerprint.to_string(),
-                status: Status::Pending,
-                source: Source::Csr,
-                created_at: now,
-                updated_at: now,
-                superseded_by: None,
-                cert_pem: cert.pem.clone(),
-            }],
-            Durability::Now,
-        )?;
+        let record = CertRecord {
+            serial: cert.serial.clone(),
+            name: name.clone(),
+            profile: req.profile.to_string(),
+            key_type: req.csr.key_type.to_string(),
+            sans: sans.iter().map(San::to_string).collect(),
+            not_before: cert.not_before,
+            not_after: cert.not_after,
+            fingerprint_sha256: cert.fingerprint.to_string(),
+            status: Status::Pending,
+            source: Source::Csr,
+            created_at: now,
+            updated_at: now,
+            superseded_by: None,
+            cert_pem: cert.pem.clone(),
+        };
+        let superseded = self.supersede_older(&record)?;
+        self.ledger
+            .insert(std::slice::from_ref(&record), Durability::Now)?;
         let delivered = deliver(&cert);
         let to = if delivered.is_ok() {
             Status::Issued
         } else {
             Status::Void
         };
-        self.ledger.transition(
-            &[Transition {
-                serial: cert.serial.clone(),
-                to,
-                superseded_by: None,
-            }],
-            now,
-            Durability::Now,
-        )?;
+        let mut changes = vec![Transition {
+            serial: cert.serial.clone(),
+            to,
+            superseded_by: None,
+        }];
+        if delivered.is_ok() {
+            changes.extend(superseded);
+        }
+        self.ledger.transition(&changes, now, Durability::Now)?;
         delivered?;
         Ok(SignedCsr {
             name,

@@ -27,30 +27,67 @@ pub struct Csr {
 /// Parses a CSR in PEM (`CERTIFICATE REQUEST` or `NEW CERTIFICATE REQUEST`) or DER, and checks
 /// its self-signature.
 pub fn parse_csr(data: &[u8]) -> Result<Csr, PkiError> {
-    let der = match pkcs8::der::pem::decode_vec(data) {
-        Ok((label, der)) => {
-            if label != "CERTIFICATE REQUEST" && label != "NEW CERTIFICATE REQUEST" {
-                return Err(PkiError::BadCsr(format!(
-                    "the PEM block is '{label}', not 'CERTIFICATE REQUEST'"
-                )));
+    if data.iter().all(u8::is_ascii_whitespace) {
+        return Err(PkiError::BadCsr("the file is empty".into()));
+    }
+    let der = if crate::pem::looks_like_pem(data) {
+        let text = std::str::from_utf8(data)
+            .map_err(|_| PkiError::BadCsr("the PEM text is not UTF-8".into()))?;
+        match crate::pem::first(text, &["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"]) {
+            Ok(Some(block)) => block.der,
+            Ok(None) => {
+                let labels: Vec<String> = crate::pem::blocks(text)
+                    .map(|bs| bs.into_iter().map(|b| b.label).collect())
+                    .unwrap_or_default();
+                return Err(PkiError::BadCsr(
+                    if labels.iter().any(|l| l == "CERTIFICATE") {
+                        "this is a certificate, not a certificate request".into()
+                    } else {
+                        format!(
+                            "the PEM block is '{}', not 'CERTIFICATE REQUEST'",
+                            labels.join("', '")
+                        )
+                    },
+                ));
             }
-            der
+            Err(e) => return Err(PkiError::BadCsr(e.to_string())),
         }
-        Err(_) if data.first() == Some(&0x30) => data.to_vec(),
-        Err(_) if data.starts_with(b"-----BEGIN") => {
-            return Err(PkiError::BadCsr("the PEM armor is damaged".into()));
-        }
-        Err(_) => return Err(PkiError::BadCsr("neither PEM nor DER".into())),
+    } else if data.first() == Some(&0x30) {
+        data.to_vec()
+    } else {
+        return Err(PkiError::BadCsr("neither PEM nor DER".into()));
     };
-    let (rest, req) =
-        X509CertificationRequest::from_der(&der).map_err(|e| PkiError::BadCsr(e.to_string()))?;
+    let (rest, req) = match X509CertificationRequest::from_der(&der) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            if x509_parser::parse_x509_certificate(&der).is_ok() {
+                return Err(PkiError::BadCsr(
+                    "this is a certificate, not a certificate request".into(),
+                ));
+            }
+            return Err(PkiError::BadCsr(format!(
+                "malformed or truncated DER ({e})"
+            )));
+        }
+    };
     if !rest.is_empty() {
         return Err(PkiError::BadCsr(format!(
             "{} trailing bytes after the request",
             rest.len()
         )));
     }
-    req.verify_signature().map_err(|_| PkiError::CsrSignature)?;
+    // The key type first: a key uca cannot certify is reported as such, not as tampering.
+    KeyType::from_spki_der(req.certification_request_info.subject_pki.raw)
+        .map_err(PkiError::UnsupportedCsrKey)?;
+    req.verify_signature().map_err(|e| match e {
+        x509_parser::error::X509Error::SignatureUnsupportedAlgorithm => {
+            PkiError::UnsupportedCsrKey(format!(
+                "signature algorithm {} (uca checks ECDSA, Ed25519 and RSA PKCS#1 v1.5 signatures)",
+                req.signature_algorithm.algorithm.to_id_string()
+            ))
+        }
+        _ => PkiError::CsrSignature,
+    })?;
     let info = &req.certification_request_info;
     let spki_der = info.subject_pki.raw;
     let public_key = PublicKey::from_spki_der(spki_der)?;
@@ -83,6 +120,15 @@ pub fn parse_csr(data: &[u8]) -> Result<Csr, PkiError> {
                             },
                             GeneralName::RFC822Name(s) => format!("email:{s}"),
                             GeneralName::URI(s) => format!("uri:{s}"),
+                            GeneralName::OtherName(oid, _) => {
+                                format!("unsupported:otherName {}", oid.to_id_string())
+                            }
+                            GeneralName::RegisteredID(oid) => {
+                                format!("unsupported:registeredID {}", oid.to_id_string())
+                            }
+                            GeneralName::DirectoryName(n) => {
+                                format!("unsupported:directoryName {n}")
+                            }
                             other => format!("unsupported:{other:?}"),
                         });
                     }

@@ -41,39 +41,29 @@ pub struct CertInfo {
 
 /// Decodes the first `CERTIFICATE` block of a PEM text (or DER bytes as they are).
 pub fn certificate_der(data: &[u8]) -> Result<Vec<u8>, PkiError> {
-    if data.first() == Some(&0x30) {
-        return Ok(data.to_vec());
+    if !crate::pem::looks_like_pem(data) {
+        if data.first() == Some(&0x30) {
+            return Ok(data.to_vec());
+        }
+        return Err(PkiError::BadCertificate("neither PEM nor DER".into()));
     }
     let text = std::str::from_utf8(data)
-        .map_err(|_| PkiError::BadCertificate("neither PEM nor DER".into()))?;
-    let begin = "-----BEGIN CERTIFICATE-----";
-    let end = "-----END CERTIFICATE-----";
-    let start = text
-        .find(begin)
-        .ok_or_else(|| PkiError::BadCertificate("no CERTIFICATE block".into()))?;
-    let stop = text[start..]
-        .find(end)
-        .ok_or_else(|| PkiError::BadCertificate("unterminated CERTIFICATE block".into()))?;
-    let block = &text[start..start + stop + end.len()];
-    let (_, der) = pkcs8::der::pem::decode_vec(block.as_bytes())
-        .map_err(|e| PkiError::BadCertificate(e.to_string()))?;
-    Ok(der)
+        .map_err(|_| PkiError::BadCertificate("the PEM text is not UTF-8".into()))?;
+    match crate::pem::first(text, &["CERTIFICATE"]) {
+        Ok(Some(b)) => Ok(b.der),
+        Ok(None) => Err(PkiError::BadCertificate("no CERTIFICATE block".into())),
+        Err(e) => Err(PkiError::BadCertificate(e.to_string())),
+    }
 }
 
 /// Every `CERTIFICATE` block of a PEM text, as DER.
 pub fn all_certificates_der(text: &str) -> Result<Vec<Vec<u8>>, PkiError> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
-        let der = certificate_der(rest[start..].as_bytes())?;
-        out.push(der);
-        let after = rest[start..]
-            .find("-----END CERTIFICATE-----")
-            .map(|i| start + i + 25)
-            .unwrap_or(rest.len());
-        rest = &rest[after..];
-    }
-    Ok(out)
+    Ok(crate::pem::blocks(text)
+        .map_err(|e| PkiError::BadCertificate(e.to_string()))?
+        .into_iter()
+        .filter(|b| b.label == "CERTIFICATE")
+        .map(|b| b.der)
+        .collect())
 }
 
 pub fn parse_certificate(der: &[u8]) -> Result<CertInfo, PkiError> {

@@ -231,12 +231,20 @@ impl PrivateKey {
     /// Reads a PKCS#8 key from PEM (plain or encrypted) or DER. `passphrase` is only used for
     /// encrypted keys; an encrypted key without one is [`PkiError::PassphraseRequired`].
     pub fn from_pem_or_der(data: &[u8], passphrase: Option<&[u8]>) -> Result<PrivateKey, PkiError> {
-        let (label, der) = match pkcs8::der::pem::decode_vec(data) {
-            Ok((label, der)) => (label.to_string(), Zeroizing::new(der)),
-            Err(_) if data.first() == Some(&0x30) => {
-                ("PRIVATE KEY".to_string(), Zeroizing::new(data.to_vec()))
-            }
-            Err(e) => return Err(PkiError::BadKey(format!("not a PEM or DER key ({e})"))),
+        let (label, der) = if crate::pem::looks_like_pem(data) {
+            let text = std::str::from_utf8(data)
+                .map_err(|_| PkiError::BadKey("the PEM text is not UTF-8".into()))?;
+            let blocks = crate::pem::blocks(text).map_err(|e| PkiError::BadKey(e.to_string()))?;
+            let block = blocks
+                .iter()
+                .find(|b| b.label.ends_with("PRIVATE KEY"))
+                .or(blocks.first())
+                .ok_or_else(|| PkiError::BadKey("no PEM block".into()))?;
+            (block.label.clone(), Zeroizing::new(block.der.clone()))
+        } else if data.first() == Some(&0x30) {
+            ("PRIVATE KEY".to_string(), Zeroizing::new(data.to_vec()))
+        } else {
+            return Err(PkiError::BadKey("not a PEM or DER key".into()));
         };
         let plain = match label.as_str() {
             "ENCRYPTED PRIVATE KEY" => {

@@ -7,6 +7,7 @@ pub mod csr;
 pub mod error;
 pub mod inspect;
 pub mod key;
+pub mod pem;
 pub mod profile;
 pub mod san;
 pub mod serial;

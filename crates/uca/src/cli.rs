@@ -172,6 +172,9 @@ pub struct SignArgs {
     /// Write the certificate followed by its chain to FILE (default: stdout)
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Replace the active certificate of NAME (it becomes superseded) and overwrite --out
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
 }

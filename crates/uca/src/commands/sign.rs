@@ -56,6 +56,12 @@ pub fn run(args: &SignArgs, settings: &Settings) -> Result<(), CliError> {
     };
     let csr = uca_pki::csr::parse_csr(&data)?;
     if let Some(out) = &args.out {
+        if out.exists() && !args.force {
+            return Err(CliError::exists(
+                format!("{} already exists", out.display()),
+                Some("add --force to overwrite it, or choose another --out".to_string()),
+            ));
+        }
         let parent = fsio::parent_of(out);
         if !parent.is_dir() {
             return Err(CliError::usage(
@@ -80,6 +86,7 @@ pub fn run(args: &SignArgs, settings: &Settings) -> Result<(), CliError> {
         days: args.days.unwrap_or(ca.config.days),
         no_rules: args.no_rules,
         accept_csr_sans: args.accept_csr_sans,
+        force: args.force,
     };
     let key_type = req.csr.key_type.to_string();
     let profile = req.profile;
