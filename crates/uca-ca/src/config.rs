@@ -206,7 +206,8 @@ impl Config {
              \n\
              # SubjectAltName rules, applied to every DNS NAME (turn off per call with --no-rules).\n\
              #   {{name}}  the NAME itself                       rmq1 -> rmq1\n\
-             #   {{base}}  NAME without its trailing digits      rmq1 -> rmq   (skipped when there are none)\n\
+             #   {{base}}  NAME with the trailing digits of its first label removed\n\
+             #           rmq1 -> rmq, rmq12.svc -> rmq.svc, web-3 -> web   (skipped when there are none)\n\
              # Suffixes work too: \"{{name}}.svc.internal\" makes rmq1 -> rmq1.svc.internal.\n\
              # The NAME is always a SAN, whatever the rules say.\n\
              [san]\n\

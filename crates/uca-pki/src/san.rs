@@ -247,14 +247,14 @@ pub fn parse_dns(input: &str, allow_wildcard: bool) -> Result<String, SanError> 
             "it looks like an IPv4 address but is not a valid one",
         ));
     }
-    if labels.len() > 1
-        && labels
-            .last()
-            .is_some_and(|l| l.chars().all(|c| c.is_ascii_digit()))
+    if labels
+        .last()
+        .is_some_and(|l| l.chars().all(|c| c.is_ascii_digit()))
     {
+        // RFC 1123 2.1: the top label is alphabetic; resolvers read "123" as 0.0.0.123.
         return Err(err(
             input,
-            "the last label of a DNS name cannot be all digits",
+            "the last label of a DNS name cannot be all digits (it would read as an IP address)",
         ));
     }
     Ok(name)
@@ -422,24 +422,37 @@ impl SanTemplate {
 }
 
 /// NAME with the trailing digits of its first label removed (and a hyphen left dangling by
-/// that): `rmq12` → `rmq`, `web-3.svc` → `web.svc`. `None` when nothing would change or the
-/// label would become empty.
+/// that): `rmq12` → `rmq`, `web-3.svc` → `web.svc`. An internationalized first label is
+/// stripped in its Unicode form (`bücher1` → `bücher`) and converted back. `None` when nothing
+/// would change or the label would become empty.
 pub fn base_name(name: &str) -> Option<String> {
     let (first, rest) = match name.split_once('.') {
         Some((f, r)) => (f, Some(r)),
         None => (name, None),
     };
-    let stripped = first.trim_end_matches(|c: char| c.is_ascii_digit());
-    if stripped.len() == first.len() {
+    let unicode = if first.starts_with("xn--") {
+        let (u, result) = idna::domain_to_unicode(first);
+        result.ok()?;
+        u
+    } else {
+        first.to_string()
+    };
+    let stripped = unicode.trim_end_matches(|c: char| c.is_ascii_digit());
+    if stripped.len() == unicode.len() {
         return None;
     }
     let stripped = stripped.trim_end_matches('-');
     if stripped.is_empty() {
         return None;
     }
+    let stripped = if stripped.is_ascii() {
+        stripped.to_string()
+    } else {
+        idna::domain_to_ascii(stripped).ok()?
+    };
     Some(match rest {
         Some(r) => format!("{stripped}.{r}"),
-        None => stripped.to_string(),
+        None => stripped,
     })
 }
 
@@ -534,7 +547,8 @@ mod tests {
             San::parse("bücher.example").unwrap(),
             dns("xn--bcher-kva.example")
         );
-        assert_eq!(San::parse("dns:10").unwrap(), dns("10"));
+        assert!(San::parse("dns:10").is_err());
+        assert!(San::parse("123").is_err());
     }
 
     #[test]
@@ -579,7 +593,11 @@ mod tests {
         assert_eq!(sans("rmq12"), vec![dns("rmq12"), dns("rmq")]);
         assert_eq!(sans("rmq"), vec![dns("rmq")]);
         assert_eq!(sans("web-3.svc"), vec![dns("web-3.svc"), dns("web.svc")]);
-        assert_eq!(sans("123"), vec![dns("123")]);
+        assert_eq!(
+            sans("bücher1"),
+            vec![dns("xn--bcher1-3ya"), dns("xn--bcher-kva")]
+        );
+        assert_eq!(sans("node-1a"), vec![dns("node-1a")]);
     }
 
     #[test]

@@ -79,6 +79,7 @@ pub fn self_signed_root(
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     params.use_authority_key_identifier_extension = true;
+    params.key_identifier_method = key_identifier(key.pair());
     let cert = params
         .self_signed(key.pair())
         .map_err(|e| PkiError::Signing(e.to_string()))?;
@@ -179,6 +180,7 @@ impl CaSigner {
         params.key_usages = req.profile.key_usages(key_type.is_rsa());
         params.extended_key_usages = req.profile.extended_key_usages();
         params.use_authority_key_identifier_extension = true;
+        params.key_identifier_method = key_identifier(public_key);
         params.subject_alt_names = req
             .sans
             .iter()
@@ -199,4 +201,13 @@ impl CaSigner {
             &req.validity,
         ))
     }
+}
+
+/// The subject key identifier, by RFC 7093 section 2 method 1: the leftmost 160 bits of the
+/// SHA-256 of the subjectPublicKey BIT STRING value (not of the whole SubjectPublicKeyInfo),
+/// a method linters and other CAs recognize.
+fn key_identifier(public_key: &impl PublicKeyData) -> rcgen::KeyIdMethod {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(public_key.der_bytes());
+    rcgen::KeyIdMethod::PreSpecified(digest[..20].to_vec())
 }

@@ -13,12 +13,29 @@ fn refused(env: &Env, args: &[&str], code: i32, message: &str) {
     let before = snapshot(&env.ca_dir());
     let out = env.uca_pass().args(args).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "uca {args:?}: wrong exit code; stderr:\n{stderr}");
-    assert!(stderr.contains(message), "uca {args:?}: expected '{message}' in:\n{stderr}");
-    assert!(stderr.contains("hint:"), "uca {args:?}: no hint in:\n{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "uca {args:?}: wrong exit code; stderr:\n{stderr}"
+    );
+    assert!(
+        stderr.contains(message),
+        "uca {args:?}: expected '{message}' in:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("hint:"),
+        "uca {args:?}: no hint in:\n{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(out.stdout.is_empty(), "uca {args:?}: data on stdout for a failure");
-    assert_eq!(before, snapshot(&env.ca_dir()), "uca {args:?} changed the CA directory");
+    assert!(
+        out.stdout.is_empty(),
+        "uca {args:?}: data on stdout for a failure"
+    );
+    assert_eq!(
+        before,
+        snapshot(&env.ca_dir()),
+        "uca {args:?} changed the CA directory"
+    );
 }
 
 fn ca() -> Env {
@@ -29,7 +46,12 @@ fn ca() -> Env {
 
 #[test]
 fn san_with_a_space() {
-    refused(&ca(), &["issue", "web1", "--san", "a b.example"], 2, "contains whitespace");
+    refused(
+        &ca(),
+        &["issue", "web1", "--san", "a b.example"],
+        2,
+        "contains whitespace",
+    );
 }
 
 #[test]
@@ -39,7 +61,12 @@ fn name_with_a_space() {
 
 #[test]
 fn san_with_an_empty_label() {
-    refused(&ca(), &["issue", "web1", "--san", "a..example.org"], 2, "empty label");
+    refused(
+        &ca(),
+        &["issue", "web1", "--san", "a..example.org"],
+        2,
+        "empty label",
+    );
 }
 
 #[test]
@@ -57,52 +84,130 @@ fn san_over_253_bytes() {
 #[test]
 fn bad_ip_addresses() {
     let env = ca();
-    refused(&env, &["issue", "web1", "--san", "10.0.0.256"], 2, "not a valid one");
-    refused(&env, &["issue", "web1", "--san", "ip:10.0.0"], 2, "not a valid IPv4 or IPv6 address");
-    refused(&env, &["issue", "web1", "--san", "fe80::1::2"], 2, "not a valid IPv6 address");
+    refused(
+        &env,
+        &["issue", "web1", "--san", "10.0.0.256"],
+        2,
+        "not a valid one",
+    );
+    refused(
+        &env,
+        &["issue", "web1", "--san", "ip:10.0.0"],
+        2,
+        "not a valid IPv4 or IPv6 address",
+    );
+    refused(
+        &env,
+        &["issue", "web1", "--san", "fe80::1::2"],
+        2,
+        "not a valid IPv6 address",
+    );
 }
 
 #[test]
 fn unknown_uri_forms() {
     let env = ca();
-    refused(&env, &["issue", "web1", "--san", "mailto:ops"], 2, "unknown URI form");
-    refused(&env, &["issue", "web1", "--san", "uri:foo:bar"], 2, "unknown URI form");
-    refused(&env, &["issue", "web1", "--san", "spiffe:///no-host"], 2, "no host");
-    refused(&env, &["issue", "web1", "--san", "https://exa mple.org/"], 2, "whitespace");
+    refused(
+        &env,
+        &["issue", "web1", "--san", "mailto:ops"],
+        2,
+        "unknown URI form",
+    );
+    refused(
+        &env,
+        &["issue", "web1", "--san", "uri:foo:bar"],
+        2,
+        "unknown URI form",
+    );
+    refused(
+        &env,
+        &["issue", "web1", "--san", "spiffe:///no-host"],
+        2,
+        "no host",
+    );
+    refused(
+        &env,
+        &["issue", "web1", "--san", "https://exa mple.org/"],
+        2,
+        "whitespace",
+    );
 }
 
 #[test]
 fn wildcards_in_the_wrong_place() {
     let env = ca();
-    refused(&env, &["issue", "web1", "--san", "api.*.example.org"], 2, "only allowed as the leftmost label");
-    refused(&env, &["issue", "web1", "--san", "w*.example.org"], 2, "must be a whole label");
-    refused(&env, &["issue", "web1", "--san", "*.org"], 2, "at least two labels");
-    refused(&env, &["issue", "web1", "--san", "email:ops@*.example.org"], 2, "not allowed here");
+    refused(
+        &env,
+        &["issue", "web1", "--san", "api.*.example.org"],
+        2,
+        "only allowed as the leftmost label",
+    );
+    refused(
+        &env,
+        &["issue", "web1", "--san", "w*.example.org"],
+        2,
+        "must be a whole label",
+    );
+    refused(
+        &env,
+        &["issue", "web1", "--san", "*.org"],
+        2,
+        "at least two labels",
+    );
+    refused(
+        &env,
+        &["issue", "web1", "--san", "email:ops@*.example.org"],
+        2,
+        "not allowed here",
+    );
 }
 
 #[test]
 fn invalid_internationalized_name() {
-    refused(&ca(), &["issue", "web1", "--san", "xn--zz.example"], 2, "internationalized");
+    refused(
+        &ca(),
+        &["issue", "web1", "--san", "xn--zz.example"],
+        2,
+        "internationalized",
+    );
 }
 
 #[test]
 fn unknown_profile() {
-    refused(&ca(), &["issue", "web1", "--profile", "webserver"], 2, "unknown profile 'webserver'");
+    refused(
+        &ca(),
+        &["issue", "web1", "--profile", "webserver"],
+        2,
+        "unknown profile 'webserver'",
+    );
 }
 
 #[test]
 fn unknown_key_type() {
-    refused(&ca(), &["issue", "web1", "--key", "dsa-1024"], 2, "unknown key type 'dsa-1024'");
+    refused(
+        &ca(),
+        &["issue", "web1", "--key", "dsa-1024"],
+        2,
+        "unknown key type 'dsa-1024'",
+    );
 }
 
 #[test]
 fn wrong_passphrase() {
     let env = ca();
     let before = snapshot(&env.ca_dir());
-    let out = env.uca().env("UCA_PASSPHRASE", "not the passphrase").args(["issue", "web1"]).output().unwrap();
+    let out = env
+        .uca()
+        .env("UCA_PASSPHRASE", "not the passphrase")
+        .args(["issue", "web1"])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(6), "{stderr}");
-    assert!(stderr.contains("wrong passphrase") && stderr.contains("hint:"), "{stderr}");
+    assert!(
+        stderr.contains("wrong passphrase") && stderr.contains("hint:"),
+        "{stderr}"
+    );
     assert_eq!(before, snapshot(&env.ca_dir()));
 }
 
@@ -140,8 +245,14 @@ fn corrupted_ca_key() {
         let before = snapshot(&env.ca_dir());
         let out = env.uca_pass().args(["issue", "web1"]).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(matches!(out.status.code(), Some(1) | Some(6)), "{label}: {stderr}");
-        assert!(stderr.contains("error:") && stderr.contains("hint:"), "{label}: {stderr}");
+        assert!(
+            matches!(out.status.code(), Some(1) | Some(6)),
+            "{label}: {stderr}"
+        );
+        assert!(
+            stderr.contains("error:") && stderr.contains("hint:"),
+            "{label}: {stderr}"
+        );
         assert!(!stderr.contains("panicked"), "{stderr}");
         assert_eq!(before, snapshot(&env.ca_dir()), "{label}");
     }
@@ -153,8 +264,14 @@ fn missing_ca_directory() {
     let out = env.uca_pass().args(["issue", "web1"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
-    assert!(stderr.contains("no CA at") && stderr.contains("uca init --dir"), "{stderr}");
-    assert!(!env.ca_dir().exists(), "a failed command must not create the CA directory");
+    assert!(
+        stderr.contains("no CA at") && stderr.contains("uca init --dir"),
+        "{stderr}"
+    );
+    assert!(
+        !env.ca_dir().exists(),
+        "a failed command must not create the CA directory"
+    );
     for cmd in [&["list"][..], &["show", "web1"], &["sign", "x.csr"]] {
         let out = env.uca_pass().args(cmd).output().unwrap();
         assert!(matches!(out.status.code(), Some(4) | Some(2)), "{cmd:?}");
@@ -167,13 +284,23 @@ fn name_already_issued_without_force() {
     env.uca_pass().args(["issue", "web1"]).assert().success();
     refused(&env, &["issue", "web1"], 5, "already has a certificate");
     // A batch with one conflict issues nothing at all.
-    refused(&env, &["issue", "web2", "web1", "web3"], 5, "'web1' already has a certificate");
+    refused(
+        &env,
+        &["issue", "web2", "web1", "web3"],
+        5,
+        "'web1' already has a certificate",
+    );
     assert!(!env.issued("web2", "cert.pem").exists());
 }
 
 #[test]
 fn one_bad_name_in_a_batch_issues_nothing() {
-    refused(&ca(), &["issue", "good1", "bad_name", "good2"], 2, "underscores");
+    refused(
+        &ca(),
+        &["issue", "good1", "bad_name", "good2"],
+        2,
+        "underscores",
+    );
 }
 
 #[test]
@@ -183,19 +310,29 @@ fn the_same_name_twice_in_one_call() {
 
 #[test]
 fn zero_days() {
-    refused(&ca(), &["issue", "web1", "--days", "0"], 2, "--days must be at least 1");
+    refused(
+        &ca(),
+        &["issue", "web1", "--days", "0"],
+        2,
+        "--days must be at least 1",
+    );
 }
 
 #[test]
 fn broken_config_file_points_at_the_line() {
     let env = ca();
     let cfg = env.ca_dir().join("uca.toml");
-    let text = std::fs::read_to_string(&cfg).unwrap().replace("key = \"ec-p256\"", "key = \"ec-p999\"");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("key = \"ec-p256\"", "key = \"ec-p999\"");
     std::fs::write(&cfg, text).unwrap();
     let out = env.uca_pass().args(["issue", "web1"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("uca.toml:") && stderr.contains("ec-p999"), "{stderr}");
+    assert!(
+        stderr.contains("uca.toml:") && stderr.contains("ec-p999"),
+        "{stderr}"
+    );
 }
 
 /// Makes `dir` unwritable even for root (chattr +i) and restores it on drop.
@@ -209,8 +346,13 @@ impl<'a> ReadOnly<'a> {
         let root = std::fs::metadata(&probe).unwrap().uid() == 0;
         std::fs::remove_file(&probe).unwrap();
         if root {
-            let ok = run("chattr", &["+i", dir.to_str().unwrap()]).status.success();
-            assert!(ok, "chattr +i failed: the test needs a filesystem with immutable attributes when run as root");
+            let ok = run("chattr", &["+i", dir.to_str().unwrap()])
+                .status
+                .success();
+            assert!(
+                ok,
+                "chattr +i failed: the test needs a filesystem with immutable attributes when run as root"
+            );
         } else {
             run("chmod", &["0500", dir.to_str().unwrap()]);
         }
@@ -235,40 +377,82 @@ fn unwritable_output_directory() {
     let before = snapshot(&env.ca_dir());
     {
         let _guard = ReadOnly::new(&issued);
-        let out = env.uca_pass().args(["issue", "web1", "web2"]).output().unwrap();
+        let out = env
+            .uca_pass()
+            .args(["issue", "web1", "web2"])
+            .output()
+            .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{stderr}");
-        assert!(stderr.contains("cannot create directory") && stderr.contains("hint:"), "{stderr}");
+        assert!(
+            stderr.contains("cannot create directory") && stderr.contains("hint:"),
+            "{stderr}"
+        );
     }
     assert_eq!(before, snapshot(&env.ca_dir()));
     // And the ledger knows nothing of it.
     let v = env.json(&["list"]);
-    assert_eq!(v["certificates"].as_array().unwrap().len(), 1, "only the root: {v}");
+    assert_eq!(
+        v["certificates"].as_array().unwrap().len(),
+        1,
+        "only the root: {v}"
+    );
 }
 
 #[test]
 fn sign_out_into_a_missing_directory() {
     let env = ca();
     openssl(&[
-        "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-keyout", env.path("k.pem").to_str().unwrap(), "-subj", "/CN=app1",
-        "-out", env.path("app.csr").to_str().unwrap(),
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        env.path("k.pem").to_str().unwrap(),
+        "-subj",
+        "/CN=app1",
+        "-out",
+        env.path("app.csr").to_str().unwrap(),
     ]);
     let csr = env.path("app.csr");
     let out_file = env.path("nope/app.crt");
-    refused(&env, &["sign", csr.to_str().unwrap(), "--out", out_file.to_str().unwrap()], 2, "does not exist");
+    refused(
+        &env,
+        &[
+            "sign",
+            csr.to_str().unwrap(),
+            "--out",
+            out_file.to_str().unwrap(),
+        ],
+        2,
+        "does not exist",
+    );
 }
 
 #[test]
 fn unknown_flags_and_missing_arguments_are_usage_errors() {
     let env = ca();
     env.uca().args(["issue"]).assert().code(2);
-    env.uca().args(["issue", "x", "--frobnicate"]).assert().code(2);
+    env.uca()
+        .args(["issue", "x", "--frobnicate"])
+        .assert()
+        .code(2);
     env.uca().args(["show"]).assert().code(2);
-    env.uca().args(["list", "--status", "sideways"]).assert().code(2);
+    env.uca()
+        .args(["list", "--status", "sideways"])
+        .assert()
+        .code(2);
 }
 
 #[test]
 fn show_unknown_name() {
-    refused(&ca(), &["show", "nobody"], 2, "nothing in the ledger matches 'nobody'");
+    refused(
+        &ca(),
+        &["show", "nobody"],
+        2,
+        "nothing in the ledger matches 'nobody'",
+    );
 }

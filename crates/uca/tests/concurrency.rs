@@ -37,7 +37,8 @@ fn eight_parallel_issuers() {
         assert!(out.status.success(), "a parallel uca failed:\n{stderr}");
         for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
             assert!(
-                line.starts_with("waiting for another uca process") || line.starts_with("check: openssl verify"),
+                line.starts_with("waiting for another uca process")
+                    || line.starts_with("check: openssl verify"),
                 "unexpected stderr line: {line}"
             );
         }
@@ -47,11 +48,19 @@ fn eight_parallel_issuers() {
     let leaves: Vec<_> = certs.iter().filter(|c| c["source"] == "issue").collect();
     assert_eq!(leaves.len(), 8 * per_process);
     assert!(leaves.iter().all(|c| c["status"] == "issued"));
-    let serials: HashSet<&str> = certs.iter().map(|c| c["serial"].as_str().unwrap()).collect();
+    let serials: HashSet<&str> = certs
+        .iter()
+        .map(|c| c["serial"].as_str().unwrap())
+        .collect();
     assert_eq!(serials.len(), certs.len(), "serials must be unique");
     let ca = env.ca_cert();
     for p in 0..8 {
         let cert = env.issued(&format!("p{p}-svc{per_process}"), "cert.pem");
-        openssl(&["verify", "-CAfile", ca.to_str().unwrap(), cert.to_str().unwrap()]);
+        openssl(&[
+            "verify",
+            "-CAfile",
+            ca.to_str().unwrap(),
+            cert.to_str().unwrap(),
+        ]);
     }
 }

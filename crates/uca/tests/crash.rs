@@ -15,7 +15,10 @@ fn batch(round: usize, n: usize) -> Vec<String> {
 
 /// A cheap, seedless pseudo-random delay (the test prints what it used).
 fn random_fraction(round: usize) -> f64 {
-    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().subsec_nanos();
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
     (f64::from(nanos % 1000) / 1000.0 + round as f64 * 0.137) % 1.0
 }
 
@@ -60,7 +63,10 @@ fn kill_dash_nine_during_large_batches() {
     let certs = v["certificates"].as_array().unwrap();
     let mut by_fp: HashMap<String, &serde_json::Value> = HashMap::new();
     for c in certs {
-        assert_ne!(c["status"], "pending", "repair must leave no pending rows: {c}");
+        assert_ne!(
+            c["status"], "pending",
+            "repair must leave no pending rows: {c}"
+        );
         by_fp.insert(c["fingerprint_sha256"].as_str().unwrap().to_string(), c);
     }
     // Every certificate on disk is in the ledger, as the issued one for its NAME.
@@ -72,7 +78,9 @@ fn kill_dash_nine_during_large_batches() {
         assert!(!name.starts_with('.'), "leftover staging directory {name}");
         let cert = entry.path().join("cert.pem");
         let fp = sha256_fingerprint(&cert);
-        let row = by_fp.get(&fp).unwrap_or_else(|| panic!("{name}: certificate on disk not in the ledger"));
+        let row = by_fp
+            .get(&fp)
+            .unwrap_or_else(|| panic!("{name}: certificate on disk not in the ledger"));
         assert_eq!(row["name"], name.as_str());
         assert_eq!(row["status"], "issued", "{name}");
         for f in ["key.pem", "chain.pem", "fullchain.pem"] {
@@ -81,9 +89,18 @@ fn kill_dash_nine_during_large_batches() {
         on_disk += 1;
     }
     // Every row that says issued has its files.
-    let issued_rows = certs.iter().filter(|c| c["source"] == "issue" && c["status"] == "issued").count();
-    assert_eq!(issued_rows, on_disk, "ledger says {issued_rows} issued, disk has {on_disk}");
-    assert!(on_disk >= n, "the first, uninterrupted batch must be complete");
+    let issued_rows = certs
+        .iter()
+        .filter(|c| c["source"] == "issue" && c["status"] == "issued")
+        .count();
+    assert_eq!(
+        issued_rows, on_disk,
+        "ledger says {issued_rows} issued, disk has {on_disk}"
+    );
+    assert!(
+        on_disk >= n,
+        "the first, uninterrupted batch must be complete"
+    );
 
     // Keys still match their certificates (spot check across rounds).
     for round in 0..=8 {
@@ -91,13 +108,21 @@ fn kill_dash_nine_during_large_batches() {
         let cert = env.issued(&name, "cert.pem");
         if cert.exists() {
             let a = openssl(&["x509", "-in", cert.to_str().unwrap(), "-noout", "-pubkey"]);
-            let b = openssl(&["pkey", "-in", env.issued(&name, "key.pem").to_str().unwrap(), "-pubout"]);
+            let b = openssl(&[
+                "pkey",
+                "-in",
+                env.issued(&name, "key.pem").to_str().unwrap(),
+                "-pubout",
+            ]);
             assert_eq!(a, b, "{name}: key does not match certificate");
         }
     }
     // And the CA keeps working: the interrupted names can be issued now.
-    let leftover: Vec<String> =
-        batch(8, n).into_iter().filter(|name| !env.issued(name, "cert.pem").exists()).take(5).collect();
+    let leftover: Vec<String> = batch(8, n)
+        .into_iter()
+        .filter(|name| !env.issued(name, "cert.pem").exists())
+        .take(5)
+        .collect();
     if !leftover.is_empty() {
         env.uca().arg("issue").args(&leftover).assert().success();
     }

@@ -11,7 +11,10 @@ use predicates::prelude::*;
 fn ledger_rows_match_the_certificates() {
     let env = Env::new();
     env.init(&[]);
-    env.uca_pass().args(["issue", "rmq1", "--san", "10.0.0.7"]).assert().success();
+    env.uca_pass()
+        .args(["issue", "rmq1", "--san", "10.0.0.7"])
+        .assert()
+        .success();
     let v = env.json(&["list"]);
     let rows = v["certificates"].as_array().unwrap();
     assert_eq!(rows.len(), 2);
@@ -20,8 +23,19 @@ fn ledger_rows_match_the_certificates() {
     assert_eq!(root["profile"], "root");
     let row = &rows[1];
     for k in [
-        "serial", "name", "profile", "key_type", "sans", "not_before", "not_after", "fingerprint_sha256", "status",
-        "source", "created_at", "updated_at", "seconds_left",
+        "serial",
+        "name",
+        "profile",
+        "key_type",
+        "sans",
+        "not_before",
+        "not_after",
+        "fingerprint_sha256",
+        "status",
+        "source",
+        "created_at",
+        "updated_at",
+        "seconds_left",
     ] {
         assert!(!row[k].is_null(), "missing {k} in {row}");
     }
@@ -29,16 +43,28 @@ fn ledger_rows_match_the_certificates() {
     assert_eq!(row["profile"], "both");
     assert_eq!(row["key_type"], "ec-p256");
     assert_eq!(row["status"], "issued");
-    assert_eq!(row["sans"], serde_json::json!(["DNS:rmq1", "DNS:rmq", "IP:10.0.0.7"]));
+    assert_eq!(
+        row["sans"],
+        serde_json::json!(["DNS:rmq1", "DNS:rmq", "IP:10.0.0.7"])
+    );
     let cert = env.issued("rmq1", "cert.pem");
     let c = cert.to_str().unwrap();
     let serial = openssl(&["x509", "-in", c, "-noout", "-serial"]);
-    assert_eq!(serial.trim().trim_start_matches("serial=").to_lowercase(), row["serial"].as_str().unwrap());
+    assert_eq!(
+        serial.trim().trim_start_matches("serial=").to_lowercase(),
+        row["serial"].as_str().unwrap()
+    );
     let fp = openssl(&["x509", "-in", c, "-noout", "-fingerprint", "-sha256"]);
-    assert_eq!(fp.trim().rsplit('=').next().unwrap(), row["fingerprint_sha256"].as_str().unwrap());
+    assert_eq!(
+        fp.trim().rsplit('=').next().unwrap(),
+        row["fingerprint_sha256"].as_str().unwrap()
+    );
     let end = openssl(&["x509", "-in", c, "-noout", "-enddate"]);
     let secs = row["seconds_left"].as_i64().unwrap();
-    assert!((396 * 86400..=397 * 86400).contains(&secs), "{secs} ({end})");
+    assert!(
+        (396 * 86400..=397 * 86400).contains(&secs),
+        "{secs} ({end})"
+    );
 }
 
 /// `show` describes the extensions in words, by NAME or by serial, and keeps the history.
@@ -46,8 +72,14 @@ fn ledger_rows_match_the_certificates() {
 fn show_by_name_and_serial() {
     let env = Env::new();
     env.init_plain(&[]);
-    env.uca().args(["issue", "api1", "--profile", "server"]).assert().success();
-    env.uca().args(["issue", "api1", "--profile", "server", "--force"]).assert().success();
+    env.uca()
+        .args(["issue", "api1", "--profile", "server"])
+        .assert()
+        .success();
+    env.uca()
+        .args(["issue", "api1", "--profile", "server", "--force"])
+        .assert()
+        .success();
     let out = env.uca().args(["show", "api1"]).assert().success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
     for needle in [
@@ -70,7 +102,11 @@ fn show_by_name_and_serial() {
     assert_eq!(v["history"][0]["status"], "superseded");
     assert_eq!(v["history"][0]["superseded_by"], serial.as_str());
     // By serial, in openssl's colon form and upper case too.
-    let colon: Vec<String> = serial.as_bytes().chunks(2).map(|c| String::from_utf8_lossy(c).to_uppercase()).collect();
+    let colon: Vec<String> = serial
+        .as_bytes()
+        .chunks(2)
+        .map(|c| String::from_utf8_lossy(c).to_uppercase())
+        .collect();
     let by_serial = env.json(&["show", &colon.join(":")]);
     assert_eq!(by_serial["record"]["serial"], serial.as_str());
     assert_eq!(by_serial["certificate"]["is_ca"], false);
@@ -82,7 +118,10 @@ fn list_is_plain_text_without_a_terminal() {
     let env = Env::new();
     env.init_plain(&[]);
     env.uca().args(["issue", "a1", "b1"]).assert().success();
-    env.uca().args(["issue", "a1", "--force"]).assert().success();
+    env.uca()
+        .args(["issue", "a1", "--force"])
+        .assert()
+        .success();
     env.uca()
         .arg("list")
         .assert()
@@ -103,6 +142,10 @@ fn help_has_examples_and_exit_codes() {
         .success()
         .stdout(predicate::str::contains("EXAMPLES").and(predicate::str::contains("EXIT CODES")));
     for cmd in ["init", "issue", "sign", "show"] {
-        uca_bare().args([cmd, "--help"]).assert().success().stdout(predicate::str::contains("EXAMPLES"));
+        uca_bare()
+            .args([cmd, "--help"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("EXAMPLES"));
     }
 }

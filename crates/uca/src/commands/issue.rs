@@ -53,6 +53,12 @@ pub fn run(args: &IssueArgs, settings: &Settings) -> Result<(), CliError> {
             day(first.not_after)
         ));
     }
+    for i in issued.iter().filter(|i| i.name.chars().count() > 64) {
+        note(format!(
+            "note: '{}' is longer than the 64 characters a CN may hold; the certificate has no CN and carries the name in its SAN",
+            i.name
+        ));
+    }
     if settings.out.json {
         return settings.out.json(&IssueReport { issued: &issued });
     }
