@@ -6,7 +6,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::CaError;
@@ -38,6 +38,9 @@ pub(crate) fn random_suffix() -> String {
 }
 
 /// Creates a file that must not exist yet, with `mode`, and writes `data` (no fsync).
+///
+/// The mode is applied at creation, so the umask can only narrow it: a key created 0600 is
+/// never more readable, and certificates follow the operator's umask like any other file.
 pub fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<(), CaError> {
     let mut f = OpenOptions::new()
         .write(true)
@@ -45,9 +48,6 @@ pub fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<(), CaError> {
         .mode(mode)
         .open(path)
         .map_err(io_err("create", path))?;
-    // The umask may have narrowed the mode; set it exactly.
-    f.set_permissions(fs::Permissions::from_mode(mode))
-        .map_err(io_err("chmod", path))?;
     f.write_all(data).map_err(io_err("write", path))?;
     Ok(())
 }
@@ -100,14 +100,12 @@ pub fn sync_filesystem(dir: &Path) -> Result<(), CaError> {
     })
 }
 
-/// Creates a directory with mode 0700 (exactly, whatever the umask).
+/// Creates a directory with mode 0700 (the umask can only narrow it).
 pub fn create_private_dir(path: &Path) -> Result<(), CaError> {
     fs::DirBuilder::new()
         .mode(PRIVATE_DIR_MODE)
         .create(path)
-        .map_err(io_err("create directory", path))?;
-    fs::set_permissions(path, fs::Permissions::from_mode(PRIVATE_DIR_MODE))
-        .map_err(io_err("chmod", path))
+        .map_err(io_err("create directory", path))
 }
 
 /// Moves `staged` to `target`. If `target` exists, the two are swapped in one step

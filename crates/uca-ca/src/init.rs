@@ -146,6 +146,7 @@ fn build(
         Durability::WithNextSync,
     )?;
     // Leave no WAL behind: the rename must carry a self-contained database.
+    ledger.checkpoint()?;
     drop(ledger);
     Ok(())
 }

@@ -115,16 +115,25 @@ impl Ca {
 
         // 2. Staging directories first (empty: no certificate exists yet), so an unwritable
         //    CA directory fails here with nothing recorded and nothing left behind.
+        let paths = &self.paths;
+        let attempts: Vec<Result<std::path::PathBuf, CaError>> =
+            parallel::map(&made, |(_, cert, _, _)| {
+                let dir = paths.staging_dir(&cert.serial.hex());
+                Ok::<_, CaError>(fsio::create_private_dir(&dir).map(|()| dir))
+            })?;
         let mut created = Vec::with_capacity(made.len());
-        for (_, cert, _, _) in &made {
-            let dir = self.paths.staging_dir(&cert.serial.hex());
-            if let Err(e) = fsio::create_private_dir(&dir) {
-                for d in &created {
-                    let _ = std::fs::remove_dir(d);
-                }
-                return Err(e);
+        let mut failed = None;
+        for a in attempts {
+            match a {
+                Ok(dir) => created.push(dir),
+                Err(e) => failed = failed.or(Some(e)),
             }
-            created.push(dir);
+        }
+        if let Some(e) = failed {
+            for d in &created {
+                let _ = std::fs::remove_dir(d);
+            }
+            return Err(e);
         }
 
         // 3. The ledger learns about every certificate before any file exists.
@@ -208,6 +217,7 @@ impl Ca {
         for old in swapped {
             fsio::remove_tree(&old)?;
         }
+        self.ledger.maintain()?;
 
         Ok(made
             .into_iter()

@@ -137,6 +137,7 @@ impl Ca {
         }
         self.ledger.transition(&changes, now, Durability::Now)?;
         delivered?;
+        self.ledger.maintain()?;
         Ok(SignedCsr {
             name,
             sans,

@@ -159,6 +159,10 @@ pub trait Ledger {
         now: OffsetDateTime,
         durability: Durability,
     ) -> Result<(), CaError>;
+    /// Housekeeping after a successful write (e.g. folding a grown log into the store); called
+    /// only after the flow's own durability point, so it never changes what a failed command
+    /// leaves behind.
+    fn maintain(&mut self) -> Result<(), CaError>;
     /// Every record, oldest first.
     fn all(&self) -> Result<Vec<CertRecord>, CaError>;
     /// Records with the given status.

@@ -152,8 +152,7 @@ pub fn extension(text: &str, header: &str) -> Option<(bool, String)> {
 }
 
 /// Every file under `dir` with its bytes and mode: compare before/after to prove a failed
-/// command changed nothing. SQLite's `-shm` file is left out: it is the shared-memory index of
-/// the WAL that any reader rebuilds, not data.
+/// command changed nothing.
 pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, u32)> {
     use std::os::unix::fs::PermissionsExt;
     let mut out = BTreeMap::new();
@@ -164,9 +163,6 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, u32)> {
         };
         for e in entries.flatten() {
             let p = e.path();
-            if p.to_string_lossy().ends_with("-shm") {
-                continue;
-            }
             let meta = std::fs::symlink_metadata(&p).expect("metadata");
             if meta.is_dir() {
                 out.insert(p.clone(), (Vec::new(), meta.permissions().mode()));
