@@ -10,6 +10,7 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v keytool >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v chattr >/dev/null 2>&1 || missing+=(e2fsprogs)
+command -v script >/dev/null 2>&1 || missing+=(bsdutils)
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}" >&2
