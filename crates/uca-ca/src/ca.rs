@@ -120,10 +120,10 @@ impl Ca {
                 return Ok(by_name);
             }
         }
-        if let Some(serial) = Serial::parse(name_or_serial) {
-            if let Some(r) = self.ledger.by_serial(&serial)? {
-                return Ok(vec![r]);
-            }
+        if let Some(serial) = Serial::parse(name_or_serial)
+            && let Some(r) = self.ledger.by_serial(&serial)?
+        {
+            return Ok(vec![r]);
         }
         Err(CaError::NotInLedger(name_or_serial.to_string()))
     }

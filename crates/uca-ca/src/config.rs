@@ -156,15 +156,14 @@ impl Config {
                 })?;
             }
         }
-        if let Some(san) = raw.san {
-            if let Some(rules) = san.rules {
-                let mut templates = Vec::new();
-                for r in rules {
-                    templates
-                        .push(SanTemplate::parse(r.get_ref()).map_err(|m| at(r.span().start, m))?);
-                }
-                cfg.san_rules = SanRules { templates };
+        if let Some(san) = raw.san
+            && let Some(rules) = san.rules
+        {
+            let mut templates = Vec::new();
+            for r in rules {
+                templates.push(SanTemplate::parse(r.get_ref()).map_err(|m| at(r.span().start, m))?);
             }
+            cfg.san_rules = SanRules { templates };
         }
         Ok(cfg)
     }

@@ -126,25 +126,17 @@ fn build(
     )?;
     fsio::write_new(&paths.lock(), b"", PUBLIC_MODE)?;
     let mut ledger = SqliteLedger::open(&paths.ledger())?;
-    ledger.insert(
-        &[CertRecord {
-            serial: cert.serial.clone(),
-            name: opts.name.clone(),
-            profile: "root".into(),
-            key_type: opts.key_type.to_string(),
-            sans: Vec::new(),
-            not_before: cert.not_before,
-            not_after: cert.not_after,
-            fingerprint_sha256: cert.fingerprint.to_string(),
-            status: Status::Issued,
-            source: Source::Root,
-            created_at: now,
-            updated_at: now,
-            superseded_by: None,
-            cert_pem: cert.pem.clone(),
-        }],
-        Durability::WithNextSync,
-    )?;
+    let root = CertRecord::new(
+        cert,
+        &opts.name,
+        "root",
+        opts.key_type.as_str(),
+        &[],
+        Source::Root,
+        Status::Issued,
+        now,
+    );
+    ledger.insert(&[root], Durability::WithNextSync)?;
     // Leave no WAL behind: the rename must carry a self-contained database.
     ledger.checkpoint()?;
     drop(ledger);

@@ -34,19 +34,11 @@ pub struct IssueRequest {
     pub force: bool,
 }
 
-/// One issued certificate.
+/// One issued certificate: its ledger row, and what the caller should know besides.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Issued {
-    pub name: String,
-    pub serial: String,
-    pub profile: String,
-    pub key_type: String,
-    pub sans: Vec<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub not_before: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub not_after: OffsetDateTime,
-    pub fingerprint_sha256: String,
+    #[serde(flatten)]
+    pub record: CertRecord,
     /// notAfter was cut back to the CA's own notAfter.
     pub clamped: bool,
     /// Serial of the certificate this one replaced (`--force`).
@@ -130,36 +122,28 @@ impl Ca {
             }
         }
         if let Some(e) = failed {
-            for d in &created {
-                let _ = std::fs::remove_dir(d);
-            }
+            remove_empty_dirs(&created);
             return Err(e);
         }
 
         // 3. The ledger learns about every certificate before any file exists.
         let records: Vec<CertRecord> = made
             .iter()
-            .map(|(p, cert, _, _)| CertRecord {
-                serial: cert.serial.clone(),
-                name: p.name.clone(),
-                profile: p.req.profile.to_string(),
-                key_type: p.req.key_type.to_string(),
-                sans: p.sans.iter().map(San::to_string).collect(),
-                not_before: cert.not_before,
-                not_after: cert.not_after,
-                fingerprint_sha256: cert.fingerprint.to_string(),
-                status: Status::Pending,
-                source: Source::Issue,
-                created_at: now,
-                updated_at: now,
-                superseded_by: None,
-                cert_pem: cert.pem.clone(),
+            .map(|(p, cert, _, _)| {
+                CertRecord::new(
+                    cert,
+                    &p.name,
+                    p.req.profile.as_str(),
+                    p.req.key_type.as_str(),
+                    &p.sans,
+                    Source::Issue,
+                    Status::Pending,
+                    now,
+                )
             })
             .collect();
         if let Err(e) = self.ledger.insert(&records, Durability::WithNextSync) {
-            for d in &created {
-                let _ = std::fs::remove_dir(d);
-            }
+            remove_empty_dirs(&created);
             return Err(e);
         }
 
@@ -219,20 +203,17 @@ impl Ca {
         }
         self.ledger.maintain()?;
 
-        Ok(made
+        Ok(records
             .into_iter()
-            .map(|(p, cert, _, clamped)| Issued {
-                files: IssuedPaths::in_dir(self.paths.issued_dir(&p.name)),
-                name: p.name,
-                serial: cert.serial.hex(),
-                profile: p.req.profile.to_string(),
-                key_type: p.req.key_type.to_string(),
-                sans: p.sans.iter().map(San::to_string).collect(),
-                not_before: cert.not_before,
-                not_after: cert.not_after,
-                fingerprint_sha256: cert.fingerprint.to_string(),
-                clamped,
-                replaced: p.replaces.map(|s| s.hex()),
+            .zip(made)
+            .map(|(mut record, (p, _, _, clamped))| {
+                record.status = Status::Issued;
+                Issued {
+                    files: IssuedPaths::in_dir(self.paths.issued_dir(&p.name)),
+                    record,
+                    clamped,
+                    replaced: p.replaces.map(|s| s.hex()),
+                }
             })
             .collect())
     }
@@ -305,5 +286,12 @@ impl Ca {
         for (_, c, _, _) in made {
             let _ = fsio::remove_tree(&self.paths.staging_dir(&c.serial.hex()));
         }
+    }
+}
+
+/// Best effort: removes staging directories made before a failure (they are still empty).
+fn remove_empty_dirs(dirs: &[std::path::PathBuf]) {
+    for d in dirs {
+        let _ = std::fs::remove_dir(d);
     }
 }

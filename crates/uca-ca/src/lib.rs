@@ -4,6 +4,8 @@
 //! certificate is recorded `pending` before any file is written, files land atomically, and
 //! only then is it marked `issued`; [`Ca::open`] repairs whatever a crash interrupted.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 mod ca;
 pub mod config;
 mod error;

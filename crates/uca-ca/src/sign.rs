@@ -76,13 +76,13 @@ impl Ca {
             .into_iter()
             .filter(|r| r.status == Status::Issued && r.source != Source::Root)
             .collect();
-        if let Some(current) = active.first() {
-            if !req.force {
-                return Err(CaError::AlreadyIssued {
-                    name,
-                    serial: current.serial.hex(),
-                });
-            }
+        if let Some(current) = active.first()
+            && !req.force
+        {
+            return Err(CaError::AlreadyIssued {
+                name,
+                serial: current.serial.hex(),
+            });
         }
         let rules = if req.no_rules {
             uca_pki::SanRules::none()
@@ -102,22 +102,16 @@ impl Ca {
             serial: Serial::random().map_err(|e| CaError::Rng(e.to_string()))?,
         };
         let cert = signer.sign_leaf_for(&leaf, &req.csr.public_key)?;
-        let record = CertRecord {
-            serial: cert.serial.clone(),
-            name: name.clone(),
-            profile: req.profile.to_string(),
-            key_type: req.csr.key_type.to_string(),
-            sans: sans.iter().map(San::to_string).collect(),
-            not_before: cert.not_before,
-            not_after: cert.not_after,
-            fingerprint_sha256: cert.fingerprint.to_string(),
-            status: Status::Pending,
-            source: Source::Csr,
-            created_at: now,
-            updated_at: now,
-            superseded_by: None,
-            cert_pem: cert.pem.clone(),
-        };
+        let record = CertRecord::new(
+            &cert,
+            &name,
+            req.profile.as_str(),
+            req.csr.key_type.as_str(),
+            &sans,
+            Source::Csr,
+            Status::Pending,
+            now,
+        );
         let superseded = self.supersede_older(&record)?;
         self.ledger
             .insert(std::slice::from_ref(&record), Durability::Now)?;

@@ -290,6 +290,29 @@ pub fn is_encrypted_pem(data: &[u8]) -> bool {
         .unwrap_or(false)
 }
 
+/// A strong random passphrase for `uca init --generate-passphrase`: 32 characters from an
+/// unambiguous alphabet (about 160 bits), in dash-separated groups so a person can copy it.
+pub fn generate_passphrase() -> Result<Zeroizing<String>, PkiError> {
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut out = Zeroizing::new(String::with_capacity(40));
+    let mut count = 0;
+    while count < 32 {
+        let mut b = [0u8; 1];
+        getrandom::fill(&mut b).map_err(|e| PkiError::KeyGeneration(e.to_string()))?;
+        // Rejection sampling keeps the choice uniform.
+        let limit = 256 - (256 % ALPHABET.len());
+        if usize::from(b[0]) >= limit {
+            continue;
+        }
+        if count > 0 && count % 8 == 0 {
+            out.push('-');
+        }
+        out.push(char::from(ALPHABET[usize::from(b[0]) % ALPHABET.len()]));
+        count += 1;
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,27 +348,4 @@ mod tests {
         }
         assert!("dsa".parse::<KeyType>().is_err());
     }
-}
-
-/// A strong random passphrase for `uca init --generate-passphrase`: 32 characters from an
-/// unambiguous alphabet (about 160 bits), in dash-separated groups so a person can copy it.
-pub fn generate_passphrase() -> Result<Zeroizing<String>, PkiError> {
-    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut out = Zeroizing::new(String::with_capacity(40));
-    let mut count = 0;
-    while count < 32 {
-        let mut b = [0u8; 1];
-        getrandom::fill(&mut b).map_err(|e| PkiError::KeyGeneration(e.to_string()))?;
-        // Rejection sampling keeps the choice uniform.
-        let limit = 256 - (256 % ALPHABET.len());
-        if usize::from(b[0]) >= limit {
-            continue;
-        }
-        if count > 0 && count % 8 == 0 {
-            out.push('-');
-        }
-        out.push(char::from(ALPHABET[usize::from(b[0]) % ALPHABET.len()]));
-        count += 1;
-    }
-    Ok(out)
 }

@@ -87,12 +87,12 @@ impl Subject {
                 }
             }
         }
-        if let Some(c) = &self.country {
-            if c.len() != 2 || !c.chars().all(|ch| ch.is_ascii_uppercase()) {
-                return Err(format!(
-                    "C must be a two-letter ISO 3166 code in capitals (e.g. US, DE), not '{c}'"
-                ));
-            }
+        if let Some(c) = &self.country
+            && (c.len() != 2 || !c.chars().all(|ch| ch.is_ascii_uppercase()))
+        {
+            return Err(format!(
+                "C must be a two-letter ISO 3166 code in capitals (e.g. US, DE), not '{c}'"
+            ));
         }
         Ok(())
     }

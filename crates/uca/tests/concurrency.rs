@@ -1,5 +1,7 @@
 //! Several `uca` processes on one CA directory serialize on its lock and never corrupt it.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::HashSet;

@@ -1,6 +1,8 @@
 //! `kill -9` in the middle of a large batch never leaves a certificate the ledger does not
 //! know, nor a ledger row claiming files that are not there.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::HashMap;

@@ -1,5 +1,7 @@
 //! `uca init`: the root certificate, the encrypted key, the config, refusal to overwrite.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::*;

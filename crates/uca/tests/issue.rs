@@ -1,6 +1,8 @@
 //! `uca issue`: every extension per profile and key type, SAN rules, files and modes, validity,
 //! --force and batches, each judged by openssl rather than by uca's own parser.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::{BTreeSet, HashSet};

@@ -6,6 +6,8 @@
 //! [`known_false_positive`]). uca's SKI follows RFC 7093 method 1, which pkilint recognizes, so
 //! even its `unknown_subject_key_identifier_calculation_method` notice must not appear.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::io::Write;

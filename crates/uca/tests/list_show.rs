@@ -1,6 +1,8 @@
 //! `uca list` and `uca show`: what the ledger records matches the certificates, as openssl
 //! reads them.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::*;

@@ -5,6 +5,8 @@
 //! rustls/webpki is stricter than OpenSSL in places (no CN fallback, EKU always enforced,
 //! DER strictness), so passing here is an independent second opinion on uca's certificates.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::io::{self, Read, Write};
@@ -191,10 +193,7 @@ fn exchange(
     server: Arc<ServerConfig>,
     client: Arc<ClientConfig>,
     server_name: &str,
-) -> (
-    io::Result<(Vec<u8>, Vec<CertificateDer<'static>>)>,
-    io::Result<Seen>,
-) {
+) -> (ClientResult, io::Result<Seen>) {
     let (port, handle) = serve_once(server);
     let client_result = connect(port, client, server_name);
     let server_result = handle.join().expect("server thread panicked");

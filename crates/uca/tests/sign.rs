@@ -1,6 +1,8 @@
 //! `uca sign`: CSRs made by openssl and Java keytool, the profile (not the CSR) deciding the
 //! extensions, CSR SANs, bad input, every output form, the ledger, the encrypted CA key.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,8 @@
 //! Behaviour on a real terminal (a pseudo-terminal from util-linux `script`): passphrase
 //! prompts, and color in `list` that NO_COLOR turns off.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::io::Write;

@@ -16,6 +16,8 @@
 //!   certificates ("unsuitable certificate purpose", alert 43 "unsupported certificate"), and
 //!   `s_client` / curl enforce sslserver on server certificates.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::io::{Read, Write};

@@ -126,6 +126,38 @@ pub struct CertRecord {
     pub cert_pem: String,
 }
 
+impl CertRecord {
+    /// The row for a certificate just signed.
+    #[allow(clippy::too_many_arguments, reason = "one value per ledger column")]
+    pub fn new(
+        cert: &uca_pki::sign::SignedCert,
+        name: &str,
+        profile: &str,
+        key_type: &str,
+        sans: &[uca_pki::San],
+        source: Source,
+        status: Status,
+        now: OffsetDateTime,
+    ) -> CertRecord {
+        CertRecord {
+            serial: cert.serial.clone(),
+            name: name.to_string(),
+            profile: profile.to_string(),
+            key_type: key_type.to_string(),
+            sans: sans.iter().map(uca_pki::San::to_string).collect(),
+            not_before: cert.not_before,
+            not_after: cert.not_after,
+            fingerprint_sha256: cert.fingerprint.to_string(),
+            status,
+            source,
+            created_at: now,
+            updated_at: now,
+            superseded_by: None,
+            cert_pem: cert.pem.clone(),
+        }
+    }
+}
+
 fn ser_serial<S: serde::Serializer>(s: &Serial, ser: S) -> Result<S::Ok, S::Error> {
     ser.serialize_str(&s.hex())
 }

@@ -56,13 +56,16 @@ pub fn run(args: &InitArgs, settings: &Settings) -> Result<(), CliError> {
         }
         .into());
     }
-    if let Some(out) = &args.passphrase_out {
-        if out.exists() {
-            return Err(CliError::exists(
-                format!("{} already exists", out.display()),
-                Some("uca will not overwrite a passphrase file; choose another --passphrase-out path".to_string()),
-            ));
-        }
+    if let Some(out) = &args.passphrase_out
+        && out.exists()
+    {
+        return Err(CliError::exists(
+            format!("{} already exists", out.display()),
+            Some(
+                "uca will not overwrite a passphrase file; choose another --passphrase-out path"
+                    .to_string(),
+            ),
+        ));
     }
 
     let mut generated = None;
@@ -92,10 +95,10 @@ pub fn run(args: &InitArgs, settings: &Settings) -> Result<(), CliError> {
             ),
         ));
     };
-    if let Some(p) = &passphrase {
-        if generated.is_none() {
-            secrets::check_new_passphrase(p)?;
-        }
+    if let Some(p) = &passphrase
+        && generated.is_none()
+    {
+        secrets::check_new_passphrase(p)?;
     }
 
     // The passphrase file is written first: a CA whose generated passphrase was lost is useless.

@@ -50,13 +50,13 @@ pub fn run(args: &IssueArgs, settings: &Settings) -> Result<(), CliError> {
     if let Some(first) = issued.iter().find(|i| i.clamped) {
         warn(format!(
             "validity cut back to the CA's own expiry ({}): a certificate cannot outlive its issuer",
-            day(first.not_after)
+            day(first.record.not_after)
         ));
     }
-    for i in issued.iter().filter(|i| i.name.chars().count() > 64) {
+    for i in issued.iter().filter(|i| i.record.name.chars().count() > 64) {
         note(format!(
             "note: '{}' is longer than the 64 characters a CN may hold; the certificate has no CN and carries the name in its SAN",
-            i.name
+            i.record.name
         ));
     }
     if settings.out.json {
@@ -71,14 +71,14 @@ pub fn run(args: &IssueArgs, settings: &Settings) -> Result<(), CliError> {
             .unwrap_or_default();
         out.line(format!(
             "issued {}  serial {}  {}  {}  until {}{}",
-            i.name,
-            i.serial,
-            i.profile,
-            i.key_type,
-            day(i.not_after),
+            i.record.name,
+            i.record.serial,
+            i.record.profile,
+            i.record.key_type,
+            day(i.record.not_after),
             replaced
         ));
-        out.line(format!("  SANs  {}", i.sans.join(", ")));
+        out.line(format!("  SANs  {}", i.record.sans.join(", ")));
         out.line(format!(
             "  files {}/{{cert,key,chain,fullchain}}.pem",
             i.files.dir.display()
