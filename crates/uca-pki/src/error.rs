@@ -33,4 +33,12 @@ pub enum PkiError {
     BadSubject { input: String, reason: String },
     #[error("invalid validity: {0}")]
     BadValidity(String),
+    #[error("unknown revocation reason '{0}'")]
+    UnknownReason(String),
+    #[error("the CRL is not usable: {0}")]
+    BadCrl(String),
+    #[error("invalid name constraint '{input}': {reason}")]
+    BadConstraint { input: String, reason: String },
+    #[error("{0}")]
+    ConstraintViolation(String),
 }

@@ -31,10 +31,16 @@ pub struct CertInfo {
     pub signature_algorithm: String,
     pub sans: Vec<String>,
     pub is_ca: bool,
+    /// basicConstraints pathLenConstraint of a CA certificate.
+    pub path_len: Option<u32>,
     pub fingerprint_sha256: String,
     pub extensions: Vec<ExtensionInfo>,
     #[serde(skip)]
     pub spki_der: Vec<u8>,
+    #[serde(skip)]
+    pub subject_key_id: Option<Vec<u8>>,
+    #[serde(skip)]
+    pub authority_key_id: Option<Vec<u8>>,
     #[serde(skip)]
     pub serial_value: Serial,
 }
@@ -97,6 +103,17 @@ pub fn parse_certificate(der: &[u8]) -> Result<CertInfo, PkiError> {
         });
     }
     let serial_value = Serial::from_der_content(cert.raw_serial());
+    let mut path_len = None;
+    let mut subject_key_id = None;
+    let mut authority_key_id = None;
+    for ext in cert.extensions() {
+        match ext.parsed_extension() {
+            ParsedExtension::BasicConstraints(bc) => path_len = bc.path_len_constraint,
+            ParsedExtension::SubjectKeyIdentifier(k) => subject_key_id = Some(k.0.to_vec()),
+            ParsedExtension::AuthorityKeyIdentifier(a) => authority_key_id = a.key_identifier.as_ref().map(|k| k.0.to_vec()),
+            _ => {}
+        }
+    }
     Ok(CertInfo {
         serial: serial_value.hex(),
         serial_value,
@@ -109,6 +126,9 @@ pub fn parse_certificate(der: &[u8]) -> Result<CertInfo, PkiError> {
         signature_algorithm: sig_alg_name(&cert.signature_algorithm.algorithm.to_id_string()),
         sans,
         is_ca: cert.is_ca(),
+        path_len,
+        subject_key_id,
+        authority_key_id,
         fingerprint_sha256: Fingerprint::of_der(der).to_string(),
         extensions,
         spki_der,

@@ -5,6 +5,8 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod constraints;
+pub mod crl;
 pub mod csr;
 pub mod error;
 pub mod inspect;
@@ -16,6 +18,7 @@ pub mod serial;
 pub mod sign;
 pub mod subject;
 pub mod validity;
+pub mod verify;
 
 pub use error::PkiError;
 pub use key::{KeyType, PrivateKey};

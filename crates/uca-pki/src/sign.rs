@@ -5,6 +5,8 @@ use time::OffsetDateTime;
 
 use crate::inspect::parse_certificate;
 use crate::validity::Validity;
+use crate::constraints::NameConstraints;
+use crate::crl::{RevokedEntry, SignedCrl};
 use crate::{Fingerprint, KeyType, PkiError, PrivateKey, Profile, San, Serial, Subject};
 
 /// A freshly signed certificate with the facts the ledger records.
@@ -42,6 +44,17 @@ pub struct LeafRequest {
     pub profile: Profile,
     pub validity: Validity,
     pub serial: Serial,
+}
+
+/// What an intermediate CA certificate should say.
+#[derive(Debug, Clone)]
+pub struct CaRequest {
+    pub subject: Subject,
+    pub validity: Validity,
+    pub serial: Serial,
+    /// pathLenConstraint: how many CAs may sit below this one (0: it signs leaves only).
+    pub path_len: u8,
+    pub constraints: NameConstraints,
 }
 
 /// A public key to certify, from a CSR (the private key stays with the requester).
@@ -92,6 +105,11 @@ pub struct CaSigner {
     key_type: KeyType,
     not_before: OffsetDateTime,
     not_after: OffsetDateTime,
+    /// The CA certificate's subjectKeyIdentifier: the AKI of everything it signs.
+    key_id: Vec<u8>,
+    /// basicConstraints pathLenConstraint (None: unlimited).
+    path_len: Option<u32>,
+    constraints: Option<NameConstraints>,
 }
 
 impl std::fmt::Debug for CaSigner {
@@ -126,11 +144,18 @@ impl CaSigner {
                 "the CA certificate's keyUsage lacks keyCertSign".into(),
             ));
         }
+        let key_id = info.subject_key_id.clone().unwrap_or_else(|| {
+            key_identifier_bytes(&rcgen::SubjectPublicKeyInfo::from_der(&info.spki_der).ok())
+        });
+        let constraints = NameConstraints::from_cert_der(ca_cert_der)?;
         Ok(CaSigner {
             issuer,
             key_type,
             not_before: info.not_before,
             not_after: info.not_after,
+            key_id,
+            path_len: info.path_len,
+            constraints,
         })
     }
 
@@ -141,6 +166,74 @@ impl CaSigner {
     /// The CA's own validity window, which every leaf must fit inside.
     pub fn window(&self) -> (OffsetDateTime, OffsetDateTime) {
         (self.not_before, self.not_after)
+    }
+
+    /// The CA's name constraints, if its certificate has them.
+    pub fn constraints(&self) -> Option<&NameConstraints> {
+        self.constraints.as_ref()
+    }
+
+    /// The CA's pathLenConstraint (None: unlimited).
+    pub fn path_len(&self) -> Option<u32> {
+        self.path_len
+    }
+
+    /// Signs a CRL listing `entries`.
+    pub fn sign_crl(
+        &self,
+        entries: &[RevokedEntry],
+        number: u64,
+        this_update: OffsetDateTime,
+        next_update: OffsetDateTime,
+    ) -> Result<SignedCrl, PkiError> {
+        let params = crate::crl::crl_params(entries, number, this_update, next_update, self.key_id.clone())?;
+        let crl = params.signed_by(&self.issuer).map_err(|e| PkiError::Signing(e.to_string()))?;
+        let der = crl.der().to_vec();
+        let pem = crl.pem().map_err(|e| PkiError::Signing(e.to_string()))?;
+        Ok(SignedCrl { der, pem, number, this_update, next_update, entries: entries.len() })
+    }
+
+    /// Signs an intermediate CA certificate for a key uca generated.
+    pub fn sign_intermediate(&self, req: &CaRequest, key: &PrivateKey) -> Result<SignedCert, PkiError> {
+        self.sign_ca(req, key.pair())
+    }
+
+    /// Signs an intermediate CA certificate for the public key of a CSR (Vault, OpenBao, …).
+    pub fn sign_intermediate_for(&self, req: &CaRequest, key: &PublicKey) -> Result<SignedCert, PkiError> {
+        self.sign_ca(req, &key.spki)
+    }
+
+    fn sign_ca(&self, req: &CaRequest, public_key: &impl PublicKeyData) -> Result<SignedCert, PkiError> {
+        if let Some(parent) = self.path_len {
+            if parent == 0 {
+                return Err(PkiError::ConstraintViolation(
+                    "this CA's pathLenConstraint is 0: it may not sign other CAs".into(),
+                ));
+            }
+            if u32::from(req.path_len) >= parent {
+                return Err(PkiError::ConstraintViolation(format!(
+                    "this CA's pathLenConstraint is {parent}, so an intermediate below it may have at most {}",
+                    parent - 1
+                )));
+            }
+        }
+        if let Some(ours) = &self.constraints {
+            ours.check_child(&req.constraints).map_err(PkiError::ConstraintViolation)?;
+        }
+        let mut params = CertificateParams::default();
+        params.distinguished_name = req.subject.to_rcgen()?;
+        params.not_before = req.validity.not_before;
+        params.not_after = req.validity.not_after;
+        params.serial_number = Some(rcgen::SerialNumber::from_slice(req.serial.as_bytes()));
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(req.path_len));
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        params.use_authority_key_identifier_extension = true;
+        params.key_identifier_method = key_identifier(public_key);
+        if !req.constraints.is_empty() {
+            params.name_constraints = Some(req.constraints.to_rcgen());
+        }
+        let cert = params.signed_by(public_key, &self.issuer).map_err(|e| PkiError::Signing(e.to_string()))?;
+        Ok(SignedCert::from_rcgen(cert, req.serial.clone(), &req.validity))
     }
 
     /// Signs a leaf for a key uca generated.
@@ -187,6 +280,11 @@ impl CaSigner {
             .map(San::to_rcgen)
             .collect::<Result<_, _>>()
             .map_err(|e| PkiError::Signing(e.to_string()))?;
+        if let Some(nc) = &self.constraints {
+            for san in &req.sans {
+                nc.check(san).map_err(PkiError::ConstraintViolation)?;
+            }
+        }
         if params.subject_alt_names.is_empty() {
             return Err(PkiError::Signing(
                 "a leaf certificate needs at least one SAN".into(),
@@ -207,7 +305,13 @@ impl CaSigner {
 /// SHA-256 of the subjectPublicKey BIT STRING value (not of the whole SubjectPublicKeyInfo),
 /// a method linters and other CAs recognize.
 fn key_identifier(public_key: &impl PublicKeyData) -> rcgen::KeyIdMethod {
+    rcgen::KeyIdMethod::PreSpecified(key_identifier_bytes(&Some(public_key)))
+}
+
+fn key_identifier_bytes(public_key: &Option<impl PublicKeyData>) -> Vec<u8> {
     use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(public_key.der_bytes());
-    rcgen::KeyIdMethod::PreSpecified(digest[..20].to_vec())
+    match public_key {
+        Some(k) => Sha256::digest(k.der_bytes())[..20].to_vec(),
+        None => Vec::new(),
+    }
 }

@@ -1,0 +1,108 @@
+//! Checking a certificate against a CA: the chain, the dates, the signatures. Every finding is
+//! a sentence, because `uca verify` exists to say *why not*.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+use crate::inspect::all_certificates_der;
+use crate::PkiError;
+
+/// The outcome of a chain check.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChainCheck {
+    /// Subjects from the certificate up to the trust anchor, as far as the chain was built.
+    pub path: Vec<String>,
+    /// Reasons the certificate is not valid; empty when it is.
+    pub problems: Vec<String>,
+    /// Things worth knowing that do not make it invalid.
+    pub notes: Vec<String>,
+}
+
+/// Reads the certificates of a PEM file (or one DER certificate): the first is the one to
+/// check, the others are offered as intermediates.
+pub fn read_cert_file(data: &[u8]) -> Result<Vec<Vec<u8>>, PkiError> {
+    if crate::pem::looks_like_pem(data) {
+        let text = std::str::from_utf8(data).map_err(|_| PkiError::BadCertificate("the PEM text is not UTF-8".into()))?;
+        let certs = all_certificates_der(text)?;
+        if certs.is_empty() {
+            return Err(PkiError::BadCertificate("the file holds no CERTIFICATE block".into()));
+        }
+        Ok(certs)
+    } else if data.first() == Some(&0x30) {
+        Ok(vec![data.to_vec()])
+    } else {
+        Err(PkiError::BadCertificate("neither PEM nor DER".into()))
+    }
+}
+
+fn dates(cert: &X509Certificate<'_>, now: OffsetDateTime, who: &str, problems: &mut Vec<String>) {
+    let nb = cert.validity().not_before.to_datetime();
+    let na = cert.validity().not_after.to_datetime();
+    if now < nb {
+        problems.push(format!("{who} is not valid yet: notBefore is {nb}"));
+    }
+    if now > na {
+        problems.push(format!("{who} expired on {na}"));
+    }
+}
+
+fn parse(der: &[u8]) -> Result<X509Certificate<'_>, PkiError> {
+    X509Certificate::from_der(der).map(|(_, c)| c).map_err(|e| PkiError::BadCertificate(e.to_string()))
+}
+
+/// Builds the path from `target` to `anchor` through `intermediates` (and the CA's own chain),
+/// checking each signature and validity window at `now`.
+pub fn check_chain(
+    target: &[u8],
+    offered: &[Vec<u8>],
+    anchor: &[u8],
+    ca_chain: &[Vec<u8>],
+    now: OffsetDateTime,
+) -> Result<ChainCheck, PkiError> {
+    let leaf = parse(target)?;
+    let anchor_cert = parse(anchor)?;
+    let mut pool: Vec<X509Certificate<'_>> = Vec::new();
+    for der in offered.iter().chain(ca_chain.iter()) {
+        pool.push(parse(der)?);
+    }
+    let mut out = ChainCheck { path: vec![leaf.subject().to_string()], problems: Vec::new(), notes: Vec::new() };
+    dates(&leaf, now, "the certificate", &mut out.problems);
+    let mut current = leaf;
+    for depth in 0..8 {
+        // The anchor first: the CA this directory is.
+        if current.issuer().as_raw() == anchor_cert.subject().as_raw() {
+            if current.verify_signature(Some(anchor_cert.public_key())).is_ok() {
+                if current.as_raw() != anchor_cert.as_raw() {
+                    out.path.push(anchor_cert.subject().to_string());
+                }
+                dates(&anchor_cert, now, "the CA certificate", &mut out.problems);
+                return Ok(out);
+            }
+            out.problems.push(format!(
+                "{} names this CA as its issuer, but its signature does not verify with this CA's key (another CA with the same name?)",
+                if depth == 0 { "the certificate".to_string() } else { format!("the intermediate {}", current.subject()) }
+            ));
+            return Ok(out);
+        }
+        let Some(next) = pool.iter().find(|c| {
+            c.subject().as_raw() == current.issuer().as_raw() && current.verify_signature(Some(c.public_key())).is_ok()
+        }) else {
+            out.problems.push(format!(
+                "no path to this CA ({}): nothing here issued {} (its issuer is {})",
+                anchor_cert.subject(),
+                current.subject(),
+                current.issuer()
+            ));
+            return Ok(out);
+        };
+        if !next.is_ca() {
+            out.problems.push(format!("{} signed a certificate but is not a CA", next.subject()));
+        }
+        out.path.push(next.subject().to_string());
+        dates(next, now, &format!("the intermediate {}", next.subject()), &mut out.problems);
+        current = next.clone();
+    }
+    out.problems.push("the chain is longer than 8 certificates".into());
+    Ok(out)
+}
