@@ -21,6 +21,7 @@ pub struct Ca {
     pub(crate) cert_pem: String,
     pub(crate) cert_der: Vec<u8>,
     pub(crate) cert_info: CertInfo,
+    chain_pem: Option<String>,
     _lock: CaLock,
 }
 
@@ -61,6 +62,12 @@ impl Ca {
         };
         let cert_der = certificate_der(cert_pem.as_bytes()).map_err(|e| bad_cert(e.to_string()))?;
         let cert_info = parse_certificate(&cert_der).map_err(|e| bad_cert(e.to_string()))?;
+        let chain_path = paths.ca_chain();
+        let chain_pem = if chain_path.exists() {
+            Some(std::fs::read_to_string(&chain_path).map_err(io_err("read", &chain_path))?)
+        } else {
+            None
+        };
         let ledger = SqliteLedger::open(&paths.ledger())?;
         let mut ca = Ca {
             paths,
@@ -69,6 +76,7 @@ impl Ca {
             cert_pem,
             cert_der,
             cert_info,
+            chain_pem,
             _lock: lock,
         };
         let repair = ca.repair(OffsetDateTime::now_utc())?;
@@ -84,9 +92,10 @@ impl Ca {
         &self.cert_info
     }
 
-    /// The issuer chain handed out with every leaf (`chain.pem`).
+    /// The issuer chain handed out with every leaf (`chain.pem`): this CA's certificate and, for
+    /// an intermediate, the certificates above it.
     pub fn chain_pem(&self) -> &str {
-        &self.cert_pem
+        self.chain_pem.as_deref().unwrap_or(&self.cert_pem)
     }
 
     /// Whether unlocking needs a passphrase.

@@ -47,6 +47,14 @@ pub enum CaError {
     Rng(String),
     #[error("invalid request: {0}")]
     Invalid(String),
+    #[error("the CA at {} is sealed: its key was destroyed{}", dir.display(), since.as_ref().map(|s| format!(" on {s}")).unwrap_or_default())]
+    Sealed { dir: PathBuf, since: Option<String> },
+    #[error("the CA key {} is missing", path.display())]
+    KeyMissing { path: PathBuf },
+    #[error("cannot renew '{name}': {reason}")]
+    NotRenewable { name: String, reason: String },
+    #[error("cannot revoke '{name}': {reason}")]
+    NotRevocable { name: String, reason: String },
 }
 
 impl CaError {
@@ -93,6 +101,20 @@ impl CaError {
             CaError::BadName { .. } => "a NAME is a host name (rmq1), an IP address or an email address; put URIs in --san".into(),
             CaError::DuplicateName(n) => format!("name '{n}' once per call (NAMEs are compared after lowercasing)"),
             CaError::Invalid(_) => "see 'uca help' for the command's options and examples".into(),
+            CaError::Sealed { .. } => {
+                "a sealed CA can only list, show, verify and revoke; issue from an intermediate made before sealing, or create a new CA with 'uca init --dir NEW_DIR'".into()
+            }
+            CaError::KeyMissing { .. } => "restore private/ca.key from your backup; a CA without its key cannot sign".into(),
+            CaError::NotRenewable { .. } => "issue a new certificate instead: 'uca issue NAME --force'".into(),
+            CaError::NotRevocable { .. } => "'uca list' shows what can be revoked".into(),
+            CaError::Pki(PkiError::UnknownReason(_)) => format!("use one of: {}", uca_pki::crl::RevocationReason::names()),
+            CaError::Pki(PkiError::BadConstraint { .. }) => {
+                "DNS subtrees look like svc.internal (or .svc.internal), IP ranges like 10.0.0.0/8".into()
+            }
+            CaError::Pki(PkiError::ConstraintViolation(_)) => {
+                "the CA's name constraints and path length bound what it may sign; 'uca show' on the CA certificate lists them".into()
+            }
+            CaError::Pki(PkiError::BadCrl(_)) => "make a fresh one with 'uca crl'".into(),
             CaError::NotInLedger(_) => "'uca list' shows every NAME and serial the CA knows".into(),
             _ => return None,
         })

@@ -39,16 +39,7 @@ pub struct InitResult {
 /// built under a temporary sibling name, synced, then renamed onto `dir` (which may be
 /// absent or an empty directory, e.g. a freshly mounted volume).
 pub fn init(opts: InitOptions, now: OffsetDateTime) -> Result<InitResult, CaError> {
-    let dir = &opts.dir;
-    if CaPaths::is_ca(dir) {
-        return Err(CaError::AlreadyExists { dir: dir.clone() });
-    }
-    if dir.exists() {
-        let mut entries = std::fs::read_dir(dir).map_err(io_err("read", dir))?;
-        if entries.next().is_some() {
-            return Err(CaError::NotEmpty { dir: dir.clone() });
-        }
-    }
+    check_target(&opts.dir)?;
     let subject = opts
         .config
         .subject
@@ -74,7 +65,63 @@ pub fn init(opts: InitOptions, now: OffsetDateTime) -> Result<InitResult, CaErro
         common_name: None,
         ..subject.clone()
     };
+    let dir = CaDir {
+        name: &opts.name,
+        key_type: opts.key_type,
+        profile: "root",
+        config: &config,
+        cert: &cert,
+        key_pem: &key_pem,
+        extra: &[],
+    };
+    assemble(&opts.dir, &dir, now, |_| Ok(()))?;
+    Ok(InitResult {
+        paths: CaPaths::new(&opts.dir),
+        cert,
+        encrypted: opts.passphrase.is_some(),
+    })
+}
 
+/// Refuses an existing CA or a non-empty directory.
+pub(crate) fn check_target(dir: &Path) -> Result<(), CaError> {
+    if CaPaths::is_ca(dir) {
+        return Err(CaError::AlreadyExists {
+            dir: dir.to_path_buf(),
+        });
+    }
+    if dir.exists() {
+        let mut entries = std::fs::read_dir(dir).map_err(io_err("read", dir))?;
+        if entries.next().is_some() {
+            return Err(CaError::NotEmpty {
+                dir: dir.to_path_buf(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Everything a new CA directory holds.
+pub(crate) struct CaDir<'a> {
+    pub name: &'a str,
+    pub key_type: KeyType,
+    /// Ledger profile of the CA's own row: `root` or `intermediate`.
+    pub profile: &'a str,
+    pub config: &'a Config,
+    pub cert: &'a SignedCert,
+    pub key_pem: &'a str,
+    /// Extra public files (relative path, contents): an intermediate's chain and root.
+    pub extra: &'a [(&'a str, String)],
+}
+
+/// Builds the directory under a temporary sibling name, syncs it, then renames it onto `dir`.
+/// `before_rename` runs after the sync and before the rename (an intermediate records itself in
+/// its parent's ledger there: from then on, no copy of its certificate exists unrecorded).
+pub(crate) fn assemble(
+    dir: &Path,
+    ca: &CaDir<'_>,
+    now: OffsetDateTime,
+    before_rename: impl FnOnce(&Path) -> Result<(), CaError>,
+) -> Result<(), CaError> {
     let parent = fsio::parent_of(dir);
     std::fs::create_dir_all(&parent).map_err(io_err("create directory", &parent))?;
     let base = dir
@@ -82,13 +129,16 @@ pub fn init(opts: InitOptions, now: OffsetDateTime) -> Result<InitResult, CaErro
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "ca".into());
     let staging = parent.join(format!(".{base}.uca-init-{}", fsio::random_suffix()));
-    let result = build(&staging, &config, &opts, &cert, &key_pem, now).and_then(|()| {
+    let result = build(&staging, ca, now).and_then(|()| {
         fsio::sync_filesystem(&staging)?;
+        before_rename(&staging)?;
         std::fs::rename(&staging, dir).map_err(|e| match e.raw_os_error() {
-            Some(39) | Some(17) => CaError::NotEmpty { dir: dir.clone() },
+            Some(39) | Some(17) => CaError::NotEmpty {
+                dir: dir.to_path_buf(),
+            },
             _ => CaError::Io {
                 op: "rename",
-                path: dir.clone(),
+                path: dir.to_path_buf(),
                 source: e,
             },
         })?;
@@ -98,45 +148,37 @@ pub fn init(opts: InitOptions, now: OffsetDateTime) -> Result<InitResult, CaErro
         let _ = fsio::remove_tree(&staging);
         return Err(e);
     }
-    Ok(InitResult {
-        paths: CaPaths::new(dir),
-        cert,
-        encrypted: opts.passphrase.is_some(),
-    })
+    Ok(())
 }
 
-fn build(
-    staging: &Path,
-    config: &Config,
-    opts: &InitOptions,
-    cert: &SignedCert,
-    key_pem: &str,
-    now: OffsetDateTime,
-) -> Result<(), CaError> {
+fn build(staging: &Path, ca: &CaDir<'_>, now: OffsetDateTime) -> Result<(), CaError> {
     let paths = CaPaths::new(staging);
     fsio::create_private_dir(staging)?;
     fsio::create_private_dir(&paths.private_dir())?;
     fsio::create_private_dir(&paths.issued())?;
-    fsio::write_new(&paths.ca_key(), key_pem.as_bytes(), KEY_MODE)?;
-    fsio::write_new(&paths.ca_cert(), cert.pem.as_bytes(), PUBLIC_MODE)?;
+    fsio::write_new(&paths.ca_key(), ca.key_pem.as_bytes(), KEY_MODE)?;
+    fsio::write_new(&paths.ca_cert(), ca.cert.pem.as_bytes(), PUBLIC_MODE)?;
+    for (rel, contents) in ca.extra {
+        fsio::write_new(&staging.join(rel), contents.as_bytes(), PUBLIC_MODE)?;
+    }
     fsio::write_new(
         &paths.config(),
-        config.render(&opts.name, opts.key_type).as_bytes(),
+        ca.config.render(ca.name, ca.key_type).as_bytes(),
         PUBLIC_MODE,
     )?;
     fsio::write_new(&paths.lock(), b"", PUBLIC_MODE)?;
     let mut ledger = SqliteLedger::open(&paths.ledger())?;
-    let root = CertRecord::new(
-        cert,
-        &opts.name,
-        "root",
-        opts.key_type.as_str(),
+    let own = CertRecord::new(
+        ca.cert,
+        ca.name,
+        ca.profile,
+        ca.key_type.as_str(),
         &[],
         Source::Root,
         Status::Issued,
         now,
     );
-    ledger.insert(&[root], Durability::WithNextSync)?;
+    ledger.insert(&[own], Durability::WithNextSync)?;
     // Leave no WAL behind: the rename must carry a self-contained database.
     ledger.checkpoint()?;
     drop(ledger);

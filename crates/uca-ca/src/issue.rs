@@ -32,6 +32,10 @@ pub struct IssueRequest {
     pub no_rules: bool,
     /// Replace an existing certificate for NAME.
     pub force: bool,
+    /// Certify this existing key (PKCS#8 PEM) instead of making a new one (renewal).
+    pub reuse_key: Option<zeroize::Zeroizing<String>>,
+    /// Exactly these SANs instead of NAME + rules + extra (renewal keeps the names).
+    pub sans_override: Option<Vec<San>>,
 }
 
 /// One issued certificate: its ledger row, and what the caller should know besides.
@@ -91,7 +95,10 @@ impl Ca {
         // 1. Keys and certificates, in memory, on every core.
         let made: Vec<(Planned, SignedCert, zeroize::Zeroizing<String>, bool)> =
             parallel::map(&planned, |p| {
-                let key = p.req.key_type.generate()?;
+                let key = match &p.req.reuse_key {
+                    Some(pem) => uca_pki::PrivateKey::from_pem_or_der(pem.as_bytes(), None)?,
+                    None => p.req.key_type.generate()?,
+                };
                 let validity = Validity::starting(now, p.req.days, Some(window));
                 let leaf = LeafRequest {
                     subject: self.config.subject.with_common_name(Some(&p.name)),
@@ -239,7 +246,10 @@ impl Ca {
             } else {
                 self.config.san_rules.clone()
             };
-            let sans = rules.sans_for(&name_san, &req.extra_sans)?;
+            let sans = match &req.sans_override {
+                Some(sans) => sans.clone(),
+                None => rules.sans_for(&name_san, &req.extra_sans)?,
+            };
             let current = self
                 .ledger
                 .by_name(&name)?

@@ -26,6 +26,19 @@ impl CaPaths {
     pub fn ca_key(&self) -> PathBuf {
         self.dir.join("private").join("ca.key")
     }
+    /// The CRL `uca crl` writes by default.
+    pub fn crl(&self) -> PathBuf {
+        self.dir.join("crl.pem")
+    }
+    /// For an intermediate CA: its certificate followed by its issuers' (what leaves' chain.pem
+    /// holds). Absent for a root CA, whose chain is `ca.crt` alone.
+    pub fn ca_chain(&self) -> PathBuf {
+        self.dir.join("ca-chain.pem")
+    }
+    /// For an intermediate CA: the root at the top of its chain, the trust anchor for peers.
+    pub fn root_cert(&self) -> PathBuf {
+        self.dir.join("root.crt")
+    }
     pub fn private_dir(&self) -> PathBuf {
         self.dir.join("private")
     }

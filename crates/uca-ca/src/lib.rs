@@ -8,21 +8,34 @@
 
 mod ca;
 pub mod config;
+mod crl;
 mod error;
+pub mod expiry;
 pub mod fsio;
 mod init;
+mod intermediate;
 mod issue;
 pub mod layout;
 pub mod ledger;
 mod lock;
 mod parallel;
+mod passphrase;
+mod renew;
+mod revoke;
+mod seal;
 mod sign;
+mod verify;
 
 pub use ca::{Ca, Repair};
 pub use config::Config;
+pub use crl::DEFAULT_CRL_DAYS;
 pub use error::CaError;
 pub use init::{InitOptions, InitResult, init};
+pub use intermediate::{INTERMEDIATE, IntermediateOptions};
 pub use issue::{IssueRequest, Issued};
 pub use layout::{CaPaths, IssuedPaths};
 pub use ledger::{CertRecord, Durability, Ledger, Source, Status};
+pub use renew::{RenewRequest, Renewed};
+pub use revoke::Revoked;
 pub use sign::{CsrRequest, SignedCsr};
+pub use verify::Verification;

@@ -18,17 +18,29 @@ pub struct IpNet {
 
 impl IpNet {
     pub fn parse(input: &str) -> Result<IpNet, PkiError> {
-        let bad = |reason: &str| PkiError::BadConstraint { input: input.to_string(), reason: reason.to_string() };
-        let (addr, prefix) = input.split_once('/').ok_or_else(|| bad("an IP range is ADDRESS/PREFIX, e.g. 10.0.0.0/8"))?;
-        let addr: IpAddr = addr.parse().map_err(|_| bad("not an IP address before the '/'"))?;
-        let prefix: u8 = prefix.parse().map_err(|_| bad("the prefix length is not a number"))?;
+        let bad = |reason: &str| PkiError::BadConstraint {
+            input: input.to_string(),
+            reason: reason.to_string(),
+        };
+        let (addr, prefix) = input
+            .split_once('/')
+            .ok_or_else(|| bad("an IP range is ADDRESS/PREFIX, e.g. 10.0.0.0/8"))?;
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| bad("not an IP address before the '/'"))?;
+        let prefix: u8 = prefix
+            .parse()
+            .map_err(|_| bad("the prefix length is not a number"))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         if prefix > max {
             return Err(bad(&format!("the prefix length is more than {max}")));
         }
         let net = IpNet { addr, prefix };
         if net.network() != addr {
-            return Err(bad(&format!("host bits are set; did you mean {}/{prefix}?", net.network())));
+            return Err(bad(&format!(
+                "host bits are set; did you mean {}/{prefix}?",
+                net.network()
+            )));
         }
         Ok(net)
     }
@@ -42,7 +54,11 @@ impl IpNet {
 
     fn mask(&self) -> u128 {
         let (_, width) = Self::bits(self.addr);
-        if self.prefix == 0 { 0 } else { (!0u128 << (width - u32::from(self.prefix))) & (!0u128 >> (128 - width)) }
+        if self.prefix == 0 {
+            0
+        } else {
+            (!0u128 << (width - u32::from(self.prefix))) & (!0u128 >> (128 - width))
+        }
     }
 
     fn network(&self) -> IpAddr {
@@ -76,7 +92,10 @@ impl IpNet {
             _ => return None,
         };
         let prefix = bytes[half..].iter().map(|b| b.count_ones()).sum::<u32>();
-        Some(IpNet { addr, prefix: u8::try_from(prefix).ok()? })
+        Some(IpNet {
+            addr,
+            prefix: u8::try_from(prefix).ok()?,
+        })
     }
 }
 
@@ -99,8 +118,10 @@ pub struct NameConstraints {
 /// RFC 5280 reading; the leading dot is dropped because it is not DNS syntax).
 pub fn parse_dns_constraint(input: &str) -> Result<String, PkiError> {
     let trimmed = input.strip_prefix('.').unwrap_or(input);
-    crate::san::parse_dns(trimmed, false)
-        .map_err(|e| PkiError::BadConstraint { input: input.to_string(), reason: e.reason })
+    crate::san::parse_dns(trimmed, false).map_err(|e| PkiError::BadConstraint {
+        input: input.to_string(),
+        reason: e.reason,
+    })
 }
 
 fn dns_within(name: &str, domain: &str) -> bool {
@@ -117,7 +138,9 @@ impl NameConstraints {
         let tree = |dns: &[String], ip: &[IpNet]| {
             dns.iter()
                 .map(|d| GeneralSubtree::DnsName(d.clone()))
-                .chain(ip.iter().map(|n| GeneralSubtree::IpAddress(CidrSubnet::from_addr_prefix(n.addr, n.prefix))))
+                .chain(ip.iter().map(|n| {
+                    GeneralSubtree::IpAddress(CidrSubnet::from_addr_prefix(n.addr, n.prefix))
+                }))
                 .collect()
         };
         rcgen::NameConstraints {
@@ -130,23 +153,32 @@ impl NameConstraints {
     /// forms uca cannot check (email, URI, directory names) are an error, so that nothing is
     /// issued that the CA's own relying parties would refuse.
     pub fn from_cert_der(der: &[u8]) -> Result<Option<NameConstraints>, PkiError> {
-        let (_, cert) = X509Certificate::from_der(der).map_err(|e| PkiError::BadCertificate(e.to_string()))?;
-        let Some(ext) = cert.extensions().iter().find_map(|e| match e.parsed_extension() {
-            ParsedExtension::NameConstraints(nc) => Some(nc.clone()),
-            _ => None,
-        }) else {
+        let (_, cert) =
+            X509Certificate::from_der(der).map_err(|e| PkiError::BadCertificate(e.to_string()))?;
+        let Some(ext) = cert
+            .extensions()
+            .iter()
+            .find_map(|e| match e.parsed_extension() {
+                ParsedExtension::NameConstraints(nc) => Some(nc.clone()),
+                _ => None,
+            })
+        else {
             return Ok(None);
         };
         let mut out = NameConstraints::default();
         let read = |trees: &Option<Vec<x509_parser::extensions::GeneralSubtree<'_>>>,
-                        dns: &mut Vec<String>,
-                        ip: &mut Vec<IpNet>|
+                    dns: &mut Vec<String>,
+                    ip: &mut Vec<IpNet>|
          -> Result<(), PkiError> {
             for t in trees.iter().flatten() {
                 match &t.base {
-                    GeneralName::DNSName(d) => dns.push(d.trim_start_matches('.').to_ascii_lowercase()),
+                    GeneralName::DNSName(d) => {
+                        dns.push(d.trim_start_matches('.').to_ascii_lowercase())
+                    }
                     GeneralName::IPAddress(b) => ip.push(IpNet::from_der(b).ok_or_else(|| {
-                        PkiError::BadCertificate("a malformed IP range in the CA's name constraints".into())
+                        PkiError::BadCertificate(
+                            "a malformed IP range in the CA's name constraints".into(),
+                        )
                     })?),
                     other => {
                         return Err(PkiError::BadCertificate(format!(
@@ -157,8 +189,16 @@ impl NameConstraints {
             }
             Ok(())
         };
-        read(&ext.permitted_subtrees, &mut out.permitted_dns, &mut out.permitted_ip)?;
-        read(&ext.excluded_subtrees, &mut out.excluded_dns, &mut out.excluded_ip)?;
+        read(
+            &ext.permitted_subtrees,
+            &mut out.permitted_dns,
+            &mut out.permitted_ip,
+        )?;
+        read(
+            &ext.excluded_subtrees,
+            &mut out.excluded_dns,
+            &mut out.excluded_ip,
+        )?;
         Ok(Some(out))
     }
 
@@ -167,10 +207,16 @@ impl NameConstraints {
         match san {
             San::Dns(name) => {
                 let base = name.strip_prefix("*.").unwrap_or(name);
-                if let Some(ex) = self.excluded_dns.iter().find(|d| dns_within(base, d) || dns_within(d, base)) {
+                if let Some(ex) = self
+                    .excluded_dns
+                    .iter()
+                    .find(|d| dns_within(base, d) || dns_within(d, base))
+                {
                     return Err(format!("DNS:{name} falls in the excluded subtree {ex}"));
                 }
-                if !self.permitted_dns.is_empty() && !self.permitted_dns.iter().any(|d| dns_within(base, d)) {
+                if !self.permitted_dns.is_empty()
+                    && !self.permitted_dns.iter().any(|d| dns_within(base, d))
+                {
                     return Err(format!(
                         "DNS:{name} is outside the permitted DNS subtrees ({})",
                         self.permitted_dns.join(", ")
@@ -181,12 +227,19 @@ impl NameConstraints {
                 if let Some(ex) = self.excluded_ip.iter().find(|n| n.contains(*ip)) {
                     return Err(format!("IP:{ip} falls in the excluded range {ex}"));
                 }
-                let same_family: Vec<&IpNet> =
-                    self.permitted_ip.iter().filter(|n| n.addr.is_ipv4() == ip.is_ipv4()).collect();
+                let same_family: Vec<&IpNet> = self
+                    .permitted_ip
+                    .iter()
+                    .filter(|n| n.addr.is_ipv4() == ip.is_ipv4())
+                    .collect();
                 let any_ip = !self.permitted_ip.is_empty();
                 if any_ip && !same_family.iter().any(|n| n.contains(*ip)) {
-                    let list: Vec<String> = self.permitted_ip.iter().map(ToString::to_string).collect();
-                    return Err(format!("IP:{ip} is outside the permitted ranges ({})", list.join(", ")));
+                    let list: Vec<String> =
+                        self.permitted_ip.iter().map(ToString::to_string).collect();
+                    return Err(format!(
+                        "IP:{ip} is outside the permitted ranges ({})",
+                        list.join(", ")
+                    ));
                 }
             }
             San::Email(_) | San::Uri(_) => {}
@@ -207,12 +260,22 @@ impl NameConstraints {
             ));
         }
         for n in &child.permitted_ip {
-            if !self.permitted_ip.is_empty() && !self.permitted_ip.iter().any(|p| p.contains(n.addr) && p.prefix <= n.prefix) {
-                return Err(format!("the range {n} is outside this CA's permitted IP ranges"));
+            if !self.permitted_ip.is_empty()
+                && !self
+                    .permitted_ip
+                    .iter()
+                    .any(|p| p.contains(n.addr) && p.prefix <= n.prefix)
+            {
+                return Err(format!(
+                    "the range {n} is outside this CA's permitted IP ranges"
+                ));
             }
         }
         if !self.permitted_ip.is_empty() && child.permitted_ip.is_empty() {
-            return Err("this CA is constrained to IP ranges; the intermediate must be too (--permit-ip)".into());
+            return Err(
+                "this CA is constrained to IP ranges; the intermediate must be too (--permit-ip)"
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -233,19 +296,29 @@ mod tests {
         assert!(IpNet::parse("10.0.0.0").is_err());
         let v6 = IpNet::parse("fd00::/8").unwrap();
         assert!(v6.contains("fd12::1".parse().unwrap()));
-        assert!(IpNet::parse("0.0.0.0/0").unwrap().contains("1.2.3.4".parse().unwrap()));
+        assert!(
+            IpNet::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("1.2.3.4".parse().unwrap())
+        );
     }
 
     #[test]
     fn dns_subtrees() {
-        let nc = NameConstraints { permitted_dns: vec!["svc.internal".into()], ..Default::default() };
+        let nc = NameConstraints {
+            permitted_dns: vec!["svc.internal".into()],
+            ..Default::default()
+        };
         assert!(nc.check(&San::Dns("svc.internal".into())).is_ok());
         assert!(nc.check(&San::Dns("a.svc.internal".into())).is_ok());
         assert!(nc.check(&San::Dns("*.svc.internal".into())).is_ok());
         assert!(nc.check(&San::Dns("evilsvc.internal".into())).is_err());
         assert!(nc.check(&San::Dns("rmq".into())).is_err());
         assert!(nc.check(&San::Ip("10.0.0.1".parse().unwrap())).is_ok());
-        assert_eq!(parse_dns_constraint(".svc.internal").unwrap(), "svc.internal");
+        assert_eq!(
+            parse_dns_constraint(".svc.internal").unwrap(),
+            "svc.internal"
+        );
         assert!(parse_dns_constraint("bad name").is_err());
     }
 }

@@ -43,7 +43,11 @@ impl RevocationReason {
     }
 
     pub fn names() -> String {
-        Self::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+        Self::ALL
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// The CRL entry's reasonCode; `None` for unspecified, which RFC 5280 says SHOULD be
@@ -71,7 +75,11 @@ impl fmt::Display for RevocationReason {
 impl FromStr for RevocationReason {
     type Err = PkiError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let norm: String = s.chars().filter(|c| *c != '-' && *c != '_').collect::<String>().to_ascii_lowercase();
+        let norm: String = s
+            .chars()
+            .filter(|c| *c != '-' && *c != '_')
+            .collect::<String>()
+            .to_ascii_lowercase();
         Self::ALL
             .into_iter()
             .find(|r| r.as_str().to_ascii_lowercase() == norm)
@@ -106,7 +114,9 @@ pub(crate) fn crl_params(
     authority_key_id: Vec<u8>,
 ) -> Result<rcgen::CertificateRevocationListParams, PkiError> {
     if next_update <= this_update {
-        return Err(PkiError::BadValidity("the CRL's nextUpdate must be after its thisUpdate".into()));
+        return Err(PkiError::BadValidity(
+            "the CRL's nextUpdate must be after its thisUpdate".into(),
+        ));
     }
     Ok(rcgen::CertificateRevocationListParams {
         this_update,
@@ -140,7 +150,8 @@ pub struct CrlInfo {
 pub fn parse_crl(data: &[u8], issuer_spki_der: &[u8]) -> Result<CrlInfo, PkiError> {
     use x509_parser::prelude::FromDer;
     let der = if crate::pem::looks_like_pem(data) {
-        let text = std::str::from_utf8(data).map_err(|_| PkiError::BadCrl("the PEM text is not UTF-8".into()))?;
+        let text = std::str::from_utf8(data)
+            .map_err(|_| PkiError::BadCrl("the PEM text is not UTF-8".into()))?;
         crate::pem::first(text, &["X509 CRL"])
             .map_err(|e| PkiError::BadCrl(e.to_string()))?
             .ok_or_else(|| PkiError::BadCrl("no 'X509 CRL' block".into()))?
@@ -152,12 +163,17 @@ pub fn parse_crl(data: &[u8], issuer_spki_der: &[u8]) -> Result<CrlInfo, PkiErro
         .map_err(|e| PkiError::BadCrl(e.to_string()))?;
     let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(issuer_spki_der)
         .map_err(|e| PkiError::BadCrl(e.to_string()))?;
-    crl.verify_signature(&spki).map_err(|_| PkiError::BadCrl("its signature does not verify with this CA's key".into()))?;
+    crl.verify_signature(&spki)
+        .map_err(|_| PkiError::BadCrl("its signature does not verify with this CA's key".into()))?;
     let revoked = crl
         .iter_revoked_certificates()
         .map(|r| {
             let reason = r.reason_code().map(|(_, rc)| format!("{rc}"));
-            (Serial::from_der_content(r.raw_serial()), r.revocation_date.to_datetime(), reason)
+            (
+                Serial::from_der_content(r.raw_serial()),
+                r.revocation_date.to_datetime(),
+                reason,
+            )
         })
         .collect();
     Ok(CrlInfo {

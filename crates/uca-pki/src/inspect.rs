@@ -110,7 +110,9 @@ pub fn parse_certificate(der: &[u8]) -> Result<CertInfo, PkiError> {
         match ext.parsed_extension() {
             ParsedExtension::BasicConstraints(bc) => path_len = bc.path_len_constraint,
             ParsedExtension::SubjectKeyIdentifier(k) => subject_key_id = Some(k.0.to_vec()),
-            ParsedExtension::AuthorityKeyIdentifier(a) => authority_key_id = a.key_identifier.as_ref().map(|k| k.0.to_vec()),
+            ParsedExtension::AuthorityKeyIdentifier(a) => {
+                authority_key_id = a.key_identifier.as_ref().map(|k| k.0.to_vec())
+            }
             _ => {}
         }
     }

@@ -3,10 +3,10 @@
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, KeyUsagePurpose, PublicKeyData};
 use time::OffsetDateTime;
 
-use crate::inspect::parse_certificate;
-use crate::validity::Validity;
 use crate::constraints::NameConstraints;
 use crate::crl::{RevokedEntry, SignedCrl};
+use crate::inspect::parse_certificate;
+use crate::validity::Validity;
 use crate::{Fingerprint, KeyType, PkiError, PrivateKey, Profile, San, Serial, Subject};
 
 /// A freshly signed certificate with the facts the ledger records.
@@ -186,24 +186,51 @@ impl CaSigner {
         this_update: OffsetDateTime,
         next_update: OffsetDateTime,
     ) -> Result<SignedCrl, PkiError> {
-        let params = crate::crl::crl_params(entries, number, this_update, next_update, self.key_id.clone())?;
-        let crl = params.signed_by(&self.issuer).map_err(|e| PkiError::Signing(e.to_string()))?;
+        let params = crate::crl::crl_params(
+            entries,
+            number,
+            this_update,
+            next_update,
+            self.key_id.clone(),
+        )?;
+        let crl = params
+            .signed_by(&self.issuer)
+            .map_err(|e| PkiError::Signing(e.to_string()))?;
         let der = crl.der().to_vec();
         let pem = crl.pem().map_err(|e| PkiError::Signing(e.to_string()))?;
-        Ok(SignedCrl { der, pem, number, this_update, next_update, entries: entries.len() })
+        Ok(SignedCrl {
+            der,
+            pem,
+            number,
+            this_update,
+            next_update,
+            entries: entries.len(),
+        })
     }
 
     /// Signs an intermediate CA certificate for a key uca generated.
-    pub fn sign_intermediate(&self, req: &CaRequest, key: &PrivateKey) -> Result<SignedCert, PkiError> {
+    pub fn sign_intermediate(
+        &self,
+        req: &CaRequest,
+        key: &PrivateKey,
+    ) -> Result<SignedCert, PkiError> {
         self.sign_ca(req, key.pair())
     }
 
     /// Signs an intermediate CA certificate for the public key of a CSR (Vault, OpenBao, …).
-    pub fn sign_intermediate_for(&self, req: &CaRequest, key: &PublicKey) -> Result<SignedCert, PkiError> {
+    pub fn sign_intermediate_for(
+        &self,
+        req: &CaRequest,
+        key: &PublicKey,
+    ) -> Result<SignedCert, PkiError> {
         self.sign_ca(req, &key.spki)
     }
 
-    fn sign_ca(&self, req: &CaRequest, public_key: &impl PublicKeyData) -> Result<SignedCert, PkiError> {
+    fn sign_ca(
+        &self,
+        req: &CaRequest,
+        public_key: &impl PublicKeyData,
+    ) -> Result<SignedCert, PkiError> {
         if let Some(parent) = self.path_len {
             if parent == 0 {
                 return Err(PkiError::ConstraintViolation(
@@ -218,7 +245,8 @@ impl CaSigner {
             }
         }
         if let Some(ours) = &self.constraints {
-            ours.check_child(&req.constraints).map_err(PkiError::ConstraintViolation)?;
+            ours.check_child(&req.constraints)
+                .map_err(PkiError::ConstraintViolation)?;
         }
         let mut params = CertificateParams::default();
         params.distinguished_name = req.subject.to_rcgen()?;
@@ -232,8 +260,14 @@ impl CaSigner {
         if !req.constraints.is_empty() {
             params.name_constraints = Some(req.constraints.to_rcgen());
         }
-        let cert = params.signed_by(public_key, &self.issuer).map_err(|e| PkiError::Signing(e.to_string()))?;
-        Ok(SignedCert::from_rcgen(cert, req.serial.clone(), &req.validity))
+        let cert = params
+            .signed_by(public_key, &self.issuer)
+            .map_err(|e| PkiError::Signing(e.to_string()))?;
+        Ok(SignedCert::from_rcgen(
+            cert,
+            req.serial.clone(),
+            &req.validity,
+        ))
     }
 
     /// Signs a leaf for a key uca generated.

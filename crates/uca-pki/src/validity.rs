@@ -50,3 +50,11 @@ impl Validity {
         }
     }
 }
+
+/// A time as uca prints it in messages: `2027-01-05 14:03 UTC`.
+pub fn display_time(t: OffsetDateTime) -> String {
+    let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&f)
+        .unwrap_or_else(|_| t.to_string())
+}

@@ -5,8 +5,9 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use crate::inspect::all_certificates_der;
 use crate::PkiError;
+use crate::inspect::all_certificates_der;
+use crate::validity::display_time;
 
 /// The outcome of a chain check.
 #[derive(Debug, Clone, Serialize)]
@@ -17,16 +18,21 @@ pub struct ChainCheck {
     pub problems: Vec<String>,
     /// Things worth knowing that do not make it invalid.
     pub notes: Vec<String>,
+    /// This CA signed the certificate itself (rather than an intermediate below it).
+    pub issued_by_anchor: bool,
 }
 
 /// Reads the certificates of a PEM file (or one DER certificate): the first is the one to
 /// check, the others are offered as intermediates.
 pub fn read_cert_file(data: &[u8]) -> Result<Vec<Vec<u8>>, PkiError> {
     if crate::pem::looks_like_pem(data) {
-        let text = std::str::from_utf8(data).map_err(|_| PkiError::BadCertificate("the PEM text is not UTF-8".into()))?;
+        let text = std::str::from_utf8(data)
+            .map_err(|_| PkiError::BadCertificate("the PEM text is not UTF-8".into()))?;
         let certs = all_certificates_der(text)?;
         if certs.is_empty() {
-            return Err(PkiError::BadCertificate("the file holds no CERTIFICATE block".into()));
+            return Err(PkiError::BadCertificate(
+                "the file holds no CERTIFICATE block".into(),
+            ));
         }
         Ok(certs)
     } else if data.first() == Some(&0x30) {
@@ -40,15 +46,20 @@ fn dates(cert: &X509Certificate<'_>, now: OffsetDateTime, who: &str, problems: &
     let nb = cert.validity().not_before.to_datetime();
     let na = cert.validity().not_after.to_datetime();
     if now < nb {
-        problems.push(format!("{who} is not valid yet: notBefore is {nb}"));
+        problems.push(format!(
+            "{who} is not valid yet: notBefore is {}",
+            display_time(nb)
+        ));
     }
     if now > na {
-        problems.push(format!("{who} expired on {na}"));
+        problems.push(format!("{who} expired on {}", display_time(na)));
     }
 }
 
 fn parse(der: &[u8]) -> Result<X509Certificate<'_>, PkiError> {
-    X509Certificate::from_der(der).map(|(_, c)| c).map_err(|e| PkiError::BadCertificate(e.to_string()))
+    X509Certificate::from_der(der)
+        .map(|(_, c)| c)
+        .map_err(|e| PkiError::BadCertificate(e.to_string()))
 }
 
 /// Builds the path from `target` to `anchor` through `intermediates` (and the CA's own chain),
@@ -66,13 +77,22 @@ pub fn check_chain(
     for der in offered.iter().chain(ca_chain.iter()) {
         pool.push(parse(der)?);
     }
-    let mut out = ChainCheck { path: vec![leaf.subject().to_string()], problems: Vec::new(), notes: Vec::new() };
+    let mut out = ChainCheck {
+        path: vec![leaf.subject().to_string()],
+        problems: Vec::new(),
+        notes: Vec::new(),
+        issued_by_anchor: false,
+    };
     dates(&leaf, now, "the certificate", &mut out.problems);
     let mut current = leaf;
     for depth in 0..8 {
         // The anchor first: the CA this directory is.
         if current.issuer().as_raw() == anchor_cert.subject().as_raw() {
-            if current.verify_signature(Some(anchor_cert.public_key())).is_ok() {
+            if current
+                .verify_signature(Some(anchor_cert.public_key()))
+                .is_ok()
+            {
+                out.issued_by_anchor = depth == 0;
                 if current.as_raw() != anchor_cert.as_raw() {
                     out.path.push(anchor_cert.subject().to_string());
                 }
@@ -86,7 +106,8 @@ pub fn check_chain(
             return Ok(out);
         }
         let Some(next) = pool.iter().find(|c| {
-            c.subject().as_raw() == current.issuer().as_raw() && current.verify_signature(Some(c.public_key())).is_ok()
+            c.subject().as_raw() == current.issuer().as_raw()
+                && current.verify_signature(Some(c.public_key())).is_ok()
         }) else {
             out.problems.push(format!(
                 "no path to this CA ({}): nothing here issued {} (its issuer is {})",
@@ -97,12 +118,21 @@ pub fn check_chain(
             return Ok(out);
         };
         if !next.is_ca() {
-            out.problems.push(format!("{} signed a certificate but is not a CA", next.subject()));
+            out.problems.push(format!(
+                "{} signed a certificate but is not a CA",
+                next.subject()
+            ));
         }
         out.path.push(next.subject().to_string());
-        dates(next, now, &format!("the intermediate {}", next.subject()), &mut out.problems);
+        dates(
+            next,
+            now,
+            &format!("the intermediate {}", next.subject()),
+            &mut out.problems,
+        );
         current = next.clone();
     }
-    out.problems.push("the chain is longer than 8 certificates".into());
+    out.problems
+        .push("the chain is longer than 8 certificates".into());
     Ok(out)
 }

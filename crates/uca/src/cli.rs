@@ -55,6 +55,224 @@ pub enum Command {
     List(ListArgs),
     /// Show one certificate in detail, extensions in words
     Show(ShowArgs),
+    /// Revoke a certificate (by NAME or serial) in the ledger
+    Revoke(RevokeArgs),
+    /// Sign and write a CRL of every revoked certificate
+    Crl(CrlArgs),
+    /// Renew a certificate: new serial, same names, same key unless --rekey
+    Renew(RenewArgs),
+    /// Green / Yellow / Red by time left, with monitoring-plugin exit codes
+    Expiring(ExpiringArgs),
+    /// Create a child CA directory signed by this CA
+    Intermediate(IntermediateArgs),
+    /// Destroy the CA key for good, after a final CRL
+    Seal(SealArgs),
+    /// Manage the CA key's passphrase
+    #[command(subcommand)]
+    Passphrase(PassphraseCommand),
+    /// Check a certificate against this CA: chain, dates, ledger, CRL
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "EXAMPLES:
+  uca revoke rmq2 --reason keyCompromise
+  uca revoke 3f1c0a9e… --reason superseded
+  uca crl                                      # then publish DIR/crl.pem
+
+Reasons: keyCompromise, superseded, cessationOfOperation, affiliationChanged, caCompromise,
+certificateHold, unspecified (the default). Revoking twice changes nothing and says so.")]
+pub struct RevokeArgs {
+    /// A NAME (its current certificate) or a serial number
+    #[arg(value_name = "NAME|SERIAL")]
+    pub target: String,
+    /// Why (RFC 5280 reason)
+    #[arg(long, value_name = "REASON", default_value = "unspecified")]
+    pub reason: String,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "EXAMPLES:
+  uca crl                                      # DIR/crl.pem, valid 7 days
+  uca crl --days 30 --out /srv/www/pki/ca.crl --der
+  openssl crl -in pki/crl.pem -CAfile pki/ca.crt -noout -verify
+
+Publish it again before nextUpdate (cron: daily). Every CRL gets the next CRL number from the ledger.")]
+pub struct CrlArgs {
+    /// Days until nextUpdate
+    #[arg(long, value_name = "N", default_value_t = uca_ca::DEFAULT_CRL_DAYS)]
+    pub days: u32,
+    /// Where to write it [default: DIR/crl.pem]
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// DER instead of PEM
+    #[arg(long)]
+    pub der: bool,
+    #[command(flatten)]
+    pub passphrase: PassphraseArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "EXAMPLES:
+  uca renew rmq1                               # same key, new certificate
+  uca renew rmq1 --rekey --revoke-old          # new key; the old certificate is revoked (superseded)
+
+The old certificate becomes 'superseded' (still valid until it expires) unless --revoke-old.
+The files in DIR/issued/NAME are swapped in one step.")]
+pub struct RenewArgs {
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Make a new key too
+    #[arg(long)]
+    pub rekey: bool,
+    /// Validity in days (default from the config)
+    #[arg(long, value_name = "N")]
+    pub days: Option<u32>,
+    /// Revoke the old certificate (reason superseded)
+    #[arg(long)]
+    pub revoke_old: bool,
+    #[command(flatten)]
+    pub passphrase: PassphraseArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "EXAMPLES:
+  uca expiring                                 # everything, colored
+  uca expiring --within 30d
+  uca expiring --summary --warn 30d --crit 7d  # one line for Nagios / Icinga / cron
+
+EXIT CODES (monitoring-plugins):
+  0  OK: everything green
+  1  WARNING: something yellow (inside --warn)
+  2  CRITICAL: something red (inside --crit, or expired)
+  3  UNKNOWN: the CA or its ledger could not be read")]
+pub struct ExpiringArgs {
+    /// Only certificates expiring within this span (e.g. 30d, 12h, 2w)
+    #[arg(long, value_name = "SPAN")]
+    pub within: Option<String>,
+    /// Yellow inside this span
+    #[arg(long, value_name = "SPAN", default_value = "30d")]
+    pub warn: String,
+    /// Red inside this span (or expired)
+    #[arg(long, value_name = "SPAN", default_value = "7d")]
+    pub crit: String,
+    /// One line, monitoring-plugin style
+    #[arg(long)]
+    pub summary: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "EXAMPLES:
+  uca intermediate 'Acme Issuing CA 1' --parent /srv/root-ca --dir /srv/issuing-ca \\
+      --permit-dns svc.internal --permit-ip 10.0.0.0/8 --child-passphrase-file issuing.pass
+  uca --dir /srv/issuing-ca issue rmq1         # chain.pem now holds the intermediate and the root
+
+--dir names the NEW child directory; the parent is --parent DIR, else $UCA_DIR, else ./pki.
+The child's key passphrase: --child-passphrase-file, --same-passphrase (the parent's),
+--generate-passphrase [--passphrase-out FILE], a prompt on a terminal, or --no-passphrase.
+The child holds ca.crt (the intermediate), ca-chain.pem (intermediate + issuers) and root.crt.")]
+pub struct IntermediateArgs {
+    /// The intermediate's CN
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// The parent CA directory [default: $UCA_DIR, else ./pki]
+    #[arg(long, value_name = "DIR")]
+    pub parent: Option<PathBuf>,
+    /// pathLenConstraint: how many CA levels may sit below it (0: it signs leaves only)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub path_len: u8,
+    /// Permit only this DNS domain and its subdomains (repeatable)
+    #[arg(long = "permit-dns", value_name = "DOMAIN")]
+    pub permit_dns: Vec<String>,
+    /// Permit only this IP range (repeatable), e.g. 10.0.0.0/8
+    #[arg(long = "permit-ip", value_name = "CIDR")]
+    pub permit_ip: Vec<String>,
+    /// Validity in days (clamped to the parent's)
+    #[arg(long, value_name = "N", default_value_t = 1825)]
+    pub days: u32,
+    /// Key type of the intermediate
+    #[arg(long, value_name = "TYPE", default_value = "ec-p256")]
+    pub key: String,
+    /// The child key's passphrase: first line of FILE
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["same_passphrase", "generate_passphrase", "no_passphrase"])]
+    pub child_passphrase_file: Option<PathBuf>,
+    /// Encrypt the child key with the parent's passphrase
+    #[arg(long, conflicts_with_all = ["generate_passphrase", "no_passphrase"])]
+    pub same_passphrase: bool,
+    /// Make a strong random passphrase for the child key
+    #[arg(long, conflicts_with = "no_passphrase")]
+    pub generate_passphrase: bool,
+    /// With --generate-passphrase: write it to FILE (mode 0400)
+    #[arg(long, value_name = "FILE", requires = "generate_passphrase")]
+    pub passphrase_out: Option<PathBuf>,
+    /// Store the child key unencrypted
+    #[arg(long)]
+    pub no_passphrase: bool,
+    #[command(flatten)]
+    pub passphrase: PassphraseArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "EXAMPLES:
+  uca seal                                     # asks you to type the CA's name
+  uca seal --yes --crl-days 3650               # scripts
+
+Sealing writes a final CRL (DIR/crl.pem, nextUpdate --crl-days ahead, default: the CA's own expiry),
+then overwrites, syncs and deletes the CA key. A sealed CA still lists, shows, verifies and records
+revocations, but signs nothing: issue from an intermediate made before, or create a new CA.
+On copy-on-write filesystems and with snapshots or backups, old copies of the key may survive:
+sealing destroys this file, not your backups.")]
+pub struct SealArgs {
+    /// Do not ask for confirmation
+    #[arg(long)]
+    pub yes: bool,
+    /// Days until the final CRL's nextUpdate [default: until the CA expires]
+    #[arg(long, value_name = "N")]
+    pub crl_days: Option<u32>,
+    #[command(flatten)]
+    pub passphrase: PassphraseArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PassphraseCommand {
+    /// Re-encrypt the CA key under a new passphrase
+    #[command(after_help = "EXAMPLES:
+  uca passphrase change --passphrase-file old.pass --new-passphrase-file new.pass
+  UCA_PASSPHRASE=old UCA_NEW_PASSPHRASE=new uca passphrase change
+  uca passphrase change --generate-passphrase --passphrase-out new.pass
+
+The key file is replaced atomically: after a crash, exactly one of the two passphrases opens it.")]
+    Change(PassphraseChangeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PassphraseChangeArgs {
+    /// The new passphrase: first line of FILE (else $UCA_NEW_PASSPHRASE, else a prompt)
+    #[arg(long, value_name = "FILE", conflicts_with = "generate_passphrase")]
+    pub new_passphrase_file: Option<PathBuf>,
+    /// Make a strong random new passphrase
+    #[arg(long)]
+    pub generate_passphrase: bool,
+    /// With --generate-passphrase: write it to FILE (mode 0400)
+    #[arg(long, value_name = "FILE", requires = "generate_passphrase")]
+    pub passphrase_out: Option<PathBuf>,
+    #[command(flatten)]
+    pub passphrase: PassphraseArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "EXAMPLES:
+  uca verify pki/issued/rmq1/cert.pem
+  uca verify fullchain.pem --crl pki/crl.pem
+
+EXIT CODES: 0 valid, 7 not valid (the reasons are printed), others as for every command.")]
+pub struct VerifyArgs {
+    /// The certificate (PEM, possibly followed by intermediates, or DER)
+    #[arg(value_name = "CERT")]
+    pub cert: PathBuf,
+    /// Also check this CRL (signature, freshness, and whether it lists the certificate)
+    #[arg(long, value_name = "FILE")]
+    pub crl: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -154,12 +372,21 @@ pub struct SignArgs {
     /// NAME (CN and ledger name); defaults to the CSR's CN
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
-    /// server, client, both (default, from the config) or code-signing
+    /// server, client, both (default, from the config), code-signing, or intermediate (a CA)
     #[arg(long, value_name = "PROFILE")]
     pub profile: Option<String>,
     /// Extra SubjectAltName (repeatable)
     #[arg(long = "san", value_name = "VALUE")]
     pub sans: Vec<String>,
+    /// With --profile intermediate: pathLenConstraint
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub path_len: u8,
+    /// With --profile intermediate: permit only this DNS domain (repeatable)
+    #[arg(long = "permit-dns", value_name = "DOMAIN")]
+    pub permit_dns: Vec<String>,
+    /// With --profile intermediate: permit only this IP range (repeatable)
+    #[arg(long = "permit-ip", value_name = "CIDR")]
+    pub permit_ip: Vec<String>,
     /// Also include the SANs the CSR asks for
     #[arg(long)]
     pub accept_csr_sans: bool,

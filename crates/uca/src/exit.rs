@@ -13,12 +13,18 @@ pub enum Exit {
     Failure = 1,
     /// Invalid input: flags, names, SANs, files.
     Usage = 2,
+    /// `uca expiring`: the check could not be made (monitoring-plugins UNKNOWN).
+    Unknown = 3,
     /// No CA at the directory.
     NoCa = 4,
     /// Refused: it exists already (a CA, a NAME without --force, an output file).
     Exists = 5,
     /// The CA key could not be unlocked (wrong or missing passphrase).
     Locked = 6,
+    /// `uca verify`: the certificate is not valid.
+    NotValid = 7,
+    /// The CA is sealed (or its key is gone): it cannot sign.
+    Sealed = 8,
 }
 
 impl From<Exit> for ExitCode {
@@ -33,7 +39,10 @@ pub const EXIT_CODES_HELP: &str = "EXIT CODES:
   2  invalid input (flags, NAMEs, SANs, files)
   4  no CA in the directory
   5  refused because something exists (a CA, a NAME without --force, an output file)
-  6  the CA key could not be unlocked (wrong or missing passphrase)";
+  6  the CA key could not be unlocked (wrong or missing passphrase)
+  7  uca verify: the certificate is not valid
+  8  the CA is sealed (its key was destroyed) and cannot sign
+  uca expiring uses the monitoring-plugins codes instead: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN";
 
 /// An error as the user sees it: message, optional hint, exit code.
 #[derive(Debug)]
@@ -77,6 +86,7 @@ impl From<CaError> for CliError {
             | CaError::NotEmpty { .. }
             | CaError::AlreadyIssued { .. } => Exit::Exists,
             CaError::Pki(PkiError::WrongPassphrase | PkiError::PassphraseRequired) => Exit::Locked,
+            CaError::Sealed { .. } | CaError::KeyMissing { .. } => Exit::Sealed,
             CaError::Pki(
                 PkiError::UnknownKeyType(_)
                 | PkiError::UnknownProfile(_)
@@ -84,8 +94,15 @@ impl From<CaError> for CliError {
                 | PkiError::CsrSignature
                 | PkiError::UnsupportedCsrKey(_)
                 | PkiError::BadSubject { .. }
-                | PkiError::BadValidity(_),
+                | PkiError::BadValidity(_)
+                | PkiError::UnknownReason(_)
+                | PkiError::BadConstraint { .. }
+                | PkiError::ConstraintViolation(_)
+                | PkiError::BadCrl(_)
+                | PkiError::BadCertificate(_),
             )
+            | CaError::NotRenewable { .. }
+            | CaError::NotRevocable { .. }
             | CaError::San(_)
             | CaError::BadName { .. }
             | CaError::DuplicateName(_)

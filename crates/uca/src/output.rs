@@ -98,10 +98,10 @@ pub fn time_left(not_after: OffsetDateTime, now: OffsetDateTime) -> String {
             "expired".into()
         };
     }
-    if d.whole_days() >= 1 {
-        format!("{}d", d.whole_days())
-    } else {
-        format!("{}h", d.whole_hours())
+    match d.whole_days() {
+        10.. => format!("{}d", d.whole_days()),
+        1..=9 => format!("{}d {}h", d.whole_days(), d.whole_hours() % 24),
+        _ => format!("{}h", d.whole_hours()),
     }
 }
 

@@ -83,3 +83,85 @@ pub fn check_new_passphrase(p: &[u8]) -> Result<(), CliError> {
     }
     Ok(())
 }
+
+/// A new passphrase chosen by one of the usual routes, and what to tell the user about it.
+pub struct NewPassphrase {
+    /// `None`: store the key unencrypted (only with an explicit flag).
+    pub value: Option<Zeroizing<Vec<u8>>>,
+    /// The generated passphrase, to show once or write to a file.
+    pub generated: Option<Zeroizing<String>>,
+}
+
+/// Resolves a new passphrase: FILE, then `env`, then `generate`, then a prompt on a terminal;
+/// `none` means unencrypted. Without any of them and no terminal, a usage error naming the flags.
+pub fn new_passphrase(
+    file: Option<&Path>,
+    env: Option<&Zeroizing<String>>,
+    generate: bool,
+    none: bool,
+    flags_hint: &str,
+) -> Result<NewPassphrase, CliError> {
+    if none {
+        return Ok(NewPassphrase {
+            value: None,
+            generated: None,
+        });
+    }
+    let value = if let Some(path) = file {
+        read_passphrase_file(path)?
+    } else if let Some(p) = env.filter(|_| !generate) {
+        Zeroizing::new(p.as_bytes().to_vec())
+    } else if generate {
+        let p = uca_pki::key::generate_passphrase()?;
+        let bytes = Zeroizing::new(p.as_bytes().to_vec());
+        return Ok(NewPassphrase {
+            value: Some(bytes),
+            generated: Some(p),
+        });
+    } else if std::io::stdin().is_terminal() {
+        prompt_new_passphrase()?
+    } else {
+        return Err(CliError::usage(
+            "a new passphrase is needed and none was given",
+            Some(flags_hint.to_string()),
+        ));
+    };
+    check_new_passphrase(&value)?;
+    Ok(NewPassphrase {
+        value: Some(value),
+        generated: None,
+    })
+}
+
+/// Writes a generated passphrase to `out` (mode 0400, refusing to overwrite) before the
+/// operation that uses it, so that it can never be lost; returns the path written.
+pub fn save_generated(
+    p: &NewPassphrase,
+    out: Option<&Path>,
+) -> Result<Option<std::path::PathBuf>, CliError> {
+    let (Some(g), Some(out)) = (&p.generated, out) else {
+        return Ok(None);
+    };
+    if out.exists() {
+        return Err(CliError::exists(
+            format!("{} already exists", out.display()),
+            Some(
+                "uca will not overwrite a passphrase file; choose another --passphrase-out path"
+                    .to_string(),
+            ),
+        ));
+    }
+    uca_ca::fsio::write_atomic(out, format!("{}\n", g.as_str()).as_bytes(), 0o400)
+        .map_err(CliError::from)?;
+    Ok(Some(out.to_path_buf()))
+}
+
+/// Shows a generated passphrase once on stderr, when it was not written to a file.
+pub fn show_generated(p: &NewPassphrase, saved: &Option<std::path::PathBuf>, what: &str) {
+    if let (Some(g), None) = (&p.generated, saved) {
+        crate::output::note(format!(
+            "{what} (shown once, store it now):\n\n    {}\n",
+            g.as_str()
+        ));
+    }
+}

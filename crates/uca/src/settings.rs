@@ -12,26 +12,33 @@ use crate::output::Output;
 pub const DEFAULT_DIR: &str = "./pki";
 
 /// Everything a command needs from flags and the environment.
+#[derive(Clone)]
 pub struct Settings {
     pub dir: PathBuf,
+    /// The CA directory without --dir (UCA_DIR, else ./pki): the parent for `uca intermediate`,
+    /// whose --dir names the new child.
+    pub parent_dir: PathBuf,
     pub out: Output,
     /// UCA_PASSPHRASE, if set (never printed).
     pub env_passphrase: Option<Zeroizing<String>>,
+    /// UCA_NEW_PASSPHRASE, for `uca passphrase change` (never printed).
+    pub env_new_passphrase: Option<Zeroizing<String>>,
 }
 
 impl Settings {
     pub fn resolve(global: &Global) -> Settings {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let dir = global
-            .dir
-            .clone()
-            .or_else(|| env("UCA_DIR").map(PathBuf::from))
+        let parent_dir = env("UCA_DIR")
+            .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DIR));
+        let dir = global.dir.clone().unwrap_or_else(|| parent_dir.clone());
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Settings {
             dir,
             out: Output::new(global.json, no_color),
+            parent_dir,
             env_passphrase: std::env::var("UCA_PASSPHRASE").ok().map(Zeroizing::new),
+            env_new_passphrase: std::env::var("UCA_NEW_PASSPHRASE").ok().map(Zeroizing::new),
         }
     }
 }

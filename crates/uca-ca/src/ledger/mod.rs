@@ -122,6 +122,14 @@ pub struct CertRecord {
     pub updated_at: OffsetDateTime,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub superseded_by: Option<String>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub revoked_at: Option<OffsetDateTime>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revocation_reason: Option<String>,
+    /// The certificate, PEM; empty in [`Ledger::summaries`] rows.
     #[serde(skip)]
     pub cert_pem: String,
 }
@@ -153,6 +161,8 @@ impl CertRecord {
             created_at: now,
             updated_at: now,
             superseded_by: None,
+            revoked_at: None,
+            revocation_reason: None,
             cert_pem: cert.pem.clone(),
         }
     }
@@ -195,6 +205,18 @@ pub trait Ledger {
     /// only after the flow's own durability point, so it never changes what a failed command
     /// leaves behind.
     fn maintain(&mut self) -> Result<(), CaError>;
+    /// Marks a certificate revoked, durably, with its time and RFC 5280 reason name.
+    fn revoke(&mut self, serial: &Serial, reason: &str, at: OffsetDateTime) -> Result<(), CaError>;
+    /// Every revoked certificate: serial, revocation time, reason name.
+    fn revoked(&self) -> Result<Vec<(Serial, OffsetDateTime, String)>, CaError>;
+    /// The next CRL number, durably consumed (never handed out twice, never decreasing).
+    fn next_crl_number(&mut self) -> Result<u64, CaError>;
+    /// A CA-wide fact (e.g. when the CA was sealed).
+    fn meta(&self, key: &str) -> Result<Option<String>, CaError>;
+    /// Records a CA-wide fact, durably.
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<(), CaError>;
+    /// Every record without its certificate PEM, oldest first: for listings of many rows.
+    fn summaries(&self) -> Result<Vec<CertRecord>, CaError>;
     /// Every record, oldest first.
     fn all(&self) -> Result<Vec<CertRecord>, CaError>;
     /// Records with the given status.

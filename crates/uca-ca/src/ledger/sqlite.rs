@@ -42,6 +42,8 @@ CREATE TABLE IF NOT EXISTS certificates (
     created_at    INTEGER NOT NULL,
     updated_at    INTEGER NOT NULL,
     superseded_by TEXT,
+    revoked_at    INTEGER,                    -- unix seconds, with status 'revoked'
+    revocation_reason TEXT,                   -- RFC 5280 reason name, e.g. keyCompromise
     cert_pem      TEXT NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS certificates_name ON certificates(name);
@@ -68,7 +70,11 @@ fn from_ts(s: i64) -> Result<OffsetDateTime, CaError> {
 }
 
 const COLUMNS: &str = "serial, name, profile, key_type, sans, not_before, not_after, fingerprint, status, source, \
-                       created_at, updated_at, superseded_by, cert_pem";
+                       created_at, updated_at, superseded_by, revoked_at, revocation_reason, cert_pem";
+
+/// The same columns with the certificate left out, for listings of many rows.
+const SUMMARY_COLUMNS: &str = "serial, name, profile, key_type, sans, not_before, not_after, fingerprint, status, \
+                               source, created_at, updated_at, superseded_by, revoked_at, revocation_reason, ''";
 
 impl SqliteLedger {
     /// Opens (and on first use creates) the ledger at `path`.
@@ -157,67 +163,70 @@ impl SqliteLedger {
         sql_where: &str,
         args: &[&dyn rusqlite::ToSql],
     ) -> Result<Vec<CertRecord>, CaError> {
-        let sql = format!("SELECT {COLUMNS} FROM certificates {sql_where}");
+        self.query_columns(COLUMNS, sql_where, args)
+    }
+
+    fn query_columns(
+        &self,
+        columns: &str,
+        sql_where: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<CertRecord>, CaError> {
+        let sql = format!("SELECT {columns} FROM certificates {sql_where}");
         let mut stmt = self.conn.prepare_cached(&sql).map_err(db_err)?;
-        let rows = stmt
-            .query_map(args, |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, i64>(5)?,
-                    r.get::<_, i64>(6)?,
-                    r.get::<_, String>(7)?,
-                    r.get::<_, String>(8)?,
-                    r.get::<_, String>(9)?,
-                    r.get::<_, i64>(10)?,
-                    r.get::<_, i64>(11)?,
-                    r.get::<_, Option<String>>(12)?,
-                    r.get::<_, String>(13)?,
-                ))
-            })
-            .map_err(db_err)?;
+        let mut rows = stmt.query(args).map_err(db_err)?;
         let mut out = Vec::new();
-        for row in rows {
-            let (
-                serial,
-                name,
-                profile,
-                key_type,
-                sans,
-                nb,
-                na,
-                fp,
-                status,
-                source,
-                ca,
-                ua,
-                sup,
-                pem,
-            ) = row.map_err(db_err)?;
-            out.push(CertRecord {
-                serial: Serial::parse(&serial)
-                    .ok_or_else(|| CaError::Ledger(format!("bad serial '{serial}'")))?,
-                name,
-                profile,
-                key_type,
-                sans: serde_json::from_str(&sans)
-                    .map_err(|e| CaError::Ledger(format!("bad SAN list: {e}")))?,
-                not_before: from_ts(nb)?,
-                not_after: from_ts(na)?,
-                fingerprint_sha256: fp,
-                status: status.parse().map_err(CaError::Ledger)?,
-                source: source.parse().map_err(CaError::Ledger)?,
-                created_at: from_ts(ca)?,
-                updated_at: from_ts(ua)?,
-                superseded_by: sup,
-                cert_pem: pem,
-            });
+        while let Some(r) = rows.next().map_err(db_err)? {
+            out.push(record_from_row(r).map_err(|e| match e {
+                RowError::Db(e) => db_err(e),
+                RowError::Bad(m) => CaError::Ledger(m),
+            })?);
         }
         Ok(out)
     }
+}
+
+enum RowError {
+    Db(rusqlite::Error),
+    Bad(String),
+}
+
+impl From<rusqlite::Error> for RowError {
+    fn from(e: rusqlite::Error) -> Self {
+        RowError::Db(e)
+    }
+}
+
+fn record_from_row(r: &rusqlite::Row<'_>) -> Result<CertRecord, RowError> {
+    let time = |s: i64| {
+        OffsetDateTime::from_unix_timestamp(s)
+            .map_err(|e| RowError::Bad(format!("bad timestamp {s}: {e}")))
+    };
+    let serial: String = r.get(0)?;
+    let sans: String = r.get(4)?;
+    let status: String = r.get(8)?;
+    let source: String = r.get(9)?;
+    let revoked_at: Option<i64> = r.get(13)?;
+    Ok(CertRecord {
+        serial: Serial::parse(&serial)
+            .ok_or_else(|| RowError::Bad(format!("bad serial '{serial}'")))?,
+        name: r.get(1)?,
+        profile: r.get(2)?,
+        key_type: r.get(3)?,
+        sans: serde_json::from_str(&sans)
+            .map_err(|e| RowError::Bad(format!("bad SAN list: {e}")))?,
+        not_before: time(r.get(5)?)?,
+        not_after: time(r.get(6)?)?,
+        fingerprint_sha256: r.get(7)?,
+        status: status.parse().map_err(RowError::Bad)?,
+        source: source.parse().map_err(RowError::Bad)?,
+        created_at: time(r.get(10)?)?,
+        updated_at: time(r.get(11)?)?,
+        superseded_by: r.get(12)?,
+        revoked_at: revoked_at.map(time).transpose()?,
+        revocation_reason: r.get(14)?,
+        cert_pem: r.get(15)?,
+    })
 }
 
 impl Ledger for SqliteLedger {
@@ -227,7 +236,7 @@ impl Ledger for SqliteLedger {
         {
             let mut stmt = tx
                 .prepare_cached(&format!(
-                    "INSERT INTO certificates ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+                    "INSERT INTO certificates ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
                 ))
                 .map_err(db_err)?;
             for r in records {
@@ -247,6 +256,8 @@ impl Ledger for SqliteLedger {
                     ts(r.created_at),
                     ts(r.updated_at),
                     r.superseded_by,
+                    r.revoked_at.map(ts),
+                    r.revocation_reason,
                     r.cert_pem,
                 ])
                 .map_err(|e| match e {
@@ -306,6 +317,90 @@ impl Ledger for SqliteLedger {
         } else {
             Ok(())
         }
+    }
+
+    fn revoke(&mut self, serial: &Serial, reason: &str, at: OffsetDateTime) -> Result<(), CaError> {
+        self.set_durability(Durability::Now)?;
+        let n = self
+            .conn
+            .execute(
+                "UPDATE certificates SET status = 'revoked', revoked_at = ?2, revocation_reason = ?3, updated_at = ?2 \
+                 WHERE serial = ?1",
+                params![serial.hex(), ts(at), reason],
+            )
+            .map_err(db_err)?;
+        if n != 1 {
+            return Err(CaError::Ledger(format!(
+                "serial {serial} is not in the ledger"
+            )));
+        }
+        Ok(())
+    }
+
+    fn revoked(&self) -> Result<Vec<(Serial, OffsetDateTime, String)>, CaError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT serial, revoked_at, revocation_reason FROM certificates WHERE status = 'revoked' ORDER BY revoked_at, serial",
+            )
+            .map_err(db_err)?;
+        let mut rows = stmt.query([]).map_err(db_err)?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(db_err)? {
+            let serial: String = r.get(0).map_err(db_err)?;
+            let at: Option<i64> = r.get(1).map_err(db_err)?;
+            let reason: Option<String> = r.get(2).map_err(db_err)?;
+            out.push((
+                Serial::parse(&serial)
+                    .ok_or_else(|| CaError::Ledger(format!("bad serial '{serial}'")))?,
+                from_ts(at.unwrap_or(0))?,
+                reason.unwrap_or_else(|| "unspecified".into()),
+            ));
+        }
+        Ok(out)
+    }
+
+    fn next_crl_number(&mut self) -> Result<u64, CaError> {
+        self.set_durability(Durability::Now)?;
+        let tx = self.conn.transaction().map_err(db_err)?;
+        let current: Option<String> = tx
+            .query_row("SELECT value FROM meta WHERE key = 'crl_number'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(db_err)?;
+        let next = current.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) + 1;
+        tx.execute(
+            "INSERT INTO meta(key, value) VALUES ('crl_number', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![next.to_string()],
+        )
+        .map_err(db_err)?;
+        tx.commit().map_err(db_err)?;
+        Ok(next)
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>, CaError> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(db_err)
+    }
+
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<(), CaError> {
+        self.set_durability(Durability::Now)?;
+        self.conn
+            .execute(
+                "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .map(|_| ())
+            .map_err(db_err)
+    }
+
+    fn summaries(&self) -> Result<Vec<CertRecord>, CaError> {
+        self.query_columns(SUMMARY_COLUMNS, "ORDER BY created_at, rowid", &[])
     }
 
     fn all(&self) -> Result<Vec<CertRecord>, CaError> {

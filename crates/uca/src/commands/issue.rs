@@ -40,6 +40,8 @@ pub fn run(args: &IssueArgs, settings: &Settings) -> Result<(), CliError> {
             days: args.days.unwrap_or(ca.config.days),
             no_rules: args.no_rules,
             force: args.force,
+            reuse_key: None,
+            sans_override: None,
         })
         .collect();
     // Fail on names and conflicts before asking for a passphrase.
@@ -85,11 +87,21 @@ pub fn run(args: &IssueArgs, settings: &Settings) -> Result<(), CliError> {
         ));
     }
     if let Some(first) = issued.first() {
-        note(format!(
-            "check: openssl verify -CAfile {} {}",
-            ca.paths.ca_cert().display(),
-            first.files.cert.display()
-        ));
+        let root = ca.paths.root_cert();
+        if root.exists() {
+            note(format!(
+                "check: openssl verify -CAfile {} -untrusted {} {}",
+                root.display(),
+                first.files.chain.display(),
+                first.files.cert.display()
+            ));
+        } else {
+            note(format!(
+                "check: openssl verify -CAfile {} {}",
+                ca.paths.ca_cert().display(),
+                first.files.cert.display()
+            ));
+        }
     }
     Ok(())
 }

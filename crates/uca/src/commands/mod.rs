@@ -1,10 +1,18 @@
 //! One file per command verb; this module dispatches and prints errors.
 
+mod crl;
+mod expiring;
 mod init;
+mod intermediate;
 mod issue;
 mod list;
+mod passphrase;
+mod renew;
+mod revoke;
+mod seal;
 mod show;
 mod sign;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -32,15 +40,13 @@ pub fn run() -> ExitCode {
         }
     };
     let settings = Settings::resolve(&cli.global);
-    let result = match &cli.command {
-        Command::Init(a) => init::run(a, &settings),
-        Command::Issue(a) => issue::run(a, &settings),
-        Command::Sign(a) => sign::run(a, &settings),
-        Command::List(a) => list::run(a, &settings),
-        Command::Show(a) => show::run(a, &settings),
+    let result: Result<ExitCode, CliError> = match &cli.command {
+        Command::Expiring(a) => expiring::run(a, &settings),
+        Command::Verify(a) => verify::run(a, &settings),
+        other => dispatch(other, &cli, &settings).map(|()| Exit::Ok.into()),
     };
     match result {
-        Ok(()) => Exit::Ok.into(),
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {}", e.message);
             if let Some(h) = &e.hint {
@@ -48,6 +54,26 @@ pub fn run() -> ExitCode {
             }
             e.code.into()
         }
+    }
+}
+
+fn dispatch(command: &Command, cli: &Cli, settings: &Settings) -> Result<(), CliError> {
+    let settings = settings;
+    match command {
+        Command::Init(a) => init::run(a, settings),
+        Command::Issue(a) => issue::run(a, settings),
+        Command::Sign(a) => sign::run(a, settings),
+        Command::List(a) => list::run(a, settings),
+        Command::Show(a) => show::run(a, settings),
+        Command::Revoke(a) => revoke::run(a, settings),
+        Command::Crl(a) => crl::run(a, settings),
+        Command::Renew(a) => renew::run(a, settings),
+        Command::Intermediate(a) => intermediate::run(a, &cli.global, settings),
+        Command::Seal(a) => seal::run(a, settings),
+        Command::Passphrase(crate::cli::PassphraseCommand::Change(a)) => {
+            passphrase::change(a, settings)
+        }
+        Command::Expiring(_) | Command::Verify(_) => Ok(()),
     }
 }
 
@@ -79,11 +105,29 @@ pub(crate) fn unlock(
     args: &PassphraseArgs,
     settings: &Settings,
 ) -> Result<CaSigner, CliError> {
+    ca.ensure_can_sign()?;
     if ca.key_is_encrypted()? {
         let pass = secrets::unlock_passphrase(args.passphrase_file.as_deref(), settings)?;
         Ok(ca.unlock(Some(&pass))?)
     } else {
         Ok(ca.unlock(None)?)
+    }
+}
+
+/// The passphrase that opens the CA key, or None for an unencrypted key.
+pub(crate) fn current_passphrase(
+    ca: &Ca,
+    args: &PassphraseArgs,
+    settings: &Settings,
+) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, CliError> {
+    ca.ensure_can_sign()?;
+    if ca.key_is_encrypted()? {
+        Ok(Some(secrets::unlock_passphrase(
+            args.passphrase_file.as_deref(),
+            settings,
+        )?))
+    } else {
+        Ok(None)
     }
 }
 

@@ -32,7 +32,15 @@ struct SignReport {
 }
 
 pub fn run(args: &SignArgs, settings: &Settings) -> Result<(), CliError> {
-    let profile: Option<Profile> = args.profile.as_deref().map(str::parse).transpose()?;
+    let intermediate = args
+        .profile
+        .as_deref()
+        .is_some_and(|p| p.eq_ignore_ascii_case(uca_ca::INTERMEDIATE));
+    let profile: Option<Profile> = if intermediate {
+        None
+    } else {
+        args.profile.as_deref().map(str::parse).transpose()?
+    };
     let extra_sans = parse_sans(&args.sans)?;
     if args.days == Some(0) {
         return Err(CliError::usage(
@@ -78,6 +86,9 @@ pub fn run(args: &SignArgs, settings: &Settings) -> Result<(), CliError> {
     let mut ca = open_ca(settings)?;
     let signer = unlock(&ca, &args.passphrase, settings)?;
     let chain = ca.chain_pem().to_string();
+    if intermediate {
+        return sign_intermediate(args, settings, &mut ca, &signer, &csr, &chain);
+    }
     let req = CsrRequest {
         csr,
         name: args.name.clone(),
@@ -156,6 +167,90 @@ pub fn run(args: &SignArgs, settings: &Settings) -> Result<(), CliError> {
     if let Some(out) = &args.out {
         note(format!(
             "wrote {} (certificate, then the issuer chain)",
+            out.display()
+        ));
+    }
+    Ok(())
+}
+
+/// `uca sign --profile intermediate`: a CA certificate for a CSR from Vault, OpenBao, openssl.
+fn sign_intermediate(
+    args: &SignArgs,
+    settings: &Settings,
+    ca: &mut uca_ca::Ca,
+    signer: &uca_pki::sign::CaSigner,
+    csr: &uca_pki::csr::Csr,
+    chain: &str,
+) -> Result<(), CliError> {
+    if !args.sans.is_empty() || args.accept_csr_sans {
+        return Err(CliError::usage(
+            "an intermediate CA certificate carries no SANs",
+            Some("bound what it may sign with --permit-dns and --permit-ip instead".to_string()),
+        ));
+    }
+    let name = match (&args.name, &csr.common_name) {
+        (Some(n), _) | (None, Some(n)) => n.clone(),
+        (None, None) => {
+            return Err(CliError::usage(
+                "the CSR has no CN",
+                Some("name the intermediate with --name NAME".to_string()),
+            ));
+        }
+    };
+    let nc = crate::commands::intermediate::constraints(&args.permit_dns, &args.permit_ip)?;
+    let days = args.days.unwrap_or(1825);
+    let json = settings.out.json;
+    let out_path = args.out.clone();
+    let cert = ca.sign_intermediate_csr(
+        signer,
+        csr,
+        &name,
+        days,
+        args.path_len,
+        nc,
+        OffsetDateTime::now_utc(),
+        |cert| {
+            let bundle = format!("{}{}", cert.pem, chain);
+            match &out_path {
+                Some(path) => fsio::write_atomic(path, bundle.as_bytes(), fsio::PUBLIC_MODE),
+                None if json => Ok(()),
+                None => {
+                    use std::io::Write;
+                    std::io::stdout()
+                        .lock()
+                        .write_all(bundle.as_bytes())
+                        .map_err(|e| CaError::Io {
+                            op: "write",
+                            path: "stdout".into(),
+                            source: e,
+                        })
+                }
+            }
+        },
+    )?;
+    if json {
+        return settings.out.json(&serde_json::json!({
+            "name": name,
+            "serial": cert.serial.hex(),
+            "profile": uca_ca::INTERMEDIATE,
+            "path_len": args.path_len,
+            "not_before": cert.not_before.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+            "not_after": cert.not_after.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+            "fingerprint_sha256": cert.fingerprint.to_string(),
+            "out": args.out.as_ref().map(|p| p.display().to_string()),
+            "certificate_pem": cert.pem,
+            "chain_pem": chain,
+        }));
+    }
+    note(format!(
+        "signed intermediate CA '{name}' serial {} (pathLenConstraint {}) until {}",
+        cert.serial,
+        args.path_len,
+        day(cert.not_after)
+    ));
+    if let Some(out) = &args.out {
+        note(format!(
+            "wrote {} (the intermediate, then its issuers): give it to Vault's set-signed",
             out.display()
         ));
     }

@@ -1,0 +1,70 @@
+//! `uca seal`: the closed-system move. A final CRL, then the CA key is overwritten, synced and
+//! unlinked, and the ledger records when. Nothing can be signed by this CA afterwards.
+
+use std::io::Write;
+
+use time::OffsetDateTime;
+use uca_pki::crl::SignedCrl;
+use uca_pki::sign::CaSigner;
+
+use crate::fsio::{self, io_err};
+use crate::ledger::Ledger;
+use crate::{Ca, CaError};
+
+const SEALED_AT: &str = "sealed_at";
+
+impl Ca {
+    /// When the CA was sealed, if it was.
+    pub fn sealed_at(&self) -> Result<Option<String>, CaError> {
+        self.ledger.meta(SEALED_AT)
+    }
+
+    /// Fails with [`CaError::Sealed`] (or a missing key) when this CA cannot sign.
+    pub fn ensure_can_sign(&self) -> Result<(), CaError> {
+        if let Some(since) = self.sealed_at()? {
+            return Err(CaError::Sealed {
+                dir: self.paths.dir.clone(),
+                since: Some(since),
+            });
+        }
+        if !self.paths.ca_key().exists() {
+            return Err(CaError::KeyMissing {
+                path: self.paths.ca_key(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Writes the final CRL (valid `crl_days`), destroys the key, records the sealing.
+    pub fn seal(
+        &mut self,
+        signer: CaSigner,
+        crl_days: u32,
+        now: OffsetDateTime,
+    ) -> Result<SignedCrl, CaError> {
+        let crl_path = self.paths.crl();
+        let crl = self.publish_crl(&signer, crl_days, &crl_path, false, now)?;
+        drop(signer);
+        destroy(&self.paths.ca_key())?;
+        let when = uca_pki::validity::display_time(now);
+        self.ledger.set_meta(SEALED_AT, &when)?;
+        Ok(crl)
+    }
+}
+
+/// Overwrites the file with random bytes, syncs, unlinks, syncs the directory. On filesystems
+/// that copy on write or keep snapshots the old blocks may survive; the README says so.
+fn destroy(path: &std::path::Path) -> Result<(), CaError> {
+    let len = std::fs::metadata(path).map_err(io_err("stat", path))?.len();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io_err("open", path))?;
+    let mut noise = vec![0u8; usize::try_from(len).unwrap_or(0)];
+    getrandom::fill(&mut noise).map_err(|e| CaError::Rng(e.to_string()))?;
+    f.write_all(&noise).map_err(io_err("overwrite", path))?;
+    f.sync_all().map_err(io_err("fsync", path))?;
+    drop(f);
+    std::fs::remove_file(path).map_err(io_err("remove", path))?;
+    fsio::fsync_dir(&fsio::parent_of(path))
+}

@@ -1,0 +1,148 @@
+//! `uca expiring`: monitoring-plugins exit codes (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
+
+use std::process::ExitCode;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use uca_ca::expiry::{Color, ExpiryRow, Span, classify};
+
+use crate::cli::ExpiringArgs;
+use crate::commands::open_ca;
+use crate::exit::CliError;
+use crate::output::{self, day, time_left, when};
+use crate::settings::Settings;
+
+#[derive(Serialize)]
+struct ExpiringReport<'a> {
+    status: &'static str,
+    warn: String,
+    crit: String,
+    green: usize,
+    yellow: usize,
+    red: usize,
+    certificates: &'a [ExpiryRow],
+}
+
+fn span(value: &str, flag: &str) -> Result<Span, CliError> {
+    value.parse().map_err(|e: String| {
+        CliError::usage(
+            format!("{flag}: {e}"),
+            Some("spans look like 30d, 12h, 2w, 90m".to_string()),
+        )
+    })
+}
+
+pub fn run(args: &ExpiringArgs, settings: &Settings) -> Result<ExitCode, CliError> {
+    match check(args, settings) {
+        Ok(code) => Ok(code),
+        Err(mut e) => {
+            // Anything that stops the check is UNKNOWN to a monitoring system.
+            if args.summary {
+                println!("UCA EXPIRY UNKNOWN - {}", e.message);
+            }
+            e.code = crate::exit::Exit::Unknown;
+            Err(e)
+        }
+    }
+}
+
+fn check(args: &ExpiringArgs, settings: &Settings) -> Result<ExitCode, CliError> {
+    let warn = span(&args.warn, "--warn")?;
+    let crit = span(&args.crit, "--crit")?;
+    let within = args
+        .within
+        .as_deref()
+        .map(|w| span(w, "--within"))
+        .transpose()?;
+    if crit.0 > warn.0 {
+        return Err(CliError::usage(
+            "--crit is longer than --warn",
+            Some("red comes after yellow: e.g. --warn 30d --crit 7d".to_string()),
+        ));
+    }
+    let ca = open_ca(settings)?;
+    let now = OffsetDateTime::now_utc();
+    let rows = classify(
+        &ca.ledger().summaries()?,
+        now,
+        warn.0,
+        crit.0,
+        within.map(|w| w.0),
+    );
+    let count = |c: Color| rows.iter().filter(|r| r.color == c).count();
+    let (green, yellow, red) = (count(Color::Green), count(Color::Yellow), count(Color::Red));
+    let worst = rows.iter().map(|r| r.color).max().unwrap_or(Color::Green);
+    let (status, code) = match worst {
+        Color::Green => ("OK", 0u8),
+        Color::Yellow => ("WARNING", 1),
+        Color::Red => ("CRITICAL", 2),
+    };
+    if settings.out.json {
+        settings.out.json(&ExpiringReport {
+            status,
+            warn: warn.to_string(),
+            crit: crit.to_string(),
+            green,
+            yellow,
+            red,
+            certificates: &rows,
+        })?;
+        return Ok(ExitCode::from(code));
+    }
+    if args.summary {
+        let soonest = rows
+            .first()
+            .map(|r| {
+                format!(
+                    "; soonest: {} {} ({})",
+                    r.name,
+                    if r.expired {
+                        "expired".to_string()
+                    } else {
+                        format!("expires in {}", time_left(r.not_after, now))
+                    },
+                    day(r.not_after)
+                )
+            })
+            .unwrap_or_default();
+        settings.out.line(format!(
+            "UCA EXPIRY {status} - {red} red, {yellow} yellow, {green} green{soonest} | red={red} yellow={yellow} green={green}"
+        ));
+        return Ok(ExitCode::from(code));
+    }
+    let out = &settings.out;
+    if rows.is_empty() {
+        out.line("nothing to watch");
+        return Ok(ExitCode::from(code));
+    }
+    let wn = rows
+        .iter()
+        .map(|r| r.name.chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    out.line(out.paint(
+        &format!(
+            "{:6}  {:wn$}  {:>14}  {:20}  {:20}  {:20}",
+            "COLOR", "NAME", "LEFT", "EXPIRES", "YELLOW FROM", "RED FROM"
+        ),
+        output::Color::Bold,
+    ));
+    for r in &rows {
+        let paint = match r.color {
+            Color::Green => output::Color::Green,
+            Color::Yellow => output::Color::Yellow,
+            Color::Red => output::Color::Red,
+        };
+        let color = out.paint(&format!("{:6}", r.color.as_str()), paint);
+        out.line(format!(
+            "{color}  {:wn$}  {:>14}  {:20}  {:20}  {:20}",
+            r.name,
+            time_left(r.not_after, now),
+            when(r.not_after),
+            when(r.yellow_at),
+            when(r.red_at)
+        ));
+    }
+    Ok(ExitCode::from(code))
+}

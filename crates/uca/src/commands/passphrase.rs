@@ -1,0 +1,41 @@
+//! `uca passphrase change`
+
+use crate::cli::PassphraseChangeArgs;
+use crate::commands::{current_passphrase, open_ca};
+use crate::exit::CliError;
+use crate::secrets;
+use crate::settings::Settings;
+
+pub fn change(args: &PassphraseChangeArgs, settings: &Settings) -> Result<(), CliError> {
+    let mut ca = open_ca(settings)?;
+    let old = current_passphrase(&ca, &args.passphrase, settings)?;
+    let new = secrets::new_passphrase(
+        args.new_passphrase_file.as_deref(),
+        settings.env_new_passphrase.as_ref(),
+        args.generate_passphrase,
+        false,
+        "give it with --new-passphrase-file FILE, UCA_NEW_PASSPHRASE, or --generate-passphrase [--passphrase-out FILE]",
+    )?;
+    let saved = secrets::save_generated(&new, args.passphrase_out.as_deref())?;
+    if let Err(e) = ca.change_passphrase(
+        old.as_deref().map(|p| &p[..]),
+        new.value.as_deref().map(|p| &p[..]),
+    ) {
+        if let Some(p) = &saved {
+            let _ = std::fs::remove_file(p);
+        }
+        return Err(e.into());
+    }
+    secrets::show_generated(&new, &saved, "new CA passphrase");
+    if settings.out.json {
+        return settings.out.json(&serde_json::json!({
+            "key": ca.paths.ca_key().display().to_string(),
+            "passphrase_file": saved.map(|p| p.display().to_string()),
+        }));
+    }
+    settings.out.line(format!(
+        "re-encrypted {} under the new passphrase; the old one no longer opens it",
+        ca.paths.ca_key().display()
+    ));
+    Ok(())
+}
