@@ -42,7 +42,6 @@ SELECT printf('7e%030x', k), 'svc' || k || '.internal', 'both', 'ec-p256',
        (SELECT cert_pem FROM certificates WHERE name = 'seed.internal')
 FROM i;
 SQL
-  :
 }
 fill crl revoked
 fill exp issued
