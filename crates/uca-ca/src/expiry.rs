@@ -138,6 +138,70 @@ pub fn classify(
 mod tests {
     use super::*;
 
+    fn record(name: &str, not_after: OffsetDateTime, status: Status) -> CertRecord {
+        CertRecord {
+            serial: uca_pki::Serial::parse("01").unwrap(),
+            name: name.into(),
+            profile: "both".into(),
+            key_type: "ec-p256".into(),
+            sans: Vec::new(),
+            not_before: not_after - Duration::days(397),
+            not_after,
+            fingerprint_sha256: String::new(),
+            status,
+            source: crate::ledger::Source::Issue,
+            created_at: not_after,
+            updated_at: not_after,
+            superseded_by: None,
+            revoked_at: None,
+            revocation_reason: None,
+            cert_pem: String::new(),
+        }
+    }
+
+    /// The clock is a parameter: an expired certificate is red, and the dates each color starts
+    /// are notAfter minus the thresholds.
+    #[test]
+    fn colors_and_dates() {
+        let now = time::macros::datetime!(2030-01-01 00:00 UTC);
+        let rows = classify(
+            &[
+                record("green", now + Duration::days(100), Status::Issued),
+                record("yellow", now + Duration::days(20), Status::Issued),
+                record("red", now + Duration::days(3), Status::Issued),
+                record("gone", now - Duration::days(1), Status::Issued),
+                record("old", now + Duration::days(1), Status::Superseded),
+            ],
+            now,
+            Duration::days(30),
+            Duration::days(7),
+            None,
+        );
+        let names: Vec<(&str, Color, bool)> = rows
+            .iter()
+            .map(|r| (r.name.as_str(), r.color, r.expired))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("gone", Color::Red, true),
+                ("red", Color::Red, false),
+                ("yellow", Color::Yellow, false),
+                ("green", Color::Green, false)
+            ]
+        );
+        assert_eq!(rows[3].yellow_at, now + Duration::days(70));
+        assert_eq!(rows[3].red_at, now + Duration::days(93));
+        let within = classify(
+            &[record("y", now + Duration::days(20), Status::Issued)],
+            now,
+            Duration::days(30),
+            Duration::days(7),
+            Some(Duration::days(10)),
+        );
+        assert!(within.is_empty());
+    }
+
     #[test]
     fn spans() {
         assert_eq!("30d".parse::<Span>().unwrap().0, Duration::days(30));

@@ -40,10 +40,24 @@ pub fn run() -> ExitCode {
         }
     };
     let settings = Settings::resolve(&cli.global);
+    let ok = |()| ExitCode::from(Exit::Ok);
     let result: Result<ExitCode, CliError> = match &cli.command {
+        Command::Init(a) => init::run(a, &settings).map(ok),
+        Command::Issue(a) => issue::run(a, &settings).map(ok),
+        Command::Sign(a) => sign::run(a, &settings).map(ok),
+        Command::List(a) => list::run(a, &settings).map(ok),
+        Command::Show(a) => show::run(a, &settings).map(ok),
+        Command::Revoke(a) => revoke::run(a, &settings).map(ok),
+        Command::Crl(a) => crl::run(a, &settings).map(ok),
+        Command::Renew(a) => renew::run(a, &settings).map(ok),
+        Command::Intermediate(a) => intermediate::run(a, &cli.global, &settings).map(ok),
+        Command::Seal(a) => seal::run(a, &settings).map(ok),
+        Command::Passphrase(crate::cli::PassphraseCommand::Change(a)) => {
+            passphrase::change(a, &settings).map(ok)
+        }
+        // These two report their verdict in the exit code.
         Command::Expiring(a) => expiring::run(a, &settings),
         Command::Verify(a) => verify::run(a, &settings),
-        other => dispatch(other, &cli, &settings).map(|()| Exit::Ok.into()),
     };
     match result {
         Ok(code) => code,
@@ -54,26 +68,6 @@ pub fn run() -> ExitCode {
             }
             e.code.into()
         }
-    }
-}
-
-fn dispatch(command: &Command, cli: &Cli, settings: &Settings) -> Result<(), CliError> {
-    let settings = settings;
-    match command {
-        Command::Init(a) => init::run(a, settings),
-        Command::Issue(a) => issue::run(a, settings),
-        Command::Sign(a) => sign::run(a, settings),
-        Command::List(a) => list::run(a, settings),
-        Command::Show(a) => show::run(a, settings),
-        Command::Revoke(a) => revoke::run(a, settings),
-        Command::Crl(a) => crl::run(a, settings),
-        Command::Renew(a) => renew::run(a, settings),
-        Command::Intermediate(a) => intermediate::run(a, &cli.global, settings),
-        Command::Seal(a) => seal::run(a, settings),
-        Command::Passphrase(crate::cli::PassphraseCommand::Change(a)) => {
-            passphrase::change(a, settings)
-        }
-        Command::Expiring(_) | Command::Verify(_) => Ok(()),
     }
 }
 
