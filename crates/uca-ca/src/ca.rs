@@ -52,6 +52,12 @@ impl Ca {
                 dir: dir.to_path_buf(),
             });
         }
+        if !paths.ledger().exists() {
+            return Err(CaError::Ledger(format!(
+                "{} is missing: without it uca cannot know what this CA has signed",
+                paths.ledger().display()
+            )));
+        }
         let lock = CaLock::acquire(&paths.lock(), on_wait)?;
         let config = Config::load(&paths.config())?;
         let cert_pem =

@@ -9,6 +9,9 @@ use time::{Duration, OffsetDateTime};
 
 use crate::ledger::{CertRecord, Status};
 
+/// The longest span accepted: a century (dates computed from it stay representable).
+const MAX_SPAN_SECONDS: i64 = 100 * 365 * 86_400;
+
 /// A length of time as operators write it: `30d`, `12h`, `2w`, `90m`, `1y` (365 days); a bare
 /// number means days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,32 +26,36 @@ impl FromStr for Span {
         let n: i64 = num
             .parse()
             .map_err(|_| format!("'{s}' is not a duration (e.g. 30d, 12h, 2w)"))?;
-        let d = match unit {
-            "" | "d" => Duration::days(n),
-            "h" => Duration::hours(n),
-            "m" => Duration::minutes(n),
-            "s" => Duration::seconds(n),
-            "w" => Duration::weeks(n),
-            "y" => Duration::days(n * 365),
+        let unit_seconds: i64 = match unit {
+            "" | "d" => 86_400,
+            "h" => 3_600,
+            "m" => 60,
+            "s" => 1,
+            "w" => 7 * 86_400,
+            "y" => 365 * 86_400,
             other => {
                 return Err(format!(
                     "unknown unit '{other}' in '{s}' (use s, m, h, d, w or y)"
                 ));
             }
         };
-        Ok(Span(d))
+        let seconds = n
+            .checked_mul(unit_seconds)
+            .filter(|s| *s <= MAX_SPAN_SECONDS)
+            .ok_or_else(|| format!("'{s}' is longer than 100 years"))?;
+        Ok(Span(Duration::seconds(seconds)))
     }
 }
 
 impl fmt::Display for Span {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d = self.0;
-        if d.whole_days() >= 1 && d == Duration::days(d.whole_days()) {
-            write!(f, "{}d", d.whole_days())
-        } else if d == Duration::hours(d.whole_hours()) {
-            write!(f, "{}h", d.whole_hours())
-        } else {
-            write!(f, "{}s", d.whole_seconds())
+        let s = self.0.whole_seconds();
+        match s {
+            0 => write!(f, "0s"),
+            _ if s % 86_400 == 0 => write!(f, "{}d", s / 86_400),
+            _ if s % 3_600 == 0 => write!(f, "{}h", s / 3_600),
+            _ if s % 60 == 0 => write!(f, "{}m", s / 60),
+            _ => write!(f, "{s}s"),
         }
     }
 }
@@ -210,6 +217,9 @@ mod tests {
         assert_eq!("7".parse::<Span>().unwrap().0, Duration::days(7));
         assert!("soon".parse::<Span>().is_err());
         assert!("3x".parse::<Span>().is_err());
+        assert!("9999999999999999d".parse::<Span>().is_err());
+        assert!("101y".parse::<Span>().is_err());
+        assert_eq!(Span(Duration::minutes(90)).to_string(), "90m");
         assert_eq!(Span(Duration::days(30)).to_string(), "30d");
     }
 }

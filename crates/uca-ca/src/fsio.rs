@@ -55,6 +55,17 @@ pub fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<(), CaError> {
 /// Replaces `path` atomically: a reader sees the old bytes or the new ones, never a mix, and
 /// after a crash the file is either old or new and complete.
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), CaError> {
+    write_atomic_owned(path, data, mode, None)
+}
+
+/// [`write_atomic`], and the file gets `owner` (uid, gid) before it appears under its name, so a
+/// key is never visible with the wrong owner, even for an instant.
+pub fn write_atomic_owned(
+    path: &Path,
+    data: &[u8],
+    mode: u32,
+    owner: Option<(u32, u32)>,
+) -> Result<(), CaError> {
     let dir = parent_of(path);
     let name = path
         .file_name()
@@ -63,6 +74,9 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), CaError> 
     let tmp = dir.join(format!(".{name}.tmp-{}", random_suffix()));
     let result = (|| {
         write_new(&tmp, data, mode)?;
+        if let Some((uid, gid)) = owner {
+            chown(&tmp, uid, gid)?;
+        }
         File::open(&tmp)
             .and_then(|f| f.sync_all())
             .map_err(io_err("fsync", &tmp))?;
@@ -143,4 +157,15 @@ pub fn remove_tree(path: &Path) -> Result<(), CaError> {
             source: e,
         }),
     }
+}
+
+/// Sets the owner of a file or directory.
+pub fn chown(path: &Path, uid: u32, gid: u32) -> Result<(), CaError> {
+    std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(io_err("chown", path))
+}
+
+/// Sets the mode of a file or directory exactly (used where the operator asked for a mode).
+pub fn chmod(path: &Path, mode: u32) -> Result<(), CaError> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(io_err("chmod", path))
 }

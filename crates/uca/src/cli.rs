@@ -72,6 +72,65 @@ pub enum Command {
     Passphrase(PassphraseCommand),
     /// Check a certificate against this CA: chain, dates, ledger, CRL
     Verify(VerifyArgs),
+    /// Write a certificate and key as HAProxy, nginx, PKCS#12, Java, Kubernetes or a volume eat them
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "FORMATS (--out is a directory for the first four, a file for the rest):
+  pem-dir          cert.pem, key.pem, chain.pem, fullchain.pem, ca.pem
+  volume           the same, with --owner UID:GID and the modes asked for, to mount into a container
+  haproxy          NAME.pem (certificate, chain, key: what 'crt' wants) and ca.pem (for 'ca-file')
+  nginx            fullchain.pem, key.pem, client-ca.pem; prints the ssl_* lines to use them
+  pkcs12           PBES2/AES-256 PKCS#12 with the chain, friendly name NAME (keytool, openssl 3)
+  java-truststore  PKCS#12 holding the CA as a trusted entry (javax.net.ssl.trustStore); no NAME needed
+  k8s-secret       a kubernetes.io/tls Secret (tls.crt, tls.key, ca.crt) as YAML
+
+EXAMPLES:
+  uca export rmq1 --format haproxy --out /etc/haproxy/certs
+  uca export web1 --format nginx --out /etc/nginx/tls
+  UCA_EXPORT_PASSWORD=changeit uca export app1 --format pkcs12 --out app1.p12
+  uca export --format java-truststore --out truststore.p12 --password-file tspass
+  uca export rmq1 --format k8s-secret --out rmq1-secret.yaml --namespace messaging
+  uca export rmq1 --format volume --out /srv/volumes/rmq1 --owner 999:999 --key-mode 0400
+
+The password for pkcs12 and java-truststore: --password, --password-file, or UCA_EXPORT_PASSWORD."
+)]
+pub struct ExportArgs {
+    /// The issued NAME (not needed for java-truststore)
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+    /// pem-dir, volume, haproxy, nginx, pkcs12, java-truststore, k8s-secret
+    #[arg(long, value_name = "FORMAT")]
+    pub format: String,
+    /// Where to write (a directory or a file, see FORMATS)
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+    /// PKCS#12 password (visible in the process list: prefer --password-file or UCA_EXPORT_PASSWORD)
+    #[arg(long, value_name = "PASSWORD", conflicts_with = "password_file")]
+    pub password: Option<String>,
+    /// PKCS#12 password: the first line of FILE
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Owner of every file written, UID:GID (needs root)
+    #[arg(long, value_name = "UID:GID")]
+    pub owner: Option<String>,
+    /// Mode of the private key file
+    #[arg(long, value_name = "MODE", default_value = "0600")]
+    pub key_mode: String,
+    /// Mode of certificate files
+    #[arg(long, value_name = "MODE", default_value = "0644")]
+    pub cert_mode: String,
+    /// Mode of the output directory
+    #[arg(long, value_name = "MODE", default_value = "0700")]
+    pub dir_mode: String,
+    /// k8s-secret: metadata.name [default: NAME-tls]
+    #[arg(long, value_name = "NAME")]
+    pub k8s_name: Option<String>,
+    /// k8s-secret: metadata.namespace
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -23,6 +23,8 @@ pub struct Settings {
     pub env_passphrase: Option<Zeroizing<String>>,
     /// UCA_NEW_PASSPHRASE, for `uca passphrase change` (never printed).
     pub env_new_passphrase: Option<Zeroizing<String>>,
+    /// UCA_EXPORT_PASSWORD, for PKCS#12 exports (never printed).
+    pub env_export_password: Option<Zeroizing<String>>,
 }
 
 impl Settings {
@@ -39,6 +41,10 @@ impl Settings {
             parent_dir,
             env_passphrase: std::env::var("UCA_PASSPHRASE").ok().map(Zeroizing::new),
             env_new_passphrase: std::env::var("UCA_NEW_PASSPHRASE").ok().map(Zeroizing::new),
+            env_export_password: std::env::var("UCA_EXPORT_PASSWORD")
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(Zeroizing::new),
         }
     }
 }

@@ -39,6 +39,10 @@ pub fn run(args: &ExpiringArgs, settings: &Settings) -> Result<ExitCode, CliErro
             // Anything that stops the check is UNKNOWN to a monitoring system.
             if args.summary {
                 println!("UCA EXPIRY UNKNOWN - {}", e.message);
+            } else if settings.out.json {
+                let _ = settings
+                    .out
+                    .json(&serde_json::json!({ "status": "UNKNOWN", "error": e.message }));
             }
             e.code = crate::exit::Exit::Unknown;
             Err(e)

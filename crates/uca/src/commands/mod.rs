@@ -2,6 +2,7 @@
 
 mod crl;
 mod expiring;
+mod export;
 mod init;
 mod intermediate;
 mod issue;
@@ -30,10 +31,12 @@ pub fn run() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() {
-                Exit::Usage
-            } else {
-                Exit::Ok
+            // A monitoring check must say UNKNOWN, not CRITICAL, when its own arguments are wrong.
+            let monitoring = std::env::args().skip(1).any(|a| a == "expiring");
+            let code = match (e.use_stderr(), monitoring) {
+                (false, _) => Exit::Ok,
+                (true, true) => Exit::Unknown,
+                (true, false) => Exit::Usage,
             };
             let _ = e.print();
             return code.into();
@@ -55,6 +58,7 @@ pub fn run() -> ExitCode {
         Command::Passphrase(crate::cli::PassphraseCommand::Change(a)) => {
             passphrase::change(a, &settings).map(ok)
         }
+        Command::Export(a) => export::run(a, &settings).map(ok),
         // These two report their verdict in the exit code.
         Command::Expiring(a) => expiring::run(a, &settings),
         Command::Verify(a) => verify::run(a, &settings),

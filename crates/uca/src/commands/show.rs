@@ -52,6 +52,16 @@ pub fn run(args: &ShowArgs, settings: &Settings) -> Result<(), CliError> {
     if let Some(by) = &record.superseded_by {
         row("superseded by", by);
     }
+    if let Some(at) = record.revoked_at {
+        row(
+            "revoked",
+            &format!(
+                "{} ({})",
+                when(at),
+                record.revocation_reason.as_deref().unwrap_or("unspecified")
+            ),
+        );
+    }
     row("serial", &info.serial);
     row("subject", &info.subject);
     row("issuer", &info.issuer);

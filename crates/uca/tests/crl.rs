@@ -1,0 +1,862 @@
+//! `uca revoke` and `uca crl`, judged by OpenSSL: `openssl crl`, `openssl verify -crl_check`, `s_server -CRL`.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use common::*;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+const HTTP_GET: &[u8] = b"GET / HTTP/1.0\r\n\r\n";
+/// The first line of `openssl s_server -www`'s answer: only sent to an accepted client.
+const WWW_OK: &str = "HTTP/1.0 200 ok";
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status: {}\n--- stdout:\n{}\n--- stderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `uca issue NAME ARGS` (no passphrase needed for a plain CA; set anyway), asserting success.
+fn issue(env: &Env, name: &str, args: &[&str]) -> PathBuf {
+    env.uca_pass()
+        .arg("issue")
+        .arg(name)
+        .args(args)
+        .assert()
+        .success();
+    env.issued(name, "cert.pem")
+}
+
+/// `uca revoke TARGET ARGS` without any passphrase in the environment.
+fn revoke(env: &Env, target: &str, args: &[&str]) -> Output {
+    env.uca()
+        .arg("revoke")
+        .arg(target)
+        .args(args)
+        .output()
+        .expect("run uca revoke")
+}
+
+/// `uca revoke`, asserting exit 0.
+fn revoke_ok(env: &Env, target: &str, args: &[&str]) -> String {
+    let out = revoke(env, target, args);
+    assert!(out.status.success(), "revoke {target}: {}", text(&out));
+    stdout(&out)
+}
+
+/// `uca crl ARGS` with the passphrase, asserting success; returns the --json report.
+fn crl_json(env: &Env, args: &[&str]) -> serde_json::Value {
+    let mut a = vec!["crl"];
+    a.extend_from_slice(args);
+    env.json(&a)
+}
+
+/// Uppercase hex serial as `openssl x509 -serial` prints it.
+fn serial_of(cert: &Path) -> String {
+    let out = openssl(&["x509", "-in", s(cert), "-noout", "-serial"]);
+    out.trim()
+        .strip_prefix("serial=")
+        .expect("serial= line")
+        .to_string()
+}
+
+/// `openssl crl -text` of a CRL file (PEM unless `der`).
+fn crl_text(crl: &Path, der: bool) -> String {
+    let form = if der { "DER" } else { "PEM" };
+    openssl(&["crl", "-inform", form, "-in", s(crl), "-noout", "-text"])
+}
+
+/// The revoked entries of `openssl crl -text`: (uppercase serial, entry text).
+fn crl_entries(text: &str) -> Vec<(String, String)> {
+    let Some(start) = text.find("Revoked Certificates:") else {
+        return Vec::new();
+    };
+    let section = &text[start..];
+    let section = section
+        .find("Signature Algorithm")
+        .map_or(section, |end| &section[..end]);
+    section
+        .split("Serial Number:")
+        .skip(1)
+        .map(|e| {
+            let serial = e.split_whitespace().next().unwrap_or_default().to_string();
+            (serial, e.to_string())
+        })
+        .collect()
+}
+
+/// Runs `openssl ARGS`, returning (success, stdout + stderr) without asserting.
+fn openssl_try(args: &[&str]) -> (bool, String) {
+    let out = run("openssl", args);
+    (
+        out.status.success(),
+        format!("{}{}", stdout(&out), stderr(&out)),
+    )
+}
+
+/// Seconds since the epoch of an OpenSSL date such as `Dec  4 22:08:20 2026 GMT`.
+fn openssl_time(v: &str) -> i64 {
+    let p: Vec<&str> = v.split_whitespace().collect();
+    assert_eq!(p.len(), 5, "unexpected date {v:?}");
+    assert_eq!(p[4], "GMT", "{v:?}");
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let m = months.iter().position(|x| *x == p[0]).expect("month") as i64 + 1;
+    let d: i64 = p[1].parse().unwrap();
+    let y: i64 = p[3].parse().unwrap();
+    let hms: Vec<i64> = p[2].split(':').map(|x| x.parse().unwrap()).collect();
+    // Days from civil (Howard Hinnant's algorithm).
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    days * 86_400 + hms[0] * 3600 + hms[1] * 60 + hms[2]
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// The value of a `-field` line printed by `openssl crl -lastupdate -nextupdate -crlnumber`.
+fn crl_field(crl: &Path, der: bool, flag: &str, key: &str) -> String {
+    let form = if der { "DER" } else { "PEM" };
+    let out = openssl(&["crl", "-inform", form, "-in", s(crl), "-noout", flag]);
+    out.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key}= in {out}"))
+        .trim()
+        .to_string()
+}
+
+/// The CA certificate followed by the CRL, as `openssl verify -CAfile` takes both.
+fn bundle(env: &Env, crl: &Path) -> PathBuf {
+    let mut b = std::fs::read(env.ca_cert()).unwrap();
+    b.extend(std::fs::read(crl).unwrap());
+    let path = env.path("ca+crl.pem");
+    std::fs::write(&path, b).unwrap();
+    path
+}
+
+/// `openssl verify -CAfile ca+crl FLAGS cert` (no system trust store).
+fn verify_crl(bundle: &Path, flags: &[&str], cert: &Path) -> (bool, String) {
+    let mut args = vec!["verify", "-no-CApath", "-no-CAstore", "-CAfile", s(bundle)];
+    args.extend_from_slice(flags);
+    args.push(s(cert));
+    openssl_try(&args)
+}
+
+/// The value line of `openssl x509 -ext subjectKeyIdentifier` for the CA.
+fn ca_ski(env: &Env) -> String {
+    let out = openssl(&[
+        "x509",
+        "-in",
+        s(&env.ca_cert()),
+        "-noout",
+        "-ext",
+        "subjectKeyIdentifier",
+    ]);
+    out.lines().nth(1).expect("SKI value").trim().to_string()
+}
+
+/// The CA's own ledger row (profile root).
+fn ca_record(env: &Env) -> serde_json::Value {
+    let list = env.json(&["list"]);
+    list["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["profile"] == "root")
+        .expect("root row")
+        .clone()
+}
+
+/// A revoked keyCompromise entry and an unspecified one: `openssl crl -verify` accepts the
+/// signature, and `-text` shows v2, CRL number 1, AKI = the CA's SKI, dates 10 days apart
+/// starting now, "Key Compromise" on the first entry and no reason code on the second.
+#[test]
+fn crl_is_signed_v2_with_number_aki_dates_and_reasons() {
+    let env = Env::new();
+    env.init(&[]);
+    let bad = issue(&env, "rmq1", &[]);
+    let plain = issue(&env, "rmq2", &[]);
+    let good = issue(&env, "rmq3", &[]);
+    let out = revoke_ok(&env, "rmq1", &["--reason", "keyCompromise"]);
+    assert!(
+        out.contains("revoked rmq1") && out.contains("keyCompromise"),
+        "{out}"
+    );
+    let rec = env.json(&["revoke", "rmq2"]);
+    assert_eq!(rec["already"], false, "{rec}");
+    assert_eq!(rec["record"]["status"], "revoked", "{rec}");
+    assert_eq!(rec["record"]["revocation_reason"], "unspecified", "{rec}");
+    assert_eq!(
+        rec["record"]["serial"].as_str().unwrap(),
+        serial_of(&plain).to_lowercase()
+    );
+
+    let before = now_secs();
+    let report = crl_json(&env, &["--days", "10"]);
+    let after = now_secs();
+    let crl = env.ca_dir().join("crl.pem");
+    assert_eq!(report["number"], 1, "{report}");
+    assert_eq!(report["revoked"], 2, "{report}");
+    assert_eq!(report["der"], false, "{report}");
+    assert_eq!(Path::new(report["out"].as_str().unwrap()), crl, "{report}");
+    assert!(
+        std::fs::read_to_string(&crl)
+            .unwrap()
+            .starts_with("-----BEGIN X509 CRL-----")
+    );
+
+    // The signature verifies with the CA certificate.
+    let (ok, v) = openssl_try(&[
+        "crl",
+        "-in",
+        s(&crl),
+        "-CAfile",
+        s(&env.ca_cert()),
+        "-noout",
+        "-verify",
+    ]);
+    assert!(ok && v.contains("verify OK"), "{v}");
+
+    let t = crl_text(&crl, false);
+    assert!(t.contains("Version 2 (0x1)"), "{t}");
+    let (_, number) = extension(&t, "X509v3 CRL Number").expect("CRL number");
+    assert_eq!(number, "1", "{t}");
+    let (_, aki) = extension(&t, "X509v3 Authority Key Identifier").expect("AKI");
+    let aki = aki.trim_start_matches("keyid:").to_string();
+    assert_eq!(aki, ca_ski(&env), "AKI must be the CA's SKI:\n{t}");
+    let issuer = crl_field(&crl, false, "-issuer", "issuer");
+    let subject = openssl(&["x509", "-in", s(&env.ca_cert()), "-noout", "-subject"]);
+    assert_eq!(
+        format!("subject={issuer}"),
+        subject.trim(),
+        "CRL issuer = CA subject"
+    );
+
+    // thisUpdate is now, nextUpdate exactly --days later.
+    let last = openssl_time(&crl_field(&crl, false, "-lastupdate", "lastUpdate"));
+    let next = openssl_time(&crl_field(&crl, false, "-nextupdate", "nextUpdate"));
+    assert!(
+        last >= before - 1 && last <= after + 1,
+        "lastUpdate {last} not now ({before}..{after})"
+    );
+    assert_eq!(
+        next - last,
+        10 * 86_400,
+        "nextUpdate = lastUpdate + 10 days"
+    );
+    assert!(next > now_secs());
+
+    let entries = crl_entries(&t);
+    assert_eq!(entries.len(), 2, "{t}");
+    let e_bad = entries
+        .iter()
+        .find(|(sn, _)| *sn == serial_of(&bad))
+        .expect("rmq1 listed");
+    assert!(e_bad.1.contains("X509v3 CRL Reason Code"), "{}", e_bad.1);
+    assert!(e_bad.1.contains("Key Compromise"), "{}", e_bad.1);
+    let e_plain = entries
+        .iter()
+        .find(|(sn, _)| *sn == serial_of(&plain))
+        .expect("rmq2 listed");
+    assert!(
+        !e_plain.1.contains("Reason Code"),
+        "unspecified must carry no reasonCode extension (RFC 5280 5.3.1):\n{}",
+        e_plain.1
+    );
+    assert!(
+        !t.contains(&serial_of(&good)),
+        "the good certificate is not listed:\n{t}"
+    );
+
+    // OpenSSL's verifier agrees on the validity window: fine just before nextUpdate, "CRL has
+    // expired" just after it, "CRL is not yet valid" before thisUpdate.
+    let b = bundle(&env, &crl);
+    for (at, expect) in [
+        (next - 60, None),
+        (next + 60, Some("CRL has expired")),
+        (last - 3600, Some("CRL is not yet valid")),
+    ] {
+        let attime = at.to_string();
+        let (ok, v) = verify_crl(&b, &["-crl_check", "-attime", &attime], &good);
+        match expect {
+            None => assert!(ok, "at {at}: {v}"),
+            Some(msg) => assert!(!ok && v.contains(msg), "at {at}: {v}"),
+        }
+    }
+}
+
+/// Every CA key type signs a CRL that `openssl crl -verify` accepts and that makes
+/// `openssl verify -crl_check` reject the revoked certificate.
+#[test]
+fn crl_signature_verifies_for_every_ca_key_type() {
+    for key in ["ec-p256", "ec-p384", "ed25519", "rsa-2048"] {
+        let env = Env::new();
+        env.init_plain(&["--key", key]);
+        let cert = issue(&env, "app", &[]);
+        revoke_ok(&env, "app", &["--reason", "keyCompromise"]);
+        env.uca().arg("crl").assert().success();
+        let crl = env.ca_dir().join("crl.pem");
+        let (ok, v) = openssl_try(&[
+            "crl",
+            "-in",
+            s(&crl),
+            "-CAfile",
+            s(&env.ca_cert()),
+            "-noout",
+            "-verify",
+        ]);
+        assert!(ok && v.contains("verify OK"), "{key}: {v}");
+        let t = crl_text(&crl, false);
+        let (_, aki) = extension(&t, "X509v3 Authority Key Identifier").expect("AKI");
+        assert_eq!(aki.trim_start_matches("keyid:"), ca_ski(&env), "{key}");
+        let (ok, v) = verify_crl(&bundle(&env, &crl), &["-crl_check"], &cert);
+        assert!(!ok && v.contains("certificate revoked"), "{key}: {v}");
+    }
+}
+
+/// `openssl verify -crl_check` and `-crl_check_all` with the CA and the CRL reject the revoked
+/// certificate ("certificate revoked") and accept a good one; a CRL made before the revocation
+/// still accepts it (the CRL content, not chance, decides).
+#[test]
+fn openssl_verify_crl_check_rejects_revoked_accepts_good() {
+    let env = Env::new();
+    env.init(&[]);
+    let bad = issue(&env, "web1", &["--profile", "server"]);
+    let good = issue(&env, "web2", &["--profile", "server"]);
+    let old = env.path("before.pem");
+    crl_json(&env, &["--out", s(&old)]);
+    revoke_ok(&env, "web1", &["--reason", "keyCompromise"]);
+    crl_json(&env, &[]);
+    let crl = env.ca_dir().join("crl.pem");
+    let b = bundle(&env, &crl);
+    for flag in ["-crl_check", "-crl_check_all"] {
+        let (ok, v) = verify_crl(&b, &[flag], &bad);
+        assert!(!ok, "{flag}: revoked certificate accepted: {v}");
+        assert!(v.contains("certificate revoked"), "{flag}: {v}");
+        assert!(v.contains("error 23"), "{flag}: {v}");
+        let (ok, v) = verify_crl(&b, &[flag], &good);
+        assert!(
+            ok && v.contains(": OK"),
+            "{flag}: good certificate refused: {v}"
+        );
+        // Also with the CRL given separately.
+        let (ok, v) = openssl_try(&[
+            "verify",
+            "-no-CApath",
+            "-no-CAstore",
+            "-CAfile",
+            s(&env.ca_cert()),
+            "-CRLfile",
+            s(&crl),
+            flag,
+            s(&bad),
+        ]);
+        assert!(!ok && v.contains("certificate revoked"), "{flag}: {v}");
+    }
+    // Without any CRL, -crl_check fails closed ("unable to get certificate CRL"), so the
+    // results above really come from uca's CRL.
+    let (ok, v) = verify_crl(&env.ca_cert(), &["-crl_check"], &good);
+    assert!(!ok && v.contains("unable to get certificate CRL"), "{v}");
+    // The CRL from before the revocation does not list it.
+    let b_old = bundle(&env, &old);
+    let (ok, v) = verify_crl(&b_old, &["-crl_check"], &bad);
+    assert!(ok, "{v}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// A real TLS server that checks client certificates against the CRL.
+
+/// What a finished client process left behind.
+struct Out {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+    log_from: usize,
+}
+
+impl Out {
+    fn all(&self) -> String {
+        format!(
+            "status: {}\n--- stdout:\n{}\n--- stderr:\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+
+    /// The `-www` page the server sent back, only sent to an accepted client.
+    fn www_page(&self) -> Option<&str> {
+        Some(&self.stdout[self.stdout.find(WWW_OK)?..])
+    }
+}
+
+/// Runs a program with `input` on stdin, killing it and failing the test after [`TIMEOUT`].
+fn run_timeout(program: &str, args: &[&str], input: &[u8]) -> Out {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e} (is it installed?)"));
+    let mut so = child.stdout.take().expect("stdout");
+    let mut se = child.stderr.take().expect("stderr");
+    let out_t = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = so.read_to_end(&mut b);
+        b
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = se.read_to_end(&mut b);
+        b
+    });
+    {
+        let mut stdin = child.stdin.take().expect("stdin");
+        let _ = stdin.write_all(input);
+    }
+    let mut child = KillOnDrop(child);
+    let deadline = Instant::now() + TIMEOUT;
+    let status = loop {
+        if let Some(st) = child.0.try_wait().expect("try_wait") {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.0.kill();
+            let _ = child.0.wait();
+            panic!("{program} {args:?} did not finish within {TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Out {
+        status,
+        stdout: String::from_utf8_lossy(&out_t.join().unwrap()).into_owned(),
+        stderr: String::from_utf8_lossy(&err_t.join().unwrap()).into_owned(),
+        log_from: 0,
+    }
+}
+
+/// `openssl s_server -www` on 127.0.0.1 requiring a client certificate from `ca`, checked
+/// against `crl` (`-CRL FILE -crl_check`); killed on drop.
+struct Server {
+    port: u16,
+    log: PathBuf,
+    _child: KillOnDrop,
+}
+
+impl Server {
+    fn start(env: &Env, name: &str, ca: &Path, crl: &Path) -> Server {
+        let cert = env.issued(name, "cert.pem");
+        let key = env.issued(name, "key.pem");
+        for attempt in 0..5 {
+            let port = free_port();
+            let log = env.path(&format!("s_server-{port}-{attempt}.log"));
+            let file = std::fs::File::create(&log).expect("create log");
+            let accept = format!("127.0.0.1:{port}");
+            let child = Command::new("openssl")
+                .args(["s_server", "-accept", &accept, "-cert", s(&cert), "-key"])
+                .arg(s(&key))
+                .args(["-CAfile", s(ca), "-no-CApath", "-no-CAstore"])
+                .args(["-CRL", s(crl), "-crl_check"])
+                .args(["-Verify", "1", "-verify_return_error", "-www"])
+                .stdin(Stdio::null())
+                .stdout(file.try_clone().expect("clone log"))
+                .stderr(file)
+                .spawn()
+                .expect("cannot run openssl s_server");
+            let mut child = KillOnDrop(child);
+            let deadline = Instant::now() + TIMEOUT;
+            loop {
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                if text.contains("ACCEPT") {
+                    return Server {
+                        port,
+                        log,
+                        _child: child,
+                    };
+                }
+                if child.0.try_wait().expect("try_wait").is_some() {
+                    if attempt == 4 {
+                        panic!("openssl s_server exited before listening:\n{text}");
+                    }
+                    break;
+                }
+                if Instant::now() > deadline {
+                    panic!("openssl s_server did not listen within {TIMEOUT:?}:\n{text}");
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        unreachable!()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the server log (since `out`'s client started) contains `needle`.
+    fn wait_log(&self, out: &Out, needle: &str) -> String {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let text = self
+                .log()
+                .get(out.log_from..)
+                .unwrap_or_default()
+                .to_string();
+            if text.contains(needle) {
+                return text;
+            }
+            if Instant::now() > deadline {
+                panic!("s_server log never showed {needle:?}:\n{text}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `openssl s_client` presenting `env`'s NAME as client certificate, asking for the page.
+    fn s_client(&self, env: &Env, client: &str, version: &str) -> Out {
+        let connect = format!("127.0.0.1:{}", self.port);
+        let cert = env.issued(client, "cert.pem");
+        let key = env.issued(client, "key.pem");
+        let ca = env.ca_cert();
+        let args = [
+            "s_client",
+            "-connect",
+            &connect,
+            "-servername",
+            "rmq1",
+            version,
+            "-CAfile",
+            s(&ca),
+            "-no-CApath",
+            "-no-CAstore",
+            "-verify_return_error",
+            "-cert",
+            s(&cert),
+            "-key",
+            s(&key),
+            "-ign_eof",
+        ];
+        let log_from = self.log().len();
+        Out {
+            log_from,
+            ..run_timeout("openssl", &args, HTTP_GET)
+        }
+    }
+}
+
+/// `openssl s_server -CRL crl.pem -crl_check` refuses a revoked client certificate (server:
+/// "certificate revoked"; client: alert certificate revoked) and serves a good one, over TLS 1.3
+/// and 1.2; the same server loaded with the CRL from before the revocation serves both.
+#[test]
+fn tls_server_with_crl_refuses_revoked_client() {
+    let env = Env::new();
+    env.init_plain(&[]);
+    issue(&env, "rmq1", &["--profile", "server"]);
+    issue(&env, "agent", &["--profile", "client"]);
+    issue(&env, "thief", &["--profile", "client"]);
+    let ca = env.ca_cert();
+    let before = env.path("before.pem");
+    env.uca()
+        .args(["crl", "--out", s(&before)])
+        .assert()
+        .success();
+    revoke_ok(&env, "thief", &["--reason", "keyCompromise"]);
+    env.uca().arg("crl").assert().success();
+    let crl = env.ca_dir().join("crl.pem");
+
+    let server = Server::start(&env, "rmq1", &ca, &crl);
+    for version in ["-tls1_3", "-tls1_2"] {
+        let ok = server.s_client(&env, "agent", version);
+        let ctx = || format!("{}\n--- server log:\n{}", ok.all(), server.log());
+        assert!(ok.status.success(), "{}", ctx());
+        let page = ok
+            .www_page()
+            .unwrap_or_else(|| panic!("no page for the good client: {}", ctx()));
+        assert!(page.contains("Subject: CN=agent"), "{}", ctx());
+        assert!(page.contains("Verify return code: 0 (ok)"), "{}", ctx());
+
+        let no = server.s_client(&env, "thief", version);
+        let ctx = || format!("{}\n--- server log:\n{}", no.all(), server.log());
+        assert!(!no.status.success(), "revoked client accepted: {}", ctx());
+        assert!(no.www_page().is_none(), "revoked client served: {}", ctx());
+        server.wait_log(&no, "verify error:num=23:certificate revoked");
+        assert!(
+            no.stderr.contains("alert certificate revoked"),
+            "client did not get the certificate_revoked alert: {}",
+            ctx()
+        );
+    }
+    drop(server);
+
+    // Control: with the CRL from before the revocation, the same client is served.
+    let old = Server::start(&env, "rmq1", &ca, &before);
+    let out = old.s_client(&env, "thief", "-tls1_3");
+    assert!(
+        out.status.success() && out.www_page().is_some_and(|p| p.contains("CN=thief")),
+        "{}\n--- server log:\n{}",
+        out.all(),
+        old.log()
+    );
+}
+
+/// CRL numbers grow 1, 2, 3 over three runs (JSON and `openssl crl -crlnumber` agree);
+/// `--der --out FILE` writes a DER CRL that OpenSSL parses and verifies, leaving DIR/crl.pem
+/// alone; the entries survive into every later CRL.
+#[test]
+fn crl_numbers_grow_and_der_out_parses() {
+    let env = Env::new();
+    env.init(&[]);
+    let cert = issue(&env, "app", &[]);
+    revoke_ok(&env, "app", &["--reason", "superseded"]);
+    let crl = env.ca_dir().join("crl.pem");
+    for n in 1..=2 {
+        let r = crl_json(&env, &[]);
+        assert_eq!(r["number"], n, "{r}");
+        assert_eq!(
+            crl_field(&crl, false, "-crlnumber", "crlNumber"),
+            format!("0x{n:02X}")
+        );
+    }
+    let pem_before = std::fs::read(&crl).unwrap();
+    let der = env.path("out/ca.crl");
+    std::fs::create_dir(env.path("out")).unwrap();
+    let r = crl_json(&env, &["--der", "--out", s(&der), "--days", "30"]);
+    assert_eq!(r["number"], 3, "{r}");
+    assert_eq!(r["der"], true, "{r}");
+    assert_eq!(r["revoked"], 1, "{r}");
+    assert_eq!(Path::new(r["out"].as_str().unwrap()), der);
+    assert_eq!(
+        std::fs::read(&crl).unwrap(),
+        pem_before,
+        "--out must not touch DIR/crl.pem"
+    );
+    let bytes = std::fs::read(&der).unwrap();
+    assert_eq!(bytes[0], 0x30, "DER starts with a SEQUENCE");
+    assert!(!bytes.starts_with(b"-----"), "not PEM");
+    assert_eq!(crl_field(&der, true, "-crlnumber", "crlNumber"), "0x03");
+    let (ok, v) = openssl_try(&[
+        "crl",
+        "-inform",
+        "DER",
+        "-in",
+        s(&der),
+        "-CAfile",
+        s(&env.ca_cert()),
+        "-noout",
+        "-verify",
+    ]);
+    assert!(ok && v.contains("verify OK"), "{v}");
+    let t = crl_text(&der, true);
+    let entries = crl_entries(&t);
+    assert_eq!(entries.len(), 1, "{t}");
+    assert_eq!(entries[0].0, serial_of(&cert));
+    assert!(entries[0].1.contains("Superseded"), "{t}");
+    let last = openssl_time(&crl_field(&der, true, "-lastupdate", "lastUpdate"));
+    let next = openssl_time(&crl_field(&der, true, "-nextupdate", "nextUpdate"));
+    assert_eq!(next - last, 30 * 86_400);
+    // A fourth run keeps counting, whatever the output.
+    assert_eq!(crl_json(&env, &[])["number"], 4);
+    assert_eq!(crl_field(&crl, false, "-crlnumber", "crlNumber"), "0x04");
+}
+
+/// Revoking twice exits 0, says "was already revoked ... nothing changed" (JSON already:true),
+/// keeps the first reason and leaves the ledger untouched; the CRL lists the serial once.
+/// Serials are accepted in OpenSSL's forms (`-serial` uppercase with colons, `-text` lowercase
+/// with colons).
+#[test]
+fn revoke_twice_is_a_noop_and_serials_in_openssl_forms() {
+    let env = Env::new();
+    env.init(&[]);
+    let a = issue(&env, "alpha", &[]);
+    let b = issue(&env, "beta", &[]);
+    let c = issue(&env, "gamma", &[]);
+    revoke_ok(&env, "alpha", &["--reason", "keyCompromise"]);
+    let snap = snapshot(&env.ca_dir());
+    let out = revoke(&env, "alpha", &["--reason", "affiliationChanged"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let o = stdout(&out);
+    assert!(
+        o.contains("was already revoked") && o.contains("nothing changed"),
+        "{}",
+        text(&out)
+    );
+    assert!(o.contains("keyCompromise"), "first reason kept: {o}");
+    let j = env.json(&["revoke", "alpha"]);
+    assert_eq!(j["already"], true, "{j}");
+    assert_eq!(j["record"]["revocation_reason"], "keyCompromise", "{j}");
+    assert!(
+        snapshot(&env.ca_dir()) == snap,
+        "a repeated revoke changed the CA directory"
+    );
+
+    // Uppercase with colons, as built from `openssl x509 -serial`.
+    let sb = serial_of(&b);
+    let colon_upper: String = sb
+        .as_bytes()
+        .chunks(2)
+        .map(|p| std::str::from_utf8(p).unwrap())
+        .collect::<Vec<_>>()
+        .join(":");
+    let out = revoke_ok(&env, &colon_upper, &["--reason", "cessationOfOperation"]);
+    assert!(out.contains("revoked beta"), "{out}");
+    // Lowercase with colons, as `openssl x509 -text` prints it.
+    let xt = x509_text(&c);
+    let colon_lower = xt
+        .lines()
+        .skip_while(|l| !l.contains("Serial Number:"))
+        .nth(1)
+        .expect("serial line")
+        .trim()
+        .to_string();
+    assert!(colon_lower.contains(':'), "{colon_lower}");
+    let out = revoke_ok(&env, &colon_lower, &[]);
+    assert!(out.contains("revoked gamma"), "{out}");
+    // And the plain uppercase form names the same, already revoked, certificate.
+    let out = revoke_ok(&env, &sb, &[]);
+    assert!(out.contains("already revoked"), "{out}");
+
+    crl_json(&env, &[]);
+    let t = crl_text(&env.ca_dir().join("crl.pem"), false);
+    let entries = crl_entries(&t);
+    assert_eq!(entries.len(), 3, "{t}");
+    for (cert, reason) in [
+        (&a, Some("Key Compromise")),
+        (&b, Some("Cessation Of Operation")),
+        (&c, None),
+    ] {
+        let sn = serial_of(cert);
+        assert_eq!(
+            entries.iter().filter(|(x, _)| *x == sn).count(),
+            1,
+            "{sn} listed once:\n{t}"
+        );
+        let e = &entries.iter().find(|(x, _)| *x == sn).unwrap().1;
+        match reason {
+            Some(r) => assert!(e.contains(r), "{sn}: {r}:\n{e}"),
+            None => assert!(!e.contains("Reason Code"), "{e}"),
+        }
+    }
+}
+
+/// Bad input exits 2 with a `hint:` (unknown reason, unknown NAME or serial, the CA itself),
+/// `crl --days 0` exits 2, a wrong passphrase exits 6: the CA directory is unchanged after each,
+/// and the failed runs consume no CRL number.
+#[test]
+fn bad_revoke_and_crl_input_changes_nothing() {
+    let env = Env::new();
+    env.init(&[]);
+    issue(&env, "rmq1", &[]);
+    crl_json(&env, &[]);
+    let ca_row = ca_record(&env);
+    let ca_name = ca_row["name"].as_str().unwrap().to_string();
+    let ca_serial = ca_row["serial"].as_str().unwrap().to_string();
+    let snap = snapshot(&env.ca_dir());
+
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["rmq1".into(), "--reason".into(), "stolen".into()],
+            "unknown revocation reason",
+        ),
+        (
+            vec!["rmq1".into(), "--reason".into(), "KEYCOMPROMISE!".into()],
+            "keyCompromise",
+        ),
+        (vec!["nosuch".into()], "nosuch"),
+        (
+            vec!["0123456789abcdef0123456789abcdef".into()],
+            "0123456789abcdef",
+        ),
+        (vec![ca_name.clone()], "CA's own certificate"),
+        (vec![ca_serial.clone()], "CA's own certificate"),
+    ];
+    for (args, needle) in cases {
+        let out = env
+            .uca()
+            .arg("revoke")
+            .args(&args)
+            .output()
+            .expect("run uca");
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "revoke {args:?}: {}",
+            text(&out)
+        );
+        let e = stderr(&out);
+        assert!(e.contains("error:"), "revoke {args:?}: {}", text(&out));
+        assert!(e.contains("hint:"), "revoke {args:?}: {}", text(&out));
+        assert!(e.contains(needle), "revoke {args:?}: {}", text(&out));
+        assert!(
+            snapshot(&env.ca_dir()) == snap,
+            "revoke {args:?} changed the CA directory"
+        );
+    }
+
+    let out = env
+        .uca_pass()
+        .args(["crl", "--days", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(stderr(&out).contains("--days"), "{}", text(&out));
+    assert!(
+        snapshot(&env.ca_dir()) == snap,
+        "crl --days 0 changed the CA"
+    );
+
+    let out = env
+        .uca()
+        .env("UCA_PASSPHRASE", "not the passphrase at all")
+        .arg("crl")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out));
+    assert!(
+        snapshot(&env.ca_dir()) == snap,
+        "crl with a wrong passphrase changed the CA"
+    );
+
+    let pf = env.path("wrong.pass");
+    std::fs::write(&pf, "wrong wrong wrong\n").unwrap();
+    let out = env
+        .uca()
+        .args(["crl", "--passphrase-file", s(&pf)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out));
+    assert!(
+        snapshot(&env.ca_dir()) == snap,
+        "crl --passphrase-file wrong changed the CA"
+    );
+
+    // The next good CRL is number 2: nothing above consumed a number.
+    assert_eq!(crl_json(&env, &[])["number"], 2);
+}

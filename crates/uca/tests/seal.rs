@@ -1,0 +1,381 @@
+//! `uca seal`: the final CRL, the destroyed key, what a sealed CA still does and what it refuses.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use common::*;
+
+const DAY: i64 = 86_400;
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn now() -> i64 {
+    i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap()
+}
+
+/// Seconds since the epoch of an openssl date such as `Mar  3 22:08:49 2027 GMT`.
+fn openssl_time(text: &str) -> i64 {
+    let f: Vec<&str> = text.split_whitespace().collect();
+    assert!(
+        f.len() == 5 && f[4] == "GMT",
+        "unexpected openssl date {text:?}"
+    );
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let m = i64::try_from(months.iter().position(|&x| x == f[0]).expect("month")).unwrap() + 1;
+    let d: i64 = f[1].parse().unwrap();
+    let y: i64 = f[3].parse().unwrap();
+    let hms: Vec<i64> = f[2].split(':').map(|x| x.parse().unwrap()).collect();
+    // Days from civil (H. Hinnant).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    days * DAY + hms[0] * 3600 + hms[1] * 60 + hms[2]
+}
+
+/// `openssl CMD -in FILE -noout OPTION` → the time after `field=`.
+fn openssl_date(cmd: &str, file: &Path, option: &str, field: &str) -> i64 {
+    let out = openssl(&[cmd, "-in", s(file), "-noout", option]);
+    let value = out
+        .trim()
+        .strip_prefix(&format!("{field}="))
+        .unwrap_or_else(|| panic!("no {field} in {out}"));
+    openssl_time(value)
+}
+
+/// `openssl crl -verify` of DIR/crl.pem against DIR/ca.crt.
+fn assert_crl_verifies(dir: &Path) {
+    let out = run(
+        "openssl",
+        &[
+            "crl",
+            "-in",
+            s(&dir.join("crl.pem")),
+            "-CAfile",
+            s(&dir.join("ca.crt")),
+            "-noout",
+            "-verify",
+        ],
+    );
+    assert!(
+        out.status.success() && stderr(&out).contains("verify OK"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A CSR made by openssl at `file` (key at `file.key`).
+fn make_csr(env: &Env, file: &str, cn: &str) -> std::path::PathBuf {
+    let csr = env.path(file);
+    openssl(&[
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        s(&env.path(&format!("{file}.key"))),
+        "-subj",
+        &format!("/CN={cn}"),
+        "-out",
+        s(&csr),
+    ]);
+    csr
+}
+
+/// Asserts exit 8, "is sealed" and a hint.
+fn assert_sealed(out: &Output, what: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(8), "{what}: {err}");
+    assert!(err.contains("is sealed"), "{what}: {err}");
+    assert!(err.contains("hint:"), "{what}: {err}");
+    assert!(out.stdout.is_empty(), "{what} printed {:?}", out.stdout);
+}
+
+/// Sealing destroys the key, leaves a final CRL until the CA expires, keeps the read-only
+/// commands and revoke working, and makes every signing command exit 8.
+#[test]
+fn sealed_ca_reads_and_revokes_but_signs_nothing() {
+    let env = Env::new();
+    env.init(&["--name", "Seal Root", "--days", "400"]);
+    env.uca_pass()
+        .args(["issue", "a1", "a2"])
+        .assert()
+        .success();
+    let csr = make_csr(&env, "app.csr", "app");
+    let key = env.ca_dir().join("private/ca.key");
+    let backup = std::fs::read(&key).unwrap();
+
+    let out = env.uca_pass().args(["seal", "--yes"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let sealed_at = now();
+    assert!(!key.exists(), "the CA key survived sealing");
+    let leftovers: Vec<_> = std::fs::read_dir(env.ca_dir().join("private"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(leftovers.is_empty(), "private/ still holds {leftovers:?}");
+
+    // The final CRL: signed by the CA, valid until (about) the CA's own expiry.
+    let crl = env.ca_dir().join("crl.pem");
+    assert_crl_verifies(&env.ca_dir());
+    let next = openssl_date("crl", &crl, "-nextupdate", "nextUpdate");
+    let last = openssl_date("crl", &crl, "-lastupdate", "lastUpdate");
+    let not_after = openssl_date("x509", &env.ca_cert(), "-enddate", "notAfter");
+    assert!(
+        (last - sealed_at).abs() < 600,
+        "lastUpdate {last} vs now {sealed_at}"
+    );
+    assert!(
+        next <= not_after,
+        "nextUpdate {next} after the CA's notAfter {not_after}"
+    );
+    assert!(
+        not_after - next <= DAY + 60,
+        "nextUpdate {next} is not about the CA's notAfter {not_after}"
+    );
+
+    // Read-only commands still work.
+    env.uca().arg("list").assert().success();
+    env.uca().args(["show", "a1"]).assert().success();
+    env.uca().args(["show", "Seal Root"]).assert().success();
+    env.uca()
+        .arg("verify")
+        .arg(env.issued("a1", "fullchain.pem"))
+        .assert()
+        .success();
+
+    // Every signing command is refused and changes nothing.
+    std::fs::write(env.path("new.pass"), "a brand new passphrase\n").unwrap();
+    let before = snapshot(env.tmp.path());
+    let child = env.path("child");
+    let refused: Vec<(&str, Output)> = vec![
+        (
+            "issue",
+            env.uca_pass().args(["issue", "b1"]).output().unwrap(),
+        ),
+        (
+            "sign",
+            env.uca_pass().arg("sign").arg(&csr).output().unwrap(),
+        ),
+        (
+            "sign intermediate",
+            env.uca_pass()
+                .args(["sign", "--profile", "intermediate"])
+                .arg(&csr)
+                .output()
+                .unwrap(),
+        ),
+        (
+            "renew",
+            env.uca_pass().args(["renew", "a1"]).output().unwrap(),
+        ),
+        ("crl", env.uca_pass().arg("crl").output().unwrap()),
+        (
+            "intermediate",
+            uca_bare()
+                .current_dir(env.tmp.path())
+                .env("UCA_PASSPHRASE", PASS)
+                .args(["intermediate", "Late", "--parent", s(&env.ca_dir())])
+                .args(["--dir", s(&child), "--no-passphrase"])
+                .output()
+                .unwrap(),
+        ),
+        (
+            "seal",
+            env.uca_pass().args(["seal", "--yes"]).output().unwrap(),
+        ),
+        (
+            "passphrase change",
+            env.uca_pass()
+                .args(["passphrase", "change", "--new-passphrase-file"])
+                .arg(env.path("new.pass"))
+                .output()
+                .unwrap(),
+        ),
+    ];
+    for (what, out) in &refused {
+        assert_sealed(out, what);
+    }
+    assert!(!child.exists());
+    assert_eq!(
+        before,
+        snapshot(env.tmp.path()),
+        "a refused command changed something"
+    );
+
+    // The ledger, not the missing file, says sealed: a restored key does not unseal.
+    std::fs::write(&key, &backup).unwrap();
+    assert_sealed(
+        &env.uca_pass().args(["issue", "b1"]).output().unwrap(),
+        "issue with the key restored",
+    );
+    std::fs::remove_file(&key).unwrap();
+
+    // Revoking is still recorded (the final CRL cannot list it; uca verify knows).
+    let out = env
+        .uca()
+        .args(["revoke", "a2", "--reason", "keyCompromise"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let show = env.json(&["show", "a2"]);
+    assert_eq!(show["record"]["status"], "revoked", "{show}");
+    env.uca()
+        .arg("verify")
+        .arg(env.issued("a2", "cert.pem"))
+        .assert()
+        .code(7);
+    assert_crl_verifies(&env.ca_dir());
+}
+
+/// `--crl-days N` sets the final CRL's nextUpdate N days ahead.
+#[test]
+fn crl_days_sets_the_final_crl_lifetime() {
+    let env = Env::new();
+    env.init(&[]);
+    env.uca_pass()
+        .args(["seal", "--yes", "--crl-days", "30"])
+        .assert()
+        .success();
+    assert!(!env.ca_dir().join("private/ca.key").exists());
+    assert_crl_verifies(&env.ca_dir());
+    let next = openssl_date(
+        "crl",
+        &env.ca_dir().join("crl.pem"),
+        "-nextupdate",
+        "nextUpdate",
+    );
+    let expected = now() + 30 * DAY;
+    assert!(
+        (next - expected).abs() < 600,
+        "nextUpdate {next}, expected about {expected}"
+    );
+}
+
+/// Without --yes and without a terminal, or with a wrong passphrase, sealing changes nothing.
+#[test]
+fn seal_without_confirmation_or_passphrase_changes_nothing() {
+    let env = Env::new();
+    env.init(&["--name", "Seal Root"]);
+    let key = env.ca_dir().join("private/ca.key");
+    let before = snapshot(env.tmp.path());
+
+    // Typing the name on a pipe is no confirmation: stdin is not a terminal.
+    let out = env
+        .uca_pass()
+        .arg("seal")
+        .write_stdin("Seal Root\n")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--yes") && err.contains("hint:"), "{err}");
+    assert!(key.exists());
+    assert_eq!(before, snapshot(env.tmp.path()));
+
+    let out = env
+        .uca()
+        .env("UCA_PASSPHRASE", "not the passphrase")
+        .args(["seal", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(key.exists());
+    assert_eq!(before, snapshot(env.tmp.path()));
+
+    let out = env.uca().args(["seal", "--yes"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert_eq!(before, snapshot(env.tmp.path()));
+
+    // Still a working CA.
+    env.uca_pass().args(["issue", "web1"]).assert().success();
+}
+
+/// An intermediate made before the root was sealed keeps issuing, and its leaves still verify
+/// with both CRLs checked.
+#[test]
+fn intermediate_made_before_sealing_still_issues() {
+    let env = Env::new();
+    env.init(&["--name", "Seal Root"]);
+    let child = env.path("child");
+    uca_bare()
+        .current_dir(env.tmp.path())
+        .env("UCA_PASSPHRASE", PASS)
+        .args(["intermediate", "Issuing 1", "--parent", s(&env.ca_dir())])
+        .args(["--dir", s(&child), "--same-passphrase"])
+        .assert()
+        .success();
+    env.uca_pass().args(["seal", "--yes"]).assert().success();
+    assert_sealed(
+        &env.uca_pass().args(["issue", "x"]).output().unwrap(),
+        "issue from the sealed root",
+    );
+
+    let child_uca = || {
+        let mut c = uca_bare();
+        c.current_dir(env.tmp.path())
+            .env("UCA_PASSPHRASE", PASS)
+            .arg("--dir")
+            .arg(&child);
+        c
+    };
+    child_uca().args(["issue", "web1"]).assert().success();
+    child_uca().arg("crl").assert().success();
+    assert_crl_verifies(&child);
+
+    let leaf = child.join("issued/web1");
+    let trust = env.path("trust.pem");
+    std::fs::write(
+        &trust,
+        std::fs::read_to_string(env.ca_cert()).unwrap()
+            + &std::fs::read_to_string(child.join("ca.crt")).unwrap(),
+    )
+    .unwrap();
+    let out = openssl(&[
+        "verify",
+        "-x509_strict",
+        "-crl_check_all",
+        "-CAfile",
+        s(&trust),
+        "-CRLfile",
+        s(&env.ca_dir().join("crl.pem")),
+        "-CRLfile",
+        s(&child.join("crl.pem")),
+        s(&leaf.join("cert.pem")),
+    ]);
+    assert!(out.contains("OK"), "{out}");
+    let out = openssl(&[
+        "verify",
+        "-x509_strict",
+        "-CAfile",
+        s(&child.join("root.crt")),
+        "-untrusted",
+        s(&leaf.join("chain.pem")),
+        s(&leaf.join("cert.pem")),
+    ]);
+    assert!(out.contains("OK"), "{out}");
+}
