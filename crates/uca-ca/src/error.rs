@@ -52,7 +52,11 @@ pub enum CaError {
     #[error("the CA key {} is missing", path.display())]
     KeyMissing { path: PathBuf },
     #[error("cannot renew '{name}': {reason}")]
-    NotRenewable { name: String, reason: String },
+    NotRenewable {
+        name: String,
+        reason: String,
+        hint: String,
+    },
     #[error("cannot revoke '{name}': {reason}")]
     NotRevocable { name: String, reason: String },
 }
@@ -105,7 +109,7 @@ impl CaError {
                 "a sealed CA can only list, show, verify and revoke; issue from an intermediate made before sealing, or create a new CA with 'uca init --dir NEW_DIR'".into()
             }
             CaError::KeyMissing { .. } => "restore private/ca.key from your backup; a CA without its key cannot sign".into(),
-            CaError::NotRenewable { .. } => "issue a new certificate instead: 'uca issue NAME --force'".into(),
+            CaError::NotRenewable { hint, .. } => hint.clone(),
             CaError::NotRevocable { .. } => "'uca list' shows what can be revoked".into(),
             CaError::Pki(PkiError::UnknownReason(_)) => format!("use one of: {}", uca_pki::crl::RevocationReason::names()),
             CaError::Pki(PkiError::BadConstraint { .. }) => {

@@ -193,8 +193,21 @@ impl Ca {
 
     /// Exports NAME (or, for `java-truststore`, just the CA) as `opts.format` at `opts.out`.
     pub fn export(&self, name: Option<&str>, opts: &ExportOptions) -> Result<Exported, CaError> {
+        let (pending, exported) = self.render_export(name, opts)?;
+        fsio::write_files(&pending)?;
+        Ok(exported)
+    }
+
+    /// What [`Ca::export`] would write, without writing it (output directories are created):
+    /// `uca apply` writes thousands of these with one sync.
+    pub fn render_export(
+        &self,
+        name: Option<&str>,
+        opts: &ExportOptions,
+    ) -> Result<(Vec<fsio::PendingFile>, Exported), CaError> {
         let format = opts.format;
         let mut files = Vec::new();
+        let mut pending = Vec::new();
         let mut hints = Vec::new();
         let material = match (name, format.needs_name()) {
             (Some(n), _) => Some(self.material(n)?),
@@ -215,7 +228,12 @@ impl Ca {
         }
         let mut put =
             |path: PathBuf, data: &[u8], mode: u32, role: &'static str| -> Result<(), CaError> {
-                fsio::write_atomic_owned(&path, data, mode, opts.owner)?;
+                pending.push(fsio::PendingFile {
+                    path: path.clone(),
+                    data: Zeroizing::new(data.to_vec()),
+                    mode,
+                    owner: opts.owner,
+                });
                 files.push(ExportedFile {
                     path,
                     role,
@@ -326,12 +344,15 @@ impl Ca {
                 )));
             }
         }
-        Ok(Exported {
-            name: name.map(str::to_string),
-            format: format.to_string(),
-            files,
-            hints,
-        })
+        Ok((
+            pending,
+            Exported {
+                name: name.map(str::to_string),
+                format: format.to_string(),
+                files,
+                hints,
+            },
+        ))
     }
 }
 

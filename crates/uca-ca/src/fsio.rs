@@ -169,3 +169,60 @@ pub fn chmod(path: &Path, mode: u32) -> Result<(), CaError> {
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(io_err("chmod", path))
 }
+
+/// A file to write: contents, mode, owner.
+pub struct PendingFile {
+    pub path: PathBuf,
+    pub data: zeroize::Zeroizing<Vec<u8>>,
+    pub mode: u32,
+    pub owner: Option<(u32, u32)>,
+}
+
+/// Writes many files atomically with one sync per filesystem: each goes to a temporary name
+/// (mode and owner set at once), one `syncfs` makes them all durable, then each is renamed over
+/// its target. A crash leaves every target either old or new, plus temp files to ignore.
+pub fn write_files(files: &[PendingFile]) -> Result<(), CaError> {
+    let mut staged: Vec<(PathBuf, &Path)> = Vec::with_capacity(files.len());
+    let cleanup = |staged: &[(PathBuf, &Path)]| {
+        for (tmp, _) in staged {
+            let _ = fs::remove_file(tmp);
+        }
+    };
+    for f in files {
+        let dir = parent_of(&f.path);
+        let name = f
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = dir.join(format!(".{name}.tmp-{}", random_suffix()));
+        let result = write_new(&tmp, &f.data, f.mode).and_then(|()| match f.owner {
+            Some((uid, gid)) => chown(&tmp, uid, gid),
+            None => Ok(()),
+        });
+        if let Err(e) = result {
+            let _ = fs::remove_file(&tmp);
+            cleanup(&staged);
+            return Err(e);
+        }
+        staged.push((tmp, &f.path));
+    }
+    let mut synced = std::collections::HashSet::new();
+    for (tmp, _) in &staged {
+        use std::os::unix::fs::MetadataExt;
+        let dev = fs::metadata(tmp).map(|m| m.dev()).unwrap_or(0);
+        if synced.insert(dev) {
+            if let Err(e) = sync_filesystem(&parent_of(tmp)) {
+                cleanup(&staged);
+                return Err(e);
+            }
+        }
+    }
+    for (i, (tmp, target)) in staged.iter().enumerate() {
+        if let Err(e) = fs::rename(tmp, target) {
+            cleanup(&staged[i..]);
+            return Err(io_err("rename", target)(e));
+        }
+    }
+    Ok(())
+}

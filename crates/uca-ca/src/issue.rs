@@ -89,7 +89,7 @@ impl Ca {
         requests: Vec<IssueRequest>,
         now: OffsetDateTime,
     ) -> Result<Vec<Issued>, CaError> {
-        let planned = self.plan(requests)?;
+        let planned = self.plan_requests(requests)?;
         let window = signer.window();
 
         // 1. Keys and certificates, in memory, on every core.
@@ -228,11 +228,11 @@ impl Ca {
     /// Checks NAMEs, SANs and conflicts without issuing anything (so a caller can fail before
     /// asking for the passphrase).
     pub fn check_issue(&self, requests: &[IssueRequest]) -> Result<(), CaError> {
-        self.plan(requests.to_vec()).map(|_| ())
+        self.plan_requests(requests.to_vec()).map(|_| ())
     }
 
     /// Validates every request against the ledger and the rules, before any work.
-    fn plan(&self, requests: Vec<IssueRequest>) -> Result<Vec<Planned>, CaError> {
+    fn plan_requests(&self, requests: Vec<IssueRequest>) -> Result<Vec<Planned>, CaError> {
         let mut seen = HashSet::new();
         let mut out = Vec::with_capacity(requests.len());
         for req in requests {

@@ -58,6 +58,10 @@ impl Ca {
         let refuse = |reason: String| CaError::NotRenewable {
             name: req.name.clone(),
             reason,
+            hint: format!(
+                "issue a new certificate instead: 'uca issue {} --force'",
+                req.name
+            ),
         };
         let Some(current) = records.iter().find(|r| r.status == Status::Issued).cloned() else {
             let latest = records.first().map(|r| r.status).unwrap_or(Status::Void);
@@ -67,11 +71,22 @@ impl Ca {
             }));
         };
         match current.source {
-            Source::Root => return Err(refuse("it is the CA's own certificate".into())),
+            Source::Root => {
+                return Err(CaError::NotRenewable {
+                    name: req.name.clone(),
+                    reason: "it is the CA's own certificate".into(),
+                    hint: "a CA is replaced, not renewed: create a new one with 'uca init --dir NEW_DIR'".into(),
+                });
+            }
             Source::Csr => {
-                return Err(refuse(
-                    "it was signed from a CSR and its key is not here; sign a fresh CSR with 'uca sign CSR --force'".into(),
-                ));
+                return Err(CaError::NotRenewable {
+                    name: req.name.clone(),
+                    reason: "it was signed from a CSR and its key is not here".into(),
+                    hint: format!(
+                        "have its owner make a fresh CSR, then 'uca sign CSR --name {} --force'",
+                        req.name
+                    ),
+                });
             }
             Source::Issue => {}
         }

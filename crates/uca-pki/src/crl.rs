@@ -168,7 +168,7 @@ pub fn parse_crl(data: &[u8], issuer_spki_der: &[u8]) -> Result<CrlInfo, PkiErro
     let revoked = crl
         .iter_revoked_certificates()
         .map(|r| {
-            let reason = r.reason_code().map(|(_, rc)| format!("{rc}"));
+            let reason = r.reason_code().map(|(_, rc)| reason_name(rc.0));
             (
                 Serial::from_der_content(r.raw_serial()),
                 r.revocation_date.to_datetime(),
@@ -183,4 +183,22 @@ pub fn parse_crl(data: &[u8], issuer_spki_der: &[u8]) -> Result<CrlInfo, PkiErro
         next_update: crl.next_update().map(|t| t.to_datetime()),
         revoked,
     })
+}
+
+/// RFC 5280 reason names for CRL reason codes, spelled as `uca revoke` takes them.
+fn reason_name(code: u8) -> String {
+    match code {
+        0 => "unspecified",
+        1 => "keyCompromise",
+        2 => "caCompromise",
+        3 => "affiliationChanged",
+        4 => "superseded",
+        5 => "cessationOfOperation",
+        6 => "certificateHold",
+        8 => "removeFromCRL",
+        9 => "privilegeWithdrawn",
+        10 => "aACompromise",
+        _ => return format!("reason {code}"),
+    }
+    .to_string()
 }

@@ -20,6 +20,11 @@ pub struct ChainCheck {
     pub notes: Vec<String>,
     /// This CA signed the certificate itself (rather than an intermediate below it).
     pub issued_by_anchor: bool,
+    /// Serial and SHA-256 fingerprint of the certificate on the path that this CA signed
+    /// directly (the target, or the intermediate below the CA): the one this CA's ledger and
+    /// CRL speak for.
+    #[serde(skip)]
+    pub signed_by_anchor: Option<(crate::Serial, String)>,
 }
 
 /// Reads the certificates of a PEM file (or one DER certificate): the first is the one to
@@ -82,6 +87,7 @@ pub fn check_chain(
         problems: Vec::new(),
         notes: Vec::new(),
         issued_by_anchor: false,
+        signed_by_anchor: None,
     };
     dates(&leaf, now, "the certificate", &mut out.problems);
     let mut current = leaf;
@@ -93,6 +99,10 @@ pub fn check_chain(
                 .is_ok()
             {
                 out.issued_by_anchor = depth == 0;
+                out.signed_by_anchor = Some((
+                    crate::Serial::from_der_content(current.raw_serial()),
+                    crate::Fingerprint::of_der(current.as_raw()).to_string(),
+                ));
                 if current.as_raw() != anchor_cert.as_raw() {
                     out.path.push(anchor_cert.subject().to_string());
                 }

@@ -1,4 +1,4 @@
-//! `uca revoke` and `uca crl`, judged by OpenSSL: `openssl crl`, `openssl verify -crl_check`, `s_server -CRL`.
+//! `uca revoke` and `uca crl`, judged by `openssl crl`, `openssl verify` and `openssl s_server -CRL`.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -196,9 +196,7 @@ fn ca_record(env: &Env) -> serde_json::Value {
         .clone()
 }
 
-/// A revoked keyCompromise entry and an unspecified one: `openssl crl -verify` accepts the
-/// signature, and `-text` shows v2, CRL number 1, AKI = the CA's SKI, dates 10 days apart
-/// starting now, "Key Compromise" on the first entry and no reason code on the second.
+/// OpenSSL verifies the CRL: v2, CRL number, AKI = CA SKI, now..+days dates, right reason codes.
 #[test]
 fn crl_is_signed_v2_with_number_aki_dates_and_reasons() {
     let env = Env::new();
@@ -314,8 +312,7 @@ fn crl_is_signed_v2_with_number_aki_dates_and_reasons() {
     }
 }
 
-/// Every CA key type signs a CRL that `openssl crl -verify` accepts and that makes
-/// `openssl verify -crl_check` reject the revoked certificate.
+/// Every CA key type (EC P-256/P-384, Ed25519, RSA) signs CRLs that OpenSSL verifies and enforces.
 #[test]
 fn crl_signature_verifies_for_every_ca_key_type() {
     for key in ["ec-p256", "ec-p384", "ed25519", "rsa-2048"] {
@@ -343,9 +340,7 @@ fn crl_signature_verifies_for_every_ca_key_type() {
     }
 }
 
-/// `openssl verify -crl_check` and `-crl_check_all` with the CA and the CRL reject the revoked
-/// certificate ("certificate revoked") and accept a good one; a CRL made before the revocation
-/// still accepts it (the CRL content, not chance, decides).
+/// `openssl verify -crl_check`/`-crl_check_all` rejects the revoked cert and accepts a good one.
 #[test]
 fn openssl_verify_crl_check_rejects_revoked_accepts_good() {
     let env = Env::new();
@@ -572,9 +567,7 @@ impl Server {
     }
 }
 
-/// `openssl s_server -CRL crl.pem -crl_check` refuses a revoked client certificate (server:
-/// "certificate revoked"; client: alert certificate revoked) and serves a good one, over TLS 1.3
-/// and 1.2; the same server loaded with the CRL from before the revocation serves both.
+/// `openssl s_server -CRL -crl_check` refuses a revoked client cert and serves a good one.
 #[test]
 fn tls_server_with_crl_refuses_revoked_client() {
     let env = Env::new();
@@ -627,9 +620,7 @@ fn tls_server_with_crl_refuses_revoked_client() {
     );
 }
 
-/// CRL numbers grow 1, 2, 3 over three runs (JSON and `openssl crl -crlnumber` agree);
-/// `--der --out FILE` writes a DER CRL that OpenSSL parses and verifies, leaving DIR/crl.pem
-/// alone; the entries survive into every later CRL.
+/// CRL numbers grow 1, 2, 3, 4; `--der --out FILE` writes a DER CRL that OpenSSL verifies.
 #[test]
 fn crl_numbers_grow_and_der_out_parses() {
     let env = Env::new();
@@ -687,10 +678,7 @@ fn crl_numbers_grow_and_der_out_parses() {
     assert_eq!(crl_field(&crl, false, "-crlnumber", "crlNumber"), "0x04");
 }
 
-/// Revoking twice exits 0, says "was already revoked ... nothing changed" (JSON already:true),
-/// keeps the first reason and leaves the ledger untouched; the CRL lists the serial once.
-/// Serials are accepted in OpenSSL's forms (`-serial` uppercase with colons, `-text` lowercase
-/// with colons).
+/// Revoking twice is an exit-0 no-op listed once in the CRL; serials work in OpenSSL's colon forms.
 #[test]
 fn revoke_twice_is_a_noop_and_serials_in_openssl_forms() {
     let env = Env::new();
@@ -766,9 +754,7 @@ fn revoke_twice_is_a_noop_and_serials_in_openssl_forms() {
     }
 }
 
-/// Bad input exits 2 with a `hint:` (unknown reason, unknown NAME or serial, the CA itself),
-/// `crl --days 0` exits 2, a wrong passphrase exits 6: the CA directory is unchanged after each,
-/// and the failed runs consume no CRL number.
+/// Bad revoke/crl input exits 2 (with hint) or 6 (wrong passphrase) and changes nothing.
 #[test]
 fn bad_revoke_and_crl_input_changes_nothing() {
     let env = Env::new();

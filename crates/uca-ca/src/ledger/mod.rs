@@ -147,6 +147,8 @@ impl CertRecord {
         status: Status,
         now: OffsetDateTime,
     ) -> CertRecord {
+        // The store keeps whole seconds; the row returned now must equal the row read later.
+        let now = now.replace_nanosecond(0).unwrap_or(now);
         CertRecord {
             serial: cert.serial.clone(),
             name: name.to_string(),
@@ -170,6 +172,18 @@ impl CertRecord {
 
 fn ser_serial<S: serde::Serializer>(s: &Serial, ser: S) -> Result<S::Ok, S::Error> {
     ser.serialize_str(&s.hex())
+}
+
+/// One file an export wrote for a plan output, and which certificate it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportStamp {
+    pub path: std::path::PathBuf,
+    pub name: String,
+    pub format: String,
+    pub serial: String,
+    /// Format, modes and owner of the output, so a change in any of them re-exports.
+    pub settings: String,
+    pub updated_at: OffsetDateTime,
 }
 
 /// A status change to apply.
@@ -215,6 +229,10 @@ pub trait Ledger {
     fn meta(&self, key: &str) -> Result<Option<String>, CaError>;
     /// Records a CA-wide fact, durably.
     fn set_meta(&mut self, key: &str, value: &str) -> Result<(), CaError>;
+    /// Every file written for plan outputs.
+    fn export_stamps(&self) -> Result<Vec<ExportStamp>, CaError>;
+    /// Records (or updates) files written for plan outputs, durably.
+    fn record_exports(&mut self, stamps: &[ExportStamp]) -> Result<(), CaError>;
     /// Every record without its certificate PEM, oldest first: for listings of many rows.
     fn summaries(&self) -> Result<Vec<CertRecord>, CaError>;
     /// Every record, oldest first.

@@ -14,7 +14,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 use uca_pki::Serial;
 
-use super::{CertRecord, Durability, Ledger, Status, Transition};
+use super::{CertRecord, Durability, ExportStamp, Ledger, Status, Transition};
 use crate::CaError;
 
 const SCHEMA_VERSION: i64 = 1;
@@ -47,6 +47,14 @@ CREATE TABLE IF NOT EXISTS certificates (
     cert_pem      TEXT NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS certificates_name ON certificates(name);
+CREATE TABLE IF NOT EXISTS exports (
+    path       TEXT PRIMARY KEY,              -- a file written by an export (plan output)
+    name       TEXT NOT NULL,
+    format     TEXT NOT NULL,
+    serial     TEXT NOT NULL,                 -- the certificate it holds
+    settings   TEXT NOT NULL,                 -- mode/owner/format fingerprint of the output
+    updated_at INTEGER NOT NULL
+) STRICT;
 CREATE INDEX IF NOT EXISTS certificates_status ON certificates(status);
 ";
 
@@ -397,6 +405,53 @@ impl Ledger for SqliteLedger {
             )
             .map(|_| ())
             .map_err(db_err)
+    }
+
+    fn export_stamps(&self) -> Result<Vec<ExportStamp>, CaError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT path, name, format, serial, settings, updated_at FROM exports")
+            .map_err(db_err)?;
+        let mut rows = stmt.query([]).map_err(db_err)?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(db_err)? {
+            let path: String = r.get(0).map_err(db_err)?;
+            out.push(ExportStamp {
+                path: path.into(),
+                name: r.get(1).map_err(db_err)?,
+                format: r.get(2).map_err(db_err)?,
+                serial: r.get(3).map_err(db_err)?,
+                settings: r.get(4).map_err(db_err)?,
+                updated_at: from_ts(r.get(5).map_err(db_err)?)?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn record_exports(&mut self, stamps: &[ExportStamp]) -> Result<(), CaError> {
+        self.set_durability(Durability::Now)?;
+        let tx = self.conn.transaction().map_err(db_err)?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO exports (path, name, format, serial, settings, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                     ON CONFLICT(path) DO UPDATE SET name = excluded.name, format = excluded.format, \
+                     serial = excluded.serial, settings = excluded.settings, updated_at = excluded.updated_at",
+                )
+                .map_err(db_err)?;
+            for st in stamps {
+                stmt.execute(params![
+                    st.path.display().to_string(),
+                    st.name,
+                    st.format,
+                    st.serial,
+                    st.settings,
+                    ts(st.updated_at)
+                ])
+                .map_err(db_err)?;
+            }
+        }
+        tx.commit().map_err(db_err)
     }
 
     fn summaries(&self) -> Result<Vec<CertRecord>, CaError> {
