@@ -74,7 +74,10 @@ impl CaError {
                 dir.display()
             ),
             CaError::NotEmpty { .. } => "choose a new or empty directory for the CA".into(),
-            CaError::Config { .. } => "fix the line above in the config file; 'uca init' writes a commented example".into(),
+            CaError::Config { path, .. } if path.ends_with(crate::layout::CONFIG_FILE) => {
+                "fix that line of the CA's config file; 'uca init' writes a commented example".into()
+            }
+            CaError::Config { .. } => "fix that line of the file; 'uca plan --help' shows the plan format".into(),
             CaError::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
                 "check the directory's owner and permissions (the CA directory must be writable by this user)".into()
             }

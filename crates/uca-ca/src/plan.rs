@@ -286,7 +286,11 @@ impl Plan {
                         ),
                     )
                 })?;
-                if instances.len() > 1 && !o.path.get_ref().contains("{name}") {
+                // HAProxy's directory of NAME.pem files is meant to be shared.
+                if instances.len() > 1
+                    && format != ExportFormat::Haproxy
+                    && !o.path.get_ref().contains("{name}")
+                {
                     return Err(at(o.path.span().start, "with count > 1 the path must contain {name}, or every instance writes the same files".into()));
                 }
                 if format.needs_password() && o.password_file.is_none() {
@@ -397,7 +401,15 @@ pub struct PlanItem {
     /// Why, in words (which SAN changed, how long is left, which output is missing…).
     pub why: String,
     /// Outputs to (re)write.
-    pub outputs: Vec<String>,
+    pub outputs: Vec<OutputChange>,
+}
+
+/// One output to (re)write, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutputChange {
+    pub format: String,
+    pub path: PathBuf,
+    pub why: String,
 }
 
 /// The whole diff.
@@ -523,7 +535,8 @@ impl Ca {
                 let mut output_why = Vec::new();
                 for o in &c.outputs {
                     let path = output_path(o, inst, &plan.path);
-                    let stale = match stamps.get(&path) {
+                    let files = output_files(o, &path, inst);
+                    let stale = match files.first().and_then(|key| stamps.get(key)) {
                         _ if change != Change::Unchanged => Some("new certificate"),
                         None => Some("never written"),
                         Some(st) if st.serial != serial => Some("holds an older certificate"),
@@ -536,8 +549,12 @@ impl Ca {
                         Some(_) => None,
                     };
                     if let Some(w) = stale {
-                        outputs.push(format!("{} {}", o.format, path.display()));
                         output_why.push(format!("{} {}: {w}", o.format, path.display()));
+                        outputs.push(OutputChange {
+                            format: o.format.to_string(),
+                            path,
+                            why: w.to_string(),
+                        });
                     }
                 }
                 let (change, why) = if change == Change::Unchanged && !outputs.is_empty() {
@@ -642,7 +659,7 @@ impl Ca {
                 if item
                     .outputs
                     .iter()
-                    .any(|s| s.ends_with(&path.display().to_string()))
+                    .any(|c| c.path == path && c.format == o.format.as_str())
                 {
                     jobs.push((item.name.clone(), o, path));
                 }
@@ -669,7 +686,10 @@ impl Ca {
                 let (pending, _) = self.render_export(Some(name), &opts)?;
                 files.extend(pending);
                 stamps.push(ExportStamp {
-                    path: path.clone(),
+                    path: output_files(o, path, name)
+                        .into_iter()
+                        .next()
+                        .unwrap_or_else(|| path.clone()),
                     name: name.clone(),
                     format: o.format.to_string(),
                     serial: serials.get(name).cloned().unwrap_or_default(),

@@ -74,6 +74,69 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Write a certificate and key as HAProxy, nginx, PKCS#12, Java, Kubernetes or a volume eat them
     Export(ExportArgs),
+    /// Show what `uca apply` would change for a plan file
+    Plan(PlanArgs),
+    /// Converge the CA and the output files to a plan file
+    Apply(ApplyArgs),
+}
+
+const PLAN_HELP: &str = "PLAN FILE (TOML):
+  [ca]                           # optional: the CA itself, for 'apply --init'
+  name = \"Acme Internal CA\"
+  subject = \"O=Acme,C=US\"
+  key = \"ec-p256\"
+
+  [defaults]                     # optional
+  profile = \"both\"             # server | client | both | code-signing
+  key = \"ec-p256\"
+  days = 397
+  renew_before = \"30d\"
+
+  [[component]]
+  name = \"rmq\"
+  count = 3                      # rmq1, rmq2, rmq3
+  sans = [\"rmq.svc.internal\"]
+    [[component.output]]
+    format = \"haproxy\"           # pem-dir | volume | haproxy | nginx | pkcs12 | java-truststore | k8s-secret
+    path = \"/etc/haproxy/certs/{name}\"   # {name}: the instance; relative paths are relative to the plan
+    owner = \"99:99\"              # optional, UID:GID
+    key_mode = \"0400\"            # optional; also cert_mode, dir_mode
+    # password_file = \"p12.pass\" # for pkcs12 and java-truststore";
+
+#[derive(Debug, Args)]
+#[command(after_help = format!("{PLAN_HELP}\n\nEXAMPLES:\n  uca plan uca.plan.toml\n  uca plan uca.plan.toml --json"))]
+pub struct PlanArgs {
+    /// The plan file
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "EXAMPLES:
+  uca apply uca.plan.toml                      # shows the diff, asks, applies
+  uca apply uca.plan.toml --yes                # scripts, cron
+  uca apply uca.plan.toml --yes --init --seal  # create the CA, issue everything, destroy the key
+  uca apply uca.plan.toml --yes --prune        # also revoke what left the plan
+
+Applying the same plan twice changes nothing the second time. See 'uca plan --help' for the file.")]
+pub struct ApplyArgs {
+    /// The plan file
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Do not ask for confirmation
+    #[arg(long)]
+    pub yes: bool,
+    /// Create the CA from the plan's [ca] section if there is none
+    #[arg(long)]
+    pub init: bool,
+    /// Seal the CA (destroy its key) once everything is issued
+    #[arg(long)]
+    pub seal: bool,
+    /// Revoke the certificates of components removed from the plan
+    #[arg(long)]
+    pub prune: bool,
+    #[command(flatten)]
+    pub passphrase: PassphraseArgs,
 }
 
 #[derive(Debug, Args)]

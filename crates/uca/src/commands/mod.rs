@@ -8,6 +8,7 @@ mod intermediate;
 mod issue;
 mod list;
 mod passphrase;
+mod plan;
 mod renew;
 mod revoke;
 mod seal;
@@ -59,6 +60,8 @@ pub fn run() -> ExitCode {
             passphrase::change(a, &settings).map(ok)
         }
         Command::Export(a) => export::run(a, &settings).map(ok),
+        Command::Plan(a) => plan::show(a, &settings).map(ok),
+        Command::Apply(a) => plan::apply(a, &settings).map(ok),
         // These two report their verdict in the exit code.
         Command::Expiring(a) => expiring::run(a, &settings),
         Command::Verify(a) => verify::run(a, &settings),
