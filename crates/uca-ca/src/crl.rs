@@ -29,9 +29,28 @@ impl Ca {
                 "--days must be at least 1: a CRL must not be born expired".into(),
             ));
         }
-        let entries = self.revoked_entries()?;
+        let now = now.replace_nanosecond(0).unwrap_or(now);
+        self.publish_crl_until(signer, now + Duration::days(i64::from(days)), out, der, now)
+    }
+
+    /// Signs a CRL whose nextUpdate is `next_update`, cut back to the CA's own notAfter (a CRL
+    /// cannot speak for a CA beyond its life).
+    pub fn publish_crl_until(
+        &mut self,
+        signer: &CaSigner,
+        next_update: OffsetDateTime,
+        out: &Path,
+        der: bool,
+        now: OffsetDateTime,
+    ) -> Result<SignedCrl, CaError> {
         let this_update = now.replace_nanosecond(0).unwrap_or(now);
-        let next_update = this_update + Duration::days(i64::from(days));
+        let next_update = next_update.min(signer.window().1);
+        if next_update <= this_update {
+            return Err(CaError::Invalid(
+                "the CA expires before the CRL could be valid".into(),
+            ));
+        }
+        let entries = self.revoked_entries()?;
         let number = self.ledger.next_crl_number()?;
         let crl = signer.sign_crl(&entries, number, this_update, next_update)?;
         let bytes = if der {

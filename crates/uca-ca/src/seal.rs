@@ -35,20 +35,32 @@ impl Ca {
         Ok(())
     }
 
-    /// Writes the final CRL (valid `crl_days`), destroys the key, records the sealing.
+    /// Writes the final CRL (nextUpdate `crl_until`, at most the CA's notAfter), records the
+    /// sealing, then destroys the key. Recording first means a crash in between leaves a CA that
+    /// is sealed with a key file still to destroy, which `seal` finishes ([`Ca::finish_seal`]),
+    /// rather than an unsealed CA without its key.
     pub fn seal(
         &mut self,
         signer: CaSigner,
-        crl_days: u32,
+        crl_until: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<SignedCrl, CaError> {
         let crl_path = self.paths.crl();
-        let crl = self.publish_crl(&signer, crl_days, &crl_path, false, now)?;
+        let crl = self.publish_crl_until(&signer, crl_until, &crl_path, false, now)?;
         drop(signer);
+        self.ledger
+            .set_meta(SEALED_AT, &uca_pki::validity::display_time(now))?;
         destroy(&self.paths.ca_key())?;
-        let when = uca_pki::validity::display_time(now);
-        self.ledger.set_meta(SEALED_AT, &when)?;
         Ok(crl)
+    }
+
+    /// Destroys a key file left behind by an interrupted seal; `Ok(false)` if there was none.
+    pub fn finish_seal(&mut self) -> Result<bool, CaError> {
+        if self.sealed_at()?.is_some() && self.paths.ca_key().exists() {
+            destroy(&self.paths.ca_key())?;
+            return Ok(true);
+        }
+        Ok(false)
     }
 }
 

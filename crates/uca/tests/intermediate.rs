@@ -167,8 +167,7 @@ fn serial_of(cert: &Path) -> String {
         .to_ascii_lowercase()
 }
 
-/// The intermediate carries CA:TRUE/pathlen, CA key usages, critical name constraints, SKI/AKI,
-/// and its leaves chain to the root through it under strict openssl verification.
+/// The intermediate has CA extensions and name constraints; its leaves verify via -untrusted.
 #[test]
 fn constrained_intermediate_has_ca_extensions_and_its_leaves_verify() {
     let env = Env::new();
@@ -351,7 +350,7 @@ fn forged_leaf_outside_the_constraints_fails_openssl_verify() {
     }
 }
 
-/// pathlen 1 → sub-intermediate (pathlen 0) chains; below pathlen 0 and too-large --path-len are refused.
+/// pathlen 1 allows one more CA level; below pathlen 0 or a too-large --path-len: exit 2.
 #[test]
 fn path_length_is_enforced() {
     let env = Env::new();
@@ -456,7 +455,7 @@ fn path_length_is_enforced() {
     );
 }
 
-/// The child signs its own CRL, which verifies against the child and revokes its leaf in openssl.
+/// The child signs its own CRL; openssl's -crl_check then rejects its revoked leaf.
 #[test]
 fn child_crl_is_signed_by_the_child_and_revokes_its_leaf() {
     let env = Env::new();
@@ -529,7 +528,7 @@ fn child_crl_is_signed_by_the_child_and_revokes_its_leaf() {
     assert!(ok, "{msg}");
 }
 
-/// Vault/OpenBao: a CA CSR made elsewhere is signed as a constrained intermediate whose leaves verify.
+/// Vault/OpenBao: a CA CSR is signed as a constrained intermediate whose leaves verify.
 #[test]
 fn vault_style_csr_is_signed_as_an_intermediate() {
     let env = Env::new();
@@ -619,7 +618,7 @@ fn vault_style_csr_is_signed_as_an_intermediate() {
     assert!(!ok && msg.contains("permitted subtree violation"), "{msg}");
 }
 
-/// Bad constraints, pathlen and subtree violations: exit 2 with a hint, no child dir, nothing changed.
+/// Bad constraints, pathlen or subtrees: exit 2, a hint, no child dir, nothing changed.
 #[test]
 fn bad_intermediate_requests_change_nothing() {
     let env = Env::new();

@@ -1,4 +1,4 @@
-//! `uca passphrase change`: re-encryption judged by openssl, refusals, generated passphrases, and atomicity under SIGKILL.
+//! `uca passphrase change`: judged by openssl, refusals, generated passphrases, SIGKILL safety.
 
 #![allow(clippy::unwrap_used)]
 
@@ -29,7 +29,14 @@ fn key_path(env: &Env) -> PathBuf {
 fn opens(key: &Path, passphrase: &str) -> bool {
     run(
         "openssl",
-        &["pkey", "-in", s(key), "-passin", &format!("pass:{passphrase}"), "-noout"],
+        &[
+            "pkey",
+            "-in",
+            s(key),
+            "-passin",
+            &format!("pass:{passphrase}"),
+            "-noout",
+        ],
     )
     .status
     .success()
@@ -46,14 +53,20 @@ fn assert_key_matches_cert(env: &Env, passphrase: &str) {
         "-pubout",
     ]);
     let cert_pub = openssl(&["x509", "-in", s(&env.ca_cert()), "-noout", "-pubkey"]);
-    assert_eq!(key_pub, cert_pub, "the key no longer belongs to the CA certificate");
+    assert_eq!(
+        key_pub, cert_pub,
+        "the key no longer belongs to the CA certificate"
+    );
 }
 
 /// Asserts the key file's form: encrypted PKCS#8, mode 0600.
 fn assert_key_file(env: &Env) {
     let key = key_path(env);
     let pem = std::fs::read_to_string(&key).unwrap();
-    assert!(pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"), "{pem}");
+    assert!(
+        pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"),
+        "{pem}"
+    );
     assert_eq!(mode(&key), 0o600);
 }
 
@@ -116,7 +129,10 @@ fn change_via_env_and_via_files() {
         .args(["issue", "web2", "--passphrase-file", s(&new_file)])
         .assert()
         .success();
-    assert_eq!(others(&env.ca_dir().join("private"), &["ca.key"]), Vec::<String>::new());
+    assert_eq!(
+        others(&env.ca_dir().join("private"), &["ca.key"]),
+        Vec::<String>::new()
+    );
 }
 
 /// A wrong old passphrase, or no new one, is refused and leaves the key's bytes unchanged.
@@ -153,7 +169,11 @@ fn wrong_old_passphrase_changes_nothing() {
     assert_eq!(before, snapshot(&env.ca_dir()));
 
     // No new passphrase (no terminal to ask on).
-    let out = env.uca_pass().args(["passphrase", "change"]).output().unwrap();
+    let out = env
+        .uca_pass()
+        .args(["passphrase", "change"])
+        .output()
+        .unwrap();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("--new-passphrase-file"), "{err}");
@@ -170,7 +190,12 @@ fn generated_passphrase_goes_to_a_private_file() {
     let out_file = env.path("generated.pass");
     let out = env
         .uca_pass()
-        .args(["passphrase", "change", "--generate-passphrase", "--passphrase-out"])
+        .args([
+            "passphrase",
+            "change",
+            "--generate-passphrase",
+            "--passphrase-out",
+        ])
         .arg(&out_file)
         .output()
         .unwrap();
@@ -178,7 +203,10 @@ fn generated_passphrase_goes_to_a_private_file() {
     assert_eq!(mode(&out_file), 0o400);
     let generated = std::fs::read_to_string(&out_file).unwrap();
     let generated = generated.lines().next().unwrap().to_string();
-    assert!(generated.len() >= 16, "weak generated passphrase {generated:?}");
+    assert!(
+        generated.len() >= 16,
+        "weak generated passphrase {generated:?}"
+    );
     assert!(
         !stderr(&out).contains(&generated)
             && !String::from_utf8_lossy(&out.stdout).contains(&generated),
@@ -195,8 +223,7 @@ fn generated_passphrase_goes_to_a_private_file() {
         .success();
 }
 
-/// SIGKILL at random moments: exactly one of the two passphrases opens the CA's key each time,
-/// and only temp files the next uca command removes are left.
+/// SIGKILL at random moments: exactly one passphrase opens the key; leftovers get cleaned.
 #[test]
 fn killed_change_leaves_exactly_one_working_passphrase() {
     let env = Env::new();
@@ -204,12 +231,11 @@ fn killed_change_leaves_exactly_one_working_passphrase() {
     let key = key_path(&env);
     let private = env.ca_dir().join("private");
     let uca_bin = assert_cmd::cargo::cargo_bin("uca");
-    let seed = std::time::SystemTime::now()
+    let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .subsec_nanos()
-        .into();
-    let seed: u64 = seed | 1;
+        .subsec_nanos();
+    let seed = u64::from(nanos) | 1;
     let mut rng = seed;
     let mut next_rand = move || {
         rng ^= rng << 13;
@@ -218,15 +244,19 @@ fn killed_change_leaves_exactly_one_working_passphrase() {
         rng
     };
     let (mut current, mut other) = (PASS, NEW);
-    let (mut killed_before, mut killed_after) = (0, 0);
+    let (mut killed_before, mut killed_after, mut temp_seen) = (0, 0, 0);
+    // Run 0 is not killed and measures how long a change takes; the kills then land anywhere
+    // from half-way (inside scrypt) to just past the end (around the write and the rename).
+    let mut full_run_ms = 100;
     for i in 0..10 {
-        let kill = i % 5 != 4; // 8 of 10 runs are killed
-        let delay = next_rand() % 120;
+        let kill = i % 5 != 0; // runs 0 and 5 complete, the other 8 are killed
+        let delay = full_run_ms / 2 + next_rand() % (full_run_ms * 6 / 10 + 1);
         let what = format!("run {i} (seed {seed}, kill {kill} after {delay} ms)");
         let mut cmd = std::process::Command::new(&uca_bin);
         for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("UCA_")) {
             cmd.env_remove(k);
         }
+        let started = std::time::Instant::now();
         let mut child = cmd
             .current_dir(env.tmp.path())
             .env("UCA_PASSPHRASE", current)
@@ -242,7 +272,9 @@ fn killed_change_leaves_exactly_one_working_passphrase() {
             child.kill().unwrap(); // SIGKILL
             child.wait().unwrap()
         } else {
-            child.wait().unwrap()
+            let status = child.wait().unwrap();
+            full_run_ms = u64::try_from(started.elapsed().as_millis()).unwrap().max(2);
+            status
         };
         let by_current = opens(&key, current);
         let by_other = opens(&key, other);
@@ -251,7 +283,10 @@ fn killed_change_leaves_exactly_one_working_passphrase() {
             "{what}: current opens {by_current}, other opens {by_other}"
         );
         if status.success() {
-            assert!(by_other, "{what}: uca succeeded but the new passphrase fails");
+            assert!(
+                by_other,
+                "{what}: uca succeeded but the new passphrase fails"
+            );
         } else {
             assert!(kill, "{what}: uca failed without being killed: {status}");
         }
@@ -268,7 +303,11 @@ fn killed_change_leaves_exactly_one_working_passphrase() {
 
         // Only uca's own temp files may be left, and the next command removes them.
         for name in others(&private, &["ca.key"]) {
-            assert!(name.starts_with(".ca.key.tmp-"), "{what}: leftover private/{name}");
+            assert!(
+                name.starts_with(".ca.key.tmp-"),
+                "{what}: leftover private/{name}"
+            );
+            temp_seen += 1;
         }
         for name in others(&env.ca_dir(), &[]) {
             assert!(!name.contains(".tmp-"), "{what}: leftover {name}");
@@ -284,10 +323,22 @@ fn killed_change_leaves_exactly_one_working_passphrase() {
             "{what}: uca list did not clean up"
         );
     }
-    eprintln!("seed {seed}: {killed_before} killed before the switch, {killed_after} after");
+    eprintln!(
+        "seed {seed}: {killed_before} killed before the switch, {killed_after} after, \
+         {temp_seen} temp file(s) left for the next command (a full run: {full_run_ms} ms)"
+    );
     env.uca()
         .env("UCA_PASSPHRASE", current)
         .args(["issue", "web1"])
         .assert()
         .success();
+
+    // What a kill between writing the temp file and the rename leaves behind is removed by the
+    // next command, and the key is untouched.
+    let stale = private.join(".ca.key.tmp-deadbeef");
+    std::fs::write(&stale, b"half-written").unwrap();
+    let bytes = std::fs::read(&key).unwrap();
+    env.uca().arg("list").assert().success();
+    assert!(!stale.exists(), "uca list left {}", stale.display());
+    assert_eq!(std::fs::read(&key).unwrap(), bytes);
 }

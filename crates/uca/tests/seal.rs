@@ -115,8 +115,7 @@ fn assert_sealed(out: &Output, what: &str) {
     assert!(out.stdout.is_empty(), "{what} printed {:?}", out.stdout);
 }
 
-/// Sealing destroys the key, leaves a final CRL until the CA expires, keeps the read-only
-/// commands and revoke working, and makes every signing command exit 8.
+/// Sealed: key gone, final CRL to notAfter, reads and revoke work, every signing command exits 8.
 #[test]
 fn sealed_ca_reads_and_revokes_but_signs_nothing() {
     let env = Env::new();
@@ -315,8 +314,7 @@ fn seal_without_confirmation_or_passphrase_changes_nothing() {
     env.uca_pass().args(["issue", "web1"]).assert().success();
 }
 
-/// An intermediate made before the root was sealed keeps issuing, and its leaves still verify
-/// with both CRLs checked.
+/// An intermediate made before the root was sealed keeps issuing; its leaves pass -crl_check_all.
 #[test]
 fn intermediate_made_before_sealing_still_issues() {
     let env = Env::new();

@@ -40,7 +40,7 @@ pub fn run(args: &ExportArgs, settings: &Settings) -> Result<(), CliError> {
     opts.key_mode = mode(&args.key_mode, "--key-mode")?;
     opts.cert_mode = mode(&args.cert_mode, "--cert-mode")?;
     opts.dir_mode = mode(&args.dir_mode, "--dir-mode")?;
-    if opts.key_mode & 0o077 & !opts.cert_mode != 0 && opts.key_mode & 0o007 != 0 {
+    if opts.key_mode & 0o007 != 0 {
         return Err(CliError::usage(
             format!(
                 "--key-mode {:04o} lets everyone read the private key",

@@ -34,8 +34,13 @@ pub fn change(args: &PassphraseChangeArgs, settings: &Settings) -> Result<(), Cl
         }));
     }
     settings.out.line(format!(
-        "re-encrypted {} under the new passphrase; the old one no longer opens it",
-        ca.paths.ca_key().display()
+        "re-encrypted {} under the new passphrase{}",
+        ca.paths.ca_key().display(),
+        if old.is_some() {
+            "; the old one no longer opens it"
+        } else {
+            " (it was not encrypted before)"
+        }
     ));
     Ok(())
 }

@@ -195,10 +195,8 @@ pub fn apply(args: &ApplyArgs, settings: &Settings) -> Result<(), CliError> {
     };
     ca.apply(&signer, &plan, &report, args.prune, now, &mut progress)?;
     let sealed = if args.seal {
-        let days = u32::try_from((ca.cert_info().not_after - now).whole_days())
-            .unwrap_or(1)
-            .max(1);
-        let crl = ca.seal(signer, days, now)?;
+        let until = ca.cert_info().not_after;
+        let crl = ca.seal(signer, until, now)?;
         note(format!(
             "sealed the CA: the key is destroyed; final CRL #{} in {}",
             crl.number,

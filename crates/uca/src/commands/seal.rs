@@ -25,6 +25,13 @@ struct SealReport {
 
 pub fn run(args: &SealArgs, settings: &Settings) -> Result<(), CliError> {
     let mut ca = open_ca(settings)?;
+    if ca.finish_seal()? {
+        settings.out.line(format!(
+            "finished an interrupted seal of {}: the key file is destroyed",
+            ca.paths.dir.display()
+        ));
+        return Ok(());
+    }
     ca.ensure_can_sign()?;
     let name = ca.cert_info().common_name.clone().unwrap_or_default();
     if !args.yes {
@@ -52,16 +59,15 @@ pub fn run(args: &SealArgs, settings: &Settings) -> Result<(), CliError> {
         }
     }
     let now = OffsetDateTime::now_utc();
-    let days = match args.crl_days {
+    let ca_end = ca.cert_info().not_after;
+    let until = match args.crl_days {
         Some(0) => return Err(CliError::usage("--crl-days must be at least 1", None)),
-        Some(d) => d,
-        None => u32::try_from((ca.cert_info().not_after - now).whole_days())
-            .unwrap_or(1)
-            .max(1),
+        Some(d) => (now + time::Duration::days(i64::from(d))).min(ca_end),
+        None => ca_end,
     };
     let signer = unlock(&ca, &args.passphrase, settings)?;
     let key_path = ca.paths.ca_key();
-    let crl = ca.seal(signer, days, now)?;
+    let crl = ca.seal(signer, until, now)?;
     let report = SealReport {
         dir: ca.paths.dir.display().to_string(),
         key_destroyed: key_path.display().to_string(),

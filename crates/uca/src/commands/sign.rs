@@ -62,6 +62,17 @@ pub fn run(args: &SignArgs, settings: &Settings) -> Result<(), CliError> {
             )
         })?
     };
+    if !intermediate
+        && (args.path_len != 0 || !args.permit_dns.is_empty() || !args.permit_ip.is_empty())
+    {
+        return Err(CliError::usage(
+            "--path-len, --permit-dns and --permit-ip only apply to --profile intermediate",
+            Some(
+                "a leaf's names are bounded by its SANs; add --profile intermediate to sign a CA"
+                    .to_string(),
+            ),
+        ));
+    }
     let csr = uca_pki::csr::parse_csr(&data)?;
     if let Some(out) = &args.out {
         if out.exists() && !args.force {
