@@ -437,7 +437,7 @@ fn k8s_name(name: &str) -> String {
         })
         .collect();
     s = s.trim_matches(|c: char| c == '-' || c == '.').to_string();
-    s.truncate(253);
+    s.truncate(249);
     if s.is_empty() {
         "uca-tls".into()
     } else {

@@ -185,7 +185,7 @@ pub struct ExportArgs {
     /// Mode of certificate files
     #[arg(long, value_name = "MODE", default_value = "0644")]
     pub cert_mode: String,
-    /// Mode of the output directory
+    /// Mode of the output directory (applied to a directory uca creates, or with --owner)
     #[arg(long, value_name = "MODE", default_value = "0700")]
     pub dir_mode: String,
     /// k8s-secret: metadata.name [default: NAME-tls]
