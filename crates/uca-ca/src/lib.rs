@@ -26,6 +26,7 @@ mod renew;
 mod revoke;
 mod seal;
 mod sign;
+pub mod trust;
 mod verify;
 
 pub use ca::{Ca, Repair};

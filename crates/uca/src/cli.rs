@@ -74,6 +74,9 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Write a certificate and key as HAProxy, nginx, PKCS#12, Java, Kubernetes or a volume eat them
     Export(ExportArgs),
+    /// Install the CA certificate into trust stores (system, NSS, Java), or remove it
+    #[command(subcommand)]
+    Trust(TrustCommand),
     /// Show what `uca apply` would change for a plan file
     Plan(PlanArgs),
     /// Converge the CA and the output files to a plan file
@@ -548,4 +551,41 @@ pub struct ShowArgs {
     /// A NAME or a serial number
     #[arg(value_name = "NAME|SERIAL")]
     pub target: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrustCommand {
+    /// Add the CA certificate to every trust store found
+    Install(TrustArgs),
+    /// Remove it again
+    Uninstall(TrustArgs),
+    /// Show where it is installed
+    Status(TrustArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "TARGETS:
+  system  Debian/Ubuntu: /usr/local/share/ca-certificates + update-ca-certificates;
+          RHEL/Fedora: /etc/pki/ca-trust/source/anchors + update-ca-trust (needs root)
+  nss     the NSS databases browsers use (~/.pki/nssdb, Firefox profiles), with certutil
+          (Debian: libnss3-tools); --nss-db DIR names one explicitly
+  java    a Java keystore with keytool: --java-keystore PATH [--java-storepass P]
+
+Each target reports installed / removed / present / absent / skipped (and why) / failed.
+The exit code is 1 when a target failed.
+
+EXAMPLES:
+  sudo uca trust install
+  uca trust install --java-keystore $JAVA_HOME/lib/security/cacerts --java-storepass changeit
+  uca trust status --json")]
+pub struct TrustArgs {
+    /// A Java keystore to add the CA to
+    #[arg(long, value_name = "PATH")]
+    pub java_keystore: Option<PathBuf>,
+    /// The Java keystore's password (visible in the process list of keytool)
+    #[arg(long, value_name = "PASSWORD", default_value = "changeit")]
+    pub java_storepass: String,
+    /// An NSS database directory (repeatable; default: the ones found under $HOME)
+    #[arg(long = "nss-db", value_name = "DIR")]
+    pub nss_dbs: Vec<PathBuf>,
 }

@@ -25,6 +25,10 @@ pub struct Settings {
     pub env_new_passphrase: Option<Zeroizing<String>>,
     /// UCA_EXPORT_PASSWORD, for PKCS#12 exports (never printed).
     pub env_export_password: Option<Zeroizing<String>>,
+    /// HOME, where browsers keep their NSS databases.
+    pub home: Option<PathBuf>,
+    /// PATH, where `uca trust` finds update-ca-certificates, certutil and keytool.
+    pub search_path: Vec<PathBuf>,
 }
 
 impl Settings {
@@ -41,6 +45,10 @@ impl Settings {
             parent_dir,
             env_passphrase: std::env::var("UCA_PASSPHRASE").ok().map(Zeroizing::new),
             env_new_passphrase: std::env::var("UCA_NEW_PASSPHRASE").ok().map(Zeroizing::new),
+            home: std::env::var_os("HOME").map(PathBuf::from),
+            search_path: std::env::var_os("PATH")
+                .map(|p| std::env::split_paths(&p).collect())
+                .unwrap_or_default(),
             env_export_password: std::env::var("UCA_EXPORT_PASSWORD")
                 .ok()
                 .filter(|v| !v.is_empty())

@@ -14,6 +14,7 @@ mod revoke;
 mod seal;
 mod show;
 mod sign;
+mod trust;
 mod verify;
 
 use std::process::ExitCode;
@@ -61,6 +62,7 @@ pub fn run() -> ExitCode {
         }
         Command::Export(a) => export::run(a, &settings).map(ok),
         Command::Plan(a) => plan::show(a, &settings).map(ok),
+        Command::Trust(t) => trust::run(t, &settings),
         Command::Apply(a) => plan::apply(a, &settings).map(ok),
         // These two report their verdict in the exit code.
         Command::Expiring(a) => expiring::run(a, &settings),
