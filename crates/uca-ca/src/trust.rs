@@ -30,6 +30,14 @@ pub struct TrustOptions {
     pub home: Option<PathBuf>,
     /// Where to look for update-ca-certificates, certutil and keytool (the caller's PATH).
     pub search_path: Vec<PathBuf>,
+    /// Only these targets (`system`, `nss`, `java`); empty means all.
+    pub only: Vec<String>,
+}
+
+impl TrustOptions {
+    fn wants(&self, target: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|t| t == target)
+    }
 }
 
 /// One target's outcome.
@@ -116,9 +124,25 @@ impl Ca {
     ) -> Result<Vec<TrustResult>, CaError> {
         let root = self.root_pem()?;
         let name = anchor_name(self);
-        let mut out = vec![self.trust_system(action, &name, &root, opts)];
-        out.extend(self.trust_nss(action, &name, &root, opts)?);
-        out.push(self.trust_java(action, &name, &root, opts)?);
+        if let Some(bad) = opts
+            .only
+            .iter()
+            .find(|t| !["system", "nss", "java"].contains(&t.as_str()))
+        {
+            return Err(CaError::Invalid(format!(
+                "unknown trust target '{bad}' (system, nss, java)"
+            )));
+        }
+        let mut out = Vec::new();
+        if opts.wants("system") {
+            out.push(self.trust_system(action, &name, &root, opts));
+        }
+        if opts.wants("nss") {
+            out.extend(self.trust_nss(action, &name, &root, opts)?);
+        }
+        if opts.wants("java") {
+            out.push(self.trust_java(action, &name, &root, opts)?);
+        }
         Ok(out)
     }
 

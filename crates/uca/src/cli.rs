@@ -571,6 +571,8 @@ pub enum TrustCommand {
           (Debian: libnss3-tools); --nss-db DIR names one explicitly
   java    a Java keystore with keytool: --java-keystore PATH [--java-storepass P]
 
+--target system|nss|java (repeatable) limits the run to those targets.
+
 Each target reports installed / removed / present / absent / skipped (and why) / failed.
 The exit code is 1 when a target failed.
 
@@ -588,4 +590,7 @@ pub struct TrustArgs {
     /// An NSS database directory (repeatable; default: the ones found under $HOME)
     #[arg(long = "nss-db", value_name = "DIR")]
     pub nss_dbs: Vec<PathBuf>,
+    /// Only these targets: system, nss, java (repeatable; default: all)
+    #[arg(long = "target", value_name = "TARGET")]
+    pub targets: Vec<String>,
 }

@@ -23,6 +23,7 @@ pub fn run(command: &TrustCommand, settings: &Settings) -> Result<ExitCode, CliE
         nss_dbs: args.nss_dbs.clone(),
         home: settings.home.clone(),
         search_path: settings.search_path.clone(),
+        only: args.targets.clone(),
     };
     let results = ca.trust(action, &opts)?;
     let failed = results.iter().any(|r| r.state == "failed");
