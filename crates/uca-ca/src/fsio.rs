@@ -211,11 +211,11 @@ pub fn write_files(files: &[PendingFile]) -> Result<(), CaError> {
     for (tmp, _) in &staged {
         use std::os::unix::fs::MetadataExt;
         let dev = fs::metadata(tmp).map(|m| m.dev()).unwrap_or(0);
-        if synced.insert(dev) {
-            if let Err(e) = sync_filesystem(&parent_of(tmp)) {
-                cleanup(&staged);
-                return Err(e);
-            }
+        if synced.insert(dev)
+            && let Err(e) = sync_filesystem(&parent_of(tmp))
+        {
+            cleanup(&staged);
+            return Err(e);
         }
     }
     for (i, (tmp, target)) in staged.iter().enumerate() {

@@ -51,14 +51,13 @@ impl Ca {
         }
         // An intermediate between the certificate and this CA: this CA's ledger speaks for it.
         let intermediate = chain.signed_by_anchor.clone().filter(|_| !issued_here);
-        if let Some((serial, fp)) = &intermediate {
-            if let Some(r) = self
+        if let Some((serial, fp)) = &intermediate
+            && let Some(r) = self
                 .ledger
                 .by_serial(serial)?
                 .filter(|r| &r.fingerprint_sha256 == fp)
-            {
-                ledger_findings(&r, &format!("the intermediate '{}'", r.name), &mut chain);
-            }
+        {
+            ledger_findings(&r, &format!("the intermediate '{}'", r.name), &mut chain);
         }
         if let Some(crl) = crl {
             let parsed = uca_pki::crl::parse_crl(crl, &self.cert_info.spki_der)?;
