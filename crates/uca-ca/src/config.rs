@@ -76,6 +76,17 @@ struct RawSan {
     rules: Option<Vec<Spanned<String>>>,
 }
 
+/// An error at a byte offset of a TOML file, reported as `FILE:LINE:COLUMN: message`.
+pub(crate) fn located(text: &str, path: &Path, offset: usize, message: String) -> CaError {
+    let (line, column) = line_col(text, offset);
+    CaError::Config {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message,
+    }
+}
+
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
@@ -95,15 +106,7 @@ impl Config {
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Config, CaError> {
-        let at = |offset: usize, message: String| {
-            let (line, column) = line_col(text, offset);
-            CaError::Config {
-                path: path.to_path_buf(),
-                line,
-                column,
-                message,
-            }
-        };
+        let at = |offset: usize, message: String| located(text, path, offset, message);
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let offset = e.span().map(|s| s.start).unwrap_or(0);
             at(offset, e.message().to_string())

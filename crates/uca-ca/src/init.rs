@@ -45,12 +45,7 @@ pub fn init(opts: InitOptions, now: OffsetDateTime) -> Result<InitResult, CaErro
         .subject
         .overlay(&opts.subject)
         .with_common_name(Some(&opts.name));
-    subject
-        .validate()
-        .map_err(|reason| uca_pki::PkiError::BadSubject {
-            input: subject.one_line(),
-            reason,
-        })?;
+    let subject = subject.checked()?;
 
     let key = opts.key_type.generate()?;
     let serial = Serial::random().map_err(|e| CaError::Rng(e.to_string()))?;

@@ -59,13 +59,7 @@ impl Ca {
         if days == 0 {
             return Err(CaError::Invalid("--days must be at least 1".into()));
         }
-        let subject = self.config.subject.with_common_name(Some(name));
-        subject
-            .validate()
-            .map_err(|reason| uca_pki::PkiError::BadSubject {
-                input: subject.one_line(),
-                reason,
-            })?;
+        let subject = self.config.subject.with_common_name(Some(name)).checked()?;
         Ok(CaRequest {
             subject,
             validity: Validity::starting(now, days, Some(signer.window())),
@@ -156,24 +150,7 @@ impl Ca {
             Status::Pending,
             now,
         );
-        self.ledger
-            .insert(std::slice::from_ref(&record), Durability::Now)?;
-        let delivered = deliver(&cert);
-        let to = if delivered.is_ok() {
-            Status::Issued
-        } else {
-            Status::Void
-        };
-        self.ledger.transition(
-            &[crate::ledger::Transition {
-                serial: cert.serial.clone(),
-                to,
-                superseded_by: None,
-            }],
-            now,
-            Durability::Now,
-        )?;
-        delivered?;
+        self.record_and_deliver(&record, &cert, Vec::new(), now, deliver)?;
         Ok(cert)
     }
 }

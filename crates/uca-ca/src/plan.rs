@@ -114,19 +114,6 @@ struct RawOutput {
     password_file: Option<String>,
 }
 
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    (
-        before.matches('\n').count() + 1,
-        before
-            .rsplit('\n')
-            .next()
-            .map(|l| l.chars().count())
-            .unwrap_or(0)
-            + 1,
-    )
-}
-
 impl Plan {
     pub fn load(path: &Path) -> Result<Plan, CaError> {
         let text = std::fs::read_to_string(path).map_err(io_err("read", path))?;
@@ -134,15 +121,8 @@ impl Plan {
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Plan, CaError> {
-        let at = |offset: usize, message: String| {
-            let (line, column) = line_col(text, offset);
-            CaError::Config {
-                path: path.to_path_buf(),
-                line,
-                column,
-                message,
-            }
-        };
+        let at =
+            |offset: usize, message: String| crate::config::located(text, path, offset, message);
         let raw: RawPlan = toml::from_str(text).map_err(|e| {
             at(
                 e.span().map(|s| s.start).unwrap_or(0),

@@ -113,9 +113,33 @@ impl Ca {
             now,
         );
         let superseded = self.supersede_older(&record)?;
+        self.record_and_deliver(&record, &cert, superseded, now, deliver)?;
+        Ok(SignedCsr {
+            name,
+            sans,
+            cert,
+            clamped: validity.clamped,
+            ignored_ca_request: req.csr.asks_for_ca,
+        })
+    }
+}
+
+impl Ca {
+    /// The delivery protocol for certificates whose key lives elsewhere: record `record` as
+    /// pending (durably), hand the certificate to `deliver`, then mark it issued (and apply
+    /// `on_success`, e.g. superseding the previous one) — or void if delivery failed, since it
+    /// never left this process.
+    pub(crate) fn record_and_deliver(
+        &mut self,
+        record: &CertRecord,
+        cert: &SignedCert,
+        on_success: Vec<Transition>,
+        now: OffsetDateTime,
+        deliver: impl FnOnce(&SignedCert) -> Result<(), CaError>,
+    ) -> Result<(), CaError> {
         self.ledger
-            .insert(std::slice::from_ref(&record), Durability::Now)?;
-        let delivered = deliver(&cert);
+            .insert(std::slice::from_ref(record), Durability::Now)?;
+        let delivered = deliver(cert);
         let to = if delivered.is_ok() {
             Status::Issued
         } else {
@@ -127,17 +151,10 @@ impl Ca {
             superseded_by: None,
         }];
         if delivered.is_ok() {
-            changes.extend(superseded);
+            changes.extend(on_success);
         }
         self.ledger.transition(&changes, now, Durability::Now)?;
         delivered?;
-        self.ledger.maintain()?;
-        Ok(SignedCsr {
-            name,
-            sans,
-            cert,
-            clamped: validity.clamped,
-            ignored_ca_request: req.csr.asks_for_ca,
-        })
+        self.ledger.maintain()
     }
 }

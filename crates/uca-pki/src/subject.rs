@@ -97,6 +97,17 @@ impl Subject {
         Ok(())
     }
 
+    /// `self`, checked: the error names the whole subject.
+    pub fn checked(self) -> Result<Subject, PkiError> {
+        match self.validate() {
+            Ok(()) => Ok(self),
+            Err(reason) => Err(PkiError::BadSubject {
+                input: self.one_line(),
+                reason,
+            }),
+        }
+    }
+
     /// `self` with every field that `over` sets replaced.
     pub fn overlay(&self, over: &Subject) -> Subject {
         let pick = |a: &Option<String>, b: &Option<String>| b.clone().or_else(|| a.clone());

@@ -116,22 +116,7 @@ pub fn run(args: &SignArgs, settings: &Settings) -> Result<(), CliError> {
     let json = settings.out.json;
     let out_path = args.out.clone();
     let signed = ca.sign_csr(&signer, req, OffsetDateTime::now_utc(), |cert| {
-        let bundle = format!("{}{}", cert.pem, chain);
-        match &out_path {
-            Some(path) => fsio::write_atomic(path, bundle.as_bytes(), fsio::PUBLIC_MODE),
-            None if json => Ok(()),
-            None => {
-                use std::io::Write;
-                std::io::stdout()
-                    .lock()
-                    .write_all(bundle.as_bytes())
-                    .map_err(|e| CaError::Io {
-                        op: "write",
-                        path: "stdout".into(),
-                        source: e,
-                    })
-            }
-        }
+        deliver(cert, &chain, out_path.as_deref(), json)
     })?;
 
     if signed.ignored_ca_request {
@@ -220,24 +205,7 @@ fn sign_intermediate(
         args.path_len,
         nc,
         OffsetDateTime::now_utc(),
-        |cert| {
-            let bundle = format!("{}{}", cert.pem, chain);
-            match &out_path {
-                Some(path) => fsio::write_atomic(path, bundle.as_bytes(), fsio::PUBLIC_MODE),
-                None if json => Ok(()),
-                None => {
-                    use std::io::Write;
-                    std::io::stdout()
-                        .lock()
-                        .write_all(bundle.as_bytes())
-                        .map_err(|e| CaError::Io {
-                            op: "write",
-                            path: "stdout".into(),
-                            source: e,
-                        })
-                }
-            }
-        },
+        |cert| deliver(cert, chain, out_path.as_deref(), json),
     )?;
     if json {
         return settings.out.json(&serde_json::json!({
@@ -266,4 +234,30 @@ fn sign_intermediate(
         ));
     }
     Ok(())
+}
+
+/// Hands a signed certificate over: the certificate then its chain, to `--out` (atomically) or to
+/// stdout (unless stdout is for the JSON document).
+fn deliver(
+    cert: &uca_pki::sign::SignedCert,
+    chain: &str,
+    out: Option<&std::path::Path>,
+    json: bool,
+) -> Result<(), CaError> {
+    let bundle = format!("{}{}", cert.pem, chain);
+    match out {
+        Some(path) => fsio::write_atomic(path, bundle.as_bytes(), fsio::PUBLIC_MODE),
+        None if json => Ok(()),
+        None => {
+            use std::io::Write;
+            std::io::stdout()
+                .lock()
+                .write_all(bundle.as_bytes())
+                .map_err(|e| CaError::Io {
+                    op: "write",
+                    path: "stdout".into(),
+                    source: e,
+                })
+        }
+    }
 }
