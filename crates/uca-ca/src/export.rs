@@ -220,11 +220,11 @@ impl Ca {
         };
         if format.writes_directory() {
             ensure_dir(&opts.out, opts.dir_mode, opts.owner)?;
-        } else if !fsio::parent_of(&opts.out).is_dir() {
-            return Err(CaError::Invalid(format!(
-                "the directory {} does not exist",
-                fsio::parent_of(&opts.out).display()
-            )));
+        } else {
+            let parent = fsio::parent_of(&opts.out);
+            if !parent.is_dir() {
+                ensure_dir(&parent, opts.dir_mode, opts.owner)?;
+            }
         }
         let mut put =
             |path: PathBuf, data: &[u8], mode: u32, role: &'static str| -> Result<(), CaError> {

@@ -226,6 +226,7 @@ impl Plan {
             .transpose()?
             .unwrap_or(Duration::days(30));
         let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut written: HashSet<PathBuf> = HashSet::new();
         let mut components = Vec::new();
         for c in raw.component {
             let base = crate::issue::parse_name(c.name.get_ref())
@@ -292,6 +293,20 @@ impl Plan {
                         Some((u.parse().map_err(|_| bad())?, g.parse().map_err(|_| bad())?))
                     }
                 };
+                for inst in &instances {
+                    let expanded = resolve(path, &o.path.get_ref().replace("{name}", inst));
+                    let key = if format == ExportFormat::Haproxy {
+                        expanded.join(format!("{inst}.pem"))
+                    } else {
+                        expanded
+                    };
+                    if !written.insert(key.clone()) {
+                        return Err(at(
+                            o.path.span().start,
+                            format!("another output already writes {}", key.display()),
+                        ));
+                    }
+                }
                 let key_mode = mode(&o.key_mode, fsio::KEY_MODE)?;
                 if key_mode & 0o007 != 0 {
                     return Err(at(
@@ -421,9 +436,33 @@ fn output_path(o: &PlanOutput, instance: &str, plan: &Path) -> PathBuf {
     resolve(plan, &o.path.replace("{name}", instance))
 }
 
+/// SHA-256 over the files as they are on disk (name, mode, owner, bytes); `None` if one is
+/// missing.
+fn digest_files(files: &[PathBuf]) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut all = Vec::new();
+    for f in files {
+        let meta = std::fs::metadata(f).ok()?;
+        let data = std::fs::read(f).ok()?;
+        all.extend_from_slice(
+            format!(
+                "{}|{:o}|{}|{}|{}\n",
+                f.display(),
+                meta.mode() & 0o7777,
+                meta.uid(),
+                meta.gid(),
+                data.len()
+            )
+            .as_bytes(),
+        );
+        all.extend_from_slice(&data);
+    }
+    Some(uca_pki::Fingerprint::of_der(&all).to_string())
+}
+
 /// The files an output writes, to check that they are all there.
-fn output_files(o: &PlanOutput, path: &Path, instance: &str) -> Vec<PathBuf> {
-    match o.format {
+fn output_files(format: ExportFormat, path: &Path, instance: &str) -> Vec<PathBuf> {
+    match format {
         ExportFormat::PemDir | ExportFormat::Volume => [
             "cert.pem",
             "key.pem",
@@ -453,11 +492,11 @@ impl Ca {
                 current.insert(r.name.as_str(), r);
             }
         }
-        let stamps: HashMap<PathBuf, ExportStamp> = self
+        let stamps: HashMap<(PathBuf, String), ExportStamp> = self
             .ledger
             .export_stamps()?
             .into_iter()
-            .map(|s| (s.path.clone(), s))
+            .map(|s| ((s.path.clone(), s.name.clone()), s))
             .collect();
         let mut items = Vec::new();
         let mut wanted = HashSet::new();
@@ -515,18 +554,19 @@ impl Ca {
                 let mut output_why = Vec::new();
                 for o in &c.outputs {
                     let path = output_path(o, inst, &plan.path);
-                    let files = output_files(o, &path, inst);
-                    let stale = match files.first().and_then(|key| stamps.get(key)) {
+                    let files = output_files(o.format, &path, inst);
+                    let stale = match stamps.get(&(path.clone(), inst.clone())) {
                         _ if change != Change::Unchanged => Some("new certificate"),
                         None => Some("never written"),
                         Some(st) if st.serial != serial => Some("holds an older certificate"),
                         Some(st) if st.settings != settings_of(o) => {
                             Some("format, modes or owner changed")
                         }
-                        Some(_) if output_files(o, &path, inst).iter().any(|f| !f.exists()) => {
-                            Some("files missing")
-                        }
-                        Some(_) => None,
+                        Some(st) => match digest_files(&files) {
+                            None => Some("files missing"),
+                            Some(d) if d != st.digest => Some("files changed on disk"),
+                            Some(_) => None,
+                        },
                     };
                     if let Some(w) = stale {
                         output_why.push(format!("{} {}: {w}", o.format, path.display()));
@@ -666,18 +706,21 @@ impl Ca {
                 let (pending, _) = self.render_export(Some(name), &opts)?;
                 files.extend(pending);
                 stamps.push(ExportStamp {
-                    path: output_files(o, path, name)
-                        .into_iter()
-                        .next()
-                        .unwrap_or_else(|| path.clone()),
+                    path: path.clone(),
                     name: name.clone(),
                     format: o.format.to_string(),
                     serial: serials.get(name).cloned().unwrap_or_default(),
                     settings: settings_of(o),
+                    digest: String::new(),
                     updated_at: now,
                 });
             }
             fsio::write_files(&files)?;
+            for st in &mut stamps {
+                let format: ExportFormat = st.format.parse()?;
+                st.digest =
+                    digest_files(&output_files(format, &st.path, &st.name)).unwrap_or_default();
+            }
             self.ledger.record_exports(&stamps)?;
             done += chunk.len();
             progress("export", done, total);

@@ -898,7 +898,7 @@ fn removed_components_are_revoked_only_with_prune() {
     let ca = snapshot(&st.env.ca_dir());
     let out = st.apply(&[]);
     assert!(
-        text(&out.stdout).contains("nothing to do"),
+        text(&out.stdout).contains("nothing applied") && text(&out.stdout).contains("--prune"),
         "{}",
         text(&out.stdout)
     );
@@ -1394,9 +1394,8 @@ count = 2
     assert_eq!(rewritten(&ino, &inodes(&st.out(""))), [st.out("app2.p12")]);
 }
 
-/// Known bug: `apply --init` without --yes refuses (exit 2), but only after creating the CA.
+/// `apply --init` without --yes and without a terminal refuses (exit 2) before creating anything.
 #[test]
-#[ignore = "uca bug: apply --init creates the CA before asking for confirmation"]
 fn init_without_confirmation_creates_nothing() {
     let st = Setup::bare(BASE);
     st.env
@@ -1413,20 +1412,23 @@ fn init_without_confirmation_creates_nothing() {
     );
 }
 
-/// Known bug: two outputs sharing a path are accepted, and each apply re-exports the other one, forever.
+/// Two outputs writing the same path are refused at the second `path` line (they would overwrite each other forever).
 #[test]
-#[ignore = "uca bug: two outputs sharing a path are accepted and never converge"]
 fn two_outputs_with_one_path_are_rejected() {
     let plan = "[[component]]\nname = \"a\"\n  [[component.output]]\n  format = \"nginx\"\n  path = \"out/shared\"\n\n[[component]]\nname = \"b\"\n  [[component.output]]\n  format = \"nginx\"\n  path = \"out/shared\"\n";
     let st = Setup::new(plan);
     let out = st.env.uca().arg("plan").arg(&st.plan).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
-    assert!(text(&out.stderr).contains(&format!("{}:10:", st.plan.display())));
+    // Line 11 is the second output's `path`.
+    assert!(
+        text(&out.stderr).contains(&format!("{}:11:", st.plan.display())),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
-/// Known bug: a file output in a missing directory fails (exit 2) only after issuing, leaving the plan half applied.
+/// A file output in a directory that does not exist yet gets the directory created.
 #[test]
-#[ignore = "uca bug: a file output in a missing directory fails after issuing (exit 2, half applied)"]
 fn file_output_in_a_missing_directory() {
     let plan = "[[component]]\nname = \"app\"\n  [[component.output]]\n  format = \"k8s-secret\"\n  path = \"out/app.yaml\"\n";
     let st = Setup::new(plan);

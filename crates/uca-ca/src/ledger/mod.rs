@@ -183,6 +183,9 @@ pub struct ExportStamp {
     pub serial: String,
     /// Format, modes and owner of the output, so a change in any of them re-exports.
     pub settings: String,
+    /// SHA-256 over the files as written (names, modes, contents): a file changed on disk since
+    /// (edited, chmod'ed, truncated) re-exports.
+    pub digest: String,
     pub updated_at: OffsetDateTime,
 }
 
@@ -233,6 +236,8 @@ pub trait Ledger {
     fn export_stamps(&self) -> Result<Vec<ExportStamp>, CaError>;
     /// Records (or updates) files written for plan outputs, durably.
     fn record_exports(&mut self, stamps: &[ExportStamp]) -> Result<(), CaError>;
+    /// Forgets the outputs of NAME (its component left the plan).
+    fn forget_exports(&mut self, name: &str) -> Result<(), CaError>;
     /// Every record without its certificate PEM, oldest first: for listings of many rows.
     fn summaries(&self) -> Result<Vec<CertRecord>, CaError>;
     /// Every record, oldest first.

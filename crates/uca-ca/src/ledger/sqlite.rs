@@ -48,12 +48,14 @@ CREATE TABLE IF NOT EXISTS certificates (
 ) STRICT;
 CREATE INDEX IF NOT EXISTS certificates_name ON certificates(name);
 CREATE TABLE IF NOT EXISTS exports (
-    path       TEXT PRIMARY KEY,              -- a file written by an export (plan output)
-    name       TEXT NOT NULL,
+    path       TEXT NOT NULL,                 -- a plan output (directory or file)
+    name       TEXT NOT NULL,                 -- the NAME written there
     format     TEXT NOT NULL,
     serial     TEXT NOT NULL,                 -- the certificate it holds
-    settings   TEXT NOT NULL,                 -- mode/owner/format fingerprint of the output
-    updated_at INTEGER NOT NULL
+    settings   TEXT NOT NULL,                 -- format, modes and owner asked for
+    digest     TEXT NOT NULL,                 -- SHA-256 over the files as written (names, modes, bytes)
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (path, name)
 ) STRICT;
 CREATE INDEX IF NOT EXISTS certificates_status ON certificates(status);
 ";
@@ -410,7 +412,9 @@ impl Ledger for SqliteLedger {
     fn export_stamps(&self) -> Result<Vec<ExportStamp>, CaError> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT path, name, format, serial, settings, updated_at FROM exports")
+            .prepare_cached(
+                "SELECT path, name, format, serial, settings, digest, updated_at FROM exports",
+            )
             .map_err(db_err)?;
         let mut rows = stmt.query([]).map_err(db_err)?;
         let mut out = Vec::new();
@@ -422,7 +426,8 @@ impl Ledger for SqliteLedger {
                 format: r.get(2).map_err(db_err)?,
                 serial: r.get(3).map_err(db_err)?,
                 settings: r.get(4).map_err(db_err)?,
-                updated_at: from_ts(r.get(5).map_err(db_err)?)?,
+                digest: r.get(5).map_err(db_err)?,
+                updated_at: from_ts(r.get(6).map_err(db_err)?)?,
             });
         }
         Ok(out)
@@ -434,9 +439,9 @@ impl Ledger for SqliteLedger {
         {
             let mut stmt = tx
                 .prepare_cached(
-                    "INSERT INTO exports (path, name, format, serial, settings, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-                     ON CONFLICT(path) DO UPDATE SET name = excluded.name, format = excluded.format, \
-                     serial = excluded.serial, settings = excluded.settings, updated_at = excluded.updated_at",
+                    "INSERT INTO exports (path, name, format, serial, settings, digest, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                     ON CONFLICT(path, name) DO UPDATE SET format = excluded.format, serial = excluded.serial, \
+                     settings = excluded.settings, digest = excluded.digest, updated_at = excluded.updated_at",
                 )
                 .map_err(db_err)?;
             for st in stamps {
@@ -446,12 +451,21 @@ impl Ledger for SqliteLedger {
                     st.format,
                     st.serial,
                     st.settings,
+                    st.digest,
                     ts(st.updated_at)
                 ])
                 .map_err(db_err)?;
             }
         }
         tx.commit().map_err(db_err)
+    }
+
+    fn forget_exports(&mut self, name: &str) -> Result<(), CaError> {
+        self.set_durability(Durability::Now)?;
+        self.conn
+            .execute("DELETE FROM exports WHERE name = ?1", params![name])
+            .map(|_| ())
+            .map_err(db_err)
     }
 
     fn summaries(&self) -> Result<Vec<CertRecord>, CaError> {

@@ -203,7 +203,7 @@ pub fn run(args: &InitArgs, settings: &Settings) -> Result<(), CliError> {
 
 /// `uca Root CA 1a2b3c4d`: unique, because TLS peers pick and match issuers by name and two CAs
 /// with one name confuse them (a server's list of acceptable client CAs, issuer lookup).
-fn default_ca_name() -> Result<String, CliError> {
+pub(crate) fn default_ca_name() -> Result<String, CliError> {
     let id = uca_pki::Serial::random().map_err(|e| {
         CliError::failure(
             format!("the operating system's random generator failed: {e}"),

@@ -3,7 +3,7 @@
 mod crl;
 mod expiring;
 mod export;
-mod init;
+pub(crate) mod init;
 mod intermediate;
 mod issue;
 mod list;

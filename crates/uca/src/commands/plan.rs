@@ -124,12 +124,44 @@ fn init_from_plan(plan: &Plan, args: &ApplyArgs, settings: &Settings) -> Result<
     Ok(())
 }
 
+/// Asks on a terminal; refuses without one unless `--yes`.
+fn confirm(args: &ApplyArgs, question: &str) -> Result<(), CliError> {
+    if args.yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::usage(
+            "apply needs confirmation",
+            Some("add --yes to apply from a script".to_string()),
+        ));
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::failure(format!("cannot read: {e}"), None))?;
+    if !answer.trim().eq_ignore_ascii_case("y") && !answer.trim().eq_ignore_ascii_case("yes") {
+        return Err(CliError::usage("not applied", None));
+    }
+    Ok(())
+}
+
 pub fn apply(args: &ApplyArgs, settings: &Settings) -> Result<(), CliError> {
     let plan = Plan::load(&args.file)?;
     if args.init && !CaPaths::is_ca(&settings.dir) {
+        confirm(
+            args,
+            &format!(
+                "create a CA in {} and apply the plan?",
+                settings.dir.display()
+            ),
+        )?;
         init_from_plan(&plan, args, settings)?;
     }
     let mut ca = open_ca(settings)?;
+    let already_sealed = ca.sealed_at()?.is_some();
     let now = OffsetDateTime::now_utc();
     let report = ca.plan(&plan, now)?;
     let out = &settings.out;
@@ -138,40 +170,32 @@ pub fn apply(args: &ApplyArgs, settings: &Settings) -> Result<(), CliError> {
         Change::Remove => args.prune,
         _ => true,
     });
-    if !pending && !args.seal {
+    if !pending && (!args.seal || already_sealed) {
         if out.json {
             return out.json(&serde_json::json!({ "changed": false, "counts": counts(&report), "items": report.items }));
         }
         if report.count(Change::Remove) > 0 {
             print_diff(out, &report, args.prune);
+            out.line("nothing applied: the removed components stay issued until 'uca apply --prune' revokes them");
+        } else {
+            out.line("nothing to do: everything matches the plan");
         }
-        out.line("nothing to do: everything matches the plan");
         return Ok(());
     }
     if !out.json {
         print_diff(out, &report, args.prune);
     }
-    if !args.yes {
-        if !std::io::stdin().is_terminal() {
-            return Err(CliError::usage(
-                "apply needs confirmation",
-                Some("add --yes to apply from a script".to_string()),
-            ));
-        }
-        eprint!(
-            "apply these changes{}? [y/N] ",
-            if args.seal { " and SEAL the CA" } else { "" }
-        );
-        let _ = std::io::stderr().flush();
-        let mut answer = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut answer)
-            .map_err(|e| CliError::failure(format!("cannot read: {e}"), None))?;
-        if !answer.trim().eq_ignore_ascii_case("y") && !answer.trim().eq_ignore_ascii_case("yes") {
-            return Err(CliError::usage("not applied", None));
-        }
-    }
+    confirm(
+        args,
+        &format!(
+            "apply these changes{}?",
+            if args.seal && !already_sealed {
+                " and SEAL the CA"
+            } else {
+                ""
+            }
+        ),
+    )?;
     let signer = unlock(&ca, &args.passphrase, settings)?;
     let tty = !out.json && std::io::stderr().is_terminal();
     let mut progress = |phase: &str, done: usize, total: usize| {
@@ -194,7 +218,7 @@ pub fn apply(args: &ApplyArgs, settings: &Settings) -> Result<(), CliError> {
         }
     };
     ca.apply(&signer, &plan, &report, args.prune, now, &mut progress)?;
-    let sealed = if args.seal {
+    let sealed = if args.seal && !already_sealed {
         let until = ca.cert_info().not_after;
         let crl = ca.seal(signer, until, now)?;
         note(format!(
