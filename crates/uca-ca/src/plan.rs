@@ -498,6 +498,27 @@ impl Ca {
             .into_iter()
             .map(|s| ((s.path.clone(), s.name.clone()), s))
             .collect();
+        // Hashing every output file is most of a no-op plan's work: spread it over the cores.
+        let outputs: Vec<(PathBuf, String, Vec<PathBuf>)> = plan
+            .components
+            .iter()
+            .flat_map(|c| {
+                c.instances.iter().flat_map(move |inst| {
+                    c.outputs.iter().map(move |o| {
+                        let path = output_path(o, inst, &plan.path);
+                        let files = output_files(o.format, &path, inst);
+                        (path, inst.clone(), files)
+                    })
+                })
+            })
+            .filter(|(path, inst, _)| stamps.contains_key(&(path.clone(), inst.clone())))
+            .collect();
+        let digests: HashMap<(PathBuf, String), Option<String>> =
+            crate::parallel::map(&outputs, |(path, inst, files)| {
+                Ok::<_, CaError>(((path.clone(), inst.clone()), digest_files(files)))
+            })?
+            .into_iter()
+            .collect();
         let mut items = Vec::new();
         let mut wanted = HashSet::new();
         for c in &plan.components {
@@ -562,7 +583,11 @@ impl Ca {
                         Some(st) if st.settings != settings_of(o) => {
                             Some("format, modes or owner changed")
                         }
-                        Some(st) => match digest_files(&files) {
+                        Some(st) => match digests
+                            .get(&(path.clone(), inst.clone()))
+                            .cloned()
+                            .flatten()
+                        {
                             None => Some("files missing"),
                             Some(d) if d != st.digest => Some("files changed on disk"),
                             Some(_) => None,
