@@ -575,7 +575,6 @@ impl Ca {
                 let mut output_why = Vec::new();
                 for o in &c.outputs {
                     let path = output_path(o, inst, &plan.path);
-                    let files = output_files(o.format, &path, inst);
                     let stale = match stamps.get(&(path.clone(), inst.clone())) {
                         _ if change != Change::Unchanged => Some("new certificate"),
                         None => Some("never written"),
@@ -741,10 +740,14 @@ impl Ca {
                 });
             }
             fsio::write_files(&files)?;
-            for st in &mut stamps {
+            let digests = crate::parallel::map(&stamps, |st| {
                 let format: ExportFormat = st.format.parse()?;
-                st.digest =
-                    digest_files(&output_files(format, &st.path, &st.name)).unwrap_or_default();
+                Ok::<_, CaError>(
+                    digest_files(&output_files(format, &st.path, &st.name)).unwrap_or_default(),
+                )
+            })?;
+            for (st, d) in stamps.iter_mut().zip(digests) {
+                st.digest = d;
             }
             self.ledger.record_exports(&stamps)?;
             done += chunk.len();
