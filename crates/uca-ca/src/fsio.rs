@@ -182,13 +182,16 @@ pub struct PendingFile {
 /// (mode and owner set at once), one `syncfs` makes them all durable, then each is renamed over
 /// its target. A crash leaves every target either old or new, plus temp files to ignore.
 pub fn write_files(files: &[PendingFile]) -> Result<(), CaError> {
-    let mut staged: Vec<(PathBuf, &Path)> = Vec::with_capacity(files.len());
     let cleanup = |staged: &[(PathBuf, &Path)]| {
         for (tmp, _) in staged {
             let _ = fs::remove_file(tmp);
         }
     };
-    for f in files {
+    // Staging is independent per file: spread it over the cores, keep every outcome so that a
+    // failure can clean up what the others wrote.
+    let indexed: Vec<usize> = (0..files.len()).collect();
+    let attempts = crate::parallel::map(&indexed, |&i| {
+        let f = &files[i];
         let dir = parent_of(&f.path);
         let name = f
             .path
@@ -200,12 +203,22 @@ pub fn write_files(files: &[PendingFile]) -> Result<(), CaError> {
             Some((uid, gid)) => chown(&tmp, uid, gid),
             None => Ok(()),
         });
-        if let Err(e) = result {
+        if result.is_err() {
             let _ = fs::remove_file(&tmp);
-            cleanup(&staged);
-            return Err(e);
         }
-        staged.push((tmp, &f.path));
+        Ok::<_, CaError>(result.map(|()| (tmp, i)))
+    })?;
+    let mut staged: Vec<(PathBuf, &Path)> = Vec::with_capacity(files.len());
+    let mut failed = None;
+    for a in attempts {
+        match a {
+            Ok((tmp, i)) => staged.push((tmp, files[i].path.as_path())),
+            Err(e) => failed = failed.or(Some(e)),
+        }
+    }
+    if let Some(e) = failed {
+        cleanup(&staged);
+        return Err(e);
     }
     let mut synced = std::collections::HashSet::new();
     for (tmp, _) in &staged {
