@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 n=${1:-5000}
 loop=${2:-200}
 cargo build --release --quiet
-uca=$PWD/target/release/uca
+uca="${CARGO_TARGET_DIR:-$PWD/target}/release/uca"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"

@@ -14,7 +14,7 @@ command -v sqlite3 >/dev/null 2>&1 || {
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq sqlite3
 }
 cargo build --release --quiet
-uca=$PWD/target/release/uca
+uca="${CARGO_TARGET_DIR:-$PWD/target}/release/uca"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"

@@ -15,7 +15,7 @@ if ! command -v certtool >/dev/null 2>&1; then
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq gnutls-bin
 fi
 cargo build --release --quiet
-uca=$PWD/target/release/uca
+uca="${CARGO_TARGET_DIR:-$PWD/target}/release/uca"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
-uca=target/release/uca
+uca="${CARGO_TARGET_DIR:-$PWD/target}/release/uca"
 dir=${1:-./demo-pki}
 pass="$dir.pass"
 
