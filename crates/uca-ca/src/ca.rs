@@ -155,6 +155,9 @@ impl Ca {
         let mut changes = Vec::new();
         for rec in &pending {
             let in_place = match rec.source {
+                Source::Issue if rec.profile == crate::INTERMEDIATE => {
+                    self.settle_intermediate(rec)?
+                }
                 Source::Issue => {
                     let cert = self.paths.issued_dir(&rec.name).join("cert.pem");
                     fingerprint_of(&cert).as_deref() == Some(rec.fingerprint_sha256.as_str())
@@ -185,6 +188,37 @@ impl Ca {
         }
         report.cleaned += self.clean_leftovers()?;
         Ok(report)
+    }
+
+    /// A pending intermediate: issued if its directory is in place with this certificate;
+    /// otherwise its half-built staging directory (which holds its key) is removed.
+    fn settle_intermediate(&self, rec: &CertRecord) -> Result<bool, CaError> {
+        let Some(dir) = self
+            .ledger
+            .meta(&crate::intermediate::child_dir_key(&rec.serial))?
+        else {
+            return Ok(false);
+        };
+        let dir = std::path::PathBuf::from(dir);
+        if fingerprint_of(&dir.join("ca.crt")).as_deref() == Some(rec.fingerprint_sha256.as_str()) {
+            return Ok(true);
+        }
+        let base = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if let Ok(entries) = std::fs::read_dir(fsio::parent_of(&dir)) {
+            for e in entries.flatten() {
+                let n = e.file_name().to_string_lossy().into_owned();
+                if n.starts_with(&format!(".{base}.uca-init-"))
+                    && fingerprint_of(&e.path().join("ca.crt")).as_deref()
+                        == Some(rec.fingerprint_sha256.as_str())
+                {
+                    fsio::remove_tree(&e.path())?;
+                }
+            }
+        }
+        Ok(false)
     }
 
     fn finish_lost_moves(&mut self, report: &mut Repair) -> Result<(), CaError> {

@@ -30,7 +30,11 @@ impl Ca {
             ));
         }
         let now = now.replace_nanosecond(0).unwrap_or(now);
-        self.publish_crl_until(signer, now + Duration::days(i64::from(days)), out, der, now)
+        // Past the CA's own notAfter the date is cut back anyway; a huge --days just means that.
+        let until = now
+            .checked_add(Duration::days(i64::from(days)))
+            .unwrap_or(signer.window().1);
+        self.publish_crl_until(signer, until, out, der, now)
     }
 
     /// Signs a CRL whose nextUpdate is `next_update`, cut back to the CA's own notAfter (a CRL

@@ -121,6 +121,9 @@ impl CaError {
             CaError::Pki(PkiError::ConstraintViolation(_)) => {
                 "the CA's name constraints and path length bound what it may sign; 'uca show' on the CA certificate lists them".into()
             }
+            CaError::Pki(PkiError::BadValidity(_)) => {
+                "use --days between 1 and 36500; an expired CA is replaced, not used (uca init, or a new intermediate)".into()
+            }
             CaError::Pki(PkiError::BadCrl(_)) => "make a fresh one with 'uca crl'".into(),
             CaError::NotInLedger(_) => "'uca list' shows every NAME and serial the CA knows".into(),
             _ => return None,

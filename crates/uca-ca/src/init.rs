@@ -49,7 +49,7 @@ pub fn init(opts: InitOptions, now: OffsetDateTime) -> Result<InitResult, CaErro
 
     let key = opts.key_type.generate()?;
     let serial = Serial::random().map_err(|e| CaError::Rng(e.to_string()))?;
-    let validity = Validity::starting(now, opts.days, None);
+    let validity = Validity::starting(now, opts.days, None)?;
     let cert = self_signed_root(&subject, &key, &validity, serial)?;
     let key_pem = match &opts.passphrase {
         Some(p) => key.to_encrypted_pem(p)?,

@@ -62,7 +62,7 @@ impl Ca {
         let subject = self.config.subject.with_common_name(Some(name)).checked()?;
         Ok(CaRequest {
             subject,
-            validity: Validity::starting(now, days, Some(signer.window())),
+            validity: Validity::starting(now, days, Some(signer.window()))?,
             serial: Serial::random().map_err(|e| CaError::Rng(e.to_string()))?,
             path_len,
             constraints,
@@ -112,13 +112,32 @@ impl Ca {
             opts.key_type.as_str(),
             &[],
             Source::Issue,
-            Status::Issued,
+            Status::Pending,
             now,
         );
-        let ledger = &mut self.ledger;
-        assemble(&opts.dir, &dir, now, |_| {
-            ledger.insert(std::slice::from_ref(&record), Durability::Now)
-        })?;
+        // Recorded (pending, with where it goes) before any copy of it touches the disk; a crash
+        // from here on is settled by the next open of this CA (see `Ca::repair`).
+        let child = std::path::absolute(&opts.dir).unwrap_or_else(|_| opts.dir.clone());
+        self.ledger
+            .insert(std::slice::from_ref(&record), Durability::Now)?;
+        self.ledger
+            .set_meta(&child_dir_key(&cert.serial), &child.display().to_string())?;
+        let built = assemble(&opts.dir, &dir, now, |_| Ok(()));
+        let to = if built.is_ok() {
+            Status::Issued
+        } else {
+            Status::Void
+        };
+        self.ledger.transition(
+            &[crate::ledger::Transition {
+                serial: cert.serial.clone(),
+                to,
+                superseded_by: None,
+            }],
+            now,
+            Durability::Now,
+        )?;
+        built?;
         Ok((CaPaths::new(&opts.dir), cert, opts.passphrase.is_some()))
     }
 
@@ -153,4 +172,9 @@ impl Ca {
         self.record_and_deliver(&record, &cert, Vec::new(), now, deliver)?;
         Ok(cert)
     }
+}
+
+/// The ledger meta key that remembers where an intermediate's directory goes.
+pub(crate) fn child_dir_key(serial: &Serial) -> String {
+    format!("intermediate_dir:{}", serial.hex())
 }

@@ -99,7 +99,7 @@ impl Ca {
                     Some(pem) => uca_pki::PrivateKey::from_pem_or_der(pem.as_bytes(), None)?,
                     None => p.req.key_type.generate()?,
                 };
-                let validity = Validity::starting(now, p.req.days, Some(window));
+                let validity = Validity::starting(now, p.req.days, Some(window))?;
                 let leaf = LeafRequest {
                     subject: self.config.subject.with_common_name(Some(&p.name)),
                     sans: p.sans.clone(),
@@ -254,7 +254,15 @@ impl Ca {
                 .ledger
                 .by_name(&name)?
                 .into_iter()
-                .find(|r| r.source == Source::Issue && r.status == Status::Issued);
+                .find(|r| r.source != Source::Root && r.status == Status::Issued);
+            if current
+                .as_ref()
+                .is_some_and(|r| r.profile == crate::INTERMEDIATE)
+            {
+                return Err(CaError::Invalid(format!(
+                    "'{name}' is an intermediate CA of this CA; a leaf cannot take its name"
+                )));
+            }
             let dir_exists = self.paths.issued_dir(&name).exists();
             if (current.is_some() || dir_exists) && !req.force {
                 let serial = current

@@ -14,7 +14,7 @@ pub mod expiry;
 mod export;
 pub mod fsio;
 mod init;
-mod intermediate;
+pub(crate) mod intermediate;
 pub(crate) mod issue;
 pub mod layout;
 pub mod ledger;

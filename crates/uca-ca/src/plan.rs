@@ -722,10 +722,16 @@ impl Ca {
                 opts.cert_mode = o.cert_mode;
                 opts.dir_mode = o.dir_mode;
                 if let Some(pf) = &o.password_file {
-                    let text = std::fs::read_to_string(pf).map_err(io_err("read", pf))?;
-                    opts.password = Some(Zeroizing::new(
-                        text.lines().next().unwrap_or("").to_string(),
-                    ));
+                    let text =
+                        Zeroizing::new(std::fs::read_to_string(pf).map_err(io_err("read", pf))?);
+                    let first = text.lines().next().unwrap_or("");
+                    if first.is_empty() {
+                        return Err(CaError::Invalid(format!(
+                            "the password file {} is empty",
+                            pf.display()
+                        )));
+                    }
+                    opts.password = Some(Zeroizing::new(first.to_string()));
                 }
                 let (pending, _) = self.render_export(Some(name), &opts)?;
                 files.extend(pending);

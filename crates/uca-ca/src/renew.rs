@@ -90,6 +90,13 @@ impl Ca {
             }
             Source::Issue => {}
         }
+        if current.profile == crate::INTERMEDIATE {
+            return Err(CaError::NotRenewable {
+                name: req.name.clone(),
+                reason: "it is an intermediate CA".into(),
+                hint: "make a new intermediate with 'uca intermediate NAME --dir NEW_DIR', move issuance there, then revoke this one".into(),
+            });
+        }
         let profile: Profile = current.profile.parse()?;
         let key_type: KeyType = current.key_type.parse()?;
         let sans = current

@@ -93,7 +93,7 @@ impl Ca {
         if req.days == 0 {
             return Err(CaError::Invalid("--days must be at least 1".into()));
         }
-        let validity = Validity::starting(now, req.days, Some(signer.window()));
+        let validity = Validity::starting(now, req.days, Some(signer.window()))?;
         let leaf = LeafRequest {
             subject: self.config.subject.with_common_name(Some(&name)),
             sans: sans.clone(),

@@ -63,9 +63,23 @@ impl TrustResult {
     }
 }
 
+/// The environment variable keytool reads the keystore password from (`-storepass:env`).
+const STOREPASS_ENV: &str = "UCA_KEYTOOL_STOREPASS";
+
 /// Runs a command, returning its combined output on failure.
 fn run(program: &str, args: &[&str]) -> Result<String, String> {
-    match Command::new(program).args(args).output() {
+    run_with(program, args, None)
+}
+
+/// Like [`run`], passing a secret through the environment rather than the argument list, which
+/// every local user can read in /proc.
+fn run_with(program: &str, args: &[&str], secret: Option<(&str, &str)>) -> Result<String, String> {
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    if let Some((k, v)) = secret {
+        cmd.env(k, v);
+    }
+    match cmd.output() {
         Ok(o) if o.status.success() => Ok(String::from_utf8_lossy(&o.stdout).into_owned()),
         Ok(o) => Err(format!(
             "{program} failed: {}{}",
@@ -349,17 +363,18 @@ impl Ca {
         let ks_s = ks.display().to_string();
         let pass = opts.java_storepass.as_str();
         let present = ks.exists()
-            && run(
+            && run_with(
                 "keytool",
                 &[
                     "-list",
                     "-keystore",
                     &ks_s,
-                    "-storepass",
-                    pass,
+                    "-storepass:env",
+                    STOREPASS_ENV,
                     "-alias",
                     name,
                 ],
+                Some((STOREPASS_ENV, pass)),
             )
             .is_ok();
         Ok(match action {
@@ -375,7 +390,7 @@ impl Ca {
                         .dir
                         .join(format!(".trust-{}.tmp-{}", name, fsio::random_suffix()));
                 std::fs::write(&tmp, root).map_err(io_err("write", &tmp))?;
-                let r = run(
+                let r = run_with(
                     "keytool",
                     &[
                         "-importcert",
@@ -386,9 +401,10 @@ impl Ca {
                         &tmp.display().to_string(),
                         "-keystore",
                         &ks_s,
-                        "-storepass",
-                        pass,
+                        "-storepass:env",
+                        STOREPASS_ENV,
                     ],
+                    Some((STOREPASS_ENV, pass)),
                 );
                 let _ = std::fs::remove_file(&tmp);
                 match r {
@@ -399,7 +415,7 @@ impl Ca {
             TrustAction::Uninstall if !present => {
                 TrustResult::new(target, "absent", "not installed")
             }
-            TrustAction::Uninstall => match run(
+            TrustAction::Uninstall => match run_with(
                 "keytool",
                 &[
                     "-delete",
@@ -407,9 +423,10 @@ impl Ca {
                     name,
                     "-keystore",
                     &ks_s,
-                    "-storepass",
-                    pass,
+                    "-storepass:env",
+                    STOREPASS_ENV,
                 ],
+                Some((STOREPASS_ENV, pass)),
             ) {
                 Ok(_) => TrustResult::new(target, "removed", name),
                 Err(e) => TrustResult::new(target, "failed", e),

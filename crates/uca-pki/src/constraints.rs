@@ -81,7 +81,19 @@ impl IpNet {
 
     /// The extension's encoding: address then mask, 8 or 32 bytes.
     fn from_der(bytes: &[u8]) -> Option<IpNet> {
+        if bytes.len() != 8 && bytes.len() != 32 {
+            return None;
+        }
         let half = bytes.len() / 2;
+        let mask = &bytes[half..];
+        // The mask must be contiguous ones, then zeros.
+        let bits: Vec<bool> = mask
+            .iter()
+            .flat_map(|b| (0..8).rev().map(move |i| b & (1 << i) != 0))
+            .collect();
+        if bits.windows(2).any(|w| !w[0] && w[1]) {
+            return None;
+        }
         let addr = match half {
             4 => IpAddr::from([bytes[0], bytes[1], bytes[2], bytes[3]]),
             16 => {

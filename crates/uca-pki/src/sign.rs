@@ -299,6 +299,16 @@ impl CaSigner {
         {
             subject.common_name = None;
         }
+        // Relying parties (OpenSSL among them) check a hostname-like CN against a CA's DNS
+        // constraints when the certificate has no DNS SAN: a CN such as "10.0.0.5" would then
+        // fail. The SAN carries the name; under DNS constraints the CN must be a permitted DNS
+        // name or go.
+        if let (Some(nc), Some(cn)) = (&self.constraints, &subject.common_name) {
+            let permitted = matches!(San::parse(cn), Ok(San::Dns(ref d)) if nc.check(&San::Dns(d.clone())).is_ok());
+            if !nc.permitted_dns.is_empty() && !permitted {
+                subject.common_name = None;
+            }
+        }
         params.distinguished_name = subject.to_rcgen()?;
         params.not_before = req.validity.not_before;
         params.not_after = req.validity.not_after;

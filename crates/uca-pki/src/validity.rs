@@ -10,6 +10,9 @@ pub const BACKDATE: Duration = Duration::minutes(5);
 /// server certificates.
 pub const DEFAULT_LEAF_DAYS: u32 = 397;
 
+/// The longest validity uca signs: a century.
+pub const MAX_DAYS: u32 = 36_500;
+
 /// Default root validity: ten years.
 pub const DEFAULT_ROOT_DAYS: u32 = 3650;
 
@@ -29,10 +32,21 @@ impl Validity {
         now: OffsetDateTime,
         days: u32,
         issuer: Option<(OffsetDateTime, OffsetDateTime)>,
-    ) -> Validity {
+    ) -> Result<Validity, crate::PkiError> {
         let now = now.replace_nanosecond(0).unwrap_or(now);
+        if days == 0 || days > MAX_DAYS {
+            return Err(crate::PkiError::BadValidity(format!(
+                "days must be between 1 and {MAX_DAYS}, not {days}"
+            )));
+        }
         let mut not_before = now - BACKDATE;
-        let mut not_after = now + Duration::days(i64::from(days));
+        let mut not_after = now
+            .checked_add(Duration::days(i64::from(days)))
+            .ok_or_else(|| {
+                crate::PkiError::BadValidity(format!(
+                    "{days} days from now is not a representable date"
+                ))
+            })?;
         let mut clamped = false;
         if let Some((issuer_nb, issuer_na)) = issuer {
             if not_before < issuer_nb {
@@ -43,11 +57,17 @@ impl Validity {
                 clamped = true;
             }
         }
-        Validity {
+        if not_after <= not_before {
+            return Err(crate::PkiError::BadValidity(format!(
+                "the issuing CA expired on {}: it cannot issue certificates any more",
+                display_time(not_after)
+            )));
+        }
+        Ok(Validity {
             not_before,
             not_after,
             clamped,
-        }
+        })
     }
 }
 

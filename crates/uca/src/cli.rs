@@ -584,7 +584,7 @@ pub struct TrustArgs {
     /// A Java keystore to add the CA to
     #[arg(long, value_name = "PATH")]
     pub java_keystore: Option<PathBuf>,
-    /// The Java keystore's password (visible in the process list of keytool)
+    /// The Java keystore's password (handed to keytool through its environment)
     #[arg(long, value_name = "PASSWORD", default_value = "changeit")]
     pub java_storepass: String,
     /// An NSS database directory (repeatable; default: the ones found under $HOME)

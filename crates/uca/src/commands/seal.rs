@@ -62,7 +62,10 @@ pub fn run(args: &SealArgs, settings: &Settings) -> Result<(), CliError> {
     let ca_end = ca.cert_info().not_after;
     let until = match args.crl_days {
         Some(0) => return Err(CliError::usage("--crl-days must be at least 1", None)),
-        Some(d) => (now + time::Duration::days(i64::from(d))).min(ca_end),
+        Some(d) => now
+            .checked_add(time::Duration::days(i64::from(d)))
+            .unwrap_or(ca_end)
+            .min(ca_end),
         None => ca_end,
     };
     let signer = unlock(&ca, &args.passphrase, settings)?;
