@@ -222,12 +222,12 @@ impl Ca {
     }
 
     fn finish_lost_moves(&mut self, report: &mut Repair) -> Result<(), CaError> {
-        let Ok(entries) = std::fs::read_dir(self.paths.issued()) else {
+        let Ok(entries) = std::fs::read_dir(self.paths.staging()) else {
             return Ok(());
         };
         for entry in entries.flatten() {
             let dir_name = entry.file_name().to_string_lossy().into_owned();
-            let Some(serial) = dir_name.strip_prefix(".staging-").and_then(Serial::parse) else {
+            let Some(serial) = Serial::parse(&dir_name) else {
                 continue;
             };
             let Some(rec) = self.ledger.by_serial(&serial)? else {
@@ -270,21 +270,20 @@ impl Ca {
 
     fn clean_leftovers(&self) -> Result<usize, CaError> {
         let mut n = 0;
-        for dir in [
-            self.paths.issued(),
-            self.paths.dir.clone(),
-            self.paths.private_dir(),
-        ] {
+        if let Ok(entries) = std::fs::read_dir(self.paths.staging()) {
+            for entry in entries.flatten() {
+                fsio::remove_tree(&entry.path())?;
+                n += 1;
+            }
+        }
+        for dir in [self.paths.dir.clone(), self.paths.private_dir()] {
             let Ok(entries) = std::fs::read_dir(&dir) else {
                 continue;
             };
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
                 let path = entry.path();
-                if name.starts_with(".staging-") {
-                    fsio::remove_tree(&path)?;
-                    n += 1;
-                } else if name.starts_with('.') && name.contains(".tmp-") {
+                if name.starts_with('.') && name.contains(".tmp-") {
                     std::fs::remove_file(&path).map_err(io_err("remove", &path))?;
                     n += 1;
                 }

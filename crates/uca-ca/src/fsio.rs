@@ -239,3 +239,11 @@ pub fn write_files(files: &[PendingFile]) -> Result<(), CaError> {
     }
     Ok(())
 }
+
+/// Fails if no entry can be created in `dir` (permissions, a read-only or immutable directory):
+/// creates and removes a uniquely named empty directory.
+pub fn probe_writable(dir: &Path) -> Result<(), CaError> {
+    let probe = dir.join(format!(".probe-{}", random_suffix()));
+    create_private_dir(&probe)?;
+    fs::remove_dir(&probe).map_err(io_err("remove", &probe))
+}

@@ -151,6 +151,7 @@ fn build(staging: &Path, ca: &CaDir<'_>, now: OffsetDateTime) -> Result<(), CaEr
     fsio::create_private_dir(staging)?;
     fsio::create_private_dir(&paths.private_dir())?;
     fsio::create_private_dir(&paths.issued())?;
+    fsio::create_private_dir(&paths.staging())?;
     fsio::write_new(&paths.ca_key(), ca.key_pem.as_bytes(), KEY_MODE)?;
     fsio::write_new(&paths.ca_cert(), ca.cert.pem.as_bytes(), PUBLIC_MODE)?;
     for (rel, contents) in ca.extra {

@@ -114,6 +114,11 @@ impl Ca {
 
         // 2. Staging directories first (empty: no certificate exists yet), so an unwritable
         //    CA directory fails here with nothing recorded and nothing left behind.
+        if !self.paths.staging().exists() {
+            fsio::create_private_dir(&self.paths.staging())?;
+        }
+        // The moves at the end need issued/ writable: find out now, before anything is recorded.
+        fsio::probe_writable(&self.paths.issued())?;
         let paths = &self.paths;
         let attempts: Vec<Result<std::path::PathBuf, CaError>> =
             parallel::map(&made, |(_, cert, _, _)| {
@@ -171,7 +176,7 @@ impl Ca {
             )?;
             Ok::<_, CaError>(())
         });
-        if let Err(e) = staged.and_then(|_| fsio::sync_filesystem(&self.paths.issued())) {
+        if let Err(e) = staged.and_then(|_| fsio::sync_filesystem(&self.paths.staging())) {
             self.abandon(&made, now);
             return Err(e);
         }

@@ -54,10 +54,15 @@ impl CaPaths {
     pub fn issued_dir(&self, name: &str) -> PathBuf {
         self.issued().join(name)
     }
-    /// Where a certificate's files are assembled before they are moved into place; a name that
-    /// can never collide with a NAME (NAMEs cannot start with a dot).
+    /// Where certificates' files are assembled before they are moved into `issued/`: a
+    /// directory of its own on the same filesystem, so that looking for leftovers never means
+    /// listing `issued/`, which grows with the CA.
+    pub fn staging(&self) -> PathBuf {
+        self.dir.join(".staging")
+    }
+    /// The staging directory of one certificate.
     pub fn staging_dir(&self, serial_hex: &str) -> PathBuf {
-        self.issued().join(format!(".staging-{serial_hex}"))
+        self.staging().join(serial_hex)
     }
     /// True when `dir` looks like a CA directory.
     pub fn is_ca(dir: &Path) -> bool {
