@@ -247,3 +247,37 @@ pub fn probe_writable(dir: &Path) -> Result<(), CaError> {
     create_private_dir(&probe)?;
     fs::remove_dir(&probe).map_err(io_err("remove", &probe))
 }
+
+/// Writes a new file durably and atomically, refusing to replace one that exists (even one
+/// created a moment ago by someone else): temp + fsync, then a no-replace rename.
+pub fn write_new_durable(path: &Path, data: &[u8], mode: u32) -> Result<(), CaError> {
+    let dir = parent_of(path);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", random_suffix()));
+    let result = (|| {
+        write_new(&tmp, data, mode)?;
+        File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(io_err("fsync", &tmp))?;
+        rustix::fs::renameat_with(
+            rustix::fs::CWD,
+            &tmp,
+            rustix::fs::CWD,
+            path,
+            rustix::fs::RenameFlags::NOREPLACE,
+        )
+        .map_err(|e| CaError::Io {
+            op: "create",
+            path: path.to_path_buf(),
+            source: e.into(),
+        })?;
+        fsync_dir(&dir)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}

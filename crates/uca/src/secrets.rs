@@ -99,6 +99,7 @@ pub fn new_passphrase(
     env: Option<&Zeroizing<String>>,
     generate: bool,
     none: bool,
+    whose: &str,
     flags_hint: &str,
 ) -> Result<NewPassphrase, CliError> {
     if none {
@@ -122,7 +123,7 @@ pub fn new_passphrase(
         prompt_new_passphrase()?
     } else {
         return Err(CliError::usage(
-            "a new passphrase is needed and none was given",
+            format!("{whose} needs a passphrase and none was given"),
             Some(flags_hint.to_string()),
         ));
     };
@@ -142,17 +143,13 @@ pub fn save_generated(
     let (Some(g), Some(out)) = (&p.generated, out) else {
         return Ok(None);
     };
-    if out.exists() {
-        return Err(CliError::exists(
+    uca_ca::fsio::write_new_durable(out, format!("{}\n", g.as_str()).as_bytes(), 0o400).map_err(|e| match e {
+        uca_ca::CaError::Io { source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists => CliError::exists(
             format!("{} already exists", out.display()),
-            Some(
-                "uca will not overwrite a passphrase file; choose another --passphrase-out path"
-                    .to_string(),
-            ),
-        ));
-    }
-    uca_ca::fsio::write_atomic(out, format!("{}\n", g.as_str()).as_bytes(), 0o400)
-        .map_err(CliError::from)?;
+            Some("uca will not overwrite a passphrase file; choose another --passphrase-out path".to_string()),
+        ),
+        other => CliError::from(other),
+    })?;
     Ok(Some(out.to_path_buf()))
 }
 

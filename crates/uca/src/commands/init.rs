@@ -1,12 +1,9 @@
 //! `uca init`
 
-use std::io::IsTerminal;
-
 use serde::Serialize;
 use time::OffsetDateTime;
-use uca_ca::{Config, InitOptions, fsio};
+use uca_ca::{Config, InitOptions};
 use uca_pki::{KeyType, Subject};
-use zeroize::Zeroizing;
 
 use crate::cli::InitArgs;
 use crate::exit::CliError;
@@ -56,58 +53,19 @@ pub fn run(args: &InitArgs, settings: &Settings) -> Result<(), CliError> {
         }
         .into());
     }
-    if let Some(out) = &args.passphrase_out
-        && out.exists()
-    {
-        return Err(CliError::exists(
-            format!("{} already exists", out.display()),
-            Some(
-                "uca will not overwrite a passphrase file; choose another --passphrase-out path"
-                    .to_string(),
-            ),
-        ));
-    }
-
-    let mut generated = None;
-    let passphrase: Option<Zeroizing<Vec<u8>>> = if args.no_passphrase {
-        None
-    } else if let Some(path) = &args.passphrase_file {
-        Some(secrets::read_passphrase_file(path)?)
-    } else if let Some(p) = settings
-        .env_passphrase
-        .as_ref()
-        .filter(|_| !args.generate_passphrase)
-    {
-        Some(Zeroizing::new(p.as_bytes().to_vec()))
-    } else if args.generate_passphrase {
-        let p = uca_pki::key::generate_passphrase()?;
-        let bytes = Zeroizing::new(p.as_bytes().to_vec());
-        generated = Some(p);
-        Some(bytes)
-    } else if std::io::stdin().is_terminal() {
-        Some(secrets::prompt_new_passphrase()?)
-    } else {
-        return Err(CliError::usage(
-            "the CA key needs a passphrase and none was given",
-            Some(
-                "use --passphrase-file FILE, set UCA_PASSPHRASE, or add --generate-passphrase --passphrase-out FILE"
-                    .to_string(),
-            ),
-        ));
-    };
-    if let Some(p) = &passphrase
-        && generated.is_none()
-    {
-        secrets::check_new_passphrase(p)?;
-    }
-
+    let chosen = secrets::new_passphrase(
+        args.passphrase_file.as_deref(),
+        settings.env_passphrase.as_ref(),
+        args.generate_passphrase,
+        args.no_passphrase,
+        "the CA key",
+        "use --passphrase-file FILE, set UCA_PASSPHRASE, or add --generate-passphrase --passphrase-out FILE",
+    )?;
     // The passphrase file is written first: a CA whose generated passphrase was lost is useless.
-    let mut passphrase_file = None;
-    if let (Some(p), Some(out)) = (&generated, &args.passphrase_out) {
-        fsio::write_atomic(out, format!("{}\n", p.as_str()).as_bytes(), 0o400)
-            .map_err(CliError::from)?;
-        passphrase_file = Some(out.display().to_string());
-    }
+    let saved = secrets::save_generated(&chosen, args.passphrase_out.as_deref())?;
+    let passphrase_file = saved.as_ref().map(|p| p.display().to_string());
+    let generated = chosen.generated.clone();
+    let passphrase = chosen.value.clone();
     let result = uca_ca::init(
         InitOptions {
             dir: settings.dir.clone(),
@@ -126,11 +84,7 @@ pub fn run(args: &InitArgs, settings: &Settings) -> Result<(), CliError> {
     let result = match result {
         Ok(r) => r,
         Err(e) => {
-            if let Some(out) = &args
-                .passphrase_out
-                .as_ref()
-                .filter(|_| passphrase_file.is_some())
-            {
+            if let Some(out) = &saved {
                 let _ = std::fs::remove_file(out);
             }
             return Err(e.into());

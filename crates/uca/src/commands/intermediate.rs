@@ -87,6 +87,7 @@ pub fn run(args: &IntermediateArgs, global: &Global, settings: &Settings) -> Res
             None,
             args.generate_passphrase,
             args.no_passphrase,
+            "the intermediate's key",
             "for the child key: --child-passphrase-file FILE, --same-passphrase, --generate-passphrase [--passphrase-out FILE] or --no-passphrase",
         )?
     };

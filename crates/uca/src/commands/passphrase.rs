@@ -14,6 +14,7 @@ pub fn change(args: &PassphraseChangeArgs, settings: &Settings) -> Result<(), Cl
         settings.env_new_passphrase.as_ref(),
         args.generate_passphrase,
         false,
+        "the re-encrypted CA key",
         "give it with --new-passphrase-file FILE, UCA_NEW_PASSPHRASE, or --generate-passphrase [--passphrase-out FILE]",
     )?;
     let saved = secrets::save_generated(&new, args.passphrase_out.as_deref())?;
