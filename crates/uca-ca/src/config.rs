@@ -76,6 +76,52 @@ struct RawSan {
     rules: Option<Vec<Spanned<String>>>,
 }
 
+/// Typed readers for the fields `uca.toml` and plan files share, with located errors.
+pub(crate) struct Fields<'a> {
+    pub text: &'a str,
+    pub path: &'a Path,
+}
+
+impl Fields<'_> {
+    pub fn at(&self, offset: usize, message: String) -> CaError {
+        located(self.text, self.path, offset, message)
+    }
+
+    pub fn key(&self, k: &Spanned<String>) -> Result<KeyType, CaError> {
+        k.get_ref().parse().map_err(|_| {
+            self.at(
+                k.span().start,
+                format!(
+                    "unknown key type '{}' (one of {})",
+                    k.get_ref(),
+                    KeyType::names()
+                ),
+            )
+        })
+    }
+
+    pub fn profile(&self, p: &Spanned<String>) -> Result<Profile, CaError> {
+        p.get_ref().parse().map_err(|_| {
+            self.at(
+                p.span().start,
+                format!(
+                    "unknown profile '{}' (one of {})",
+                    p.get_ref(),
+                    Profile::names()
+                ),
+            )
+        })
+    }
+
+    pub fn days(&self, d: &Spanned<i64>) -> Result<u32, CaError> {
+        let max = uca_pki::validity::MAX_DAYS;
+        u32::try_from(*d.get_ref())
+            .ok()
+            .filter(|d| (1..=max).contains(d))
+            .ok_or_else(|| self.at(d.span().start, format!("days must be between 1 and {max}")))
+    }
+}
+
 /// An error at a byte offset of a TOML file, reported as `FILE:LINE:COLUMN: message`.
 pub(crate) fn located(text: &str, path: &Path, offset: usize, message: String) -> CaError {
     let (line, column) = line_col(text, offset);
@@ -127,36 +173,16 @@ impl Config {
                 .validate()
                 .map_err(|m| at(c_span, format!("[subject]: {m}")))?;
         }
+        let f = Fields { text, path };
         if let Some(i) = raw.issue {
-            if let Some(k) = i.key {
-                cfg.key = k.get_ref().parse().map_err(|_| {
-                    at(
-                        k.span().start,
-                        format!(
-                            "unknown key type '{}' (one of {})",
-                            k.get_ref(),
-                            KeyType::names()
-                        ),
-                    )
-                })?;
+            if let Some(k) = &i.key {
+                cfg.key = f.key(k)?;
             }
-            if let Some(d) = i.days {
-                cfg.days = u32::try_from(*d.get_ref())
-                    .ok()
-                    .filter(|d| (1..=36500).contains(d))
-                    .ok_or_else(|| at(d.span().start, "days must be between 1 and 36500".into()))?;
+            if let Some(d) = &i.days {
+                cfg.days = f.days(d)?;
             }
-            if let Some(p) = i.profile {
-                cfg.profile = p.get_ref().parse().map_err(|_| {
-                    at(
-                        p.span().start,
-                        format!(
-                            "unknown profile '{}' (one of {})",
-                            p.get_ref(),
-                            Profile::names()
-                        ),
-                    )
-                })?;
+            if let Some(p) = &i.profile {
+                cfg.profile = f.profile(p)?;
             }
         }
         if let Some(san) = raw.san

@@ -129,36 +129,10 @@ impl Plan {
                 e.message().to_string(),
             )
         })?;
-        let days = |d: &Spanned<i64>| {
-            u32::try_from(*d.get_ref())
-                .ok()
-                .filter(|d| (1..=36500).contains(d))
-                .ok_or_else(|| at(d.span().start, "days must be between 1 and 36500".into()))
-        };
-        let key = |k: &Spanned<String>| {
-            k.get_ref().parse::<KeyType>().map_err(|_| {
-                at(
-                    k.span().start,
-                    format!(
-                        "unknown key type '{}' (one of {})",
-                        k.get_ref(),
-                        KeyType::names()
-                    ),
-                )
-            })
-        };
-        let profile = |p: &Spanned<String>| {
-            p.get_ref().parse::<Profile>().map_err(|_| {
-                at(
-                    p.span().start,
-                    format!(
-                        "unknown profile '{}' (one of {})",
-                        p.get_ref(),
-                        Profile::names()
-                    ),
-                )
-            })
-        };
+        let f = crate::config::Fields { text, path };
+        let days = |d: &Spanned<i64>| f.days(d);
+        let key = |k: &Spanned<String>| f.key(k);
+        let profile = |p: &Spanned<String>| f.profile(p);
         let span = |s: &Spanned<String>| {
             s.get_ref()
                 .parse::<Span>()
