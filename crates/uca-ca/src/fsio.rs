@@ -187,6 +187,7 @@ pub fn write_files(files: &[PendingFile]) -> Result<(), CaError> {
             let _ = fs::remove_file(tmp);
         }
     };
+    remove_stale_temps(files);
     // Staging is independent per file: spread it over the cores, keep every outcome so that a
     // failure can clean up what the others wrote.
     let indexed: Vec<usize> = (0..files.len()).collect();
@@ -280,4 +281,31 @@ pub fn write_new_durable(path: &Path, data: &[u8], mode: u32) -> Result<(), CaEr
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Removes temporary files an interrupted earlier write left next to these targets
+/// (`.NAME.tmp-…`): they may hold key material, with the target's mode, under no useful name.
+fn remove_stale_temps(files: &[PendingFile]) {
+    let mut by_dir: std::collections::HashMap<PathBuf, std::collections::HashSet<String>> =
+        std::collections::HashMap::new();
+    for f in files {
+        if let Some(name) = f.path.file_name() {
+            by_dir
+                .entry(parent_of(&f.path))
+                .or_default()
+                .insert(format!(".{}.tmp-", name.to_string_lossy()));
+        }
+    }
+    for (dir, prefixes) in by_dir {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let Some(idx) = n.find(".tmp-") else { continue };
+            if n.starts_with('.') && prefixes.contains(&n[..idx + 5]) {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
 }

@@ -1345,3 +1345,25 @@ fn bad_exports_exit_2_and_write_nothing() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// A temp file left by an interrupted export (it may hold key material) is removed by the next
+/// export into the same place, and only temp files of the files being written are touched.
+#[test]
+fn stale_temp_files_are_cleaned_by_the_next_export() {
+    let env = Env::new();
+    env.init_plain(&[]);
+    env.uca().args(["issue", "web1"]).assert().success();
+    let out = env.path("pd");
+    std::fs::create_dir(&out).unwrap();
+    let stale = out.join(".key.pem.tmp-123-abcdef");
+    let other = out.join(".notes.txt.tmp-1-2");
+    std::fs::write(&stale, "stale key material").unwrap();
+    std::fs::write(&other, "someone else's").unwrap();
+    env.uca()
+        .args(["export", "web1", "--format", "pem-dir", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    assert!(!stale.exists(), "the stale temp key was left behind");
+    assert!(other.exists(), "a temp file of another file was removed");
+}
