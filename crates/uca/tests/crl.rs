@@ -4,15 +4,11 @@
 mod common;
 use common::*;
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
-const HTTP_GET: &[u8] = b"GET / HTTP/1.0\r\n\r\n";
-/// The first line of `openssl s_server -www`'s answer: only sent to an accepted client.
-const WWW_OK: &str = "HTTP/1.0 200 ok";
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
@@ -389,74 +385,6 @@ fn openssl_verify_crl_check_rejects_revoked_accepts_good() {
 
 // ---------------------------------------------------------------------------------------------
 // A real TLS server that checks client certificates against the CRL.
-
-/// What a finished client process left behind.
-struct Out {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-    log_from: usize,
-}
-
-impl Out {
-    fn all(&self) -> String {
-        format!(
-            "status: {}\n--- stdout:\n{}\n--- stderr:\n{}",
-            self.status, self.stdout, self.stderr
-        )
-    }
-
-    /// The `-www` page the server sent back, only sent to an accepted client.
-    fn www_page(&self) -> Option<&str> {
-        Some(&self.stdout[self.stdout.find(WWW_OK)?..])
-    }
-}
-
-/// Runs a program with `input` on stdin, killing it and failing the test after [`TIMEOUT`].
-fn run_timeout(program: &str, args: &[&str], input: &[u8]) -> Out {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e} (is it installed?)"));
-    let mut so = child.stdout.take().expect("stdout");
-    let mut se = child.stderr.take().expect("stderr");
-    let out_t = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = so.read_to_end(&mut b);
-        b
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = se.read_to_end(&mut b);
-        b
-    });
-    {
-        let mut stdin = child.stdin.take().expect("stdin");
-        let _ = stdin.write_all(input);
-    }
-    let mut child = KillOnDrop(child);
-    let deadline = Instant::now() + TIMEOUT;
-    let status = loop {
-        if let Some(st) = child.0.try_wait().expect("try_wait") {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.0.kill();
-            let _ = child.0.wait();
-            panic!("{program} {args:?} did not finish within {TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Out {
-        status,
-        stdout: String::from_utf8_lossy(&out_t.join().unwrap()).into_owned(),
-        stderr: String::from_utf8_lossy(&err_t.join().unwrap()).into_owned(),
-        log_from: 0,
-    }
-}
 
 /// `openssl s_server -www` on 127.0.0.1 requiring a client certificate from `ca`, checked
 /// against `crl` (`-CRL FILE -crl_check`); killed on drop.

@@ -9,10 +9,9 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -101,68 +100,6 @@ fn hints(doc: &serde_json::Value) -> Vec<String> {
 
 fn read(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
-}
-
-/// What a finished client process left behind.
-struct Out {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn all(&self) -> String {
-        format!(
-            "status: {}\n--- stdout:\n{}\n--- stderr:\n{}",
-            self.status, self.stdout, self.stderr
-        )
-    }
-}
-
-/// Runs a program (stdin closed), killing it and failing the test if it has not exited after
-/// [`TIMEOUT`].
-fn run_timeout(program: &str, args: &[&str]) -> Out {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e} (is it installed?)"));
-    let mut so = child.stdout.take().expect("stdout");
-    let mut se = child.stderr.take().expect("stderr");
-    let out_t = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = so.read_to_end(&mut b);
-        b
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = se.read_to_end(&mut b);
-        b
-    });
-    let mut child = KillOnDrop(child);
-    let deadline = Instant::now() + TIMEOUT;
-    let status = loop {
-        if let Some(st) = child.0.try_wait().expect("try_wait") {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.0.kill();
-            let _ = child.0.wait();
-            let o = String::from_utf8_lossy(&out_t.join().unwrap_or_default()).into_owned();
-            let e = String::from_utf8_lossy(&err_t.join().unwrap_or_default()).into_owned();
-            panic!(
-                "{program} {args:?} did not finish within {TIMEOUT:?}\n--- stdout:\n{o}\n--- stderr:\n{e}"
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Out {
-        status,
-        stdout: String::from_utf8_lossy(&out_t.join().expect("stdout reader")).into_owned(),
-        stderr: String::from_utf8_lossy(&err_t.join().expect("stderr reader")).into_owned(),
-    }
 }
 
 /// How to tell that a freshly started server listens.
@@ -258,7 +195,7 @@ fn curl(url: &str, ca: &Path, client: Option<(&Path, &Path)>) -> Out {
         args.extend_from_slice(&["--cert", s(cert), "--key", s(key)]);
     }
     args.push(url);
-    run_timeout("curl", &args)
+    run_timeout("curl", &args, b"")
 }
 
 fn http_code(out: &Out) -> Option<u16> {
@@ -375,7 +312,7 @@ fn haproxy_terminates_and_reencrypts_mutual_tls() {
 
     // HAProxy's own configuration check accepts the exported files.
     write_cfg(free_port());
-    let check = run_timeout("haproxy", &["-c", "-f", s(&cfg)]);
+    let check = run_timeout("haproxy", &["-c", "-f", s(&cfg)], b"");
     assert!(
         check.status.success(),
         "haproxy -c rejected:\n{}\n--- config:\n{}",
@@ -599,6 +536,7 @@ fn p12_info(file: &Path, pass: &str) -> Out {
             &format!("pass:{pass}"),
             "-nokeys",
         ],
+        b"",
     )
 }
 
@@ -615,6 +553,7 @@ fn keytool_list(file: &Path, pass: &str) -> Out {
             "-storepass",
             pass,
         ],
+        b"",
     )
 }
 
@@ -676,6 +615,7 @@ fn pkcs12_and_truststore_read_by_openssl_and_keytool() {
             "-nokeys",
             "-noout",
         ],
+        b"",
     );
     assert!(noout.status.success(), "{}", noout.all());
 
@@ -908,7 +848,7 @@ fn java_client_mutual_tls_with_pkcs12_and_truststore() {
     // Compile the client while nginx starts.
     let classes = env.path("classes");
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java/MtlsClient.java");
-    let javac = run_timeout("javac", &["-d", s(&classes), s(&source)]);
+    let javac = run_timeout("javac", &["-d", s(&classes), s(&source)], b"");
     assert!(javac.status.success(), "javac failed:\n{}", javac.all());
     let nginx = Nginx::start(&env, "web1");
     let url = nginx.server.url();
@@ -934,7 +874,7 @@ fn java_client_mutual_tls_with_pkcs12_and_truststore() {
             url.clone(),
         ]);
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        run_timeout("java", &refs)
+        run_timeout("java", &refs, b"")
     };
     let ok = java(true);
     let ctx = |o: &Out| format!("{}\n--- nginx:\n{}", o.all(), nginx.server.log());

@@ -20,17 +20,13 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
-const HTTP_GET: &[u8] = b"GET / HTTP/1.0\r\n\r\n";
-/// The first line of `openssl s_server -www`'s answer: only sent to an accepted client.
-const WWW_OK: &str = "HTTP/1.0 200 ok";
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
@@ -55,78 +51,6 @@ fn issue(env: &Env, name: &str, args: &[&str]) -> Leaf {
         name: name.to_string(),
         cert: env.issued(name, "cert.pem"),
         key: env.issued(name, "key.pem"),
-    }
-}
-
-/// What a finished client process left behind.
-struct Out {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-    /// For clients of a [`Server`]: the length of the server log when this client started.
-    log_from: usize,
-}
-
-impl Out {
-    fn all(&self) -> String {
-        format!(
-            "status: {}\n--- stdout:\n{}\n--- stderr:\n{}",
-            self.status, self.stdout, self.stderr
-        )
-    }
-}
-
-/// Runs a program with `input` on stdin (then closed), killing it and failing the test if it
-/// has not exited after [`TIMEOUT`].
-fn run_timeout(program: &str, args: &[&str], input: &[u8]) -> Out {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e} (is it installed?)"));
-    let mut so = child.stdout.take().expect("stdout");
-    let mut se = child.stderr.take().expect("stderr");
-    let out_t = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = so.read_to_end(&mut b);
-        b
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = se.read_to_end(&mut b);
-        b
-    });
-    {
-        let mut stdin = child.stdin.take().expect("stdin");
-        // The program may exit (e.g. on a handshake failure) before reading everything.
-        let _ = stdin.write_all(input);
-    }
-    let mut child = KillOnDrop(child);
-    let deadline = Instant::now() + TIMEOUT;
-    let status = loop {
-        if let Some(st) = child.0.try_wait().expect("try_wait") {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.0.kill();
-            let _ = child.0.wait();
-            let o = String::from_utf8_lossy(&out_t.join().unwrap_or_default()).into_owned();
-            let e = String::from_utf8_lossy(&err_t.join().unwrap_or_default()).into_owned();
-            panic!(
-                "{program} {args:?} did not finish within {TIMEOUT:?}\n--- stdout:\n{o}\n--- stderr:\n{e}"
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let stdout = String::from_utf8_lossy(&out_t.join().expect("stdout reader")).into_owned();
-    let stderr = String::from_utf8_lossy(&err_t.join().expect("stderr reader")).into_owned();
-    Out {
-        status,
-        stdout,
-        stderr,
-        log_from: 0,
     }
 }
 
@@ -283,12 +207,6 @@ impl Server {
     }
 }
 
-/// The part of s_client's stdout that the server sent back (the `-www` page), if any.
-fn www_page(out: &Out) -> Option<&str> {
-    let page = &out.stdout[out.stdout.find(WWW_OK)?..];
-    Some(page.find("</HTML>").map_or(page, |end| &page[..end]))
-}
-
 /// Asserts a complete mutual-TLS exchange: both sides verified (0), the server answered, its
 /// page shows our client certificate and the expected protocol.
 fn assert_mutual_ok(server: &Server, out: &Out, client: &Leaf, protocol: &str) {
@@ -299,8 +217,9 @@ fn assert_mutual_ok(server: &Server, out: &Out, client: &Leaf, protocol: &str) {
         "client did not verify the server:\n{}",
         ctx()
     );
-    let page =
-        www_page(out).unwrap_or_else(|| panic!("server did not answer the request:\n{}", ctx()));
+    let page = out
+        .www_page()
+        .unwrap_or_else(|| panic!("server did not answer the request:\n{}", ctx()));
     // The page is the server's view: its session (our protocol, its verify result of our
     // certificate) and the client certificate it received.
     assert!(
@@ -333,7 +252,7 @@ fn assert_refused(server: &Server, out: &Out, server_log: &str, client_alert: &s
         ctx()
     );
     assert!(
-        www_page(out).is_none(),
+        out.www_page().is_none(),
         "server answered a refused client:\n{}",
         ctx()
     );
@@ -415,7 +334,8 @@ fn mtls_openssl_rsa_static_key_exchange_tls12() {
     );
     assert_mutual_ok(&server, &out, &client_leaf, "TLSv1.2");
     assert!(
-        www_page(&out).is_some_and(|p| p.contains("Cipher    : AES128-GCM-SHA256")),
+        out.www_page()
+            .is_some_and(|p| p.contains("Cipher    : AES128-GCM-SHA256")),
         "{}",
         out.all()
     );
@@ -461,7 +381,7 @@ fn mtls_openssl_client_refuses_server_cert_from_another_ca() {
     let server = Server::start(env.tmp.path(), &impostor, &env.ca_cert(), &[]);
     let out = server.s_client(&client_leaf, &env.ca_cert(), "rmq1", "-tls1_3", &[]);
     assert!(!out.status.success(), "{}", out.all());
-    assert!(www_page(&out).is_none(), "{}", out.all());
+    assert!(out.www_page().is_none(), "{}", out.all());
     assert!(
         out.stdout
             .contains("Verify return code: 20 (unable to get local issuer certificate)"),
@@ -552,7 +472,7 @@ fn mtls_refuses_client_profile_cert_as_server() {
     let server = Server::start(env.tmp.path(), &client_only_server, &ca, &[]);
     let out = server.s_client(&client_leaf, &ca, "agent1", "-tls1_3", &[]);
     assert!(!out.status.success(), "{}", out.all());
-    assert!(www_page(&out).is_none(), "{}", out.all());
+    assert!(out.www_page().is_none(), "{}", out.all());
     assert!(
         out.stdout
             .contains("Verify return code: 26 (unsuitable certificate purpose)"),

@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Output};
 
 use assert_cmd::Command;
+use std::io::{Read, Write};
+use std::process::{ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 pub const PASS: &str = "correct horse battery staple";
 
@@ -215,4 +218,88 @@ pub fn wait_for_port(port: u16) {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     panic!("nothing listens on 127.0.0.1:{port}");
+}
+
+/// How long a client process (openssl s_client, curl, java…) may run before the test fails.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A plain HTTP request, for `openssl s_server -www`.
+pub const HTTP_GET: &[u8] = b"GET / HTTP/1.0\r\n\r\n";
+
+/// The first line of `openssl s_server -www`'s answer: only sent to an accepted client.
+pub const WWW_OK: &str = "HTTP/1.0 200 ok";
+
+/// What a finished client process left behind.
+pub struct Out {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    /// For clients of a test server: the length of the server log when this client started.
+    pub log_from: usize,
+}
+
+impl Out {
+    pub fn all(&self) -> String {
+        format!(
+            "status: {}\n--- stdout:\n{}\n--- stderr:\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+
+    /// The `-www` page the server sent back, only sent to an accepted client.
+    pub fn www_page(&self) -> Option<&str> {
+        Some(&self.stdout[self.stdout.find(WWW_OK)?..])
+    }
+}
+
+/// Runs a program with `input` on stdin (then closed), killing it and failing the test if it
+/// has not exited after [`CLIENT_TIMEOUT`].
+pub fn run_timeout(program: &str, args: &[&str], input: &[u8]) -> Out {
+    let mut child = std::process::Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e} (is it installed?)"));
+    let mut so = child.stdout.take().expect("stdout");
+    let mut se = child.stderr.take().expect("stderr");
+    let out_t = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = so.read_to_end(&mut b);
+        b
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = se.read_to_end(&mut b);
+        b
+    });
+    {
+        let mut stdin = child.stdin.take().expect("stdin");
+        // The program may exit (e.g. on a handshake failure) before reading everything.
+        let _ = stdin.write_all(input);
+    }
+    let mut child = KillOnDrop(child);
+    let deadline = Instant::now() + CLIENT_TIMEOUT;
+    let status = loop {
+        if let Some(st) = child.0.try_wait().expect("try_wait") {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.0.kill();
+            let _ = child.0.wait();
+            let o = String::from_utf8_lossy(&out_t.join().unwrap_or_default()).into_owned();
+            let e = String::from_utf8_lossy(&err_t.join().unwrap_or_default()).into_owned();
+            panic!(
+                "{program} {args:?} did not finish within {CLIENT_TIMEOUT:?}\n--- stdout:\n{o}\n--- stderr:\n{e}"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Out {
+        status,
+        stdout: String::from_utf8_lossy(&out_t.join().expect("stdout reader")).into_owned(),
+        stderr: String::from_utf8_lossy(&err_t.join().expect("stderr reader")).into_owned(),
+        log_from: 0,
+    }
 }
