@@ -133,7 +133,8 @@ pub(crate) fn located(text: &str, path: &Path, offset: usize, message: String) -
     }
 }
 
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
+/// 1-based line and column (in characters) of a byte offset, for `FILE:LINE:COLUMN` errors.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let col = before

@@ -179,6 +179,15 @@ impl PrivateKey {
         self.key_type
     }
 
+    /// Signs `msg` with this key's signature algorithm (see [`KeyType::signature_algorithm`]):
+    /// DER ECDSA, raw Ed25519 or PKCS#1 v1.5 RSA, as X.509 and CMS carry them.
+    pub fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, PkiError> {
+        use rcgen::SigningKey;
+        self.pair
+            .sign(msg)
+            .map_err(|e| PkiError::BadKey(format!("signing failed: {e}")))
+    }
+
     pub(crate) fn pair(&self) -> &KeyPair {
         &self.pair
     }

@@ -25,6 +25,9 @@ pub struct ChainCheck {
     /// CRL speak for.
     #[serde(skip)]
     pub signed_by_anchor: Option<(crate::Serial, String)>,
+    /// DER of every certificate on the path, target first, anchor last (as far as it was built).
+    #[serde(skip)]
+    pub path_der: Vec<Vec<u8>>,
 }
 
 /// Reads the certificates of a PEM file (or one DER certificate): the first is the one to
@@ -88,6 +91,7 @@ pub fn check_chain(
         notes: Vec::new(),
         issued_by_anchor: false,
         signed_by_anchor: None,
+        path_der: vec![target.to_vec()],
     };
     dates(&leaf, now, "the certificate", &mut out.problems);
     let mut current = leaf;
@@ -105,6 +109,7 @@ pub fn check_chain(
                 ));
                 if current.as_raw() != anchor_cert.as_raw() {
                     out.path.push(anchor_cert.subject().to_string());
+                    out.path_der.push(anchor.to_vec());
                 }
                 dates(&anchor_cert, now, "the CA certificate", &mut out.problems);
                 return Ok(out);
@@ -134,6 +139,7 @@ pub fn check_chain(
             ));
         }
         out.path.push(next.subject().to_string());
+        out.path_der.push(next.as_raw().to_vec());
         dates(
             next,
             now,

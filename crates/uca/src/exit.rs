@@ -40,7 +40,7 @@ pub const EXIT_CODES_HELP: &str = "EXIT CODES:
   4  no CA in the directory
   5  refused because something exists (a CA, a NAME without --force, an output file)
   6  the CA key could not be unlocked (wrong or missing passphrase)
-  7  uca verify: the certificate is not valid
+  7  uca verify: the certificate is not valid; uca artifact verify: the policy does not hold
   8  the CA is sealed (its key was destroyed) and cannot sign
   uca expiring uses the monitoring-plugins codes instead: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN";
 
@@ -128,5 +128,29 @@ impl From<PkiError> for CliError {
 impl From<uca_pki::SanError> for CliError {
     fn from(e: uca_pki::SanError) -> CliError {
         CaError::from(e).into()
+    }
+}
+
+impl From<uca_custody::CustodyError> for CliError {
+    fn from(e: uca_custody::CustodyError) -> CliError {
+        use uca_custody::CustodyError as E;
+        let e = match e {
+            E::Pki(p) => return CliError::from(p),
+            other => other,
+        };
+        let code = match &e {
+            // The release itself is wrong: the verdict is "not valid", never a pass.
+            E::ManifestLine { .. }
+            | E::MetaLine { .. }
+            | E::EmptyManifest
+            | E::DuplicatePath(_) => Exit::NotValid,
+            E::Io { .. } | E::Input(_) | E::Policy { .. } | E::OutsideBase { .. } => Exit::Usage,
+            _ => Exit::Failure,
+        };
+        CliError {
+            hint: e.hint(),
+            message: e.to_string(),
+            code,
+        }
     }
 }

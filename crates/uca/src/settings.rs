@@ -23,6 +23,8 @@ pub struct Settings {
     pub env_passphrase: Option<Zeroizing<String>>,
     /// UCA_NEW_PASSPHRASE, for `uca passphrase change` (never printed).
     pub env_new_passphrase: Option<Zeroizing<String>>,
+    /// UCA_KEY_PASSPHRASE, for a signer's key in `uca artifact attest` (never printed).
+    pub env_key_passphrase: Option<Zeroizing<String>>,
     /// UCA_EXPORT_PASSWORD, for PKCS#12 exports (never printed).
     pub env_export_password: Option<Zeroizing<String>>,
     /// HOME, where browsers keep their NSS databases.
@@ -49,6 +51,7 @@ impl Settings {
             search_path: std::env::var_os("PATH")
                 .map(|p| std::env::split_paths(&p).collect())
                 .unwrap_or_default(),
+            env_key_passphrase: std::env::var("UCA_KEY_PASSPHRASE").ok().map(Zeroizing::new),
             env_export_password: std::env::var("UCA_EXPORT_PASSWORD")
                 .ok()
                 .filter(|v| !v.is_empty())

@@ -1,5 +1,6 @@
 //! One file per command verb; this module dispatches and prints errors.
 
+mod artifact;
 mod crl;
 mod expiring;
 mod export;
@@ -23,7 +24,7 @@ use clap::Parser;
 use uca_ca::Ca;
 use uca_pki::sign::CaSigner;
 
-use crate::cli::{Cli, Command, PassphraseArgs};
+use crate::cli::{ArtifactCommand, Cli, Command, PassphraseArgs};
 use crate::exit::{CliError, Exit};
 use crate::output::{note, warn};
 use crate::secrets;
@@ -64,6 +65,16 @@ pub fn run() -> ExitCode {
         Command::Plan(a) => plan::show(a, &settings).map(ok),
         Command::Trust(t) => trust::run(t, &settings),
         Command::Apply(a) => plan::apply(a, &settings).map(ok),
+        Command::Artifact(ArtifactCommand::Manifest(a)) => {
+            artifact::manifest::run(a, &settings).map(ok)
+        }
+        Command::Artifact(ArtifactCommand::Attest(a)) => {
+            artifact::attest::run(a, &settings).map(ok)
+        }
+        Command::Artifact(ArtifactCommand::Bundle(a)) => {
+            artifact::bundle::run(a, &settings).map(ok)
+        }
+        Command::Artifact(ArtifactCommand::Verify(a)) => artifact::verify::run(a, &settings),
         // These two report their verdict in the exit code.
         Command::Expiring(a) => expiring::run(a, &settings),
         Command::Verify(a) => verify::run(a, &settings),

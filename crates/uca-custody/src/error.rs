@@ -1,0 +1,65 @@
+//! Errors of the custody crate: each carries the facts (path, line) and has a hint.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CustodyError {
+    #[error("manifest line {line}: {message}")]
+    ManifestLine { line: usize, message: String },
+    #[error("manifest sidecar line {line}: {message}")]
+    MetaLine { line: usize, message: String },
+    #[error("the manifest is empty")]
+    EmptyManifest,
+    #[error("the path '{0}' is listed more than once")]
+    DuplicatePath(String),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is outside the base directory {}", path.display(), base.display())]
+    OutsideBase { path: PathBuf, base: PathBuf },
+    #[error("{} is {kind}, not a file, directory or symbolic link", path.display())]
+    SpecialFile { path: PathBuf, kind: &'static str },
+    #[error("{file}:{line}:{column}: {message}")]
+    Policy {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{0}")]
+    Input(String),
+    #[error(transparent)]
+    Pki(#[from] uca_pki::PkiError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl CustodyError {
+    /// What to do next, in one line.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            CustodyError::ManifestLine { .. } | CustodyError::EmptyManifest => {
+                "a manifest is 'SHA256  PATH' lines as sha256sum prints them; rebuild it with 'uca artifact manifest'".into()
+            }
+            CustodyError::MetaLine { .. } => {
+                "the sidecar is written by 'uca artifact manifest --out'; rebuild both together".into()
+            }
+            CustodyError::DuplicatePath(_) => {
+                "each file may appear once; rebuild the manifest with 'uca artifact manifest'".into()
+            }
+            CustodyError::Io { .. } => "check the path and its permissions".into(),
+            CustodyError::OutsideBase { .. } => {
+                "name paths inside --base (default: the current directory), or pass a --base that contains them".into()
+            }
+            CustodyError::SpecialFile { .. } => {
+                "a release tree holds files, directories and links; remove it or name the paths to include".into()
+            }
+            CustodyError::Policy { .. } => {
+                "see 'Policy file' in the README for the keys a policy takes".into()
+            }
+            _ => return None,
+        })
+    }
+}

@@ -1,0 +1,352 @@
+//! `uca artifact verify`: who attested what, when — and whether that satisfies the policy.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use uca_ca::CaPaths;
+use uca_ca::expiry::Span;
+use uca_custody::installed::{TreeCheck, TreeReport, check_tree};
+use uca_custody::manifest::{Manifest, Meta};
+use uca_custody::policy::{Policy, SignerPattern, check_stage_name};
+use uca_custody::verify::{Report, Rules, Standing, Trust, evaluate, find_attestations, meta_path};
+use uca_pki::Serial;
+use uca_pki::validity::display_time;
+use uca_pki::verify::read_cert_file;
+
+use super::read_arg;
+use crate::cli::ArtifactVerifyArgs;
+use crate::commands::open_ca;
+use crate::exit::{CliError, Exit};
+use crate::output::{Color, Output, when};
+use crate::settings::Settings;
+
+#[derive(Serialize)]
+struct Verdict<'a> {
+    manifest: String,
+    holds: bool,
+    #[serde(flatten)]
+    report: &'a Report,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<&'a TreeReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    installed: Option<&'a TreeReport>,
+}
+
+/// The trust and rules from the policy file, or from the flags.
+struct Resolved {
+    rules: Rules,
+    roots: Vec<PathBuf>,
+    crls: Vec<PathBuf>,
+    allow_stale_crl: bool,
+    mutable: Vec<String>,
+}
+
+fn from_flags(args: &ArtifactVerifyArgs) -> Result<Resolved, CliError> {
+    if args.require.is_empty() {
+        return Err(CliError::usage(
+            "say which stages production needs",
+            Some("pass --policy FILE, or --require build,qa [--root ca.crt]".to_string()),
+        ));
+    }
+    let mut rules = Rules::default();
+    for s in &args.require {
+        check_stage_name(s).map_err(|m| CliError::usage(m, None))?;
+        rules.require.push(s.clone());
+    }
+    let mut stages: BTreeMap<String, Vec<SignerPattern>> = BTreeMap::new();
+    for spec in &args.signers {
+        let (stage, pattern) = spec.split_once('=').ok_or_else(|| {
+            CliError::usage(
+                format!("--signer '{spec}' is not STAGE=PATTERN"),
+                Some("e.g. --signer 'qa=cn:qa-*'".to_string()),
+            )
+        })?;
+        check_stage_name(stage).map_err(|m| CliError::usage(m, None))?;
+        let p = SignerPattern::parse(pattern).map_err(|m| CliError::usage(m, None))?;
+        stages.entry(stage.to_string()).or_default().push(p);
+    }
+    rules.stages = stages;
+    if let Some(m) = &args.max_age {
+        rules.max_age = Some(
+            m.parse::<Span>()
+                .map_err(|e| CliError::usage(format!("--max-age: {e}"), None))?,
+        );
+    }
+    Ok(Resolved {
+        rules,
+        roots: args.roots.clone(),
+        crls: Vec::new(),
+        allow_stale_crl: args.allow_stale_crl,
+        mutable: Vec::new(),
+    })
+}
+
+fn resolve(args: &ArtifactVerifyArgs) -> Result<Resolved, CliError> {
+    let mut r = match &args.policy {
+        Some(path) => {
+            let p = Policy::load(path)?;
+            Resolved {
+                rules: Rules {
+                    require: p.require,
+                    stages: p.stages,
+                    max_age: p.max_age,
+                },
+                roots: p.roots,
+                crls: p.crl.into_iter().collect(),
+                allow_stale_crl: p.allow_stale_crl || args.allow_stale_crl,
+                mutable: p.mutable,
+            }
+        }
+        None => from_flags(args)?,
+    };
+    r.crls.extend(args.crl.iter().cloned());
+    let bundled = {
+        let mut name = args.manifest.as_os_str().to_owned();
+        name.push(".crl");
+        PathBuf::from(name)
+    };
+    if bundled.is_file() {
+        r.crls.push(bundled);
+    }
+    Ok(r)
+}
+
+pub fn run(args: &ArtifactVerifyArgs, settings: &Settings) -> Result<ExitCode, CliError> {
+    let manifest_bytes = read_arg(&args.manifest, "manifest")?;
+    let manifest = Manifest::parse(&manifest_bytes)?;
+    let meta_file = meta_path(&args.manifest);
+    let meta_bytes = if meta_file.is_file() {
+        Some(read_arg(&meta_file, "manifest sidecar")?)
+    } else {
+        None
+    };
+    let meta = meta_bytes.as_deref().map(Meta::parse).transpose()?;
+    let resolved = resolve(args)?;
+    let files = find_attestations(&args.manifest)?;
+
+    // This CA, when one is at hand: a default root and a ledger that knows revocations.
+    let ca = if CaPaths::is_ca(&settings.dir) {
+        Some(open_ca(settings)?)
+    } else {
+        None
+    };
+    let mut roots = Vec::new();
+    for path in &resolved.roots {
+        roots.extend(read_cert_file(&read_arg(path, "root certificate")?)?);
+    }
+    if roots.is_empty() {
+        match &ca {
+            Some(ca) => roots.extend(read_cert_file(ca.cert_pem().as_bytes())?),
+            None => {
+                return Err(CliError::usage(
+                    "no trusted root",
+                    Some("pass --root ca.crt (or roots = [...] in the policy), or run where the CA directory is (--dir)".to_string()),
+                ));
+            }
+        }
+    }
+    let mut crls = Vec::new();
+    for path in &resolved.crls {
+        crls.push((path.display().to_string(), read_arg(path, "CRL")?));
+    }
+    let ledger_lookup = |serial: &Serial| -> Standing {
+        let Some(Ok(Some(rec))) = ca.as_ref().map(|ca| ca.ledger().by_serial(serial)) else {
+            return Standing::Unknown;
+        };
+        if rec.status != uca_ca::Status::Revoked {
+            return Standing::Good;
+        }
+        Standing::Revoked(format!(
+            "is revoked in the CA's ledger{}{}",
+            rec.revoked_at
+                .map(|t| format!(" since {}", display_time(t)))
+                .unwrap_or_default(),
+            rec.revocation_reason
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        ))
+    };
+    let trust = Trust {
+        roots,
+        crls,
+        allow_stale_crl: resolved.allow_stale_crl,
+        ledger: ca
+            .as_ref()
+            .map(|_| &ledger_lookup as &dyn Fn(&Serial) -> Standing),
+    };
+    let now = OffsetDateTime::now_utc();
+    let report = evaluate(
+        &manifest_bytes,
+        meta_bytes.as_deref(),
+        &files,
+        &trust,
+        &resolved.rules,
+        now,
+    );
+    let content = args
+        .content
+        .as_ref()
+        .map(|dir| {
+            check_tree(
+                dir,
+                &manifest,
+                &TreeCheck {
+                    extras: false,
+                    meta: None,
+                    mutable: &[],
+                },
+            )
+        })
+        .transpose()?;
+    let installed = args
+        .installed
+        .as_ref()
+        .map(|dir| {
+            check_tree(
+                dir,
+                &manifest,
+                &TreeCheck {
+                    extras: true,
+                    meta: meta.as_ref().filter(|_| report.meta_covered),
+                    mutable: &resolved.mutable,
+                },
+            )
+        })
+        .transpose()?;
+    let holds = report.holds
+        && content.as_ref().is_none_or(|c| c.ok)
+        && installed.as_ref().is_none_or(|c| c.ok);
+    let code = if holds { Exit::Ok } else { Exit::NotValid };
+    if settings.out.json {
+        settings.out.json(&Verdict {
+            manifest: args.manifest.display().to_string(),
+            holds,
+            report: &report,
+            content: content.as_ref(),
+            installed: installed.as_ref(),
+        })?;
+        return Ok(code.into());
+    }
+    print_human(
+        &settings.out,
+        args,
+        &report,
+        content.as_ref(),
+        installed.as_ref(),
+        meta.is_some(),
+        holds,
+        now,
+    );
+    Ok(code.into())
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one value per section of the report"
+)]
+fn print_human(
+    out: &Output,
+    args: &ArtifactVerifyArgs,
+    report: &Report,
+    content: Option<&TreeReport>,
+    installed: Option<&TreeReport>,
+    has_meta: bool,
+    holds: bool,
+    now: OffsetDateTime,
+) {
+    let verdict = if holds {
+        out.paint("the policy HOLDS", Color::Green)
+    } else {
+        out.paint("the policy does NOT hold", Color::Red)
+    };
+    out.line(format!("{}: {verdict}", args.manifest.display()));
+    out.line(format!(
+        "  {:<10} {:<24} {:<22} {:<8} WHY",
+        "STAGE", "SIGNER", "SIGNED AT", "VERDICT"
+    ));
+    for r in &report.rows {
+        let verdict = if r.ok {
+            out.paint("ok", Color::Green)
+        } else {
+            out.paint("FAIL", Color::Red)
+        };
+        let why = if r.ok {
+            r.chain.join(" <- ")
+        } else {
+            r.problems.first().cloned().unwrap_or_default()
+        };
+        out.line(format!(
+            "  {:<10} {:<24} {:<22} {:<8} {why}",
+            r.stage,
+            r.signer.as_deref().unwrap_or("-"),
+            r.signed_at.map(display_time).unwrap_or_else(|| "-".into()),
+            verdict,
+        ));
+        for p in r.problems.iter().skip(1) {
+            out.line(format!("  {:<66} {p}", ""));
+        }
+        for n in &r.notes {
+            out.line(format!("  {:<66} note: {n}", ""));
+        }
+    }
+    for m in &report.missing {
+        if report.rows.iter().any(|r| &r.stage == m) {
+            continue;
+        }
+        out.line(format!(
+            "  {:<10} {:<24} {:<22} {:<8} no attestation for this required stage ({}.{m}.p7s)",
+            m,
+            "-",
+            "-",
+            out.paint("MISSING", Color::Red),
+            args.manifest.display()
+        ));
+    }
+    for c in &report.crls {
+        match (&c.problem, c.this_update, c.next_update) {
+            (None, Some(this), next) => out.line(format!(
+                "  CRL {}{}: issued {}, {}",
+                c.file,
+                c.number.map(|n| format!(" #{n}")).unwrap_or_default(),
+                when(this),
+                match next {
+                    Some(n) if n < now => format!("STALE since {} (accepted)", display_time(n)),
+                    Some(n) => format!("next update {}", when(n)),
+                    None => "no nextUpdate".into(),
+                }
+            )),
+            (Some(p), _, _) => out.line(format!("  CRL {}: {}", c.file, out.paint(p, Color::Red))),
+            _ => {}
+        }
+    }
+    if has_meta && !report.meta_covered && installed.is_some() {
+        out.line(
+            "  note: no valid attestation covers the sidecar, so modes and links were not compared",
+        );
+    }
+    for t in [content, installed].into_iter().flatten() {
+        let bad = t.findings.iter().filter(|f| !f.allowed).count();
+        out.line(format!(
+            "  files under {}: {} checked, {}",
+            t.root,
+            t.checked,
+            if bad == 0 {
+                out.paint("all match", Color::Green)
+            } else {
+                out.paint(&format!("{bad} differ"), Color::Red)
+            }
+        ));
+        for f in &t.findings {
+            let tag = if f.allowed { " (mutable: allowed)" } else { "" };
+            out.line(format!(
+                "    {:<10} {}  {}{tag}",
+                f.change.as_str(),
+                f.path,
+                f.detail
+            ));
+        }
+    }
+}
