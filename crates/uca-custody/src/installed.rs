@@ -106,6 +106,12 @@ pub fn check_tree(
     let mut present = Vec::with_capacity(abs.len());
     for (e, p) in manifest.entries.iter().zip(&abs) {
         match std::fs::symlink_metadata(p) {
+            // An installed tree must hold the file itself, not a link to one elsewhere.
+            Ok(m) if m.is_symlink() && opts.extras => push(
+                Change::Modified,
+                &e.path,
+                "is a symbolic link now; the manifest lists a regular file".into(),
+            ),
             Ok(m) if m.is_file() || (m.is_symlink() && p.is_file()) => {
                 jobs.push((p.as_path(), m.len()));
                 present.push(e);

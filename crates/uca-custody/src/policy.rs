@@ -95,7 +95,7 @@ pub fn glob_match(glob: &str, text: &str, paths: bool) -> bool {
                     .any(|i| go(rest, &t[i..], paths))
             }
             Some(('?', rest)) => {
-                !t.is_empty() && !(paths && t[0] == '/') && go(rest, &t[1..], paths)
+                !(t.is_empty() || paths && t[0] == '/') && go(rest, &t[1..], paths)
             }
             Some((c, rest)) => t.first() == Some(c) && go(rest, &t[1..], paths),
         }

@@ -42,8 +42,8 @@ pub struct Walk {
 pub struct WalkOptions {
     /// Follow symbolic links (to files and directories) instead of recording them.
     pub follow_symlinks: bool,
-    /// Leave out files whose absolute path starts with this (the manifest being written, its
-    /// sidecar and its signatures, when they sit inside the tree).
+    /// The manifest being written (absolute): it, and files beside it named after it plus a
+    /// suffix (`M.meta`, `M.build.p7s`, `M.crl`), are not part of the release.
     pub exclude_prefix: Option<PathBuf>,
 }
 
@@ -97,12 +97,9 @@ pub fn walk(base: &Path, paths: &[PathBuf], opts: &WalkOptions) -> Result<Walk, 
         }
         .map_err(|e| io_err(&abs, e))?;
         let ft = meta.file_type();
-        if let Some(prefix) = &opts.exclude_prefix
+        if let Some(out) = &opts.exclude_prefix
             && !ft.is_dir()
-            && abs
-                .as_os_str()
-                .as_bytes()
-                .starts_with(prefix.as_os_str().as_bytes())
+            && is_manifest_family(out, &abs)
         {
             continue;
         }
@@ -147,6 +144,17 @@ pub fn walk(base: &Path, paths: &[PathBuf], opts: &WalkOptions) -> Result<Walk, 
     Ok(out)
 }
 
+/// `path` is the manifest `out` itself or a file beside it named `OUT.<suffix>`.
+fn is_manifest_family(out: &Path, path: &Path) -> bool {
+    let (Some(out_name), Some(name)) = (out.file_name(), path.file_name()) else {
+        return false;
+    };
+    let (out_name, name) = (out_name.as_bytes(), name.as_bytes());
+    out.parent() == path.parent()
+        && name.starts_with(out_name)
+        && (name.len() == out_name.len() || name[out_name.len()] == b'.')
+}
+
 /// SHA-256 of one file, read with `buf`.
 pub fn hash_file(path: &Path, buf: &mut [u8]) -> Result<[u8; 32], CustodyError> {
     let mut f = File::open(path).map_err(|e| io_err(path, e))?;
@@ -173,8 +181,7 @@ pub fn hash_all(paths: &[(&Path, u64)]) -> Vec<Result<[u8; 32], CustodyError>> {
     let mut order: Vec<usize> = (0..paths.len()).collect();
     order.sort_by(|&a, &b| paths[b].1.cmp(&paths[a].1));
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<[u8; 32], CustodyError>>>> =
-        Mutex::new((0..paths.len()).map(|_| None).collect());
+    let results: Mutex<Vec<Slot>> = Mutex::new((0..paths.len()).map(|_| None).collect());
     let work = || {
         let mut buf = vec![0u8; BUF];
         let mut done = Vec::new();

@@ -187,7 +187,8 @@ pub struct Report {
     pub crls: Vec<CrlStatus>,
     /// Whether a valid attestation covers the sidecar (so its modes can be trusted).
     pub meta_covered: bool,
-    pub holds: bool,
+    /// The attestations alone satisfy the policy (files are judged separately).
+    pub attestations_hold: bool,
 }
 
 struct ParsedCrl {
@@ -348,7 +349,7 @@ pub fn evaluate(
             .any(|r| r.ok && r.meta_sha256.as_deref() == Some(h.as_str())),
         None => false,
     };
-    let holds = missing.is_empty()
+    let attestations_hold = missing.is_empty()
         && rows.iter().all(|r| r.ok)
         && crl_status.iter().all(|c| c.problem.is_none());
     Report {
@@ -356,7 +357,7 @@ pub fn evaluate(
         missing,
         crls: crl_status,
         meta_covered,
-        holds,
+        attestations_hold,
     }
 }
 

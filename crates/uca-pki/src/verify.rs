@@ -120,8 +120,17 @@ pub fn check_chain(
             ));
             return Ok(out);
         }
+        if current.subject().as_raw() == current.issuer().as_raw() {
+            out.problems.push(format!(
+                "no path to this CA ({}): the chain ends at another root, {}",
+                anchor_cert.subject(),
+                current.subject()
+            ));
+            return Ok(out);
+        }
         let Some(next) = pool.iter().find(|c| {
             c.subject().as_raw() == current.issuer().as_raw()
+                && !out.path_der.iter().any(|d| d.as_slice() == c.as_raw())
                 && current.verify_signature(Some(c.public_key())).is_ok()
         }) else {
             out.problems.push(format!(

@@ -93,8 +93,8 @@ pub enum ArtifactCommand {
         after_help = "The output is exactly what GNU sha256sum prints (paths relative to --base, sorted
 bytewise, LF line ends, coreutils escaping for names with \\, LF or CR), so
 'sha256sum -c MANIFEST' checks a release with no uca installed. With --out, modes and
-symbolic links go to the sidecar MANIFEST.meta (sha256sum cannot say them); files
-named MANIFEST* are left out of the walk.
+symbolic links go to the sidecar MANIFEST.meta (sha256sum cannot say them); the
+manifest and the files beside it named MANIFEST.* are left out of the walk.
 
 EXAMPLES:
   uca artifact manifest dist --out release/SHA256SUMS
@@ -111,7 +111,8 @@ never rewritten. Stock OpenSSL verifies it:
   openssl cms -verify -binary -inform DER -in SHA256SUMS.build.p7s -content SHA256SUMS \\
       -CAfile ca.crt -purpose any -out /dev/null
 
-(OpenSSL 3.2+ can check the purpose itself with -purpose codesign.)
+(OpenSSL 3.2+ can check the purpose itself with -purpose codesign. OpenSSL 3.0 cannot
+verify Ed25519 CMS signatures: use EC or RSA signing keys where it must.)
 
 EXAMPLES:
   uca issue ci-build --profile code-signing

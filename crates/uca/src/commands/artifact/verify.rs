@@ -216,7 +216,7 @@ pub fn run(args: &ArtifactVerifyArgs, settings: &Settings) -> Result<ExitCode, C
             )
         })
         .transpose()?;
-    let holds = report.holds
+    let holds = report.attestations_hold
         && content.as_ref().is_none_or(|c| c.ok)
         && installed.as_ref().is_none_or(|c| c.ok);
     let code = if holds { Exit::Ok } else { Exit::NotValid };
