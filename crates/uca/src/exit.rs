@@ -154,3 +154,18 @@ impl From<uca_custody::CustodyError> for CliError {
         }
     }
 }
+
+impl From<uca_health::HealthError> for CliError {
+    fn from(e: uca_health::HealthError) -> CliError {
+        use uca_health::HealthError as E;
+        let code = match &e {
+            E::Config { .. } | E::Io { .. } | E::Setup(_) => Exit::Usage,
+            E::Store { .. } => Exit::Failure,
+        };
+        CliError {
+            hint: e.hint(),
+            message: e.to_string(),
+            code,
+        }
+    }
+}

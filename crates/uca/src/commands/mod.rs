@@ -4,6 +4,7 @@ mod artifact;
 mod crl;
 mod expiring;
 mod export;
+mod health;
 pub(crate) mod init;
 mod intermediate;
 mod issue;
@@ -24,7 +25,7 @@ use clap::Parser;
 use uca_ca::Ca;
 use uca_pki::sign::CaSigner;
 
-use crate::cli::{ArtifactCommand, Cli, Command, PassphraseArgs};
+use crate::cli::{ArtifactCommand, Cli, Command, HealthCommand, PassphraseArgs};
 use crate::exit::{CliError, Exit};
 use crate::output::{note, warn};
 use crate::secrets;
@@ -35,7 +36,9 @@ pub fn run() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             // A monitoring check must say UNKNOWN, not CRITICAL, when its own arguments are wrong.
-            let monitoring = std::env::args().skip(1).any(|a| a == "expiring");
+            let monitoring = std::env::args()
+                .skip(1)
+                .any(|a| a == "expiring" || a == "check");
             let code = match (e.use_stderr(), monitoring) {
                 (false, _) => Exit::Ok,
                 (true, true) => Exit::Unknown,
@@ -75,6 +78,8 @@ pub fn run() -> ExitCode {
             artifact::bundle::run(a, &settings).map(ok)
         }
         Command::Artifact(ArtifactCommand::Verify(a)) => artifact::verify::run(a, &settings),
+        Command::Health(HealthCommand::Watch(a)) => health::watch::run(a, &settings).map(ok),
+        Command::Health(HealthCommand::Check(a)) => health::check::run(a, &settings),
         // These two report their verdict in the exit code.
         Command::Expiring(a) => expiring::run(a, &settings),
         Command::Verify(a) => verify::run(a, &settings),

@@ -1,0 +1,38 @@
+//! Errors of the health crate, each with the facts and a hint.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HealthError {
+    #[error("{file}:{line}:{column}: {message}")]
+    Config {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Setup(String),
+    #[error("the health store {}: {message}", path.display())]
+    Store { path: PathBuf, message: String },
+}
+
+impl HealthError {
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            HealthError::Config { .. } => {
+                "see 'Targets file' in the README for the keys a target takes".into()
+            }
+            HealthError::Io { .. } => "check the path and its permissions".into(),
+            HealthError::Store { .. } => {
+                "the store keeps probe history only; move it aside to start afresh".into()
+            }
+            HealthError::Setup(_) => return None,
+        })
+    }
+}

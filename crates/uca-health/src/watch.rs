@@ -1,0 +1,515 @@
+//! `uca health watch`: every target probed on its own jittered schedule (bounded concurrency, a
+//! new connection per probe), statuses recomputed every second, the history flushed to the store,
+//! color changes announced (event sink, `on_change` command, webhook), and the views served.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use rustls::ClientConfig;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::time::Instant;
+
+use crate::HealthError;
+use crate::cawatch::{CaWatch, Question};
+use crate::endpoint::{Endpoint, Status, rules_of, status};
+use crate::probe::{client_config, probe};
+use crate::store::Store;
+use crate::targets::{Kind, Targets};
+use crate::views::{LAG_BUCKETS, SchedulerStats, StatusDoc, html, metrics, summary};
+use crate::window::{Color, rules_fingerprint};
+
+/// How far back the store keeps history: the longest burn-rate window.
+const KEEP_MS: i64 = 6 * 3_600_000 + 60_000;
+/// How often the ledger and CRL are consulted.
+const CA_REFRESH: Duration = Duration::from_secs(30);
+/// A probe later than this against its schedule counts as late.
+const LATE: Duration = Duration::from_millis(100);
+
+/// What the caller (the binary) is told while the watcher runs.
+pub trait Events: Send + Sync + 'static {
+    fn listening(&self, addr: SocketAddr);
+    fn changed(&self, status: &Status, from: Color);
+    fn tick(&self, statuses: &[Status]);
+    fn problem(&self, message: &str);
+}
+
+pub struct WatchOptions {
+    pub targets: Targets,
+    pub listen: SocketAddr,
+    pub store: PathBuf,
+    pub ca: Option<CaWatch>,
+    /// Probes in flight at once.
+    pub concurrency: usize,
+    /// Stop after this long (tests, benchmarks); None runs until SIGINT/SIGTERM.
+    pub run_for: Option<Duration>,
+}
+
+struct Shared {
+    endpoints: Vec<Mutex<Endpoint>>,
+    statuses: RwLock<Vec<Status>>,
+    sched: Mutex<SchedulerStats>,
+    stop: AtomicBool,
+}
+
+fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn random_fraction() -> f64 {
+    let mut b = [0u8; 8];
+    let _ = getrandom::fill(&mut b);
+    (u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Runs the watcher until stopped. Builds its own runtime.
+pub fn run(opts: WatchOptions, events: Arc<dyn Events>) -> Result<(), HealthError> {
+    // Everything that can fail on configuration fails here, before any probe runs.
+    let mut configs: HashMap<String, Arc<ClientConfig>> = HashMap::new();
+    let mut tls_for = Vec::new();
+    for t in &opts.targets.targets {
+        if !t.kind.uses_tls() {
+            tls_for.push(None);
+            continue;
+        }
+        let key = format!("{:?}|{:?}|{}", t.ca, t.client_cert, t.kind == Kind::Https);
+        let cfg = match configs.get(&key) {
+            Some(c) => c.clone(),
+            None => {
+                let c = client_config(t.ca.as_ref(), t.client_cert.as_ref(), t.kind == Kind::Https)
+                    .map_err(|e| HealthError::Setup(format!("target '{}': {e}", t.name)))?;
+                configs.insert(key, c.clone());
+                c
+            }
+        };
+        tls_for.push(Some(cfg));
+    }
+    let mut store = Store::open(&opts.store)?;
+    let now = now_ms();
+    let mut endpoints = Vec::new();
+    for t in &opts.targets.targets {
+        let mut e = Endpoint::new(t.clone());
+        let saved = store.load(&t.name, &rules_fingerprint(&rules_of(t)), now - KEEP_MS)?;
+        for (width, b) in &saved.buckets {
+            e.history.restore(*width, b);
+        }
+        if let Some((c, since)) = saved.color {
+            e.color = c;
+            e.color_since_ms = since;
+        }
+        endpoints.push(Mutex::new(e));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| HealthError::Setup(format!("cannot start the runtime: {e}")))?;
+    let shared = Arc::new(Shared {
+        endpoints,
+        statuses: RwLock::new(Vec::new()),
+        sched: Mutex::new(SchedulerStats {
+            lag_counts: vec![0; LAG_BUCKETS.len() + 1],
+            ..SchedulerStats::default()
+        }),
+        stop: AtomicBool::new(false),
+    });
+    runtime.block_on(async move {
+        let listener = TcpListener::bind(opts.listen)
+            .await
+            .map_err(|e| HealthError::Setup(format!("cannot listen on {}: {e}", opts.listen)))?;
+        if let Ok(a) = listener.local_addr() {
+            events.listening(a);
+        }
+        refresh_statuses(&shared, &events, &opts.targets.actions, true);
+        tokio::spawn(serve(listener, shared.clone()));
+        let sem = Arc::new(tokio::sync::Semaphore::new(opts.concurrency.max(1)));
+        for (i, tls) in tls_for.into_iter().enumerate() {
+            tokio::spawn(probe_loop(i, shared.clone(), tls, sem.clone()));
+        }
+        if let Some(ca) = opts.ca.clone() {
+            tokio::spawn(ca_loop(ca, shared.clone(), events.clone()));
+        }
+        let started = Instant::now();
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut flushed_ms = now_ms() - KEEP_MS;
+        let mut store = Some(store);
+        let mut last_flush = Instant::now();
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown_signal() => break,
+            }
+            refresh_statuses(&shared, &events, &opts.targets.actions, false);
+            if last_flush.elapsed() >= Duration::from_secs(5) {
+                last_flush = Instant::now();
+                flushed_ms = flush(&shared, &mut store, flushed_ms, &events).await;
+            }
+            if opts.run_for.is_some_and(|d| started.elapsed() >= d) {
+                break;
+            }
+        }
+        shared.stop.store(true, Ordering::Relaxed);
+        flush(&shared, &mut store, flushed_ms, &events).await;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
+
+async fn probe_loop(
+    idx: usize,
+    shared: Arc<Shared>,
+    tls: Option<Arc<ClientConfig>>,
+    sem: Arc<tokio::sync::Semaphore>,
+) {
+    let target = match shared.endpoints[idx].lock() {
+        Ok(e) => e.target.clone(),
+        Err(p) => p.into_inner().target.clone(),
+    };
+    let interval = target.interval.0;
+    // Spread the first probes over one interval, then keep the schedule with ±5% jitter.
+    let mut next = Instant::now() + interval.mul_f64(random_fraction());
+    loop {
+        tokio::time::sleep_until(next).await;
+        if shared.stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let Ok(_permit) = sem.acquire().await else {
+            return;
+        };
+        let started = Instant::now();
+        let lag = started.saturating_duration_since(next);
+        {
+            let mut s = shared.sched.lock().unwrap_or_else(|p| p.into_inner());
+            s.scheduled += 1;
+            if lag > LATE {
+                s.late += 1;
+            }
+            let secs = lag.as_secs_f64();
+            let i = LAG_BUCKETS
+                .iter()
+                .position(|b| secs <= *b)
+                .unwrap_or(LAG_BUCKETS.len());
+            s.lag_counts[i] += 1;
+            s.lag_sum += secs;
+        }
+        let at = now_ms();
+        let outcome = probe(&target, tls.as_ref()).await;
+        shared.endpoints[idx]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record(at, &outcome);
+        next += interval.mul_f64(0.95 + 0.1 * random_fraction());
+        let now = Instant::now();
+        if next < now {
+            // Fell behind by more than an interval: skip what was missed rather than burst.
+            next = now + interval.mul_f64(random_fraction() * 0.1);
+        }
+    }
+}
+
+fn refresh_statuses(
+    shared: &Shared,
+    events: &Arc<dyn Events>,
+    actions: &crate::targets::WatchActions,
+    first: bool,
+) {
+    let now = now_ms();
+    let mut out = Vec::with_capacity(shared.endpoints.len());
+    for m in &shared.endpoints {
+        let mut e = m.lock().unwrap_or_else(|p| p.into_inner());
+        if now % 60_000 < 1000 {
+            e.history.prune(now);
+        }
+        let st = status(&e, now);
+        if st.color != e.color {
+            let from = e.color;
+            e.color = st.color;
+            e.color_since_ms = now;
+            if !first {
+                events.changed(&st, from);
+                announce(actions, &st, from, events.clone());
+            }
+        }
+        out.push(st);
+    }
+    events.tick(&out);
+    *shared.statuses.write().unwrap_or_else(|p| p.into_inner()) = out;
+}
+
+fn announce(
+    actions: &crate::targets::WatchActions,
+    st: &Status,
+    from: Color,
+    events: Arc<dyn Events>,
+) {
+    let reason = st.reasons.first().cloned().unwrap_or_default();
+    if let Some(cmd) = &actions.on_change {
+        let mut c = tokio::process::Command::new("sh");
+        c.arg("-c")
+            .arg(cmd)
+            .env("UCA_HEALTH_NAME", &st.name)
+            .env("UCA_HEALTH_URL", &st.url)
+            .env("UCA_HEALTH_FROM", from.as_str())
+            .env("UCA_HEALTH_TO", st.color.as_str())
+            .env("UCA_HEALTH_REASON", &reason)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
+        let ev = events.clone();
+        tokio::spawn(async move {
+            match c.spawn() {
+                Ok(mut child) => {
+                    match tokio::time::timeout(Duration::from_secs(30), child.wait()).await {
+                        Ok(Ok(s)) if s.success() => {}
+                        Ok(Ok(s)) => ev.problem(&format!("on_change command exited with {s}")),
+                        Ok(Err(e)) => ev.problem(&format!("on_change command: {e}")),
+                        Err(_) => ev.problem("on_change command took longer than 30 s; killed"),
+                    }
+                }
+                Err(e) => ev.problem(&format!("on_change command could not start: {e}")),
+            }
+        });
+    }
+    if let Some(url) = &actions.webhook {
+        let body = serde_json::json!({
+            "name": st.name, "url": st.url, "from": from.as_str(), "to": st.color.as_str(),
+            "reason": reason, "reasons": st.reasons, "forecast": st.forecast,
+            "at": time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+        })
+        .to_string();
+        let url = url.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::probe::post_json(&url, &body).await {
+                events.problem(&format!("webhook {url}: {e}"));
+            }
+        });
+    }
+}
+
+async fn ca_loop(ca: CaWatch, shared: Arc<Shared>, events: Arc<dyn Events>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        if shared.stop.load(Ordering::Relaxed) {
+            return;
+        }
+        // The served leaves and their thresholds, deduplicated by certificate.
+        let mut asks: Vec<(
+            usize,
+            crate::probe::SeenCert,
+            crate::spec::Span,
+            crate::spec::Span,
+        )> = Vec::new();
+        for (i, m) in shared.endpoints.iter().enumerate() {
+            let e = m.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(leaf) = e.chain.as_ref().and_then(|c| c.first()) {
+                asks.push((i, leaf.clone(), e.target.cert_warn, e.target.cert_crit));
+            }
+        }
+        if !asks.is_empty() {
+            let ca2 = ca.clone();
+            let result = tokio::task::spawn_blocking(move || {
+                let qs: Vec<Question<'_>> = asks
+                    .iter()
+                    .map(|(_, leaf, warn, crit)| Question {
+                        leaf,
+                        warn: *warn,
+                        crit: *crit,
+                    })
+                    .collect();
+                ca2.findings(&qs, time::OffsetDateTime::now_utc()).map(|f| {
+                    asks.iter()
+                        .map(|a| (a.0, a.1.der.clone()))
+                        .zip(f)
+                        .collect::<Vec<_>>()
+                })
+            })
+            .await;
+            match result {
+                Ok(Ok(found)) => {
+                    for ((i, der), f) in found {
+                        let mut e = shared.endpoints[i]
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner());
+                        // Only if the endpoint still serves the certificate that was looked up.
+                        if e.chain
+                            .as_ref()
+                            .and_then(|c| c.first())
+                            .is_some_and(|l| l.der == der)
+                        {
+                            e.ca_findings = f;
+                        }
+                    }
+                }
+                Ok(Err(e)) => events.problem(&e.to_string()),
+                Err(e) => events.problem(&format!("ledger check: {e}")),
+            }
+        }
+        tokio::time::sleep(CA_REFRESH.saturating_sub(Duration::from_secs(2))).await;
+    }
+}
+
+async fn flush(
+    shared: &Arc<Shared>,
+    store: &mut Option<Store>,
+    since_ms: i64,
+    events: &Arc<dyn Events>,
+) -> i64 {
+    let now = now_ms();
+    let mut rows: Vec<(String, i64, crate::window::Bucket)> = Vec::new();
+    let mut colors = Vec::new();
+    for m in &shared.endpoints {
+        let e = m.lock().unwrap_or_else(|p| p.into_inner());
+        for ring in [&e.history.fine, &e.history.coarse] {
+            for b in ring
+                .buckets()
+                .filter(|b| b.start_ms + ring.width_ms >= since_ms)
+            {
+                rows.push((e.target.name.clone(), ring.width_ms, *b));
+            }
+        }
+        colors.push((e.target.name.clone(), e.color, e.color_since_ms));
+    }
+    let Some(mut s) = store.take() else {
+        return since_ms;
+    };
+    let (s, result) = tokio::task::spawn_blocking(move || {
+        let b: Vec<(&str, i64, crate::window::Bucket)> =
+            rows.iter().map(|r| (r.0.as_str(), r.1, r.2)).collect();
+        let c: Vec<(&str, Color, i64)> = colors.iter().map(|c| (c.0.as_str(), c.1, c.2)).collect();
+        let r = s.save(&b, &c, now - KEEP_MS);
+        (s, r)
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    *store = Some(s);
+    match result {
+        Ok(()) => now,
+        Err(e) => {
+            events.problem(&e.to_string());
+            since_ms
+        }
+    }
+}
+
+async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        let Ok((mut sock, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let mut buf = Vec::with_capacity(1024);
+            let mut chunk = [0u8; 1024];
+            let read = tokio::time::timeout(Duration::from_secs(5), async {
+                loop {
+                    match sock.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return false,
+                        Ok(n) => {
+                            buf.extend_from_slice(&chunk[..n]);
+                            if buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                                return true;
+                            }
+                            if buf.len() > 16 * 1024 {
+                                return false;
+                            }
+                        }
+                    }
+                }
+            })
+            .await;
+            if !matches!(read, Ok(true)) {
+                return;
+            }
+            let line = String::from_utf8_lossy(&buf);
+            let mut parts = line.split_whitespace();
+            let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
+            let path = path.split('?').next().unwrap_or("/");
+            let (code, ctype, body) = if method != "GET" && method != "HEAD" {
+                (
+                    "405 Method Not Allowed",
+                    "text/plain",
+                    "GET only\n".to_string(),
+                )
+            } else {
+                respond(&shared, path)
+            };
+            let head = format!(
+                "HTTP/1.1 {code}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = sock.write_all(head.as_bytes()).await;
+            if method != "HEAD" {
+                let _ = sock.write_all(body.as_bytes()).await;
+            }
+            let _ = sock.shutdown().await;
+        });
+    }
+}
+
+fn respond(shared: &Shared, path: &str) -> (&'static str, &'static str, String) {
+    let statuses = shared
+        .statuses
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let now = time::OffsetDateTime::now_utc();
+    match path {
+        "/" | "/index.html" => (
+            "200 OK",
+            "text/html; charset=utf-8",
+            html(&statuses, 5, &uca_pki::validity::display_time(now)),
+        ),
+        "/status.json" => (
+            "200 OK",
+            "application/json",
+            serde_json::to_string_pretty(&StatusDoc {
+                generated_at: now,
+                summary: summary(&statuses),
+                endpoints: &statuses,
+            })
+            .unwrap_or_default(),
+        ),
+        "/metrics" => {
+            let guards: Vec<_> = shared
+                .endpoints
+                .iter()
+                .map(|m| m.lock().unwrap_or_else(|p| p.into_inner()))
+                .collect();
+            let refs: Vec<&Endpoint> = guards.iter().map(|g| &**g).collect();
+            let sched = shared
+                .sched
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            (
+                "200 OK",
+                "text/plain; version=0.0.4; charset=utf-8",
+                metrics(&refs, &statuses, &sched),
+            )
+        }
+        "/healthz" => ("200 OK", "text/plain", "ok\n".into()),
+        _ => (
+            "404 Not Found",
+            "text/plain",
+            "not found: try /, /status.json or /metrics\n".into(),
+        ),
+    }
+}

@@ -1,0 +1,109 @@
+//! `uca health check URL`: N probes, one status line with perfdata, monitoring-plugins exit code.
+
+use std::process::ExitCode;
+
+use uca_health::check::{CheckOptions, run as run_check};
+use uca_health::spec::{Span, Threshold, percent};
+use uca_health::window::{Color, percent_1};
+
+use crate::cli::HealthCheckArgs;
+use crate::exit::{CliError, Exit};
+use crate::settings::Settings;
+
+/// A monitoring check says UNKNOWN, not "usage error", when it cannot run.
+fn unknown(message: impl Into<String>, hint: Option<String>) -> CliError {
+    CliError {
+        message: message.into(),
+        hint,
+        code: Exit::Unknown,
+    }
+}
+
+fn parse<T: std::str::FromStr<Err = String>>(flag: &str, v: &str) -> Result<T, CliError> {
+    v.parse()
+        .map_err(|e: String| unknown(format!("--{flag}: {e}"), None))
+}
+
+pub fn run(args: &HealthCheckArgs, settings: &Settings) -> Result<ExitCode, CliError> {
+    if args.count == 0 || args.count > 1000 {
+        return Err(unknown("--count must be between 1 and 1000", None));
+    }
+    let opts = CheckOptions {
+        url: args.url.clone(),
+        count: args.count,
+        ok: parse::<Threshold>("ok", &args.ok)?,
+        warn: parse::<Threshold>("warn", &args.warn)?,
+        ca: args.ca.clone(),
+        client_cert: args.client_cert.clone(),
+        client_key: args.client_key.clone(),
+        server_name: args.server_name.clone(),
+        cert_warn: parse::<Span>("cert-warn", &args.cert_warn)?,
+        cert_crit: parse::<Span>("cert-crit", &args.cert_crit)?,
+        timeout: parse::<Span>("timeout", &args.timeout)?,
+        expect_status: args.expect_status.clone(),
+        body: args.body.clone(),
+        ca_dir: Some(settings.dir.clone()),
+    };
+    let (endpoint, st) = run_check(&opts).map_err(|e| {
+        let hint = e.hint();
+        unknown(e.to_string(), hint)
+    })?;
+    let code = match st.color {
+        Color::Green => Exit::Ok,
+        Color::Yellow => Exit::Failure,
+        Color::Red => Exit::Usage,
+        Color::Unknown => Exit::Unknown,
+    };
+    if settings.out.json {
+        settings.out.json(&st)?;
+        return Ok(code.into());
+    }
+    let word = match st.color {
+        Color::Green => "OK",
+        Color::Yellow => "WARNING",
+        Color::Red => "CRITICAL",
+        Color::Unknown => "UNKNOWN",
+    };
+    let good = endpoint.history.fine.since(0);
+    let mut perf = vec![format!(
+        "good_share={}%;{}:;{}:;0;100",
+        st.probe
+            .share_ok
+            .map(percent_1)
+            .unwrap_or_else(|| "0".into()),
+        percent(opts.ok.share),
+        percent(opts.warn.share)
+    )];
+    if let Some(p50) = st.latency_ms_p50 {
+        perf.push(format!(
+            "latency_p50={:.4}s;{};{}",
+            p50 / 1000.0,
+            opts.ok.within.0.as_secs_f64(),
+            opts.warn.within.0.as_secs_f64()
+        ));
+    }
+    if let Some(max) = st.latency_ms_max {
+        perf.push(format!("latency_max={:.4}s", max / 1000.0));
+    }
+    if let Some(c) = &st.cert {
+        perf.push(format!(
+            "cert_days={:.1};{}:;{}:",
+            c.seconds_left as f64 / 86_400.0,
+            opts.cert_warn.0.as_secs() / 86_400,
+            opts.cert_crit.0.as_secs() / 86_400
+        ));
+    }
+    let mut words = vec![format!(
+        "{}/{} probes answered within {}",
+        good.good_ok, good.total, opts.ok.within
+    )];
+    words.extend(st.reasons.iter().cloned());
+    words.dedup();
+    settings.out.line(format!(
+        "UCA-HEALTH {word} - {}: {} | {}",
+        args.url,
+        words.join("; "),
+        perf.join(" ")
+    ));
+    Ok(code.into())
+}

@@ -1,0 +1,4 @@
+//! `uca health`: the watcher and the one-shot check.
+
+pub mod check;
+pub mod watch;
