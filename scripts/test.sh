@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian/Ubuntu machine or in CI.
 # Installs the independent judges the tests run (openssl, curl, a JDK, nginx, HAProxy, chattr,
-# script, pkilint) when they are missing, then runs every test of the workspace.
+# script, pkilint, Chromium, prometheus-client) when they are missing, then runs every test of the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +16,7 @@ command -v certutil >/dev/null 2>&1 || missing+=(libnss3-tools)
 command -v update-ca-certificates >/dev/null 2>&1 || [ -x /usr/sbin/update-ca-certificates ] || missing+=(ca-certificates)
 command -v script >/dev/null 2>&1 || missing+=(bsdutils)
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}" >&2
   sudo=""
@@ -25,6 +26,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 if ! command -v lint_pkix_cert >/dev/null 2>&1; then
   python3 -m pip install --quiet "pkilint==0.13.3" || python3 -m pip install --quiet --break-system-packages "pkilint==0.13.3"
+fi
+# The Prometheus project's own parser judges /metrics.
+if ! python3 -c "import prometheus_client" >/dev/null 2>&1; then
+  python3 -m pip install --quiet "prometheus-client==0.21.1" || python3 -m pip install --quiet --break-system-packages "prometheus-client==0.21.1"
 fi
 
 if cargo nextest --version >/dev/null 2>&1; then

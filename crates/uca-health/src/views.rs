@@ -20,7 +20,9 @@ pub struct SchedulerStats {
 }
 
 /// Upper bounds (seconds) of the scheduling-lag histogram.
-pub const LAG_BUCKETS: [f64; 10] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+pub const LAG_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0,
+];
 
 /// The JSON document of `/status.json` and `uca health check --json`.
 #[derive(Serialize)]

@@ -348,12 +348,28 @@ fn crossing(
     slope: f64,
     pick: fn(&Bucket) -> u32,
 ) -> Option<i64> {
+    // At a steady or improving rate at or above the threshold, nothing crosses.
+    if level >= threshold && slope >= 0.0 {
+        return None;
+    }
     let r = &h.rules;
     let w = r.window_ms;
     let rate = 1.0 / r.interval_ms.max(1) as f64;
     let p = |t: f64| (level + slope * t).clamp(0.0, 1.0);
+    // Suffix sums of (total, good) over the fine buckets: the part of today's window still
+    // inside the window at a future time is a suffix.
+    let starts: Vec<i64> = h.fine.buckets().map(|b| b.start_ms).collect();
+    let mut suffix = vec![(0u64, 0u64); starts.len() + 1];
+    let buckets: Vec<&Bucket> = h.fine.buckets().collect();
+    for (i, b) in buckets.iter().enumerate().rev() {
+        suffix[i] = (
+            suffix[i + 1].0 + u64::from(b.total),
+            suffix[i + 1].1 + u64::from(pick(b)),
+        );
+    }
     let share_at = |t: i64| -> f64 {
-        let old = h.fine.since(now_ms + t - w);
+        let idx = starts.partition_point(|s| *s < now_ms + t - w);
+        let (old_total, old_good) = suffix[idx];
         let from = (t - w).max(0) as f64;
         let to = t as f64;
         let n_new = rate * (to - from);
@@ -362,11 +378,11 @@ fn crossing(
         let good_new: f64 = (0..steps)
             .map(|i| p(from + (i as f64 + 0.5) * dt) * rate * dt)
             .sum();
-        let total = f64::from(old.total) + n_new;
+        let total = old_total as f64 + n_new;
         if total <= 0.0 {
             return 1.0;
         }
-        (f64::from(pick(&old)) + good_new) / total
+        (old_good as f64 + good_new) / total
     };
     let step = (r.horizon_ms / 240).max(w / 30).max(1000);
     let mut prev = 0i64;

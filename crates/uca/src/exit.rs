@@ -42,7 +42,8 @@ pub const EXIT_CODES_HELP: &str = "EXIT CODES:
   6  the CA key could not be unlocked (wrong or missing passphrase)
   7  uca verify: the certificate is not valid; uca artifact verify: the policy does not hold
   8  the CA is sealed (its key was destroyed) and cannot sign
-  uca expiring uses the monitoring-plugins codes instead: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN";
+  uca expiring and uca health check use the monitoring-plugins codes instead: 0 OK, 1 WARNING,
+  2 CRITICAL, 3 UNKNOWN";
 
 /// An error as the user sees it: message, optional hint, exit code.
 #[derive(Debug)]

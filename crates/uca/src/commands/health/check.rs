@@ -88,7 +88,7 @@ pub fn run(args: &HealthCheckArgs, settings: &Settings) -> Result<ExitCode, CliE
     if let Some(c) = &st.cert {
         perf.push(format!(
             "cert_days={:.1};{}:;{}:",
-            c.seconds_left as f64 / 86_400.0,
+            (c.seconds_left as f64 / 8_640.0).floor() / 10.0,
             opts.cert_warn.0.as_secs() / 86_400,
             opts.cert_crit.0.as_secs() / 86_400
         ));
@@ -97,7 +97,13 @@ pub fn run(args: &HealthCheckArgs, settings: &Settings) -> Result<ExitCode, CliE
         "{}/{} probes answered within {}",
         good.good_ok, good.total, opts.ok.within
     )];
-    words.extend(st.reasons.iter().cloned());
+    // The probe's own "N% within T" says again what the count says.
+    words.extend(
+        st.reasons
+            .iter()
+            .filter(|r| !(st.probe.color == Color::Green && **r == st.probe.reason))
+            .cloned(),
+    );
     words.dedup();
     settings.out.line(format!(
         "UCA-HEALTH {word} - {}: {} | {}",
