@@ -128,3 +128,83 @@ print(f"| uca health watch peak RSS | {int(rss) / 1024:.0f} MB |")
 print(f"| nginx worker CPU (server side, for scale) | {ncpu * 100:.0f}% of one core |")
 print(f"| colors at the end | {colors} |")
 PY
+
+# The same load through Prometheus' blackbox exporter, when installed (Debian:
+# prometheus-blackbox-exporter): it probes when asked, so a small asyncio driver asks it for each
+# target once a second over keep-alive connections, the way a Prometheus scraping 1,000 targets
+# at a 1 s interval would.
+bbe=$(command -v prometheus-blackbox-exporter || command -v blackbox_exporter || true)
+if [ -z "$bbe" ]; then
+  echo "(blackbox exporter not installed: no side-by-side run)"
+  exit 0
+fi
+bport=$(free_port)
+cat > bbe.yml <<YML
+modules:
+  mtls:
+    prober: http
+    timeout: 5s
+    http:
+      valid_status_codes: [200]
+      tls_config:
+        ca_file: $UCA_DIR/ca.crt
+        cert_file: $UCA_DIR/issued/prober/fullchain.pem
+        key_file: $UCA_DIR/issued/prober/key.pem
+YML
+"$bbe" --config.file=bbe.yml --web.listen-address="127.0.0.1:$bport" > bbe.log 2>&1 &
+bpid=$!
+pids+=($bpid)
+for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$bport) 2>/dev/null && break; sleep 0.1; done
+python3 - "$n" "$secs" "$bport" "$port" "$bpid" "$(getconf CLK_TCK)" <<'PY'
+import asyncio, random, sys, time
+n, secs, bport, port, bpid, hz = map(int, sys.argv[1:7])
+lags, ok, bad = [], 0, 0
+def ticks():
+    f = open(f"/proc/{bpid}/stat").read().rsplit(")", 1)[1].split()
+    return int(f[11]) + int(f[12])
+async def worker(i, start, stop):
+    global ok, bad
+    r, w = await asyncio.open_connection("127.0.0.1", bport)
+    req = (f"GET /probe?module=mtls&target=https://127.0.0.1:{port}/t/{i} HTTP/1.1\r\n"
+           f"Host: 127.0.0.1\r\n\r\n").encode()
+    due = start + random.random()
+    while True:
+        await asyncio.sleep(max(0, due - time.monotonic()))
+        if time.monotonic() >= stop:
+            break
+        measure = due >= start + 5
+        w.write(req)
+        head = await r.readuntil(b"\r\n\r\n")
+        length = int([l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0].split(b":")[1])
+        body = await r.readexactly(length)
+        if measure:
+            lags.append(time.monotonic() - due)
+            if b"\nprobe_success 1" in body:
+                ok += 1
+            else:
+                bad += 1
+        due += 1.0
+        if due < time.monotonic():
+            due = time.monotonic() + 0.05
+    w.close()
+async def main():
+    start = time.monotonic()
+    stop = start + 5 + secs
+    t = asyncio.create_task(asyncio.sleep(5))
+    tasks = [asyncio.create_task(worker(i, start, stop)) for i in range(1, n + 1)]
+    await t
+    c0, t0 = ticks(), time.monotonic()
+    await asyncio.gather(*tasks)
+    c1, t1 = ticks(), time.monotonic()
+    rss = [l for l in open(f"/proc/{bpid}/status") if l.startswith("VmHWM")][0].split()[1]
+    lags.sort()
+    q = lambda p: lags[min(len(lags) - 1, int(p * len(lags)))] * 1000 if lags else float("nan")
+    print()
+    print(f"| blackbox exporter, same load | |")
+    print("|---|---|")
+    print(f"| achieved probe rate | {(ok + bad) / secs:.0f} probes/s, {bad} failed |")
+    print(f"| answer time seen by the driver p50 / p99 (includes the probe) | {q(0.5):.1f} ms / {q(0.99):.1f} ms |")
+    print(f"| blackbox exporter CPU | {(c1 - c0) / hz / (t1 - t0) * 100:.0f}% of one core |")
+    print(f"| blackbox exporter peak RSS | {int(rss) / 1024:.0f} MB |")
+asyncio.run(main())
+PY

@@ -186,6 +186,9 @@ pub fn run(args: &ArtifactVerifyArgs, settings: &Settings) -> Result<ExitCode, C
         &resolved.rules,
         now,
     );
+    // Release the CA directory's lock before hashing what may be a large tree.
+    drop(trust);
+    drop(ca);
     let content = args
         .content
         .as_ref()
