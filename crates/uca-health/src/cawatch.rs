@@ -17,6 +17,9 @@ use crate::probe::SeenCert;
 use crate::spec::Span;
 use crate::window::Color;
 
+/// The CA's CRL turns an endpoint Yellow in its last day before nextUpdate.
+pub const CRL_WARN_SECONDS: i64 = 86_400;
+
 /// A uca CA directory to cross-check served certificates against.
 #[derive(Debug, Clone)]
 pub struct CaWatch {
@@ -114,31 +117,27 @@ impl CaWatch {
                     return Err(HealthError::Setup(format!("the CA ledger: {e}")));
                 }
             }
+            // A CRL is re-published long before it runs out (uca crl: 7 days by default), so it
+            // is judged on its own scale, not the certificates': Yellow in its last day, Red
+            // once past nextUpdate (relying parties then reject everything it covers).
             if let Some(next) = crl.as_ref().and_then(|c| c.next_update) {
                 let left = (next - now).whole_seconds();
-                let words = if left <= 0 {
-                    Some((
-                        Color::Red,
-                        format!(
+                if left <= 0 {
+                    found.push(CaFinding {
+                        color: Color::Red,
+                        reason: format!(
                             "the CA's CRL is past its nextUpdate ({}): run uca crl",
                             display_time(next)
                         ),
-                    ))
-                } else if left <= q.crit.0.as_secs() as i64 {
-                    Some((
-                        Color::Red,
-                        format!("the CA's CRL expires {}: run uca crl", display_time(next)),
-                    ))
-                } else if left <= q.warn.0.as_secs() as i64 {
-                    Some((
-                        Color::Yellow,
-                        format!("the CA's CRL expires {}: run uca crl", display_time(next)),
-                    ))
-                } else {
-                    None
-                };
-                if let Some((color, reason)) = words {
-                    found.push(CaFinding { color, reason });
+                    });
+                } else if left <= CRL_WARN_SECONDS {
+                    found.push(CaFinding {
+                        color: Color::Yellow,
+                        reason: format!(
+                            "the CA's CRL runs out at {}: run uca crl",
+                            display_time(next)
+                        ),
+                    });
                 }
             }
             out.push(found);

@@ -138,10 +138,14 @@ pub fn run(opts: WatchOptions, events: Arc<dyn Events>) -> Result<(), HealthErro
         let mut flushed_ms = now_ms() - KEEP_MS;
         let mut store = Some(store);
         let mut last_flush = Instant::now();
+        // One listener for the whole run: a signal that arrives while a flush or a refresh
+        // runs is kept until the loop looks again.
+        let shutdown = shutdown_signal();
+        tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
-                _ = shutdown_signal() => break,
+                _ = &mut shutdown => break,
             }
             refresh_statuses(&shared, &events, &opts.targets.actions, false);
             if last_flush.elapsed() >= Duration::from_secs(5) {
@@ -158,18 +162,33 @@ pub fn run(opts: WatchOptions, events: Arc<dyn Events>) -> Result<(), HealthErro
     })
 }
 
-async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+/// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called (not when
+/// first polled), so no signal between two polls is lost.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut int = signal(SignalKind::interrupt()).ok();
+    async move {
+        let t = async {
+            match term.as_mut() {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        let i = async {
+            match int.as_mut() {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = t => {}
+            _ = i => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
     }
 }
 

@@ -133,11 +133,13 @@ impl Ring {
         self.slot(b.start_ms).add(b);
     }
 
-    /// Totals of the buckets that start at or after `since_ms`.
+    /// Totals of the buckets inside `[since_ms, now]`; the bucket that straddles `since_ms`
+    /// counts when most of it is inside (buckets are window/60 wide, so the edge error stays
+    /// under 1% of the window).
     pub fn since(&self, since_ms: i64) -> Bucket {
         let mut sum = Bucket::default();
         for b in self.buckets.iter().rev() {
-            if b.start_ms < since_ms {
+            if b.start_ms + self.width_ms / 2 < since_ms {
                 break;
             }
             sum.add(b);
@@ -185,7 +187,7 @@ const RECENT: usize = 128;
 
 impl History {
     pub fn new(rules: Rules) -> History {
-        let fine_width = (rules.window_ms / 60).max(1000);
+        let fine_width = (rules.window_ms / 60).max(100);
         let fine_cap = ((2 * rules.window_ms) / fine_width + 2) as usize;
         History {
             rules,
