@@ -10,12 +10,22 @@ dir=${1:-./demo-pki}
 pass="$dir.pass"
 
 if [ -e "$dir" ]; then
-  echo "demo CA already exists at $dir; listing it (remove $dir and $pass to start over)" >&2
+  echo "demo CA already exists at $dir; listing it (remove $dir, $dir-release and $pass to start over)" >&2
 else
   "$uca" --dir "$dir" init --name "uca demo root" --subject "O=uca demo" \
     --generate-passphrase --passphrase-out "$pass"
   "$uca" --dir "$dir" issue rmq1 rmq2 rmq3 --san 127.0.0.1 --passphrase-file "$pass"
   "$uca" --dir "$dir" issue ops-client --profile client --passphrase-file "$pass"
+  "$uca" --dir "$dir" issue release-bot --profile code-signing --passphrase-file "$pass"
+  # Chain of custody: a manifest of a (tiny) release, attested by the build stage.
+  mkdir -p "$dir-release/dist/bin"
+  printf '#!/bin/sh\necho hello\n' > "$dir-release/dist/bin/hello" && chmod 755 "$dir-release/dist/bin/hello"
+  "$uca" artifact manifest --base "$dir-release/dist" "$dir-release/dist" --out "$dir-release/SHA256SUMS"
+  "$uca" --dir "$dir" artifact attest "$dir-release/SHA256SUMS" --cert release-bot --stage build
+fi
+echo
+if [ -f "$dir-release/SHA256SUMS" ]; then
+  "$uca" --dir "$dir" artifact verify "$dir-release/SHA256SUMS" --require build --content "$dir-release/dist"
 fi
 echo
 "$uca" --dir "$dir" list
@@ -37,4 +47,11 @@ Check it with OpenSSL:
       -CAfile $dir/ca.crt -Verify 1 -www &
   curl --cacert $dir/ca.crt --cert $dir/issued/ops-client/cert.pem --key $dir/issued/ops-client/key.pem \\
       --resolve rmq:8443:127.0.0.1 https://rmq:8443/ | grep 'Verify return code'
+  # the same endpoint, judged Green/Yellow/Red (Nagios line and exit code):
+  $uca --dir $dir health check https://127.0.0.1:8443/ --client-cert ops-client
+
+Chain of custody, with stock tools only:
+  (cd $dir-release/dist && sha256sum -c ../SHA256SUMS)
+  openssl cms -verify -binary -inform DER -in $dir-release/SHA256SUMS.build.p7s \\
+      -content $dir-release/SHA256SUMS -CAfile $dir/ca.crt -purpose any -out /dev/null
 TXT
