@@ -135,3 +135,48 @@ fn list_colors_on_a_terminal_unless_no_color() {
     assert!(ok, "{text}");
     assert!(!text.contains("\u{1b}["), "NO_COLOR: {text:?}");
 }
+
+/// `uca health watch` on a terminal draws a live table (colored) of every endpoint, and stops by
+/// itself with --duration.
+#[test]
+fn health_watch_shows_a_live_table_on_a_terminal() {
+    let env = Env::new();
+    env.init_plain(&[]);
+    // One endpoint that answers (a listener uca connects to) and one that refuses.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let open = listener.local_addr().unwrap().port();
+    let closed = free_port();
+    std::fs::write(
+        env.path("targets.toml"),
+        format!(
+            "[defaults]\ninterval = \"100ms\"\nwindow = \"2s\"\nmin_samples = 3\n\
+             [[target]]\nname = \"up-tcp\"\nurl = \"tcp://127.0.0.1:{open}\"\n\
+             [[target]]\nname = \"down-tcp\"\nurl = \"tcp://127.0.0.1:{closed}\"\n"
+        ),
+    )
+    .unwrap();
+    let listen = free_port();
+    let (ok, text) = on_terminal(
+        &env,
+        &format!("health watch targets.toml --listen 127.0.0.1:{listen} --duration 4s"),
+        &[],
+        &[],
+    );
+    drop(listener);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("STATUS") && text.contains("ENDPOINT"),
+        "{text}"
+    );
+    assert!(
+        text.contains("up-tcp") && text.contains("down-tcp"),
+        "{text}"
+    );
+    assert!(text.contains("connection refused"), "{text}");
+    // Colors on a terminal: Green and Red rows are painted.
+    assert!(
+        text.contains("\u{1b}[32mGreen") && text.contains("\u{1b}[31mRed"),
+        "{text}"
+    );
+    assert!(text.contains("recent changes:"), "{text}");
+}
