@@ -46,6 +46,20 @@ impl Ca {
     /// Opens the CA at `dir`, waiting for other uca processes (`on_wait` is called once if it
     /// has to wait), then repairs what an interrupted run left behind.
     pub fn open(dir: &Path, on_wait: &mut dyn FnMut()) -> Result<(Ca, Repair), CaError> {
+        Self::open_with(dir, &mut |p| CaLock::acquire(p, on_wait).map(Some))?
+            .ok_or_else(|| CaError::Ledger("the CA lock could not be taken".into()))
+    }
+
+    /// Opens the CA only if no other uca process holds it right now (`None` if one does): for
+    /// watchers that must never wait behind, say, an `uca issue` at its passphrase prompt.
+    pub fn open_if_free(dir: &Path) -> Result<Option<(Ca, Repair)>, CaError> {
+        Self::open_with(dir, &mut |p| CaLock::try_acquire(p))
+    }
+
+    fn open_with(
+        dir: &Path,
+        lock: &mut dyn FnMut(&Path) -> Result<Option<CaLock>, CaError>,
+    ) -> Result<Option<(Ca, Repair)>, CaError> {
         let paths = CaPaths::new(dir);
         if !paths.config().exists() || !paths.ca_cert().exists() {
             return Err(CaError::NotFound {
@@ -58,7 +72,9 @@ impl Ca {
                 paths.ledger().display()
             )));
         }
-        let lock = CaLock::acquire(&paths.lock(), on_wait)?;
+        let Some(lock) = lock(&paths.lock())? else {
+            return Ok(None);
+        };
         let config = Config::load(&paths.config())?;
         let cert_pem =
             std::fs::read_to_string(paths.ca_cert()).map_err(io_err("read", &paths.ca_cert()))?;
@@ -86,7 +102,7 @@ impl Ca {
             _lock: lock,
         };
         let repair = ca.repair(OffsetDateTime::now_utc())?;
-        Ok((ca, repair))
+        Ok(Some((ca, repair)))
     }
 
     /// The CA certificate as PEM (what peers trust).

@@ -14,6 +14,22 @@ pub struct CaLock {
 }
 
 impl CaLock {
+    /// Takes the lock only if it is free right now (`None` when another process holds it).
+    pub fn try_acquire(path: &Path) -> Result<Option<CaLock>, CaError> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(io_err("open lock file", path))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(CaLock { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(io_err("lock", path)(e)),
+        }
+    }
+
     /// Takes the lock, calling `on_wait` once if another process holds it, then blocking.
     pub fn acquire(path: &Path, on_wait: &mut dyn FnMut()) -> Result<CaLock, CaError> {
         let file = OpenOptions::new()

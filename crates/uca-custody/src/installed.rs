@@ -78,6 +78,14 @@ pub fn check_tree(
     manifest: &Manifest,
     opts: &TreeCheck<'_>,
 ) -> Result<TreeReport, CustodyError> {
+    // A deployed tree is often reached through a `current -> releases/N` link: judge what it
+    // points to.
+    let canonical = std::fs::canonicalize(root).map_err(|e| CustodyError::Io {
+        path: root.to_path_buf(),
+        source: e,
+    })?;
+    let shown = root;
+    let root = canonical.as_path();
     let meta_root = std::fs::metadata(root).map_err(|e| CustodyError::Io {
         path: root.to_path_buf(),
         source: e,
@@ -226,7 +234,7 @@ pub fn check_tree(
     });
     let ok = findings.iter().all(|f| f.allowed);
     Ok(TreeReport {
-        root: root.display().to_string(),
+        root: shown.display().to_string(),
         checked,
         findings,
         ok,

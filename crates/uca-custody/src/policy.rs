@@ -129,6 +129,8 @@ pub struct Policy {
     pub crl: Option<PathBuf>,
     pub max_age: Option<Span>,
     pub allow_stale_crl: bool,
+    /// Every signer's revocation must be checkable (a CRL from its issuer, or the CA's ledger).
+    pub require_revocation: bool,
     /// Allowed signers per stage; a stage without an entry accepts any code-signing
     /// certificate that chains to a trusted root.
     pub stages: BTreeMap<String, Vec<SignerPattern>>,
@@ -143,6 +145,7 @@ struct RawPolicy {
     crl: Option<Spanned<String>>,
     max_age: Option<Spanned<String>>,
     allow_stale_crl: Option<bool>,
+    require_revocation: Option<bool>,
     stages: Option<BTreeMap<Spanned<String>, RawStage>>,
     mutable: Option<Vec<Spanned<String>>>,
 }
@@ -181,6 +184,7 @@ impl Policy {
         let dir = path.parent().unwrap_or(Path::new("."));
         let mut p = Policy {
             allow_stale_crl: raw.allow_stale_crl.unwrap_or(false),
+            require_revocation: raw.require_revocation.unwrap_or(false),
             ..Policy::default()
         };
         for s in raw.require.unwrap_or_default() {

@@ -144,15 +144,20 @@ pub fn walk(base: &Path, paths: &[PathBuf], opts: &WalkOptions) -> Result<Walk, 
     Ok(out)
 }
 
-/// `path` is the manifest `out` itself or a file beside it named `OUT.<suffix>`.
+/// `path` is the manifest `out` itself or one of its own files beside it: `OUT.meta`,
+/// `OUT.<stage>.p7s`, `OUT.crl`, `OUT.ca.crt`.
 fn is_manifest_family(out: &Path, path: &Path) -> bool {
     let (Some(out_name), Some(name)) = (out.file_name(), path.file_name()) else {
         return false;
     };
     let (out_name, name) = (out_name.as_bytes(), name.as_bytes());
-    out.parent() == path.parent()
-        && name.starts_with(out_name)
-        && (name.len() == out_name.len() || name[out_name.len()] == b'.')
+    if out.parent() != path.parent() || !name.starts_with(out_name) {
+        return false;
+    }
+    let suffix = &name[out_name.len()..];
+    suffix.is_empty()
+        || [&b".meta"[..], b".crl", b".ca.crt"].contains(&suffix)
+        || (suffix.starts_with(b".") && suffix.ends_with(b".p7s") && suffix.len() > 5)
 }
 
 /// SHA-256 of one file, read with `buf`.

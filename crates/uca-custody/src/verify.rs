@@ -140,6 +140,8 @@ pub struct Rules {
     pub require: Vec<String>,
     pub stages: BTreeMap<String, Vec<SignerPattern>>,
     pub max_age: Option<Span>,
+    /// Fail, rather than note, an attestation whose signer's revocation could not be checked.
+    pub require_revocation: bool,
 }
 
 /// One line of the auditor's table.
@@ -423,8 +425,15 @@ fn judge(
             t
         }
         None => {
-            row.notes
-                .push("no signing time in the signature: certificates checked as of now".into());
+            if let Some(max) = rules.max_age {
+                row.problems.push(format!(
+                    "the signature has no signing time, so its age cannot be held to the policy's {max}"
+                ));
+            } else {
+                row.notes.push(
+                    "no signing time in the signature: certificates checked as of now".into(),
+                );
+            }
             now
         }
     };
@@ -508,10 +517,14 @@ fn judge(
         }
     }
     if !covered {
-        row.notes.push(
-            "revocation not checked: no CRL from the signer's issuer and no CA ledger at hand"
-                .into(),
-        );
+        let words =
+            "revocation not checked: no CRL from the signer's issuer and no CA ledger at hand";
+        if rules.require_revocation {
+            row.problems
+                .push(format!("{words} (the policy requires a revocation check)"));
+        } else {
+            row.notes.push(words.into());
+        }
     }
     // Who: the policy's allowed signers for this stage.
     if let Some(allowed) = rules.stages.get(&row.stage)

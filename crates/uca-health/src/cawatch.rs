@@ -41,14 +41,19 @@ impl CaWatch {
         })
     }
 
-    /// Findings for each question, in order (empty for leaves this CA did not issue).
+    /// Findings for each question, in order (empty for leaves this CA did not issue); `None`
+    /// when the CA is busy with another uca process (never waited for).
     pub fn findings(
         &self,
         questions: &[Question<'_>],
         now: OffsetDateTime,
-    ) -> Result<Vec<Vec<CaFinding>>, HealthError> {
-        let (ca, _) = Ca::open(&self.dir, &mut || {})
-            .map_err(|e| HealthError::Setup(format!("the CA in {}: {e}", self.dir.display())))?;
+    ) -> Result<Option<Vec<Vec<CaFinding>>>, HealthError> {
+        let Some((ca, _)) = Ca::open_if_free(&self.dir)
+            .map_err(|e| HealthError::Setup(format!("the CA in {}: {e}", self.dir.display())))?
+        else {
+            // Another uca process is working on the CA: keep what is known, look again later.
+            return Ok(None);
+        };
         let info = ca.cert_info();
         let spki = info.spki_der.clone();
         let ca_subject = info.subject.clone();
@@ -142,6 +147,6 @@ impl CaWatch {
             }
             out.push(found);
         }
-        Ok(out)
+        Ok(Some(out))
     }
 }

@@ -138,7 +138,7 @@ pub fn run(o: &CheckOptions) -> Result<(Endpoint, Status), HealthError> {
             warn: t.cert_warn,
             crit: t.cert_crit,
         }];
-        if let Ok(mut f) = ca.findings(&q, time::OffsetDateTime::now_utc()) {
+        if let Ok(Some(mut f)) = ca.findings(&q, time::OffsetDateTime::now_utc()) {
             e.ca_findings = f.pop().unwrap_or_default();
         }
     }

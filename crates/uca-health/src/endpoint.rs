@@ -103,6 +103,21 @@ impl Endpoint {
     }
 }
 
+impl Endpoint {
+    /// Counts `n` schedule slots that a failed probe used up as failures in the window (not as
+    /// probes run): the endpoint did not answer in any of them.
+    pub fn record_missed_slots(&mut self, at_ms: i64, n: u32, o: &Outcome) {
+        let s = Sample {
+            at_ms,
+            success: false,
+            latency_ms: o.latency.as_secs_f64() * 1000.0,
+        };
+        for _ in 0..n {
+            self.history.record(&s, o.error.clone());
+        }
+    }
+}
+
 /// The expiry finding of a presented chain: the earliest notAfter wins.
 #[derive(Debug, Clone, Serialize)]
 pub struct CertView {

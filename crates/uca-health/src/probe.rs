@@ -247,7 +247,8 @@ fn response_complete(buf: &[u8]) -> bool {
         return false;
     };
     let head = String::from_utf8_lossy(&buf[..end]);
-    content_length(&head).is_some_and(|n| buf.len() >= end + n)
+    // The server's number: never trusted for arithmetic.
+    content_length(&head).is_some_and(|n| buf.len().saturating_sub(end) >= n)
 }
 
 fn dechunk(body: &[u8]) -> Vec<u8> {
@@ -263,9 +264,9 @@ fn dechunk(body: &[u8]) -> Vec<u8> {
             break;
         }
         let start = pos + 2;
-        let end = (start + size).min(rest.len());
-        out.extend_from_slice(&rest[start..end]);
-        rest = rest.get(end + 2..).unwrap_or(&[]);
+        let end = start.saturating_add(size).min(rest.len());
+        out.extend_from_slice(rest.get(start..end).unwrap_or(&[]));
+        rest = rest.get(end.saturating_add(2)..).unwrap_or(&[]);
     }
     out
 }

@@ -9,14 +9,25 @@ use rusqlite::{Connection, params};
 use crate::HealthError;
 use crate::window::{Bucket, Color};
 
+/// The layout of the tables below; bumped when it changes.
+const SCHEMA_VERSION: i64 = 2;
+
 pub struct Store {
     conn: Connection,
     path: PathBuf,
 }
 
+/// Which ring of a history a stored bucket belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RingId {
+    Fine = 0,
+    Coarse = 1,
+}
+
 /// What is stored for one endpoint.
 pub struct Saved {
-    pub buckets: Vec<(i64, Bucket)>,
+    /// (ring, width, bucket); a bucket whose width no longer matches its ring is dropped.
+    pub buckets: Vec<(RingId, i64, Bucket)>,
     pub color: Option<(Color, i64)>,
 }
 
@@ -27,6 +38,14 @@ impl Store {
             message: e.to_string(),
         };
         let conn = Connection::open(path).map_err(err)?;
+        // The store holds history only: a file from another layout version starts afresh.
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(err)?;
+        if version != SCHEMA_VERSION {
+            conn.execute_batch("DROP TABLE IF EXISTS buckets; DROP TABLE IF EXISTS endpoints;")
+                .map_err(err)?;
+        }
         conn.execute_batch(
             "PRAGMA journal_mode=WAL;
              PRAGMA synchronous=NORMAL;
@@ -38,6 +57,7 @@ impl Store {
                  color_since_ms INTEGER);
              CREATE TABLE IF NOT EXISTS buckets(
                  name TEXT NOT NULL,
+                 ring INTEGER NOT NULL,
                  width_ms INTEGER NOT NULL,
                  start_ms INTEGER NOT NULL,
                  total INTEGER NOT NULL,
@@ -45,9 +65,11 @@ impl Store {
                  good_warn INTEGER NOT NULL,
                  success INTEGER NOT NULL,
                  latency_ms_sum REAL NOT NULL,
-                 PRIMARY KEY(name, width_ms, start_ms)) WITHOUT ROWID;",
+                 PRIMARY KEY(name, ring, start_ms)) WITHOUT ROWID;",
         )
         .map_err(err)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(err)?;
         Ok(Store {
             conn,
             path: path.to_path_buf(),
@@ -107,21 +129,26 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT width_ms, start_ms, total, good_ok, good_warn, success, latency_ms_sum
+                "SELECT ring, width_ms, start_ms, total, good_ok, good_warn, success, latency_ms_sum
                  FROM buckets WHERE name = ?1 AND start_ms >= ?2 ORDER BY start_ms",
             )
             .map_err(|e| self.err(e))?;
         let buckets = stmt
             .query_map(params![name, since_ms], |r| {
                 Ok((
-                    r.get::<_, i64>(0)?,
+                    if r.get::<_, i64>(0)? == 0 {
+                        RingId::Fine
+                    } else {
+                        RingId::Coarse
+                    },
+                    r.get::<_, i64>(1)?,
                     Bucket {
-                        start_ms: r.get(1)?,
-                        total: r.get(2)?,
-                        good_ok: r.get(3)?,
-                        good_warn: r.get(4)?,
-                        success: r.get(5)?,
-                        latency_ms_sum: r.get(6)?,
+                        start_ms: r.get(2)?,
+                        total: r.get(3)?,
+                        good_ok: r.get(4)?,
+                        good_warn: r.get(5)?,
+                        success: r.get(6)?,
+                        latency_ms_sum: r.get(7)?,
                     },
                 ))
             })
@@ -138,7 +165,7 @@ impl Store {
     /// than `keep_since_ms`.
     pub fn save(
         &mut self,
-        buckets: &[(&str, i64, Bucket)],
+        buckets: &[(&str, RingId, i64, Bucket)],
         colors: &[(&str, Color, i64)],
         keep_since_ms: i64,
     ) -> Result<(), HealthError> {
@@ -151,13 +178,14 @@ impl Store {
         {
             let mut put = tx
                 .prepare_cached(
-                    "INSERT OR REPLACE INTO buckets(name, width_ms, start_ms, total, good_ok,
-                     good_warn, success, latency_ms_sum) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    "INSERT OR REPLACE INTO buckets(name, ring, width_ms, start_ms, total, good_ok,
+                     good_warn, success, latency_ms_sum) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )
                 .map_err(&err)?;
-            for (name, width, b) in buckets {
+            for (name, ring, width, b) in buckets {
                 put.execute(params![
                     name,
+                    *ring as i64,
                     width,
                     b.start_ms,
                     b.total,

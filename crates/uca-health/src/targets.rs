@@ -498,6 +498,16 @@ impl Targets {
                     })?,
                 None => defaults::MIN_SAMPLES,
             };
+            let fits = (window.0.as_millis() / interval.0.as_millis().max(1)) as u32;
+            if min_samples > fits.max(1) {
+                let at = t
+                    .min_samples
+                    .as_ref()
+                    .map(|s| s.span().start)
+                    .or(t.window.as_ref().map(|s| s.span().start))
+                    .unwrap_or(table_at);
+                return Err(cx.at(at, format!("min_samples ({min_samples}) can never be reached: a {window} window holds at most {fits} probes at one per {interval}")));
+            }
             let ca = if kind.uses_tls() {
                 match &t.ca {
                     Some(c) => {
@@ -510,7 +520,9 @@ impl Targets {
                         })?;
                         Some(CaSource::File(p))
                     }
-                    None => ca_dir.filter(|d| uca_ca::CaPaths::is_ca(d)).map(|d| CaSource::ThisCa(uca_ca::CaPaths::new(d).ca_cert())),
+                    None => ca_dir
+                        .filter(|d| uca_ca::CaPaths::is_ca(d))
+                        .map(|d| CaSource::ThisCa(uca_ca::CaPaths::new(d).ca_cert())),
                 }
             } else {
                 None

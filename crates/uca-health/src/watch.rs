@@ -18,7 +18,7 @@ use crate::HealthError;
 use crate::cawatch::{CaWatch, Question};
 use crate::endpoint::{Endpoint, Status, rules_of, status};
 use crate::probe::{client_config, probe};
-use crate::store::Store;
+use crate::store::{RingId, Store};
 use crate::targets::{Kind, Targets};
 use crate::views::{LAG_BUCKETS, SchedulerStats, StatusDoc, html, metrics, summary};
 use crate::window::{Color, rules_fingerprint};
@@ -54,6 +54,8 @@ struct Shared {
     statuses: RwLock<Vec<Status>>,
     sched: Mutex<SchedulerStats>,
     stop: AtomicBool,
+    /// The longest probe timeout of any target, milliseconds.
+    max_timeout_ms: i64,
 }
 
 fn now_ms() -> i64 {
@@ -94,8 +96,8 @@ pub fn run(opts: WatchOptions, events: Arc<dyn Events>) -> Result<(), HealthErro
     for t in &opts.targets.targets {
         let mut e = Endpoint::new(t.clone());
         let saved = store.load(&t.name, &rules_fingerprint(&rules_of(t)), now - KEEP_MS)?;
-        for (width, b) in &saved.buckets {
-            e.history.restore(*width, b);
+        for (ring, width, b) in &saved.buckets {
+            e.history.restore(*ring == RingId::Fine, *width, b);
         }
         if let Some((c, since)) = saved.color {
             e.color = c;
@@ -116,8 +118,15 @@ pub fn run(opts: WatchOptions, events: Arc<dyn Events>) -> Result<(), HealthErro
             ..SchedulerStats::default()
         }),
         stop: AtomicBool::new(false),
+        max_timeout_ms: opts
+            .targets
+            .targets
+            .iter()
+            .map(|t| t.timeout.0.as_millis() as i64)
+            .max()
+            .unwrap_or(0),
     });
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         let listener = TcpListener::bind(opts.listen)
             .await
             .map_err(|e| HealthError::Setup(format!("cannot listen on {}: {e}", opts.listen)))?;
@@ -159,7 +168,10 @@ pub fn run(opts: WatchOptions, events: Arc<dyn Events>) -> Result<(), HealthErro
         shared.stop.store(true, Ordering::Relaxed);
         flush(&shared, &mut store, flushed_ms, &events).await;
         Ok(())
-    })
+    });
+    // Probes in flight or a blocked helper thread must not hold up the exit.
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    result
 }
 
 /// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called (not when
@@ -198,10 +210,10 @@ async fn probe_loop(
     tls: Option<Arc<ClientConfig>>,
     sem: Arc<tokio::sync::Semaphore>,
 ) {
-    let target = match shared.endpoints[idx].lock() {
+    let target = Arc::new(match shared.endpoints[idx].lock() {
         Ok(e) => e.target.clone(),
         Err(p) => p.into_inner().target.clone(),
-    };
+    });
     let interval = target.interval.0;
     // Spread the first probes over one interval, then keep the schedule with ±5% jitter.
     let mut next = Instant::now() + interval.mul_f64(random_fraction());
@@ -214,33 +226,72 @@ async fn probe_loop(
             return;
         };
         let started = Instant::now();
-        let lag = started.saturating_duration_since(next);
-        {
-            let mut s = shared.sched.lock().unwrap_or_else(|p| p.into_inner());
-            s.scheduled += 1;
-            if lag > LATE {
-                s.late += 1;
-            }
-            let secs = lag.as_secs_f64();
-            let i = LAG_BUCKETS
-                .iter()
-                .position(|b| secs <= *b)
-                .unwrap_or(LAG_BUCKETS.len());
-            s.lag_counts[i] += 1;
-            s.lag_sum += secs;
-        }
+        record_lag(&shared, started.saturating_duration_since(next), 1);
         let at = now_ms();
-        let outcome = probe(&target, tls.as_ref()).await;
-        shared.endpoints[idx]
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .record(at, &outcome);
+        let outcome = probe_isolated(target.clone(), tls.clone()).await;
         next += interval.mul_f64(0.95 + 0.1 * random_fraction());
         let now = Instant::now();
-        if next < now {
-            // Fell behind by more than an interval: skip what was missed rather than burst.
+        // Slots that passed while this probe ran: a probe slower than the interval delays the
+        // next one. A failed probe stands for every slot it used up (a hanging endpoint would
+        // otherwise be sampled once per timeout and look healthier than it is), and the missed
+        // slots count as late in the watcher's own figures.
+        let missed = if next < now {
+            let m = (now - next).as_secs_f64() / interval.as_secs_f64().max(1e-3);
             next = now + interval.mul_f64(random_fraction() * 0.1);
+            m.ceil() as u32
+        } else {
+            0
+        };
+        {
+            let mut e = shared.endpoints[idx]
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            e.record(at, &outcome);
+            if !outcome.success {
+                e.record_missed_slots(at, missed.min(1000), &outcome);
+            }
         }
+        if missed > 0 {
+            record_lag(&shared, LATE * 2, missed);
+        }
+    }
+}
+
+/// Counts `n` scheduled probes that started `lag` after their slot.
+fn record_lag(shared: &Shared, lag: Duration, n: u32) {
+    let mut s = shared.sched.lock().unwrap_or_else(|p| p.into_inner());
+    let n = u64::from(n);
+    s.scheduled += n;
+    if lag > LATE {
+        s.late += n;
+    }
+    let secs = lag.as_secs_f64();
+    let i = LAG_BUCKETS
+        .iter()
+        .position(|b| secs <= *b)
+        .unwrap_or(LAG_BUCKETS.len());
+    s.lag_counts[i] += n;
+    s.lag_sum += secs * n as f64;
+}
+
+/// Runs one probe in its own task, so that a bug tripped by a hostile server costs one failed
+/// probe, not the target's whole schedule.
+async fn probe_isolated(
+    target: Arc<crate::targets::Target>,
+    tls: Option<Arc<ClientConfig>>,
+) -> crate::probe::Outcome {
+    let t = target.clone();
+    match tokio::spawn(async move { probe(&t, tls.as_ref()).await }).await {
+        Ok(o) => o,
+        Err(e) => crate::probe::Outcome {
+            success: false,
+            latency: Duration::ZERO,
+            error: Some(format!(
+                "internal error while probing (please report it): {e}"
+            )),
+            status: None,
+            chain: None,
+        },
     }
 }
 
@@ -353,15 +404,19 @@ async fn ca_loop(ca: CaWatch, shared: Arc<Shared>, events: Arc<dyn Events>) {
                     })
                     .collect();
                 ca2.findings(&qs, time::OffsetDateTime::now_utc()).map(|f| {
-                    asks.iter()
-                        .map(|a| (a.0, a.1.der.clone()))
-                        .zip(f)
-                        .collect::<Vec<_>>()
+                    f.map(|f| {
+                        asks.iter()
+                            .map(|a| (a.0, a.1.der.clone()))
+                            .zip(f)
+                            .collect::<Vec<_>>()
+                    })
                 })
             })
             .await;
             match result {
-                Ok(Ok(found)) => {
+                // The CA was busy: keep the last findings, look again next round.
+                Ok(Ok(None)) => {}
+                Ok(Ok(Some(found))) => {
                     for ((i, der), f) in found {
                         let mut e = shared.endpoints[i]
                             .lock()
@@ -391,16 +446,22 @@ async fn flush(
     events: &Arc<dyn Events>,
 ) -> i64 {
     let now = now_ms();
-    let mut rows: Vec<(String, i64, crate::window::Bucket)> = Vec::new();
+    // A probe lands in the bucket of its start, up to a timeout after it started: rewrite the
+    // buckets a still-running probe may yet change.
+    let since_ms = since_ms - shared.max_timeout_ms - 1000;
+    let mut rows: Vec<(String, RingId, i64, crate::window::Bucket)> = Vec::new();
     let mut colors = Vec::new();
     for m in &shared.endpoints {
         let e = m.lock().unwrap_or_else(|p| p.into_inner());
-        for ring in [&e.history.fine, &e.history.coarse] {
+        for (id, ring) in [
+            (RingId::Fine, &e.history.fine),
+            (RingId::Coarse, &e.history.coarse),
+        ] {
             for b in ring
                 .buckets()
                 .filter(|b| b.start_ms + ring.width_ms >= since_ms)
             {
-                rows.push((e.target.name.clone(), ring.width_ms, *b));
+                rows.push((e.target.name.clone(), id, ring.width_ms, *b));
             }
         }
         colors.push((e.target.name.clone(), e.color, e.color_since_ms));
@@ -409,8 +470,8 @@ async fn flush(
         return since_ms;
     };
     let (s, result) = tokio::task::spawn_blocking(move || {
-        let b: Vec<(&str, i64, crate::window::Bucket)> =
-            rows.iter().map(|r| (r.0.as_str(), r.1, r.2)).collect();
+        let b: Vec<(&str, RingId, i64, crate::window::Bucket)> =
+            rows.iter().map(|r| (r.0.as_str(), r.1, r.2, r.3)).collect();
         let c: Vec<(&str, Color, i64)> = colors.iter().map(|c| (c.0.as_str(), c.1, c.2)).collect();
         let r = s.save(&b, &c, now - KEEP_MS);
         (s, r)
@@ -422,64 +483,81 @@ async fn flush(
         Ok(()) => now,
         Err(e) => {
             events.problem(&e.to_string());
-            since_ms
+            since_ms + shared.max_timeout_ms + 1000
         }
     }
 }
 
+/// Connections the status server handles at once; more wait in the listen backlog, so a flood
+/// of idle clients cannot take the file descriptors the probes need.
+const MAX_VIEWERS: usize = 64;
+/// The longest one request/response exchange may take (slow readers and writers included).
+const VIEW_TIMEOUT: Duration = Duration::from_secs(10);
+
 async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_VIEWERS));
     loop {
-        let Ok((mut sock, _)) = listener.accept().await else {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let Ok((sock, _)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
         let shared = shared.clone();
         tokio::spawn(async move {
-            let mut buf = Vec::with_capacity(1024);
-            let mut chunk = [0u8; 1024];
-            let read = tokio::time::timeout(Duration::from_secs(5), async {
-                loop {
-                    match sock.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return false,
-                        Ok(n) => {
-                            buf.extend_from_slice(&chunk[..n]);
-                            if buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                                return true;
-                            }
-                            if buf.len() > 16 * 1024 {
-                                return false;
-                            }
+            let _permit = permit;
+            let _ = tokio::time::timeout(VIEW_TIMEOUT, answer(sock, shared)).await;
+        });
+    }
+}
+
+async fn answer(mut sock: tokio::net::TcpStream, shared: Arc<Shared>) {
+    {
+        let mut buf = Vec::with_capacity(1024);
+        let mut chunk = [0u8; 1024];
+        let read = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                match sock.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return false,
+                    Ok(n) => {
+                        buf.extend_from_slice(&chunk[..n]);
+                        if buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                            return true;
+                        }
+                        if buf.len() > 16 * 1024 {
+                            return false;
                         }
                     }
                 }
-            })
-            .await;
-            if !matches!(read, Ok(true)) {
-                return;
             }
-            let line = String::from_utf8_lossy(&buf);
-            let mut parts = line.split_whitespace();
-            let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
-            let path = path.split('?').next().unwrap_or("/");
-            let (code, ctype, body) = if method != "GET" && method != "HEAD" {
-                (
-                    "405 Method Not Allowed",
-                    "text/plain",
-                    "GET only\n".to_string(),
-                )
-            } else {
-                respond(&shared, path)
-            };
-            let head = format!(
-                "HTTP/1.1 {code}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = sock.write_all(head.as_bytes()).await;
-            if method != "HEAD" {
-                let _ = sock.write_all(body.as_bytes()).await;
-            }
-            let _ = sock.shutdown().await;
-        });
+        })
+        .await;
+        if !matches!(read, Ok(true)) {
+            return;
+        }
+        let line = String::from_utf8_lossy(&buf);
+        let mut parts = line.split_whitespace();
+        let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
+        let path = path.split('?').next().unwrap_or("/");
+        let (code, ctype, body) = if method != "GET" && method != "HEAD" {
+            (
+                "405 Method Not Allowed",
+                "text/plain",
+                "GET only\n".to_string(),
+            )
+        } else {
+            respond(&shared, path)
+        };
+        let head = format!(
+            "HTTP/1.1 {code}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = sock.write_all(head.as_bytes()).await;
+        if method != "HEAD" {
+            let _ = sock.write_all(body.as_bytes()).await;
+        }
+        let _ = sock.shutdown().await;
     }
 }
 

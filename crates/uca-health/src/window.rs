@@ -230,12 +230,15 @@ impl History {
         self.last_at_ms = Some(self.last_at_ms.map_or(s.at_ms, |t| t.max(s.at_ms)));
     }
 
-    /// Restores a stored bucket (fine or coarse, by its width).
-    pub fn restore(&mut self, width_ms: i64, b: &Bucket) {
-        if width_ms == self.fine.width_ms {
-            self.fine.merge(b);
-        } else if width_ms == self.coarse.width_ms {
-            self.coarse.merge(b);
+    /// Restores a stored bucket into its ring, if it still has that ring's width.
+    pub fn restore(&mut self, fine: bool, width_ms: i64, b: &Bucket) {
+        let ring = if fine {
+            &mut self.fine
+        } else {
+            &mut self.coarse
+        };
+        if width_ms == ring.width_ms {
+            ring.merge(b);
         }
     }
 
@@ -478,10 +481,13 @@ pub fn evaluate(h: &History, now_ms: i64) -> ProbeVerdict {
         v.color = Color::Red;
         v.reason = describe(sw, &r.warn);
     }
-    if v.color == Color::Red && h.last_error.is_some() && h.consecutive_failures > 0
-        && let Some(e) = &h.last_error {
-            v.reason.push_str(&format!("; last error: {e}"));
-        }
+    if v.color == Color::Red
+        && h.last_error.is_some()
+        && h.consecutive_failures > 0
+        && let Some(e) = &h.last_error
+    {
+        v.reason.push_str(&format!("; last error: {e}"));
+    }
     v.prediction = predict(h, now_ms, v.color);
     v
 }

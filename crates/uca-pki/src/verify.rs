@@ -112,6 +112,7 @@ pub fn check_chain(
                     out.path_der.push(anchor.to_vec());
                 }
                 dates(&anchor_cert, now, "the CA certificate", &mut out.problems);
+                path_limits(&out.path_der, &mut out.problems);
                 return Ok(out);
             }
             out.problems.push(format!(
@@ -160,4 +161,91 @@ pub fn check_chain(
     out.problems
         .push("the chain is longer than 8 certificates".into());
     Ok(out)
+}
+
+/// The DNS names and IP addresses a certificate claims (its SANs; its CN as a DNS name when it
+/// has no SAN, as browsers read it), for name-constraint checks.
+fn claimed_names(cert: &X509Certificate<'_>) -> Vec<crate::San> {
+    use x509_parser::extensions::GeneralName;
+    let mut out = Vec::new();
+    if let Ok(Some(ext)) = cert.subject_alternative_name() {
+        for n in &ext.value.general_names {
+            match n {
+                GeneralName::DNSName(d) => out.push(crate::San::Dns(d.to_ascii_lowercase())),
+                GeneralName::IPAddress(b) => {
+                    if let Ok(a) = <[u8; 4]>::try_from(*b) {
+                        out.push(crate::San::Ip(std::net::IpAddr::from(a)));
+                    } else if let Ok(a) = <[u8; 16]>::try_from(*b) {
+                        out.push(crate::San::Ip(std::net::IpAddr::from(a)));
+                    }
+                }
+                _ => {}
+            }
+        }
+        return out;
+    }
+    if let Some(cn) = cert
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|c| c.as_str().ok())
+        && let Ok(san) = crate::San::parse(cn)
+        && matches!(san, crate::San::Dns(_) | crate::San::Ip(_))
+    {
+        out.push(san);
+    }
+    out
+}
+
+/// What each CA on a built path (target first, anchor last) allows below it: keyCertSign,
+/// pathLenConstraint (intermediates below it) and name constraints (names of everything below
+/// it). RFC 5280 §6.1; the limits a CA was made with must hold for every chain through it.
+fn path_limits(path_der: &[Vec<u8>], problems: &mut Vec<String>) {
+    let parsed: Vec<X509Certificate<'_>> = path_der
+        .iter()
+        .filter_map(|d| X509Certificate::from_der(d).ok().map(|(_, c)| c))
+        .collect();
+    if parsed.len() != path_der.len() {
+        problems.push("a certificate on the path cannot be parsed".into());
+        return;
+    }
+    for (k, ca) in parsed.iter().enumerate().skip(1) {
+        let who = ca.subject().to_string();
+        if let Ok(Some(ku)) = ca.key_usage()
+            && !ku.value.key_cert_sign()
+        {
+            problems.push(format!(
+                "{who} signed a certificate, but its keyUsage does not allow keyCertSign"
+            ));
+        }
+        // Intermediates between this CA and the target, not counting self-issued ones.
+        let below = parsed[1..k]
+            .iter()
+            .filter(|c| c.subject().as_raw() != c.issuer().as_raw())
+            .count();
+        if let Ok(Some(bc)) = ca.basic_constraints()
+            && let Some(max) = bc.value.path_len_constraint
+            && below > max as usize
+        {
+            problems.push(format!(
+                "{who} allows {max} intermediate CA(s) below it (pathLenConstraint), but this chain has {below}"
+            ));
+        }
+        match crate::constraints::NameConstraints::from_cert_der(&path_der[k]) {
+            Ok(None) => {}
+            Ok(Some(nc)) => {
+                for sub in &parsed[..k] {
+                    for name in claimed_names(sub) {
+                        if let Err(why) = nc.check(&name) {
+                            problems.push(format!(
+                                "{} violates the name constraints of {who}: {why}",
+                                sub.subject()
+                            ));
+                        }
+                    }
+                }
+            }
+            Err(e) => problems.push(format!("{who}: {e}")),
+        }
+    }
 }

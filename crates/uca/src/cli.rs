@@ -226,7 +226,7 @@ reports files not in the manifest and, when the sidecar is attested, mode and li
 changes (rpm -V style).
 
 Without --policy: --require STAGES [--root FILE]... [--signer STAGE=PATTERN]...; the
-root defaults to this CA's certificate when a CA directory is at hand.
+root defaults to this CA's certificate only when --dir or UCA_DIR names it.
 
 EXAMPLES:
   uca artifact verify SHA256SUMS --policy release-policy.toml --content dist
@@ -334,6 +334,9 @@ pub struct ArtifactVerifyArgs {
     /// Accept a CRL past its nextUpdate (its age is still shown)
     #[arg(long)]
     pub allow_stale_crl: bool,
+    /// Fail an attestation whose signer's revocation cannot be checked (no CRL, no ledger)
+    #[arg(long)]
+    pub require_revocation: bool,
     /// Check every file of the manifest under DIR (like sha256sum -c)
     #[arg(long, value_name = "DIR", conflicts_with = "installed")]
     pub content: Option<PathBuf>,

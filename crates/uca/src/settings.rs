@@ -15,6 +15,9 @@ pub const DEFAULT_DIR: &str = "./pki";
 #[derive(Clone)]
 pub struct Settings {
     pub dir: PathBuf,
+    /// The CA directory was named (--dir or UCA_DIR), not just the ./pki default: a verifier
+    /// only trusts a CA it was pointed at, never one that happens to sit in the working directory.
+    pub dir_explicit: bool,
     /// The CA directory without --dir (UCA_DIR, else ./pki): the parent for `uca intermediate`,
     /// whose --dir names the new child.
     pub parent_dir: PathBuf,
@@ -40,9 +43,11 @@ impl Settings {
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DIR));
         let dir = global.dir.clone().unwrap_or_else(|| parent_dir.clone());
+        let dir_explicit = global.dir.is_some() || env("UCA_DIR").is_some();
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Settings {
             dir,
+            dir_explicit,
             out: Output::new(global.json, no_color),
             parent_dir,
             env_passphrase: std::env::var("UCA_PASSPHRASE").ok().map(Zeroizing::new),

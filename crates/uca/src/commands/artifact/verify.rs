@@ -69,6 +69,7 @@ fn from_flags(args: &ArtifactVerifyArgs) -> Result<Resolved, CliError> {
         stages.entry(stage.to_string()).or_default().push(p);
     }
     rules.stages = stages;
+    rules.require_revocation = args.require_revocation;
     if let Some(m) = &args.max_age {
         rules.max_age = Some(
             m.parse::<Span>()
@@ -93,6 +94,7 @@ fn resolve(args: &ArtifactVerifyArgs) -> Result<Resolved, CliError> {
                     require: p.require,
                     stages: p.stages,
                     max_age: p.max_age,
+                    require_revocation: p.require_revocation || args.require_revocation,
                 },
                 roots: p.roots,
                 crls: p.crl.into_iter().collect(),
@@ -128,7 +130,7 @@ pub fn run(args: &ArtifactVerifyArgs, settings: &Settings) -> Result<ExitCode, C
     let files = find_attestations(&args.manifest)?;
 
     // This CA, when one is at hand: a default root and a ledger that knows revocations.
-    let ca = if CaPaths::is_ca(&settings.dir) {
+    let ca = if settings.dir_explicit && CaPaths::is_ca(&settings.dir) {
         Some(open_ca(settings)?)
     } else {
         None
@@ -143,7 +145,7 @@ pub fn run(args: &ArtifactVerifyArgs, settings: &Settings) -> Result<ExitCode, C
             None => {
                 return Err(CliError::usage(
                     "no trusted root",
-                    Some("pass --root ca.crt (or roots = [...] in the policy), or run where the CA directory is (--dir)".to_string()),
+                    Some("pass --root ca.crt (or roots = [...] in the policy), or name this CA with --dir / UCA_DIR (a ./pki that merely sits in the working directory is not trusted)".to_string()),
                 ));
             }
         }
