@@ -214,3 +214,56 @@ impl Store {
         tx.commit().map_err(&err)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::window::{History, Rules, Sample};
+
+    /// A 60-minute window has one-minute fine buckets, as wide as the coarse ones: both rings
+    /// must still come back whole.
+    #[test]
+    fn rings_of_equal_width_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.sqlite");
+        let rules = Rules {
+            ok: "99% within 300ms".parse().unwrap(),
+            warn: "95% within 1s".parse().unwrap(),
+            window_ms: 3_600_000,
+            interval_ms: 1000,
+            min_samples: 10,
+            horizon_ms: 3_600_000,
+        };
+        let mut h = History::new(rules);
+        assert_eq!(h.fine.width_ms, h.coarse.width_ms);
+        for i in 0..600 {
+            h.record(
+                &Sample {
+                    at_ms: i * 1000,
+                    success: true,
+                    latency_ms: 5.0,
+                },
+                None,
+            );
+        }
+        let mut store = Store::open(&path).unwrap();
+        store.load("a", "fp", 0).unwrap();
+        let mut rows = Vec::new();
+        for b in h.fine.buckets() {
+            rows.push(("a", RingId::Fine, h.fine.width_ms, *b));
+        }
+        for b in h.coarse.buckets() {
+            rows.push(("a", RingId::Coarse, h.coarse.width_ms, *b));
+        }
+        store.save(&rows, &[], 0).unwrap();
+        drop(store);
+        let mut store = Store::open(&path).unwrap();
+        let saved = store.load("a", "fp", 0).unwrap();
+        let mut back = History::new(rules);
+        for (ring, width, b) in &saved.buckets {
+            back.restore(*ring == RingId::Fine, *width, b);
+        }
+        assert_eq!(back.fine.since(0).total, 600);
+        assert_eq!(back.coarse.since(0).total, 600);
+    }
+}

@@ -630,6 +630,11 @@ mod tests {
             e.starts_with("t.toml:4:6:") && e.contains("cannot read"),
             "{e}"
         );
+        let e = parse(
+            "[[target]]\nname = \"a\"\nurl = \"tcp://x:1\"\nwindow = \"1m\"\ninterval = \"10s\"\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("can never be reached"), "{e}");
         let t =
             parse("[defaults]\nwindow = \"5m\"\n[[target]]\nname = \"a\"\nurl = \"tcp://x:1\"\n")
                 .unwrap();
