@@ -189,8 +189,9 @@ pub enum ArtifactCommand {
         after_help = "The output is exactly what GNU sha256sum prints (paths relative to --base, sorted
 bytewise, LF line ends, coreutils escaping for names with \\, LF or CR), so
 'sha256sum -c MANIFEST' checks a release with no uca installed. With --out, modes and
-symbolic links go to the sidecar MANIFEST.meta (sha256sum cannot say them); the
-manifest and the files beside it named MANIFEST.* are left out of the walk.
+symbolic links go to the sidecar MANIFEST.meta (sha256sum cannot say them). The
+manifest and its own files beside it (MANIFEST.meta, MANIFEST.<stage>.p7s, MANIFEST.crl,
+MANIFEST.ca.crt) are left out of the walk.
 
 EXAMPLES:
   uca artifact manifest dist --out release/SHA256SUMS

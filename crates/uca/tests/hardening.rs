@@ -1,0 +1,1124 @@
+//! Hardening regressions: chain constraints (pathLenConstraint, name constraints) enforced on
+//! artifact signers, no trust in a ./pki that merely sits in the working directory, max-age and
+//! revocation requirements, `--installed` through a symlinked root, exact manifest exclusion,
+//! and the health prober/status server against a busy CA, impossible settings, hostile HTTP
+//! servers and floods of idle clients. Every run asserts its exit code and that uca never
+//! panicked.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use common::*;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command as StdCommand, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status: {}\n--- stdout:\n{}\n--- stderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Asserts the exit code (and that uca neither panicked nor died of a signal); returns
+/// stdout + stderr.
+fn expect(out: &Output, want: i32) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "uca panicked:\n{}", text(out));
+    let code = out
+        .status
+        .code()
+        .unwrap_or_else(|| panic!("killed by a signal:\n{}", text(out)));
+    assert_eq!(code, want, "expected exit {want}:\n{}", text(out));
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr)
+}
+
+fn write(path: &Path, data: &[u8]) {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(path, data).unwrap();
+}
+
+fn copy(from: &Path, to: &Path) {
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::copy(from, to).unwrap();
+}
+
+/// `uca ARGS` against the env's CA (`--dir pki`), run in the env's dir.
+fn uca(env: &Env, args: &[&str]) -> Output {
+    env.uca().args(args).output().unwrap()
+}
+
+/// `uca ARGS` with no CA named at all, run in `cwd`.
+fn uca_in(cwd: &Path, args: &[&str]) -> Output {
+    uca_bare().current_dir(cwd).args(args).output().unwrap()
+}
+
+/// `uca issue NAME --profile code-signing` on the env's CA.
+fn issue_codesign(env: &Env, name: &str) {
+    expect(&uca(env, &["issue", name, "--profile", "code-signing"]), 0);
+}
+
+/// A one-file release tree `tree/` and its manifest `rel/M` (+ `rel/M.meta`).
+fn release(env: &Env) -> PathBuf {
+    write(&env.path("tree/bin/app"), b"#!/bin/sh\necho app v1\n");
+    write(&env.path("tree/etc/app.conf"), b"level = info\n");
+    std::fs::create_dir_all(env.path("rel")).unwrap();
+    expect(
+        &uca(
+            env,
+            &[
+                "artifact", "manifest", "--base", "tree", "tree", "--out", "rel/M",
+            ],
+        ),
+        0,
+    );
+    env.path("rel/M")
+}
+
+/// `uca intermediate NAME --parent pki --dir CHILD EXTRA --no-passphrase` (parent unencrypted).
+fn intermediate(env: &Env, name: &str, child: &str, extra: &[&str]) -> PathBuf {
+    let out = uca_bare()
+        .current_dir(env.tmp.path())
+        .args(["intermediate", name, "--parent", "pki", "--dir", child])
+        .args(extra)
+        .arg("--no-passphrase")
+        .output()
+        .unwrap();
+    expect(&out, 0);
+    let dir = env.path(child);
+    assert!(dir.join("ca.crt").is_file(), "no {child}/ca.crt");
+    assert!(
+        dir.join("private/ca.key").is_file(),
+        "no {child}/private/ca.key"
+    );
+    dir
+}
+
+const ROGUE_CA_EXT: &str =
+    "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign";
+
+fn codesign_ext(dns: &str) -> String {
+    format!(
+        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+         extendedKeyUsage=codeSigning\nsubjectAltName=DNS:{dns}"
+    )
+}
+
+/// A certificate made by openssl alone (`req -x509 -CA`), bypassing every check uca makes:
+/// fresh P-256 key at `STEM.key`, certificate at `STEM.pem`. Returns (cert, key).
+fn forge(
+    env: &Env,
+    stem: &str,
+    cn: &str,
+    ext: &str,
+    ca_cert: &Path,
+    ca_key: &Path,
+) -> (PathBuf, PathBuf) {
+    let cfg = env.path(&format!("{stem}.cnf"));
+    write(
+        &cfg,
+        format!(
+            "[req]\ndistinguished_name=dn\n[dn]\n[ext]\n{ext}\n\
+             subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n"
+        )
+        .as_bytes(),
+    );
+    let key = env.path(&format!("{stem}.key"));
+    let crt = env.path(&format!("{stem}.pem"));
+    let subj = format!("/CN={cn}");
+    openssl(&[
+        "req",
+        "-x509",
+        "-new",
+        "-config",
+        s(&cfg),
+        "-extensions",
+        "ext",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        s(&key),
+        "-subj",
+        &subj,
+        "-days",
+        "30",
+        "-CA",
+        s(ca_cert),
+        "-CAkey",
+        s(ca_key),
+        "-out",
+        s(&crt),
+    ]);
+    (crt, key)
+}
+
+/// `openssl cms -sign -binary -outform DER` (detached) of `content` into `out`.
+fn cms_sign(
+    cert: &Path,
+    key: &Path,
+    chain: Option<&Path>,
+    content: &Path,
+    out: &Path,
+    extra: &[&str],
+) {
+    let mut args = vec![
+        "cms",
+        "-sign",
+        "-binary",
+        "-outform",
+        "DER",
+        "-signer",
+        s(cert),
+        "-inkey",
+        s(key),
+    ];
+    if let Some(c) = chain {
+        args.extend(["-certfile", s(c)]);
+    }
+    args.extend(["-in", s(content), "-out", s(out)]);
+    args.extend_from_slice(extra);
+    openssl(&args);
+}
+
+fn cat(files: &[&Path], out: &Path) {
+    let mut all = Vec::new();
+    for f in files {
+        all.extend(std::fs::read(f).unwrap());
+    }
+    write(out, &all);
+}
+
+/// A std Command for uca with the same hermetic environment as `uca_bare()`.
+fn uca_std() -> StdCommand {
+    let mut c = StdCommand::new(env!("CARGO_BIN_EXE_uca"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("UCA_") {
+            c.env_remove(&k);
+        }
+    }
+    c.env_remove("NO_COLOR");
+    c
+}
+
+/// The same, run through `sh -c 'ulimit -n LIMIT && exec uca ARGS...'`: uca with at most
+/// LIMIT open file descriptors.
+fn uca_std_with_fd_limit(limit: u32) -> StdCommand {
+    let mut c = StdCommand::new("sh");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("UCA_") {
+            c.env_remove(&k);
+        }
+    }
+    c.env_remove("NO_COLOR")
+        .arg("-c")
+        .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_uca"));
+    c
+}
+
+fn collect(mut r: impl Read + Send + 'static) -> Arc<Mutex<String>> {
+    let text = Arc::new(Mutex::new(String::new()));
+    let t = text.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        loop {
+            match r.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => t
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n])),
+            }
+        }
+    });
+    text
+}
+
+/// Runs `cmd` and waits at most `limit`: Ok(output, elapsed) or Err(what it printed) when it
+/// had to be killed.
+fn run_within(mut cmd: StdCommand, limit: Duration) -> Result<(Output, Duration), String> {
+    let start = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let out = collect(child.stdout.take().unwrap());
+    let err = collect(child.stderr.take().unwrap());
+    let mut child = KillOnDrop(child);
+    loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            let elapsed = start.elapsed();
+            // Let the readers take the last output.
+            std::thread::sleep(Duration::from_millis(100));
+            let stdout = out.lock().unwrap().clone().into_bytes();
+            let stderr = err.lock().unwrap().clone().into_bytes();
+            return Ok((
+                Output {
+                    status,
+                    stdout,
+                    stderr,
+                },
+                elapsed,
+            ));
+        }
+        if start.elapsed() > limit {
+            let _ = child.0.kill();
+            let _ = child.0.wait();
+            std::thread::sleep(Duration::from_millis(100));
+            return Err(format!(
+                "--- stdout:\n{}\n--- stderr:\n{}",
+                out.lock().unwrap(),
+                err.lock().unwrap()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. pathLenConstraint is enforced on artifact signers and by `uca verify`.
+
+#[test]
+fn path_len_constraint_is_enforced_for_artifacts_and_verify() {
+    let env = Env::new();
+    env.init_plain(&[]);
+    let help = uca_in(env.tmp.path(), &["intermediate", "--help"]);
+    let help = expect(&help, 0);
+    assert!(
+        help.contains("--path-len") && help.contains("--dir names the NEW child directory"),
+        "{help}"
+    );
+    let sub = intermediate(&env, "sub", "sub", &["--path-len", "0"]);
+    // A rogue sub-CA signed with the intermediate's key, below its pathlen 0.
+    let (rogue, rogue_key) = forge(
+        &env,
+        "rogue",
+        "rogue",
+        ROGUE_CA_EXT,
+        &sub.join("ca.crt"),
+        &sub.join("private/ca.key"),
+    );
+    let (leaf, leaf_key) = forge(
+        &env,
+        "leaf",
+        "build",
+        &codesign_ext("build.svc.internal"),
+        &rogue,
+        &rogue_key,
+    );
+    let chain = env.path("chain.pem");
+    cat(&[&rogue, &sub.join("ca.crt")], &chain);
+    let m = release(&env);
+    cms_sign(
+        &leaf,
+        &leaf_key,
+        Some(&chain),
+        &m,
+        &env.path("rel/M.build.p7s"),
+        &[],
+    );
+    let out = uca(
+        &env,
+        &[
+            "artifact",
+            "verify",
+            "rel/M",
+            "--require",
+            "build",
+            "--root",
+            "pki/ca.crt",
+        ],
+    );
+    let all = expect(&out, 7);
+    assert!(all.contains("FAIL"), "{all}");
+    assert!(all.contains("pathLenConstraint"), "{all}");
+
+    // `uca verify` of the leaf with its chain, from the root CA.
+    let lwc = env.path("leaf-with-chain.pem");
+    cat(&[&leaf, &chain], &lwc);
+    let all = expect(&uca(&env, &["verify", s(&lwc)]), 7);
+    assert!(all.contains("NOT valid"), "{all}");
+    assert!(all.contains("pathLenConstraint"), "{all}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Name constraints are enforced on artifact signers.
+
+#[test]
+fn name_constraints_are_enforced_for_artifacts() {
+    let env = Env::new();
+    env.init_plain(&[]);
+    let help = expect(&uca_in(env.tmp.path(), &["intermediate", "--help"]), 0);
+    assert!(help.contains("--permit-dns"), "{help}");
+    let sub2 = intermediate(&env, "sub2", "sub2", &["--permit-dns", "svc.internal"]);
+    let (ca, ca_key) = (sub2.join("ca.crt"), sub2.join("private/ca.key"));
+    let m = release(&env);
+    let p7s = env.path("rel/M.build.p7s");
+    let args = [
+        "artifact",
+        "verify",
+        "rel/M",
+        "--require",
+        "build",
+        "--root",
+        "pki/ca.crt",
+    ];
+
+    // Outside the permitted subtree.
+    let (out_leaf, out_key) = forge(
+        &env,
+        "outside",
+        "build",
+        &codesign_ext("build.ci.internal"),
+        &ca,
+        &ca_key,
+    );
+    cms_sign(&out_leaf, &out_key, Some(&ca), &m, &p7s, &[]);
+    let all = expect(&uca(&env, &args), 7);
+    assert!(all.contains("FAIL"), "{all}");
+    assert!(all.contains("name constraints"), "{all}");
+    assert!(all.contains("build.ci.internal"), "{all}");
+
+    // Inside: holds.
+    std::fs::remove_file(&p7s).unwrap();
+    let (in_leaf, in_key) = forge(
+        &env,
+        "inside",
+        "build",
+        &codesign_ext("build.svc.internal"),
+        &ca,
+        &ca_key,
+    );
+    cms_sign(&in_leaf, &in_key, Some(&ca), &m, &p7s, &[]);
+    let all = expect(&uca(&env, &args), 0);
+    assert!(all.contains("HOLDS"), "{all}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. A ./pki in the working directory is not a trust anchor.
+
+#[test]
+fn pki_in_the_working_directory_is_not_trusted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    expect(
+        &uca_in(dir, &["--dir", "pki", "init", "--no-passphrase"]),
+        0,
+    );
+    expect(
+        &uca_in(
+            dir,
+            &[
+                "--dir",
+                "pki",
+                "issue",
+                "ci-build",
+                "--profile",
+                "code-signing",
+            ],
+        ),
+        0,
+    );
+    write(&dir.join("tree/app"), b"evil\n");
+    expect(
+        &uca_in(
+            dir,
+            &[
+                "--dir",
+                "pki",
+                "artifact",
+                "manifest",
+                "--base",
+                "tree",
+                "tree",
+                "--out",
+                "SHA256SUMS",
+            ],
+        ),
+        0,
+    );
+    expect(
+        &uca_in(
+            dir,
+            &[
+                "--dir",
+                "pki",
+                "artifact",
+                "attest",
+                "SHA256SUMS",
+                "--cert",
+                "ci-build",
+                "--stage",
+                "build",
+            ],
+        ),
+        0,
+    );
+    // No --dir, no UCA_DIR: the ./pki beside it is not trusted.
+    let out = uca_in(
+        dir,
+        &["artifact", "verify", "SHA256SUMS", "--require", "build"],
+    );
+    let all = expect(&out, 2);
+    assert!(all.contains("no trusted root"), "{all}");
+    let hint = all
+        .lines()
+        .find(|l| l.contains("hint"))
+        .unwrap_or_else(|| panic!("no hint:\n{all}"));
+    assert!(hint.contains("--dir"), "{all}");
+    assert!(!all.contains("HOLDS"), "{all}");
+    // Named explicitly, it is trusted.
+    let out = uca_in(
+        dir,
+        &[
+            "--dir",
+            "pki",
+            "artifact",
+            "verify",
+            "SHA256SUMS",
+            "--require",
+            "build",
+        ],
+    );
+    let all = expect(&out, 0);
+    assert!(all.contains("HOLDS"), "{all}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. --max-age with a signature that has no signing time.
+
+#[test]
+fn max_age_fails_a_signature_without_signing_time() {
+    let env = Env::new();
+    env.init_plain(&[]);
+    let m = release(&env);
+    issue_codesign(&env, "qa-bot");
+    cms_sign(
+        &env.issued("qa-bot", "cert.pem"),
+        &env.issued("qa-bot", "key.pem"),
+        Some(&env.issued("qa-bot", "chain.pem")),
+        &m,
+        &env.path("rel/M.build.p7s"),
+        &["-noattr"],
+    );
+    let all = expect(
+        &uca(
+            &env,
+            &[
+                "artifact",
+                "verify",
+                "rel/M",
+                "--require",
+                "build",
+                "--max-age",
+                "30d",
+            ],
+        ),
+        7,
+    );
+    assert!(all.contains("FAIL"), "{all}");
+    assert!(all.contains("no signing time"), "{all}");
+    let all = expect(
+        &uca(&env, &["artifact", "verify", "rel/M", "--require", "build"]),
+        0,
+    );
+    assert!(all.contains("HOLDS"), "{all}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. --require-revocation and require_revocation = true.
+
+#[test]
+fn require_revocation_fails_an_unchecked_signer() {
+    let env = Env::new();
+    env.init_plain(&[]);
+    release(&env);
+    issue_codesign(&env, "ci-build");
+    expect(
+        &uca(
+            &env,
+            &[
+                "artifact", "attest", "rel/M", "--cert", "ci-build", "--stage", "build",
+            ],
+        ),
+        0,
+    );
+    // Offline: no CA dir, no CRL, only the root.
+    let offline = env.path("offline");
+    for f in ["M", "M.meta", "M.build.p7s"] {
+        copy(&env.path(&format!("rel/{f}")), &offline.join(f));
+    }
+    copy(&env.ca_cert(), &offline.join("ca.crt"));
+    assert!(!offline.join("pki").exists());
+    let base = [
+        "artifact",
+        "verify",
+        "M",
+        "--require",
+        "build",
+        "--root",
+        "ca.crt",
+    ];
+
+    let all = expect(&uca_in(&offline, &base), 0);
+    assert!(all.contains("HOLDS"), "{all}");
+    assert!(all.contains("revocation not checked"), "{all}");
+
+    let mut args = base.to_vec();
+    args.push("--require-revocation");
+    let all = expect(&uca_in(&offline, &args), 7);
+    assert!(all.contains("FAIL"), "{all}");
+    assert!(all.contains("revocation not checked"), "{all}");
+
+    // The same from the policy file.
+    write(
+        &offline.join("strict.toml"),
+        b"require = [\"build\"]\nroots = [\"ca.crt\"]\nrequire_revocation = true\n",
+    );
+    write(
+        &offline.join("lax.toml"),
+        b"require = [\"build\"]\nroots = [\"ca.crt\"]\n",
+    );
+    let all = expect(
+        &uca_in(
+            &offline,
+            &["artifact", "verify", "M", "--policy", "strict.toml"],
+        ),
+        7,
+    );
+    assert!(all.contains("revocation not checked"), "{all}");
+    let all = expect(
+        &uca_in(
+            &offline,
+            &["artifact", "verify", "M", "--policy", "lax.toml"],
+        ),
+        0,
+    );
+    assert!(all.contains("revocation not checked"), "{all}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. --installed through a symlinked root.
+
+#[test]
+fn installed_follows_a_symlinked_root() {
+    let env = Env::new();
+    env.init_plain(&[]);
+    issue_codesign(&env, "ci-build");
+    write(&env.path("releases/1/bin/app"), b"#!/bin/sh\necho v1\n");
+    write(&env.path("releases/1/etc/app.conf"), b"level = info\n");
+    expect(
+        &uca(
+            &env,
+            &[
+                "artifact",
+                "manifest",
+                "--base",
+                "releases/1",
+                "releases/1",
+                "--out",
+                "M",
+            ],
+        ),
+        0,
+    );
+    expect(
+        &uca(
+            &env,
+            &[
+                "artifact", "attest", "M", "--cert", "ci-build", "--stage", "build",
+            ],
+        ),
+        0,
+    );
+    std::os::unix::fs::symlink("releases/1", env.path("current")).unwrap();
+    for root in ["current", "current/"] {
+        let all = expect(
+            &uca(
+                &env,
+                &[
+                    "artifact",
+                    "verify",
+                    "M",
+                    "--require",
+                    "build",
+                    "--installed",
+                    root,
+                ],
+            ),
+            0,
+        );
+        assert!(all.contains("HOLDS"), "{root}: {all}");
+        assert!(!all.contains("extra"), "{root}: {all}");
+        assert!(!all.contains("missing"), "{root}: {all}");
+    }
+    write(&env.path("releases/1/etc/app.conf"), b"level = debug\n");
+    for root in ["current", "current/"] {
+        let all = expect(
+            &uca(
+                &env,
+                &[
+                    "artifact",
+                    "verify",
+                    "M",
+                    "--require",
+                    "build",
+                    "--installed",
+                    root,
+                ],
+            ),
+            7,
+        );
+        assert!(
+            all.contains("modified") && all.contains("etc/app.conf"),
+            "{root}: {all}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. The manifest leaves out exactly its own files.
+
+#[test]
+fn manifest_exclusion_is_exact() {
+    let env = Env::new();
+    let tree = env.path("tree");
+    write(&tree.join("app.so"), b"shared object\n");
+    write(&tree.join("app.d/x"), b"drop-in\n");
+    write(&tree.join("keep"), b"kept\n");
+    write(&tree.join("app.build.p7s"), b"an old signature");
+    write(&tree.join("app.crl"), b"an old CRL");
+    let lines_of = |m: &str| -> Vec<String> {
+        m.lines()
+            .map(|l| l.get(66..).unwrap_or_default().to_string())
+            .collect()
+    };
+    let mut first = None;
+    for extra in [&[][..], &["--force"][..]] {
+        let out = uca_in(
+            env.tmp.path(),
+            &[
+                &[
+                    "artifact", "manifest", "--base", "tree", "tree", "--out", "tree/app",
+                ][..],
+                extra,
+            ]
+            .concat(),
+        );
+        expect(&out, 0);
+        let m = std::fs::read_to_string(tree.join("app")).unwrap();
+        let names = lines_of(&m);
+        assert_eq!(
+            names,
+            ["app.d/x", "app.so", "keep"],
+            "{extra:?}: manifest:\n{m}"
+        );
+        assert!(tree.join("app.meta").is_file());
+        if let Some(f) = &first {
+            assert_eq!(f, &m, "the --force rerun listed other files");
+        }
+        first = Some(m);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. `health check` never waits for the CA lock.
+
+#[test]
+fn health_check_does_not_wait_for_a_busy_ca() {
+    let env = Env::new();
+    env.init_plain(&[]);
+    expect(
+        &uca(
+            &env,
+            &["issue", "web", "--san", "127.0.0.1", "--profile", "server"],
+        ),
+        0,
+    );
+    // openssl s_server -www with the uca-issued server certificate.
+    let mut server = None;
+    for attempt in 0..5 {
+        let port = free_port();
+        let log = env.path(&format!("s_server-{attempt}.log"));
+        let file = std::fs::File::create(&log).unwrap();
+        let child = StdCommand::new("openssl")
+            .args(["s_server", "-accept", &format!("127.0.0.1:{port}")])
+            .args(["-cert", s(&env.issued("web", "cert.pem"))])
+            .args(["-key", s(&env.issued("web", "key.pem"))])
+            .arg("-www")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .expect("cannot run openssl s_server");
+        let mut child = KillOnDrop(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let t = std::fs::read_to_string(&log).unwrap_or_default();
+            if t.contains("ACCEPT") {
+                server = Some((port, child));
+                break;
+            }
+            if child.0.try_wait().unwrap().is_some() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "s_server did not listen:\n{t}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if server.is_some() {
+            break;
+        }
+    }
+    let (port, _server) = server.expect("openssl s_server never listened");
+    wait_for_port(port);
+
+    // Hold the CA lock from another process: `flock -x LOCK sleep 20`, done as one process
+    // (the shell takes the lock on fd 9, then becomes `sleep`), so killing it frees the lock and
+    // leaves nothing behind.
+    let lock = env.ca_dir().join(".lock");
+    let _holder = KillOnDrop(
+        StdCommand::new("sh")
+            .args([
+                "-c",
+                "exec 9>>\"$1\" && flock -x 9 && exec sleep 20",
+                "sh",
+                s(&lock),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot run sh/flock"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let probe = run("flock", &["-n", "-x", s(&lock), "true"]);
+        if !probe.status.success() {
+            break; // held by the holder
+        }
+        assert!(Instant::now() < deadline, "flock never took the CA lock");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let url = format!("https://127.0.0.1:{port}/");
+    let mut cmd = uca_std();
+    cmd.current_dir(env.tmp.path())
+        .arg("--dir")
+        .arg(env.ca_dir())
+        .args(["health", "check", &url]);
+    let (out, took) = run_within(cmd, Duration::from_secs(10)).unwrap_or_else(|e| {
+        panic!("uca health check {url} did not finish within 10 s while the CA was locked:\n{e}")
+    });
+    let all = expect(&out, 0);
+    assert!(all.contains("UCA-HEALTH OK"), "{all}");
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9. An unreachable min_samples is refused.
+
+#[test]
+fn unreachable_min_samples_is_refused_with_its_location() {
+    let env = Env::new();
+    env.init_plain(&[]);
+    for (dir, body) in [
+        (
+            "defaults",
+            "[defaults]\nwindow = \"1m\"\ninterval = \"10s\"\nmin_samples = 10\n\n\
+             [[target]]\nname = \"a\"\nurl = \"tcp://127.0.0.1:9\"\n",
+        ),
+        (
+            "target",
+            "[[target]]\nname = \"a\"\nurl = \"tcp://127.0.0.1:9\"\n\
+             window = \"1m\"\ninterval = \"10s\"\nmin_samples = 10\n",
+        ),
+    ] {
+        let rel = format!("{dir}/targets.toml");
+        write(&env.path(&rel), body.as_bytes());
+        let out = env
+            .uca()
+            .args([
+                "health",
+                "watch",
+                &rel,
+                "--listen",
+                "127.0.0.1:0",
+                "--duration",
+                "3s",
+            ])
+            .timeout(Duration::from_secs(20))
+            .output()
+            .unwrap();
+        let all = expect(&out, 2);
+        assert!(all.contains("targets.toml:"), "{dir}: {all}");
+        assert!(all.contains("can never be reached"), "{dir}: {all}");
+        assert!(!all.contains("serving http://"), "{dir}: {all}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 10. A hostile HTTP server does not kill the probe.
+
+/// A TCP server answering every connection with `answer` (after the request head) and closing.
+fn hostile_server(answer: &'static [u8]) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for sock in listener.incoming() {
+            let Ok(mut sock) = sock else { continue };
+            std::thread::spawn(move || {
+                let _ = sock.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while let Ok(n) = sock.read(&mut chunk) {
+                    if n == 0 {
+                        break;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    if buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        break;
+                    }
+                }
+                let _ = sock.write_all(answer);
+                let _ = sock.flush();
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn hostile_http_answers_do_not_kill_the_probe() {
+    let env = Env::new();
+    env.init_plain(&[]);
+    let answers: [&'static [u8]; 2] = [
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffe\r\nabc",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n\r\nabc",
+    ];
+    for answer in answers {
+        let port = hostile_server(answer);
+        let url = format!("http://127.0.0.1:{port}/");
+        let mut cmd = uca_std();
+        cmd.current_dir(env.tmp.path())
+            .arg("--dir")
+            .arg(env.ca_dir())
+            .args(["health", "check", &url]);
+        let (out, _) = run_within(cmd, Duration::from_secs(30)).unwrap_or_else(|e| {
+            panic!(
+                "uca health check hung on {:?}:\n{e}",
+                String::from_utf8_lossy(answer)
+            )
+        });
+        let what = String::from_utf8_lossy(answer);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{what:?}:\n{}", text(&out));
+        let code = out
+            .status
+            .code()
+            .unwrap_or_else(|| panic!("{what:?}: killed by a signal:\n{}", text(&out)));
+        assert_ne!(code, 101, "{what:?}:\n{}", text(&out));
+        assert!(
+            code == 0 || code == 2,
+            "{what:?}: exit {code}:\n{}",
+            text(&out)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stdout).starts_with("UCA-HEALTH "),
+            "{what:?}:\n{}",
+            text(&out)
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 11. The status server survives a flood of idle clients.
+
+/// A plain HTTP/1.1 GET with a deadline; (status, body) or None on any failure.
+fn http_get_within(port: u16, path: &str, limit: Duration) -> Option<(u16, String)> {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut sock = TcpStream::connect_timeout(&addr, limit).ok()?;
+    sock.set_read_timeout(Some(limit)).ok()?;
+    sock.set_write_timeout(Some(limit)).ok()?;
+    write!(
+        sock,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut buf = Vec::new();
+    sock.read_to_end(&mut buf).ok()?;
+    let t = String::from_utf8_lossy(&buf).into_owned();
+    let (head, body) = t.split_once("\r\n\r\n")?;
+    let code = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((code, body.to_string()))
+}
+
+fn target_color(port: u16, name: &str) -> Option<String> {
+    let (code, body) = http_get_within(port, "/status.json", Duration::from_secs(2))?;
+    if code != 200 {
+        return None;
+    }
+    let doc: serde_json::Value = serde_json::from_str(&body).ok()?;
+    doc["endpoints"]
+        .as_array()?
+        .iter()
+        .find(|e| e["name"] == name)
+        .and_then(|e| e["color"].as_str())
+        .map(str::to_string)
+}
+
+#[test]
+fn status_server_survives_idle_clients() {
+    let env = Env::new();
+    env.init_plain(&[]);
+    // The target: a listening socket that accepts and holds every connection.
+    let target = TcpListener::bind("127.0.0.1:0").unwrap();
+    let target_port = target.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for sock in target.incoming().flatten() {
+            held.push(sock);
+            if held.len() > 1000 {
+                held.clear();
+            }
+        }
+    });
+    let file = env.path("targets.toml");
+    write(
+        &file,
+        format!(
+            "[defaults]\ninterval = \"100ms\"\nwindow = \"2s\"\nmin_samples = 3\n\n\
+             [[target]]\nname = \"t\"\nurl = \"tcp://127.0.0.1:{target_port}\"\n"
+        )
+        .as_bytes(),
+    );
+    // With 128 file descriptors, a server that accepted all 200 idle clients would leave the
+    // probes none (EMFILE) and the target would turn Red; 64 viewers at most leave plenty.
+    let mut cmd = uca_std_with_fd_limit(128);
+    cmd.current_dir(env.tmp.path())
+        .arg("--dir")
+        .arg(env.ca_dir())
+        .args(["health", "watch", s(&file)])
+        .args(["--listen", "127.0.0.1:0", "--duration", "8s"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("run uca health watch");
+    let out = collect(child.stdout.take().unwrap());
+    let err = collect(child.stderr.take().unwrap());
+    let mut child = KillOnDrop(child);
+    let started = Instant::now();
+    let port: u16 = loop {
+        let t = err.lock().unwrap().clone();
+        if let Some(i) = t.find("serving http://127.0.0.1:") {
+            let rest = &t[i + "serving http://127.0.0.1:".len()..];
+            break rest
+                .split('/')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or_else(|| panic!("no port in {t:?}"));
+        }
+        assert!(
+            child.0.try_wait().unwrap().is_none(),
+            "uca health watch exited before serving:\n{t}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "uca health watch did not serve within 5 s:\n{t}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Green first.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while target_color(port, "t").as_deref() != Some("Green") {
+        assert!(
+            Instant::now() < deadline,
+            "target never Green:\n{}",
+            err.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // 200 idle connections (those past the server's slots and backlog may not connect).
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut idle = Vec::new();
+    for _ in 0..200 {
+        if let Ok(c) = TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
+            idle.push(c);
+        }
+    }
+    assert!(idle.len() >= 64, "only {} idle connections", idle.len());
+    std::thread::sleep(Duration::from_millis(1000));
+    let held = idle.len();
+    drop(idle);
+
+    // Once they are gone, the page answers promptly.
+    let dropped = Instant::now();
+    let mut answered = None;
+    while dropped.elapsed() < Duration::from_secs(2) {
+        if let Some((200, body)) = http_get_within(port, "/status.json", Duration::from_millis(500))
+        {
+            answered = Some(body);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let watch_err = err.lock().unwrap().clone();
+    let body = answered.unwrap_or_else(|| {
+        panic!(
+            "after dropping {held} idle connections, /status.json did not answer within 2 s \
+             (watch running: {}):\n{watch_err}",
+            child.0.try_wait().unwrap().is_none()
+        )
+    });
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let t = doc["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "t")
+        .cloned()
+        .unwrap();
+    assert_eq!(t["color"], "Green", "{doc:#}");
+
+    // It stops by itself, cleanly, having announced only Unknown -> Green.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(st) = child.0.try_wait().unwrap() {
+            std::thread::sleep(Duration::from_millis(100));
+            break st;
+        }
+        assert!(Instant::now() < deadline, "watch did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stdout = out.lock().unwrap().clone();
+    let stderr = err.lock().unwrap().clone();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(status.code(), Some(0), "{stdout}\n{stderr}");
+    let changes: Vec<&str> = stdout.lines().filter(|l| l.contains(" -> ")).collect();
+    assert!(
+        changes.iter().any(|l| l.contains("Unknown -> Green")),
+        "{stdout}"
+    );
+    assert!(
+        !changes.iter().any(|l| l.contains("Green -> ")),
+        "the target left Green while idle clients were held:\n{stdout}"
+    );
+}
