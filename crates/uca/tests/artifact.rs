@@ -11,61 +11,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status: {}\n--- stdout:\n{}\n--- stderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// The exit code, asserting that uca neither panicked nor died of a signal.
-fn code(out: &Output) -> i32 {
-    assert!(
-        !stderr(out).contains("panicked"),
-        "uca panicked:\n{}",
-        text(out)
-    );
-    out.status
-        .code()
-        .unwrap_or_else(|| panic!("killed by a signal:\n{}", text(out)))
-}
-
-/// Asserts the exit code and returns stdout + stderr.
-fn expect(out: &Output, want: i32) -> String {
-    assert_eq!(code(out), want, "expected exit {want}:\n{}", text(out));
-    format!("{}{}", stdout(out), stderr(out))
-}
-
-fn write(path: &Path, data: &[u8]) {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).unwrap();
-    }
-    std::fs::write(path, data).unwrap();
-}
-
 fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
-fn copy(from: &Path, to: &Path) {
-    if let Some(parent) = to.parent() {
-        std::fs::create_dir_all(parent).unwrap();
-    }
-    std::fs::copy(from, to).unwrap();
 }
 
 /// `uca issue NAME ARGS` on the env's (unencrypted) CA, asserting success.
@@ -177,37 +124,7 @@ fn assert_fails(env: &Env, args: &[&str], stage: &str, want: &str) -> serde_json
 
 /// `openssl cms -sign` (detached, DER) of `content` into `out` with the given signer files.
 fn openssl_sign(cert: &Path, key: &Path, chain: Option<&Path>, content: &Path, out: &Path) {
-    openssl_sign_with(cert, key, chain, content, out, &[]);
-}
-
-fn openssl_sign_with(
-    cert: &Path,
-    key: &Path,
-    chain: Option<&Path>,
-    content: &Path,
-    out: &Path,
-    extra: &[&str],
-) {
-    let mut args = vec![
-        "cms",
-        "-sign",
-        "-binary",
-        "-outform",
-        "DER",
-        "-signer",
-        s(cert),
-        "-inkey",
-        s(key),
-        "-in",
-        s(content),
-        "-out",
-        s(out),
-    ];
-    if let Some(c) = chain {
-        args.extend(["-certfile", s(c)]);
-    }
-    args.extend_from_slice(extra);
-    openssl(&args);
+    cms_sign(cert, key, chain, content, out, &[]);
 }
 
 /// `openssl cms -verify` of a detached DER signature: (ok, output).
@@ -754,7 +671,7 @@ fn uca_verifies_openssl_cms_signatures_with_and_without_attributes() {
 
     // No signed attributes at all: the signature is over the manifest itself.
     std::fs::remove_file(&p7s).unwrap();
-    openssl_sign_with(&cert, &key, Some(&chain), &m, &p7s, &["-noattr"]);
+    cms_sign(&cert, &key, Some(&chain), &m, &p7s, &["-noattr"]);
     let (c, v) = verify_json(&env, &["rel/M", "--require", "qa"]);
     assert_eq!(c, 0, "{v:#}");
     let r = row(&v, "qa");

@@ -30,10 +30,6 @@ fn stdout(out: &Output) -> String {
     String::from_utf8(out.stdout.clone()).expect("utf-8 stdout")
 }
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 /// `uca expiring --json ARGS`: the exit code and the one JSON document on stdout (anything after
 /// it, or anything on stderr, fails the test).
 fn check_json(env: &Env, args: &[&str]) -> (i32, Value) {

@@ -20,10 +20,6 @@ const TIMEOUT: Duration = Duration::from_secs(20);
 const P12_PASS: &str = "p12 secret";
 const TRUST_PASS: &str = "changeit-too";
 
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
 /// `uca issue NAME ARGS...`, asserting success.
 fn issue(env: &Env, name: &str, args: &[&str]) {
     env.uca()

@@ -13,48 +13,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Output, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status: {}\n--- stdout:\n{}\n--- stderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// Asserts the exit code (and that uca neither panicked nor died of a signal); returns
-/// stdout + stderr.
-fn expect(out: &Output, want: i32) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "uca panicked:\n{}", text(out));
-    let code = out
-        .status
-        .code()
-        .unwrap_or_else(|| panic!("killed by a signal:\n{}", text(out)));
-    assert_eq!(code, want, "expected exit {want}:\n{}", text(out));
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr)
-}
-
-fn write(path: &Path, data: &[u8]) {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).unwrap();
-    }
-    std::fs::write(path, data).unwrap();
-}
-
-fn copy(from: &Path, to: &Path) {
-    if let Some(parent) = to.parent() {
-        std::fs::create_dir_all(parent).unwrap();
-    }
-    std::fs::copy(from, to).unwrap();
-}
 
 /// `uca ARGS` against the env's CA (`--dir pki`), run in the env's dir.
 fn uca(env: &Env, args: &[&str]) -> Output {
@@ -168,34 +127,6 @@ fn forge(
     (crt, key)
 }
 
-/// `openssl cms -sign -binary -outform DER` (detached) of `content` into `out`.
-fn cms_sign(
-    cert: &Path,
-    key: &Path,
-    chain: Option<&Path>,
-    content: &Path,
-    out: &Path,
-    extra: &[&str],
-) {
-    let mut args = vec![
-        "cms",
-        "-sign",
-        "-binary",
-        "-outform",
-        "DER",
-        "-signer",
-        s(cert),
-        "-inkey",
-        s(key),
-    ];
-    if let Some(c) = chain {
-        args.extend(["-certfile", s(c)]);
-    }
-    args.extend(["-in", s(content), "-out", s(out)]);
-    args.extend_from_slice(extra);
-    openssl(&args);
-}
-
 fn cat(files: &[&Path], out: &Path) {
     let mut all = Vec::new();
     for f in files {
@@ -230,24 +161,6 @@ fn uca_std_with_fd_limit(limit: u32) -> StdCommand {
         .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
         .arg(env!("CARGO_BIN_EXE_uca"));
     c
-}
-
-fn collect(mut r: impl Read + Send + 'static) -> Arc<Mutex<String>> {
-    let text = Arc::new(Mutex::new(String::new()));
-    let t = text.clone();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        loop {
-            match r.read(&mut buf) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => t
-                    .lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n])),
-            }
-        }
-    });
-    text
 }
 
 /// Runs `cmd` and waits at most `limit`: Ok(output, elapsed) or Err(what it printed) when it

@@ -23,10 +23,6 @@ use serde_json::Value;
 
 const FLAKY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/flaky_server.py");
 
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
 // ---------------------------------------------------------------------------------------------
 // Helpers: the flaky server, a tiny HTTP client, the watcher, a webhook recorder.
 
@@ -142,24 +138,6 @@ struct Watch {
     child: KillOnDrop,
     out: Arc<Mutex<String>>,
     err: Arc<Mutex<String>>,
-}
-
-fn collect(mut r: impl Read + Send + 'static) -> Arc<Mutex<String>> {
-    let text = Arc::new(Mutex::new(String::new()));
-    let t = text.clone();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        loop {
-            match r.read(&mut buf) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => t
-                    .lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n])),
-            }
-        }
-    });
-    text
 }
 
 impl Watch {

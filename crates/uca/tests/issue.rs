@@ -16,10 +16,6 @@ const SUBJECT: &str = "O=Acme,OU=Platform,C=US,ST=Oregon,L=Portland";
 const PROFILES: [&str; 4] = ["server", "client", "both", "code-signing"];
 const LEAF_KEYS: [&str; 5] = ["ec-p256", "ec-p384", "ed25519", "rsa-2048", "rsa-3072"];
 
-fn s(path: &Path) -> &str {
-    path.to_str().expect("utf-8 path")
-}
-
 /// `uca --json issue ARGS` → the `issued` array.
 fn issue(env: &Env, args: &[&str]) -> Vec<Value> {
     let mut all = vec!["issue"];

@@ -24,10 +24,6 @@ const PROFILES: [&str; 4] = ["server", "client", "both", "code-signing"];
 const INSTALL_HINT: &str = "pkilint is not installed: run the README's test command `bash scripts/test.sh` \
      (it runs `python3 -m pip install pkilint==0.13.3`)";
 
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
 fn driver() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/lint-certs.py")
 }

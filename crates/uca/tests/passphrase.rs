@@ -5,21 +5,13 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
 
 const NEW: &str = "a different passphrase entirely";
 const THIRD: &str = "yet another passphrase, from a file";
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 fn key_path(env: &Env) -> PathBuf {
     env.ca_dir().join("private/ca.key")

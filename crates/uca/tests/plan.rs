@@ -36,10 +36,6 @@ sans = ["web.example.org"]
   path = "out/nginx"
 "#;
 
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }

@@ -12,14 +12,6 @@ use common::*;
 
 const DAY: i64 = 86_400;
 
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 fn now() -> i64 {
     i64::try_from(
         SystemTime::now()

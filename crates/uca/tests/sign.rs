@@ -16,10 +16,6 @@ const RSA_2048: &[&str] = &["-newkey", "rsa:2048"];
 const RSA_4096: &[&str] = &["-newkey", "rsa:4096"];
 const ED25519: &[&str] = &["-newkey", "ed25519"];
 
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
 /// A test file's bytes.
 fn read_bytes(p: impl AsRef<Path>) -> Vec<u8> {
     let p = p.as_ref();

@@ -28,10 +28,6 @@ use common::*;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
 /// A leaf certificate and its key as written by `uca issue`.
 struct Leaf {
     name: String,

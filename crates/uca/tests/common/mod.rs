@@ -303,3 +303,112 @@ pub fn run_timeout(program: &str, args: &[&str], input: &[u8]) -> Out {
         log_from: 0,
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers most test files need: paths as &str, a command's output for messages, files.
+
+pub fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A finished command, for assertion messages.
+pub fn text(out: &Output) -> String {
+    format!(
+        "status: {}\n--- stdout:\n{}\n--- stderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The exit code, asserting that uca neither panicked nor died of a signal.
+pub fn code(out: &Output) -> i32 {
+    assert!(
+        !stderr(out).contains("panicked"),
+        "uca panicked:\n{}",
+        text(out)
+    );
+    out.status
+        .code()
+        .unwrap_or_else(|| panic!("killed by a signal:\n{}", text(out)))
+}
+
+/// Asserts the exit code (see [`code`]) and returns stdout + stderr.
+pub fn expect(out: &Output, want: i32) -> String {
+    assert_eq!(code(out), want, "expected exit {want}:\n{}", text(out));
+    format!("{}{}", stdout(out), stderr(out))
+}
+
+/// Writes a file, creating its parent directories.
+pub fn write(path: &Path, data: &[u8]) {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(path, data).unwrap();
+}
+
+/// Copies a file, creating the target's parent directories.
+pub fn copy(from: &Path, to: &Path) {
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::copy(from, to).unwrap();
+}
+
+/// `openssl cms -sign -binary -outform DER` (detached) of `content` into `out`.
+pub fn cms_sign(
+    cert: &Path,
+    key: &Path,
+    chain: Option<&Path>,
+    content: &Path,
+    out: &Path,
+    extra: &[&str],
+) {
+    let mut args = vec![
+        "cms",
+        "-sign",
+        "-binary",
+        "-outform",
+        "DER",
+        "-signer",
+        s(cert),
+        "-inkey",
+        s(key),
+    ];
+    if let Some(c) = chain {
+        args.extend(["-certfile", s(c)]);
+    }
+    args.extend(["-in", s(content), "-out", s(out)]);
+    args.extend_from_slice(extra);
+    openssl(&args);
+}
+
+/// Reads a child's pipe on a thread into a shared string, so a long-running process never
+/// blocks on a full pipe and its output can be read while it runs.
+pub fn collect(
+    mut r: impl std::io::Read + Send + 'static,
+) -> std::sync::Arc<std::sync::Mutex<String>> {
+    let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let t = text.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        loop {
+            match r.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => t
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n])),
+            }
+        }
+    });
+    text
+}
