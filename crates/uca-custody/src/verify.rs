@@ -58,18 +58,31 @@ pub struct AttestationFile {
     pub bytes: Vec<u8>,
 }
 
+/// A manifest's own file beside it: `MANIFEST<suffix>` (the sidecar, signatures, the bundle).
+pub fn beside(manifest: &Path, suffix: &str) -> PathBuf {
+    let mut name = manifest.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
 /// The default file for a stage: `MANIFEST.<stage>.p7s`.
 pub fn attestation_path(manifest: &Path, stage: &str) -> PathBuf {
-    let mut name = manifest.as_os_str().to_owned();
-    name.push(format!(".{stage}.p7s"));
-    PathBuf::from(name)
+    beside(manifest, &format!(".{stage}.p7s"))
 }
 
 /// The sidecar of a manifest: `MANIFEST.meta`.
 pub fn meta_path(manifest: &Path) -> PathBuf {
-    let mut name = manifest.as_os_str().to_owned();
-    name.push(".meta");
-    PathBuf::from(name)
+    beside(manifest, ".meta")
+}
+
+/// The CRL `uca artifact bundle` puts beside a manifest: `MANIFEST.crl`.
+pub fn bundled_crl_path(manifest: &Path) -> PathBuf {
+    beside(manifest, ".crl")
+}
+
+/// The CA certificate `uca artifact bundle` puts beside a manifest: `MANIFEST.ca.crt`.
+pub fn bundled_ca_path(manifest: &Path) -> PathBuf {
+    beside(manifest, ".ca.crt")
 }
 
 /// Every `MANIFEST.<stage>.p7s` beside the manifest, sorted by stage.

@@ -123,7 +123,7 @@ pub fn run(o: &CheckOptions) -> Result<(Endpoint, Status), HealthError> {
             if i > 0 {
                 tokio::time::sleep(SPACING).await;
             }
-            let at = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+            let at = crate::watch::now_ms();
             let outcome = probe(&t, tls.as_ref()).await;
             e.record(at, &outcome);
         }
@@ -142,7 +142,7 @@ pub fn run(o: &CheckOptions) -> Result<(Endpoint, Status), HealthError> {
             e.ca_findings = f.pop().unwrap_or_default();
         }
     }
-    let now = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    let now = crate::watch::now_ms();
     let st = status(&e, now);
     Ok((e, st))
 }

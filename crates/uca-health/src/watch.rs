@@ -58,7 +58,8 @@ struct Shared {
     max_timeout_ms: i64,
 }
 
-fn now_ms() -> i64 {
+/// Unix time in milliseconds, the clock of every bucket.
+pub(crate) fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 

@@ -3,6 +3,7 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 use uca_ca::CaPaths;
+use uca_custody::verify::{bundled_ca_path, bundled_crl_path};
 use uca_pki::validity::display_time;
 
 use super::read_arg;
@@ -17,12 +18,6 @@ struct Bundled {
     crl: String,
     #[serde(with = "time::serde::rfc3339::option")]
     crl_next_update: Option<OffsetDateTime>,
-}
-
-fn beside(manifest: &std::path::Path, suffix: &str) -> std::path::PathBuf {
-    let mut name = manifest.as_os_str().to_owned();
-    name.push(suffix);
-    name.into()
 }
 
 pub fn run(args: &BundleArgs, settings: &Settings) -> Result<(), CliError> {
@@ -52,8 +47,8 @@ pub fn run(args: &BundleArgs, settings: &Settings) -> Result<(), CliError> {
             Some("publish a fresh one first: uca crl".to_string()),
         ));
     }
-    let cert_out = beside(&args.manifest, ".ca.crt");
-    let crl_out = beside(&args.manifest, ".crl");
+    let cert_out = bundled_ca_path(&args.manifest);
+    let crl_out = bundled_crl_path(&args.manifest);
     uca_ca::fsio::write_atomic(&cert_out, ca.chain_pem().as_bytes(), 0o644)?;
     uca_ca::fsio::write_atomic(&crl_out, &crl, 0o644)?;
     let done = Bundled {

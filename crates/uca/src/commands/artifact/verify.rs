@@ -11,7 +11,9 @@ use uca_ca::expiry::Span;
 use uca_custody::installed::{TreeCheck, TreeReport, check_tree};
 use uca_custody::manifest::{Manifest, Meta};
 use uca_custody::policy::{Policy, SignerPattern, check_stage_name};
-use uca_custody::verify::{Report, Rules, Standing, Trust, evaluate, find_attestations, meta_path};
+use uca_custody::verify::{
+    Report, Rules, Standing, Trust, bundled_crl_path, evaluate, find_attestations, meta_path,
+};
 use uca_pki::Serial;
 use uca_pki::validity::display_time;
 use uca_pki::verify::read_cert_file;
@@ -105,11 +107,7 @@ fn resolve(args: &ArtifactVerifyArgs) -> Result<Resolved, CliError> {
         None => from_flags(args)?,
     };
     r.crls.extend(args.crl.iter().cloned());
-    let bundled = {
-        let mut name = args.manifest.as_os_str().to_owned();
-        name.push(".crl");
-        PathBuf::from(name)
-    };
+    let bundled = bundled_crl_path(&args.manifest);
     if bundled.is_file() {
         r.crls.push(bundled);
     }
