@@ -8,6 +8,7 @@ use uca_pki::san::SanTemplate;
 use uca_pki::{KeyType, Profile, SanRules, Subject};
 
 use crate::CaError;
+use crate::toml_file::{ConfigError, ConfigFile, TomlFile};
 
 /// Settings read from `uca.toml`.
 #[derive(Debug, Clone)]
@@ -78,19 +79,14 @@ struct RawSan {
 
 /// Typed readers for the fields `uca.toml` and plan files share, with located errors.
 pub(crate) struct Fields<'a> {
-    pub text: &'a str,
-    pub path: &'a Path,
+    pub file: TomlFile<'a>,
 }
 
 impl Fields<'_> {
-    pub fn at(&self, offset: usize, message: String) -> CaError {
-        located(self.text, self.path, offset, message)
-    }
-
-    pub fn key(&self, k: &Spanned<String>) -> Result<KeyType, CaError> {
+    pub fn key(&self, k: &Spanned<String>) -> Result<KeyType, ConfigError> {
         k.get_ref().parse().map_err(|_| {
-            self.at(
-                k.span().start,
+            self.file.at(
+                k,
                 format!(
                     "unknown key type '{}' (one of {})",
                     k.get_ref(),
@@ -100,10 +96,10 @@ impl Fields<'_> {
         })
     }
 
-    pub fn profile(&self, p: &Spanned<String>) -> Result<Profile, CaError> {
+    pub fn profile(&self, p: &Spanned<String>) -> Result<Profile, ConfigError> {
         p.get_ref().parse().map_err(|_| {
-            self.at(
-                p.span().start,
+            self.file.at(
+                p,
                 format!(
                     "unknown profile '{}' (one of {})",
                     p.get_ref(),
@@ -113,37 +109,13 @@ impl Fields<'_> {
         })
     }
 
-    pub fn days(&self, d: &Spanned<i64>) -> Result<u32, CaError> {
+    pub fn days(&self, d: &Spanned<i64>) -> Result<u32, ConfigError> {
         let max = uca_pki::validity::MAX_DAYS;
         u32::try_from(*d.get_ref())
             .ok()
             .filter(|d| (1..=max).contains(d))
-            .ok_or_else(|| self.at(d.span().start, format!("days must be between 1 and {max}")))
+            .ok_or_else(|| self.file.at(d, format!("days must be between 1 and {max}")))
     }
-}
-
-/// An error at a byte offset of a TOML file, reported as `FILE:LINE:COLUMN: message`.
-pub(crate) fn located(text: &str, path: &Path, offset: usize, message: String) -> CaError {
-    let (line, column) = line_col(text, offset);
-    CaError::Config {
-        path: path.to_path_buf(),
-        line,
-        column,
-        message,
-    }
-}
-
-/// 1-based line and column (in characters) of a byte offset, for `FILE:LINE:COLUMN` errors.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rsplit('\n')
-        .next()
-        .map(|l| l.chars().count())
-        .unwrap_or(0)
-        + 1;
-    (line, col)
 }
 
 impl Config {
@@ -153,11 +125,9 @@ impl Config {
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Config, CaError> {
-        let at = |offset: usize, message: String| located(text, path, offset, message);
-        let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            let offset = e.span().map(|s| s.start).unwrap_or(0);
-            at(offset, e.message().to_string())
-        })?;
+        let file = TomlFile::new(ConfigFile::CaConfig, path, text);
+        let at = |offset: usize, message: String| file.error_at(offset, message);
+        let raw: RawConfig = file.decode()?;
         let mut cfg = Config::default();
         if let Some(s) = raw.subject {
             let get = |v: Option<Spanned<String>>| v.map(|s| s.into_inner());
@@ -174,7 +144,7 @@ impl Config {
                 .validate()
                 .map_err(|m| at(c_span, format!("[subject]: {m}")))?;
         }
-        let f = Fields { text, path };
+        let f = Fields { file };
         if let Some(i) = raw.issue {
             if let Some(k) = &i.key {
                 cfg.key = f.key(k)?;
@@ -277,19 +247,19 @@ mod tests {
     fn errors_point_at_line_and_column() {
         let text = "[issue]\nkey = \"ec-p999\"\n";
         let e = Config::parse(text, Path::new("uca.toml")).unwrap_err();
-        let CaError::Config {
+        let CaError::Config(ConfigError {
             line,
             column,
             message,
             ..
-        } = e
+        }) = e
         else {
             panic!("wrong error")
         };
         assert_eq!((line, column), (2, 7));
         assert!(message.contains("ec-p999"));
         let e = Config::parse("[issue]\nfoo = 1\n", Path::new("uca.toml")).unwrap_err();
-        assert!(matches!(e, CaError::Config { line: 2, .. }), "{e}");
+        assert!(matches!(e, CaError::Config(ConfigError { line: 2, .. })), "{e}");
         let e = Config::parse("[san]\nrules = [\"{nme}\"]\n", Path::new("uca.toml")).unwrap_err();
         assert!(e.to_string().contains("nme"));
     }

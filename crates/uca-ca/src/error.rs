@@ -13,13 +13,8 @@ pub enum CaError {
     AlreadyExists { dir: PathBuf },
     #[error("{} exists and is not empty", dir.display())]
     NotEmpty { dir: PathBuf },
-    #[error("{}:{line}:{column}: {message}", path.display())]
-    Config {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        message: String,
-    },
+    #[error(transparent)]
+    Config(#[from] crate::toml_file::ConfigError),
     #[error("cannot {op} {}: {source}", path.display())]
     Io {
         op: &'static str,
@@ -74,10 +69,7 @@ impl CaError {
                 dir.display()
             ),
             CaError::NotEmpty { .. } => "choose a new or empty directory for the CA".into(),
-            CaError::Config { path, .. } if path.ends_with(crate::layout::CONFIG_FILE) => {
-                "fix that line of the CA's config file; 'uca init' writes a commented example".into()
-            }
-            CaError::Config { .. } => "fix that line of the file; 'uca plan --help' shows the plan format".into(),
+            CaError::Config(e) => e.hint().into(),
             CaError::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
                 "check the directory's owner and permissions (the CA directory must be writable by this user)".into()
             }

@@ -1,83 +1,11 @@
 //! `uca expiring`: time left per certificate, as Green / Yellow / Red with the dates each
 //! turns. Pure: `now` is a parameter.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::Serialize;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
+use uca_pki::{Color, Span};
 
 use crate::ledger::{CertRecord, Status};
-
-/// The longest span accepted: a century (dates computed from it stay representable).
-const MAX_SPAN_SECONDS: i64 = 100 * 365 * 86_400;
-
-/// A length of time as operators write it: `30d`, `12h`, `2w`, `90m`, `1y` (365 days); a bare
-/// number means days.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Span(pub Duration);
-
-impl FromStr for Span {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let t = s.trim();
-        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-        let (num, unit) = t.split_at(split);
-        let n: i64 = num
-            .parse()
-            .map_err(|_| format!("'{s}' is not a duration (e.g. 30d, 12h, 2w)"))?;
-        let unit_seconds: i64 = match unit {
-            "" | "d" => 86_400,
-            "h" => 3_600,
-            "m" => 60,
-            "s" => 1,
-            "w" => 7 * 86_400,
-            "y" => 365 * 86_400,
-            other => {
-                return Err(format!(
-                    "unknown unit '{other}' in '{s}' (use s, m, h, d, w or y)"
-                ));
-            }
-        };
-        let seconds = n
-            .checked_mul(unit_seconds)
-            .filter(|s| *s <= MAX_SPAN_SECONDS)
-            .ok_or_else(|| format!("'{s}' is longer than 100 years"))?;
-        Ok(Span(Duration::seconds(seconds)))
-    }
-}
-
-impl fmt::Display for Span {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = self.0.whole_seconds();
-        match s {
-            0 => write!(f, "0s"),
-            _ if s % 86_400 == 0 => write!(f, "{}d", s / 86_400),
-            _ if s % 3_600 == 0 => write!(f, "{}h", s / 3_600),
-            _ if s % 60 == 0 => write!(f, "{}m", s / 60),
-            _ => write!(f, "{s}s"),
-        }
-    }
-}
-
-/// The monitoring colors; their order is their severity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Color {
-    Green,
-    Yellow,
-    Red,
-}
-
-impl Color {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Color::Green => "green",
-            Color::Yellow => "yellow",
-            Color::Red => "red",
-        }
-    }
-}
 
 /// One certificate's expiry picture.
 #[derive(Debug, Clone, Serialize)]
@@ -103,31 +31,25 @@ pub struct ExpiryRow {
 pub fn classify(
     records: &[CertRecord],
     now: OffsetDateTime,
-    warn: Duration,
-    crit: Duration,
-    within: Option<Duration>,
+    warn: Span,
+    crit: Span,
+    within: Option<Span>,
 ) -> Vec<ExpiryRow> {
     let mut rows: Vec<ExpiryRow> = records
         .iter()
         .filter(|r| r.status == Status::Issued)
-        .filter(|r| within.is_none_or(|w| r.not_after - now <= w))
+        .filter(|r| within.is_none_or(|w| r.not_after - now <= w.as_time()))
         .map(|r| {
             let left = r.not_after - now;
-            let color = if left <= crit {
-                Color::Red
-            } else if left <= warn {
-                Color::Yellow
-            } else {
-                Color::Green
-            };
+            let color = Color::of_time_left(left, warn, crit);
             ExpiryRow {
                 name: r.name.clone(),
                 serial: r.serial.hex(),
                 profile: r.profile.clone(),
                 color,
                 not_after: r.not_after,
-                yellow_at: r.not_after - warn,
-                red_at: r.not_after - crit,
+                yellow_at: r.not_after - warn.as_time(),
+                red_at: r.not_after - crit.as_time(),
                 seconds_left: left.whole_seconds(),
                 expired: left.is_negative(),
             }
@@ -144,6 +66,7 @@ pub fn classify(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use time::Duration;
 
     fn record(name: &str, not_after: OffsetDateTime, status: Status) -> CertRecord {
         CertRecord {
@@ -180,8 +103,8 @@ mod tests {
                 record("old", now + Duration::days(1), Status::Superseded),
             ],
             now,
-            Duration::days(30),
-            Duration::days(7),
+            Span::days(30),
+            Span::days(7),
             None,
         );
         let names: Vec<(&str, Color, bool)> = rows
@@ -202,24 +125,10 @@ mod tests {
         let within = classify(
             &[record("y", now + Duration::days(20), Status::Issued)],
             now,
-            Duration::days(30),
-            Duration::days(7),
-            Some(Duration::days(10)),
+            Span::days(30),
+            Span::days(7),
+            Some(Span::days(10)),
         );
         assert!(within.is_empty());
-    }
-
-    #[test]
-    fn spans() {
-        assert_eq!("30d".parse::<Span>().unwrap().0, Duration::days(30));
-        assert_eq!("12h".parse::<Span>().unwrap().0, Duration::hours(12));
-        assert_eq!("2w".parse::<Span>().unwrap().0, Duration::days(14));
-        assert_eq!("7".parse::<Span>().unwrap().0, Duration::days(7));
-        assert!("soon".parse::<Span>().is_err());
-        assert!("3x".parse::<Span>().is_err());
-        assert!("9999999999999999d".parse::<Span>().is_err());
-        assert!("101y".parse::<Span>().is_err());
-        assert_eq!(Span(Duration::minutes(90)).to_string(), "90m");
-        assert_eq!(Span(Duration::days(30)).to_string(), "30d");
     }
 }

@@ -91,3 +91,69 @@ impl IssuedPaths {
         }
     }
 }
+
+impl IssuedPaths {
+    /// The files of NAME in the CA at `ca`.
+    pub fn of(ca: &CaPaths, name: &str) -> IssuedPaths {
+        IssuedPaths::in_dir(ca.issued_dir(name))
+    }
+}
+
+/// A certificate and its key named the way operators name them: the NAME of a certificate this
+/// CA issued, or the path of a PEM file (with its key given separately).
+#[derive(Debug, Clone)]
+pub struct CertAndKey {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// The CA's files for NAME when it was a NAME (for its chain and fullchain).
+    pub issued: Option<IssuedPaths>,
+}
+
+/// Why a certificate reference names nothing usable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertRefError {
+    /// The value is a file, so its key cannot be guessed.
+    KeyRequired { cert: PathBuf },
+    /// Neither a file nor a NAME of the CA at `ca_dir`.
+    Unknown {
+        value: String,
+        ca_dir: Option<PathBuf>,
+    },
+}
+
+impl CertAndKey {
+    /// Resolves `value` as a file relative to `base` first, then as a NAME issued by the CA at
+    /// `ca_dir`; `key` (relative to `base`) overrides the NAME's own key.
+    pub fn resolve(
+        value: &str,
+        key: Option<&Path>,
+        base: &Path,
+        ca_dir: Option<&Path>,
+    ) -> Result<CertAndKey, CertRefError> {
+        let as_path = base.join(value);
+        if as_path.is_file() {
+            let key = key.ok_or_else(|| CertRefError::KeyRequired {
+                cert: as_path.clone(),
+            })?;
+            return Ok(CertAndKey {
+                cert: as_path,
+                key: base.join(key),
+                issued: None,
+            });
+        }
+        if let Some(dir) = ca_dir {
+            let issued = IssuedPaths::of(&CaPaths::new(dir), value);
+            if issued.cert.is_file() {
+                return Ok(CertAndKey {
+                    cert: issued.cert.clone(),
+                    key: key.map(|k| base.join(k)).unwrap_or_else(|| issued.key.clone()),
+                    issued: Some(issued),
+                });
+            }
+        }
+        Err(CertRefError::Unknown {
+            value: value.to_string(),
+            ca_dir: ca_dir.map(Path::to_path_buf),
+        })
+    }
+}

@@ -26,6 +26,7 @@ mod renew;
 mod revoke;
 mod seal;
 mod sign;
+pub mod toml_file;
 pub mod trust;
 mod verify;
 
@@ -42,4 +43,5 @@ pub use ledger::{CertRecord, Durability, Ledger, Source, Status};
 pub use renew::{RenewRequest, Renewed};
 pub use revoke::Revoked;
 pub use sign::{CsrRequest, SignedCsr};
+pub use toml_file::{ConfigError, ConfigFile, TomlFile};
 pub use verify::Verification;

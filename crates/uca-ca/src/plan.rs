@@ -12,7 +12,9 @@ use uca_pki::sign::CaSigner;
 use uca_pki::{KeyType, Profile, San, Subject};
 use zeroize::Zeroizing;
 
-use crate::expiry::Span;
+use uca_pki::{Bare, Span};
+
+use crate::toml_file::{ConfigFile, TomlFile};
 use crate::export::{ExportFormat, ExportOptions};
 use crate::fsio::{self, io_err};
 use crate::ledger::{ExportStamp, Ledger, Source, Status};
@@ -121,23 +123,17 @@ impl Plan {
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Plan, CaError> {
-        let at =
-            |offset: usize, message: String| crate::config::located(text, path, offset, message);
-        let raw: RawPlan = toml::from_str(text).map_err(|e| {
-            at(
-                e.span().map(|s| s.start).unwrap_or(0),
-                e.message().to_string(),
-            )
-        })?;
-        let f = crate::config::Fields { text, path };
+        let file = TomlFile::new(ConfigFile::Plan, path, text);
+        let at = |offset: usize, message: String| CaError::from(file.error_at(offset, message));
+        let raw: RawPlan = file.decode()?;
+        let f = crate::config::Fields { file };
         let days = |d: &Spanned<i64>| f.days(d);
         let key = |k: &Spanned<String>| f.key(k);
         let profile = |p: &Spanned<String>| f.profile(p);
         let span = |s: &Spanned<String>| {
-            s.get_ref()
-                .parse::<Span>()
-                .map(|s| s.0)
-                .map_err(|e| at(s.span().start, e))
+            Span::parse(s.get_ref(), Bare::Days)
+                .map(Span::as_time)
+                .map_err(|e| at(s.span().start, e.to_string()))
         };
         let mode = |m: &Option<Spanned<String>>, default: u32| match m {
             None => Ok(default),

@@ -21,13 +21,8 @@ pub enum CustodyError {
     OutsideBase { path: PathBuf, base: PathBuf },
     #[error("{} is {kind}, not a file, directory or symbolic link", path.display())]
     SpecialFile { path: PathBuf, kind: &'static str },
-    #[error("{file}:{line}:{column}: {message}")]
-    Policy {
-        file: String,
-        line: usize,
-        column: usize,
-        message: String,
-    },
+    #[error(transparent)]
+    Config(#[from] uca_ca::ConfigError),
     #[error("{0}")]
     Input(String),
     #[error(transparent)]
@@ -56,9 +51,7 @@ impl CustodyError {
             CustodyError::SpecialFile { .. } => {
                 "a release tree holds files, directories and links; remove it or name the paths to include".into()
             }
-            CustodyError::Policy { .. } => {
-                "see 'Policy file' in the README for the keys a policy takes".into()
-            }
+            CustodyError::Config(e) => e.hint().into(),
             _ => return None,
         })
     }

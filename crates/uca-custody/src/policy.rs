@@ -20,7 +20,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use toml::Spanned;
-use uca_ca::expiry::Span;
+use uca_ca::toml_file::{ConfigFile, TomlFile};
+use uca_pki::{Bare, Span};
 
 use crate::CustodyError;
 
@@ -166,21 +167,9 @@ impl Policy {
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Policy, CustodyError> {
-        let at = |offset: usize, message: String| {
-            let (line, column) = uca_ca::config::line_col(text, offset);
-            CustodyError::Policy {
-                file: path.display().to_string(),
-                line,
-                column,
-                message,
-            }
-        };
-        let raw: RawPolicy = toml::from_str(text).map_err(|e| {
-            at(
-                e.span().map(|s| s.start).unwrap_or(0),
-                e.message().to_string(),
-            )
-        })?;
+        let file = TomlFile::new(ConfigFile::Policy, path, text);
+        let at = |offset: usize, message: String| CustodyError::from(file.error_at(offset, message));
+        let raw: RawPolicy = file.decode()?;
         let dir = path.parent().unwrap_or(Path::new("."));
         let mut p = Policy {
             allow_stale_crl: raw.allow_stale_crl.unwrap_or(false),
@@ -215,8 +204,7 @@ impl Policy {
         p.crl = raw.crl.map(|c| dir.join(c.get_ref()));
         if let Some(m) = raw.max_age {
             p.max_age = Some(
-                m.get_ref()
-                    .parse::<Span>()
+                Span::parse(m.get_ref(), Bare::Days)
                     .map_err(|e| at(m.span().start, format!("max_age: {e}")))?,
             );
         }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
-use uca_ca::expiry::Span;
+use uca_pki::Span;
 use uca_pki::Serial;
 use uca_pki::crl::{CrlInfo, parse_crl};
 use uca_pki::validity::display_time;
@@ -428,11 +428,11 @@ fn judge(
                 ));
             }
             if let Some(max) = rules.max_age
-                && now - t > max.0
+                && now - t > max.as_time()
             {
                 row.problems.push(format!(
                     "attested {} ago; the policy allows at most {max}",
-                    uca_ca::expiry::Span(now - t)
+                    Span::between(t, now)
                 ));
             }
             t

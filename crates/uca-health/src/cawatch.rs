@@ -14,8 +14,8 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 use crate::HealthError;
 use crate::endpoint::CaFinding;
 use crate::probe::SeenCert;
-use crate::spec::Span;
-use crate::window::Color;
+use uca_pki::Span;
+use uca_pki::Color;
 
 /// The CA's CRL turns an endpoint Yellow in its last day before nextUpdate.
 pub const CRL_WARN_SECONDS: i64 = 86_400;

@@ -8,7 +8,8 @@ use crate::HealthError;
 use crate::cawatch::{CaWatch, Question};
 use crate::endpoint::{Endpoint, Status, status};
 use crate::probe::{client_config, probe};
-use crate::spec::{Span, Threshold};
+use crate::spec::Threshold;
+use uca_pki::Span;
 use crate::targets::{CaSource, Kind, Target, defaults, parse_url, resolve_client_cert};
 
 /// The flags of `uca health check`, already typed.
@@ -75,7 +76,7 @@ pub fn target(o: &CheckOptions) -> Result<Target, HealthError> {
         ),
         None => None,
     };
-    let window = Span(Duration::from_secs(3600));
+    let window = Span::hours(1);
     Ok(Target {
         name: o.url.clone(),
         url: o.url.clone(),
@@ -87,7 +88,7 @@ pub fn target(o: &CheckOptions) -> Result<Target, HealthError> {
         expect_status: o.expect_status.clone(),
         body: o.body.clone().map(crate::targets::BodyMatch::Substring),
         timeout: o.timeout,
-        interval: Span(SPACING),
+        interval: Span::from_duration(SPACING),
         ca,
         client_cert,
         server_name: o.server_name.clone(),
@@ -97,7 +98,7 @@ pub fn target(o: &CheckOptions) -> Result<Target, HealthError> {
         cert_warn: o.cert_warn,
         cert_crit: o.cert_crit,
         min_samples: o.count.max(1),
-        horizon: defaults::HORIZON.parse().map_err(bad)?,
+        horizon: defaults::HORIZON,
     })
 }
 

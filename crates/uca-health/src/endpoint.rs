@@ -6,9 +6,10 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::probe::{Outcome, SeenCert};
-use crate::spec::Span;
+use uca_pki::Span;
 use crate::targets::Target;
-use crate::window::{Color, History, Prediction, ProbeVerdict, Rules, Sample, evaluate};
+use uca_pki::Color;
+use crate::window::{History, Prediction, ProbeVerdict, Rules, Sample, evaluate};
 
 /// What this CA knows about the certificate an endpoint serves (filled in by the watcher).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,10 +47,10 @@ pub fn rules_of(t: &Target) -> Rules {
     Rules {
         ok: t.ok,
         warn: t.warn,
-        window_ms: t.window.0.as_millis() as i64,
-        interval_ms: t.interval.0.as_millis() as i64,
+        window_ms: t.window.as_duration().as_millis() as i64,
+        interval_ms: t.interval.as_duration().as_millis() as i64,
         min_samples: t.min_samples,
-        horizon_ms: t.horizon.0.as_millis() as i64,
+        horizon_ms: t.horizon.as_duration().as_millis() as i64,
     }
 }
 
@@ -186,12 +187,12 @@ fn cert_view(chain: &[SeenCert], warn: Span, crit: Span, now_s: i64) -> Option<C
     };
     let (color, reason) = if left <= 0 {
         (Color::Red, format!("{whose} has expired"))
-    } else if left <= crit.0.as_secs() as i64 {
+    } else if left <= crit.as_duration().as_secs() as i64 {
         (
             Color::Red,
             format!("{whose} expires in {}", about_days(days)),
         )
-    } else if left <= warn.0.as_secs() as i64 {
+    } else if left <= warn.as_duration().as_secs() as i64 {
         (
             Color::Yellow,
             format!("{whose} expires in {}", about_days(days)),
@@ -242,10 +243,10 @@ pub fn status(e: &Endpoint, now_ms: i64) -> Status {
     if let Some(c) = &cert {
         let not_after_ms = c.not_after.unix_timestamp() * 1000;
         for (to, before) in [(Color::Yellow, t.cert_warn), (Color::Red, t.cert_crit)] {
-            let at = not_after_ms - before.0.as_millis() as i64;
+            let at = not_after_ms - before.as_duration().as_millis() as i64;
             if to > color
                 && at > now_ms
-                && at - now_ms <= t.horizon.0.as_millis() as i64
+                && at - now_ms <= t.horizon.as_duration().as_millis() as i64
                 && prediction.as_ref().is_none_or(|p| at < p.at_ms)
             {
                 prediction = Some(Prediction {
@@ -266,12 +267,12 @@ pub fn status(e: &Endpoint, now_ms: i64) -> Status {
         };
         format!(
             "{lead}: {} in {}, at {}",
-            p.to.as_str(),
+            p.to.title(),
             about(p.in_seconds),
             clock(p.at_ms)
         )
     });
-    let since = now_ms - t.window.0.as_millis() as i64;
+    let since = now_ms - t.window.as_duration().as_millis() as i64;
     let trend = e
         .history
         .fine

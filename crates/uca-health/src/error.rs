@@ -4,13 +4,8 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HealthError {
-    #[error("{file}:{line}:{column}: {message}")]
-    Config {
-        file: String,
-        line: usize,
-        column: usize,
-        message: String,
-    },
+    #[error(transparent)]
+    Config(#[from] uca_ca::ConfigError),
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -25,9 +20,7 @@ pub enum HealthError {
 impl HealthError {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
-            HealthError::Config { .. } => {
-                "see 'Targets file' in the README for the keys a target takes".into()
-            }
+            HealthError::Config(e) => e.hint().into(),
             HealthError::Io { .. } => "check the path and its permissions".into(),
             HealthError::Store { .. } => {
                 "the store keeps probe history only; move it aside to start afresh".into()

@@ -401,7 +401,7 @@ pub async fn probe(t: &Target, tls: Option<&Arc<ClientConfig>>) -> Outcome {
             }
         }
     };
-    match tokio::time::timeout(t.timeout.0, work).await {
+    match tokio::time::timeout(t.timeout.as_duration(), work).await {
         Ok(Ok((status, chain))) => {
             outcome.success = true;
             outcome.status = status;
@@ -412,7 +412,7 @@ pub async fn probe(t: &Target, tls: Option<&Arc<ClientConfig>>) -> Outcome {
             let at = *stage.lock().unwrap_or_else(|p| p.into_inner());
             outcome.error = Some(format!(
                 "timed out after {} {at}",
-                crate::spec::Span(t.timeout.0)
+                t.timeout
             ));
         }
     }

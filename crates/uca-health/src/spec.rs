@@ -2,72 +2,16 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::time::Duration;
 
 use serde::Serialize;
-
-/// A duration with a unit: `250ms`, `5s`, `10m`, `6h`, `30d`, `2w`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Span(pub Duration);
-
-impl FromStr for Span {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let t = s.trim();
-        let split = t
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(t.len());
-        let (num, unit) = t.split_at(split);
-        let n: f64 = num
-            .parse()
-            .map_err(|_| format!("'{s}' is not a duration (e.g. 300ms, 5s, 10m, 30d)"))?;
-        let unit_ms: f64 = match unit.trim() {
-            "ms" => 1.0,
-            "s" => 1e3,
-            "m" => 60e3,
-            "h" => 3_600e3,
-            "d" => 86_400e3,
-            "w" => 7.0 * 86_400e3,
-            "" => return Err(format!("'{s}' needs a unit: ms, s, m, h, d or w")),
-            other => {
-                return Err(format!(
-                    "unknown unit '{other}' in '{s}' (use ms, s, m, h, d or w)"
-                ));
-            }
-        };
-        let ms = n * unit_ms;
-        if !(ms.is_finite() && (0.0..=3_650.0 * 86_400e3).contains(&ms)) {
-            return Err(format!("'{s}' is out of range (0 to 10 years)"));
-        }
-        Ok(Span(Duration::from_micros((ms * 1000.0).round() as u64)))
-    }
-}
-
-impl fmt::Display for Span {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ms = self.0.as_millis();
-        match ms {
-            0 => write!(f, "0s"),
-            _ if ms.is_multiple_of(86_400_000) => write!(f, "{}d", ms / 86_400_000),
-            _ if ms.is_multiple_of(3_600_000) => write!(f, "{}h", ms / 3_600_000),
-            _ if ms.is_multiple_of(60_000) => write!(f, "{}m", ms / 60_000),
-            _ if ms.is_multiple_of(1000) => write!(f, "{}s", ms / 1000),
-            _ => write!(f, "{ms}ms"),
-        }
-    }
-}
+use uca_pki::Span;
 
 /// "P% within D": at least share P of probes answered correctly within latency D.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Threshold {
     /// 0 < share ≤ 1.
     pub share: f64,
-    #[serde(serialize_with = "ser_span")]
     pub within: Span,
-}
-
-fn ser_span<S: serde::Serializer>(s: &Span, ser: S) -> Result<S::Ok, S::Error> {
-    ser.serialize_str(&s.to_string())
 }
 
 impl FromStr for Threshold {
@@ -87,8 +31,8 @@ impl FromStr for Threshold {
                 "'{s}': the share must be more than 0% and at most 100%"
             ));
         }
-        let within: Span = within.parse()?;
-        if within.0.is_zero() {
+        let within: Span = within.parse().map_err(|e: uca_pki::SpanError| e.to_string())?;
+        if within.is_zero() {
             return Err(format!("'{s}': the latency must be more than 0"));
         }
         Ok(Threshold {
@@ -123,7 +67,7 @@ mod tests {
     fn thresholds() {
         let t: Threshold = "99% within 300ms".parse().unwrap();
         assert_eq!(t.share, 0.99);
-        assert_eq!(t.within.0, Duration::from_millis(300));
+        assert_eq!(t.within, Span::millis(300));
         assert_eq!(t.to_string(), "99% within 300ms");
         let t: Threshold = "99.5 % within 1s".parse().unwrap();
         assert_eq!(t.to_string(), "99.5% within 1s");
@@ -137,16 +81,5 @@ mod tests {
         ] {
             assert!(bad.parse::<Threshold>().is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn spans() {
-        assert_eq!("10m".parse::<Span>().unwrap().0, Duration::from_secs(600));
-        assert_eq!(
-            "1.5s".parse::<Span>().unwrap().0,
-            Duration::from_millis(1500)
-        );
-        assert!("10".parse::<Span>().is_err());
-        assert!("10x".parse::<Span>().is_err());
     }
 }

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, params};
 
 use crate::HealthError;
-use crate::window::{Bucket, Color};
+use crate::window::Bucket;
+use uca_pki::Color;
 
 /// The layout of the tables below; bumped when it changes.
 const SCHEMA_VERSION: i64 = 2;

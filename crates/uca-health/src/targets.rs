@@ -27,7 +27,10 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::HealthError;
-use crate::spec::{Span, Threshold};
+use crate::spec::Threshold;
+use uca_ca::layout::{CertAndKey, CertRefError};
+use uca_ca::toml_file::{ConfigFile, TomlFile};
+use uca_pki::Span;
 
 /// How a target is probed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,14 +171,23 @@ struct RawTarget {
 
 /// Defaults for keys neither the target nor `[defaults]` sets.
 pub mod defaults {
-    pub const OK: &str = "99% within 300ms";
-    pub const WARN: &str = "95% within 1s";
-    pub const WINDOW: &str = "10m";
-    pub const INTERVAL: &str = "10s";
-    pub const TIMEOUT: &str = "5s";
-    pub const CERT_WARN: &str = "30d";
-    pub const CERT_CRIT: &str = "7d";
-    pub const HORIZON: &str = "24h";
+    use crate::spec::Threshold;
+    use uca_pki::Span;
+
+    pub const OK: Threshold = Threshold {
+        share: 0.99,
+        within: Span::millis(300),
+    };
+    pub const WARN: Threshold = Threshold {
+        share: 0.95,
+        within: Span::seconds(1),
+    };
+    pub const WINDOW: Span = Span::minutes(10);
+    pub const INTERVAL: Span = Span::seconds(10);
+    pub const TIMEOUT: Span = Span::seconds(5);
+    pub const CERT_WARN: Span = uca_pki::color::EXPIRY_WARN;
+    pub const CERT_CRIT: Span = uca_pki::color::EXPIRY_CRIT;
+    pub const HORIZON: Span = Span::hours(24);
     /// Samples the window must hold before it gives a color (Unknown before).
     pub const MIN_SAMPLES: u32 = 10;
 }
@@ -240,61 +252,65 @@ pub fn resolve_client_cert(
     base: &Path,
     ca_dir: Option<&Path>,
 ) -> Result<ClientCert, String> {
-    let as_path = base.join(value);
-    if as_path.is_file() {
-        let key = key.ok_or_else(|| {
-            format!("client_cert '{value}' is a file: name its key with client_key")
-        })?;
-        let key = base.join(key);
-        std::fs::File::open(&key).map_err(|e| format!("cannot read {}: {e}", key.display()))?;
-        return Ok(ClientCert { cert: as_path, key });
-    }
-    if let Some(dir) = ca_dir {
-        let issued = uca_ca::CaPaths::new(dir).issued_dir(value);
-        if issued.join("cert.pem").is_file() {
-            return Ok(ClientCert {
-                cert: issued.join("fullchain.pem"),
-                key: key
-                    .map(|k| base.join(k))
-                    .unwrap_or_else(|| issued.join("key.pem")),
-            });
+    match CertAndKey::resolve(value, key.map(Path::new), base, ca_dir) {
+        Ok(found) => {
+            if found.issued.is_none() {
+                std::fs::File::open(&found.key)
+                    .map_err(|e| format!("cannot read {}: {e}", found.key.display()))?;
+            }
+            Ok(ClientCert {
+                // A NAME presents its whole chain, as a server would.
+                cert: found
+                    .issued
+                    .map(|i| i.fullchain)
+                    .unwrap_or(found.cert),
+                key: found.key,
+            })
         }
+        Err(CertRefError::KeyRequired { .. }) => Err(format!(
+            "client_cert '{value}' is a file: name its key with client_key"
+        )),
+        Err(CertRefError::Unknown { .. }) => Err(format!(
+            "client certificate '{value}' is neither a file nor a certificate this CA issued (uca issue {value} --profile client)"
+        )),
     }
-    Err(format!(
-        "client certificate '{value}' is neither a file nor a certificate this CA issued (uca issue {value} --profile client)"
-    ))
 }
 
 struct Ctx<'a> {
-    text: &'a str,
-    path: &'a Path,
+    file: TomlFile<'a>,
 }
 
 impl Ctx<'_> {
     fn at(&self, offset: usize, message: impl Into<String>) -> HealthError {
-        let (line, column) = uca_ca::config::line_col(self.text, offset);
-        HealthError::Config {
-            file: self.path.display().to_string(),
-            line,
-            column,
-            message: message.into(),
-        }
+        HealthError::from(self.file.error_at(offset, message))
     }
 
-    fn parse<T: std::str::FromStr<Err = String>>(
+    fn parse<T: std::str::FromStr<Err: std::fmt::Display>>(
         &self,
         key: &str,
         v: Option<&Spanned<String>>,
-        fallback: &str,
+        fallback: T,
     ) -> Result<T, HealthError> {
         match v {
             Some(s) => s
                 .get_ref()
                 .parse()
-                .map_err(|e: String| self.at(s.span().start, format!("{key}: {e}"))),
-            None => fallback
-                .parse()
-                .map_err(|e: String| self.at(0, format!("{key}: {e}"))),
+                .map_err(|e| self.at(s.span().start, format!("{key}: {e}"))),
+            None => Ok(fallback),
+        }
+    }
+
+    /// A certificate threshold: a bare number counts days, as `uca expiring` takes it.
+    fn days_span(
+        &self,
+        key: &str,
+        v: Option<&Spanned<String>>,
+        fallback: Span,
+    ) -> Result<Span, HealthError> {
+        match v {
+            Some(s) => Span::parse(s.get_ref(), uca_pki::Bare::Days)
+                .map_err(|e| self.at(s.span().start, format!("{key}: {e}"))),
+            None => Ok(fallback),
         }
     }
 }
@@ -316,13 +332,10 @@ impl Targets {
 
     /// `ca_dir` is this uca CA, for the default CA bundle and client certificates by NAME.
     pub fn parse(text: &str, path: &Path, ca_dir: Option<&Path>) -> Result<Targets, HealthError> {
-        let cx = Ctx { text, path };
-        let raw: RawFile = toml::from_str(text).map_err(|e| {
-            cx.at(
-                e.span().map(|s| s.start).unwrap_or(0),
-                e.message().to_string(),
-            )
-        })?;
+        let cx = Ctx {
+            file: TomlFile::new(ConfigFile::Targets, path, text),
+        };
+        let raw: RawFile = cx.file.decode()?;
         let base = path.parent().unwrap_or(Path::new("."));
         let defaults = raw.defaults.unwrap_or_default();
         for (key, v) in [("name", &defaults.name), ("url", &defaults.url)] {
@@ -447,9 +460,9 @@ impl Targets {
                 return Err(cx.at(at, format!("warn ({warn}) must be looser than ok ({ok}): a lower or equal share within a longer or equal time")));
             }
             let cert_warn: Span =
-                cx.parse("cert_warn", t.cert_warn.as_ref(), defaults::CERT_WARN)?;
+                cx.days_span("cert_warn", t.cert_warn.as_ref(), defaults::CERT_WARN)?;
             let cert_crit: Span =
-                cx.parse("cert_crit", t.cert_crit.as_ref(), defaults::CERT_CRIT)?;
+                cx.days_span("cert_crit", t.cert_crit.as_ref(), defaults::CERT_CRIT)?;
             if cert_crit > cert_warn {
                 let at = t
                     .cert_crit
@@ -459,7 +472,7 @@ impl Targets {
                 return Err(cx.at(at, "cert_crit must not be longer than cert_warn"));
             }
             let interval: Span = cx.parse("interval", t.interval.as_ref(), defaults::INTERVAL)?;
-            if interval.0 < std::time::Duration::from_millis(100) {
+            if interval < Span::millis(100) {
                 let at = t
                     .interval
                     .as_ref()
@@ -468,7 +481,7 @@ impl Targets {
                 return Err(cx.at(at, "interval must be at least 100ms"));
             }
             let timeout: Span = cx.parse("timeout", t.timeout.as_ref(), defaults::TIMEOUT)?;
-            if timeout.0.is_zero() {
+            if timeout.is_zero() {
                 let at = t
                     .timeout
                     .as_ref()
@@ -477,7 +490,7 @@ impl Targets {
                 return Err(cx.at(at, "timeout must be more than 0"));
             }
             let window: Span = cx.parse("window", t.window.as_ref(), defaults::WINDOW)?;
-            if window.0 < interval.0 {
+            if window < interval {
                 let at = t
                     .window
                     .as_ref()
@@ -498,7 +511,7 @@ impl Targets {
                     })?,
                 None => defaults::MIN_SAMPLES,
             };
-            let fits = (window.0.as_millis() / interval.0.as_millis().max(1)) as u32;
+            let fits = (window.as_duration().as_millis() / interval.as_duration().as_millis().max(1)) as u32;
             if min_samples > fits.max(1) {
                 let at = t
                     .min_samples

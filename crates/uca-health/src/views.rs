@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::endpoint::{Endpoint, LATENCY_BUCKETS, Status};
-use crate::window::Color;
+use uca_pki::Color;
 
 /// Scheduler figures of the watcher itself.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -157,7 +157,7 @@ pub fn metrics(endpoints: &[&Endpoint], statuses: &[Status], sched: &SchedulerSt
                 m,
                 "uca_health_predicted_change_seconds{{target=\"{}\",to=\"{}\"}} {}",
                 s.name,
-                p.to.as_str(),
+                p.to.title(),
                 p.in_seconds
             );
         }
@@ -261,7 +261,7 @@ pub fn html(statuses: &[Status], refresh: u32, generated: &str) -> String {
     let s = summary(statuses);
     let mut rows = String::new();
     for st in statuses {
-        let class = st.color.as_str().to_ascii_lowercase();
+        let class = st.color.as_str();
         let ok_share = st
             .ok
             .split('%')
@@ -274,7 +274,7 @@ pub fn html(statuses: &[Status], refresh: u32, generated: &str) -> String {
             "<tr class=\"endpoint {class}\" data-name=\"{name}\" data-color=\"{color}\"><td><span class=\"dot\"></span><span class=\"color\">{color}</span></td><td class=\"name\">{name}<div class=\"url\">{url}</div></td><td class=\"reason\">{reasons}</td><td class=\"num\">{p50}<div class=\"sub\">p95 {p95}</div></td><td>{spark}<div class=\"sub\">{ok} · window {window}</div></td><td class=\"forecast\">{forecast}</td></tr>",
             name = esc(&st.name),
             url = esc(&st.url),
-            color = st.color.as_str(),
+            color = st.color.title(),
             reasons = st
                 .reasons
                 .iter()

@@ -21,7 +21,8 @@ use crate::probe::{client_config, probe};
 use crate::store::{RingId, Store};
 use crate::targets::{Kind, Targets};
 use crate::views::{LAG_BUCKETS, SchedulerStats, StatusDoc, html, metrics, summary};
-use crate::window::{Color, rules_fingerprint};
+use crate::window::rules_fingerprint;
+use uca_pki::Color;
 
 /// How far back the store keeps history: the longest burn-rate window.
 const KEEP_MS: i64 = 6 * 3_600_000 + 60_000;
@@ -123,7 +124,7 @@ pub fn run(opts: WatchOptions, events: Arc<dyn Events>) -> Result<(), HealthErro
             .targets
             .targets
             .iter()
-            .map(|t| t.timeout.0.as_millis() as i64)
+            .map(|t| t.timeout.as_duration().as_millis() as i64)
             .max()
             .unwrap_or(0),
     });
@@ -215,7 +216,7 @@ async fn probe_loop(
         Ok(e) => e.target.clone(),
         Err(p) => p.into_inner().target.clone(),
     });
-    let interval = target.interval.0;
+    let interval = target.interval.as_duration();
     // Spread the first probes over one interval, then keep the schedule with ±5% jitter.
     let mut next = Instant::now() + interval.mul_f64(random_fraction());
     loop {
@@ -338,8 +339,8 @@ fn announce(
             .arg(cmd)
             .env("UCA_HEALTH_NAME", &st.name)
             .env("UCA_HEALTH_URL", &st.url)
-            .env("UCA_HEALTH_FROM", from.as_str())
-            .env("UCA_HEALTH_TO", st.color.as_str())
+            .env("UCA_HEALTH_FROM", from.title())
+            .env("UCA_HEALTH_TO", st.color.title())
             .env("UCA_HEALTH_REASON", &reason)
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true);
@@ -384,8 +385,8 @@ async fn ca_loop(ca: CaWatch, shared: Arc<Shared>, events: Arc<dyn Events>) {
         let mut asks: Vec<(
             usize,
             crate::probe::SeenCert,
-            crate::spec::Span,
-            crate::spec::Span,
+            uca_pki::Span,
+            uca_pki::Span,
         )> = Vec::new();
         for (i, m) in shared.endpoints.iter().enumerate() {
             let e = m.lock().unwrap_or_else(|p| p.into_inner());

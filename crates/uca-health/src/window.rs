@@ -9,6 +9,8 @@ use std::collections::VecDeque;
 
 use serde::Serialize;
 
+use uca_pki::Color;
+
 use crate::spec::{Threshold, percent};
 
 /// How many consecutive failed probes make an endpoint Red at once, whatever the window says:
@@ -18,42 +20,6 @@ pub const DOWN_AFTER: u32 = 3;
 /// Burn-rate windows and factors (SRE workbook, chapter 5: multiwindow, multi-burn-rate alerts).
 pub const FAST_BURN: (i64, i64, f64) = (3_600_000, 300_000, 14.4);
 pub const SLOW_BURN: (i64, i64, f64) = (21_600_000, 1_800_000, 6.0);
-
-/// The colors; their order is their severity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Hash)]
-pub enum Color {
-    Green,
-    Unknown,
-    Yellow,
-    Red,
-}
-
-impl Color {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Color::Green => "Green",
-            Color::Yellow => "Yellow",
-            Color::Red => "Red",
-            Color::Unknown => "Unknown",
-        }
-    }
-
-    /// The Prometheus gauge value: 0 green, 1 yellow, 2 red, 3 unknown.
-    pub fn gauge(self) -> u8 {
-        match self {
-            Color::Green => 0,
-            Color::Yellow => 1,
-            Color::Red => 2,
-            Color::Unknown => 3,
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Color> {
-        [Color::Green, Color::Yellow, Color::Red, Color::Unknown]
-            .into_iter()
-            .find(|c| c.as_str() == s)
-    }
-}
 
 /// One probe's outcome, as the window needs it.
 #[derive(Debug, Clone, Copy)]
@@ -201,7 +167,7 @@ impl History {
     }
 
     pub fn bucket_of(&self, s: &Sample) -> Bucket {
-        let good = |t: &Threshold| s.success && s.latency_ms <= t.within.0.as_secs_f64() * 1000.0;
+        let good = |t: &Threshold| s.success && s.latency_ms <= t.within.as_duration().as_secs_f64() * 1000.0;
         Bucket {
             start_ms: s.at_ms,
             total: 1,

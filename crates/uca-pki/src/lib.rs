@@ -5,6 +5,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod color;
 pub mod constraints;
 pub mod crl;
 pub mod csr;
@@ -16,13 +17,16 @@ pub mod profile;
 pub mod san;
 pub mod serial;
 pub mod sign;
+pub mod span;
 pub mod subject;
 pub mod validity;
 pub mod verify;
 
+pub use color::Color;
 pub use error::PkiError;
 pub use key::{KeyType, PrivateKey};
 pub use profile::Profile;
 pub use san::{San, SanError, SanRules};
 pub use serial::{Fingerprint, Serial};
+pub use span::{Bare, Span, SpanError};
 pub use subject::Subject;

@@ -108,7 +108,7 @@ impl From<CaError> for CliError {
             | CaError::BadName { .. }
             | CaError::DuplicateName(_)
             | CaError::NotInLedger(_)
-            | CaError::Config { .. }
+            | CaError::Config(_)
             | CaError::Invalid(_) => Exit::Usage,
             _ => Exit::Failure,
         };
@@ -145,7 +145,7 @@ impl From<uca_custody::CustodyError> for CliError {
             | E::MetaLine { .. }
             | E::EmptyManifest
             | E::DuplicatePath(_) => Exit::NotValid,
-            E::Io { .. } | E::Input(_) | E::Policy { .. } | E::OutsideBase { .. } => Exit::Usage,
+            E::Io { .. } | E::Input(_) | E::Config(_) | E::OutsideBase { .. } => Exit::Usage,
             _ => Exit::Failure,
         };
         CliError {
@@ -160,7 +160,7 @@ impl From<uca_health::HealthError> for CliError {
     fn from(e: uca_health::HealthError) -> CliError {
         use uca_health::HealthError as E;
         let code = match &e {
-            E::Config { .. } | E::Io { .. } | E::Setup(_) => Exit::Usage,
+            E::Config(_) | E::Io { .. } | E::Setup(_) => Exit::Usage,
             E::Store { .. } => Exit::Failure,
         };
         CliError {

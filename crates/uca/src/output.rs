@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 
 use serde::Serialize;
 use time::OffsetDateTime;
+use uca_pki::Color;
 
 use crate::exit::CliError;
 
@@ -38,28 +39,41 @@ impl Output {
     }
 
     /// Paints `text` when color is on.
-    pub fn paint(&self, text: &str, color: Color) -> String {
+    pub fn paint(&self, text: &str, style: Style) -> String {
         if !self.color {
             return text.to_string();
         }
-        let code = match color {
-            Color::Green => "32",
-            Color::Yellow => "33",
-            Color::Red => "31",
-            Color::Dim => "2",
-            Color::Bold => "1",
+        let code = match style {
+            Style::Green => "32",
+            Style::Yellow => "33",
+            Style::Red => "31",
+            Style::Dim => "2",
+            Style::Bold => "1",
         };
         format!("\x1b[{code}m{text}\x1b[0m")
     }
 }
 
+/// A terminal style: the monitoring colors, plus dim and bold for structure.
 #[derive(Debug, Clone, Copy)]
-pub enum Color {
+pub enum Style {
     Green,
     Yellow,
     Red,
     Dim,
     Bold,
+}
+
+impl Style {
+    /// How a monitoring color is painted; Unknown is dim, as nothing is known yet.
+    pub fn of(color: Color) -> Style {
+        match color {
+            Color::Green => Style::Green,
+            Color::Yellow => Style::Yellow,
+            Color::Red => Style::Red,
+            Color::Unknown => Style::Dim,
+        }
+    }
 }
 
 /// A note for the person at the terminal: stderr, never mixed with data.
@@ -105,14 +119,11 @@ pub fn time_left(not_after: OffsetDateTime, now: OffsetDateTime) -> String {
     }
 }
 
-/// Green beyond 30 days, yellow inside 30, red inside 7 or expired.
-pub fn expiry_color(not_after: OffsetDateTime, now: OffsetDateTime) -> Color {
-    let d = not_after - now;
-    if d < time::Duration::days(7) {
-        Color::Red
-    } else if d < time::Duration::days(30) {
-        Color::Yellow
-    } else {
-        Color::Green
-    }
+/// The style of a certificate's time left, by the default expiry cut-offs `uca expiring` uses.
+pub fn expiry_style(not_after: OffsetDateTime, now: OffsetDateTime) -> Style {
+    Style::of(Color::of_time_left(
+        not_after - now,
+        uca_pki::color::EXPIRY_WARN,
+        uca_pki::color::EXPIRY_CRIT,
+    ))
 }

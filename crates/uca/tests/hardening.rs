@@ -960,7 +960,7 @@ fn status_server_survives_idle_clients() {
     };
     // Green first.
     let deadline = Instant::now() + Duration::from_secs(3);
-    while target_color(port, "t").as_deref() != Some("Green") {
+    while target_color(port, "t").as_deref() != Some("green") {
         assert!(
             Instant::now() < deadline,
             "target never Green:\n{}",
@@ -1009,7 +1009,7 @@ fn status_server_survives_idle_clients() {
         .find(|e| e["name"] == "t")
         .cloned()
         .unwrap();
-    assert_eq!(t["color"], "Green", "{doc:#}");
+    assert_eq!(t["color"], "green", "{doc:#}");
 
     // It stops by itself, cleanly, having announced only Unknown -> Green.
     let deadline = Instant::now() + Duration::from_secs(15);

@@ -638,9 +638,9 @@ fn nginx_mutual_tls_check_needs_the_client_certificate() {
     );
     let w = Watch::start(&env, &[], &file, &[]);
     let doc = w.wait_until(15, "nginx targets at their colors", |d| {
-        endpoint_of(d, "by-name")["color"] == "Green"
-            && endpoint_of(d, "by-path")["color"] == "Green"
-            && endpoint_of(d, "anonymous")["color"] == "Red"
+        endpoint_of(d, "by-name")["color"] == "green"
+            && endpoint_of(d, "by-path")["color"] == "green"
+            && endpoint_of(d, "anonymous")["color"] == "red"
     });
     let a = endpoint_of(&doc, "anonymous");
     assert!(
@@ -705,34 +705,34 @@ fn watch_follows_a_flaky_server_and_announces_every_change() {
     let w = Watch::start(&env, &[], &file, &[]);
 
     // Healthy.
-    let st = w.wait_color("flaky", "Green", 15);
+    let st = w.wait_color("flaky", "green", 15);
     assert!(st["probe"]["samples"].as_u64().unwrap() >= 5, "{st}");
     assert!(reasons(&st).contains("within 300ms"), "{st}");
 
     // 20% failures: below 90% good but above 70% → Yellow.
     flaky.control("fail=0.2&even=1");
-    let st = w.wait_color("flaky", "Yellow", 15);
+    let st = w.wait_color("flaky", "yellow", 15);
     assert!(reasons(&st).contains("(needs 90%)"), "{st}");
 
     // 60% failures → Red.
     flaky.control("fail=0.6");
-    let st = w.wait_color("flaky", "Red", 15);
+    let st = w.wait_color("flaky", "red", 15);
     let share_warn = st["probe"]["share_warn"].as_f64().unwrap();
     assert!(share_warn < 0.7, "{st}");
 
     // Healed → Green again once the failures leave the window.
     flaky.control("fail=0");
-    w.wait_color("flaky", "Green", 20);
+    w.wait_color("flaky", "green", 20);
 
     // Slow answers (500 ms: not within 300 ms, but within 1 s) → Yellow, never Red.
     flaky.control("delay_ms=500");
     let doc = w.wait_until(20, "flaky to become Yellow from latency", |d| {
         let e = endpoint_of(d, "flaky");
         assert_ne!(
-            e["color"], "Red",
+            e["color"], "red",
             "slow but correct answers made it Red: {e}"
         );
-        e["color"] == "Yellow"
+        e["color"] == "yellow"
     });
     let st = endpoint_of(&doc, "flaky");
     assert!(reasons(&st).contains("within 300ms (needs 90%)"), "{st}");
@@ -804,13 +804,22 @@ fn watch_follows_a_flaky_server_and_announces_every_change() {
             })
             .collect::<Vec<_>>();
         posted.sort();
-        if (logged == expect && posted == expect) || Instant::now() > deadline {
+        let posted_title: Vec<(String, String)> = posted
+            .iter()
+            .map(|(f, t)| (title(f), title(t)))
+            .collect();
+        if (logged == expect && posted_title == expect) || Instant::now() > deadline {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(logged, expect, "on_change runs vs stdout changes");
-    assert_eq!(posted, expect, "webhook POSTs vs stdout changes");
+    // The webhook body is JSON, so its colors are lowercase; stdout shows the title form.
+    let expect_json: Vec<(String, String)> = expect
+        .iter()
+        .map(|(f, t)| (f.to_ascii_lowercase(), t.to_ascii_lowercase()))
+        .collect();
+    assert_eq!(posted, expect_json, "webhook POSTs vs stdout changes");
 }
 
 /// Three failures in a row are Red at once, long before a 60 s window's share would say so;
@@ -831,11 +840,11 @@ fn watch_outage_is_red_at_once() {
     let w = Watch::start(&env, &[], &file, &[]);
     w.wait_until(15, "Green with 30 samples", |d| {
         let e = endpoint_of(d, "svc");
-        e["color"] == "Green" && e["probe"]["samples"].as_u64().unwrap_or(0) >= 30
+        e["color"] == "green" && e["probe"]["samples"].as_u64().unwrap_or(0) >= 30
     });
     flaky.control("fail=1");
     let down = Instant::now();
-    let st = w.wait_color("svc", "Red", 10);
+    let st = w.wait_color("svc", "red", 10);
     let took = down.elapsed();
     let r = st["reasons"][0].as_str().unwrap();
     assert!(
@@ -902,7 +911,7 @@ fn watch_short_window_counts_every_probe_in_it() {
     println!("(samples, color, reason) over 3 s: {seen:?}; {rate}");
     for (n, color, reason) in &seen {
         assert!(
-            *n >= 8 && color == "Green",
+            *n >= 8 && color == "green",
             "a 1s window at one probe per 100 ms reported {n} samples, {color} ({reason}); \
              all: {seen:?}; {rate}"
         );
@@ -927,12 +936,12 @@ fn watch_forecasts_a_slow_degradation_before_it_turns_yellow() {
         ),
     );
     let w = Watch::start(&env, &[], &file, &[]);
-    w.wait_color("ramp", "Green", 15);
+    w.wait_color("ramp", "green", 15);
     // A steady, perfect endpoint forecasts nothing.
     let steady_until = Instant::now() + Duration::from_secs(2);
     while Instant::now() < steady_until {
         let st = w.endpoint("ramp");
-        assert_eq!(st["color"], "Green", "{st}");
+        assert_eq!(st["color"], "green", "{st}");
         assert!(
             st["prediction"].is_null(),
             "forecast for a perfect endpoint: {st}"
@@ -955,15 +964,15 @@ fn watch_forecasts_a_slow_degradation_before_it_turns_yellow() {
         );
         let st = w.endpoint("ramp");
         let color = st["color"].as_str().unwrap().to_string();
-        if color == "Yellow" || color == "Red" {
+        if color == "yellow" || color == "red" {
             crossed = (elapsed, st);
             break;
         }
-        assert_eq!(color, "Green", "{st}");
-        let forecast_yellow = st["prediction"]["to"] == "Yellow"
+        assert_eq!(color, "green", "{st}");
+        let forecast_yellow = st["prediction"]["to"] == "yellow"
             || st["forecast"]
                 .as_str()
-                .is_some_and(|f| f.contains("Yellow"));
+                .is_some_and(|f| f.contains("yellow"));
         if forecast_yellow && predicted.is_none() {
             predicted = Some((elapsed, st));
             // The same forecast in /metrics.
@@ -990,7 +999,7 @@ fn watch_forecasts_a_slow_degradation_before_it_turns_yellow() {
     );
     assert!(lead > Duration::ZERO);
     let p = &first["prediction"];
-    assert_eq!(p["to"], "Yellow", "{first}");
+    assert_eq!(p["to"], "yellow", "{first}");
     assert!(p["in_seconds"].as_i64().unwrap() >= 0, "{first}");
     assert!(p["in_seconds"].as_i64().unwrap() <= 600, "{first}");
     assert!(
@@ -1000,7 +1009,7 @@ fn watch_forecasts_a_slow_degradation_before_it_turns_yellow() {
         "{first}"
     );
     // The change is to Yellow (ok threshold), with 10% of answers failing: not Red.
-    assert_eq!(crossed.1["color"], "Yellow", "{}", crossed.1);
+    assert_eq!(crossed.1["color"], "yellow", "{}", crossed.1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1084,7 +1093,7 @@ fn check_broken_endpoints_are_critical_with_the_reason() {
     for ((args, wants), c) in cases.iter().zip(&results) {
         assert_eq!(c.code, 2, "{args:?}: {}", c.all());
         let st = c.json();
-        assert_eq!(st["color"], "Red", "{args:?}: {st}");
+        assert_eq!(st["color"], "red", "{args:?}: {st}");
         let all = format!("{} | {}", reasons(&st), st["last_error"]);
         for want in wants {
             assert!(all.contains(want), "{args:?}: no {want:?} in {st}");
@@ -1227,7 +1236,7 @@ fn check_expired_server_certificate_is_critical() {
         let c = check_json(&env, &[&url, "--count", "3"]);
         assert_eq!(c.code, 2, "{url}: {}", c.all());
         let st = c.json();
-        assert_eq!(st["color"], "Red", "{st}");
+        assert_eq!(st["color"], "red", "{st}");
         assert!(reasons(&st).contains("expired"), "{url}: {st}");
         assert!(
             reasons(&st).contains("TLS: the server's certificate"),
@@ -1322,9 +1331,9 @@ fn check_certificate_expiring_soon_is_critical_or_warning_by_thresholds() {
     );
     assert_eq!(c.code, 1, "{}", c.all());
     let st = c.json();
-    assert_eq!(st["color"], "Yellow", "{st}");
-    assert_eq!(st["probe"]["color"], "Green", "{st}");
-    assert_eq!(st["cert"]["color"], "Yellow", "{st}");
+    assert_eq!(st["color"], "yellow", "{st}");
+    assert_eq!(st["probe"]["color"], "green", "{st}");
+    assert_eq!(st["cert"]["color"], "yellow", "{st}");
     assert_eq!(st["cert"]["subject"], "CN=soon", "{st}");
     assert!(
         same_serial(
@@ -1366,8 +1375,8 @@ fn check_certificate_expiring_soon_is_critical_or_warning_by_thresholds() {
     );
     assert_eq!(tls.code, 2, "{}", tls.all());
     let st = tls.json();
-    assert_eq!(st["probe"]["color"], "Green", "{st}");
-    assert_eq!(st["cert"]["color"], "Red", "{st}");
+    assert_eq!(st["probe"]["color"], "green", "{st}");
+    assert_eq!(st["cert"]["color"], "red", "{st}");
 
     // Green today, Yellow within the (24 h) horizon: a certificate forecast.
     let c = check_json(
@@ -1384,9 +1393,9 @@ fn check_certificate_expiring_soon_is_critical_or_warning_by_thresholds() {
     );
     assert_eq!(c.code, 0, "{}", c.all());
     let st = c.json();
-    assert_eq!(st["color"], "Green", "{st}");
+    assert_eq!(st["color"], "green", "{st}");
     let p = &st["prediction"];
-    assert_eq!(p["to"], "Yellow", "{st}");
+    assert_eq!(p["to"], "yellow", "{st}");
     let secs = p["in_seconds"].as_i64().unwrap();
     assert!((11 * 3600..=12 * 3600 + 60).contains(&secs), "{st}");
     assert!(
@@ -1428,8 +1437,8 @@ fn check_cross_checks_the_served_certificate_with_the_ledger() {
     let c = check_json(&env, &[&url, "--count", "2"]);
     assert_eq!(c.code, 2, "{}", c.all());
     let st = c.json();
-    assert_eq!(st["color"], "Red", "{st}");
-    assert_eq!(st["probe"]["color"], "Green", "{st}");
+    assert_eq!(st["color"], "red", "{st}");
+    assert_eq!(st["probe"]["color"], "green", "{st}");
     let finding = st["ca_findings"][0]
         .as_str()
         .unwrap_or_default()
@@ -1467,7 +1476,7 @@ fn check_cross_checks_the_served_certificate_with_the_ledger() {
         let c = check_json(&env, &[&url, "--count", "2"]);
         assert_eq!(c.code, 1, "{how:?}: {}", c.all());
         let st = c.json();
-        assert_eq!(st["color"], "Yellow", "{how:?}: {st}");
+        assert_eq!(st["color"], "yellow", "{how:?}: {st}");
         let finding = st["ca_findings"][0]
             .as_str()
             .unwrap_or_default()
@@ -1510,8 +1519,8 @@ fn check_flags_a_certificate_this_ca_signed_but_never_recorded() {
     let c = check_json(&env, &[&server.url("https"), "--count", "2"]);
     assert_eq!(c.code, 1, "{}", c.all());
     let st = c.json();
-    assert_eq!(st["probe"]["color"], "Green", "{st}");
-    assert_eq!(st["color"], "Yellow", "{st}");
+    assert_eq!(st["probe"]["color"], "green", "{st}");
+    assert_eq!(st["color"], "yellow", "{st}");
     let f = st["ca_findings"][0].as_str().unwrap_or_default();
     assert!(
         f.contains("signed by this CA but not in its ledger"),
@@ -1566,7 +1575,7 @@ fn check_flags_a_stale_crl_of_this_ca() {
     let c = check_json(&env, &[&server.url("https"), "--count", "2"]);
     assert_eq!(c.code, 2, "{}", c.all());
     let st = c.json();
-    assert_eq!(st["probe"]["color"], "Green", "{st}");
+    assert_eq!(st["probe"]["color"], "green", "{st}");
     assert!(
         reasons(&st).contains("the CA's CRL is past its nextUpdate (2020-01-08"),
         "{st}"
@@ -1626,12 +1635,12 @@ fn watch_reports_revoked_and_superseded_certificates() {
     let file = targets(&env, "targets.toml", &text);
     let w = Watch::start(&env, &[], &file, &[]);
     let doc = w.wait_until(15, "ledger findings", |d| {
-        endpoint_of(d, "revoked")["color"] == "Red"
-            && endpoint_of(d, "renewed")["color"] == "Yellow"
-            && endpoint_of(d, "fine")["color"] == "Green"
+        endpoint_of(d, "revoked")["color"] == "red"
+            && endpoint_of(d, "renewed")["color"] == "yellow"
+            && endpoint_of(d, "fine")["color"] == "green"
     });
     let r = endpoint_of(&doc, "revoked");
-    assert_eq!(r["probe"]["color"], "Green", "{r}");
+    assert_eq!(r["probe"]["color"], "green", "{r}");
     assert!(reasons(&r).contains(", revoked on "), "{r}");
     assert!(reasons(&r).contains("replace the certificate"), "{r}");
     let y = endpoint_of(&doc, "renewed");
@@ -1718,10 +1727,10 @@ fn watch_metrics_parse_with_prometheus_client_and_match_the_status() {
     );
     let w = Watch::start(&env, &["--json"], &file, &[]);
     let want = [
-        ("good", "Green"),
-        ("slow", "Yellow"),
-        ("down", "Red"),
-        ("tls", "Green"),
+        ("good", "green"),
+        ("slow", "yellow"),
+        ("down", "red"),
+        ("tls", "green"),
     ];
     w.wait_until(20, "every target at its color", |d| {
         want.iter().all(|(n, c)| endpoint_of(d, n)["color"] == *c)
@@ -1760,10 +1769,10 @@ fn watch_metrics_parse_with_prometheus_client_and_match_the_status() {
     for (name, color) in want {
         let st = endpoint_of(&doc, name);
         let gauge = match st["color"].as_str().unwrap() {
-            "Green" => 0.0,
-            "Yellow" => 1.0,
-            "Red" => 2.0,
-            "Unknown" => 3.0,
+            "green" => 0.0,
+            "yellow" => 1.0,
+            "red" => 2.0,
+            "unknown" => 3.0,
             other => panic!("color {other}"),
         };
         assert_eq!(st["color"], color, "{st}");
@@ -1986,8 +1995,8 @@ fn watch_restart_keeps_the_window() {
         samples >= seen,
         "right after the restart: {samples} samples, the first run had {seen}: {st}"
     );
-    assert_ne!(st["color"], "Unknown", "{st}");
-    assert_eq!(st["color"], "Green", "{st}");
+    assert_ne!(st["color"], "unknown", "{st}");
+    assert_eq!(st["color"], "green", "{st}");
     assert!(!reasons(&st).contains("collecting"), "{st}");
     assert!(second.wait_exit(10).success(), "{}", second.stderr());
 
@@ -2031,7 +2040,7 @@ fn watch_restart_keeps_the_window() {
         st["probe"]["samples"].as_u64().unwrap() < 5,
         "history kept across a threshold change: {st}"
     );
-    assert_eq!(st["color"], "Unknown", "{st}");
+    assert_eq!(st["color"], "unknown", "{st}");
     assert!(reasons(&st).contains("collecting"), "{st}");
     assert!(third.wait_exit(10).success(), "{}", third.stderr());
 }
@@ -2137,9 +2146,9 @@ fn status_page_renders_in_headless_chromium() {
     );
     let w = Watch::start(&env, &[], &file, &[]);
     let want = [
-        ("web <front>", "Green"),
-        ("slow", "Yellow"),
-        ("down", "Red"),
+        ("web <front>", "green"),
+        ("slow", "yellow"),
+        ("down", "red"),
     ];
     w.wait_until(20, "every target at its color", |d| {
         want.iter().all(|(n, c)| endpoint_of(d, n)["color"] == *c)
@@ -2197,7 +2206,8 @@ fn status_page_renders_in_headless_chromium() {
             .iter()
             .find(|r| r.0.replace("&lt;", "<").replace("&gt;", ">") == name)
             .unwrap_or_else(|| panic!("no row for {name} in {rows:?}"));
-        assert_eq!(row.1, color, "{row:?}");
+        // The page shows the title form; status.json has the lowercase JSON form.
+        assert_eq!(row.1.to_ascii_lowercase(), color, "{row:?}");
         assert_eq!(
             row.2,
             format!("endpoint {}", color.to_ascii_lowercase()),
@@ -2387,7 +2397,7 @@ fn check_output_format_and_exit_codes() {
     ] {
         assert!(st.get(key).is_some(), "no {key} in {st}");
     }
-    assert_eq!(st["color"], "Green");
+    assert_eq!(st["color"], "green");
     assert_eq!(st["url"], url.as_str());
     assert_eq!(st["probe"]["samples"], 4);
     assert_eq!(st["probe"]["share_ok"], 1.0);
@@ -2436,4 +2446,12 @@ fn check_output_format_and_exit_codes() {
     }
     let c = check(&env, &[&url, "--ok", "99 within"]);
     assert!(c.stderr.contains("--ok"), "{}", c.all());
+}
+
+/// A JSON color (`green`) in the form people read (`Green`).
+fn title(color: &str) -> String {
+    let mut c = color.chars();
+    c.next()
+        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+        .unwrap_or_default()
 }

@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 use time::OffsetDateTime;
-use uca_ca::expiry::{Color, ExpiryRow, Span, classify};
+use uca_ca::expiry::{ExpiryRow, classify};
+use uca_pki::{Bare, Color, Span};
 
 use crate::cli::ExpiringArgs;
 use crate::commands::open_ca;
@@ -24,10 +25,10 @@ struct ExpiringReport<'a> {
 }
 
 fn span(value: &str, flag: &str) -> Result<Span, CliError> {
-    value.parse().map_err(|e: String| {
+    Span::parse(value, Bare::Days).map_err(|e| {
         CliError::usage(
             format!("{flag}: {e}"),
-            Some("spans look like 30d, 12h, 2w, 90m".to_string()),
+            Some("spans look like 30d, 12h, 2w, 90m, 1y; a bare number counts days".to_string()),
         )
     })
 }
@@ -58,7 +59,7 @@ fn check(args: &ExpiringArgs, settings: &Settings) -> Result<ExitCode, CliError>
         .as_deref()
         .map(|w| span(w, "--within"))
         .transpose()?;
-    if crit.0 > warn.0 {
+    if crit > warn {
         return Err(CliError::usage(
             "--crit is longer than --warn",
             Some("red comes after yellow: e.g. --warn 30d --crit 7d".to_string()),
@@ -69,9 +70,9 @@ fn check(args: &ExpiringArgs, settings: &Settings) -> Result<ExitCode, CliError>
     let rows = classify(
         &ca.ledger().summaries()?,
         now,
-        warn.0,
-        crit.0,
-        within.map(|w| w.0),
+        warn,
+        crit,
+        within,
     );
     let count = |c: Color| rows.iter().filter(|r| r.color == c).count();
     let (green, yellow, red) = (count(Color::Green), count(Color::Yellow), count(Color::Red));
@@ -80,6 +81,8 @@ fn check(args: &ExpiringArgs, settings: &Settings) -> Result<ExitCode, CliError>
         Color::Green => ("OK", 0u8),
         Color::Yellow => ("WARNING", 1),
         Color::Red => ("CRITICAL", 2),
+        // Expiry never has nothing to judge: the CA certificate itself is a row.
+        Color::Unknown => ("UNKNOWN", 3),
     };
     if settings.out.json {
         settings.out.json(&ExpiringReport {
@@ -130,15 +133,10 @@ fn check(args: &ExpiringArgs, settings: &Settings) -> Result<ExitCode, CliError>
             "{:6}  {:wn$}  {:>14}  {:20}  {:20}  {:20}",
             "COLOR", "NAME", "LEFT", "EXPIRES", "YELLOW FROM", "RED FROM"
         ),
-        output::Color::Bold,
+        output::Style::Bold,
     ));
     for r in &rows {
-        let paint = match r.color {
-            Color::Green => output::Color::Green,
-            Color::Yellow => output::Color::Yellow,
-            Color::Red => output::Color::Red,
-        };
-        let color = out.paint(&format!("{:6}", r.color.as_str()), paint);
+        let color = out.paint(&format!("{:6}", r.color.as_str()), output::Style::of(r.color));
         out.line(format!(
             "{color}  {:wn$}  {:>14}  {:20}  {:20}  {:20}",
             r.name,

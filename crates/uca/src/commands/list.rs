@@ -7,7 +7,7 @@ use uca_ca::{CertRecord, Status};
 use crate::cli::ListArgs;
 use crate::commands::open_ca;
 use crate::exit::CliError;
-use crate::output::{Color, day, expiry_color, time_left};
+use crate::output::{Style, day, expiry_style, time_left};
 use crate::settings::Settings;
 
 #[derive(Serialize)]
@@ -70,13 +70,13 @@ pub fn run(args: &ListArgs, settings: &Settings) -> Result<(), CliError> {
             "{:wn$}  {:32}  {:wp$}  {:ws$}  {:10}  {:>14}  SANS",
             "NAME", "SERIAL", "PROFILE", "STATUS", "EXPIRES", "LEFT"
         ),
-        Color::Bold,
+        Style::Bold,
     ));
     for r in &records {
         let left = time_left(r.not_after, now);
         let active = matches!(r.status, Status::Issued);
         let left = if active {
-            out.paint(&format!("{left:>14}"), expiry_color(r.not_after, now))
+            out.paint(&format!("{left:>14}"), expiry_style(r.not_after, now))
         } else {
             format!("{left:>14}")
         };
@@ -93,7 +93,7 @@ pub fn run(args: &ListArgs, settings: &Settings) -> Result<(), CliError> {
         out.line(if active {
             line
         } else {
-            out.paint(&line, Color::Dim)
+            out.paint(&line, Style::Dim)
         });
     }
     Ok(())

@@ -10,7 +10,7 @@ use uca_ca::{CaPaths, Config, InitOptions};
 use crate::cli::{ApplyArgs, PlanArgs};
 use crate::commands::{open_ca, unlock};
 use crate::exit::CliError;
-use crate::output::{Color, Output, note};
+use crate::output::{Style, Output, note};
 use crate::secrets;
 use crate::settings::Settings;
 
@@ -42,12 +42,12 @@ fn print_diff(out: &Output, report: &PlanReport, prune: bool) {
         .filter(|i| i.change != Change::Unchanged)
     {
         let (mark, color) = match item.change {
-            Change::Issue => ("+", Color::Green),
-            Change::Renew => ("↻", Color::Yellow),
-            Change::Reissue => ("~", Color::Yellow),
-            Change::ReExport => ("→", Color::Dim),
-            Change::Remove => ("-", Color::Red),
-            Change::Unchanged => ("=", Color::Dim),
+            Change::Issue => ("+", Style::Green),
+            Change::Renew => ("↻", Style::Yellow),
+            Change::Reissue => ("~", Style::Yellow),
+            Change::ReExport => ("→", Style::Dim),
+            Change::Remove => ("-", Style::Red),
+            Change::Unchanged => ("=", Style::Dim),
         };
         let why = if item.change == Change::Remove && !prune {
             format!("{}; --prune revokes it", item.why)

@@ -8,7 +8,7 @@ use uca_pki::inspect::{CertInfo, certificate_der, parse_certificate};
 use crate::cli::ShowArgs;
 use crate::commands::open_ca;
 use crate::exit::CliError;
-use crate::output::{Color, expiry_color, time_left, when};
+use crate::output::{Style, expiry_style, time_left, when};
 use crate::settings::Settings;
 
 #[derive(Serialize)]
@@ -71,11 +71,11 @@ pub fn run(args: &ShowArgs, settings: &Settings) -> Result<(), CliError> {
     row("not before", &when(info.not_before));
     let left = out.paint(
         &time_left(info.not_after, now),
-        expiry_color(info.not_after, now),
+        expiry_style(info.not_after, now),
     );
     row("not after", &format!("{}  ({left})", when(info.not_after)));
     row("sha256", &info.fingerprint_sha256);
-    out.line(out.paint("extensions", Color::Bold));
+    out.line(out.paint("extensions", Style::Bold));
     for e in &info.extensions {
         let crit = if e.critical { " [critical]" } else { "" };
         out.line(format!("  {}{crit}", e.name));
@@ -84,7 +84,7 @@ pub fn run(args: &ShowArgs, settings: &Settings) -> Result<(), CliError> {
         }
     }
     if !history.is_empty() {
-        out.line(out.paint("earlier certificates for this name", Color::Bold));
+        out.line(out.paint("earlier certificates for this name", Style::Bold));
         for h in history {
             out.line(format!(
                 "  {}  {}  until {}",

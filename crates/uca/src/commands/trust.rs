@@ -7,7 +7,7 @@ use uca_ca::trust::{TrustAction, TrustOptions};
 use crate::cli::TrustCommand;
 use crate::commands::open_ca;
 use crate::exit::{CliError, Exit};
-use crate::output::Color;
+use crate::output::Style;
 use crate::settings::Settings;
 
 pub fn run(command: &TrustCommand, settings: &Settings) -> Result<ExitCode, CliError> {
@@ -42,9 +42,9 @@ pub fn run(command: &TrustCommand, settings: &Settings) -> Result<ExitCode, CliE
         .unwrap_or(6);
     for r in &results {
         let color = match r.state {
-            "installed" | "removed" | "present" => Color::Green,
-            "failed" => Color::Red,
-            _ => Color::Dim,
+            "installed" | "removed" | "present" => Style::Green,
+            "failed" => Style::Red,
+            _ => Style::Dim,
         };
         out.line(format!(
             "{:w$}  {}  {}",

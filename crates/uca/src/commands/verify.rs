@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use crate::cli::VerifyArgs;
 use crate::commands::open_ca;
 use crate::exit::{CliError, Exit};
-use crate::output::{Color, when};
+use crate::output::{Style, when};
 use crate::settings::Settings;
 
 fn read(path: &std::path::Path, what: &str) -> Result<Vec<u8>, CliError> {
@@ -31,9 +31,9 @@ pub fn run(args: &VerifyArgs, settings: &Settings) -> Result<ExitCode, CliError>
     }
     let out = &settings.out;
     let verdict = if v.valid {
-        out.paint("valid", Color::Green)
+        out.paint("valid", Style::Green)
     } else {
-        out.paint("NOT valid", Color::Red)
+        out.paint("NOT valid", Style::Red)
     };
     out.line(format!("{}: {verdict}", args.cert.display()));
     out.line(format!("  subject  {}", v.subject));

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
-use uca_ca::CaPaths;
+use uca_ca::layout::{CertAndKey, CertRefError};
 use uca_custody::cms::{open_detached, sign_detached};
 use uca_custody::manifest::{Manifest, Meta};
 use uca_custody::policy::check_stage_name;
@@ -42,37 +42,36 @@ fn signer_files(
     args: &AttestArgs,
     settings: &Settings,
 ) -> Result<(PathBuf, PathBuf, Option<PathBuf>), CliError> {
-    let as_path = PathBuf::from(&args.cert);
-    if as_path.is_file() {
-        let key = args.key.clone().ok_or_else(|| {
-            CliError::usage(
-                "--key is required when --cert is a file",
-                Some("pass the signer's private key with --key KEY".to_string()),
-            )
-        })?;
-        return Ok((as_path, key, args.chain.clone()));
-    }
-    let issued = CaPaths::new(&settings.dir).issued_dir(&args.cert);
-    if issued.join("cert.pem").is_file() {
-        return Ok((
-            issued.join("cert.pem"),
-            args.key.clone().unwrap_or_else(|| issued.join("key.pem")),
-            args.chain
+    // Paths on the command line are relative to the working directory.
+    match CertAndKey::resolve(
+        &args.cert,
+        args.key.as_deref(),
+        Path::new(""),
+        Some(&settings.dir),
+    ) {
+        Ok(found) => {
+            let chain = args
+                .chain
                 .clone()
-                .or_else(|| Some(issued.join("chain.pem"))),
-        ));
-    }
-    Err(CliError::usage(
-        format!(
-            "'{}' is neither a certificate file nor a certificate issued by the CA in {}",
-            args.cert,
-            settings.dir.display()
-        ),
-        Some(format!(
-            "issue one with 'uca issue {} --profile code-signing', or give a file path",
-            args.cert
+                .or_else(|| found.issued.as_ref().map(|i| i.chain.clone()));
+            Ok((found.cert, found.key, chain))
+        }
+        Err(CertRefError::KeyRequired { .. }) => Err(CliError::usage(
+            "--key is required when --cert is a file",
+            Some("pass the signer's private key with --key KEY".to_string()),
         )),
-    ))
+        Err(CertRefError::Unknown { .. }) => Err(CliError::usage(
+            format!(
+                "'{}' is neither a certificate file nor a certificate issued by the CA in {}",
+                args.cert,
+                settings.dir.display()
+            ),
+            Some(format!(
+                "issue one with 'uca issue {} --profile code-signing', or give a file path",
+                args.cert
+            )),
+        )),
+    }
 }
 
 fn key_passphrase(

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use serde::Serialize;
 use time::OffsetDateTime;
 use uca_ca::CaPaths;
-use uca_ca::expiry::Span;
+use uca_pki::{Bare, Span};
 use uca_custody::installed::{TreeCheck, TreeReport, check_tree};
 use uca_custody::manifest::{Manifest, Meta};
 use uca_custody::policy::{Policy, SignerPattern, check_stage_name};
@@ -22,7 +22,7 @@ use super::read_arg;
 use crate::cli::ArtifactVerifyArgs;
 use crate::commands::open_ca;
 use crate::exit::{CliError, Exit};
-use crate::output::{Color, Output, when};
+use crate::output::{Style, Output, when};
 use crate::settings::Settings;
 
 #[derive(Serialize)]
@@ -74,7 +74,7 @@ fn from_flags(args: &ArtifactVerifyArgs) -> Result<Resolved, CliError> {
     rules.require_revocation = args.require_revocation;
     if let Some(m) = &args.max_age {
         rules.max_age = Some(
-            m.parse::<Span>()
+            Span::parse(m, Bare::Days)
                 .map_err(|e| CliError::usage(format!("--max-age: {e}"), None))?,
         );
     }
@@ -261,9 +261,9 @@ fn print_human(
     now: OffsetDateTime,
 ) {
     let verdict = if holds {
-        out.paint("the policy HOLDS", Color::Green)
+        out.paint("the policy HOLDS", Style::Green)
     } else {
-        out.paint("the policy does NOT hold", Color::Red)
+        out.paint("the policy does NOT hold", Style::Red)
     };
     out.line(format!("{}: {verdict}", args.manifest.display()));
     out.line(format!(
@@ -272,9 +272,9 @@ fn print_human(
     ));
     for r in &report.rows {
         let verdict = if r.ok {
-            out.paint("ok", Color::Green)
+            out.paint("ok", Style::Green)
         } else {
-            out.paint("FAIL", Color::Red)
+            out.paint("FAIL", Style::Red)
         };
         let why = if r.ok {
             r.chain.join(" <- ")
@@ -304,7 +304,7 @@ fn print_human(
             m,
             "-",
             "-",
-            out.paint("MISSING", Color::Red),
+            out.paint("MISSING", Style::Red),
             args.manifest.display()
         ));
     }
@@ -321,7 +321,7 @@ fn print_human(
                     None => "no nextUpdate".into(),
                 }
             )),
-            (Some(p), _, _) => out.line(format!("  CRL {}: {}", c.file, out.paint(p, Color::Red))),
+            (Some(p), _, _) => out.line(format!("  CRL {}: {}", c.file, out.paint(p, Style::Red))),
             _ => {}
         }
     }
@@ -337,9 +337,9 @@ fn print_human(
             t.root,
             t.checked,
             if bad == 0 {
-                out.paint("all match", Color::Green)
+                out.paint("all match", Style::Green)
             } else {
-                out.paint(&format!("{bad} differ"), Color::Red)
+                out.paint(&format!("{bad} differ"), Style::Red)
             }
         ));
         for f in &t.findings {

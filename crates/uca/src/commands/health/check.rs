@@ -3,8 +3,10 @@
 use std::process::ExitCode;
 
 use uca_health::check::{CheckOptions, run as run_check};
-use uca_health::spec::{Span, Threshold, percent};
-use uca_health::window::{Color, percent_1};
+use uca_health::spec::{Threshold, percent};
+use uca_pki::{Bare, Span};
+use uca_health::window::percent_1;
+use uca_pki::Color;
 
 use crate::cli::HealthCheckArgs;
 use crate::exit::{CliError, Exit};
@@ -19,9 +21,13 @@ fn unknown(message: impl Into<String>, hint: Option<String>) -> CliError {
     }
 }
 
-fn parse<T: std::str::FromStr<Err = String>>(flag: &str, v: &str) -> Result<T, CliError> {
-    v.parse()
-        .map_err(|e: String| unknown(format!("--{flag}: {e}"), None))
+fn parse<T: std::str::FromStr<Err: std::fmt::Display>>(flag: &str, v: &str) -> Result<T, CliError> {
+    v.parse().map_err(|e| unknown(format!("--{flag}: {e}"), None))
+}
+
+/// A certificate threshold: a bare number counts days, as `uca expiring --warn` takes it.
+fn days(flag: &str, v: &str) -> Result<Span, CliError> {
+    Span::parse(v, Bare::Days).map_err(|e| unknown(format!("--{flag}: {e}"), None))
 }
 
 pub fn run(args: &HealthCheckArgs, settings: &Settings) -> Result<ExitCode, CliError> {
@@ -37,8 +43,8 @@ pub fn run(args: &HealthCheckArgs, settings: &Settings) -> Result<ExitCode, CliE
         client_cert: args.client_cert.clone(),
         client_key: args.client_key.clone(),
         server_name: args.server_name.clone(),
-        cert_warn: parse::<Span>("cert-warn", &args.cert_warn)?,
-        cert_crit: parse::<Span>("cert-crit", &args.cert_crit)?,
+        cert_warn: days("cert-warn", &args.cert_warn)?,
+        cert_crit: days("cert-crit", &args.cert_crit)?,
         timeout: parse::<Span>("timeout", &args.timeout)?,
         expect_status: args.expect_status.clone(),
         body: args.body.clone(),
@@ -78,8 +84,8 @@ pub fn run(args: &HealthCheckArgs, settings: &Settings) -> Result<ExitCode, CliE
         perf.push(format!(
             "latency_p50={:.4}s;{};{}",
             p50 / 1000.0,
-            opts.ok.within.0.as_secs_f64(),
-            opts.warn.within.0.as_secs_f64()
+            opts.ok.within.as_duration().as_secs_f64(),
+            opts.warn.within.as_duration().as_secs_f64()
         ));
     }
     if let Some(max) = st.latency_ms_max {
@@ -89,8 +95,8 @@ pub fn run(args: &HealthCheckArgs, settings: &Settings) -> Result<ExitCode, CliE
         perf.push(format!(
             "cert_days={:.1};{}:;{}:",
             (c.seconds_left as f64 / 8_640.0).floor() / 10.0,
-            opts.cert_warn.0.as_secs() / 86_400,
-            opts.cert_crit.0.as_secs() / 86_400
+            opts.cert_warn.as_duration().as_secs() / 86_400,
+            opts.cert_crit.as_duration().as_secs() / 86_400
         ));
     }
     let mut words = vec![format!(

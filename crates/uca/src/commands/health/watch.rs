@@ -9,14 +9,14 @@ use std::time::Instant;
 
 use uca_health::cawatch::CaWatch;
 use uca_health::endpoint::Status;
-use uca_health::spec::Span;
+use uca_pki::Span;
 use uca_health::targets::Targets;
 use uca_health::watch::{Events, WatchOptions, run as run_watch};
-use uca_health::window::Color;
+use uca_pki::Color;
 
 use crate::cli::HealthWatchArgs;
 use crate::exit::CliError;
-use crate::output::{Color as Paint, Output, note, warn};
+use crate::output::{Output, Style, note, warn};
 use crate::settings::Settings;
 
 /// Prints what the watcher reports.
@@ -25,15 +25,6 @@ struct Printer {
     live: bool,
     last_draw: Mutex<Option<Instant>>,
     changes: Mutex<Vec<String>>,
-}
-
-fn paint_for(c: Color) -> Paint {
-    match c {
-        Color::Green => Paint::Green,
-        Color::Yellow => Paint::Yellow,
-        Color::Red => Paint::Red,
-        Color::Unknown => Paint::Dim,
-    }
 }
 
 impl Events for Printer {
@@ -58,8 +49,8 @@ impl Events for Printer {
         let text = format!(
             "{now}  {}  {} -> {}  {reason}",
             st.name,
-            from.as_str(),
-            self.out.paint(st.color.as_str(), paint_for(st.color))
+            from.title(),
+            self.out.paint(st.color.title(), Style::of(st.color))
         );
         if self.live {
             let mut c = self.changes.lock().unwrap_or_else(|p| p.into_inner());
@@ -97,10 +88,10 @@ impl Events for Printer {
                 .latency_ms_p50
                 .map(|v| format!("{v:.1}ms"))
                 .unwrap_or_else(|| "-".into());
-            let color = format!("{:<8}", st.color.as_str());
+            let color = format!("{:<8}", st.color.title());
             screen.push_str(&format!(
                 "{} {:<24} {:>9} {:>9}  {}{}\n",
-                self.out.paint(&color, paint_for(st.color)),
+                self.out.paint(&color, Style::of(st.color)),
                 st.name,
                 good,
                 p50,
@@ -151,7 +142,7 @@ pub fn run(args: &HealthWatchArgs, settings: &Settings) -> Result<(), CliError> 
         .as_deref()
         .map(|d| {
             d.parse::<Span>()
-                .map(|s| s.0)
+                .map(Span::as_duration)
                 .map_err(|e| CliError::usage(format!("--duration: {e}"), None))
         })
         .transpose()?;
