@@ -6,7 +6,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uca_ca::expiry::{Color, ExpiryRow, Span, classify};
 
-use crate::cli::ExpiringArgs;
+use crate::cli::monitor::ExpiringArgs;
 use crate::commands::open_ca;
 use crate::exit::CliError;
 use crate::output::{self, day, time_left, when};

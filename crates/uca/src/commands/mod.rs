@@ -1,5 +1,6 @@
 //! One file per command verb; this module dispatches and prints errors.
 
+mod apply;
 mod artifact;
 mod crl;
 mod expiring;
@@ -25,7 +26,10 @@ use clap::Parser;
 use uca_ca::Ca;
 use uca_pki::sign::CaSigner;
 
-use crate::cli::{ArtifactCommand, Cli, Command, HealthCommand, PassphraseArgs};
+use crate::cli::artifact::ArtifactCommand;
+use crate::cli::ca::{PassphraseArgs, PassphraseCommand};
+use crate::cli::health::HealthCommand;
+use crate::cli::{Cli, Command};
 use crate::exit::{CliError, Exit};
 use crate::output::{note, warn};
 use crate::secrets;
@@ -59,30 +63,29 @@ pub fn run() -> ExitCode {
         Command::Revoke(a) => revoke::run(a, &settings).map(ok),
         Command::Crl(a) => crl::run(a, &settings).map(ok),
         Command::Renew(a) => renew::run(a, &settings).map(ok),
+        Command::Expiring(a) => expiring::run(a, &settings),
         Command::Intermediate(a) => intermediate::run(a, &cli.global, &settings).map(ok),
         Command::Seal(a) => seal::run(a, &settings).map(ok),
-        Command::Passphrase(crate::cli::PassphraseCommand::Change(a)) => {
+        Command::Passphrase(PassphraseCommand::Change(a)) => {
             passphrase::change(a, &settings).map(ok)
         }
+        Command::Verify(a) => verify::run(a, &settings),
         Command::Export(a) => export::run(a, &settings).map(ok),
-        Command::Plan(a) => plan::show(a, &settings).map(ok),
         Command::Trust(t) => trust::run(t, &settings),
-        Command::Apply(a) => plan::apply(a, &settings).map(ok),
+        Command::Plan(a) => plan::show(a, &settings).map(ok),
+        Command::Apply(a) => apply::run(a, &settings).map(ok),
         Command::Artifact(ArtifactCommand::Manifest(a)) => {
             artifact::manifest::run(a, &settings).map(ok)
         }
         Command::Artifact(ArtifactCommand::Attest(a)) => {
             artifact::attest::run(a, &settings).map(ok)
         }
+        Command::Artifact(ArtifactCommand::Verify(a)) => artifact::verify::run(a, &settings),
         Command::Artifact(ArtifactCommand::Bundle(a)) => {
             artifact::bundle::run(a, &settings).map(ok)
         }
-        Command::Artifact(ArtifactCommand::Verify(a)) => artifact::verify::run(a, &settings),
         Command::Health(HealthCommand::Watch(a)) => health::watch::run(a, &settings).map(ok),
         Command::Health(HealthCommand::Check(a)) => health::check::run(a, &settings),
-        // These two report their verdict in the exit code.
-        Command::Expiring(a) => expiring::run(a, &settings),
-        Command::Verify(a) => verify::run(a, &settings),
     };
     match result {
         Ok(code) => code,

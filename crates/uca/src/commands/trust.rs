@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use uca_ca::trust::{TrustAction, TrustOptions};
 
-use crate::cli::TrustCommand;
+use crate::cli::deploy::TrustCommand;
 use crate::commands::open_ca;
 use crate::exit::{CliError, Exit};
 use crate::output::Color;

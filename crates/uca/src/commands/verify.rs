@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use time::OffsetDateTime;
 
-use crate::cli::VerifyArgs;
+use crate::cli::monitor::VerifyArgs;
 use crate::commands::open_ca;
 use crate::exit::{CliError, Exit};
 use crate::output::{Color, when};

@@ -20,7 +20,7 @@ use uca_pki::verify::read_cert_file;
 use zeroize::Zeroizing;
 
 use super::read_arg;
-use crate::cli::AttestArgs;
+use crate::cli::artifact::AttestArgs;
 use crate::exit::{CliError, Exit};
 use crate::secrets::read_passphrase_file;
 use crate::settings::Settings;

@@ -7,7 +7,7 @@ use serde::Serialize;
 use uca_custody::tree::{self, WalkOptions};
 use uca_custody::verify::meta_path;
 
-use crate::cli::ManifestArgs;
+use crate::cli::artifact::ManifestArgs;
 use crate::exit::{CliError, Exit};
 use crate::output::warn;
 use crate::settings::Settings;

@@ -19,7 +19,7 @@ use uca_pki::validity::display_time;
 use uca_pki::verify::read_cert_file;
 
 use super::read_arg;
-use crate::cli::ArtifactVerifyArgs;
+use crate::cli::artifact::ArtifactVerifyArgs;
 use crate::commands::open_ca;
 use crate::exit::{CliError, Exit};
 use crate::output::{Color, Output, when};

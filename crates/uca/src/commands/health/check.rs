@@ -6,7 +6,7 @@ use uca_health::check::{CheckOptions, run as run_check};
 use uca_health::spec::{Span, Threshold, percent};
 use uca_health::window::{Color, percent_1};
 
-use crate::cli::HealthCheckArgs;
+use crate::cli::health::HealthCheckArgs;
 use crate::exit::{CliError, Exit};
 use crate::settings::Settings;
 
@@ -34,8 +34,8 @@ pub fn run(args: &HealthCheckArgs, settings: &Settings) -> Result<ExitCode, CliE
         ok: parse::<Threshold>("ok", &args.ok)?,
         warn: parse::<Threshold>("warn", &args.warn)?,
         ca: args.ca.clone(),
-        client_cert: args.client_cert.clone(),
-        client_key: args.client_key.clone(),
+        client_cert: args.client.client_cert.clone(),
+        client_key: args.client.client_key.clone(),
         server_name: args.server_name.clone(),
         cert_warn: parse::<Span>("cert-warn", &args.cert_warn)?,
         cert_crit: parse::<Span>("cert-crit", &args.cert_crit)?,
