@@ -81,7 +81,7 @@ pub enum Command {
     Passphrase(ca::PassphraseCommand),
     /// Check a certificate against this CA: chain, dates, ledger, CRL
     Verify(monitor::VerifyArgs),
-    /// Write a certificate and key as HAProxy, nginx, PKCS#12, Java, Kubernetes or a volume eat them
+    /// Write a certificate and key for HAProxy, nginx, Java, Kubernetes or a volume, or as PKCS#12
     Export(deploy::ExportArgs),
     /// Install the CA certificate into trust stores (system, NSS, Java), or remove it
     #[command(subcommand)]
