@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use crate::exit::{Exit, exit_codes_help};
+
 #[derive(Debug, Subcommand)]
 pub enum ArtifactCommand {
     /// Write a sha256sum-format manifest of files and directories
@@ -41,7 +43,7 @@ EXAMPLES:
     Attest(AttestArgs),
     /// Check a manifest's attestations against a policy, and optionally the files
     #[command(
-        after_help = "Checks every MANIFEST.<stage>.p7s beside the manifest: signature, chain to a trusted
+        after_help = format!("Checks every MANIFEST.<stage>.p7s beside the manifest: signature, chain to a trusted
 root, signer valid at its signing time, not revoked (CRL, MANIFEST.crl beside it, or this
 CA's ledger), codeSigning EKU, signer allowed for the stage, age; then that every
 required stage is present. --content DIR checks every listed file; --installed DIR also
@@ -56,7 +58,7 @@ EXAMPLES:
   uca artifact verify SHA256SUMS --root ca.crt --require build,qa
   uca artifact verify SHA256SUMS --policy prod.toml --installed /opt/app
 
-EXIT CODES: 0 the policy holds, 7 it does not (the table says why), 2 bad arguments."
+{}", exit_codes_help(&[Exit::Ok, Exit::Usage, Exit::NotValid], false))
     )]
     Verify(ArtifactVerifyArgs),
     /// Put the CA certificate and current CRL beside a release, for offline verification

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use crate::exit::exit_codes_help;
+
 #[derive(Debug, Subcommand)]
 pub enum HealthCommand {
     /// Probe every target of a targets file continuously; serve a status page, JSON and metrics
@@ -21,16 +23,17 @@ EXAMPLES:
     Watch(HealthWatchArgs),
     /// Probe one URL a few times and print one status line (Nagios/Icinga plugin)
     #[command(
-        after_help = "URL: https://host[:port]/path, http://..., tcp://host:port (connect), tls://host:port
+        after_help = format!("URL: https://host[:port]/path, http://..., tcp://host:port (connect), tls://host:port
 (handshake). The CA defaults to this uca CA; --client-cert takes a NAME this CA issued.
 
-Output: 'UCA-HEALTH OK - reason | perfdata'. EXIT CODES (monitoring plugins): 0 OK (Green),
-1 WARNING (Yellow), 2 CRITICAL (Red), 3 UNKNOWN (bad arguments, too few probes).
+Output: 'UCA-HEALTH OK - reason | perfdata'.
 
 EXAMPLES:
   uca health check https://rmq1.internal:15671/api/health/checks/alarms --client-cert prober
   uca health check tls://db.internal:5432 --count 3 --cert-warn 21d
-  uca health check http://127.0.0.1:8080/healthz --ok '99% within 50ms' --body ok"
+  uca health check http://127.0.0.1:8080/healthz --ok '99% within 50ms' --body ok
+
+{}", exit_codes_help(&[], true))
     )]
     Check(HealthCheckArgs),
 }

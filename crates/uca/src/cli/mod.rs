@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::exit::EXIT_CODES_HELP;
+use crate::exit::{Exit, exit_codes_help};
 
 const ABOUT: &str = "A micro-CA for mutual TLS between containerized services";
 
@@ -34,7 +34,7 @@ const EXAMPLES: &str = "EXAMPLES:
 
 #[derive(Debug, Parser)]
 #[command(name = "uca", version, about = ABOUT, long_about = LONG_ABOUT,
-          after_help = format!("{EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
+          after_help = format!("{EXAMPLES}\n\n{}", exit_codes_help(Exit::ALL, true)))]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,

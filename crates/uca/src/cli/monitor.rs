@@ -4,17 +4,15 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::exit::{Exit, exit_codes_help};
+
 #[derive(Debug, Args)]
-#[command(after_help = "EXAMPLES:
+#[command(after_help = format!("EXAMPLES:
   uca expiring                                 # everything, colored
   uca expiring --within 30d
   uca expiring --summary --warn 30d --crit 7d  # one line for Nagios / Icinga / cron
 
-EXIT CODES (monitoring-plugins):
-  0  OK: everything green
-  1  WARNING: something yellow (inside --warn)
-  2  CRITICAL: something red (inside --crit, or expired)
-  3  UNKNOWN: the CA or its ledger could not be read")]
+{}", exit_codes_help(&[], true)))]
 pub struct ExpiringArgs {
     /// Only certificates expiring within this span (e.g. 30d, 12h, 2w)
     #[arg(long, value_name = "SPAN")]
@@ -31,11 +29,11 @@ pub struct ExpiringArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(after_help = "EXAMPLES:
+#[command(after_help = format!("EXAMPLES:
   uca verify pki/issued/rmq1/cert.pem
   uca verify fullchain.pem --crl pki/crl.pem
 
-EXIT CODES: 0 valid, 7 not valid (the reasons are printed), others as for every command.")]
+{}", exit_codes_help(&[Exit::Ok, Exit::NotValid], false)))]
 pub struct VerifyArgs {
     /// The certificate (PEM, possibly followed by intermediates, or DER)
     #[arg(value_name = "CERT")]

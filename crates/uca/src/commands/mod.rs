@@ -1,4 +1,4 @@
-//! One file per command verb; this module dispatches and prints errors.
+//! One file per command verb; this module dispatches, prints errors and exits with their code.
 
 mod apply;
 mod artifact;
@@ -30,7 +30,7 @@ use crate::cli::artifact::ArtifactCommand;
 use crate::cli::ca::{PassphraseArgs, PassphraseCommand};
 use crate::cli::health::HealthCommand;
 use crate::cli::{Cli, Command};
-use crate::exit::{CliError, Exit};
+use crate::exit::{CliError, Code, Exit, Verdict};
 use crate::output::{note, warn};
 use crate::secrets;
 use crate::settings::Settings;
@@ -43,18 +43,18 @@ pub fn run() -> ExitCode {
             let monitoring = std::env::args()
                 .skip(1)
                 .any(|a| a == "expiring" || a == "check");
-            let code = match (e.use_stderr(), monitoring) {
-                (false, _) => Exit::Ok,
-                (true, true) => Exit::Unknown,
-                (true, false) => Exit::Usage,
+            let code: Code = match (e.use_stderr(), monitoring) {
+                (false, _) => Exit::Ok.into(),
+                (true, true) => Verdict::Unknown.into(),
+                (true, false) => Exit::Usage.into(),
             };
             let _ = e.print();
             return code.into();
         }
     };
     let settings = Settings::resolve(&cli.global);
-    let ok = |()| ExitCode::from(Exit::Ok);
-    let result: Result<ExitCode, CliError> = match &cli.command {
+    let ok = |()| Code::Exit(Exit::Ok);
+    let result: Result<Code, CliError> = match &cli.command {
         Command::Init(a) => init::run(a, &settings).map(ok),
         Command::Issue(a) => issue::run(a, &settings).map(ok),
         Command::Sign(a) => sign::run(a, &settings).map(ok),
@@ -63,15 +63,15 @@ pub fn run() -> ExitCode {
         Command::Revoke(a) => revoke::run(a, &settings).map(ok),
         Command::Crl(a) => crl::run(a, &settings).map(ok),
         Command::Renew(a) => renew::run(a, &settings).map(ok),
-        Command::Expiring(a) => expiring::run(a, &settings),
+        Command::Expiring(a) => expiring::run(a, &settings).map(Code::from),
         Command::Intermediate(a) => intermediate::run(a, &cli.global, &settings).map(ok),
         Command::Seal(a) => seal::run(a, &settings).map(ok),
         Command::Passphrase(PassphraseCommand::Change(a)) => {
             passphrase::change(a, &settings).map(ok)
         }
-        Command::Verify(a) => verify::run(a, &settings),
+        Command::Verify(a) => verify::run(a, &settings).map(Code::from),
         Command::Export(a) => export::run(a, &settings).map(ok),
-        Command::Trust(t) => trust::run(t, &settings),
+        Command::Trust(t) => trust::run(t, &settings).map(Code::from),
         Command::Plan(a) => plan::show(a, &settings).map(ok),
         Command::Apply(a) => apply::run(a, &settings).map(ok),
         Command::Artifact(ArtifactCommand::Manifest(a)) => {
@@ -80,15 +80,19 @@ pub fn run() -> ExitCode {
         Command::Artifact(ArtifactCommand::Attest(a)) => {
             artifact::attest::run(a, &settings).map(ok)
         }
-        Command::Artifact(ArtifactCommand::Verify(a)) => artifact::verify::run(a, &settings),
+        Command::Artifact(ArtifactCommand::Verify(a)) => {
+            artifact::verify::run(a, &settings).map(Code::from)
+        }
         Command::Artifact(ArtifactCommand::Bundle(a)) => {
             artifact::bundle::run(a, &settings).map(ok)
         }
         Command::Health(HealthCommand::Watch(a)) => health::watch::run(a, &settings).map(ok),
-        Command::Health(HealthCommand::Check(a)) => health::check::run(a, &settings),
+        Command::Health(HealthCommand::Check(a)) => {
+            health::check::run(a, &settings).map(Code::from)
+        }
     };
     match result {
-        Ok(code) => code,
+        Ok(code) => code.into(),
         Err(e) => {
             eprintln!("error: {}", e.message);
             if let Some(h) = &e.hint {

@@ -43,7 +43,7 @@ pub fn run(args: &ManifestArgs, settings: &Settings) -> Result<(), CliError> {
             hint: Some(
                 "a manifest is never rewritten under its attestations; choose another --out, or pass --force to replace it".into(),
             ),
-            code: Exit::Exists,
+            code: Exit::Exists.into(),
         });
     }
     let opts = WalkOptions {

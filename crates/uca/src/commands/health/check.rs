@@ -1,32 +1,26 @@
 //! `uca health check URL`: N probes, one status line with perfdata, monitoring-plugins exit code.
 
-use std::process::ExitCode;
-
 use uca_health::check::{CheckOptions, run as run_check};
 use uca_health::spec::{Span, Threshold, percent};
 use uca_health::window::{Color, percent_1};
 
 use crate::cli::health::HealthCheckArgs;
-use crate::exit::{CliError, Exit};
+use crate::exit::{CliError, Verdict};
 use crate::settings::Settings;
-
-/// A monitoring check says UNKNOWN, not "usage error", when it cannot run.
-fn unknown(message: impl Into<String>, hint: Option<String>) -> CliError {
-    CliError {
-        message: message.into(),
-        hint,
-        code: Exit::Unknown,
-    }
-}
 
 fn parse<T: std::str::FromStr<Err = String>>(flag: &str, v: &str) -> Result<T, CliError> {
     v.parse()
-        .map_err(|e: String| unknown(format!("--{flag}: {e}"), None))
+        .map_err(|e: String| CliError::unknown(format!("--{flag}: {e}"), None))
 }
 
-pub fn run(args: &HealthCheckArgs, settings: &Settings) -> Result<ExitCode, CliError> {
+/// Probes and judges; the verdict is the exit code. Whatever stops the check (bad arguments
+/// included) is UNKNOWN, never a usage error a monitoring system would read as CRITICAL.
+pub fn run(args: &HealthCheckArgs, settings: &Settings) -> Result<Verdict, CliError> {
     if args.count == 0 || args.count > 1000 {
-        return Err(unknown("--count must be between 1 and 1000", None));
+        return Err(CliError::unknown(
+            "--count must be between 1 and 1000",
+            None,
+        ));
     }
     let opts = CheckOptions {
         url: args.url.clone(),
@@ -46,17 +40,17 @@ pub fn run(args: &HealthCheckArgs, settings: &Settings) -> Result<ExitCode, CliE
     };
     let (endpoint, st) = run_check(&opts).map_err(|e| {
         let hint = e.hint();
-        unknown(e.to_string(), hint)
+        CliError::unknown(e.to_string(), hint)
     })?;
-    let code = match st.color {
-        Color::Green => Exit::Ok,
-        Color::Yellow => Exit::Failure,
-        Color::Red => Exit::Usage,
-        Color::Unknown => Exit::Unknown,
+    let verdict = match st.color {
+        Color::Green => Verdict::Ok,
+        Color::Yellow => Verdict::Warning,
+        Color::Red => Verdict::Critical,
+        Color::Unknown => Verdict::Unknown,
     };
     if settings.out.json {
         settings.out.json(&st)?;
-        return Ok(code.into());
+        return Ok(verdict);
     }
     let word = match st.color {
         Color::Green => "OK",
@@ -111,5 +105,5 @@ pub fn run(args: &HealthCheckArgs, settings: &Settings) -> Result<ExitCode, CliE
         words.join("; "),
         perf.join(" ")
     ));
-    Ok(code.into())
+    Ok(verdict)
 }
