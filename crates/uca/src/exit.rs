@@ -1,6 +1,6 @@
 //! Exit codes are an API: scripts and monitoring systems read them. This file is their one table:
-//! the two code enums, the mapping from every library error to a code, and the EXIT CODES text of
-//! `--help`, generated from the enums' own docs.
+//! the two code enums, the mapping from every library error to a code, the code of a command line
+//! clap refused, and the EXIT CODES text of `--help`, generated from the enums' own docs.
 
 use std::process::ExitCode;
 
@@ -86,6 +86,9 @@ exit_codes! {
     }
 }
 
+/// The commands whose exit code is a `Verdict`, as subcommand paths.
+pub const MONITORING: &[&[&str]] = &[&["expiring"], &["health", "check"]];
+
 /// What the process exits with: an ordinary command's outcome, or a monitoring check's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
@@ -148,6 +151,20 @@ pub fn exit_codes_help(exits: &[Exit], verdicts: bool) -> String {
         }
     }
     text
+}
+
+/// The exit code of a command line clap refused. `--help` and `--version` arrive here too, as
+/// errors that are not failures. A monitoring check says UNKNOWN, since its caller reads every
+/// other code as a verdict on what it checks; any other command says "invalid input". `path` is
+/// the subcommand path the command line names (`cli::argv::subcommand_path`).
+pub fn parse_error_code(e: &clap::Error, path: &[&str]) -> Code {
+    if !e.use_stderr() {
+        Exit::Ok.into()
+    } else if MONITORING.contains(&path) {
+        Verdict::Unknown.into()
+    } else {
+        Exit::Usage.into()
+    }
 }
 
 /// The exit code of each X.509 error. No `_` arm: a new variant needs a decision here.

@@ -2,8 +2,9 @@
 //! in their own file, in `Command` order: `ca` (init … renew, intermediate, seal, passphrase),
 //! `monitor` (expiring, verify), `deploy` (export, trust, plan, apply), `artifact`, `health`.
 //! Values stay raw strings; commands parse them into domain types so every error gets uca's
-//! message and hint.
+//! message and hint. `argv` finds the subcommand of a command line clap refused.
 
+pub mod argv;
 pub mod artifact;
 pub mod ca;
 pub mod deploy;

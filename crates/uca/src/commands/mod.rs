@@ -22,32 +22,27 @@ mod verify;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use uca_ca::Ca;
 use uca_pki::sign::CaSigner;
 
 use crate::cli::artifact::ArtifactCommand;
 use crate::cli::ca::{PassphraseArgs, PassphraseCommand};
 use crate::cli::health::HealthCommand;
-use crate::cli::{Cli, Command};
-use crate::exit::{CliError, Code, Exit, Verdict};
+use crate::cli::{Cli, Command, argv};
+use crate::exit::{CliError, Code, Exit, parse_error_code};
 use crate::output::{note, warn};
 use crate::secrets;
 use crate::settings::Settings;
 
 pub fn run() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
-            // A monitoring check must say UNKNOWN, not CRITICAL, when its own arguments are wrong.
-            let monitoring = std::env::args()
-                .skip(1)
-                .any(|a| a == "expiring" || a == "check");
-            let code: Code = match (e.use_stderr(), monitoring) {
-                (false, _) => Exit::Ok.into(),
-                (true, true) => Verdict::Unknown.into(),
-                (true, false) => Exit::Usage.into(),
-            };
+            let mut cmd = Cli::command();
+            cmd.build();
+            let code = parse_error_code(&e, &argv::subcommand_path(&cmd, &args));
             let _ = e.print();
             return code.into();
         }
