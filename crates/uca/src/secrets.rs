@@ -49,7 +49,7 @@ pub fn unlock_passphrase(
         hint: Some(
             "give it with --passphrase-file FILE or the UCA_PASSPHRASE environment variable".into(),
         ),
-        code: Exit::Locked,
+        code: Exit::Locked.into(),
     })
 }
 

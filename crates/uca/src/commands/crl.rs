@@ -3,7 +3,7 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::cli::CrlArgs;
+use crate::cli::ca::CrlArgs;
 use crate::commands::{open_ca, unlock};
 use crate::exit::CliError;
 use crate::output::{note, when};

@@ -1,15 +1,13 @@
-//! `uca expiring`: monitoring-plugins exit codes (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
-
-use std::process::ExitCode;
+//! `uca expiring`: Green / Yellow / Red by time left; the verdict is the exit code.
 
 use serde::Serialize;
 use time::OffsetDateTime;
 use uca_ca::expiry::{ExpiryRow, classify};
 use uca_pki::{Bare, Color, Span};
 
-use crate::cli::ExpiringArgs;
+use crate::cli::monitor::ExpiringArgs;
 use crate::commands::open_ca;
-use crate::exit::CliError;
+use crate::exit::{CliError, Verdict};
 use crate::output::{self, day, time_left, when};
 use crate::settings::Settings;
 
@@ -33,25 +31,22 @@ fn span(value: &str, flag: &str) -> Result<Span, CliError> {
     })
 }
 
-pub fn run(args: &ExpiringArgs, settings: &Settings) -> Result<ExitCode, CliError> {
-    match check(args, settings) {
-        Ok(code) => Ok(code),
-        Err(mut e) => {
-            // Anything that stops the check is UNKNOWN to a monitoring system.
-            if args.summary {
-                println!("UCA EXPIRY UNKNOWN - {}", e.message);
-            } else if settings.out.json {
-                let _ = settings
-                    .out
-                    .json(&serde_json::json!({ "status": "UNKNOWN", "error": e.message }));
-            }
-            e.code = crate::exit::Exit::Unknown;
-            Err(e)
+pub fn run(args: &ExpiringArgs, settings: &Settings) -> Result<Verdict, CliError> {
+    check(args, settings).map_err(|mut e| {
+        // Anything that stops the check is UNKNOWN to a monitoring system.
+        if args.summary {
+            println!("UCA EXPIRY UNKNOWN - {}", e.message);
+        } else if settings.out.json {
+            let _ = settings
+                .out
+                .json(&serde_json::json!({ "status": "UNKNOWN", "error": e.message }));
         }
-    }
+        e.code = Verdict::Unknown.into();
+        e
+    })
 }
 
-fn check(args: &ExpiringArgs, settings: &Settings) -> Result<ExitCode, CliError> {
+fn check(args: &ExpiringArgs, settings: &Settings) -> Result<Verdict, CliError> {
     let warn = span(&args.warn, "--warn")?;
     let crit = span(&args.crit, "--crit")?;
     let within = args
@@ -77,12 +72,12 @@ fn check(args: &ExpiringArgs, settings: &Settings) -> Result<ExitCode, CliError>
     let count = |c: Color| rows.iter().filter(|r| r.color == c).count();
     let (green, yellow, red) = (count(Color::Green), count(Color::Yellow), count(Color::Red));
     let worst = rows.iter().map(|r| r.color).max().unwrap_or(Color::Green);
-    let (status, code) = match worst {
-        Color::Green => ("OK", 0u8),
-        Color::Yellow => ("WARNING", 1),
-        Color::Red => ("CRITICAL", 2),
-        // Expiry never has nothing to judge: the CA certificate itself is a row.
-        Color::Unknown => ("UNKNOWN", 3),
+    let (status, verdict) = match worst {
+        Color::Green => ("OK", Verdict::Ok),
+        Color::Yellow => ("WARNING", Verdict::Warning),
+        Color::Red => ("CRITICAL", Verdict::Critical),
+        // Expiry always has something to judge (the CA certificate is a row); kept exhaustive.
+        Color::Unknown => ("UNKNOWN", Verdict::Unknown),
     };
     if settings.out.json {
         settings.out.json(&ExpiringReport {
@@ -94,7 +89,7 @@ fn check(args: &ExpiringArgs, settings: &Settings) -> Result<ExitCode, CliError>
             red,
             certificates: &rows,
         })?;
-        return Ok(ExitCode::from(code));
+        return Ok(verdict);
     }
     if args.summary {
         let soonest = rows
@@ -115,12 +110,12 @@ fn check(args: &ExpiringArgs, settings: &Settings) -> Result<ExitCode, CliError>
         settings.out.line(format!(
             "UCA EXPIRY {status} - {red} red, {yellow} yellow, {green} green{soonest} | red={red} yellow={yellow} green={green}"
         ));
-        return Ok(ExitCode::from(code));
+        return Ok(verdict);
     }
     let out = &settings.out;
     if rows.is_empty() {
         out.line("nothing to watch");
-        return Ok(ExitCode::from(code));
+        return Ok(verdict);
     }
     let wn = rows
         .iter()
@@ -146,5 +141,5 @@ fn check(args: &ExpiringArgs, settings: &Settings) -> Result<ExitCode, CliError>
             when(r.red_at)
         ));
     }
-    Ok(ExitCode::from(code))
+    Ok(verdict)
 }

@@ -4,7 +4,7 @@ use zeroize::Zeroizing;
 
 use uca_ca::{ExportFormat, ExportOptions};
 
-use crate::cli::ExportArgs;
+use crate::cli::deploy::ExportArgs;
 use crate::commands::open_ca;
 use crate::exit::CliError;
 use crate::output::note;
@@ -37,9 +37,9 @@ fn owner(value: &str) -> Result<(u32, u32), CliError> {
 pub fn run(args: &ExportArgs, settings: &Settings) -> Result<(), CliError> {
     let format: ExportFormat = args.format.parse()?;
     let mut opts = ExportOptions::new(format, args.out.clone());
-    opts.key_mode = mode(&args.key_mode, "--key-mode")?;
-    opts.cert_mode = mode(&args.cert_mode, "--cert-mode")?;
-    opts.dir_mode = mode(&args.dir_mode, "--dir-mode")?;
+    opts.key_mode = mode(&args.files.key_mode, "--key-mode")?;
+    opts.cert_mode = mode(&args.files.cert_mode, "--cert-mode")?;
+    opts.dir_mode = mode(&args.files.dir_mode, "--dir-mode")?;
     if opts.key_mode & 0o007 != 0 {
         return Err(CliError::usage(
             format!(
@@ -49,7 +49,7 @@ pub fn run(args: &ExportArgs, settings: &Settings) -> Result<(), CliError> {
             Some("use 0600, 0400, or 0640 with --owner for a group".to_string()),
         ));
     }
-    opts.owner = args.owner.as_deref().map(owner).transpose()?;
+    opts.owner = args.files.owner.as_deref().map(owner).transpose()?;
     opts.k8s_name = args.k8s_name.clone();
     opts.k8s_namespace = args.namespace.clone();
     if format.needs_password() {

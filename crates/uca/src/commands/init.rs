@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use uca_ca::{Config, InitOptions};
 use uca_pki::{KeyType, Subject};
 
-use crate::cli::InitArgs;
+use crate::cli::ca::InitArgs;
 use crate::exit::CliError;
 use crate::output::{day, note, warn};
 use crate::secrets;
@@ -56,13 +56,13 @@ pub fn run(args: &InitArgs, settings: &Settings) -> Result<(), CliError> {
     let chosen = secrets::new_passphrase(
         args.passphrase_file.as_deref(),
         settings.env_passphrase.as_ref(),
-        args.generate_passphrase,
+        args.new_passphrase.generate_passphrase,
         args.no_passphrase,
         "the CA key",
         "use --passphrase-file FILE, set UCA_PASSPHRASE, or add --generate-passphrase --passphrase-out FILE",
     )?;
     // The passphrase file is written first: a CA whose generated passphrase was lost is useless.
-    let saved = secrets::save_generated(&chosen, args.passphrase_out.as_deref())?;
+    let saved = secrets::save_generated(&chosen, args.new_passphrase.passphrase_out.as_deref())?;
     let passphrase_file = saved.as_ref().map(|p| p.display().to_string());
     let generated = chosen.generated.clone();
     let passphrase = chosen.value.clone();
@@ -98,7 +98,7 @@ pub fn run(args: &InitArgs, settings: &Settings) -> Result<(), CliError> {
             paths.ca_key().display()
         ));
     }
-    if let (Some(p), None) = (&generated, &args.passphrase_out) {
+    if let (Some(p), None) = (&generated, &args.new_passphrase.passphrase_out) {
         note(format!(
             "CA passphrase (shown once, store it now; it is needed for every issue and sign):\n\n    {}\n",
             p.as_str()

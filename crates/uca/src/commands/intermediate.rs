@@ -7,7 +7,8 @@ use uca_ca::IntermediateOptions;
 use uca_pki::KeyType;
 use uca_pki::constraints::{IpNet, NameConstraints, parse_dns_constraint};
 
-use crate::cli::{Global, IntermediateArgs};
+use crate::cli::Global;
+use crate::cli::ca::{ConstraintArgs, IntermediateArgs};
 use crate::commands::{open_ca, unlock};
 use crate::exit::CliError;
 use crate::output::{day, note, warn};
@@ -32,14 +33,16 @@ struct IntermediateReport {
     passphrase_file: Option<String>,
 }
 
-/// Parses `--permit-dns` and `--permit-ip` values.
-pub(crate) fn constraints(dns: &[String], ip: &[String]) -> Result<NameConstraints, CliError> {
+/// Parses the `--permit-dns` and `--permit-ip` values.
+pub(crate) fn constraints(args: &ConstraintArgs) -> Result<NameConstraints, CliError> {
     Ok(NameConstraints {
-        permitted_dns: dns
+        permitted_dns: args
+            .permit_dns
             .iter()
             .map(|d| parse_dns_constraint(d))
             .collect::<Result<_, _>>()?,
-        permitted_ip: ip
+        permitted_ip: args
+            .permit_ip
             .iter()
             .map(|n| IpNet::parse(n))
             .collect::<Result<_, _>>()?,
@@ -58,7 +61,7 @@ pub fn run(args: &IntermediateArgs, global: &Global, settings: &Settings) -> Res
         ));
     };
     let key_type: KeyType = args.key.parse()?;
-    let nc = constraints(&args.permit_dns, &args.permit_ip)?;
+    let nc = constraints(&args.constraints)?;
     let parent_dir = args
         .parent
         .clone()
@@ -85,13 +88,14 @@ pub fn run(args: &IntermediateArgs, global: &Global, settings: &Settings) -> Res
         secrets::new_passphrase(
             args.child_passphrase_file.as_deref(),
             None,
-            args.generate_passphrase,
+            args.new_passphrase.generate_passphrase,
             args.no_passphrase,
             "the intermediate's key",
             "for the child key: --child-passphrase-file FILE, --same-passphrase, --generate-passphrase [--passphrase-out FILE] or --no-passphrase",
         )?
     };
-    let saved = secrets::save_generated(&child_pass, args.passphrase_out.as_deref())?;
+    let saved =
+        secrets::save_generated(&child_pass, args.new_passphrase.passphrase_out.as_deref())?;
     let result = ca.create_intermediate(
         &signer,
         IntermediateOptions {
@@ -99,7 +103,7 @@ pub fn run(args: &IntermediateArgs, global: &Global, settings: &Settings) -> Res
             dir: child.clone(),
             key_type,
             days: args.days,
-            path_len: args.path_len,
+            path_len: args.constraints.path_len,
             constraints: nc.clone(),
             passphrase: child_pass.value.clone(),
         },
@@ -127,7 +131,7 @@ pub fn run(args: &IntermediateArgs, global: &Global, settings: &Settings) -> Res
         name: args.name.clone(),
         serial: cert.serial.hex(),
         not_after: cert.not_after,
-        path_len: args.path_len,
+        path_len: args.constraints.path_len,
         permitted_dns: nc.permitted_dns.clone(),
         permitted_ip: nc.permitted_ip.iter().map(ToString::to_string).collect(),
         ca_cert: paths.ca_cert().display().to_string(),
@@ -147,7 +151,7 @@ pub fn run(args: &IntermediateArgs, global: &Global, settings: &Settings) -> Res
         report.serial,
         day(cert.not_after)
     ));
-    out.line(format!("  pathLenConstraint {}", args.path_len));
+    out.line(format!("  pathLenConstraint {}", args.constraints.path_len));
     if !nc.is_empty() {
         out.line(format!(
             "  permitted  {}",

@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use uca_ca::{IssueRequest, Issued};
 use uca_pki::{KeyType, Profile};
 
-use crate::cli::IssueArgs;
+use crate::cli::ca::IssueArgs;
 use crate::commands::{open_ca, parse_sans, unlock};
 use crate::exit::CliError;
 use crate::output::{day, note, warn};

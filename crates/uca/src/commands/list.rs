@@ -4,7 +4,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uca_ca::{CertRecord, Status};
 
-use crate::cli::ListArgs;
+use crate::cli::ca::ListArgs;
 use crate::commands::open_ca;
 use crate::exit::CliError;
 use crate::output::{Style, day, expiry_style, time_left};

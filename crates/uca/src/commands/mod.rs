@@ -1,5 +1,6 @@
-//! One file per command verb; this module dispatches and prints errors.
+//! One file per command verb; this module dispatches, prints errors and exits with their code.
 
+mod apply;
 mod artifact;
 mod crl;
 mod expiring;
@@ -21,36 +22,34 @@ mod verify;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use uca_ca::Ca;
 use uca_pki::sign::CaSigner;
 
-use crate::cli::{ArtifactCommand, Cli, Command, HealthCommand, PassphraseArgs};
-use crate::exit::{CliError, Exit};
+use crate::cli::artifact::ArtifactCommand;
+use crate::cli::ca::{PassphraseArgs, PassphraseCommand};
+use crate::cli::health::HealthCommand;
+use crate::cli::{Cli, Command, argv};
+use crate::exit::{CliError, Code, Exit, parse_error_code};
 use crate::output::{note, warn};
 use crate::secrets;
 use crate::settings::Settings;
 
 pub fn run() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
-            // A monitoring check must say UNKNOWN, not CRITICAL, when its own arguments are wrong.
-            let monitoring = std::env::args()
-                .skip(1)
-                .any(|a| a == "expiring" || a == "check");
-            let code = match (e.use_stderr(), monitoring) {
-                (false, _) => Exit::Ok,
-                (true, true) => Exit::Unknown,
-                (true, false) => Exit::Usage,
-            };
+            let mut cmd = Cli::command();
+            cmd.build();
+            let code = parse_error_code(&e, &argv::subcommand_path(&cmd, &args));
             let _ = e.print();
             return code.into();
         }
     };
     let settings = Settings::resolve(&cli.global);
-    let ok = |()| ExitCode::from(Exit::Ok);
-    let result: Result<ExitCode, CliError> = match &cli.command {
+    let ok = |()| Code::Exit(Exit::Ok);
+    let result: Result<Code, CliError> = match &cli.command {
         Command::Init(a) => init::run(a, &settings).map(ok),
         Command::Issue(a) => issue::run(a, &settings).map(ok),
         Command::Sign(a) => sign::run(a, &settings).map(ok),
@@ -59,33 +58,36 @@ pub fn run() -> ExitCode {
         Command::Revoke(a) => revoke::run(a, &settings).map(ok),
         Command::Crl(a) => crl::run(a, &settings).map(ok),
         Command::Renew(a) => renew::run(a, &settings).map(ok),
+        Command::Expiring(a) => expiring::run(a, &settings).map(Code::from),
         Command::Intermediate(a) => intermediate::run(a, &cli.global, &settings).map(ok),
         Command::Seal(a) => seal::run(a, &settings).map(ok),
-        Command::Passphrase(crate::cli::PassphraseCommand::Change(a)) => {
+        Command::Passphrase(PassphraseCommand::Change(a)) => {
             passphrase::change(a, &settings).map(ok)
         }
+        Command::Verify(a) => verify::run(a, &settings).map(Code::from),
         Command::Export(a) => export::run(a, &settings).map(ok),
+        Command::Trust(t) => trust::run(t, &settings).map(Code::from),
         Command::Plan(a) => plan::show(a, &settings).map(ok),
-        Command::Trust(t) => trust::run(t, &settings),
-        Command::Apply(a) => plan::apply(a, &settings).map(ok),
+        Command::Apply(a) => apply::run(a, &settings).map(ok),
         Command::Artifact(ArtifactCommand::Manifest(a)) => {
             artifact::manifest::run(a, &settings).map(ok)
         }
         Command::Artifact(ArtifactCommand::Attest(a)) => {
             artifact::attest::run(a, &settings).map(ok)
         }
+        Command::Artifact(ArtifactCommand::Verify(a)) => {
+            artifact::verify::run(a, &settings).map(Code::from)
+        }
         Command::Artifact(ArtifactCommand::Bundle(a)) => {
             artifact::bundle::run(a, &settings).map(ok)
         }
-        Command::Artifact(ArtifactCommand::Verify(a)) => artifact::verify::run(a, &settings),
         Command::Health(HealthCommand::Watch(a)) => health::watch::run(a, &settings).map(ok),
-        Command::Health(HealthCommand::Check(a)) => health::check::run(a, &settings),
-        // These two report their verdict in the exit code.
-        Command::Expiring(a) => expiring::run(a, &settings),
-        Command::Verify(a) => verify::run(a, &settings),
+        Command::Health(HealthCommand::Check(a)) => {
+            health::check::run(a, &settings).map(Code::from)
+        }
     };
     match result {
-        Ok(code) => code,
+        Ok(code) => code.into(),
         Err(e) => {
             eprintln!("error: {}", e.message);
             if let Some(h) = &e.hint {

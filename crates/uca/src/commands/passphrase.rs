@@ -1,6 +1,6 @@
 //! `uca passphrase change`
 
-use crate::cli::PassphraseChangeArgs;
+use crate::cli::ca::PassphraseChangeArgs;
 use crate::commands::{current_passphrase, open_ca};
 use crate::exit::CliError;
 use crate::secrets;
@@ -12,12 +12,12 @@ pub fn change(args: &PassphraseChangeArgs, settings: &Settings) -> Result<(), Cl
     let new = secrets::new_passphrase(
         args.new_passphrase_file.as_deref(),
         settings.env_new_passphrase.as_ref(),
-        args.generate_passphrase,
+        args.new_passphrase.generate_passphrase,
         false,
         "the re-encrypted CA key",
         "give it with --new-passphrase-file FILE, UCA_NEW_PASSPHRASE, or --generate-passphrase [--passphrase-out FILE]",
     )?;
-    let saved = secrets::save_generated(&new, args.passphrase_out.as_deref())?;
+    let saved = secrets::save_generated(&new, args.new_passphrase.passphrase_out.as_deref())?;
     if let Err(e) = ca.change_passphrase(
         old.as_deref().map(|p| &p[..]),
         new.value.as_deref().map(|p| &p[..]),

@@ -3,7 +3,7 @@
 use time::OffsetDateTime;
 use uca_ca::RenewRequest;
 
-use crate::cli::RenewArgs;
+use crate::cli::ca::RenewArgs;
 use crate::commands::{open_ca, unlock};
 use crate::exit::CliError;
 use crate::output::day;

@@ -3,7 +3,7 @@
 use time::OffsetDateTime;
 use uca_pki::crl::RevocationReason;
 
-use crate::cli::RevokeArgs;
+use crate::cli::ca::RevokeArgs;
 use crate::commands::open_ca;
 use crate::exit::CliError;
 use crate::output::{note, when};

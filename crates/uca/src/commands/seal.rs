@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::cli::SealArgs;
+use crate::cli::ca::SealArgs;
 use crate::commands::{open_ca, unlock};
 use crate::exit::CliError;
 use crate::output::{note, when};

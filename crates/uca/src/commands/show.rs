@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use uca_ca::CertRecord;
 use uca_pki::inspect::{CertInfo, certificate_der, parse_certificate};
 
-use crate::cli::ShowArgs;
+use crate::cli::ca::ShowArgs;
 use crate::commands::open_ca;
 use crate::exit::CliError;
 use crate::output::{Style, expiry_style, time_left, when};

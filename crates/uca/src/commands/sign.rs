@@ -8,7 +8,7 @@ use uca_ca::{CaError, CsrRequest, fsio};
 use uca_pki::Profile;
 use uca_pki::san::San;
 
-use crate::cli::SignArgs;
+use crate::cli::ca::SignArgs;
 use crate::commands::{open_ca, parse_sans, unlock};
 use crate::exit::CliError;
 use crate::output::{day, note, warn};
@@ -62,9 +62,7 @@ pub fn run(args: &SignArgs, settings: &Settings) -> Result<(), CliError> {
             )
         })?
     };
-    if !intermediate
-        && (args.path_len != 0 || !args.permit_dns.is_empty() || !args.permit_ip.is_empty())
-    {
+    if !intermediate && args.constraints.any() {
         return Err(CliError::usage(
             "--path-len, --permit-dns and --permit-ip only apply to --profile intermediate",
             Some(
@@ -193,7 +191,7 @@ fn sign_intermediate(
             ));
         }
     };
-    let nc = crate::commands::intermediate::constraints(&args.permit_dns, &args.permit_ip)?;
+    let nc = crate::commands::intermediate::constraints(&args.constraints)?;
     let days = args.days.unwrap_or(1825);
     let json = settings.out.json;
     let out_path = args.out.clone();
@@ -202,7 +200,7 @@ fn sign_intermediate(
         csr,
         &name,
         days,
-        args.path_len,
+        args.constraints.path_len,
         nc,
         OffsetDateTime::now_utc(),
         |cert| deliver(cert, chain, out_path.as_deref(), json),
@@ -212,7 +210,7 @@ fn sign_intermediate(
             "name": name,
             "serial": cert.serial.hex(),
             "profile": uca_ca::INTERMEDIATE,
-            "path_len": args.path_len,
+            "path_len": args.constraints.path_len,
             "not_before": cert.not_before.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
             "not_after": cert.not_after.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
             "fingerprint_sha256": cert.fingerprint.to_string(),
@@ -224,7 +222,7 @@ fn sign_intermediate(
     note(format!(
         "signed intermediate CA '{name}' serial {} (pathLenConstraint {}) until {}",
         cert.serial,
-        args.path_len,
+        args.constraints.path_len,
         day(cert.not_after)
     ));
     if let Some(out) = &args.out {

@@ -1,16 +1,14 @@
 //! `uca trust install | uninstall | status`
 
-use std::process::ExitCode;
-
 use uca_ca::trust::{TrustAction, TrustOptions};
 
-use crate::cli::TrustCommand;
+use crate::cli::deploy::TrustCommand;
 use crate::commands::open_ca;
 use crate::exit::{CliError, Exit};
 use crate::output::Style;
 use crate::settings::Settings;
 
-pub fn run(command: &TrustCommand, settings: &Settings) -> Result<ExitCode, CliError> {
+pub fn run(command: &TrustCommand, settings: &Settings) -> Result<Exit, CliError> {
     let (action, args) = match command {
         TrustCommand::Install(a) => (TrustAction::Install, a),
         TrustCommand::Uninstall(a) => (TrustAction::Uninstall, a),
@@ -32,7 +30,7 @@ pub fn run(command: &TrustCommand, settings: &Settings) -> Result<ExitCode, CliE
         settings
             .out
             .json(&serde_json::json!({ "targets": results }))?;
-        return Ok(code.into());
+        return Ok(code);
     }
     let out = &settings.out;
     let w = results
@@ -53,5 +51,5 @@ pub fn run(command: &TrustCommand, settings: &Settings) -> Result<ExitCode, CliE
             r.detail
         ));
     }
-    Ok(code.into())
+    Ok(code)
 }

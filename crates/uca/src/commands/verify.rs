@@ -1,10 +1,8 @@
 //! `uca verify`: exit 0 when valid, 7 when not, with the reasons.
 
-use std::process::ExitCode;
-
 use time::OffsetDateTime;
 
-use crate::cli::VerifyArgs;
+use crate::cli::monitor::VerifyArgs;
 use crate::commands::open_ca;
 use crate::exit::{CliError, Exit};
 use crate::output::{Style, when};
@@ -19,7 +17,7 @@ fn read(path: &std::path::Path, what: &str) -> Result<Vec<u8>, CliError> {
     })
 }
 
-pub fn run(args: &VerifyArgs, settings: &Settings) -> Result<ExitCode, CliError> {
+pub fn run(args: &VerifyArgs, settings: &Settings) -> Result<Exit, CliError> {
     let cert = read(&args.cert, "certificate")?;
     let crl = args.crl.as_deref().map(|p| read(p, "CRL")).transpose()?;
     let ca = open_ca(settings)?;
@@ -27,7 +25,7 @@ pub fn run(args: &VerifyArgs, settings: &Settings) -> Result<ExitCode, CliError>
     let code = if v.valid { Exit::Ok } else { Exit::NotValid };
     if settings.out.json {
         settings.out.json(&v)?;
-        return Ok(code.into());
+        return Ok(code);
     }
     let out = &settings.out;
     let verdict = if v.valid {
@@ -50,5 +48,5 @@ pub fn run(args: &VerifyArgs, settings: &Settings) -> Result<ExitCode, CliError>
     for n in &v.chain.notes {
         out.line(format!("  note: {n}"));
     }
-    Ok(code.into())
+    Ok(code)
 }

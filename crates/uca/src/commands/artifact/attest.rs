@@ -20,7 +20,7 @@ use uca_pki::verify::read_cert_file;
 use zeroize::Zeroizing;
 
 use super::read_arg;
-use crate::cli::AttestArgs;
+use crate::cli::artifact::AttestArgs;
 use crate::exit::{CliError, Exit};
 use crate::secrets::read_passphrase_file;
 use crate::settings::Settings;
@@ -99,7 +99,7 @@ fn key_passphrase(
             "give it with --passphrase-file FILE or the UCA_KEY_PASSPHRASE environment variable"
                 .into(),
         ),
-        code: Exit::Locked,
+        code: Exit::Locked.into(),
     })
 }
 
@@ -124,7 +124,7 @@ pub fn run(args: &AttestArgs, settings: &Settings) -> Result<(), CliError> {
         return Err(CliError {
             message: format!("{} exists", out.display()),
             hint: Some("each stage signs once; pass --force to replace the signature".into()),
-            code: Exit::Exists,
+            code: Exit::Exists.into(),
         });
     }
     let (cert_path, key_path, chain_path) = signer_files(args, settings)?;
@@ -171,7 +171,7 @@ pub fn run(args: &AttestArgs, settings: &Settings) -> Result<(), CliError> {
         uca_pki::PkiError::WrongPassphrase => CliError {
             message: format!("wrong passphrase for {}", key_path.display()),
             hint: Some("check --passphrase-file or UCA_KEY_PASSPHRASE".into()),
-            code: Exit::Locked,
+            code: Exit::Locked.into(),
         },
         other => other.into(),
     })?;

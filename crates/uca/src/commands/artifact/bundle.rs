@@ -7,7 +7,7 @@ use uca_custody::verify::{bundled_ca_path, bundled_crl_path};
 use uca_pki::validity::display_time;
 
 use super::read_arg;
-use crate::cli::BundleArgs;
+use crate::cli::artifact::BundleArgs;
 use crate::commands::open_ca;
 use crate::exit::CliError;
 use crate::settings::Settings;

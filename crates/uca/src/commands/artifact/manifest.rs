@@ -7,7 +7,7 @@ use serde::Serialize;
 use uca_custody::tree::{self, WalkOptions};
 use uca_custody::verify::meta_path;
 
-use crate::cli::ManifestArgs;
+use crate::cli::artifact::ManifestArgs;
 use crate::exit::{CliError, Exit};
 use crate::output::warn;
 use crate::settings::Settings;
@@ -43,7 +43,7 @@ pub fn run(args: &ManifestArgs, settings: &Settings) -> Result<(), CliError> {
             hint: Some(
                 "a manifest is never rewritten under its attestations; choose another --out, or pass --force to replace it".into(),
             ),
-            code: Exit::Exists,
+            code: Exit::Exists.into(),
         });
     }
     let opts = WalkOptions {

@@ -1,10 +1,8 @@
 //! `uca artifact verify`: who attested what, when — and whether that satisfies the policy.
 
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::ExitCode;
-
-use serde::Serialize;
 use time::OffsetDateTime;
 use uca_ca::CaPaths;
 use uca_pki::{Bare, Span};
@@ -19,7 +17,7 @@ use uca_pki::validity::display_time;
 use uca_pki::verify::read_cert_file;
 
 use super::read_arg;
-use crate::cli::ArtifactVerifyArgs;
+use crate::cli::artifact::ArtifactVerifyArgs;
 use crate::commands::open_ca;
 use crate::exit::{CliError, Exit};
 use crate::output::{Style, Output, when};
@@ -114,7 +112,7 @@ fn resolve(args: &ArtifactVerifyArgs) -> Result<Resolved, CliError> {
     Ok(r)
 }
 
-pub fn run(args: &ArtifactVerifyArgs, settings: &Settings) -> Result<ExitCode, CliError> {
+pub fn run(args: &ArtifactVerifyArgs, settings: &Settings) -> Result<Exit, CliError> {
     let manifest_bytes = read_arg(&args.manifest, "manifest")?;
     let manifest = Manifest::parse(&manifest_bytes)?;
     let meta_file = meta_path(&args.manifest);
@@ -231,7 +229,7 @@ pub fn run(args: &ArtifactVerifyArgs, settings: &Settings) -> Result<ExitCode, C
             content: content.as_ref(),
             installed: installed.as_ref(),
         })?;
-        return Ok(code.into());
+        return Ok(code);
     }
     print_human(
         &settings.out,
@@ -243,7 +241,7 @@ pub fn run(args: &ArtifactVerifyArgs, settings: &Settings) -> Result<ExitCode, C
         holds,
         now,
     );
-    Ok(code.into())
+    Ok(code)
 }
 
 #[allow(

@@ -1,38 +1,32 @@
 //! `uca health check URL`: N probes, one status line with perfdata, monitoring-plugins exit code.
 
-use std::process::ExitCode;
-
 use uca_health::check::{CheckOptions, run as run_check};
 use uca_health::spec::{Threshold, percent};
-use uca_pki::{Bare, Span};
 use uca_health::window::percent_1;
-use uca_pki::Color;
+use uca_pki::{Bare, Color, Span};
 
-use crate::cli::HealthCheckArgs;
-use crate::exit::{CliError, Exit};
+use crate::cli::health::HealthCheckArgs;
+use crate::exit::{CliError, Verdict};
 use crate::settings::Settings;
 
-/// A monitoring check says UNKNOWN, not "usage error", when it cannot run.
-fn unknown(message: impl Into<String>, hint: Option<String>) -> CliError {
-    CliError {
-        message: message.into(),
-        hint,
-        code: Exit::Unknown,
-    }
-}
-
 fn parse<T: std::str::FromStr<Err: std::fmt::Display>>(flag: &str, v: &str) -> Result<T, CliError> {
-    v.parse().map_err(|e| unknown(format!("--{flag}: {e}"), None))
+    v.parse()
+        .map_err(|e| CliError::unknown(format!("--{flag}: {e}"), None))
 }
 
 /// A certificate threshold: a bare number counts days, as `uca expiring --warn` takes it.
 fn days(flag: &str, v: &str) -> Result<Span, CliError> {
-    Span::parse(v, Bare::Days).map_err(|e| unknown(format!("--{flag}: {e}"), None))
+    Span::parse(v, Bare::Days).map_err(|e| CliError::unknown(format!("--{flag}: {e}"), None))
 }
 
-pub fn run(args: &HealthCheckArgs, settings: &Settings) -> Result<ExitCode, CliError> {
+/// Probes and judges; the verdict is the exit code. Whatever stops the check (bad arguments
+/// included) is UNKNOWN, never a usage error a monitoring system would read as CRITICAL.
+pub fn run(args: &HealthCheckArgs, settings: &Settings) -> Result<Verdict, CliError> {
     if args.count == 0 || args.count > 1000 {
-        return Err(unknown("--count must be between 1 and 1000", None));
+        return Err(CliError::unknown(
+            "--count must be between 1 and 1000",
+            None,
+        ));
     }
     let opts = CheckOptions {
         url: args.url.clone(),
@@ -40,8 +34,8 @@ pub fn run(args: &HealthCheckArgs, settings: &Settings) -> Result<ExitCode, CliE
         ok: parse::<Threshold>("ok", &args.ok)?,
         warn: parse::<Threshold>("warn", &args.warn)?,
         ca: args.ca.clone(),
-        client_cert: args.client_cert.clone(),
-        client_key: args.client_key.clone(),
+        client_cert: args.client.client_cert.clone(),
+        client_key: args.client.client_key.clone(),
         server_name: args.server_name.clone(),
         cert_warn: days("cert-warn", &args.cert_warn)?,
         cert_crit: days("cert-crit", &args.cert_crit)?,
@@ -52,17 +46,17 @@ pub fn run(args: &HealthCheckArgs, settings: &Settings) -> Result<ExitCode, CliE
     };
     let (endpoint, st) = run_check(&opts).map_err(|e| {
         let hint = e.hint();
-        unknown(e.to_string(), hint)
+        CliError::unknown(e.to_string(), hint)
     })?;
-    let code = match st.color {
-        Color::Green => Exit::Ok,
-        Color::Yellow => Exit::Failure,
-        Color::Red => Exit::Usage,
-        Color::Unknown => Exit::Unknown,
+    let verdict = match st.color {
+        Color::Green => Verdict::Ok,
+        Color::Yellow => Verdict::Warning,
+        Color::Red => Verdict::Critical,
+        Color::Unknown => Verdict::Unknown,
     };
     if settings.out.json {
         settings.out.json(&st)?;
-        return Ok(code.into());
+        return Ok(verdict);
     }
     let word = match st.color {
         Color::Green => "OK",
@@ -117,5 +111,5 @@ pub fn run(args: &HealthCheckArgs, settings: &Settings) -> Result<ExitCode, CliE
         words.join("; "),
         perf.join(" ")
     ));
-    Ok(code.into())
+    Ok(verdict)
 }

@@ -14,7 +14,7 @@ use uca_health::targets::Targets;
 use uca_health::watch::{Events, WatchOptions, run as run_watch};
 use uca_pki::Color;
 
-use crate::cli::HealthWatchArgs;
+use crate::cli::health::HealthWatchArgs;
 use crate::exit::CliError;
 use crate::output::{Output, Style, note, warn};
 use crate::settings::Settings;
