@@ -1,15 +1,11 @@
 //! `kill -9` in the middle of a large batch never leaves a certificate the ledger does not
 //! know, nor a ledger row claiming files that are not there.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
 use std::time::{Instant, SystemTime};
 
-use common::*;
+use crate::support::*;
 
 fn batch(round: usize, n: usize) -> Vec<String> {
     (1..=n).map(|i| format!("r{round}-node{i}")).collect()

@@ -1,14 +1,10 @@
 //! `uca issue`: every extension per profile and key type, SAN rules, files and modes, validity,
 //! --force and batches, each judged by openssl rather than by uca's own parser.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
 
-use common::*;
+use crate::support::*;
 use predicates::prelude::*;
 use serde_json::Value;
 

@@ -1,15 +1,11 @@
 //! `uca expiring` as a monitoring check (colors, dates, exit codes 0-3), and the lifecycle
 //! states `list` and `show` report.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command as StdCommand, Output, Stdio};
 
-use common::*;
+use crate::support::*;
 use serde_json::Value;
 use time::{Duration, OffsetDateTime, PrimitiveDateTime};
 

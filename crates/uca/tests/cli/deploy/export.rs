@@ -4,9 +4,6 @@
 //! race), runs in the foreground as this test's child with its configuration, pid and logs in
 //! the test's temp dir, and is killed on drop, so a failing assertion never leaves a process
 //! behind. Every client runs under a hard timeout.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -14,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::support::*;
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 const P12_PASS: &str = "p12 secret";
@@ -843,7 +840,7 @@ fn java_client_mutual_tls_with_pkcs12_and_truststore() {
 
     // Compile the client while nginx starts.
     let classes = env.path("classes");
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java/MtlsClient.java");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cli/support/MtlsClient.java");
     let javac = run_timeout("javac", &["-d", s(&classes), s(&source)], b"");
     assert!(javac.status.success(), "javac failed:\n{}", javac.all());
     let nginx = Nginx::start(&env, "web1");

@@ -1,15 +1,11 @@
 //! Behaviour on a real terminal (a pseudo-terminal from util-linux `script`): passphrase
 //! prompts, and color in `list` that NO_COLOR turns off.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 
 /// Runs `uca ARGS` inside a pseudo-terminal, typing each of `lines` after a pause (prompts
 /// switch echo off, which may discard input typed before they are shown). Returns the exit

@@ -1,8 +1,6 @@
 //! `uca renew` (same or new key, ledger, atomic swap) and `uca verify`, judged by OpenSSL.
-#![allow(clippy::unwrap_used)]
 
-mod common;
-use common::*;
+use crate::support::*;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

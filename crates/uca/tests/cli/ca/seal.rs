@@ -1,14 +1,10 @@
 //! `uca seal`: the final CRL, the destroyed key, what a sealed CA still does and what it refuses.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::path::Path;
 use std::process::Output;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::*;
+use crate::support::*;
 
 const DAY: i64 = 86_400;
 

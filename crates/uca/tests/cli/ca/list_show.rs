@@ -1,11 +1,7 @@
 //! `uca list` and `uca show`: what the ledger records matches the certificates, as openssl
 //! reads them.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
-use common::*;
+use crate::support::*;
 use predicates::prelude::*;
 
 /// Every ledger field the issue names is there, and matches openssl's view of the file.

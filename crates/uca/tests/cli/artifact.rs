@@ -2,10 +2,8 @@
 //! manifest is sha256sum's own text, the attestations are CMS that `openssl cms` verifies (and
 //! uca verifies what `openssl cms -sign` makes), and every kind of tampering fails with its own
 //! words, never a pass and never a panic.
-#![allow(clippy::unwrap_used)]
 
-mod common;
-use common::*;
+use crate::support::*;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

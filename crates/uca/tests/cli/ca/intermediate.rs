@@ -1,13 +1,9 @@
 //! `uca intermediate` and `uca sign --profile intermediate`: constraints, pathlen, CRL, Vault.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::*;
+use crate::support::*;
 
 fn read_text(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))

@@ -16,15 +16,11 @@
 //!   certificates ("unsuitable certificate purpose", alert 43 "unsupported certificate"), and
 //!   `s_client` / curl enforce sslserver on server certificates.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::support::*;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 

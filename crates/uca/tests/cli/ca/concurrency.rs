@@ -1,13 +1,9 @@
 //! Several `uca` processes on one CA directory serialize on its lock and never corrupt it.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::collections::HashSet;
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::support::*;
 
 /// 8 parallel `uca issue` processes: every certificate lands in the ledger, serials are
 /// unique, and the only thing a process says besides its result is that it waits.

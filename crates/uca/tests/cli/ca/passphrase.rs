@@ -1,14 +1,10 @@
 //! `uca passphrase change`: judged by openssl, refusals, generated passphrases, SIGKILL safety.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 
 const NEW: &str = "a different passphrase entirely";
 const THIRD: &str = "yet another passphrase, from a file";

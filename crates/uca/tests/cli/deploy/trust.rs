@@ -2,13 +2,9 @@
 //! keystore, and clients that use the system store trust uca certificates exactly while it is
 //! installed. Runs as root (CI does); the system store is restored even when the test fails.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::support::*;
 
 /// Uninstalls from the system store on drop, so a failing test never leaves the CA trusted.
 struct Installed<'a>(&'a Env);

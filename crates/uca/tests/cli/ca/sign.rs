@@ -1,13 +1,9 @@
 //! `uca sign`: CSRs made by openssl and Java keytool, the profile (not the CSR) deciding the
 //! extensions, CSR SANs, bad input, every output form, the ledger, the encrypted CA key.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::support::*;
 use predicates::prelude::*;
 
 const EC_P256: &[&str] = &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];

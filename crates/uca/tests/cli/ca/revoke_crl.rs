@@ -1,8 +1,6 @@
 //! `uca revoke` and `uca crl`, judged by `openssl crl`, `openssl verify` and `openssl s_server -CRL`.
-#![allow(clippy::unwrap_used)]
 
-mod common;
-use common::*;
+use crate::support::*;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -1,15 +1,11 @@
 //! `uca health check` and `uca health watch` against real servers: nginx with mutual TLS, a
-//! scriptable flaky HTTP(S) server (tests/support/flaky_server.py: failure share, latency,
+//! scriptable flaky HTTP(S) server (tests/cli/support/flaky_server.py: failure share, latency,
 //! slow ramps, hanging and garbage modes), expired / foreign / soon-expiring certificates, this
 //! CA's ledger (revoked, superseded), and the watcher's views judged by independent parsers:
 //! Prometheus' own `prometheus_client` parser for /metrics and headless Chromium for the page.
 //!
 //! Every server binds 127.0.0.1 on a kernel-chosen or free port and is killed on drop, so a
 //! failing assertion never leaves a process behind. Waits poll with deadlines, never bare sleeps.
-
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -18,10 +14,13 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::support::*;
 use serde_json::Value;
 
-const FLAKY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/flaky_server.py");
+const FLAKY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/cli/support/flaky_server.py"
+);
 
 // ---------------------------------------------------------------------------------------------
 // Helpers: the flaky server, a tiny HTTP client, the watcher, a webhook recorder.

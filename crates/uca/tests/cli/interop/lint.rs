@@ -6,15 +6,11 @@
 //! [`known_false_positive`]). uca's SKI follows RFC 7093 method 1, which pkilint recognizes, so
 //! even its `unknown_subject_key_identifier_calculation_method` notice must not appear.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Stdio};
 
-use common::*;
+use crate::support::*;
 use serde_json::Value;
 
 const SUBJECT: &str = "O=Acme,OU=Platform,C=US,ST=Oregon,L=Portland";

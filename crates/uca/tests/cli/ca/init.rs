@@ -1,10 +1,6 @@
 //! `uca init`: the root certificate, the encrypted key, the config, refusal to overwrite.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
-use common::*;
+use crate::support::*;
 use predicates::prelude::*;
 
 #[test]

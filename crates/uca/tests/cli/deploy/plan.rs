@@ -1,15 +1,11 @@
 //! `uca plan` and `uca apply`: declarative plans diffed against the ledger and the output files, converged, judged by openssl and by the bytes on disk.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::*;
+use crate::support::*;
 
 const P12_PASS: &str = "p12 secret";
 

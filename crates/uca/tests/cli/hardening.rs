@@ -4,10 +4,8 @@
 //! and the health prober/status server against a busy CA, impossible settings, hostile HTTP
 //! servers and floods of idle clients. Every run asserts its exit code and that uca never
 //! panicked.
-#![allow(clippy::unwrap_used)]
 
-mod common;
-use common::*;
+use crate::support::*;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

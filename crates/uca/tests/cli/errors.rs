@@ -1,13 +1,9 @@
 //! Bad input gets a clear error with a hint, a documented exit code, and leaves the CA
 //! directory byte-for-byte unchanged.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::support::*;
 
 /// Runs `uca` with `args` on an initialized CA and asserts: exit `code`, stderr contains
 /// `message` and a hint, and nothing under the CA directory changed.

@@ -5,10 +5,6 @@
 //! rustls/webpki is stricter than OpenSSL in places (no CN fallback, EKU always enforced,
 //! DER strictness), so passing here is an independent second opinion on uca's certificates.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -16,7 +12,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 use rustls::crypto::{CryptoProvider, aws_lc_rs};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
