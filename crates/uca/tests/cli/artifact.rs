@@ -3,127 +3,11 @@
 //! uca verifies what `openssl cms -sign` makes), and every kind of tampering fails with its own
 //! words, never a pass and never a panic.
 
+use crate::support::artifact::*;
 use crate::support::*;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-
-fn chmod(path: &Path, mode: u32) {
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
-/// `uca issue NAME ARGS` on the env's (unencrypted) CA, asserting success.
-fn issue(env: &Env, name: &str, args: &[&str]) -> PathBuf {
-    env.uca()
-        .arg("issue")
-        .arg(name)
-        .args(args)
-        .assert()
-        .success();
-    env.issued(name, "cert.pem")
-}
-
-/// A small release tree `tree/` (an executable, a config, data, a symlink) and its manifest
-/// `rel/M` (+ `rel/M.meta`), built with `--base tree tree --out rel/M`. Returns the manifest.
-fn release(env: &Env) -> PathBuf {
-    let tree = env.path("tree");
-    write(&tree.join("bin/app"), b"#!/bin/sh\necho app v1\n");
-    chmod(&tree.join("bin/app"), 0o755);
-    write(&tree.join("etc/app.conf"), b"level = info\n");
-    chmod(&tree.join("etc/app.conf"), 0o644);
-    write(&tree.join("lib/data.bin"), &[0u8, 1, 2, 3, 255, 254]);
-    chmod(&tree.join("lib/data.bin"), 0o644);
-    std::os::unix::fs::symlink("bin/app", tree.join("current")).unwrap();
-    std::fs::create_dir_all(env.path("rel")).unwrap();
-    let out = env
-        .uca()
-        .args([
-            "artifact", "manifest", "--base", "tree", "tree", "--out", "rel/M",
-        ])
-        .output()
-        .unwrap();
-    expect(&out, 0);
-    env.path("rel/M")
-}
-
-/// `uca artifact attest MANIFEST --cert NAME --stage STAGE ARGS`, asserting success.
-fn attest(env: &Env, manifest: &str, cert: &str, stage: &str) {
-    let out = env
-        .uca()
-        .args([
-            "artifact", "attest", manifest, "--cert", cert, "--stage", stage,
-        ])
-        .output()
-        .unwrap();
-    expect(&out, 0);
-}
-
-/// `uca artifact verify ARGS` against the env's CA (run in the env's dir).
-fn verify(env: &Env, args: &[&str]) -> Output {
-    env.uca()
-        .args(["artifact", "verify"])
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-/// `uca --json artifact verify ARGS`: (exit code, report).
-fn verify_json(env: &Env, args: &[&str]) -> (i32, serde_json::Value) {
-    let out = env
-        .uca()
-        .args(["--json", "artifact", "verify"])
-        .args(args)
-        .output()
-        .unwrap();
-    let c = code(&out);
-    let v = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", text(&out)));
-    (c, v)
-}
-
-/// The report row of one stage.
-fn row<'a>(report: &'a serde_json::Value, stage: &str) -> &'a serde_json::Value {
-    report["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["stage"] == stage)
-        .unwrap_or_else(|| panic!("no row for stage {stage}: {report:#}"))
-}
-
-/// All problems (or notes) of a row, joined.
-fn words(row: &serde_json::Value, key: &str) -> String {
-    row[key]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p.as_str().unwrap().to_string())
-        .collect::<Vec<_>>()
-        .join(" | ")
-}
-
-/// Runs verify --json and asserts exit 7 with `want` among the problems of `stage`.
-fn assert_fails(env: &Env, args: &[&str], stage: &str, want: &str) -> serde_json::Value {
-    let (c, v) = verify_json(env, args);
-    assert_eq!(c, 7, "{args:?} should not hold: {v:#}");
-    assert_eq!(v["holds"], false, "{v:#}");
-    let r = row(&v, stage);
-    assert_eq!(r["ok"], false, "{v:#}");
-    let p = words(r, "problems");
-    assert!(p.contains(want), "expected {want:?} in the problems: {p}");
-    // The human table says the same.
-    let out = verify(env, args);
-    let all = expect(&out, 7);
-    assert!(all.contains("FAIL"), "{all}");
-    assert!(all.contains(want), "expected {want:?} in the table:\n{all}");
-    v
-}
-
-/// `openssl cms -sign` (detached, DER) of `content` into `out` with the given signer files.
-fn openssl_sign(cert: &Path, key: &Path, chain: Option<&Path>, content: &Path, out: &Path) {
-    cms_sign(cert, key, chain, content, out, &[]);
-}
 
 /// `openssl cms -verify` of a detached DER signature: (ok, output).
 fn openssl_cms_verify(p7s: &Path, content: &Path, ca: &Path) -> (bool, String) {
@@ -136,11 +20,11 @@ fn openssl_cms_verify(p7s: &Path, content: &Path, ca: &Path) -> (bool, String) {
             "-inform",
             "DER",
             "-in",
-            s(p7s),
+            p7s.utf8(),
             "-content",
-            s(content),
+            content.utf8(),
             "-CAfile",
-            s(ca),
+            ca.utf8(),
             "-purpose",
             "any",
             "-out",
@@ -148,49 +32,6 @@ fn openssl_cms_verify(p7s: &Path, content: &Path, ca: &Path) -> (bool, String) {
         ],
     );
     (out.status.success(), text(&out))
-}
-
-/// An `openssl ca` setup signing with the env CA's (unencrypted) key: returns the config path.
-fn openssl_ca(env: &Env) -> PathBuf {
-    let dir = env.path("ossl");
-    std::fs::create_dir_all(dir.join("newcerts")).unwrap();
-    write(&dir.join("index.txt"), b"");
-    write(&dir.join("serial"), b"1000\n");
-    write(&dir.join("crlnumber"), b"1000\n");
-    let cnf = dir.join("ca.cnf");
-    write(
-        &cnf,
-        format!(
-            "[ca]
-default_ca = CA_default
-[CA_default]
-database = {d}/index.txt
-new_certs_dir = {d}/newcerts
-certificate = {ca}
-private_key = {key}
-serial = {d}/serial
-crlnumber = {d}/crlnumber
-default_md = sha256
-policy = policy_any
-email_in_dn = no
-unique_subject = no
-default_crl_days = 1
-[policy_any]
-commonName = supplied
-[ext_codesign]
-basicConstraints = CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = codeSigning
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-",
-            d = s(&dir),
-            ca = s(&env.ca_cert()),
-            key = s(&env.ca_dir().join("private/ca.key")),
-        )
-        .as_bytes(),
-    );
-    cnf
 }
 
 /// The coreutils text for `sha256sum -- FILES` run in `dir`.
@@ -210,7 +51,7 @@ fn sha256sum_in(dir: &Path, files: &[&str]) -> Vec<u8> {
 
 #[test]
 fn manifest_is_byte_for_byte_sha256sum_and_sha256sum_c_accepts_it() {
-    let env = Env::new();
+    let env = TempCa::new();
     // A simple tree whose names test bytewise order: upper case first, '-' < '/' < '0'.
     let simple = env.path("simple");
     for (name, data) in [
@@ -243,11 +84,7 @@ fn manifest_is_byte_for_byte_sha256sum_and_sha256sum_c_accepts_it() {
         "uca's manifest differs from find | LC_ALL=C sort | sha256sum"
     );
     // The same bytes from outside with --base.
-    let based = env
-        .uca()
-        .args(["artifact", "manifest", "--base", "simple", "simple"])
-        .output()
-        .unwrap();
+    let based = manifest(&env, &["--base", "simple", "simple"]);
     expect(&based, 0);
     assert_eq!(based.stdout, expected.stdout);
     let check = std::process::Command::new("sha256sum")
@@ -271,13 +108,7 @@ fn manifest_is_byte_for_byte_sha256sum_and_sha256sum_c_accepts_it() {
     for (i, n) in names.iter().enumerate() {
         write(&odd.join(n), format!("content {i}\n").as_bytes());
     }
-    let out = env
-        .uca()
-        .args([
-            "artifact", "manifest", "--base", "odd", "odd", "--out", "odd.sums",
-        ])
-        .output()
-        .unwrap();
+    let out = manifest(&env, &["--base", "odd", "odd", "--out", "odd.sums"]);
     expect(&out, 0);
     let manifest = std::fs::read(env.path("odd.sums")).unwrap();
     // Each line is exactly what sha256sum prints for that file.
@@ -322,13 +153,13 @@ fn manifest_is_byte_for_byte_sha256sum_and_sha256sum_c_accepts_it() {
 // 2. Determinism.
 
 fn touch(path: &Path, date: &str) {
-    let out = run("touch", &["-h", "-d", date, s(path)]);
+    let out = run("touch", &["-h", "-d", date, path.utf8()]);
     assert!(out.status.success(), "{}", text(&out));
 }
 
 #[test]
 fn same_content_in_any_order_and_mtime_gives_identical_manifest_and_sidecar() {
-    let env = Env::new();
+    let env = TempCa::new();
     let files: [(&str, &[u8], u32); 5] = [
         ("a/1", b"one\n", 0o644),
         ("b/2", b"two\n", 0o600),
@@ -350,11 +181,7 @@ fn same_content_in_any_order_and_mtime_gives_identical_manifest_and_sidecar() {
     make("t1", &[0, 1, 2, 3, 4], "2001-02-03 04:05:06");
     make("t2", &[4, 3, 2, 1, 0], "2024-12-31 23:59:59");
     for (t, m) in [("t1", "m1"), ("t2", "m2")] {
-        let out = env
-            .uca()
-            .args(["artifact", "manifest", "--base", t, t, "--out", m])
-            .output()
-            .unwrap();
+        let out = manifest(&env, &["--base", t, t, "--out", m]);
         expect(&out, 0);
     }
     let m1 = std::fs::read(env.path("m1")).unwrap();
@@ -378,11 +205,7 @@ fn same_content_in_any_order_and_mtime_gives_identical_manifest_and_sidecar() {
     assert!(side.contains("0777 l link b/sub/3\n"), "{side}");
     // Stdout form is the same bytes as the file, run after run.
     for t in ["t1", "t2", "t1"] {
-        let out = env
-            .uca()
-            .args(["artifact", "manifest", "--base", t, t])
-            .output()
-            .unwrap();
+        let out = manifest(&env, &["--base", t, t]);
         expect(&out, 0);
         assert_eq!(out.stdout, m1);
     }
@@ -390,25 +213,13 @@ fn same_content_in_any_order_and_mtime_gives_identical_manifest_and_sidecar() {
 
 #[test]
 fn manifest_out_refuses_to_overwrite_and_leaves_itself_and_links_out() {
-    let env = Env::new();
+    let env = TempCa::new();
     let tree = env.path("tree");
     write(&tree.join("app"), b"app\n");
     std::os::unix::fs::symlink("app", tree.join("alias")).unwrap();
     // Writing inside the tree: the manifest, its sidecar and signatures are not release files.
     write(&tree.join("SUMS.build.p7s"), b"an old signature");
-    let out = env
-        .uca()
-        .args([
-            "artifact",
-            "manifest",
-            "--base",
-            "tree",
-            "tree",
-            "--out",
-            "tree/SUMS",
-        ])
-        .output()
-        .unwrap();
+    let out = manifest(&env, &["--base", "tree", "tree", "--out", "tree/SUMS"]);
     expect(&out, 0);
     let m = std::fs::read_to_string(tree.join("SUMS")).unwrap();
     assert_eq!(m.lines().count(), 1, "only app is a release file:\n{m}");
@@ -418,19 +229,7 @@ fn manifest_out_refuses_to_overwrite_and_leaves_itself_and_links_out() {
     // Again: refused, exit 5, nothing changed.
     let before = snapshot(&tree);
     write(&tree.join("app"), b"app v2\n");
-    let out = env
-        .uca()
-        .args([
-            "artifact",
-            "manifest",
-            "--base",
-            "tree",
-            "tree",
-            "--out",
-            "tree/SUMS",
-        ])
-        .output()
-        .unwrap();
+    let out = manifest(&env, &["--base", "tree", "tree", "--out", "tree/SUMS"]);
     let all = expect(&out, 5);
     assert!(all.contains("exists"), "{all}");
     assert_eq!(
@@ -438,37 +237,24 @@ fn manifest_out_refuses_to_overwrite_and_leaves_itself_and_links_out() {
         before[&tree.join("SUMS")].0
     );
     // --force replaces it.
-    let out = env
-        .uca()
-        .args([
-            "artifact",
-            "manifest",
-            "--base",
-            "tree",
-            "tree",
-            "--out",
-            "tree/SUMS",
-            "--force",
-        ])
-        .output()
-        .unwrap();
+    let out = manifest(
+        &env,
+        &["--base", "tree", "tree", "--out", "tree/SUMS", "--force"],
+    );
     expect(&out, 0);
     let m2 = std::fs::read_to_string(tree.join("SUMS")).unwrap();
     assert_ne!(m, m2);
     // --follow-symlinks: the link is hashed as a file under its own name.
-    let out = env
-        .uca()
-        .args([
-            "artifact",
-            "manifest",
+    let out = manifest(
+        &env,
+        &[
             "--base",
             "tree",
             "tree/app",
             "tree/alias",
             "--follow-symlinks",
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     expect(&out, 0);
     let followed = stdout(&out);
     let lines: Vec<&str> = followed.lines().collect();
@@ -486,18 +272,12 @@ fn manifest_out_refuses_to_overwrite_and_leaves_itself_and_links_out() {
 #[test]
 
 fn manifest_out_inside_the_tree_leaves_out_only_its_own_files() {
-    let env = Env::new();
+    let env = TempCa::new();
     let tree = env.path("tree");
     write(&tree.join("Mods/lib.so"), b"module\n");
     write(&tree.join("keep"), b"kept\n");
     write(&tree.join("M.build.p7s"), b"an old signature");
-    let out = env
-        .uca()
-        .args([
-            "artifact", "manifest", "--base", "tree", "tree", "--out", "tree/M",
-        ])
-        .output()
-        .unwrap();
+    let out = manifest(&env, &["--base", "tree", "tree", "--out", "tree/M"]);
     expect(&out, 0);
     let m = std::fs::read_to_string(tree.join("M")).unwrap();
     assert!(m.contains("  keep\n"), "{m}");
@@ -530,9 +310,9 @@ fn asn1_fields(line: &str) -> (usize, usize, usize) {
 /// Ed25519 with signed attributes: "eddsa_digest_signverify_init:invalid digest"): the message
 /// digest attribute is SHA-512 of the content, and the signature over the DER SET OF signed
 /// attributes verifies with `openssl pkeyutl -rawin`. Returns (digest ok, signature ok).
-fn ed25519_rfc8419_check(env: &Env, p7s: &Path, content: &Path, cert: &Path) -> (bool, bool) {
+fn ed25519_rfc8419_check(env: &TempCa, p7s: &Path, content: &Path, cert: &Path) -> (bool, bool) {
     let der = std::fs::read(p7s).unwrap();
-    let parsed = openssl(&["asn1parse", "-inform", "DER", "-in", s(p7s)]);
+    let parsed = openssl(&["asn1parse", "-inform", "DER", "-in", p7s.utf8()]);
     assert!(
         parsed.contains(":sha512"),
         "digest must be SHA-512:\n{parsed}"
@@ -561,9 +341,9 @@ fn ed25519_rfc8419_check(env: &Env, p7s: &Path, content: &Path, cert: &Path) -> 
     write(&dir.join("sig.bin"), sig);
     write(
         &dir.join("pub.pem"),
-        openssl(&["x509", "-in", s(cert), "-noout", "-pubkey"]).as_bytes(),
+        openssl(&["x509", "-in", cert.utf8(), "-noout", "-pubkey"]).as_bytes(),
     );
-    let out = run("openssl", &["dgst", "-sha512", "-binary", s(content)]);
+    let out = run("openssl", &["dgst", "-sha512", "-binary", content.utf8()]);
     assert!(out.status.success());
     let md = out.stdout;
     let digest_ok = attrs.windows(md.len()).any(|w| w == md.as_slice());
@@ -574,12 +354,12 @@ fn ed25519_rfc8419_check(env: &Env, p7s: &Path, content: &Path, cert: &Path) -> 
             "-verify",
             "-pubin",
             "-inkey",
-            s(&dir.join("pub.pem")),
+            dir.join("pub.pem").utf8(),
             "-rawin",
             "-in",
-            s(&dir.join("attrs.der")),
+            dir.join("attrs.der").utf8(),
             "-sigfile",
-            s(&dir.join("sig.bin")),
+            dir.join("sig.bin").utf8(),
         ],
     );
     (digest_ok, v.status.success())
@@ -587,7 +367,7 @@ fn ed25519_rfc8419_check(env: &Env, p7s: &Path, content: &Path, cert: &Path) -> 
 
 #[test]
 fn openssl_cms_verifies_uca_attestations_for_every_key_type() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     let m = release(&env);
     let tampered = env.path("rel/M.tampered");
@@ -603,7 +383,9 @@ fn openssl_cms_verifies_uca_attestations_for_every_key_type() {
         ("rsa-2048", "rsa"),
     ] {
         let name = format!("sign-{stage}");
-        let cert = issue(&env, &name, &["--profile", "code-signing", "--key", key]);
+        let cert = env
+            .issue(&name, &["--profile", "code-signing", "--key", key])
+            .cert;
         attest(&env, "rel/M", &name, stage);
         stages.push(stage);
         let p7s = env.path(&format!("rel/M.{stage}.p7s"));
@@ -638,17 +420,13 @@ fn openssl_cms_verifies_uca_attestations_for_every_key_type() {
 
 #[test]
 fn uca_verifies_openssl_cms_signatures_with_and_without_attributes() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     let m = release(&env);
-    issue(&env, "qa-bot", &["--profile", "code-signing"]);
-    let (cert, key, chain) = (
-        env.issued("qa-bot", "cert.pem"),
-        env.issued("qa-bot", "key.pem"),
-        env.issued("qa-bot", "chain.pem"),
-    );
+    let qa = env.issue("qa-bot", &["--profile", "code-signing"]);
+    let (cert, key, chain) = (qa.cert, qa.key, qa.chain);
     let p7s = env.path("rel/M.qa.p7s");
-    openssl_sign(&cert, &key, Some(&chain), &m, &p7s);
+    cms_sign(&cert, &key, Some(&chain), &m, &p7s, &[]);
     let (c, v) = verify_json(&env, &["rel/M", "--require", "qa"]);
     assert_eq!(c, 0, "{v:#}");
     let r = row(&v, "qa");
@@ -695,11 +473,8 @@ fn uca_verifies_openssl_cms_signatures_with_and_without_attributes() {
 
 #[test]
 fn changed_file_is_reported_modified_with_content() {
-    let env = Env::new();
-    env.init_plain(&[]);
-    release(&env);
-    issue(&env, "ci-build", &["--profile", "code-signing"]);
-    attest(&env, "rel/M", "ci-build", "build");
+    let env = TempCa::new();
+    signed_release(&env);
     let args = ["rel/M", "--require", "build", "--content", "tree"];
     let (c, v) = verify_json(&env, &args);
     assert_eq!(c, 0, "{v:#}");
@@ -729,11 +504,8 @@ fn changed_file_is_reported_modified_with_content() {
 #[test]
 
 fn json_holds_is_the_overall_verdict() {
-    let env = Env::new();
-    env.init_plain(&[]);
-    release(&env);
-    issue(&env, "ci-build", &["--profile", "code-signing"]);
-    attest(&env, "rel/M", "ci-build", "build");
+    let env = TempCa::new();
+    signed_release(&env);
     write(&env.path("tree/lib/data.bin"), b"patched");
     for flag in ["--content", "--installed"] {
         let out = env
@@ -767,11 +539,8 @@ fn json_holds_is_the_overall_verdict() {
 
 #[test]
 fn changed_manifest_line_and_swapped_signature_sign_different_content() {
-    let env = Env::new();
-    env.init_plain(&[]);
-    let m = release(&env);
-    issue(&env, "ci-build", &["--profile", "code-signing"]);
-    attest(&env, "rel/M", "ci-build", "build");
+    let env = TempCa::new();
+    let m = signed_release(&env);
     let good = std::fs::read(&m).unwrap();
     // One hex digit of one line, still a well-formed manifest.
     let mut bytes = good.clone();
@@ -792,13 +561,7 @@ fn changed_manifest_line_and_swapped_signature_sign_different_content() {
     assert_eq!(verify_json(&env, &["rel/M", "--require", "build"]).0, 0);
     // A signature made for another manifest, copied in.
     write(&env.path("other/file"), b"another release\n");
-    let out = env
-        .uca()
-        .args([
-            "artifact", "manifest", "--base", "other", "other", "--out", "rel/N",
-        ])
-        .output()
-        .unwrap();
+    let out = manifest(&env, &["--base", "other", "other", "--out", "rel/N"]);
     expect(&out, 0);
     attest(&env, "rel/N", "ci-build", "build");
     copy(&env.path("rel/N.build.p7s"), &env.path("rel/M.build.p7s"));
@@ -811,18 +574,18 @@ fn changed_manifest_line_and_swapped_signature_sign_different_content() {
 }
 
 /// A second CA (`uca init --dir other`) with a code-signing certificate `ci-build`.
-fn other_ca(env: &Env) -> PathBuf {
+fn other_ca(env: &TempCa) -> PathBuf {
     let other = env.path("other");
     uca_bare()
         .current_dir(env.tmp.path())
-        .args(["init", "--no-passphrase", "--dir", s(&other)])
+        .args(["init", "--no-passphrase", "--dir", other.utf8()])
         .assert()
         .success();
     uca_bare()
         .current_dir(env.tmp.path())
         .args([
             "--dir",
-            s(&other),
+            other.utf8(),
             "issue",
             "ci-build",
             "--profile",
@@ -835,7 +598,7 @@ fn other_ca(env: &Env) -> PathBuf {
 
 #[test]
 fn signer_from_another_ca_fails() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     release(&env);
     let other = other_ca(&env);
@@ -853,7 +616,7 @@ fn signer_from_another_ca_fails() {
     let root = env.ca_cert();
     assert_fails(
         &env,
-        &["rel/M", "--require", "build", "--root", s(&root)],
+        &["rel/M", "--require", "build", "--root", root.utf8()],
         "build",
         "does not chain to a trusted root",
     );
@@ -868,7 +631,7 @@ fn signer_from_another_ca_fails() {
     let other_root = other.join("ca.crt");
     let (c, v) = verify_json(
         &env,
-        &["rel/M", "--require", "build", "--root", s(&other_root)],
+        &["rel/M", "--require", "build", "--root", other_root.utf8()],
     );
     assert_eq!(c, 0, "{v:#}");
 
@@ -878,7 +641,7 @@ fn signer_from_another_ca_fails() {
         .current_dir(env.tmp.path())
         .args([
             "--dir",
-            s(&other),
+            other.utf8(),
             "artifact",
             "attest",
             "rel/M",
@@ -889,7 +652,7 @@ fn signer_from_another_ca_fails() {
         .unwrap();
     expect(&out, 0);
     for args in [
-        &["rel/M", "--require", "build", "--root", s(&root)][..],
+        &["rel/M", "--require", "build", "--root", root.utf8()][..],
         &["rel/M", "--require", "build"][..],
     ] {
         let (c, v) = verify_json(&env, args);
@@ -899,7 +662,7 @@ fn signer_from_another_ca_fails() {
     }
     let (c, v) = verify_json(
         &env,
-        &["rel/M", "--require", "build", "--root", s(&other_root)],
+        &["rel/M", "--require", "build", "--root", other_root.utf8()],
     );
     assert_eq!(c, 0, "{v:#}");
 }
@@ -909,7 +672,7 @@ fn signer_from_another_ca_fails() {
 #[test]
 
 fn signer_from_another_ca_with_its_root_embedded_does_not_chain() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     release(&env);
     let other = other_ca(&env);
@@ -917,7 +680,7 @@ fn signer_from_another_ca_with_its_root_embedded_does_not_chain() {
         .current_dir(env.tmp.path())
         .args([
             "--dir",
-            s(&other),
+            other.utf8(),
             "artifact",
             "attest",
             "rel/M",
@@ -929,7 +692,13 @@ fn signer_from_another_ca_with_its_root_embedded_does_not_chain() {
     expect(&out, 0);
     let v = assert_fails(
         &env,
-        &["rel/M", "--require", "build", "--root", s(&env.ca_cert())],
+        &[
+            "rel/M",
+            "--require",
+            "build",
+            "--root",
+            env.ca_cert().utf8(),
+        ],
         "build",
         "does not chain to a trusted root",
     );
@@ -940,10 +709,10 @@ fn signer_from_another_ca_with_its_root_embedded_does_not_chain() {
 
 #[test]
 fn server_certificate_cannot_attest() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     let m = release(&env);
-    issue(&env, "web", &["--profile", "server"]);
+    env.issue("web", &["--profile", "server"]);
     let out = env
         .uca()
         .args(["artifact", "attest", "rel/M", "--cert", "web"])
@@ -953,12 +722,13 @@ fn server_certificate_cannot_attest() {
     assert!(all.contains("code signing"), "{all}");
     assert!(!env.path("rel/M.build.p7s").exists());
     // Signed anyway, by OpenSSL.
-    openssl_sign(
+    cms_sign(
         &env.issued("web", "cert.pem"),
         &env.issued("web", "key.pem"),
         Some(&env.issued("web", "chain.pem")),
         &m,
         &env.path("rel/M.build.p7s"),
+        &[],
     );
     assert_fails(
         &env,
@@ -970,11 +740,8 @@ fn server_certificate_cannot_attest() {
 
 #[test]
 fn revoked_signer_fails_by_ledger_by_crl_and_by_bundled_crl() {
-    let env = Env::new();
-    env.init_plain(&[]);
-    release(&env);
-    issue(&env, "ci-build", &["--profile", "code-signing"]);
-    attest(&env, "rel/M", "ci-build", "build");
+    let env = TempCa::new();
+    signed_release(&env);
     // Offline copies, made before the revocation: the release and the root.
     let offline = env.path("offline");
     for f in ["M", "M.meta", "M.build.p7s"] {
@@ -1046,69 +813,32 @@ fn revoked_signer_fails_by_ledger_by_crl_and_by_bundled_crl() {
 
 #[test]
 fn expired_signer_fails() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     let m = release(&env);
-    let cnf = openssl_ca(&env);
-    let dir = env.path("old");
-    std::fs::create_dir_all(&dir).unwrap();
-    let (key, csr, cert) = (
-        dir.join("old.key"),
-        dir.join("old.csr"),
-        dir.join("old.crt"),
-    );
-    openssl(&[
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        s(&key),
-        "-subj",
-        "/CN=old-signer",
-        "-out",
-        s(&csr),
-    ]);
-    openssl(&[
-        "ca",
-        "-batch",
-        "-config",
-        s(&cnf),
-        "-in",
-        s(&csr),
-        "-out",
-        s(&cert),
-        "-startdate",
-        "20200101000000Z",
-        "-enddate",
-        "20210101000000Z",
-        "-extensions",
+    let (cert, key) = OpensslCa::new(&env, "ossl").issue(
+        "old-signer",
         "ext_codesign",
-        "-notext",
-    ]);
+        "20200101000000Z",
+        "20210101000000Z",
+    );
     let eku = openssl(&[
         "x509",
         "-in",
-        s(&cert),
+        cert.utf8(),
         "-noout",
         "-ext",
         "extendedKeyUsage",
     ]);
     assert!(eku.contains("Code Signing"), "{eku}");
-    openssl_sign(&cert, &key, None, &m, &env.path("rel/M.build.p7s"));
+    cms_sign(&cert, &key, None, &m, &env.path("rel/M.build.p7s"), &[]);
     assert_fails(&env, &["rel/M", "--require", "build"], "build", "expired");
 }
 
 #[test]
 fn missing_required_stage() {
-    let env = Env::new();
-    env.init_plain(&[]);
-    release(&env);
-    issue(&env, "ci-build", &["--profile", "code-signing"]);
-    attest(&env, "rel/M", "ci-build", "build");
+    let env = TempCa::new();
+    signed_release(&env);
     let (c, v) = verify_json(&env, &["rel/M", "--require", "build,qa"]);
     assert_eq!(c, 7, "{v:#}");
     assert_eq!(v["holds"], false);
@@ -1128,11 +858,8 @@ fn missing_required_stage() {
 
 #[test]
 fn renamed_stage_file_is_caught() {
-    let env = Env::new();
-    env.init_plain(&[]);
-    release(&env);
-    issue(&env, "ci-build", &["--profile", "code-signing"]);
-    attest(&env, "rel/M", "ci-build", "build");
+    let env = TempCa::new();
+    signed_release(&env);
     copy(&env.path("rel/M.build.p7s"), &env.path("rel/M.release.p7s"));
     assert_fails(
         &env,
@@ -1153,11 +880,11 @@ fn renamed_stage_file_is_caught() {
 
 #[test]
 fn signer_not_allowed_by_the_policy() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     release(&env);
-    issue(&env, "ci-build", &["--profile", "code-signing"]);
-    issue(&env, "qa-bot", &["--profile", "code-signing"]);
+    env.issue("ci-build", &["--profile", "code-signing"]);
+    env.issue("qa-bot", &["--profile", "code-signing"]);
     attest(&env, "rel/M", "ci-build", "build");
     attest(&env, "rel/M", "ci-build", "qa"); // the build machine may not sign off QA
     let policy = env.path("policy.toml");
@@ -1176,7 +903,7 @@ signers = ["cn:qa-bot"]
     );
     let v = assert_fails(
         &env,
-        &["rel/M", "--policy", s(&policy)],
+        &["rel/M", "--policy", policy.utf8()],
         "qa",
         "may not attest stage",
     );
@@ -1195,7 +922,7 @@ signers = ["cn:qa-bot"]
     // The right signer: it holds.
     std::fs::remove_file(env.path("rel/M.qa.p7s")).unwrap();
     attest(&env, "rel/M", "qa-bot", "qa");
-    let (c, v) = verify_json(&env, &["rel/M", "--policy", s(&policy)]);
+    let (c, v) = verify_json(&env, &["rel/M", "--policy", policy.utf8()]);
     assert_eq!(c, 0, "{v:#}");
     // A "san:" pattern that matches none of the signer's SANs.
     let (c, v) = verify_json(
@@ -1210,11 +937,8 @@ signers = ["cn:qa-bot"]
 
 #[test]
 fn garbage_or_corrupt_signature_files_fail() {
-    let env = Env::new();
-    env.init_plain(&[]);
-    release(&env);
-    issue(&env, "ci-build", &["--profile", "code-signing"]);
-    attest(&env, "rel/M", "ci-build", "build");
+    let env = TempCa::new();
+    signed_release(&env);
     let p7s = env.path("rel/M.build.p7s");
     let good = std::fs::read(&p7s).unwrap();
     let args = ["rel/M", "--require", "build"];
@@ -1248,11 +972,8 @@ fn garbage_or_corrupt_signature_files_fail() {
 
 #[test]
 fn malformed_manifests_fail_with_the_line() {
-    let env = Env::new();
-    env.init_plain(&[]);
-    let m = release(&env);
-    issue(&env, "ci-build", &["--profile", "code-signing"]);
-    attest(&env, "rel/M", "ci-build", "build");
+    let env = TempCa::new();
+    let m = signed_release(&env);
     let good = std::fs::read_to_string(&m).unwrap();
     let hash = "ab".repeat(32);
     let first = good.lines().next().unwrap();
@@ -1341,7 +1062,7 @@ fn manifest_unprivileged(dir: &Path, args: &[&str]) -> Option<Output> {
 
 #[test]
 fn unreadable_file_stops_the_manifest() {
-    let env = Env::new();
+    let env = TempCa::new();
     let tree = env.path("tree");
     write(&tree.join("ok"), b"fine\n");
     write(&tree.join("secret"), b"no\n");
@@ -1379,11 +1100,8 @@ fn unreadable_file_stops_the_manifest() {
 
 #[test]
 fn policy_with_unknown_key_is_a_usage_error_with_its_location() {
-    let env = Env::new();
-    env.init_plain(&[]);
-    release(&env);
-    issue(&env, "ci-build", &["--profile", "code-signing"]);
-    attest(&env, "rel/M", "ci-build", "build");
+    let env = TempCa::new();
+    signed_release(&env);
     let policy = env.path("policy.toml");
     for (body, loc) in [
         (
@@ -1396,7 +1114,7 @@ fn policy_with_unknown_key_is_a_usage_error_with_its_location() {
         ),
     ] {
         write(&policy, body.as_bytes());
-        let out = verify(&env, &["rel/M", "--policy", s(&policy)]);
+        let out = verify(&env, &["rel/M", "--policy", policy.utf8()]);
         let all = expect(&out, 2);
         assert!(
             all.contains(&format!("policy.toml{loc}")),
@@ -1410,7 +1128,7 @@ fn policy_with_unknown_key_is_a_usage_error_with_its_location() {
                 "verify",
                 "rel/M",
                 "--policy",
-                s(&policy),
+                policy.utf8(),
             ])
             .output()
             .unwrap();
@@ -1422,7 +1140,7 @@ fn policy_with_unknown_key_is_a_usage_error_with_its_location() {
         &policy,
         b"require = [\"build\"]\nroots = [\"pki/ca.crt\"]\n[stages.build]\nsigners = [\"ci-*\"]\n",
     );
-    expect(&verify(&env, &["rel/M", "--policy", s(&policy)]), 0);
+    expect(&verify(&env, &["rel/M", "--policy", policy.utf8()]), 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1430,18 +1148,15 @@ fn policy_with_unknown_key_is_a_usage_error_with_its_location() {
 
 #[test]
 fn installed_tree_reports_every_kind_of_change() {
-    let env = Env::new();
-    env.init_plain(&[]);
-    release(&env);
-    issue(&env, "ci-build", &["--profile", "code-signing"]);
-    attest(&env, "rel/M", "ci-build", "build");
+    let env = TempCa::new();
+    signed_release(&env);
     let policy = env.path("policy.toml");
     write(
         &policy,
         b"require = [\"build\"]\nroots = [\"pki/ca.crt\"]\nmutable = [\"etc/*.conf\"]\n",
     );
     let tree = env.path("tree");
-    let args = ["rel/M", "--policy", s(&policy), "--installed", "tree"];
+    let args = ["rel/M", "--policy", policy.utf8(), "--installed", "tree"];
     let check = |want_code: i32| -> Vec<serde_json::Value> {
         let (c, v) = verify_json(&env, &args);
         assert_eq!(c, want_code, "{v:#}");
@@ -1525,11 +1240,8 @@ fn installed_tree_reports_every_kind_of_change() {
 #[test]
 
 fn installed_file_replaced_by_a_symlink_is_reported() {
-    let env = Env::new();
-    env.init_plain(&[]);
-    release(&env);
-    issue(&env, "ci-build", &["--profile", "code-signing"]);
-    attest(&env, "rel/M", "ci-build", "build");
+    let env = TempCa::new();
+    signed_release(&env);
     let tree = env.path("tree");
     let outside = env.path("elsewhere/app");
     copy(&tree.join("bin/app"), &outside);
@@ -1556,26 +1268,11 @@ fn installed_file_replaced_by_a_symlink_is_reported() {
 
 #[test]
 fn old_attestation_and_stale_crl_fail() {
-    let env = Env::new();
-    env.init_plain(&[]);
-    release(&env);
-    issue(&env, "ci-build", &["--profile", "code-signing"]);
-    attest(&env, "rel/M", "ci-build", "build");
+    let env = TempCa::new();
+    signed_release(&env);
     // A CRL that went stale in 2020, signed by this CA with openssl ca.
-    let cnf = openssl_ca(&env);
     let stale = env.path("stale.crl");
-    openssl(&[
-        "ca",
-        "-config",
-        s(&cnf),
-        "-gencrl",
-        "-crl_lastupdate",
-        "20200101000000Z",
-        "-crl_nextupdate",
-        "20200108000000Z",
-        "-out",
-        s(&stale),
-    ]);
+    OpensslCa::new(&env, "ossl").crl("20200101000000Z", "20200108000000Z", &stale);
     std::thread::sleep(std::time::Duration::from_millis(2100));
     assert_fails(
         &env,
@@ -1588,7 +1285,10 @@ fn old_attestation_and_stale_crl_fail() {
         0
     );
 
-    let (c, v) = verify_json(&env, &["rel/M", "--require", "build", "--crl", s(&stale)]);
+    let (c, v) = verify_json(
+        &env,
+        &["rel/M", "--require", "build", "--crl", stale.utf8()],
+    );
     assert_eq!(c, 7, "{v:#}");
     assert_eq!(v["holds"], false);
     assert_eq!(row(&v, "build")["ok"], true, "{v:#}");
@@ -1601,7 +1301,10 @@ fn old_attestation_and_stale_crl_fail() {
         "{v:#}"
     );
     let human = expect(
-        &verify(&env, &["rel/M", "--require", "build", "--crl", s(&stale)]),
+        &verify(
+            &env,
+            &["rel/M", "--require", "build", "--crl", stale.utf8()],
+        ),
         7,
     );
     assert!(human.contains("nextUpdate"), "{human}");
@@ -1612,7 +1315,7 @@ fn old_attestation_and_stale_crl_fail() {
             "--require",
             "build",
             "--crl",
-            s(&stale),
+            stale.utf8(),
             "--allow-stale-crl",
         ],
     );
@@ -1624,13 +1327,13 @@ fn old_attestation_and_stale_crl_fail() {
         &policy,
         b"require = [\"build\"]\nroots = [\"pki/ca.crt\"]\ncrl = \"stale.crl\"\n",
     );
-    let human = expect(&verify(&env, &["rel/M", "--policy", s(&policy)]), 7);
+    let human = expect(&verify(&env, &["rel/M", "--policy", policy.utf8()]), 7);
     assert!(human.contains("nextUpdate"), "{human}");
     write(
         &policy,
         b"require = [\"build\"]\nroots = [\"pki/ca.crt\"]\ncrl = \"stale.crl\"\nallow_stale_crl = true\n",
     );
-    expect(&verify(&env, &["rel/M", "--policy", s(&policy)]), 0);
+    expect(&verify(&env, &["rel/M", "--policy", policy.utf8()]), 0);
     // A CRL bundled beside the manifest is used by itself, stale or not.
     copy(&stale, &env.path("rel/M.crl"));
     let human = expect(&verify(&env, &["rel/M", "--require", "build"]), 7);

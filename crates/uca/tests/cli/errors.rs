@@ -7,7 +7,7 @@ use crate::support::*;
 
 /// Runs `uca` with `args` on an initialized CA and asserts: exit `code`, stderr contains
 /// `message` and a hint, and nothing under the CA directory changed.
-fn refused(env: &Env, args: &[&str], code: i32, message: &str) {
+fn refused(env: &TempCa, args: &[&str], code: i32, message: &str) {
     let before = snapshot(&env.ca_dir());
     let out = env.uca_pass().args(args).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -36,8 +36,8 @@ fn refused(env: &Env, args: &[&str], code: i32, message: &str) {
     );
 }
 
-fn ca() -> Env {
-    let env = Env::new();
+fn ca() -> TempCa {
+    let env = TempCa::new();
     env.init(&[]);
     env
 }
@@ -258,7 +258,7 @@ fn corrupted_ca_key() {
 
 #[test]
 fn missing_ca_directory() {
-    let env = Env::new();
+    let env = TempCa::new();
     let out = env.uca_pass().args(["issue", "web1"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
@@ -344,15 +344,13 @@ impl<'a> ReadOnly<'a> {
         let root = std::fs::metadata(&probe).unwrap().uid() == 0;
         std::fs::remove_file(&probe).unwrap();
         if root {
-            let ok = run("chattr", &["+i", dir.to_str().unwrap()])
-                .status
-                .success();
+            let ok = run("chattr", &["+i", dir.utf8()]).status.success();
             assert!(
                 ok,
                 "chattr +i failed: the test needs a filesystem with immutable attributes when run as root"
             );
         } else {
-            run("chmod", &["0500", dir.to_str().unwrap()]);
+            run("chmod", &["0500", dir.utf8()]);
         }
         ReadOnly(dir, root)
     }
@@ -361,9 +359,9 @@ impl<'a> ReadOnly<'a> {
 impl Drop for ReadOnly<'_> {
     fn drop(&mut self) {
         if self.1 {
-            run("chattr", &["-i", self.0.to_str().unwrap()]);
+            run("chattr", &["-i", self.0.utf8()]);
         } else {
-            run("chmod", &["0700", self.0.to_str().unwrap()]);
+            run("chmod", &["0700", self.0.utf8()]);
         }
     }
 }
@@ -400,31 +398,11 @@ fn unwritable_output_directory() {
 #[test]
 fn sign_out_into_a_missing_directory() {
     let env = ca();
-    openssl(&[
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        env.path("k.pem").to_str().unwrap(),
-        "-subj",
-        "/CN=app1",
-        "-out",
-        env.path("app.csr").to_str().unwrap(),
-    ]);
-    let csr = env.path("app.csr");
+    let csr = make_csr(&env.path("app.csr"), EC_P256, "/CN=app1", &[]);
     let out_file = env.path("nope/app.crt");
     refused(
         &env,
-        &[
-            "sign",
-            csr.to_str().unwrap(),
-            "--out",
-            out_file.to_str().unwrap(),
-        ],
+        &["sign", csr.utf8(), "--out", out_file.utf8()],
         2,
         "does not exist",
     );

@@ -5,6 +5,8 @@
 //! servers and floods of idle clients. Every run asserts its exit code and that uca never
 //! panicked.
 
+use crate::support::artifact::release;
+use crate::support::health::Watch;
 use crate::support::*;
 
 use std::io::{Read, Write};
@@ -13,40 +15,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// `uca ARGS` against the env's CA (`--dir pki`), run in the env's dir.
-fn uca(env: &Env, args: &[&str]) -> Output {
-    env.uca().args(args).output().unwrap()
-}
-
 /// `uca ARGS` with no CA named at all, run in `cwd`.
 fn uca_in(cwd: &Path, args: &[&str]) -> Output {
     uca_bare().current_dir(cwd).args(args).output().unwrap()
 }
 
-/// `uca issue NAME --profile code-signing` on the env's CA.
-fn issue_codesign(env: &Env, name: &str) {
-    expect(&uca(env, &["issue", name, "--profile", "code-signing"]), 0);
-}
-
-/// A one-file release tree `tree/` and its manifest `rel/M` (+ `rel/M.meta`).
-fn release(env: &Env) -> PathBuf {
-    write(&env.path("tree/bin/app"), b"#!/bin/sh\necho app v1\n");
-    write(&env.path("tree/etc/app.conf"), b"level = info\n");
-    std::fs::create_dir_all(env.path("rel")).unwrap();
-    expect(
-        &uca(
-            env,
-            &[
-                "artifact", "manifest", "--base", "tree", "tree", "--out", "rel/M",
-            ],
-        ),
-        0,
-    );
-    env.path("rel/M")
-}
-
 /// `uca intermediate NAME --parent pki --dir CHILD EXTRA --no-passphrase` (parent unencrypted).
-fn intermediate(env: &Env, name: &str, child: &str, extra: &[&str]) -> PathBuf {
+fn intermediate(env: &TempCa, name: &str, child: &str, extra: &[&str]) -> PathBuf {
     let out = uca_bare()
         .current_dir(env.tmp.path())
         .args(["intermediate", name, "--parent", "pki", "--dir", child])
@@ -74,79 +49,8 @@ fn codesign_ext(dns: &str) -> String {
     )
 }
 
-/// A certificate made by openssl alone (`req -x509 -CA`), bypassing every check uca makes:
-/// fresh P-256 key at `STEM.key`, certificate at `STEM.pem`. Returns (cert, key).
-fn forge(
-    env: &Env,
-    stem: &str,
-    cn: &str,
-    ext: &str,
-    ca_cert: &Path,
-    ca_key: &Path,
-) -> (PathBuf, PathBuf) {
-    let cfg = env.path(&format!("{stem}.cnf"));
-    write(
-        &cfg,
-        format!(
-            "[req]\ndistinguished_name=dn\n[dn]\n[ext]\n{ext}\n\
-             subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n"
-        )
-        .as_bytes(),
-    );
-    let key = env.path(&format!("{stem}.key"));
-    let crt = env.path(&format!("{stem}.pem"));
-    let subj = format!("/CN={cn}");
-    openssl(&[
-        "req",
-        "-x509",
-        "-new",
-        "-config",
-        s(&cfg),
-        "-extensions",
-        "ext",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        s(&key),
-        "-subj",
-        &subj,
-        "-days",
-        "30",
-        "-CA",
-        s(ca_cert),
-        "-CAkey",
-        s(ca_key),
-        "-out",
-        s(&crt),
-    ]);
-    (crt, key)
-}
-
-fn cat(files: &[&Path], out: &Path) {
-    let mut all = Vec::new();
-    for f in files {
-        all.extend(std::fs::read(f).unwrap());
-    }
-    write(out, &all);
-}
-
-/// A std Command for uca with the same hermetic environment as `uca_bare()`.
-fn uca_std() -> StdCommand {
-    let mut c = StdCommand::new(env!("CARGO_BIN_EXE_uca"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("UCA_") {
-            c.env_remove(&k);
-        }
-    }
-    c.env_remove("NO_COLOR");
-    c
-}
-
-/// The same, run through `sh -c 'ulimit -n LIMIT && exec uca ARGS...'`: uca with at most
-/// LIMIT open file descriptors.
+/// `uca` run through `sh -c 'ulimit -n LIMIT && exec uca ARGS...'`: uca with at most LIMIT
+/// open file descriptors, and the same hermetic environment as `uca_std()`.
 fn uca_std_with_fd_limit(limit: u32) -> StdCommand {
     let mut c = StdCommand::new("sh");
     for (k, _) in std::env::vars() {
@@ -161,55 +65,12 @@ fn uca_std_with_fd_limit(limit: u32) -> StdCommand {
     c
 }
 
-/// Runs `cmd` and waits at most `limit`: Ok(output, elapsed) or Err(what it printed) when it
-/// had to be killed.
-fn run_within(mut cmd: StdCommand, limit: Duration) -> Result<(Output, Duration), String> {
-    let start = Instant::now();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let out = collect(child.stdout.take().unwrap());
-    let err = collect(child.stderr.take().unwrap());
-    let mut child = KillOnDrop(child);
-    loop {
-        if let Some(status) = child.0.try_wait().unwrap() {
-            let elapsed = start.elapsed();
-            // Let the readers take the last output.
-            std::thread::sleep(Duration::from_millis(100));
-            let stdout = out.lock().unwrap().clone().into_bytes();
-            let stderr = err.lock().unwrap().clone().into_bytes();
-            return Ok((
-                Output {
-                    status,
-                    stdout,
-                    stderr,
-                },
-                elapsed,
-            ));
-        }
-        if start.elapsed() > limit {
-            let _ = child.0.kill();
-            let _ = child.0.wait();
-            std::thread::sleep(Duration::from_millis(100));
-            return Err(format!(
-                "--- stdout:\n{}\n--- stderr:\n{}",
-                out.lock().unwrap(),
-                err.lock().unwrap()
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // 1. pathLenConstraint is enforced on artifact signers and by `uca verify`.
 
 #[test]
 fn path_len_constraint_is_enforced_for_artifacts_and_verify() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     let help = uca_in(env.tmp.path(), &["intermediate", "--help"]);
     let help = expect(&help, 0);
@@ -220,20 +81,20 @@ fn path_len_constraint_is_enforced_for_artifacts_and_verify() {
     let sub = intermediate(&env, "sub", "sub", &["--path-len", "0"]);
     // A rogue sub-CA signed with the intermediate's key, below its pathlen 0.
     let (rogue, rogue_key) = forge(
-        &env,
+        env.tmp.path(),
         "rogue",
-        "rogue",
+        "/CN=rogue",
         ROGUE_CA_EXT,
-        &sub.join("ca.crt"),
-        &sub.join("private/ca.key"),
+        (&sub.join("ca.crt"), &sub.join("private/ca.key")),
+        None,
     );
     let (leaf, leaf_key) = forge(
-        &env,
+        env.tmp.path(),
         "leaf",
-        "build",
+        "/CN=build",
         &codesign_ext("build.svc.internal"),
-        &rogue,
-        &rogue_key,
+        (&rogue, &rogue_key),
+        None,
     );
     let chain = env.path("chain.pem");
     cat(&[&rogue, &sub.join("ca.crt")], &chain);
@@ -246,18 +107,15 @@ fn path_len_constraint_is_enforced_for_artifacts_and_verify() {
         &env.path("rel/M.build.p7s"),
         &[],
     );
-    let out = uca(
-        &env,
-        &[
-            "artifact",
-            "verify",
-            "rel/M",
-            "--require",
-            "build",
-            "--root",
-            "pki/ca.crt",
-        ],
-    );
+    let out = env.run(&[
+        "artifact",
+        "verify",
+        "rel/M",
+        "--require",
+        "build",
+        "--root",
+        "pki/ca.crt",
+    ]);
     let all = expect(&out, 7);
     assert!(all.contains("FAIL"), "{all}");
     assert!(all.contains("pathLenConstraint"), "{all}");
@@ -265,7 +123,7 @@ fn path_len_constraint_is_enforced_for_artifacts_and_verify() {
     // `uca verify` of the leaf with its chain, from the root CA.
     let lwc = env.path("leaf-with-chain.pem");
     cat(&[&leaf, &chain], &lwc);
-    let all = expect(&uca(&env, &["verify", s(&lwc)]), 7);
+    let all = expect(&env.run(&["verify", lwc.utf8()]), 7);
     assert!(all.contains("NOT valid"), "{all}");
     assert!(all.contains("pathLenConstraint"), "{all}");
 }
@@ -275,7 +133,7 @@ fn path_len_constraint_is_enforced_for_artifacts_and_verify() {
 
 #[test]
 fn name_constraints_are_enforced_for_artifacts() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     let help = expect(&uca_in(env.tmp.path(), &["intermediate", "--help"]), 0);
     assert!(help.contains("--permit-dns"), "{help}");
@@ -295,15 +153,15 @@ fn name_constraints_are_enforced_for_artifacts() {
 
     // Outside the permitted subtree.
     let (out_leaf, out_key) = forge(
-        &env,
+        env.tmp.path(),
         "outside",
-        "build",
+        "/CN=build",
         &codesign_ext("build.ci.internal"),
-        &ca,
-        &ca_key,
+        (&ca, &ca_key),
+        None,
     );
     cms_sign(&out_leaf, &out_key, Some(&ca), &m, &p7s, &[]);
-    let all = expect(&uca(&env, &args), 7);
+    let all = expect(&env.run(&args), 7);
     assert!(all.contains("FAIL"), "{all}");
     assert!(all.contains("name constraints"), "{all}");
     assert!(all.contains("build.ci.internal"), "{all}");
@@ -311,15 +169,15 @@ fn name_constraints_are_enforced_for_artifacts() {
     // Inside: holds.
     std::fs::remove_file(&p7s).unwrap();
     let (in_leaf, in_key) = forge(
-        &env,
+        env.tmp.path(),
         "inside",
-        "build",
+        "/CN=build",
         &codesign_ext("build.svc.internal"),
-        &ca,
-        &ca_key,
+        (&ca, &ca_key),
+        None,
     );
     cms_sign(&in_leaf, &in_key, Some(&ca), &m, &p7s, &[]);
-    let all = expect(&uca(&env, &args), 0);
+    let all = expect(&env.run(&args), 0);
     assert!(all.contains("HOLDS"), "{all}");
 }
 
@@ -418,10 +276,10 @@ fn pki_in_the_working_directory_is_not_trusted() {
 
 #[test]
 fn max_age_fails_a_signature_without_signing_time() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     let m = release(&env);
-    issue_codesign(&env, "qa-bot");
+    env.issue("qa-bot", &["--profile", "code-signing"]);
     cms_sign(
         &env.issued("qa-bot", "cert.pem"),
         &env.issued("qa-bot", "key.pem"),
@@ -431,24 +289,21 @@ fn max_age_fails_a_signature_without_signing_time() {
         &["-noattr"],
     );
     let all = expect(
-        &uca(
-            &env,
-            &[
-                "artifact",
-                "verify",
-                "rel/M",
-                "--require",
-                "build",
-                "--max-age",
-                "30d",
-            ],
-        ),
+        &env.run(&[
+            "artifact",
+            "verify",
+            "rel/M",
+            "--require",
+            "build",
+            "--max-age",
+            "30d",
+        ]),
         7,
     );
     assert!(all.contains("FAIL"), "{all}");
     assert!(all.contains("no signing time"), "{all}");
     let all = expect(
-        &uca(&env, &["artifact", "verify", "rel/M", "--require", "build"]),
+        &env.run(&["artifact", "verify", "rel/M", "--require", "build"]),
         0,
     );
     assert!(all.contains("HOLDS"), "{all}");
@@ -459,17 +314,14 @@ fn max_age_fails_a_signature_without_signing_time() {
 
 #[test]
 fn require_revocation_fails_an_unchecked_signer() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     release(&env);
-    issue_codesign(&env, "ci-build");
+    env.issue("ci-build", &["--profile", "code-signing"]);
     expect(
-        &uca(
-            &env,
-            &[
-                "artifact", "attest", "rel/M", "--cert", "ci-build", "--stage", "build",
-            ],
-        ),
+        &env.run(&[
+            "artifact", "attest", "rel/M", "--cert", "ci-build", "--stage", "build",
+        ]),
         0,
     );
     // Offline: no CA dir, no CRL, only the root.
@@ -531,50 +383,41 @@ fn require_revocation_fails_an_unchecked_signer() {
 
 #[test]
 fn installed_follows_a_symlinked_root() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    issue_codesign(&env, "ci-build");
+    env.issue("ci-build", &["--profile", "code-signing"]);
     write(&env.path("releases/1/bin/app"), b"#!/bin/sh\necho v1\n");
     write(&env.path("releases/1/etc/app.conf"), b"level = info\n");
     expect(
-        &uca(
-            &env,
-            &[
-                "artifact",
-                "manifest",
-                "--base",
-                "releases/1",
-                "releases/1",
-                "--out",
-                "M",
-            ],
-        ),
+        &env.run(&[
+            "artifact",
+            "manifest",
+            "--base",
+            "releases/1",
+            "releases/1",
+            "--out",
+            "M",
+        ]),
         0,
     );
     expect(
-        &uca(
-            &env,
-            &[
-                "artifact", "attest", "M", "--cert", "ci-build", "--stage", "build",
-            ],
-        ),
+        &env.run(&[
+            "artifact", "attest", "M", "--cert", "ci-build", "--stage", "build",
+        ]),
         0,
     );
     std::os::unix::fs::symlink("releases/1", env.path("current")).unwrap();
     for root in ["current", "current/"] {
         let all = expect(
-            &uca(
-                &env,
-                &[
-                    "artifact",
-                    "verify",
-                    "M",
-                    "--require",
-                    "build",
-                    "--installed",
-                    root,
-                ],
-            ),
+            &env.run(&[
+                "artifact",
+                "verify",
+                "M",
+                "--require",
+                "build",
+                "--installed",
+                root,
+            ]),
             0,
         );
         assert!(all.contains("HOLDS"), "{root}: {all}");
@@ -584,18 +427,15 @@ fn installed_follows_a_symlinked_root() {
     write(&env.path("releases/1/etc/app.conf"), b"level = debug\n");
     for root in ["current", "current/"] {
         let all = expect(
-            &uca(
-                &env,
-                &[
-                    "artifact",
-                    "verify",
-                    "M",
-                    "--require",
-                    "build",
-                    "--installed",
-                    root,
-                ],
-            ),
+            &env.run(&[
+                "artifact",
+                "verify",
+                "M",
+                "--require",
+                "build",
+                "--installed",
+                root,
+            ]),
             7,
         );
         assert!(
@@ -610,7 +450,7 @@ fn installed_follows_a_symlinked_root() {
 
 #[test]
 fn manifest_exclusion_is_exact() {
-    let env = Env::new();
+    let env = TempCa::new();
     let tree = env.path("tree");
     write(&tree.join("app.so"), b"shared object\n");
     write(&tree.join("app.d/x"), b"drop-in\n");
@@ -655,51 +495,12 @@ fn manifest_exclusion_is_exact() {
 
 #[test]
 fn health_check_does_not_wait_for_a_busy_ca() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    expect(
-        &uca(
-            &env,
-            &["issue", "web", "--san", "127.0.0.1", "--profile", "server"],
-        ),
-        0,
-    );
+    let web = env.issue("web", &["--san", "127.0.0.1", "--profile", "server"]);
     // openssl s_server -www with the uca-issued server certificate.
-    let mut server = None;
-    for attempt in 0..5 {
-        let port = free_port();
-        let log = env.path(&format!("s_server-{attempt}.log"));
-        let file = std::fs::File::create(&log).unwrap();
-        let child = StdCommand::new("openssl")
-            .args(["s_server", "-accept", &format!("127.0.0.1:{port}")])
-            .args(["-cert", s(&env.issued("web", "cert.pem"))])
-            .args(["-key", s(&env.issued("web", "key.pem"))])
-            .arg("-www")
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .spawn()
-            .expect("cannot run openssl s_server");
-        let mut child = KillOnDrop(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let t = std::fs::read_to_string(&log).unwrap_or_default();
-            if t.contains("ACCEPT") {
-                server = Some((port, child));
-                break;
-            }
-            if child.0.try_wait().unwrap().is_some() {
-                break;
-            }
-            assert!(Instant::now() < deadline, "s_server did not listen:\n{t}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        if server.is_some() {
-            break;
-        }
-    }
-    let (port, _server) = server.expect("openssl s_server never listened");
-    wait_for_port(port);
+    let server = OpensslServer::start(env.tmp.path(), &web, None, &[]);
+    let port = server.port();
 
     // Hold the CA lock from another process: `flock -x LOCK sleep 20`, done as one process
     // (the shell takes the lock on fd 9, then becomes `sleep`), so killing it frees the lock and
@@ -711,7 +512,7 @@ fn health_check_does_not_wait_for_a_busy_ca() {
                 "-c",
                 "exec 9>>\"$1\" && flock -x 9 && exec sleep 20",
                 "sh",
-                s(&lock),
+                lock.utf8(),
             ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -721,7 +522,7 @@ fn health_check_does_not_wait_for_a_busy_ca() {
     );
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let probe = run("flock", &["-n", "-x", s(&lock), "true"]);
+        let probe = run("flock", &["-n", "-x", lock.utf8(), "true"]);
         if !probe.status.success() {
             break; // held by the holder
         }
@@ -730,11 +531,8 @@ fn health_check_does_not_wait_for_a_busy_ca() {
     }
 
     let url = format!("https://127.0.0.1:{port}/");
-    let mut cmd = uca_std();
-    cmd.current_dir(env.tmp.path())
-        .arg("--dir")
-        .arg(env.ca_dir())
-        .args(["health", "check", &url]);
+    let mut cmd = env.uca_std();
+    cmd.args(["health", "check", &url]);
     let (out, took) = run_within(cmd, Duration::from_secs(10)).unwrap_or_else(|e| {
         panic!("uca health check {url} did not finish within 10 s while the CA was locked:\n{e}")
     });
@@ -748,7 +546,7 @@ fn health_check_does_not_wait_for_a_busy_ca() {
 
 #[test]
 fn unreachable_min_samples_is_refused_with_its_location() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     for (dir, body) in [
         (
@@ -818,7 +616,7 @@ fn hostile_server(answer: &'static [u8]) -> u16 {
 
 #[test]
 fn hostile_http_answers_do_not_kill_the_probe() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     let answers: [&'static [u8]; 2] = [
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffe\r\nabc",
@@ -827,11 +625,8 @@ fn hostile_http_answers_do_not_kill_the_probe() {
     for answer in answers {
         let port = hostile_server(answer);
         let url = format!("http://127.0.0.1:{port}/");
-        let mut cmd = uca_std();
-        cmd.current_dir(env.tmp.path())
-            .arg("--dir")
-            .arg(env.ca_dir())
-            .args(["health", "check", &url]);
+        let mut cmd = env.uca_std();
+        cmd.args(["health", "check", &url]);
         let (out, _) = run_within(cmd, Duration::from_secs(30)).unwrap_or_else(|e| {
             panic!(
                 "uca health check hung on {:?}:\n{e}",
@@ -897,7 +692,7 @@ fn target_color(port: u16, name: &str) -> Option<String> {
 
 #[test]
 fn status_server_survives_idle_clients() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     // The target: a listening socket that accepts and holds every connection.
     let target = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -926,43 +721,17 @@ fn status_server_survives_idle_clients() {
     cmd.current_dir(env.tmp.path())
         .arg("--dir")
         .arg(env.ca_dir())
-        .args(["health", "watch", s(&file)])
-        .args(["--listen", "127.0.0.1:0", "--duration", "8s"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("run uca health watch");
-    let out = collect(child.stdout.take().unwrap());
-    let err = collect(child.stderr.take().unwrap());
-    let mut child = KillOnDrop(child);
-    let started = Instant::now();
-    let port: u16 = loop {
-        let t = err.lock().unwrap().clone();
-        if let Some(i) = t.find("serving http://127.0.0.1:") {
-            let rest = &t[i + "serving http://127.0.0.1:".len()..];
-            break rest
-                .split('/')
-                .next()
-                .and_then(|p| p.parse().ok())
-                .unwrap_or_else(|| panic!("no port in {t:?}"));
-        }
-        assert!(
-            child.0.try_wait().unwrap().is_none(),
-            "uca health watch exited before serving:\n{t}"
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "uca health watch did not serve within 5 s:\n{t}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+        .args(["health", "watch", file.utf8()])
+        .args(["--listen", "127.0.0.1:0", "--duration", "8s"]);
+    let mut watch = Watch::spawn(cmd, Duration::from_secs(5));
+    let port = watch.port;
     // Green first.
     let deadline = Instant::now() + Duration::from_secs(3);
     while target_color(port, "t").as_deref() != Some("Green") {
         assert!(
             Instant::now() < deadline,
             "target never Green:\n{}",
-            err.lock().unwrap()
+            watch.stderr()
         );
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -991,12 +760,12 @@ fn status_server_survives_idle_clients() {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let watch_err = err.lock().unwrap().clone();
+    let watch_err = watch.stderr();
     let body = answered.unwrap_or_else(|| {
         panic!(
             "after dropping {held} idle connections, /status.json did not answer within 2 s \
              (watch running: {}):\n{watch_err}",
-            child.0.try_wait().unwrap().is_none()
+            watch.child.0.try_wait().unwrap().is_none()
         )
     });
     let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -1012,15 +781,15 @@ fn status_server_survives_idle_clients() {
     // It stops by itself, cleanly, having announced only Unknown -> Green.
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
-        if let Some(st) = child.0.try_wait().unwrap() {
+        if let Some(st) = watch.child.0.try_wait().unwrap() {
             std::thread::sleep(Duration::from_millis(100));
             break st;
         }
         assert!(Instant::now() < deadline, "watch did not stop");
         std::thread::sleep(Duration::from_millis(50));
     };
-    let stdout = out.lock().unwrap().clone();
-    let stderr = err.lock().unwrap().clone();
+    let stdout = watch.stdout();
+    let stderr = watch.stderr();
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(status.code(), Some(0), "{stdout}\n{stderr}");
     let changes: Vec<&str> = stdout.lines().filter(|l| l.contains(" -> ")).collect();

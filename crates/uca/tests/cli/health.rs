@@ -9,264 +9,14 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::support::health::*;
 use crate::support::*;
 use serde_json::Value;
-
-const FLAKY: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/cli/support/flaky_server.py"
-);
-
-// ---------------------------------------------------------------------------------------------
-// Helpers: the flaky server, a tiny HTTP client, the watcher, a webhook recorder.
-
-/// A running flaky_server.py; killed on drop.
-struct Flaky {
-    port: u16,
-    _child: KillOnDrop,
-}
-
-impl Flaky {
-    /// Starts the server on a port the kernel picks and waits for its `READY port=N` line.
-    fn start(args: &[&str]) -> Flaky {
-        let mut child = Command::new("python3")
-            .arg(FLAKY)
-            .args(["--port", "0"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("cannot run python3 (is it installed?)");
-        let stdout = child.stdout.take().expect("stdout");
-        let child = KillOnDrop(child);
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut r = BufReader::new(stdout);
-            let mut line = String::new();
-            let _ = r.read_line(&mut line);
-            let _ = tx.send(line);
-            // Keep draining so the server never blocks on a full pipe.
-            let mut rest = Vec::new();
-            let _ = r.read_to_end(&mut rest);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(15))
-            .expect("flaky_server.py did not print READY within 15 s");
-        let port: u16 = line
-            .trim()
-            .strip_prefix("READY port=")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("flaky_server.py {args:?} did not start: {line:?}"));
-        wait_for_port(port);
-        Flaky {
-            port,
-            _child: child,
-        }
-    }
-
-    /// A TLS flaky server presenting `cert` (a chain) with `key`.
-    fn tls(cert: &Path, key: &Path, extra: &[&str]) -> Flaky {
-        let mut args = vec!["--cert", s(cert), "--key", s(key)];
-        args.extend_from_slice(extra);
-        Flaky::start(&args)
-    }
-
-    fn url(&self, scheme: &str) -> String {
-        format!("{scheme}://127.0.0.1:{}/health", self.port)
-    }
-
-    /// `GET /control?QUERY`: changes the behaviour; returns the server's state.
-    fn control(&self, query: &str) -> Value {
-        let (code, body) = http_get(self.port, &format!("/control?{query}"));
-        assert_eq!(code, 200, "control {query}: {body}");
-        serde_json::from_str(&body).expect("control answers JSON")
-    }
-}
-
-/// A plain HTTP/1.1 GET to 127.0.0.1:PORT; returns (status, body).
-fn http_get(port: u16, path: &str) -> (u16, String) {
-    let mut sock = TcpStream::connect(("127.0.0.1", port))
-        .unwrap_or_else(|e| panic!("connect 127.0.0.1:{port}: {e}"));
-    sock.set_read_timeout(Some(Duration::from_secs(15)))
-        .unwrap();
-    write!(
-        sock,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut buf = Vec::new();
-    sock.read_to_end(&mut buf)
-        .unwrap_or_else(|e| panic!("reading the answer to GET {path}: {e}"));
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("GET {path}: not an HTTP answer: {text:?}"));
-    let code = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or_else(|| panic!("GET {path}: no status code in {head:?}"));
-    (code, body.to_string())
-}
-
-/// `uca` as a plain std Command (for long-running children), with the same hermetic
-/// environment as `uca_bare()`.
-fn uca_std(env: &Env) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_uca"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("UCA_") {
-            c.env_remove(&k);
-        }
-    }
-    c.env_remove("NO_COLOR")
-        .current_dir(env.tmp.path())
-        .arg("--dir")
-        .arg(env.ca_dir());
-    c
-}
-
-/// A running `uca health watch`, killed on drop; its stdout and stderr are collected.
-struct Watch {
-    port: u16,
-    child: KillOnDrop,
-    out: Arc<Mutex<String>>,
-    err: Arc<Mutex<String>>,
-}
-
-impl Watch {
-    /// `uca [PRE...] health watch TARGETS --listen 127.0.0.1:0 [EXTRA...]`; waits for the
-    /// "serving http://ADDR/" line and takes the port from it.
-    fn start(env: &Env, pre: &[&str], targets: &Path, extra: &[&str]) -> Watch {
-        let mut c = uca_std(env);
-        c.args(pre)
-            .args(["health", "watch"])
-            .arg(targets)
-            .args(["--listen", "127.0.0.1:0"])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().expect("run uca health watch");
-        let out = collect(child.stdout.take().unwrap());
-        let err = collect(child.stderr.take().unwrap());
-        let mut child = KillOnDrop(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let text = err.lock().unwrap().clone();
-            if let Some(i) = text.find("serving http://127.0.0.1:") {
-                let rest = &text[i + "serving http://127.0.0.1:".len()..];
-                let port: u16 = rest
-                    .split('/')
-                    .next()
-                    .and_then(|p| p.parse().ok())
-                    .unwrap_or_else(|| panic!("no port in {text:?}"));
-                return Watch {
-                    port,
-                    child,
-                    out,
-                    err,
-                };
-            }
-            if let Some(st) = child.0.try_wait().unwrap() {
-                std::thread::sleep(Duration::from_millis(100));
-                panic!(
-                    "uca health watch exited ({st}) before serving:\n{}",
-                    err.lock().unwrap()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "uca health watch did not serve within 20 s:\n{text}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn stdout(&self) -> String {
-        self.out.lock().unwrap().clone()
-    }
-
-    fn stderr(&self) -> String {
-        self.err.lock().unwrap().clone()
-    }
-
-    fn get(&self, path: &str) -> (u16, String) {
-        http_get(self.port, path)
-    }
-
-    fn status(&self) -> Value {
-        let (code, body) = self.get("/status.json");
-        assert_eq!(code, 200, "{body}");
-        serde_json::from_str(&body).unwrap_or_else(|e| panic!("/status.json: {e}:\n{body}"))
-    }
-
-    /// The endpoint object NAME of /status.json.
-    fn endpoint(&self, name: &str) -> Value {
-        endpoint_of(&self.status(), name)
-    }
-
-    /// Polls /status.json every 200 ms until `cond` holds for it; fails after `secs`.
-    fn wait_until(&self, secs: u64, what: &str, mut cond: impl FnMut(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        let mut last = Value::Null;
-        while Instant::now() < deadline {
-            let doc = self.status();
-            if cond(&doc) {
-                return doc;
-            }
-            last = doc;
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        panic!(
-            "{what}: not within {secs} s; last /status.json:\n{}\n--- watch stdout:\n{}\n--- watch stderr:\n{}",
-            serde_json::to_string_pretty(&last).unwrap(),
-            self.stdout(),
-            self.stderr()
-        );
-    }
-
-    /// Waits until endpoint NAME has `color`.
-    fn wait_color(&self, name: &str, color: &str, secs: u64) -> Value {
-        let doc = self.wait_until(secs, &format!("{name} to become {color}"), |d| {
-            endpoint_of(d, name)["color"] == color
-        });
-        endpoint_of(&doc, name)
-    }
-
-    /// Waits for the watcher to exit by itself (it was given --duration).
-    fn wait_exit(&mut self, secs: u64) -> ExitStatus {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            if let Some(st) = self.child.0.try_wait().unwrap() {
-                // Let the readers take the last output.
-                std::thread::sleep(Duration::from_millis(100));
-                return st;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "uca health watch did not stop within {secs} s:\n{}",
-                self.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-fn endpoint_of(doc: &Value, name: &str) -> Value {
-    doc["endpoints"]
-        .as_array()
-        .expect("endpoints array")
-        .iter()
-        .find(|e| e["name"] == name)
-        .cloned()
-        .unwrap_or_else(|| panic!("no endpoint {name} in {doc}"))
-}
 
 /// A tiny HTTP server recording the bodies POSTed to it (the webhook receiver).
 struct Hook {
@@ -325,218 +75,39 @@ impl Hook {
     }
 }
 
-/// Writes a targets file into the env's temp dir.
-fn targets(env: &Env, rel: &str, text: &str) -> PathBuf {
-    let p = env.path(rel);
-    if let Some(d) = p.parent() {
-        std::fs::create_dir_all(d).unwrap();
-    }
-    std::fs::write(&p, text).unwrap();
-    p
-}
-
-/// What `uca health check` did.
-struct Check {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Check {
-    fn all(&self) -> String {
-        format!(
-            "exit {}\n--- stdout:\n{}\n--- stderr:\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("check --json is not JSON ({e}):\n{}", self.all()))
-    }
-}
-
-/// `uca [PRE...] health check ARGS...` with a hard timeout.
-fn check_with(env: &Env, pre: &[&str], args: &[&str]) -> Check {
-    let out = env
-        .uca()
-        .args(pre)
-        .args(["health", "check"])
-        .args(args)
-        .timeout(Duration::from_secs(60))
-        .output()
-        .expect("run uca health check");
-    Check {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn check(env: &Env, args: &[&str]) -> Check {
-    check_with(env, &[], args)
-}
-
-fn check_json(env: &Env, args: &[&str]) -> Check {
-    check_with(env, &["--json"], args)
-}
-
-/// All reasons of a status object, joined.
-fn reasons(st: &Value) -> String {
-    st["reasons"]
-        .as_array()
-        .map(|r| {
-            r.iter()
-                .map(|x| x.as_str().unwrap_or_default().to_string())
-                .collect::<Vec<_>>()
-                .join(" | ")
-        })
-        .unwrap_or_default()
-}
-
-/// `uca issue NAME ARGS...`, asserting success.
-fn issue(env: &Env, name: &str, args: &[&str]) {
-    env.uca()
-        .arg("issue")
-        .arg(name)
-        .args(args)
-        .assert()
-        .success();
-}
-
-/// The serial of a PEM certificate as openssl prints it (upper-case hex).
-fn serial_of(cert: &Path) -> String {
-    openssl(&["x509", "-in", s(cert), "-noout", "-serial"])
-        .trim()
-        .trim_start_matches("serial=")
-        .to_string()
-}
-
-/// Hex serials compared the way people read them: case and leading zeros do not matter.
-fn same_serial(a: &str, b: &str) -> bool {
-    let n = |x: &str| {
-        x.trim_start_matches('0')
-            .to_ascii_lowercase()
-            .replace(':', "")
-    };
-    n(a) == n(b)
-}
-
-/// The `[defaults]` of most watch tests: a probe every 100 ms, 5 samples before a color,
-/// Green at 90% within 300 ms, Yellow at 70% within 1 s.
-fn defaults(window: &str) -> String {
-    format!(
-        "[defaults]\ninterval = \"100ms\"\nwindow = \"{window}\"\nmin_samples = 5\ntimeout = \"2s\"\n\
-         ok = \"90% within 300ms\"\nwarn = \"70% within 1s\"\n"
-    )
-}
-
 // ---------------------------------------------------------------------------------------------
 // 1. nginx with mutual TLS.
 
-struct Nginx {
-    port: u16,
-    log: PathBuf,
-    _child: KillOnDrop,
-}
-
-impl Nginx {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
 /// nginx serving `localhost`'s certificate and requiring client certificates from this CA.
-fn start_nginx(env: &Env) -> Nginx {
-    let tmp = env.tmp.path().to_path_buf();
-    let t = tmp.display().to_string();
-    let conf = tmp.join("nginx.conf");
-    let mut last = String::new();
-    for attempt in 0..5 {
-        let port = free_port();
-        let text = format!(
-            "daemon off;\n\
-             master_process off;\n\
-             pid {t}/nginx.pid;\n\
-             error_log stderr info;\n\
-             events {{ worker_connections 64; }}\n\
-             http {{\n\
-             \x20   access_log off;\n\
-             \x20   client_body_temp_path {t}/nginx-body;\n\
-             \x20   proxy_temp_path {t}/nginx-proxy;\n\
-             \x20   fastcgi_temp_path {t}/nginx-fastcgi;\n\
-             \x20   uwsgi_temp_path {t}/nginx-uwsgi;\n\
-             \x20   scgi_temp_path {t}/nginx-scgi;\n\
-             \x20   server {{\n\
-             \x20       listen 127.0.0.1:{port} ssl;\n\
-             \x20       ssl_certificate {full};\n\
-             \x20       ssl_certificate_key {key};\n\
-             \x20       ssl_client_certificate {ca};\n\
-             \x20       ssl_verify_client on;\n\
-             \x20       location / {{\n\
-             \x20           default_type text/plain;\n\
-             \x20           return 200 \"ok\\n\";\n\
-             \x20       }}\n\
-             \x20   }}\n\
-             }}\n",
-            full = env.issued("localhost", "fullchain.pem").display(),
-            key = env.issued("localhost", "key.pem").display(),
-            ca = env.ca_cert().display(),
-        );
-        std::fs::write(&conf, text).unwrap();
-        let log = tmp.join(format!("nginx-{port}-{attempt}.log"));
-        let file = std::fs::File::create(&log).unwrap();
-        let child = Command::new("/usr/sbin/nginx")
-            .args(["-e", "stderr", "-p", &t, "-c", s(&conf)])
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .spawn()
-            .expect("cannot run /usr/sbin/nginx (is nginx installed?)");
-        let mut child = KillOnDrop(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if child.0.try_wait().unwrap().is_some() {
-                last = std::fs::read_to_string(&log).unwrap_or_default();
-                break;
-            }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok()
-                && child.0.try_wait().unwrap().is_none()
-            {
-                return Nginx {
-                    port,
-                    log,
-                    _child: child,
-                };
-            }
-            assert!(
-                Instant::now() < deadline,
-                "nginx did not listen within 10 s:\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-    panic!("nginx exited before listening, 5 times; last log:\n{last}");
+fn start_health_nginx(env: &TempCa) -> Server {
+    let ssl = [
+        format!(
+            "ssl_certificate {};",
+            env.issued("localhost", "fullchain.pem").display()
+        ),
+        format!(
+            "ssl_certificate_key {};",
+            env.issued("localhost", "key.pem").display()
+        ),
+        format!("ssl_client_certificate {};", env.ca_cert().display()),
+        "ssl_verify_client on;".to_string(),
+    ];
+    start_nginx(env.tmp.path(), &ssl, "ok")
 }
 
 /// Real nginx with `ssl_verify_client on`: the check with `--client-cert prober` is OK (exit 0);
 /// without a client certificate it is CRITICAL (exit 2) with a reason naming the problem.
 #[test]
 fn nginx_mutual_tls_check_needs_the_client_certificate() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    issue(
-        &env,
-        "localhost",
-        &["--san", "127.0.0.1", "--profile", "server"],
-    );
-    issue(&env, "prober", &["--profile", "client"]);
-    let nginx = start_nginx(&env);
+    env.issue("localhost", &["--san", "127.0.0.1", "--profile", "server"]);
+    env.issue("prober", &["--profile", "client"]);
+    let nginx = start_health_nginx(&env);
     let url = format!("https://127.0.0.1:{}/", nginx.port);
-    let ctx = |c: &Check| format!("{}\n--- nginx:\n{}", c.all(), nginx.log());
+    let ctx = |c: &HealthCheck| format!("{}\n--- nginx:\n{}", c.all(), nginx.log());
 
-    let ok = check(&env, &[&url, "--client-cert", "prober", "--body", "ok"]);
+    let ok = health_check(&env, &[&url, "--client-cert", "prober", "--body", "ok"]);
     assert_eq!(ok.code, 0, "{}", ctx(&ok));
     assert!(
         ok.stdout.starts_with(&format!("UCA-HEALTH OK - {url}: ")),
@@ -546,7 +117,7 @@ fn nginx_mutual_tls_check_needs_the_client_certificate() {
     assert!(ok.stdout.contains("cert_days="), "{}", ctx(&ok));
 
     // The name the certificate carries, sent and verified instead of the IP.
-    let named = check(
+    let named = health_check(
         &env,
         &[
             &url,
@@ -559,7 +130,7 @@ fn nginx_mutual_tls_check_needs_the_client_certificate() {
     assert_eq!(named.code, 0, "{}", ctx(&named));
 
     // A name the certificate does not carry.
-    let wrong = check(
+    let wrong = health_check(
         &env,
         &[
             &url,
@@ -583,21 +154,21 @@ fn nginx_mutual_tls_check_needs_the_client_certificate() {
     // The client certificate as PEM files instead of a NAME.
     let cert = env.issued("prober", "fullchain.pem");
     let key = env.issued("prober", "key.pem");
-    let by_path = check(
+    let by_path = health_check(
         &env,
         &[
             &url,
             "--client-cert",
-            s(&cert),
+            cert.utf8(),
             "--client-key",
-            s(&key),
+            key.utf8(),
             "--count",
             "2",
         ],
     );
     assert_eq!(by_path.code, 0, "{}", ctx(&by_path));
 
-    let anon = check(&env, &[&url]);
+    let anon = health_check(&env, &[&url]);
     assert_eq!(anon.code, 2, "{}", ctx(&anon));
     assert!(
         anon.stdout.starts_with("UCA-HEALTH CRITICAL - "),
@@ -621,7 +192,7 @@ fn nginx_mutual_tls_check_needs_the_client_certificate() {
     std::fs::copy(env.ca_cert(), conf.join("ca-copy.pem")).unwrap();
     std::fs::copy(&cert, conf.join("prober.pem")).unwrap();
     std::fs::copy(&key, conf.join("prober.key")).unwrap();
-    let file = targets(
+    let file = targets_file(
         &env,
         "conf/targets.toml",
         &format!(
@@ -656,19 +227,15 @@ fn nginx_mutual_tls_check_needs_the_client_certificate() {
 /// The same with the flaky server's own client-certificate check (Python's ssl, TLS 1.3).
 #[test]
 fn check_client_certificate_required_by_the_test_server() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    issue(&env, "svc", &["--san", "127.0.0.1", "--profile", "server"]);
-    issue(&env, "prober", &["--profile", "client"]);
-    let server = Flaky::tls(
-        &env.issued("svc", "fullchain.pem"),
-        &env.issued("svc", "key.pem"),
-        &["--ca", s(&env.ca_cert())],
-    );
+    env.issue("svc", &["--san", "127.0.0.1", "--profile", "server"]);
+    env.issue("prober", &["--profile", "client"]);
+    let server = FlakyServer::tls(&env.files("svc"), &["--ca", env.ca_cert().utf8()]);
     let url = server.url("https");
-    let ok = check(&env, &[&url, "--client-cert", "prober", "--count", "3"]);
+    let ok = health_check(&env, &[&url, "--client-cert", "prober", "--count", "3"]);
     assert_eq!(ok.code, 0, "{}", ok.all());
-    let anon = check(&env, &[&url, "--count", "3"]);
+    let anon = health_check(&env, &[&url, "--count", "3"]);
     assert_eq!(anon.code, 2, "{}", anon.all());
     assert!(
         anon.stdout.contains(
@@ -684,12 +251,12 @@ fn check_client_certificate_required_by_the_test_server() {
 
 #[test]
 fn watch_follows_a_flaky_server_and_announces_every_change() {
-    let env = Env::new();
-    let flaky = Flaky::start(&["--even"]);
+    let env = TempCa::new();
+    let flaky = FlakyServer::start(&["--even"]);
     let hook = Hook::start();
     let changes = env.path("changes.log");
     let url = flaky.url("http");
-    let file = targets(
+    let file = targets_file(
         &env,
         "targets.toml",
         &format!(
@@ -816,9 +383,9 @@ fn watch_follows_a_flaky_server_and_announces_every_change() {
 /// the first success ends it.
 #[test]
 fn watch_outage_is_red_at_once() {
-    let env = Env::new();
-    let flaky = Flaky::start(&["--even"]);
-    let file = targets(
+    let env = TempCa::new();
+    let flaky = FlakyServer::start(&["--even"]);
+    let file = targets_file(
         &env,
         "targets.toml",
         &format!(
@@ -861,9 +428,9 @@ fn watch_outage_is_red_at_once() {
 /// begins, which puts its once-a-second refresh early in each second.
 #[test]
 fn watch_short_window_counts_every_probe_in_it() {
-    let env = Env::new();
-    let flaky = Flaky::start(&[]);
-    let file = targets(
+    let env = TempCa::new();
+    let flaky = FlakyServer::start(&[]);
+    let file = targets_file(
         &env,
         "targets.toml",
         &format!(
@@ -913,9 +480,9 @@ fn watch_short_window_counts_every_probe_in_it() {
 
 #[test]
 fn watch_forecasts_a_slow_degradation_before_it_turns_yellow() {
-    let env = Env::new();
-    let flaky = Flaky::start(&["--even"]);
-    let file = targets(
+    let env = TempCa::new();
+    let flaky = FlakyServer::start(&["--even"]);
+    let file = targets_file(
         &env,
         "targets.toml",
         &format!(
@@ -1007,11 +574,11 @@ fn watch_forecasts_a_slow_degradation_before_it_turns_yellow() {
 
 #[test]
 fn check_broken_endpoints_are_critical_with_the_reason() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    let hang = Flaky::start(&["--mode", "hang"]);
-    let garbage = Flaky::start(&["--mode", "garbage"]);
-    let failing = Flaky::start(&["--fail", "1"]);
+    let hang = FlakyServer::start(&["--mode", "hang"]);
+    let garbage = FlakyServer::start(&["--mode", "garbage"]);
+    let failing = FlakyServer::start(&["--fail", "1"]);
     let closed = free_port();
 
     let hang_http = format!("http://127.0.0.1:{}/", hang.port);
@@ -1067,14 +634,14 @@ fn check_broken_endpoints_are_critical_with_the_reason() {
         ),
     ];
     // The slow cases run side by side.
-    let results: Vec<Check> = std::thread::scope(|sc| {
+    let results: Vec<HealthCheck> = std::thread::scope(|sc| {
         let handles: Vec<_> = cases
             .iter()
             .map(|(args, _)| {
                 let env = &env;
                 sc.spawn(move || {
                     let a: Vec<&str> = args.iter().map(String::as_str).collect();
-                    check_json(env, &a)
+                    health_check_json(env, &a)
                 })
             })
             .collect();
@@ -1097,7 +664,7 @@ fn check_broken_endpoints_are_critical_with_the_reason() {
         );
     }
     // A 500 that is expected is fine.
-    let expected = check(
+    let expected = health_check(
         &env,
         &[
             &format!("http://127.0.0.1:{}/", failing.port),
@@ -1110,7 +677,7 @@ fn check_broken_endpoints_are_critical_with_the_reason() {
     assert_eq!(expected.code, 0, "{}", expected.all());
 
     // The text form says the same.
-    let text = check(
+    let text = health_check(
         &env,
         &[
             &format!("http://127.0.0.1:{}/", failing.port),
@@ -1134,75 +701,17 @@ fn check_broken_endpoints_are_critical_with_the_reason() {
 
 /// A server certificate for 127.0.0.1 signed with this CA's key behind uca's back, by
 /// `openssl ca` (which takes -startdate / -enddate, also in the past); uca's ledger never saw it.
-fn openssl_ca_cert(env: &Env, cn: &str, start: &str, end: &str) -> (PathBuf, PathBuf) {
-    let d = env.path(&format!("openssl-ca-{cn}"));
-    std::fs::create_dir_all(d.join("newcerts")).unwrap();
-    std::fs::write(d.join("index.txt"), "").unwrap();
-    std::fs::write(d.join("serial"), "7E57E0\n").unwrap();
-    let conf = d.join("ca.cnf");
-    std::fs::write(
-        &conf,
-        format!(
-            "[ ca ]\ndefault_ca = CA_default\n\
-             [ CA_default ]\ndir = {dir}\ndatabase = $dir/index.txt\nnew_certs_dir = $dir/newcerts\n\
-             serial = $dir/serial\ndefault_md = sha256\npolicy = policy_any\nunique_subject = no\n\
-             copy_extensions = none\nx509_extensions = ext\n\
-             [ policy_any ]\ncommonName = supplied\n\
-             [ ext ]\nbasicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature\n\
-             extendedKeyUsage = serverAuth\nsubjectAltName = IP:127.0.0.1\n\
-             subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n",
-            dir = d.display()
-        ),
-    )
-    .unwrap();
-    let key = d.join("key.pem");
-    let csr = d.join("req.csr");
-    let cert = d.join("cert.pem");
-    let subj = format!("/CN={cn}");
-    openssl(&[
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        s(&key),
-        "-subj",
-        &subj,
-        "-out",
-        s(&csr),
-    ]);
-    openssl(&[
-        "ca",
-        "-batch",
-        "-notext",
-        "-config",
-        s(&conf),
-        "-cert",
-        s(&env.ca_cert()),
-        "-keyfile",
-        s(&env.ca_dir().join("private/ca.key")),
-        "-in",
-        s(&csr),
-        "-out",
-        s(&cert),
-        "-startdate",
-        start,
-        "-enddate",
-        end,
-    ]);
-    (cert, key)
+fn openssl_ca_cert(env: &TempCa, cn: &str, start: &str, end: &str) -> (PathBuf, PathBuf) {
+    OpensslCa::new(env, &format!("openssl-ca-{cn}")).issue(cn, "ext_server", start, end)
 }
 
 /// A server certificate for 127.0.0.1 from this CA's key that expired in 2021.
-fn expired_cert(env: &Env) -> (PathBuf, PathBuf) {
+fn expired_cert(env: &TempCa) -> (PathBuf, PathBuf) {
     let (cert, key) = openssl_ca_cert(env, "expired", "20200101000000Z", "20210101000000Z");
     // Sanity: OpenSSL itself calls it expired, and otherwise fine.
     let v = run(
         "openssl",
-        &["verify", "-CAfile", s(&env.ca_cert()), s(&cert)],
+        &["verify", "-CAfile", env.ca_cert().utf8(), cert.utf8()],
     );
     let text = format!(
         "{}{}",
@@ -1215,15 +724,15 @@ fn expired_cert(env: &Env) -> (PathBuf, PathBuf) {
 
 #[test]
 fn check_expired_server_certificate_is_critical() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     let (cert, key) = expired_cert(&env);
-    let server = Flaky::tls(&cert, &key, &[]);
+    let server = FlakyServer::tls_files(&cert, &key, &[]);
     for url in [
         server.url("https"),
         format!("tls://127.0.0.1:{}", server.port),
     ] {
-        let c = check_json(&env, &[&url, "--count", "3"]);
+        let c = health_check_json(&env, &[&url, "--count", "3"]);
         assert_eq!(c.code, 2, "{url}: {}", c.all());
         let st = c.json();
         assert_eq!(st["color"], "Red", "{st}");
@@ -1237,23 +746,31 @@ fn check_expired_server_certificate_is_critical() {
 
 #[test]
 fn check_certificate_from_another_ca_is_critical() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     let other = env.path("other");
     uca_bare()
         .current_dir(env.tmp.path())
-        .args(["--dir", s(&other), "init", "--no-passphrase"])
+        .args(["--dir", other.utf8(), "init", "--no-passphrase"])
         .assert()
         .success();
     uca_bare()
         .current_dir(env.tmp.path())
-        .args(["--dir", s(&other), "issue", "foreign", "--san", "127.0.0.1"])
+        .args([
+            "--dir",
+            other.utf8(),
+            "issue",
+            "foreign",
+            "--san",
+            "127.0.0.1",
+        ])
         .assert()
         .success();
     let issued = other.join("issued/foreign");
-    let server = Flaky::tls(&issued.join("fullchain.pem"), &issued.join("key.pem"), &[]);
+    let server =
+        FlakyServer::tls_files(&issued.join("fullchain.pem"), &issued.join("key.pem"), &[]);
     let url = server.url("https");
-    let c = check(&env, &[&url, "--count", "3"]);
+    let c = health_check(&env, &[&url, "--count", "3"]);
     assert_eq!(c.code, 2, "{}", c.all());
     assert!(
         c.stdout
@@ -1262,27 +779,23 @@ fn check_certificate_from_another_ca_is_critical() {
         c.all()
     );
     // With --ca naming the other CA it is fine: it is the trust, not the server.
-    let ok = check(
+    let ok = health_check(
         &env,
-        &[&url, "--count", "3", "--ca", s(&other.join("ca.crt"))],
+        &[&url, "--count", "3", "--ca", other.join("ca.crt").utf8()],
     );
     assert_eq!(ok.code, 0, "{}", ok.all());
 }
 
 #[test]
 fn check_certificate_expiring_soon_is_critical_or_warning_by_thresholds() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    issue(&env, "soon", &["--days", "5", "--san", "127.0.0.1"]);
-    let server = Flaky::tls(
-        &env.issued("soon", "fullchain.pem"),
-        &env.issued("soon", "key.pem"),
-        &[],
-    );
+    env.issue("soon", &["--days", "5", "--san", "127.0.0.1"]);
+    let server = FlakyServer::tls(&env.files("soon"), &[]);
     let url = server.url("https");
 
     // Default cert_crit 7d: Red.
-    let c = check(&env, &[&url, "--count", "3"]);
+    let c = health_check(&env, &[&url, "--count", "3"]);
     assert_eq!(c.code, 2, "{}", c.all());
     assert!(
         c.stdout.starts_with("UCA-HEALTH CRITICAL - "),
@@ -1307,7 +820,7 @@ fn check_certificate_expiring_soon_is_critical_or_warning_by_thresholds() {
     assert!(c.stdout.trim_end().ends_with(";30:;7:"), "{}", c.all());
 
     // Within cert_warn but not cert_crit: Yellow, exit 1.
-    let c = check_json(
+    let c = health_check_json(
         &env,
         &[
             &url,
@@ -1338,7 +851,7 @@ fn check_certificate_expiring_soon_is_critical_or_warning_by_thresholds() {
         reasons(&st).contains(&format!("expires in {} days", left / 86_400)),
         "{st}"
     );
-    let text = check(
+    let text = health_check(
         &env,
         &[
             &url,
@@ -1359,7 +872,7 @@ fn check_certificate_expiring_soon_is_critical_or_warning_by_thresholds() {
     assert!(text.stdout.contains(";10:;1:"), "{}", text.all());
 
     // tls:// (a handshake, no HTTP) judges the same certificate.
-    let tls = check_json(
+    let tls = health_check_json(
         &env,
         &[&format!("tls://127.0.0.1:{}", server.port), "--count", "2"],
     );
@@ -1369,7 +882,7 @@ fn check_certificate_expiring_soon_is_critical_or_warning_by_thresholds() {
     assert_eq!(st["cert"]["color"], "Red", "{st}");
 
     // Green today, Yellow within the (24 h) horizon: a certificate forecast.
-    let c = check_json(
+    let c = health_check_json(
         &env,
         &[
             &url,
@@ -1408,23 +921,19 @@ fn check_certificate_expiring_soon_is_critical_or_warning_by_thresholds() {
 
 #[test]
 fn check_cross_checks_the_served_certificate_with_the_ledger() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
 
     // Revoked while still served → Red.
-    issue(&env, "web", &["--san", "127.0.0.1", "--profile", "server"]);
-    let web = Flaky::tls(
-        &env.issued("web", "fullchain.pem"),
-        &env.issued("web", "key.pem"),
-        &[],
-    );
+    env.issue("web", &["--san", "127.0.0.1", "--profile", "server"]);
+    let web = FlakyServer::tls(&env.files("web"), &[]);
     let url = web.url("https");
     let serial = serial_of(&env.issued("web", "cert.pem"));
-    let before = check_json(&env, &[&url, "--count", "2"]);
+    let before = health_check_json(&env, &[&url, "--count", "2"]);
     assert_eq!(before.code, 0, "{}", before.all());
     assert!(before.json()["ca_findings"].as_array().unwrap().is_empty());
     env.uca().args(["revoke", "web"]).assert().success();
-    let c = check_json(&env, &[&url, "--count", "2"]);
+    let c = health_check_json(&env, &[&url, "--count", "2"]);
     assert_eq!(c.code, 2, "{}", c.all());
     let st = c.json();
     assert_eq!(st["color"], "Red", "{st}");
@@ -1443,7 +952,7 @@ fn check_cross_checks_the_served_certificate_with_the_ledger() {
         .unwrap();
     assert!(same_serial(shown, &serial), "{shown} vs {serial}: {st}");
     assert_eq!(st["reasons"][0].as_str(), Some(finding.as_str()), "{st}");
-    let text = check(&env, &[&url, "--count", "2"]);
+    let text = health_check(&env, &[&url, "--count", "2"]);
     assert_eq!(text.code, 2, "{}", text.all());
     assert!(text.stdout.contains("revoked"), "{}", text.all());
 
@@ -1452,18 +961,14 @@ fn check_cross_checks_the_served_certificate_with_the_ledger() {
         ("api", vec!["renew", "api"]),
         ("db", vec!["issue", "db", "--force", "--san", "127.0.0.1"]),
     ] {
-        issue(&env, name, &["--san", "127.0.0.1", "--profile", "server"]);
-        let server = Flaky::tls(
-            &env.issued(name, "fullchain.pem"),
-            &env.issued(name, "key.pem"),
-            &[],
-        );
+        env.issue(name, &["--san", "127.0.0.1", "--profile", "server"]);
+        let server = FlakyServer::tls(&env.files(name), &[]);
         let url = server.url("https");
         let old = serial_of(&env.issued(name, "cert.pem"));
         env.uca().args(&how).assert().success();
         let new = serial_of(&env.issued(name, "cert.pem"));
         assert!(!same_serial(&old, &new), "{how:?} kept the serial");
-        let c = check_json(&env, &[&url, "--count", "2"]);
+        let c = health_check_json(&env, &[&url, "--count", "2"]);
         assert_eq!(c.code, 1, "{how:?}: {}", c.all());
         let st = c.json();
         assert_eq!(st["color"], "Yellow", "{how:?}: {st}");
@@ -1488,7 +993,7 @@ fn check_cross_checks_the_served_certificate_with_the_ledger() {
             same_serial(by, &new),
             "{how:?}: superseded by {by}, new is {new}: {st}"
         );
-        let text = check(&env, &[&url, "--count", "2"]);
+        let text = health_check(&env, &[&url, "--count", "2"]);
         assert_eq!(text.code, 1, "{}", text.all());
         assert!(
             text.stdout.starts_with("UCA-HEALTH WARNING - "),
@@ -1502,11 +1007,11 @@ fn check_cross_checks_the_served_certificate_with_the_ledger() {
 /// A certificate signed with this CA's key but missing from its ledger: Yellow.
 #[test]
 fn check_flags_a_certificate_this_ca_signed_but_never_recorded() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     let (cert, key) = openssl_ca_cert(&env, "rogue", "20240101000000Z", "20990101000000Z");
-    let server = Flaky::tls(&cert, &key, &[]);
-    let c = check_json(&env, &[&server.url("https"), "--count", "2"]);
+    let server = FlakyServer::tls_files(&cert, &key, &[]);
+    let c = health_check_json(&env, &[&server.url("https"), "--count", "2"]);
     assert_eq!(c.code, 1, "{}", c.all());
     let st = c.json();
     assert_eq!(st["probe"]["color"], "Green", "{st}");
@@ -1523,46 +1028,17 @@ fn check_flags_a_certificate_this_ca_signed_but_never_recorded() {
 /// serving one of this CA's certificates.
 #[test]
 fn check_flags_a_stale_crl_of_this_ca() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    issue(&env, "web", &["--san", "127.0.0.1", "--profile", "server"]);
-    let server = Flaky::tls(
-        &env.issued("web", "fullchain.pem"),
-        &env.issued("web", "key.pem"),
-        &[],
-    );
+    env.issue("web", &["--san", "127.0.0.1", "--profile", "server"]);
+    let server = FlakyServer::tls(&env.files("web"), &[]);
     // A CRL signed by this CA's key whose nextUpdate passed in 2020 (openssl ca can backdate).
-    let d = env.path("old-crl");
-    std::fs::create_dir_all(&d).unwrap();
-    std::fs::write(d.join("index.txt"), "").unwrap();
-    std::fs::write(d.join("crlnumber"), "1000\n").unwrap();
-    let conf = d.join("ca.cnf");
-    std::fs::write(
-        &conf,
-        format!(
-            "[ ca ]\ndefault_ca = CA_default\n[ CA_default ]\ndir = {}\n\
-             database = $dir/index.txt\ncrlnumber = $dir/crlnumber\ndefault_md = sha256\n",
-            d.display()
-        ),
-    )
-    .unwrap();
-    openssl(&[
-        "ca",
-        "-gencrl",
-        "-config",
-        s(&conf),
-        "-cert",
-        s(&env.ca_cert()),
-        "-keyfile",
-        s(&env.ca_dir().join("private/ca.key")),
-        "-crl_lastupdate",
+    OpensslCa::new(&env, "old-crl").crl(
         "20200101000000Z",
-        "-crl_nextupdate",
         "20200108000000Z",
-        "-out",
-        s(&env.ca_dir().join("crl.pem")),
-    ]);
-    let c = check_json(&env, &[&server.url("https"), "--count", "2"]);
+        &env.ca_dir().join("crl.pem"),
+    );
+    let c = health_check_json(&env, &[&server.url("https"), "--count", "2"]);
     assert_eq!(c.code, 2, "{}", c.all());
     let st = c.json();
     assert_eq!(st["probe"]["color"], "Green", "{st}");
@@ -1577,19 +1053,15 @@ fn check_flags_a_stale_crl_of_this_ca() {
 /// serving one of this CA's certificates is still OK.
 #[test]
 fn check_fresh_crl_is_not_a_problem() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    issue(&env, "web", &["--san", "127.0.0.1", "--profile", "server"]);
-    let server = Flaky::tls(
-        &env.issued("web", "fullchain.pem"),
-        &env.issued("web", "key.pem"),
-        &[],
-    );
+    env.issue("web", &["--san", "127.0.0.1", "--profile", "server"]);
+    let server = FlakyServer::tls(&env.files("web"), &[]);
     let url = server.url("https");
-    let before = check(&env, &[&url, "--count", "2"]);
+    let before = health_check(&env, &[&url, "--count", "2"]);
     assert_eq!(before.code, 0, "{}", before.all());
     env.uca().arg("crl").assert().success();
-    let after = check(&env, &[&url, "--count", "2"]);
+    let after = health_check(&env, &[&url, "--count", "2"]);
     assert_eq!(
         after.code,
         0,
@@ -1602,16 +1074,12 @@ fn check_fresh_crl_is_not_a_problem() {
 /// The watcher cross-checks the served certificates with the ledger too (first look ~2 s in).
 #[test]
 fn watch_reports_revoked_and_superseded_certificates() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     let mut servers = Vec::new();
     for name in ["revoked", "renewed", "fine"] {
-        issue(&env, name, &["--san", "127.0.0.1", "--profile", "server"]);
-        servers.push(Flaky::tls(
-            &env.issued(name, "fullchain.pem"),
-            &env.issued(name, "key.pem"),
-            &[],
-        ));
+        env.issue(name, &["--san", "127.0.0.1", "--profile", "server"]);
+        servers.push(FlakyServer::tls(&env.files(name), &[]));
     }
     env.uca().args(["revoke", "revoked"]).assert().success();
     env.uca().args(["renew", "renewed"]).assert().success();
@@ -1622,7 +1090,7 @@ fn watch_reports_revoked_and_superseded_certificates() {
             server.url("https")
         ));
     }
-    let file = targets(&env, "targets.toml", &text);
+    let file = targets_file(&env, "targets.toml", &text);
     let w = Watch::start(&env, &[], &file, &[]);
     let doc = w.wait_until(15, "ledger findings", |d| {
         endpoint_of(d, "revoked")["color"] == "Red"
@@ -1686,22 +1154,14 @@ fn sample(m: &Value, family: &str, name: &str, labels: &[(&str, &str)]) -> Optio
 
 #[test]
 fn watch_metrics_parse_with_prometheus_client_and_match_the_status() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    issue(
-        &env,
-        "tlsweb",
-        &["--san", "127.0.0.1", "--profile", "server"],
-    );
-    let good = Flaky::start(&[]);
-    let slow = Flaky::start(&["--delay-ms", "500"]);
-    let tls = Flaky::tls(
-        &env.issued("tlsweb", "fullchain.pem"),
-        &env.issued("tlsweb", "key.pem"),
-        &[],
-    );
+    env.issue("tlsweb", &["--san", "127.0.0.1", "--profile", "server"]);
+    let good = FlakyServer::start(&[]);
+    let slow = FlakyServer::start(&["--delay-ms", "500"]);
+    let tls = FlakyServer::tls(&env.files("tlsweb"), &[]);
     let closed = free_port();
-    let file = targets(
+    let file = targets_file(
         &env,
         "targets.toml",
         &format!(
@@ -1923,9 +1383,9 @@ fn watch_metrics_parse_with_prometheus_client_and_match_the_status() {
 
 #[test]
 fn watch_restart_keeps_the_window() {
-    let env = Env::new();
-    let good = Flaky::start(&[]);
-    let file = targets(
+    let env = TempCa::new();
+    let good = FlakyServer::start(&[]);
+    let file = targets_file(
         &env,
         "targets.toml",
         &format!(
@@ -2010,7 +1470,7 @@ fn watch_restart_keeps_the_window() {
     drop(again);
 
     // Other thresholds: the old counts were judged by other rules and are not reused.
-    let changed = targets(
+    let changed = targets_file(
         &env,
         "targets.toml",
         &format!(
@@ -2040,9 +1500,9 @@ fn watch_restart_keeps_the_window() {
 /// the signal comes: that is just a way to widen a window that exists at every flush and refresh.
 #[test]
 fn watch_sigterm_during_a_flush_still_stops_it() {
-    let env = Env::new();
-    let good = Flaky::start(&[]);
-    let file = targets(
+    let env = TempCa::new();
+    let good = FlakyServer::start(&[]);
+    let file = targets_file(
         &env,
         "targets.toml",
         &format!(
@@ -2058,7 +1518,7 @@ fn watch_sigterm_during_a_flush_still_stops_it() {
             "import sqlite3, sys, time\n\
              c = sqlite3.connect(sys.argv[1], isolation_level=None)\n\
              c.execute('BEGIN EXCLUSIVE')\nprint('locked', flush=True)\ntime.sleep(60)\n",
-            s(&env.path("lk.sqlite")),
+            env.path("lk.sqlite").utf8(),
         ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -2118,11 +1578,11 @@ fn status_page_renders_in_headless_chromium() {
         println!("SKIPPED: chromium is not installed (apt-get install chromium)");
         return;
     };
-    let env = Env::new();
-    let good = Flaky::start(&[]);
-    let slow = Flaky::start(&["--delay-ms", "500"]);
+    let env = TempCa::new();
+    let good = FlakyServer::start(&[]);
+    let slow = FlakyServer::start(&["--delay-ms", "500"]);
     let closed = free_port();
-    let file = targets(
+    let file = targets_file(
         &env,
         "targets.toml",
         &format!(
@@ -2237,7 +1697,7 @@ fn status_page_renders_in_headless_chromium() {
 
 #[test]
 fn bad_targets_files_are_refused_with_a_location_and_nothing_listens() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     let head = "[[target]]\nname = \"a\"\n";
     let cases = [
@@ -2276,7 +1736,7 @@ fn bad_targets_files_are_refused_with_a_location_and_nothing_listens() {
     ];
     for (dir, text, at, words) in cases {
         let rel = format!("{dir}/targets.toml");
-        targets(&env, &rel, &text);
+        targets_file(&env, &rel, &text);
         let out = env
             .uca()
             .args([
@@ -2316,12 +1776,12 @@ fn bad_targets_files_are_refused_with_a_location_and_nothing_listens() {
 
 #[test]
 fn check_output_format_and_exit_codes() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    let good = Flaky::start(&[]);
+    let good = FlakyServer::start(&[]);
     let url = good.url("http");
 
-    let ok = check(&env, &[&url, "--body", "ok"]);
+    let ok = health_check(&env, &[&url, "--body", "ok"]);
     assert_eq!(ok.code, 0, "{}", ok.all());
     let line = ok.stdout.trim_end();
     assert_eq!(ok.stdout.lines().count(), 1, "{}", ok.all());
@@ -2350,7 +1810,7 @@ fn check_output_format_and_exit_codes() {
     }
 
     // tcp:// only connects.
-    let tcp = check(
+    let tcp = health_check(
         &env,
         &[&format!("tcp://127.0.0.1:{}", good.port), "--count", "2"],
     );
@@ -2362,7 +1822,7 @@ fn check_output_format_and_exit_codes() {
     );
 
     // JSON: the status object.
-    let j = check_json(&env, &[&url, "--count", "4"]);
+    let j = health_check_json(&env, &[&url, "--count", "4"]);
     assert_eq!(j.code, 0, "{}", j.all());
     let st = j.json();
     for key in [
@@ -2398,8 +1858,8 @@ fn check_output_format_and_exit_codes() {
     assert_eq!(st["warn"], "95% within 1s");
 
     // Slower than --ok but within --warn: WARNING, exit 1.
-    let slow = Flaky::start(&["--delay-ms", "150"]);
-    let w = check(
+    let slow = FlakyServer::start(&["--delay-ms", "150"]);
+    let w = health_check(
         &env,
         &[&slow.url("http"), "--count", "3", "--ok", "99% within 50ms"],
     );
@@ -2412,7 +1872,7 @@ fn check_output_format_and_exit_codes() {
     );
 
     // The body must contain the text.
-    let b = check(&env, &[&url, "--count", "3", "--body", "no such text"]);
+    let b = health_check(&env, &[&url, "--count", "3", "--body", "no such text"]);
     assert_eq!(b.code, 2, "{}", b.all());
     assert!(
         b.stdout
@@ -2429,10 +1889,10 @@ fn check_output_format_and_exit_codes() {
         vec![url.as_str(), "--count", "0"],
         vec!["ftp://127.0.0.1/"],
     ] {
-        let c = check(&env, &args);
+        let c = health_check(&env, &args);
         assert_eq!(c.code, 3, "{args:?}: {}", c.all());
         assert!(!c.stderr.is_empty(), "{args:?}: no message");
     }
-    let c = check(&env, &[&url, "--ok", "99 within"]);
+    let c = health_check(&env, &[&url, "--ok", "99 within"]);
     assert!(c.stderr.contains("--ok"), "{}", c.all());
 }

@@ -1,68 +1,19 @@
 //! Behaviour on a real terminal (a pseudo-terminal from util-linux `script`): passphrase
 //! prompts, and color in `list` that NO_COLOR turns off.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-use std::time::Duration;
-
 use crate::support::*;
-
-/// Runs `uca ARGS` inside a pseudo-terminal, typing each of `lines` after a pause (prompts
-/// switch echo off, which may discard input typed before they are shown). Returns the exit
-/// status and everything the terminal showed.
-fn on_terminal(
-    env: &Env,
-    args: &str,
-    lines: &[&str],
-    extra_env: &[(&str, &str)],
-) -> (bool, String) {
-    let bin = assert_cmd::cargo::cargo_bin("uca");
-    let cmd = format!("{} --dir {} {args}", bin.display(), env.ca_dir().display());
-    let mut c = Command::new("script");
-    c.args(["-qec", &cmd, "/dev/null"])
-        .current_dir(env.tmp.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env_remove("UCA_PASSPHRASE")
-        .env_remove("UCA_DIR")
-        .env_remove("NO_COLOR")
-        .env("TERM", "xterm");
-    for (k, v) in extra_env {
-        c.env(k, v);
-    }
-    let mut child = c
-        .spawn()
-        .expect("util-linux 'script' is needed (run the README's test command)");
-    let mut stdin = child.stdin.take().expect("stdin");
-    for line in lines {
-        std::thread::sleep(Duration::from_millis(700));
-        stdin
-            .write_all(format!("{line}\n").as_bytes())
-            .expect("type");
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    drop(stdin);
-    let out = child.wait_with_output().expect("wait");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
 
 /// `init` asks twice on a terminal; the key is encrypted with what was typed.
 #[test]
 fn init_prompts_for_a_new_passphrase_twice() {
-    let env = Env::new();
-    let (ok, text) = on_terminal(
+    let env = TempCa::new();
+    let (code, text) = on_terminal(
         &env,
         "init",
         &["typed passphrase 1", "typed passphrase 1"],
         &[],
     );
-    assert!(ok, "{text}");
+    assert_eq!(code, 0, "{text}");
     assert!(
         text.contains("New CA passphrase:") && text.contains("Repeat it:"),
         "{text}"
@@ -75,7 +26,7 @@ fn init_prompts_for_a_new_passphrase_twice() {
     openssl(&[
         "pkey",
         "-in",
-        key.to_str().unwrap(),
+        key.utf8(),
         "-passin",
         "pass:typed passphrase 1",
         "-noout",
@@ -85,14 +36,14 @@ fn init_prompts_for_a_new_passphrase_twice() {
 /// Two different answers create nothing.
 #[test]
 fn init_refuses_mismatched_passphrases() {
-    let env = Env::new();
-    let (ok, text) = on_terminal(
+    let env = TempCa::new();
+    let (code, text) = on_terminal(
         &env,
         "init",
         &["typed passphrase 1", "typed passphrase 2"],
         &[],
     );
-    assert!(!ok, "{text}");
+    assert_ne!(code, 0, "{text}");
     assert!(text.contains("the two passphrases differ"), "{text}");
     assert!(!env.ca_dir().exists());
 }
@@ -100,35 +51,35 @@ fn init_refuses_mismatched_passphrases() {
 /// `issue` asks for the CA passphrase on a terminal; a wrong one is refused.
 #[test]
 fn issue_prompts_for_the_ca_passphrase() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init(&[]);
-    let (ok, text) = on_terminal(&env, "issue web1", &[PASS], &[]);
-    assert!(ok, "{text}");
+    let (code, text) = on_terminal(&env, "issue web1", &[PASS], &[]);
+    assert_eq!(code, 0, "{text}");
     assert!(text.contains("CA passphrase:"), "{text}");
     assert!(env.issued("web1", "cert.pem").exists());
-    let (ok, text) = on_terminal(&env, "issue web2", &["wrong"], &[]);
-    assert!(!ok && text.contains("wrong passphrase"), "{text}");
+    let (code, text) = on_terminal(&env, "issue web2", &["wrong"], &[]);
+    assert!(code != 0 && text.contains("wrong passphrase"), "{text}");
 }
 
 /// On a terminal `list` colors the time left; NO_COLOR turns color off.
 #[test]
 fn list_colors_on_a_terminal_unless_no_color() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     env.uca()
         .args(["issue", "soon", "--days", "3"])
         .assert()
         .success();
     env.uca().args(["issue", "later"]).assert().success();
-    let (ok, text) = on_terminal(&env, "list", &[], &[]);
-    assert!(ok, "{text}");
+    let (code, text) = on_terminal(&env, "list", &[], &[]);
+    assert_eq!(code, 0, "{text}");
     assert!(text.contains("\u{1b}[31m"), "red for 3 days left: {text:?}");
     assert!(
         text.contains("\u{1b}[32m"),
         "green for a year left: {text:?}"
     );
-    let (ok, text) = on_terminal(&env, "list", &[], &[("NO_COLOR", "1")]);
-    assert!(ok, "{text}");
+    let (code, text) = on_terminal(&env, "list", &[], &[("NO_COLOR", "1")]);
+    assert_eq!(code, 0, "{text}");
     assert!(!text.contains("\u{1b}["), "NO_COLOR: {text:?}");
 }
 
@@ -136,7 +87,7 @@ fn list_colors_on_a_terminal_unless_no_color() {
 /// itself with --duration.
 #[test]
 fn health_watch_shows_a_live_table_on_a_terminal() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     // One endpoint that answers (a listener uca connects to) and one that refuses.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -152,14 +103,14 @@ fn health_watch_shows_a_live_table_on_a_terminal() {
     )
     .unwrap();
     let listen = free_port();
-    let (ok, text) = on_terminal(
+    let (code, text) = on_terminal(
         &env,
         &format!("health watch targets.toml --listen 127.0.0.1:{listen} --duration 4s"),
         &[],
         &[],
     );
     drop(listener);
-    assert!(ok, "{text}");
+    assert_eq!(code, 0, "{text}");
     assert!(
         text.contains("STATUS") && text.contains("ENDPOINT"),
         "{text}"

@@ -1,7 +1,7 @@
 //! Several `uca` processes on one CA directory serialize on its lock and never corrupt it.
 
 use std::collections::HashSet;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use crate::support::*;
 
@@ -9,20 +9,17 @@ use crate::support::*;
 /// unique, and the only thing a process says besides its result is that it waits.
 #[test]
 fn eight_parallel_issuers() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    let bin = assert_cmd::cargo::cargo_bin("uca");
     let per_process = 25;
     let children: Vec<_> = (0..8)
         .map(|p| {
             let names: Vec<String> = (1..=per_process).map(|i| format!("p{p}-svc{i}")).collect();
-            Command::new(&bin)
+            uca_std()
                 .arg("--dir")
                 .arg(env.ca_dir())
                 .arg("issue")
                 .args(&names)
-                .env_remove("UCA_DIR")
-                .env_remove("UCA_PASSPHRASE")
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -54,11 +51,6 @@ fn eight_parallel_issuers() {
     let ca = env.ca_cert();
     for p in 0..8 {
         let cert = env.issued(&format!("p{p}-svc{per_process}"), "cert.pem");
-        openssl(&[
-            "verify",
-            "-CAfile",
-            ca.to_str().unwrap(),
-            cert.to_str().unwrap(),
-        ]);
+        openssl(&["verify", "-CAfile", ca.utf8(), cert.utf8()]);
     }
 }

@@ -2,7 +2,7 @@
 //! know, nor a ledger row claiming files that are not there.
 
 use std::collections::HashMap;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Instant, SystemTime};
 
 use crate::support::*;
@@ -29,9 +29,8 @@ fn sha256_fingerprint(cert: &std::path::Path) -> String {
 
 #[test]
 fn kill_dash_nine_during_large_batches() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    let bin = assert_cmd::cargo::cargo_bin("uca");
     let n = 400;
 
     // Time one complete batch to know where the "random moments" can fall.
@@ -41,7 +40,7 @@ fn kill_dash_nine_during_large_batches() {
 
     for round in 1..=8 {
         let delay = full.mul_f64(1.2 * random_fraction(round));
-        let mut child = Command::new(&bin)
+        let mut child = uca_std()
             .arg("--dir")
             .arg(env.ca_dir())
             .arg("issue")
@@ -105,14 +104,11 @@ fn kill_dash_nine_during_large_batches() {
         let name = format!("r{round}-node{}", n / 2);
         let cert = env.issued(&name, "cert.pem");
         if cert.exists() {
-            let a = openssl(&["x509", "-in", cert.to_str().unwrap(), "-noout", "-pubkey"]);
-            let b = openssl(&[
-                "pkey",
-                "-in",
-                env.issued(&name, "key.pem").to_str().unwrap(),
-                "-pubout",
-            ]);
-            assert_eq!(a, b, "{name}: key does not match certificate");
+            assert_eq!(
+                cert_pubkey(&cert),
+                key_pubkey(&env.issued(&name, "key.pem")),
+                "{name}: key does not match certificate"
+            );
         }
     }
     // And the CA keeps working: the interrupted names can be issued now.

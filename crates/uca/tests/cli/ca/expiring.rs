@@ -3,14 +3,14 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Command as StdCommand, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use crate::support::*;
 use serde_json::Value;
-use time::{Duration, OffsetDateTime, PrimitiveDateTime};
+use time::{Duration, OffsetDateTime};
 
 /// `uca expiring ARGS` (no passphrase: a monitoring check must not need one).
-fn expiring(env: &Env, args: &[&str]) -> Output {
+fn expiring(env: &TempCa, args: &[&str]) -> Output {
     env.uca()
         .arg("expiring")
         .args(args)
@@ -18,17 +18,9 @@ fn expiring(env: &Env, args: &[&str]) -> Output {
         .expect("run uca expiring")
 }
 
-fn code(out: &Output) -> i32 {
-    out.status.code().expect("uca exited by a signal")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8(out.stdout.clone()).expect("utf-8 stdout")
-}
-
 /// `uca expiring --json ARGS`: the exit code and the one JSON document on stdout (anything after
 /// it, or anything on stderr, fails the test).
-fn check_json(env: &Env, args: &[&str]) -> (i32, Value) {
+fn check_json(env: &TempCa, args: &[&str]) -> (i32, Value) {
     let out = expiring(env, &[&["--json"], args].concat());
     assert!(
         out.stderr.is_empty(),
@@ -49,7 +41,7 @@ fn check_json(env: &Env, args: &[&str]) -> (i32, Value) {
 }
 
 /// `uca expiring --summary ARGS`: exit code and the single stdout line (without its newline).
-fn summary(env: &Env, args: &[&str]) -> (i32, String) {
+fn summary(env: &TempCa, args: &[&str]) -> (i32, String) {
     let out = expiring(env, &[&["--summary"], args].concat());
     let text = stdout(&out);
     assert!(
@@ -84,29 +76,20 @@ fn rfc3339(v: &Value) -> OffsetDateTime {
     .unwrap_or_else(|e| panic!("not RFC 3339 ({e}): {v}"))
 }
 
-/// notAfter as openssl reads it from the file (`notAfter=Nov 27 22:08:18 2026 GMT`).
+/// notAfter as openssl reads it from the file.
 fn openssl_not_after(cert: &Path) -> OffsetDateTime {
-    let text = openssl(&["x509", "-in", cert.to_str().unwrap(), "-noout", "-enddate"]);
-    let value = text.trim().strip_prefix("notAfter=").expect("notAfter=");
-    let fmt = time::macros::format_description!(
-        "[month repr:short] [day padding:space] [hour]:[minute]:[second] [year] GMT"
-    );
-    PrimitiveDateTime::parse(value, &fmt)
-        .unwrap_or_else(|e| panic!("cannot read openssl date {value:?}: {e}"))
-        .assume_utc()
+    openssl_date("x509", cert, "-enddate", "notAfter")
 }
 
+/// The serial in the ledger's spelling (lower-case hex).
 fn openssl_serial(cert: &Path) -> String {
-    openssl(&["x509", "-in", cert.to_str().unwrap(), "-noout", "-serial"])
-        .trim()
-        .trim_start_matches("serial=")
-        .to_lowercase()
+    serial_of(cert).to_lowercase()
 }
 
 /// A CA named "Test Root" with `soon` (3 days: red), `mid` (20 days: yellow) and `web` (397
 /// days: green) under the default thresholds.
-fn three_colors() -> Env {
-    let env = Env::new();
+fn three_colors() -> TempCa {
+    let env = TempCa::new();
     env.init_plain(&["--name", "Test Root"]);
     for (name, days) in [("soon", "3"), ("mid", "20")] {
         env.uca()
@@ -120,35 +103,20 @@ fn three_colors() -> Env {
 
 /// `uca sign` of a fresh CSR for NAME whose delivery fails (stdout is /dev/full), so the
 /// ledger row ends up `void`.
-fn void_certificate(env: &Env, name: &str, days: &str) {
-    let key = env.path(&format!("{name}.key"));
-    let csr = env.path(&format!("{name}.csr"));
-    openssl(&[
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-subj",
+fn void_certificate(env: &TempCa, name: &str, days: &str) {
+    let csr = make_csr(
+        &env.path(&format!("{name}.csr")),
+        EC_P256,
         &format!("/CN={name}"),
-        "-keyout",
-        key.to_str().unwrap(),
-        "-out",
-        csr.to_str().unwrap(),
-    ]);
+        &[],
+    );
     let full = std::fs::OpenOptions::new()
         .write(true)
         .open("/dev/full")
         .expect("/dev/full");
-    let out = StdCommand::new(assert_cmd::cargo::cargo_bin("uca"))
-        .current_dir(env.tmp.path())
-        .env_remove("UCA_DIR")
-        .env_remove("UCA_PASSPHRASE")
-        .arg("--dir")
-        .arg(env.ca_dir())
-        .args(["sign", csr.to_str().unwrap(), "--days", days])
+    let out = env
+        .uca_std()
+        .args(["sign", csr.utf8(), "--days", days])
         .stdin(Stdio::null())
         .stdout(full)
         .stderr(Stdio::piped())
@@ -158,7 +126,7 @@ fn void_certificate(env: &Env, name: &str, days: &str) {
 }
 
 /// Serials the ledger (via `list --json`) holds with the given status.
-fn serials_with_status(env: &Env, status: &str) -> BTreeSet<String> {
+fn serials_with_status(env: &TempCa, status: &str) -> BTreeSet<String> {
     env.json(&["list"])["certificates"]
         .as_array()
         .unwrap()
@@ -170,7 +138,7 @@ fn serials_with_status(env: &Env, status: &str) -> BTreeSet<String> {
 
 /// A CA in every lifecycle state: `soon` revoked (keyCompromise), `mid` superseded by a
 /// 397-day successor, `ghost` void, `web` issued. Returns (old mid serial, new mid serial).
-fn lifecycle() -> (Env, String, String) {
+fn lifecycle() -> (TempCa, String, String) {
     let env = three_colors();
     let old_mid = env.json(&["show", "mid"])["record"]["serial"]
         .as_str()
@@ -193,41 +161,10 @@ fn lifecycle() -> (Env, String, String) {
     (env, old_mid, new_mid)
 }
 
-/// Runs `uca ARGS` on a pseudo-terminal (util-linux `script`); returns exit code and output.
-fn on_terminal(env: &Env, args: &str, extra_env: &[(&str, &str)]) -> (i32, String) {
-    let bin = assert_cmd::cargo::cargo_bin("uca");
-    let cmd = format!("{} --dir {} {args}", bin.display(), env.ca_dir().display());
-    let mut c = StdCommand::new("script");
-    c.args(["-qec", &cmd, "/dev/null"])
-        .current_dir(env.tmp.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env_remove("UCA_PASSPHRASE")
-        .env_remove("UCA_DIR")
-        .env_remove("NO_COLOR")
-        .env("TERM", "xterm");
-    for (k, v) in extra_env {
-        c.env(k, v);
-    }
-    let child = c
-        .spawn()
-        .expect("util-linux 'script' is needed (run the README's test command)");
-    let out = child.wait_with_output().expect("wait");
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
 /// An all-green CA is OK (exit 0) in every output mode, with the plugin-style summary line and perfdata.
 #[test]
 fn all_green_is_ok_with_summary_and_perfdata() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&["--name", "Test Root"]);
     env.uca().args(["issue", "web"]).assert().success();
 
@@ -272,7 +209,7 @@ fn all_green_is_ok_with_summary_and_perfdata() {
 /// One certificate inside --warn makes the check WARNING (exit 1); nothing else changes color.
 #[test]
 fn a_yellow_certificate_is_a_warning() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&["--name", "Test Root"]);
     env.uca().args(["issue", "web"]).assert().success();
     env.uca()
@@ -306,7 +243,7 @@ fn a_yellow_certificate_is_a_warning() {
 /// A CA certificate itself inside --warn (`init --days 20`) is a WARNING row of its own.
 #[test]
 fn a_ca_near_its_end_is_yellow_itself() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&["--name", "Short Root", "--days", "20"]);
     let (rc, v) = check_json(&env, &[]);
     assert_eq!(rc, 1, "{v}");
@@ -669,7 +606,7 @@ fn list_and_show_report_lifecycle_states() {
 /// `UCA EXPIRY UNKNOWN - …` line on stdout, and nothing written anywhere.
 #[test]
 fn unknown_when_the_check_cannot_run() {
-    let env = Env::new();
+    let env = TempCa::new();
     // No CA.
     let out = expiring(&env, &[]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
@@ -736,7 +673,7 @@ fn unknown_when_the_check_cannot_run() {
 /// A ledger that is not a database is UNKNOWN (exit 3), not OK.
 #[test]
 fn an_unreadable_ledger_is_unknown() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     let ledger = env.ca_dir().join("ledger.sqlite");
     let _ = std::fs::remove_file(env.ca_dir().join("ledger.sqlite-wal"));
@@ -758,7 +695,7 @@ fn an_unreadable_ledger_is_unknown() {
 /// The check needs no passphrase on an encrypted CA and leaves the CA directory byte-for-byte unchanged.
 #[test]
 fn the_check_needs_no_passphrase_and_changes_nothing() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init(&[]);
     env.uca_pass()
         .args(["issue", "soon", "--days", "3"])
@@ -805,7 +742,7 @@ fn colors_only_on_a_terminal_and_never_with_no_color() {
         );
     }
 
-    let (rc, text) = on_terminal(&env, "expiring", &[]);
+    let (rc, text) = on_terminal(&env, "expiring", &[], &[]);
     assert_eq!(rc, 2, "{text}");
     for (code, what) in [
         ("\u{1b}[31m", "red"),
@@ -814,15 +751,15 @@ fn colors_only_on_a_terminal_and_never_with_no_color() {
     ] {
         assert!(text.contains(code), "{what} on a terminal: {text:?}");
     }
-    let (rc, text) = on_terminal(&env, "expiring", &[("NO_COLOR", "1")]);
+    let (rc, text) = on_terminal(&env, "expiring", &[], &[("NO_COLOR", "1")]);
     assert_eq!(rc, 2, "{text}");
     assert!(!text.contains('\u{1b}'), "NO_COLOR: {text:?}");
     assert!(text.contains("red ") && text.contains("soon"), "{text:?}");
-    let (_, text) = on_terminal(&env, "expiring", &[("NO_COLOR", "")]);
+    let (_, text) = on_terminal(&env, "expiring", &[], &[("NO_COLOR", "")]);
     assert!(text.contains("\u{1b}[31m"), "empty NO_COLOR: {text:?}");
     // The monitoring formats stay plain even on a terminal.
     for args in ["expiring --summary", "expiring --json"] {
-        let (rc, text) = on_terminal(&env, args, &[]);
+        let (rc, text) = on_terminal(&env, args, &[], &[]);
         assert_eq!(rc, 2, "{text}");
         assert!(!text.contains('\u{1b}'), "{args}: {text:?}");
     }
@@ -831,7 +768,7 @@ fn colors_only_on_a_terminal_and_never_with_no_color() {
 /// Rows are sorted soonest first (ties by name), in JSON and in the table alike.
 #[test]
 fn rows_are_sorted_soonest_first() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&["--name", "Test Root"]);
     for args in [
         &["issue", "web"][..],
@@ -957,7 +894,7 @@ fn json_is_one_document_and_stderr_is_silent() {
 /// BUG (ignored until fixed): arguments clap rejects exit 2 (= CRITICAL), not 3 UNKNOWN.
 #[test]
 fn bug_clap_rejected_arguments_are_unknown_too() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     for args in [
         &["--warn", "-5d"][..],
@@ -973,7 +910,7 @@ fn bug_clap_rejected_arguments_are_unknown_too() {
 /// BUG (ignored until fixed): huge spans panic (exit 101) instead of UNKNOWN.
 #[test]
 fn bug_huge_spans_are_unknown_not_a_panic() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     for args in [
         &["--warn", "9999999999999999d"][..],
@@ -993,7 +930,7 @@ fn bug_huge_spans_are_unknown_not_a_panic() {
 /// BUG (ignored until fixed): a deleted ledger is silently recreated empty and reported OK.
 #[test]
 fn bug_a_missing_ledger_is_unknown() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     env.uca()
         .args(["issue", "soon", "--days", "3"])

@@ -5,7 +5,7 @@ use predicates::prelude::*;
 
 #[test]
 fn root_has_ca_extensions_and_verifies_itself() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init(&[
         "--name",
         "Acme Root",
@@ -30,7 +30,7 @@ fn root_has_ca_extensions_and_verifies_itself() {
     assert!(extension(&text, "X509v3 Subject Key Identifier").is_some());
     assert!(!text.contains("Extended Key Usage"));
     let ca = env.ca_cert();
-    let ca = ca.to_str().unwrap();
+    let ca = ca.utf8();
     assert!(openssl(&["verify", "-x509_strict", "-CAfile", ca, ca]).contains("OK"));
     // countryName must be a PrintableString (X.520), not UTF8String.
     let asn1 = openssl(&["asn1parse", "-in", ca]);
@@ -45,22 +45,21 @@ fn root_has_ca_extensions_and_verifies_itself() {
 #[test]
 fn every_key_type_makes_a_root_openssl_accepts() {
     for key in ["ec-p256", "ec-p384", "ed25519", "rsa-2048"] {
-        let env = Env::new();
+        let env = TempCa::new();
         env.init_plain(&["--key", key]);
         let ca = env.ca_cert();
-        let ca = ca.to_str().unwrap();
+        let ca = ca.utf8();
         assert!(
             openssl(&["verify", "-x509_strict", "-CAfile", ca, ca]).contains("OK"),
             "{key}"
         );
-        let key_path = env.ca_dir().join("private/ca.key");
-        openssl(&["pkey", "-in", key_path.to_str().unwrap(), "-noout"]);
+        openssl(&["pkey", "-in", env.ca_key().utf8(), "-noout"]);
     }
 }
 
 #[test]
 fn key_is_encrypted_pkcs8_that_openssl_reads_only_with_the_passphrase() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init(&[]);
     let key = env.ca_dir().join("private/ca.key");
     let pem = std::fs::read_to_string(&key).unwrap();
@@ -68,7 +67,7 @@ fn key_is_encrypted_pkcs8_that_openssl_reads_only_with_the_passphrase() {
     assert_eq!(mode(&key), 0o600);
     assert_eq!(mode(&env.ca_dir().join("private")), 0o700);
     assert_eq!(mode(&env.ca_dir()), 0o700);
-    let k = key.to_str().unwrap();
+    let k = key.utf8();
     let pass = format!("pass:{PASS}");
     let info = openssl(&["asn1parse", "-in", k]);
     assert!(
@@ -87,7 +86,7 @@ fn key_is_encrypted_pkcs8_that_openssl_reads_only_with_the_passphrase() {
 
 #[test]
 fn passphrase_file_is_read_and_used() {
-    let env = Env::new();
+    let env = TempCa::new();
     std::fs::write(env.path("pass.txt"), format!("{PASS}\n")).unwrap();
     env.uca()
         .args(["init", "--passphrase-file"])
@@ -103,7 +102,7 @@ fn passphrase_file_is_read_and_used() {
 
 #[test]
 fn generated_passphrase_is_shown_once_on_stderr_and_works() {
-    let env = Env::new();
+    let env = TempCa::new();
     let out = env
         .uca()
         .args(["init", "--generate-passphrase"])
@@ -135,7 +134,7 @@ fn generated_passphrase_is_shown_once_on_stderr_and_works() {
 
 #[test]
 fn generated_passphrase_can_go_to_a_0400_file() {
-    let env = Env::new();
+    let env = TempCa::new();
     let out_file = env.path("ca.pass");
     let out = env
         .uca()
@@ -156,7 +155,7 @@ fn generated_passphrase_can_go_to_a_0400_file() {
 
 #[test]
 fn no_passphrase_needs_the_flag_and_warns() {
-    let env = Env::new();
+    let env = TempCa::new();
     // No TTY, no passphrase source: refuse, and create nothing.
     env.uca().arg("init").assert().code(2).stderr(
         predicate::str::contains("needs a passphrase").and(predicate::str::contains("hint:")),
@@ -173,7 +172,7 @@ fn no_passphrase_needs_the_flag_and_warns() {
 
 #[test]
 fn refuses_to_overwrite_an_existing_ca() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init(&[]);
     let before = snapshot(&env.ca_dir());
     env.uca_pass().arg("init").assert().code(5).stderr(
@@ -184,7 +183,7 @@ fn refuses_to_overwrite_an_existing_ca() {
 
 #[test]
 fn refuses_a_non_empty_directory_but_accepts_an_empty_one() {
-    let env = Env::new();
+    let env = TempCa::new();
     std::fs::create_dir(env.ca_dir()).unwrap();
     std::fs::write(env.ca_dir().join("notes.txt"), "mine").unwrap();
     env.uca()
@@ -205,7 +204,7 @@ fn refuses_a_non_empty_directory_but_accepts_an_empty_one() {
 
 #[test]
 fn json_reports_every_path() {
-    let env = Env::new();
+    let env = TempCa::new();
     let v = env.json(&["init"]);
     for k in ["dir", "ca_cert", "ca_key", "config", "ledger"] {
         let p = v[k].as_str().unwrap_or_else(|| panic!("missing {k}: {v}"));
@@ -218,7 +217,7 @@ fn json_reports_every_path() {
 
 #[test]
 fn config_file_is_commented_and_holds_the_subject_defaults() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&["--subject", "O=Acme,C=DE"]);
     let cfg = std::fs::read_to_string(env.ca_dir().join("uca.toml")).unwrap();
     assert!(cfg.contains("O = \"Acme\""), "{cfg}");

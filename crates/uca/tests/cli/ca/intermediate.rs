@@ -5,27 +5,20 @@ use std::process::Output;
 
 use crate::support::*;
 
-fn read_text(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
-}
-
 /// How many PEM certificates a file holds.
 fn count_certs(p: &Path) -> usize {
     read_text(p).matches("-----BEGIN CERTIFICATE-----").count()
 }
 
 /// `uca --dir DIR` on another CA directory, passphrase set, run in the temp dir.
-fn uca_at(env: &Env, dir: &Path) -> assert_cmd::Command {
-    let mut c = uca_bare();
-    c.current_dir(env.tmp.path())
-        .env("UCA_PASSPHRASE", PASS)
-        .arg("--dir")
-        .arg(dir);
+fn uca_at(env: &TempCa, dir: &Path) -> assert_cmd::Command {
+    let mut c = env.uca_at(dir);
+    c.env("UCA_PASSPHRASE", PASS);
     c
 }
 
 /// Runs `uca intermediate NAME --parent PARENT --dir CHILD EXTRA` with the parent's passphrase.
-fn intermediate(env: &Env, name: &str, parent: &Path, child: &Path, extra: &[&str]) -> Output {
+fn intermediate(env: &TempCa, name: &str, parent: &Path, child: &Path, extra: &[&str]) -> Output {
     uca_bare()
         .current_dir(env.tmp.path())
         .env("UCA_PASSPHRASE", PASS)
@@ -33,9 +26,9 @@ fn intermediate(env: &Env, name: &str, parent: &Path, child: &Path, extra: &[&st
             "intermediate",
             name,
             "--parent",
-            s(parent),
+            parent.utf8(),
             "--dir",
-            s(child),
+            child.utf8(),
         ])
         .args(extra)
         .output()
@@ -43,7 +36,7 @@ fn intermediate(env: &Env, name: &str, parent: &Path, child: &Path, extra: &[&st
 }
 
 /// Same, asserting success.
-fn intermediate_ok(env: &Env, name: &str, parent: &Path, child: &Path, extra: &[&str]) {
+fn intermediate_ok(env: &TempCa, name: &str, parent: &Path, child: &Path, extra: &[&str]) {
     let out = intermediate(env, name, parent, child, extra);
     assert!(
         out.status.success(),
@@ -54,12 +47,12 @@ fn intermediate_ok(env: &Env, name: &str, parent: &Path, child: &Path, extra: &[
 
 /// `openssl verify -x509_strict -CAfile ROOT [-untrusted CHAIN] CERT` → (success, stdout+stderr).
 fn verify(root: &Path, untrusted: Option<&Path>, cert: &Path, extra: &[&str]) -> (bool, String) {
-    let mut args = vec!["verify", "-x509_strict", "-CAfile", s(root)];
+    let mut args = vec!["verify", "-x509_strict", "-CAfile", root.utf8()];
     if let Some(u) = untrusted {
-        args.extend(["-untrusted", s(u)]);
+        args.extend(["-untrusted", u.utf8()]);
     }
     args.extend_from_slice(extra);
-    args.push(s(cert));
+    args.push(cert.utf8());
     let out = run("openssl", &args);
     let text = format!(
         "{}{}",
@@ -69,66 +62,11 @@ fn verify(root: &Path, untrusted: Option<&Path>, cert: &Path, extra: &[&str]) ->
     (out.status.success(), text)
 }
 
-/// A certificate made by openssl alone (`req -x509 -CA`), bypassing every check uca makes:
-/// fresh P-256 key at `STEM.key`, certificate at `STEM.crt`, with the given extension lines.
-fn forge(
-    env: &Env,
-    stem: &str,
-    subj: &str,
-    ext: &str,
-    ca_cert: &Path,
-    ca_key: &Path,
-    passin: Option<&str>,
-) -> PathBuf {
-    let cfg = env.path(&format!("{stem}.cnf"));
-    std::fs::write(
-        &cfg,
-        format!(
-            "[req]\ndistinguished_name=dn\n[dn]\n[ext]\n{ext}\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n"
-        ),
-    )
-    .unwrap();
-    let key = env.path(&format!("{stem}.key"));
-    let crt = env.path(&format!("{stem}.crt"));
-    let pass = passin.map(|p| format!("pass:{p}"));
-    let mut args = vec![
-        "req",
-        "-x509",
-        "-new",
-        "-config",
-        s(&cfg),
-        "-extensions",
-        "ext",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        s(&key),
-        "-subj",
-        subj,
-        "-days",
-        "30",
-        "-CA",
-        s(ca_cert),
-        "-CAkey",
-        s(ca_key),
-        "-out",
-        s(&crt),
-    ];
-    if let Some(p) = &pass {
-        args.extend(["-passin", p.as_str()]);
-    }
-    openssl(&args);
-    crt
-}
-
 const LEAF_EXT: &str = "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth";
 
 /// A root at env.ca_dir() ("Test Root") and a child at `child` constrained to svc.internal and
 /// 10.0.0.0/8, its key under the same passphrase.
-fn root_and_constrained_child(env: &Env) -> PathBuf {
+fn root_and_constrained_child(env: &TempCa) -> PathBuf {
     env.init(&["--name", "Test Root"]);
     let child = env.path("child");
     intermediate_ok(
@@ -147,18 +85,10 @@ fn root_and_constrained_child(env: &Env) -> PathBuf {
     child
 }
 
-/// The serial in the ledger's spelling (lowercase hex) of a certificate file.
-fn serial_of(cert: &Path) -> String {
-    let out = openssl(&["x509", "-in", s(cert), "-noout", "-serial"]);
-    out.trim()
-        .trim_start_matches("serial=")
-        .to_ascii_lowercase()
-}
-
 /// The intermediate has CA extensions and name constraints; its leaves verify via -untrusted.
 #[test]
 fn constrained_intermediate_has_ca_extensions_and_its_leaves_verify() {
-    let env = Env::new();
+    let env = TempCa::new();
     let child = root_and_constrained_child(&env);
 
     let ca = child.join("ca.crt");
@@ -203,7 +133,7 @@ fn constrained_intermediate_has_ca_extensions_and_its_leaves_verify() {
     openssl(&[
         "pkey",
         "-in",
-        s(&key),
+        key.utf8(),
         "-passin",
         &format!("pass:{PASS}"),
         "-noout",
@@ -218,7 +148,10 @@ fn constrained_intermediate_has_ca_extensions_and_its_leaves_verify() {
         .find(|c| c["name"] == "Issuing 1")
         .unwrap_or_else(|| panic!("no intermediate in the parent's list: {list}"));
     assert_eq!(entry["profile"], "intermediate", "{entry}");
-    assert_eq!(entry["serial"].as_str().unwrap(), serial_of(&ca));
+    assert_eq!(
+        entry["serial"].as_str().unwrap(),
+        serial_of(&ca).to_lowercase()
+    );
 
     // A leaf from the child.
     uca_at(&env, &child)
@@ -248,24 +181,9 @@ fn constrained_intermediate_has_ca_extensions_and_its_leaves_verify() {
 /// Names outside the child's constraints are refused (exit 2, hint) and nothing changes.
 #[test]
 fn names_outside_the_constraints_are_refused() {
-    let env = Env::new();
+    let env = TempCa::new();
     let child = root_and_constrained_child(&env);
-    let csr = env.path("evil.csr");
-    openssl(&[
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        s(&env.path("evil.key")),
-        "-subj",
-        "/CN=evil.example.com",
-        "-out",
-        s(&csr),
-    ]);
+    let csr = make_csr(&env.path("evil.csr"), EC_P256, "/CN=evil.example.com", &[]);
     let before = snapshot(&child);
     for (args, message) in [
         (
@@ -277,7 +195,7 @@ fn names_outside_the_constraints_are_refused() {
             "IP:192.168.1.1 is outside the permitted",
         ),
         (
-            vec!["sign", s(&csr)],
+            vec!["sign", csr.utf8()],
             "DNS:evil.example.com is outside the permitted DNS subtrees",
         ),
     ] {
@@ -295,7 +213,7 @@ fn names_outside_the_constraints_are_refused() {
 /// A leaf forged with the child's key for a name outside its constraints fails openssl verify.
 #[test]
 fn forged_leaf_outside_the_constraints_fails_openssl_verify() {
-    let env = Env::new();
+    let env = TempCa::new();
     let child = root_and_constrained_child(&env);
     let (ca, key, root, chain) = (
         child.join("ca.crt"),
@@ -305,14 +223,14 @@ fn forged_leaf_outside_the_constraints_fails_openssl_verify() {
     );
     // Control: the same forging path inside the constraints verifies.
     let good = forge(
-        &env,
+        env.tmp.path(),
         "good",
         "/CN=ok.svc.internal",
         &format!("{LEAF_EXT}\nsubjectAltName=DNS:ok.svc.internal,IP:10.9.9.9"),
-        &ca,
-        &key,
+        (&ca, &key),
         Some(PASS),
-    );
+    )
+    .0;
     let (ok, msg) = verify(&root, Some(&chain), &good, &[]);
     assert!(ok, "{msg}");
     for (stem, subj, san) in [
@@ -324,14 +242,14 @@ fn forged_leaf_outside_the_constraints_fails_openssl_verify() {
         ),
     ] {
         let bad = forge(
-            &env,
+            env.tmp.path(),
             stem,
             subj,
             &format!("{LEAF_EXT}\nsubjectAltName={san}"),
-            &ca,
-            &key,
+            (&ca, &key),
             Some(PASS),
-        );
+        )
+        .0;
         let (ok, msg) = verify(&root, Some(&chain), &bad, &[]);
         assert!(!ok, "{san}: {msg}");
         assert!(msg.contains("permitted subtree violation"), "{san}: {msg}");
@@ -341,7 +259,7 @@ fn forged_leaf_outside_the_constraints_fails_openssl_verify() {
 /// pathlen 1 allows one more CA level; below pathlen 0 or a too-large --path-len: exit 2.
 #[test]
 fn path_length_is_enforced() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init(&["--name", "Test Root"]);
     let (mid, sub) = (env.path("mid"), env.path("sub"));
     intermediate_ok(
@@ -413,29 +331,25 @@ fn path_length_is_enforced() {
 
     // openssl agrees: a CA forged below Sub breaks the chain of its leaves.
     let rogue = forge(
-        &env,
+        env.tmp.path(),
         "rogue",
         "/CN=Rogue",
         "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign",
-        &sub.join("ca.crt"),
-        &sub.join("private/ca.key"),
+        (&sub.join("ca.crt"), &sub.join("private/ca.key")),
         None,
-    );
+    )
+    .0;
     let leaf = forge(
-        &env,
+        env.tmp.path(),
         "rogue-leaf",
         "/CN=x.example",
         &format!("{LEAF_EXT}\nsubjectAltName=DNS:x.example"),
-        &rogue,
-        &env.path("rogue.key"),
+        (&rogue, &env.path("rogue.key")),
         None,
-    );
-    let untrusted = env.path("rogue-chain.pem");
-    std::fs::write(
-        &untrusted,
-        read_text(&rogue) + &read_text(&sub.join("ca-chain.pem")),
     )
-    .unwrap();
+    .0;
+    let untrusted = env.path("rogue-chain.pem");
+    cat(&[&rogue, &sub.join("ca-chain.pem")], &untrusted);
     let (ok, msg) = verify(&env.ca_cert(), Some(&untrusted), &leaf, &[]);
     assert!(
         !ok && msg.contains("path length constraint exceeded"),
@@ -446,7 +360,7 @@ fn path_length_is_enforced() {
 /// The child signs its own CRL; openssl's -crl_check then rejects its revoked leaf.
 #[test]
 fn child_crl_is_signed_by_the_child_and_revokes_its_leaf() {
-    let env = Env::new();
+    let env = TempCa::new();
     let child = root_and_constrained_child(&env);
     uca_at(&env, &child)
         .args(["issue", "web.svc.internal", "ok.svc.internal"])
@@ -464,9 +378,9 @@ fn child_crl_is_signed_by_the_child_and_revokes_its_leaf() {
         &[
             "crl",
             "-in",
-            s(&crl),
+            crl.utf8(),
             "-CAfile",
-            s(&ca),
+            ca.utf8(),
             "-noout",
             "-verify",
         ],
@@ -481,9 +395,9 @@ fn child_crl_is_signed_by_the_child_and_revokes_its_leaf() {
         &[
             "crl",
             "-in",
-            s(&crl),
+            crl.utf8(),
             "-CAfile",
-            s(&env.ca_cert()),
+            env.ca_cert().utf8(),
             "-noout",
             "-verify",
         ],
@@ -492,22 +406,22 @@ fn child_crl_is_signed_by_the_child_and_revokes_its_leaf() {
         !out.status.success(),
         "the child's CRL verified against the root"
     );
-    let text = openssl(&["crl", "-in", s(&crl), "-noout", "-text"]);
+    let text = openssl(&["crl", "-in", crl.utf8(), "-noout", "-text"]);
     assert!(text.contains("Issuer: CN = Issuing 1"), "{text}");
-    let revoked = serial_of(&child.join("issued/web.svc.internal/cert.pem"));
+    let revoked = serial_of(&child.join("issued/web.svc.internal/cert.pem")).to_lowercase();
     assert!(
         text.to_ascii_lowercase().contains(&revoked),
         "{revoked} not in {text}"
     );
 
     let trust = env.path("trust.pem");
-    std::fs::write(&trust, read_text(&env.ca_cert()) + &read_text(&ca)).unwrap();
+    cat(&[&env.ca_cert(), &ca], &trust);
     let check = |name: &str| {
         verify(
             &trust,
             None,
             &child.join(format!("issued/{name}/cert.pem")),
-            &["-crl_check", "-CRLfile", s(&crl)],
+            &["-crl_check", "-CRLfile", crl.utf8()],
         )
     };
     let (ok, msg) = check("web.svc.internal");
@@ -519,27 +433,13 @@ fn child_crl_is_signed_by_the_child_and_revokes_its_leaf() {
 /// Vault/OpenBao: a CA CSR is signed as a constrained intermediate whose leaves verify.
 #[test]
 fn vault_style_csr_is_signed_as_an_intermediate() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init(&["--name", "Test Root"]);
-    let (csr, vkey, vcrt) = (env.path("v.csr"), env.path("v.key"), env.path("v.crt"));
-    openssl(&[
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        s(&vkey),
-        "-subj",
-        "/CN=Vault Intermediate",
-        "-out",
-        s(&csr),
-    ]);
+    let csr = make_csr(&env.path("v.csr"), EC_P256, "/CN=Vault Intermediate", &[]);
+    let (vkey, vcrt) = (env.path("v.key"), env.path("v.crt"));
     env.uca_pass()
-        .args(["sign", "--profile", "intermediate", s(&csr)])
-        .args(["--out", s(&vcrt), "--permit-dns", "vault.internal"])
+        .args(["sign", "--profile", "intermediate", csr.utf8()])
+        .args(["--out", vcrt.utf8(), "--permit-dns", "vault.internal"])
         .assert()
         .success();
 
@@ -566,10 +466,7 @@ fn vault_style_csr_is_signed_as_an_intermediate() {
     let (critical, _) = extension(&text, "X509v3 Name Constraints").expect("name constraints");
     assert!(critical && text.contains("DNS:vault.internal"), "{text}");
     // The certificate carries the CSR's key.
-    assert_eq!(
-        openssl(&["x509", "-in", s(&vcrt), "-noout", "-pubkey"]),
-        openssl(&["pkey", "-in", s(&vkey), "-pubout"])
-    );
+    assert_eq!(cert_pubkey(&vcrt), key_pubkey(&vkey));
 
     let list = env.json(&["list"]);
     assert!(
@@ -583,25 +480,25 @@ fn vault_style_csr_is_signed_as_an_intermediate() {
 
     // What Vault then issues with that key.
     let leaf = forge(
-        &env,
+        env.tmp.path(),
         "a",
         "/CN=a.vault.internal",
         &format!("{LEAF_EXT}\nsubjectAltName=DNS:a.vault.internal"),
-        &vcrt,
-        &vkey,
+        (&vcrt, &vkey),
         None,
-    );
+    )
+    .0;
     let (ok, msg) = verify(&env.ca_cert(), Some(&vcrt), &leaf, &[]);
     assert!(ok && msg.contains("OK"), "{msg}");
     let outside = forge(
-        &env,
+        env.tmp.path(),
         "b",
         "/CN=b.example.com",
         &format!("{LEAF_EXT}\nsubjectAltName=DNS:b.example.com"),
-        &vcrt,
-        &vkey,
+        (&vcrt, &vkey),
         None,
-    );
+    )
+    .0;
     let (ok, msg) = verify(&env.ca_cert(), Some(&vcrt), &outside, &[]);
     assert!(!ok && msg.contains("permitted subtree violation"), "{msg}");
 }
@@ -609,7 +506,7 @@ fn vault_style_csr_is_signed_as_an_intermediate() {
 /// Bad constraints, pathlen or subtrees: exit 2, a hint, no child dir, nothing changed.
 #[test]
 fn bad_intermediate_requests_change_nothing() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init(&["--name", "Test Root"]);
     let root = env.ca_dir();
     let (leafonly, mid, cm) = (env.path("leafonly"), env.path("mid"), env.path("cm"));
@@ -636,22 +533,7 @@ fn bad_intermediate_requests_change_nothing() {
             "--no-passphrase",
         ],
     );
-    let csr = env.path("v.csr");
-    openssl(&[
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        s(&env.path("v.key")),
-        "-subj",
-        "/CN=Vault Intermediate",
-        "-out",
-        s(&csr),
-    ]);
+    let csr = make_csr(&env.path("v.csr"), EC_P256, "/CN=Vault Intermediate", &[]);
 
     let new = env.path("new");
     let cases: Vec<(&Path, Vec<&str>, &str)> = vec![
@@ -723,7 +605,7 @@ fn bad_intermediate_requests_change_nothing() {
     ] {
         let before = snapshot(env.tmp.path());
         let out = uca_at(&env, dir)
-            .args(["sign", "--profile", "intermediate", s(&csr)])
+            .args(["sign", "--profile", "intermediate", csr.utf8()])
             .args(&extra)
             .output()
             .unwrap();

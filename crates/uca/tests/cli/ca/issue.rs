@@ -12,25 +12,6 @@ const SUBJECT: &str = "O=Acme,OU=Platform,C=US,ST=Oregon,L=Portland";
 const PROFILES: [&str; 4] = ["server", "client", "both", "code-signing"];
 const LEAF_KEYS: [&str; 5] = ["ec-p256", "ec-p384", "ed25519", "rsa-2048", "rsa-3072"];
 
-/// `uca --json issue ARGS` → the `issued` array.
-fn issue(env: &Env, args: &[&str]) -> Vec<Value> {
-    let mut all = vec!["issue"];
-    all.extend_from_slice(args);
-    let v = env.json(&all);
-    v["issued"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no issued[] in {v}"))
-        .clone()
-}
-
-/// `uca --json list` → the `certificates` array.
-fn ledger(env: &Env) -> Vec<Value> {
-    env.json(&["list"])["certificates"]
-        .as_array()
-        .expect("certificates[]")
-        .clone()
-}
-
 fn sig_alg(ca_key: &str) -> &'static str {
     match ca_key {
         "ec-p256" => "ecdsa-with-SHA256",
@@ -41,37 +22,9 @@ fn sig_alg(ca_key: &str) -> &'static str {
     }
 }
 
-fn eku(profile: &str) -> &'static str {
-    match profile {
-        "server" => "TLS Web Server Authentication",
-        "client" => "TLS Web Client Authentication",
-        "both" => "TLS Web Server Authentication, TLS Web Client Authentication",
-        "code-signing" => "Code Signing",
-        p => panic!("unknown profile {p}"),
-    }
-}
-
 /// A key identifier as openssl prints it, without an optional `keyid:` prefix.
 fn key_id(v: &str) -> String {
     v.trim().trim_start_matches("keyid:").to_ascii_uppercase()
-}
-
-/// The headers of the extension block of `openssl x509 -text` (indented exactly 12 spaces), so an
-/// unexpected extension cannot hide.
-fn extension_headers(text: &str) -> BTreeSet<String> {
-    text.lines()
-        .skip_while(|l| !l.trim().starts_with("X509v3 extensions:"))
-        .skip(1)
-        .take_while(|l| !l.trim().starts_with("Signature Algorithm:"))
-        .filter(|l| l.len() > 12 && l.starts_with("            ") && !l[12..].starts_with(' '))
-        .map(|l| {
-            l.trim()
-                .trim_end_matches("critical")
-                .trim()
-                .trim_end_matches(':')
-                .to_string()
-        })
-        .collect()
 }
 
 fn line_with<'a>(text: &'a str, prefix: &str) -> &'a str {
@@ -93,11 +46,11 @@ fn san_line(cert: &Path) -> String {
 }
 
 /// `openssl verify -x509_strict -CAfile ca.crt [EXTRA] cert`: Ok(stdout) or Err(stdout+stderr).
-fn verify(env: &Env, cert: &Path, extra: &[&str]) -> Result<String, String> {
+fn verify(env: &TempCa, cert: &Path, extra: &[&str]) -> Result<String, String> {
     let ca = env.ca_cert();
-    let mut args = vec!["verify", "-x509_strict", "-CAfile", s(&ca)];
+    let mut args = vec!["verify", "-x509_strict", "-CAfile", ca.utf8()];
     args.extend_from_slice(extra);
-    args.push(s(cert));
+    args.push(cert.utf8());
     let out = run("openssl", &args);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     if out.status.success() && stdout.contains(": OK") {
@@ -109,21 +62,19 @@ fn verify(env: &Env, cert: &Path, extra: &[&str]) -> Result<String, String> {
 
 /// The certificate's public key equals the one derived from key.pem (which openssl can read).
 fn assert_key_matches(cert: &Path, key: &Path) {
-    let from_cert = openssl(&["x509", "-in", s(cert), "-noout", "-pubkey"]);
-    let from_key = openssl(&["pkey", "-in", s(key), "-pubout"]);
     assert_eq!(
-        from_cert,
-        from_key,
+        cert_pubkey(cert),
+        key_pubkey(key),
         "{} does not belong to {}",
-        s(key),
-        s(cert)
+        key.utf8(),
+        cert.utf8()
     );
 }
 
 /// The serial as openssl sees it: equals uca's JSON serial, 16 content bytes, positive, and the
 /// DER INTEGER really is 16 bytes long.
 fn assert_serial(cert: &Path, json_serial: &str) {
-    let out = openssl(&["x509", "-in", s(cert), "-noout", "-serial"]);
+    let out = openssl(&["x509", "-in", cert.utf8(), "-noout", "-serial"]);
     let hex = out
         .trim()
         .strip_prefix("serial=")
@@ -140,7 +91,7 @@ fn assert_serial(cert: &Path, json_serial: &str) {
         (1..0x80).contains(&first),
         "serial {hex}: first byte must be 0x01..0x7f"
     );
-    let asn1 = openssl(&["asn1parse", "-in", s(cert)]);
+    let asn1 = openssl(&["asn1parse", "-in", cert.utf8()]);
     let serial_line = asn1
         .lines()
         .find(|l| l.contains("d=2") && l.contains("INTEGER"))
@@ -152,7 +103,7 @@ fn assert_serial(cert: &Path, json_serial: &str) {
 }
 
 /// Root: BC CA:TRUE critical, KU keyCertSign+cRLSign critical, SKI, signature per key type.
-fn check_root(env: &Env, ca_key: &str) -> String {
+fn check_root(env: &TempCa, ca_key: &str) -> String {
     let ca = env.ca_cert();
     let text = x509_text(&ca);
     assert_eq!(
@@ -177,7 +128,14 @@ fn check_root(env: &Env, ca_key: &str) -> String {
 }
 
 /// Every property of one issued leaf, judged by openssl.
-fn check_leaf(env: &Env, ca_key: &str, ca_ski: &str, entry: &Value, leaf_key: &str, profile: &str) {
+fn check_leaf(
+    env: &TempCa,
+    ca_key: &str,
+    ca_ski: &str,
+    entry: &Value,
+    leaf_key: &str,
+    profile: &str,
+) {
     let name = entry["name"].as_str().expect("name");
     let ctx = format!("CA {ca_key}, leaf {name} {leaf_key} {profile}");
     let cert = env.issued(name, "cert.pem");
@@ -189,9 +147,8 @@ fn check_leaf(env: &Env, ca_key: &str, ca_ski: &str, entry: &Value, leaf_key: &s
     assert_eq!(entry["profile"], profile, "{ctx}");
     assert_eq!(entry["key_type"], leaf_key, "{ctx}");
     assert_eq!(entry["clamped"], false, "{ctx}");
-    let fp = openssl(&["x509", "-in", s(&cert), "-noout", "-fingerprint", "-sha256"]);
     assert_eq!(
-        fp.trim(),
+        fingerprint(&cert).trim(),
         format!(
             "sha256 Fingerprint={}",
             entry["fingerprint_sha256"].as_str().expect("fp")
@@ -260,7 +217,13 @@ fn check_leaf(env: &Env, ca_key: &str, ca_ski: &str, entry: &Value, leaf_key: &s
     .iter()
     .map(|h| h.to_string())
     .collect();
-    assert_eq!(extension_headers(&text), want, "{ctx}:\n{text}");
+    assert_eq!(
+        extension_headers(&text)
+            .into_iter()
+            .collect::<BTreeSet<_>>(),
+        want,
+        "{ctx}:\n{text}"
+    );
     assert_eq!(
         extension(&text, "X509v3 Basic Constraints"),
         Some((true, "CA:FALSE".into())),
@@ -279,7 +242,7 @@ fn check_leaf(env: &Env, ca_key: &str, ca_ski: &str, entry: &Value, leaf_key: &s
     );
     assert_eq!(
         extension(&text, "X509v3 Extended Key Usage"),
-        Some((false, eku(profile).into())),
+        Some((false, eku_of(profile).into())),
         "{ctx}"
     );
     let (ski_critical, ski) = extension(&text, "X509v3 Subject Key Identifier").expect("SKI");
@@ -296,7 +259,7 @@ fn check_leaf(env: &Env, ca_key: &str, ca_ski: &str, entry: &Value, leaf_key: &s
     );
 
     // countryName is a PrintableString (X.520) in issuer and subject alike.
-    let asn1 = openssl(&["asn1parse", "-in", s(&cert)]);
+    let asn1 = openssl(&["asn1parse", "-in", cert.utf8()]);
     let mut lines = asn1.lines();
     let mut countries = 0;
     while let Some(l) = lines.next() {
@@ -336,7 +299,7 @@ fn check_leaf(env: &Env, ca_key: &str, ca_ski: &str, entry: &Value, leaf_key: &s
 /// One CA key type against every leaf key type, rotating the profile so that across the four CA
 /// tests every (CA, profile) and (leaf key, profile) pair occurs.
 fn matrix(ca_key: &str, offset: usize, extra_keys: &[(&str, &str)]) {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&["--key", ca_key, "--subject", SUBJECT]);
     let ca_ski = check_root(&env, ca_key);
     let mut cases: Vec<(String, &str, &str)> = LEAF_KEYS
@@ -352,7 +315,7 @@ fn matrix(ca_key: &str, offset: usize, extra_keys: &[(&str, &str)]) {
         .collect();
     cases.extend(extra_keys.iter().map(|&(k, p)| (format!("{k}-{p}"), k, p)));
     for (name, key, profile) in &cases {
-        let issued = issue(&env, &[name, "--key", key, "--profile", profile]);
+        let issued = env.issue_json(&[name, "--key", key, "--profile", profile]);
         assert_eq!(issued.len(), 1);
         check_leaf(&env, ca_key, &ca_ski, &issued[0], key, profile);
     }
@@ -385,25 +348,25 @@ fn matrix_ca_rsa_2048() {
 /// Every profile with one key type gives exactly its EKU (the matrix covers the rest).
 #[test]
 fn every_profile_gives_its_eku() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&["--subject", SUBJECT]);
     let ca_ski = check_root(&env, "ec-p256");
     for profile in PROFILES {
         let name = format!("p-{profile}");
-        let issued = issue(&env, &[&name, "--profile", profile]);
+        let issued = env.issue_json(&[&name, "--profile", profile]);
         check_leaf(&env, "ec-p256", &ca_ski, &issued[0], "ec-p256", profile);
     }
     // The default profile is both.
-    let issued = issue(&env, &["default-profile"]);
+    let issued = env.issue_json(&["default-profile"]);
     check_leaf(&env, "ec-p256", &ca_ski, &issued[0], "ec-p256", "both");
 }
 
 /// Default rule: a NAME ending in digits also answers without them; one without digits gets only itself.
 #[test]
 fn default_san_rule_adds_the_base_name() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    let issued = issue(&env, &["rmq1", "rmq12", "web"]);
+    let issued = env.issue_json(&["rmq1", "rmq12", "web"]);
     let want = [
         ("rmq1", "DNS:rmq1, DNS:rmq"),
         ("rmq12", "DNS:rmq12, DNS:rmq"),
@@ -432,9 +395,9 @@ fn default_san_rule_adds_the_base_name() {
 /// --no-rules leaves only the NAME.
 #[test]
 fn no_rules_leaves_only_the_name() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    issue(&env, &["rmq1", "--no-rules"]);
+    env.issue_json(&["rmq1", "--no-rules"]);
     assert_eq!(san_line(&env.issued("rmq1", "cert.pem")), "DNS:rmq1");
     let err = verify(
         &env,
@@ -447,7 +410,7 @@ fn no_rules_leaves_only_the_name() {
 /// Rules edited in uca.toml apply to the next issue, and --no-rules still turns them off.
 #[test]
 fn custom_rules_from_the_config_file() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     let cfg_path = env.ca_dir().join("uca.toml");
     let cfg = std::fs::read_to_string(&cfg_path).expect("uca.toml");
@@ -456,7 +419,7 @@ fn custom_rules_from_the_config_file() {
     let new = r#"rules = ["{name}", "{base}", "{name}.svc.internal", "{base}.svc.internal"]"#;
     std::fs::write(&cfg_path, cfg.replace(old, new)).expect("write uca.toml");
 
-    issue(&env, &["rmq1", "web"]);
+    env.issue_json(&["rmq1", "web"]);
     let sans = |name: &str| -> BTreeSet<String> {
         san_line(&env.issued(name, "cert.pem"))
             .split(", ")
@@ -485,14 +448,14 @@ fn custom_rules_from_the_config_file() {
     )
     .expect("rule SAN");
 
-    issue(&env, &["rmq2", "--no-rules"]);
+    env.issue_json(&["rmq2", "--no-rules"]);
     assert_eq!(san_line(&env.issued("rmq2", "cert.pem")), "DNS:rmq2");
 }
 
 /// --san of every type (DNS, wildcard, IP, email, URI, IDN, prefixes) is typed, normalized and deduplicated.
 #[test]
 fn extra_sans_of_every_type() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     let args = [
         "rmq1",
@@ -527,7 +490,7 @@ fn extra_sans_of_every_type() {
         "--san",
         "10.0.0.7",
     ];
-    let issued = issue(&env, &args);
+    let issued = env.issue_json(&args);
     let json: Vec<String> = issued[0]["sans"]
         .as_array()
         .expect("sans")
@@ -610,7 +573,7 @@ fn extra_sans_of_every_type() {
 /// Malformed SANs are refused with exit 2 and leave the CA directory untouched.
 #[test]
 fn invalid_sans_are_refused_and_change_nothing() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     let before = snapshot(&env.ca_dir());
     for bad in [
@@ -634,7 +597,7 @@ fn invalid_sans_are_refused_and_change_nothing() {
 /// key.pem 0600/dir 0700, PKCS#8 v1 matching the cert; chain.pem = ca.crt; fullchain = cert + chain.
 #[test]
 fn files_modes_chain_and_keys() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     for (name, key) in [
         ("f-ec", "ec-p256"),
@@ -642,7 +605,7 @@ fn files_modes_chain_and_keys() {
         ("f-rsa", "rsa-2048"),
         ("f-p384", "ec-p384"),
     ] {
-        let entry = &issue(&env, &[name, "--key", key])[0];
+        let entry = &env.issue_json(&[name, "--key", key])[0];
         let cert_path = env.issued(name, "cert.pem");
         let key_path = env.issued(name, "key.pem");
         let chain_path = env.issued(name, "chain.pem");
@@ -672,13 +635,13 @@ fn files_modes_chain_and_keys() {
             pem.starts_with("-----BEGIN PRIVATE KEY-----"),
             "{name}: unencrypted PKCS#8 expected"
         );
-        let asn1 = openssl(&["asn1parse", "-in", s(&key_path)]);
+        let asn1 = openssl(&["asn1parse", "-in", key_path.utf8()]);
         let version = asn1.lines().nth(1).unwrap_or("");
         assert!(
             version.contains("INTEGER") && version.trim_end().ends_with(":00"),
             "{name}: not PKCS#8 v1:\n{asn1}"
         );
-        openssl(&["pkey", "-in", s(&key_path), "-noout"]);
+        openssl(&["pkey", "-in", key_path.utf8(), "-noout"]);
         assert_key_matches(&cert_path, &key_path);
 
         let cert = std::fs::read(&cert_path).expect("cert");
@@ -704,19 +667,19 @@ fn files_modes_chain_and_keys() {
         let out = openssl(&[
             "verify",
             "-CAfile",
-            s(&env.ca_cert()),
+            env.ca_cert().utf8(),
             "-untrusted",
-            s(&chain_path),
-            s(&cert_path),
+            chain_path.utf8(),
+            cert_path.utf8(),
         ]);
         assert!(out.contains(": OK"), "{out}");
         let out = openssl(&[
             "verify",
             "-CAfile",
-            s(&env.ca_cert()),
+            env.ca_cert().utf8(),
             "-untrusted",
-            s(&full_path),
-            s(&full_path),
+            full_path.utf8(),
+            full_path.utf8(),
         ]);
         assert!(out.contains(": OK"), "{out}");
     }
@@ -727,7 +690,7 @@ fn openssl_dates(cert: &Path) -> (time::OffsetDateTime, time::OffsetDateTime) {
     let out = openssl(&[
         "x509",
         "-in",
-        s(cert),
+        cert.utf8(),
         "-noout",
         "-dates",
         "-dateopt",
@@ -763,7 +726,7 @@ fn assert_about(got: time::Duration, want: time::Duration, slack_s: i64, what: &
 /// Default 397 days, --days 30, notBefore backdated 5 minutes, JSON dates equal the certificate's.
 #[test]
 fn validity_default_and_days() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     let now = time::OffsetDateTime::now_utc();
     for (name, args, days) in [
@@ -772,7 +735,7 @@ fn validity_default_and_days() {
     ] {
         let mut all = vec![name];
         all.extend(args);
-        let entry = &issue(&env, &all)[0];
+        let entry = &env.issue_json(&all)[0];
         let (nb, na) = openssl_dates(&env.issued(name, "cert.pem"));
         assert_eq!(json_time(&entry["not_before"]), nb, "{name}");
         assert_eq!(json_time(&entry["not_after"]), na, "{name}");
@@ -795,7 +758,7 @@ fn validity_default_and_days() {
 /// Under a 30-day CA a default leaf is clamped to the CA's notAfter with a warning; a 10-day one is not.
 #[test]
 fn validity_is_clamped_to_the_ca() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&["--days", "30"]);
     let (_, ca_na) = openssl_dates(&env.ca_cert());
 
@@ -845,9 +808,9 @@ fn long_name_has_no_cn_and_critical_san_when_subject_is_empty() {
     let long = format!("{}.example.org", "a".repeat(60));
     assert_eq!(long.len(), 72);
 
-    let with_defaults = Env::new();
+    let with_defaults = TempCa::new();
     with_defaults.init_plain(&["--subject", SUBJECT]);
-    issue(&with_defaults, &[&long]);
+    with_defaults.issue_json(&[&long]);
     let cert = with_defaults.issued(&long, "cert.pem");
     let text = x509_text(&cert);
     assert_eq!(
@@ -856,12 +819,12 @@ fn long_name_has_no_cn_and_critical_san_when_subject_is_empty() {
     );
     assert_eq!(san_line(&cert), format!("DNS:{long}"));
 
-    let bare = Env::new();
+    let bare = TempCa::new();
     bare.init_plain(&[]);
-    issue(&bare, &[&long]);
+    bare.issue_json(&[&long]);
     let cert = bare.issued(&long, "cert.pem");
     let text = x509_text(&cert);
-    let subject = openssl(&["x509", "-in", s(&cert), "-noout", "-subject"]);
+    let subject = openssl(&["x509", "-in", cert.utf8(), "-noout", "-subject"]);
     assert_eq!(subject.trim(), "subject=", "{text}");
     assert_eq!(
         extension(&text, "X509v3 Subject Alternative Name"),
@@ -874,7 +837,7 @@ fn long_name_has_no_cn_and_critical_san_when_subject_is_empty() {
 /// --days 0 is invalid input (exit 2) and writes nothing.
 #[test]
 fn zero_days_is_rejected() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     let before = snapshot(&env.ca_dir());
     env.uca()
@@ -888,9 +851,9 @@ fn zero_days_is_rejected() {
 /// Re-issuing needs --force (else exit 5, nothing changed); --force gives new key+serial, old superseded.
 #[test]
 fn force_reissues_and_supersedes() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    let first = issue(&env, &["rmq1"])[0].clone();
+    let first = env.issue_json(&["rmq1"])[0].clone();
     let s1 = first["serial"].as_str().expect("serial").to_string();
     let cert1 = std::fs::read(env.issued("rmq1", "cert.pem")).expect("cert");
     let key1 = std::fs::read(env.issued("rmq1", "key.pem")).expect("key");
@@ -907,7 +870,7 @@ fn force_reissues_and_supersedes() {
         "a refused issue must change nothing"
     );
 
-    let second = issue(&env, &["rmq1", "--force"])[0].clone();
+    let second = env.issue_json(&["rmq1", "--force"])[0].clone();
     let s2 = second["serial"].as_str().expect("serial").to_string();
     assert_ne!(s1, s2);
     assert_eq!(second["replaced"], s1.as_str());
@@ -927,7 +890,7 @@ fn force_reissues_and_supersedes() {
     verify(&env, &cert2, &[]).expect("new certificate verifies");
     assert_eq!(mode(&env.issued("rmq1", "key.pem")), 0o600);
 
-    let rows = ledger(&env);
+    let rows = env.ledger();
     let status = |serial: &str| {
         rows.iter()
             .find(|r| r["serial"] == serial)
@@ -945,11 +908,11 @@ fn force_reissues_and_supersedes() {
 /// One call issues 50 NAMEs: 50 directories, 50 "issued" ledger rows, 50 distinct serials.
 #[test]
 fn batch_of_fifty() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     let names: Vec<String> = (1..=50).map(|i| format!("a{i}")).collect();
     let args: Vec<&str> = names.iter().map(String::as_str).collect();
-    let issued = issue(&env, &args);
+    let issued = env.issue_json(&args);
     assert_eq!(issued.len(), 50);
     let serials: HashSet<&str> = issued.iter().filter_map(|e| e["serial"].as_str()).collect();
     assert_eq!(serials.len(), 50, "serials must be unique");
@@ -972,7 +935,8 @@ fn batch_of_fifty() {
         .expect("issued/")
         .count();
     assert_eq!(dirs, 50);
-    let rows: Vec<Value> = ledger(&env)
+    let rows: Vec<Value> = env
+        .ledger()
         .into_iter()
         .filter(|r| r["profile"] != "root")
         .collect();

@@ -7,7 +7,7 @@ use predicates::prelude::*;
 /// Every ledger field the issue names is there, and matches openssl's view of the file.
 #[test]
 fn ledger_rows_match_the_certificates() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init(&[]);
     env.uca_pass()
         .args(["issue", "rmq1", "--san", "10.0.0.7"])
@@ -46,18 +46,15 @@ fn ledger_rows_match_the_certificates() {
         serde_json::json!(["DNS:rmq1", "DNS:rmq", "IP:10.0.0.7"])
     );
     let cert = env.issued("rmq1", "cert.pem");
-    let c = cert.to_str().unwrap();
-    let serial = openssl(&["x509", "-in", c, "-noout", "-serial"]);
     assert_eq!(
-        serial.trim().trim_start_matches("serial=").to_lowercase(),
+        serial_of(&cert).to_lowercase(),
         row["serial"].as_str().unwrap()
     );
-    let fp = openssl(&["x509", "-in", c, "-noout", "-fingerprint", "-sha256"]);
     assert_eq!(
-        fp.trim().rsplit('=').next().unwrap(),
+        fingerprint(&cert).trim().rsplit('=').next().unwrap(),
         row["fingerprint_sha256"].as_str().unwrap()
     );
-    let end = openssl(&["x509", "-in", c, "-noout", "-enddate"]);
+    let end = openssl(&["x509", "-in", cert.utf8(), "-noout", "-enddate"]);
     let secs = row["seconds_left"].as_i64().unwrap();
     assert!(
         (396 * 86400..=397 * 86400).contains(&secs),
@@ -68,7 +65,7 @@ fn ledger_rows_match_the_certificates() {
 /// `show` describes the extensions in words, by NAME or by serial, and keeps the history.
 #[test]
 fn show_by_name_and_serial() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     env.uca()
         .args(["issue", "api1", "--profile", "server"])
@@ -113,7 +110,7 @@ fn show_by_name_and_serial() {
 /// Without a terminal, list prints no color codes; with --status it filters.
 #[test]
 fn list_is_plain_text_without_a_terminal() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     env.uca().args(["issue", "a1", "b1"]).assert().success();
     env.uca()

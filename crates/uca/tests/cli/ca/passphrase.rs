@@ -1,6 +1,6 @@
 //! `uca passphrase change`: judged by openssl, refusals, generated passphrases, SIGKILL safety.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -9,10 +9,6 @@ use crate::support::*;
 const NEW: &str = "a different passphrase entirely";
 const THIRD: &str = "yet another passphrase, from a file";
 
-fn key_path(env: &Env) -> PathBuf {
-    env.ca_dir().join("private/ca.key")
-}
-
 /// Whether openssl opens the key with `passphrase`.
 fn opens(key: &Path, passphrase: &str) -> bool {
     run(
@@ -20,7 +16,7 @@ fn opens(key: &Path, passphrase: &str) -> bool {
         &[
             "pkey",
             "-in",
-            s(key),
+            key.utf8(),
             "-passin",
             &format!("pass:{passphrase}"),
             "-noout",
@@ -31,16 +27,16 @@ fn opens(key: &Path, passphrase: &str) -> bool {
 }
 
 /// Asserts that the key, opened with `passphrase`, is the CA certificate's key.
-fn assert_key_matches_cert(env: &Env, passphrase: &str) {
+fn assert_key_matches_cert(env: &TempCa, passphrase: &str) {
     let key_pub = openssl(&[
         "pkey",
         "-in",
-        s(&key_path(env)),
+        env.ca_key().utf8(),
         "-passin",
         &format!("pass:{passphrase}"),
         "-pubout",
     ]);
-    let cert_pub = openssl(&["x509", "-in", s(&env.ca_cert()), "-noout", "-pubkey"]);
+    let cert_pub = cert_pubkey(&env.ca_cert());
     assert_eq!(
         key_pub, cert_pub,
         "the key no longer belongs to the CA certificate"
@@ -48,8 +44,8 @@ fn assert_key_matches_cert(env: &Env, passphrase: &str) {
 }
 
 /// Asserts the key file's form: encrypted PKCS#8, mode 0600.
-fn assert_key_file(env: &Env) {
-    let key = key_path(env);
+fn assert_key_file(env: &TempCa) {
+    let key = env.ca_key();
     let pem = std::fs::read_to_string(&key).unwrap();
     assert!(
         pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"),
@@ -70,9 +66,9 @@ fn others(dir: &Path, keep: &[&str]) -> Vec<String> {
 /// Changing via UCA_NEW_PASSPHRASE, then via files: openssl and uca accept only the new one.
 #[test]
 fn change_via_env_and_via_files() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init(&[]);
-    let key = key_path(&env);
+    let key = env.ca_key();
 
     let out = env
         .uca_pass()
@@ -99,8 +95,8 @@ fn change_via_env_and_via_files() {
     std::fs::write(&old_file, format!("{NEW}\nignored second line\n")).unwrap();
     std::fs::write(&new_file, format!("{THIRD}\n")).unwrap();
     env.uca()
-        .args(["passphrase", "change", "--passphrase-file", s(&old_file)])
-        .args(["--new-passphrase-file", s(&new_file)])
+        .args(["passphrase", "change", "--passphrase-file", old_file.utf8()])
+        .args(["--new-passphrase-file", new_file.utf8()])
         .assert()
         .success();
     assert!(opens(&key, THIRD));
@@ -109,12 +105,12 @@ fn change_via_env_and_via_files() {
     assert_key_matches_cert(&env, THIRD);
     let out = env
         .uca()
-        .args(["issue", "web2", "--passphrase-file", s(&old_file)])
+        .args(["issue", "web2", "--passphrase-file", old_file.utf8()])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
     env.uca()
-        .args(["issue", "web2", "--passphrase-file", s(&new_file)])
+        .args(["issue", "web2", "--passphrase-file", new_file.utf8()])
         .assert()
         .success();
     assert_eq!(
@@ -126,9 +122,9 @@ fn change_via_env_and_via_files() {
 /// A wrong old passphrase, or no new one, is refused and leaves the key's bytes unchanged.
 #[test]
 fn wrong_old_passphrase_changes_nothing() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init(&[]);
-    let key = key_path(&env);
+    let key = env.ca_key();
     let bytes = std::fs::read(&key).unwrap();
     let before = snapshot(&env.ca_dir());
 
@@ -172,9 +168,9 @@ fn wrong_old_passphrase_changes_nothing() {
 /// --generate-passphrase --passphrase-out writes a 0400 file whose passphrase opens the key.
 #[test]
 fn generated_passphrase_goes_to_a_private_file() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init(&[]);
-    let key = key_path(&env);
+    let key = env.ca_key();
     let out_file = env.path("generated.pass");
     let out = env
         .uca_pass()
@@ -200,13 +196,13 @@ fn generated_passphrase_goes_to_a_private_file() {
             && !String::from_utf8_lossy(&out.stdout).contains(&generated),
         "the passphrase written to a file was also printed"
     );
-    let passin = format!("file:{}", s(&out_file));
-    openssl(&["pkey", "-in", s(&key), "-passin", &passin, "-noout"]);
+    let passin = format!("file:{}", out_file.utf8());
+    openssl(&["pkey", "-in", key.utf8(), "-passin", &passin, "-noout"]);
     assert!(opens(&key, &generated) && !opens(&key, PASS));
     assert_key_file(&env);
     assert_key_matches_cert(&env, &generated);
     env.uca()
-        .args(["issue", "web1", "--passphrase-file", s(&out_file)])
+        .args(["issue", "web1", "--passphrase-file", out_file.utf8()])
         .assert()
         .success();
 }
@@ -214,11 +210,10 @@ fn generated_passphrase_goes_to_a_private_file() {
 /// SIGKILL at random moments: exactly one passphrase opens the key; leftovers get cleaned.
 #[test]
 fn killed_change_leaves_exactly_one_working_passphrase() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init(&[]);
-    let key = key_path(&env);
+    let key = env.ca_key();
     let private = env.ca_dir().join("private");
-    let uca_bin = assert_cmd::cargo::cargo_bin("uca");
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -240,16 +235,13 @@ fn killed_change_leaves_exactly_one_working_passphrase() {
         let kill = i % 5 != 0; // runs 0 and 5 complete, the other 8 are killed
         let delay = full_run_ms / 2 + next_rand() % (full_run_ms * 6 / 10 + 1);
         let what = format!("run {i} (seed {seed}, kill {kill} after {delay} ms)");
-        let mut cmd = std::process::Command::new(&uca_bin);
-        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("UCA_")) {
-            cmd.env_remove(k);
-        }
+        let mut cmd = uca_std();
         let started = std::time::Instant::now();
         let mut child = cmd
             .current_dir(env.tmp.path())
             .env("UCA_PASSPHRASE", current)
             .env("UCA_NEW_PASSPHRASE", other)
-            .args(["--dir", s(&env.ca_dir()), "passphrase", "change"])
+            .args(["--dir", env.ca_dir().utf8(), "passphrase", "change"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

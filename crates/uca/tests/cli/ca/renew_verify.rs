@@ -9,54 +9,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-fn issue(env: &Env, name: &str, args: &[&str]) -> PathBuf {
-    env.uca_pass()
-        .arg("issue")
-        .arg(name)
-        .args(args)
-        .assert()
-        .success();
-    env.issued(name, "cert.pem")
-}
-
-/// The public key (PEM) in a certificate, per OpenSSL.
-fn cert_pub(cert: &Path) -> String {
-    openssl(&["x509", "-in", s(cert), "-noout", "-pubkey"])
-}
-
-/// The public key (PEM) of a private key file, per OpenSSL.
-fn key_pub(key: &Path) -> String {
-    openssl(&["pkey", "-in", s(key), "-pubout"])
-}
-
-/// Uppercase hex serial as `openssl x509 -serial` prints it.
-fn serial_of(cert: &Path) -> String {
-    openssl(&["x509", "-in", s(cert), "-noout", "-serial"])
-        .trim()
-        .strip_prefix("serial=")
-        .expect("serial=")
-        .to_string()
-}
-
 /// The subjectAltName extension as OpenSSL prints it.
 fn sans_of(cert: &Path) -> String {
-    openssl(&["x509", "-in", s(cert), "-noout", "-ext", "subjectAltName"])
-}
-
-/// `openssl verify -CAfile ca.crt cert` (no system store): (ok, output).
-fn openssl_verify(ca: &Path, extra: &[&str], cert: &Path) -> (bool, String) {
-    let mut args = vec!["verify", "-no-CApath", "-no-CAstore", "-CAfile", s(ca)];
-    args.extend_from_slice(extra);
-    args.push(s(cert));
-    let out = run("openssl", &args);
-    (
-        out.status.success(),
-        format!("{}{}", stdout(&out), stderr(&out)),
-    )
+    openssl(&[
+        "x509",
+        "-in",
+        cert.utf8(),
+        "-noout",
+        "-ext",
+        "subjectAltName",
+    ])
 }
 
 /// The ledger row of a serial (lowercase hex) from `uca list --json`.
-fn row(env: &Env, serial: &str) -> serde_json::Value {
+fn row(env: &TempCa, serial: &str) -> serde_json::Value {
     let list = env.json(&["list"]);
     list["certificates"]
         .as_array()
@@ -68,7 +34,7 @@ fn row(env: &Env, serial: &str) -> serde_json::Value {
 }
 
 /// `uca verify ARGS` (no passphrase), returning the output.
-fn verify(env: &Env, args: &[&str]) -> Output {
+fn verify(env: &TempCa, args: &[&str]) -> Output {
     env.uca()
         .arg("verify")
         .args(args)
@@ -77,7 +43,7 @@ fn verify(env: &Env, args: &[&str]) -> Output {
 }
 
 /// `uca --json verify ARGS`, returning (exit code, parsed JSON).
-fn verify_json(env: &Env, args: &[&str]) -> (i32, serde_json::Value) {
+fn verify_json(env: &TempCa, args: &[&str]) -> (i32, serde_json::Value) {
     let out = env
         .uca()
         .arg("--json")
@@ -91,7 +57,7 @@ fn verify_json(env: &Env, args: &[&str]) -> (i32, serde_json::Value) {
 }
 
 /// A copy of `src` (file) at `env.path(name)`, e.g. to keep a certificate that renew replaces.
-fn keep(env: &Env, src: &Path, name: &str) -> PathBuf {
+fn keep(env: &TempCa, src: &Path, name: &str) -> PathBuf {
     let dst = env.path(name);
     std::fs::copy(src, &dst).unwrap();
     dst
@@ -103,25 +69,26 @@ fn keep(env: &Env, src: &Path, name: &str) -> PathBuf {
 /// `renew` keeps the key (per OpenSSL), changes the serial, keeps SANs, supersedes the old serial.
 #[test]
 fn renew_keeps_key_new_serial_same_sans() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init(&[]);
-    let cert = issue(
-        &env,
-        "svc1",
-        &[
-            "--san",
-            "svc.example.org",
-            "--san",
-            "10.1.2.3",
-            "--profile",
-            "server",
-        ],
-    );
+    let cert = env
+        .issue(
+            "svc1",
+            &[
+                "--san",
+                "svc.example.org",
+                "--san",
+                "10.1.2.3",
+                "--profile",
+                "server",
+            ],
+        )
+        .cert;
     let key = env.issued("svc1", "key.pem");
     let old_copy = keep(&env, &cert, "old.pem");
     let old_serial = serial_of(&cert);
     let old_sans = sans_of(&cert);
-    let old_pub = key_pub(&key);
+    let old_pub = key_pubkey(&key);
     let old_key_bytes = std::fs::read(&key).unwrap();
     let old_eku = extension(&x509_text(&cert), "X509v3 Extended Key Usage");
     assert!(old_sans.contains("DNS:svc1") && old_sans.contains("IP Address:10.1.2.3"));
@@ -143,9 +110,9 @@ fn renew_keeps_key_new_serial_same_sans() {
         old_eku,
         "same profile"
     );
-    assert_eq!(key_pub(&key), old_pub, "same key");
+    assert_eq!(key_pubkey(&key), old_pub, "same key");
     assert_eq!(
-        cert_pub(&cert),
+        cert_pubkey(&cert),
         old_pub,
         "the new certificate is for that key"
     );
@@ -165,7 +132,7 @@ fn renew_keeps_key_new_serial_same_sans() {
     );
     let (ok, v) = openssl_verify(
         &env.ca_cert(),
-        &["-untrusted", s(&env.issued("svc1", "chain.pem"))],
+        &["-untrusted", env.issued("svc1", "chain.pem").utf8()],
         &env.issued("svc1", "fullchain.pem"),
     );
     assert!(ok, "{v}");
@@ -186,20 +153,26 @@ fn renew_keeps_key_new_serial_same_sans() {
 /// `renew --rekey` makes a new key of the same type that the new certificate matches.
 #[test]
 fn renew_rekey_changes_the_key() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    let cert = issue(&env, "agent", &["--profile", "client", "--key", "ed25519"]);
+    let cert = env
+        .issue("agent", &["--profile", "client", "--key", "ed25519"])
+        .cert;
     let key = env.issued("agent", "key.pem");
-    let old_pub = key_pub(&key);
+    let old_pub = key_pubkey(&key);
     let old_serial = serial_of(&cert);
     let old_sans = sans_of(&cert);
 
     let r = env.json(&["renew", "agent", "--rekey"]);
     assert_eq!(r["rekeyed"], true, "{r}");
     assert_eq!(r["key_type"], "ed25519", "{r}");
-    let new_pub = key_pub(&key);
+    let new_pub = key_pubkey(&key);
     assert_ne!(new_pub, old_pub, "--rekey must change the key");
-    assert_eq!(cert_pub(&cert), new_pub, "certificate matches the new key");
+    assert_eq!(
+        cert_pubkey(&cert),
+        new_pub,
+        "certificate matches the new key"
+    );
     assert!(
         x509_text(&cert).contains("Public Key Algorithm: ED25519"),
         "key type kept"
@@ -218,9 +191,9 @@ fn renew_rekey_changes_the_key() {
 /// `renew --revoke-old` revokes the old serial so the next CRL makes OpenSSL reject it.
 #[test]
 fn renew_revoke_old_is_listed_in_the_next_crl() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init(&[]);
-    let cert = issue(&env, "rmq1", &[]);
+    let cert = env.issue("rmq1", &[]).cert;
     let old = keep(&env, &cert, "old.pem");
     let old_serial = serial_of(&cert);
     let r = env.json(&["renew", "rmq1", "--revoke-old"]);
@@ -233,7 +206,7 @@ fn renew_revoke_old_is_listed_in_the_next_crl() {
 
     env.json(&["crl"]);
     let crl = env.ca_dir().join("crl.pem");
-    let t = openssl(&["crl", "-in", s(&crl), "-noout", "-text"]);
+    let t = openssl(&["crl", "-in", crl.utf8(), "-noout", "-text"]);
     let entry = t
         .split("Serial Number:")
         .find(|e| e.trim_start().starts_with(&old_serial))
@@ -254,34 +227,18 @@ fn renew_revoke_old_is_listed_in_the_next_crl() {
 /// Renewing a revoked, CSR-signed, unknown or CA name exits 2 and changes nothing.
 #[test]
 fn renew_refuses_revoked_csr_and_unknown_names() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init(&[]);
-    issue(&env, "gone", &[]);
+    env.issue("gone", &[]);
     env.uca()
         .args(["revoke", "gone", "--reason", "keyCompromise"])
         .assert()
         .success();
     // A CSR-signed name: the key never came to uca.
-    let csr = env.path("app.csr");
-    let key = env.path("app.key");
-    openssl(&[
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        s(&key),
-        "-subj",
-        "/CN=app",
-        "-out",
-        s(&csr),
-    ]);
+    let csr = make_csr(&env.path("app.csr"), EC_P256, "/CN=app", &[]);
     let crt = env.path("app.crt");
     env.uca_pass()
-        .args(["sign", s(&csr), "--out", s(&crt)])
+        .args(["sign", csr.utf8(), "--out", crt.utf8()])
         .assert()
         .success();
     let list = env.json(&["list"]);
@@ -332,9 +289,9 @@ fn renew_refuses_revoked_csr_and_unknown_names() {
 /// Readers never see a mixed cert/key pair or a partial file while `renew --rekey` runs 20 times.
 #[test]
 fn renew_swaps_cert_and_key_atomically() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    issue(&env, "svc", &[]);
+    env.issue("svc", &[]);
     let dir = env.ca_dir().join("issued").join("svc");
     let cert = env.issued("svc", "cert.pem");
     let key = env.issued("svc", "key.pem");
@@ -421,7 +378,11 @@ fn renew_swaps_cert_and_key_atomically() {
         let kp = tmp.join(format!("{i}.key"));
         std::fs::write(&cp, c).unwrap();
         std::fs::write(&kp, k).unwrap();
-        assert_eq!(cert_pub(&cp), key_pub(&kp), "generation {i} is not a pair");
+        assert_eq!(
+            cert_pubkey(&cp),
+            key_pubkey(&kp),
+            "generation {i} is not a pair"
+        );
     }
     let known_set: HashSet<_> = known.iter().cloned().collect();
     assert_eq!(known_set.len(), 21, "each renewal is a new pair");
@@ -482,15 +443,15 @@ fn renew_swaps_cert_and_key_atomically() {
 /// `verify` accepts a good certificate (PEM, DER, fullchain) with exit 0 and a correct JSON report.
 #[test]
 fn verify_good_certificate() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    let cert = issue(&env, "web1", &[]);
-    let out = verify(&env, &[s(&cert)]);
+    let cert = env.issue("web1", &[]).cert;
+    let out = verify(&env, &[cert.utf8()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(stdout(&out).contains("valid"), "{}", text(&out));
     assert!(!stdout(&out).contains("why not"), "{}", text(&out));
 
-    let (code, j) = verify_json(&env, &[s(&cert)]);
+    let (code, j) = verify_json(&env, &[cert.utf8()]);
     assert_eq!(code, 0, "{j}");
     assert_eq!(j["valid"], true, "{j}");
     assert_eq!(j["subject"], "CN=web1", "{j}");
@@ -502,7 +463,7 @@ fn verify_good_certificate() {
     let ca_subject = openssl(&[
         "x509",
         "-in",
-        s(&env.ca_cert()),
+        env.ca_cert().utf8(),
         "-noout",
         "-subject",
         "-nameopt",
@@ -515,24 +476,32 @@ fn verify_good_certificate() {
     );
 
     let der = env.path("web1.der");
-    openssl(&["x509", "-in", s(&cert), "-outform", "DER", "-out", s(&der)]);
-    let out = verify(&env, &[s(&der)]);
+    openssl(&[
+        "x509",
+        "-in",
+        cert.utf8(),
+        "-outform",
+        "DER",
+        "-out",
+        der.utf8(),
+    ]);
+    let out = verify(&env, &[der.utf8()]);
     assert_eq!(out.status.code(), Some(0), "DER: {}", text(&out));
-    let out = verify(&env, &[s(&env.issued("web1", "fullchain.pem"))]);
+    let out = verify(&env, &[env.issued("web1", "fullchain.pem").utf8()]);
     assert_eq!(out.status.code(), Some(0), "fullchain: {}", text(&out));
 }
 
 /// `verify` of a revoked certificate exits 7 with a "why not:" line naming the revocation.
 #[test]
 fn verify_revoked_certificate() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    let cert = issue(&env, "rmq2", &[]);
+    let cert = env.issue("rmq2", &[]).cert;
     env.uca()
         .args(["revoke", "rmq2", "--reason", "keyCompromise"])
         .assert()
         .success();
-    let out = verify(&env, &[s(&cert)]);
+    let out = verify(&env, &[cert.utf8()]);
     assert_eq!(out.status.code(), Some(7), "{}", text(&out));
     let o = stdout(&out);
     assert!(o.contains("NOT valid"), "{}", text(&out));
@@ -543,7 +512,7 @@ fn verify_revoked_certificate() {
         "{o}"
     );
 
-    let (code, j) = verify_json(&env, &[s(&cert)]);
+    let (code, j) = verify_json(&env, &[cert.utf8()]);
     assert_eq!(code, 7, "{j}");
     assert_eq!(j["valid"], false, "{j}");
     assert_eq!(j["ledger_status"], "revoked", "{j}");
@@ -556,15 +525,15 @@ fn verify_revoked_certificate() {
 /// `verify --crl` says "CRL lists it" even when only the CRL (not the ledger) knows.
 #[test]
 fn verify_with_crl_listing_the_certificate() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init(&[]);
-    let cert = issue(&env, "rmq3", &[]);
-    let good = issue(&env, "rmq4", &[]);
+    let cert = env.issue("rmq3", &[]).cert;
+    let good = env.issue("rmq4", &[]).cert;
     let copy = env.path("copy");
-    let out = run("cp", &["-a", s(&env.ca_dir()), s(&copy)]);
+    let out = run("cp", &["-a", env.ca_dir().utf8(), copy.utf8()]);
     assert!(out.status.success(), "{}", text(&out));
     let clean = env.path("clean.pem");
-    env.json(&["crl", "--out", s(&clean)]);
+    env.json(&["crl", "--out", clean.utf8()]);
     env.uca()
         .args(["revoke", "rmq3", "--reason", "keyCompromise"])
         .assert()
@@ -573,7 +542,7 @@ fn verify_with_crl_listing_the_certificate() {
     let crl = env.ca_dir().join("crl.pem");
 
     // In the original: both the ledger and the CRL say so.
-    let out = verify(&env, &[s(&cert), "--crl", s(&crl)]);
+    let out = verify(&env, &[cert.utf8(), "--crl", crl.utf8()]);
     assert_eq!(out.status.code(), Some(7), "{}", text(&out));
     assert!(stdout(&out).contains("CRL lists it"), "{}", text(&out));
     assert!(
@@ -583,19 +552,10 @@ fn verify_with_crl_listing_the_certificate() {
     );
 
     // In the copy: only the CRL knows.
-    let in_copy = |args: &[&str]| {
-        uca_bare()
-            .current_dir(env.tmp.path())
-            .arg("--dir")
-            .arg(&copy)
-            .arg("verify")
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    let out = in_copy(&[s(&cert)]);
+    let in_copy = |args: &[&str]| env.uca_at(&copy).arg("verify").args(args).output().unwrap();
+    let out = in_copy(&[cert.utf8()]);
     assert_eq!(out.status.code(), Some(0), "copy, no CRL: {}", text(&out));
-    let out = in_copy(&[s(&cert), "--crl", s(&crl)]);
+    let out = in_copy(&[cert.utf8(), "--crl", crl.utf8()]);
     assert_eq!(out.status.code(), Some(7), "{}", text(&out));
     let o = stdout(&out);
     assert!(
@@ -604,9 +564,9 @@ fn verify_with_crl_listing_the_certificate() {
         text(&out)
     );
     assert!(!o.contains("revoked in the ledger"), "{}", text(&out));
-    let out = in_copy(&[s(&cert), "--crl", s(&clean)]);
+    let out = in_copy(&[cert.utf8(), "--crl", clean.utf8()]);
     assert_eq!(out.status.code(), Some(0), "clean CRL: {}", text(&out));
-    let out = in_copy(&[s(&good), "--crl", s(&crl)]);
+    let out = in_copy(&[good.utf8(), "--crl", crl.utf8()]);
     assert_eq!(out.status.code(), Some(0), "good cert: {}", text(&out));
     // OpenSSL agrees about both certificates with this CRL.
     let mut b = std::fs::read(env.ca_cert()).unwrap();
@@ -616,12 +576,12 @@ fn verify_with_crl_listing_the_certificate() {
     assert!(!openssl_verify(&bundle, &["-crl_check"], &cert).0);
     assert!(openssl_verify(&bundle, &["-crl_check"], &good).0);
     // Another CA's CRL is refused, not trusted (exit 2).
-    let other = Env::new();
+    let other = TempCa::new();
     other.init_plain(&[]);
     other.uca().arg("crl").assert().success();
     let out = verify(
         &env,
-        &[s(&good), "--crl", s(&other.ca_dir().join("crl.pem"))],
+        &[good.utf8(), "--crl", other.ca_dir().join("crl.pem").utf8()],
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }
@@ -629,35 +589,35 @@ fn verify_with_crl_listing_the_certificate() {
 /// `verify` of a cert from another (or a same-named impostor) CA exits 7: no path to this CA.
 #[test]
 fn verify_certificate_from_another_ca() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    let other = Env::new();
+    let other = TempCa::new();
     other.init_plain(&[]);
-    let foreign = issue(&other, "rmq1", &[]);
-    let out = verify(&env, &[s(&foreign)]);
+    let foreign = other.issue("rmq1", &[]).cert;
+    let out = verify(&env, &[foreign.utf8()]);
     assert_eq!(out.status.code(), Some(7), "{}", text(&out));
     assert!(
         stdout(&out).contains("no path to this CA"),
         "{}",
         text(&out)
     );
-    let (code, j) = verify_json(&env, &[s(&foreign)]);
+    let (code, j) = verify_json(&env, &[foreign.utf8()]);
     assert_eq!(code, 7);
     assert_eq!(j["valid"], false, "{j}");
     assert_eq!(j["issued_by_anchor"], false, "{j}");
     assert!(j["ledger_status"].is_null(), "{j}");
     assert!(!openssl_verify(&env.ca_cert(), &[], &foreign).0);
 
-    let ca_name = openssl(&["x509", "-in", s(&env.ca_cert()), "-noout", "-subject"]);
+    let ca_name = openssl(&["x509", "-in", env.ca_cert().utf8(), "-noout", "-subject"]);
     let cn = ca_name
         .trim()
         .strip_prefix("subject=CN = ")
         .unwrap()
         .to_string();
-    let impostor = Env::new();
+    let impostor = TempCa::new();
     impostor.init_plain(&["--name", &cn]);
-    let fake = issue(&impostor, "rmq1", &[]);
-    let out = verify(&env, &[s(&fake)]);
+    let fake = impostor.issue("rmq1", &[]).cert;
+    let out = verify(&env, &[fake.utf8()]);
     assert_eq!(out.status.code(), Some(7), "{}", text(&out));
     assert!(stdout(&out).contains("signature"), "{}", text(&out));
     let (ok, v) = openssl_verify(&env.ca_cert(), &[], &fake);
@@ -667,18 +627,18 @@ fn verify_certificate_from_another_ca() {
 /// `verify` of a superseded certificate exits 0 with a note naming the newer serial.
 #[test]
 fn verify_superseded_certificate_notes_it() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    let cert = issue(&env, "api", &[]);
+    let cert = env.issue("api", &[]).cert;
     let old = keep(&env, &cert, "old.pem");
     env.uca().args(["renew", "api"]).assert().success();
     let new_serial = serial_of(&cert).to_lowercase();
-    let out = verify(&env, &[s(&old)]);
+    let out = verify(&env, &[old.utf8()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let o = stdout(&out);
     assert!(o.contains("superseded") && o.contains(&new_serial), "{o}");
     assert!(!o.contains("why not"), "{o}");
-    let (code, j) = verify_json(&env, &[s(&old)]);
+    let (code, j) = verify_json(&env, &[old.utf8()]);
     assert_eq!(code, 0, "{j}");
     assert_eq!(j["valid"], true, "{j}");
     assert_eq!(j["ledger_status"], "superseded", "{j}");
@@ -691,9 +651,9 @@ fn verify_superseded_certificate_notes_it() {
 /// `verify` of garbage, empty, truncated, key, CRL or missing files exits 2.
 #[test]
 fn verify_garbage_is_bad_input() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    issue(&env, "x", &[]);
+    env.issue("x", &[]);
     env.uca().arg("crl").assert().success();
     let garbage = env.path("garbage.pem");
     std::fs::write(&garbage, "this is not a certificate\n").unwrap();
@@ -706,7 +666,7 @@ fn verify_garbage_is_bad_input() {
     let key = env.issued("x", "key.pem");
     let crl = env.ca_dir().join("crl.pem");
     for f in [&garbage, &empty, &trunc, &key, &crl, &missing] {
-        let out = verify(&env, &[s(f)]);
+        let out = verify(&env, &[f.utf8()]);
         assert_eq!(
             out.status.code(),
             Some(2),
@@ -719,7 +679,7 @@ fn verify_garbage_is_bad_input() {
     // A garbage CRL is bad input too.
     let out = verify(
         &env,
-        &[s(&env.issued("x", "cert.pem")), "--crl", s(&garbage)],
+        &[env.issued("x", "cert.pem").utf8(), "--crl", garbage.utf8()],
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }
@@ -727,7 +687,7 @@ fn verify_garbage_is_bad_input() {
 /// uca BUG: a leaf below an intermediate revoked by this CA verifies as valid (OpenSSL rejects it).
 #[test]
 fn verify_rejects_leaf_below_revoked_intermediate() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init(&[]);
     let sub = env.path("sub");
     env.uca_pass()
@@ -738,21 +698,19 @@ fn verify_rejects_leaf_below_revoked_intermediate() {
         .arg("--same-passphrase")
         .assert()
         .success();
-    uca_bare()
+    env.uca_at(&sub)
         .env("UCA_PASSPHRASE", PASS)
-        .arg("--dir")
-        .arg(&sub)
         .args(["issue", "leaf1"])
         .assert()
         .success();
     let full = sub.join("issued/leaf1/fullchain.pem");
-    assert_eq!(verify(&env, &[s(&full)]).status.code(), Some(0));
+    assert_eq!(verify(&env, &[full.utf8()]).status.code(), Some(0));
     env.uca()
         .args(["revoke", "Sub1", "--reason", "caCompromise"])
         .assert()
         .success();
     env.json(&["crl"]);
     let crl = env.ca_dir().join("crl.pem");
-    let out = verify(&env, &[s(&full), "--crl", s(&crl)]);
+    let out = verify(&env, &[full.utf8(), "--crl", crl.utf8()]);
     assert_eq!(out.status.code(), Some(7), "{}", text(&out));
 }

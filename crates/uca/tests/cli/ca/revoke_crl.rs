@@ -3,24 +3,10 @@
 use crate::support::*;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-const TIMEOUT: Duration = Duration::from_secs(10);
-
-/// `uca issue NAME ARGS` (no passphrase needed for a plain CA; set anyway), asserting success.
-fn issue(env: &Env, name: &str, args: &[&str]) -> PathBuf {
-    env.uca_pass()
-        .arg("issue")
-        .arg(name)
-        .args(args)
-        .assert()
-        .success();
-    env.issued(name, "cert.pem")
-}
+use std::process::Output;
 
 /// `uca revoke TARGET ARGS` without any passphrase in the environment.
-fn revoke(env: &Env, target: &str, args: &[&str]) -> Output {
+fn revoke(env: &TempCa, target: &str, args: &[&str]) -> Output {
     env.uca()
         .arg("revoke")
         .arg(target)
@@ -30,32 +16,23 @@ fn revoke(env: &Env, target: &str, args: &[&str]) -> Output {
 }
 
 /// `uca revoke`, asserting exit 0.
-fn revoke_ok(env: &Env, target: &str, args: &[&str]) -> String {
+fn revoke_ok(env: &TempCa, target: &str, args: &[&str]) -> String {
     let out = revoke(env, target, args);
     assert!(out.status.success(), "revoke {target}: {}", text(&out));
     stdout(&out)
 }
 
 /// `uca crl ARGS` with the passphrase, asserting success; returns the --json report.
-fn crl_json(env: &Env, args: &[&str]) -> serde_json::Value {
+fn crl_json(env: &TempCa, args: &[&str]) -> serde_json::Value {
     let mut a = vec!["crl"];
     a.extend_from_slice(args);
     env.json(&a)
 }
 
-/// Uppercase hex serial as `openssl x509 -serial` prints it.
-fn serial_of(cert: &Path) -> String {
-    let out = openssl(&["x509", "-in", s(cert), "-noout", "-serial"]);
-    out.trim()
-        .strip_prefix("serial=")
-        .expect("serial= line")
-        .to_string()
-}
-
 /// `openssl crl -text` of a CRL file (PEM unless `der`).
 fn crl_text(crl: &Path, der: bool) -> String {
     let form = if der { "DER" } else { "PEM" };
-    openssl(&["crl", "-inform", form, "-in", s(crl), "-noout", "-text"])
+    openssl(&["crl", "-inform", form, "-in", crl.utf8(), "-noout", "-text"])
 }
 
 /// The revoked entries of `openssl crl -text`: (uppercase serial, entry text).
@@ -77,49 +54,15 @@ fn crl_entries(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Runs `openssl ARGS`, returning (success, stdout + stderr) without asserting.
-fn openssl_try(args: &[&str]) -> (bool, String) {
-    let out = run("openssl", args);
-    (
-        out.status.success(),
-        format!("{}{}", stdout(&out), stderr(&out)),
-    )
-}
-
-/// Seconds since the epoch of an OpenSSL date such as `Dec  4 22:08:20 2026 GMT`.
-fn openssl_time(v: &str) -> i64 {
-    let p: Vec<&str> = v.split_whitespace().collect();
-    assert_eq!(p.len(), 5, "unexpected date {v:?}");
-    assert_eq!(p[4], "GMT", "{v:?}");
-    let months = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let m = months.iter().position(|x| *x == p[0]).expect("month") as i64 + 1;
-    let d: i64 = p[1].parse().unwrap();
-    let y: i64 = p[3].parse().unwrap();
-    let hms: Vec<i64> = p[2].split(':').map(|x| x.parse().unwrap()).collect();
-    // Days from civil (Howard Hinnant's algorithm).
-    let y2 = if m <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    days * 86_400 + hms[0] * 3600 + hms[1] * 60 + hms[2]
-}
-
-fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+/// Seconds since the epoch of an OpenSSL date.
+fn secs(date: &str) -> i64 {
+    openssl_time(date).unix_timestamp()
 }
 
 /// The value of a `-field` line printed by `openssl crl -lastupdate -nextupdate -crlnumber`.
 fn crl_field(crl: &Path, der: bool, flag: &str, key: &str) -> String {
     let form = if der { "DER" } else { "PEM" };
-    let out = openssl(&["crl", "-inform", form, "-in", s(crl), "-noout", flag]);
+    let out = openssl(&["crl", "-inform", form, "-in", crl.utf8(), "-noout", flag]);
     out.lines()
         .find_map(|l| l.strip_prefix(&format!("{key}=")))
         .unwrap_or_else(|| panic!("no {key}= in {out}"))
@@ -128,7 +71,7 @@ fn crl_field(crl: &Path, der: bool, flag: &str, key: &str) -> String {
 }
 
 /// The CA certificate followed by the CRL, as `openssl verify -CAfile` takes both.
-fn bundle(env: &Env, crl: &Path) -> PathBuf {
+fn bundle(env: &TempCa, crl: &Path) -> PathBuf {
     let mut b = std::fs::read(env.ca_cert()).unwrap();
     b.extend(std::fs::read(crl).unwrap());
     let path = env.path("ca+crl.pem");
@@ -136,20 +79,12 @@ fn bundle(env: &Env, crl: &Path) -> PathBuf {
     path
 }
 
-/// `openssl verify -CAfile ca+crl FLAGS cert` (no system trust store).
-fn verify_crl(bundle: &Path, flags: &[&str], cert: &Path) -> (bool, String) {
-    let mut args = vec!["verify", "-no-CApath", "-no-CAstore", "-CAfile", s(bundle)];
-    args.extend_from_slice(flags);
-    args.push(s(cert));
-    openssl_try(&args)
-}
-
 /// The value line of `openssl x509 -ext subjectKeyIdentifier` for the CA.
-fn ca_ski(env: &Env) -> String {
+fn ca_ski(env: &TempCa) -> String {
     let out = openssl(&[
         "x509",
         "-in",
-        s(&env.ca_cert()),
+        env.ca_cert().utf8(),
         "-noout",
         "-ext",
         "subjectKeyIdentifier",
@@ -158,7 +93,7 @@ fn ca_ski(env: &Env) -> String {
 }
 
 /// The CA's own ledger row (profile root).
-fn ca_record(env: &Env) -> serde_json::Value {
+fn ca_record(env: &TempCa) -> serde_json::Value {
     let list = env.json(&["list"]);
     list["certificates"]
         .as_array()
@@ -172,11 +107,11 @@ fn ca_record(env: &Env) -> serde_json::Value {
 /// OpenSSL verifies the CRL: v2, CRL number, AKI = CA SKI, now..+days dates, right reason codes.
 #[test]
 fn crl_is_signed_v2_with_number_aki_dates_and_reasons() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init(&[]);
-    let bad = issue(&env, "rmq1", &[]);
-    let plain = issue(&env, "rmq2", &[]);
-    let good = issue(&env, "rmq3", &[]);
+    let bad = env.issue("rmq1", &[]).cert;
+    let plain = env.issue("rmq2", &[]).cert;
+    let good = env.issue("rmq3", &[]).cert;
     let out = revoke_ok(&env, "rmq1", &["--reason", "keyCompromise"]);
     assert!(
         out.contains("revoked rmq1") && out.contains("keyCompromise"),
@@ -191,9 +126,9 @@ fn crl_is_signed_v2_with_number_aki_dates_and_reasons() {
         serial_of(&plain).to_lowercase()
     );
 
-    let before = now_secs();
+    let before = now_unix();
     let report = crl_json(&env, &["--days", "10"]);
-    let after = now_secs();
+    let after = now_unix();
     let crl = env.ca_dir().join("crl.pem");
     assert_eq!(report["number"], 1, "{report}");
     assert_eq!(report["revoked"], 2, "{report}");
@@ -209,9 +144,9 @@ fn crl_is_signed_v2_with_number_aki_dates_and_reasons() {
     let (ok, v) = openssl_try(&[
         "crl",
         "-in",
-        s(&crl),
+        crl.utf8(),
         "-CAfile",
-        s(&env.ca_cert()),
+        env.ca_cert().utf8(),
         "-noout",
         "-verify",
     ]);
@@ -225,7 +160,7 @@ fn crl_is_signed_v2_with_number_aki_dates_and_reasons() {
     let aki = aki.trim_start_matches("keyid:").to_string();
     assert_eq!(aki, ca_ski(&env), "AKI must be the CA's SKI:\n{t}");
     let issuer = crl_field(&crl, false, "-issuer", "issuer");
-    let subject = openssl(&["x509", "-in", s(&env.ca_cert()), "-noout", "-subject"]);
+    let subject = openssl(&["x509", "-in", env.ca_cert().utf8(), "-noout", "-subject"]);
     assert_eq!(
         format!("subject={issuer}"),
         subject.trim(),
@@ -233,8 +168,8 @@ fn crl_is_signed_v2_with_number_aki_dates_and_reasons() {
     );
 
     // thisUpdate is now, nextUpdate exactly --days later.
-    let last = openssl_time(&crl_field(&crl, false, "-lastupdate", "lastUpdate"));
-    let next = openssl_time(&crl_field(&crl, false, "-nextupdate", "nextUpdate"));
+    let last = secs(&crl_field(&crl, false, "-lastupdate", "lastUpdate"));
+    let next = secs(&crl_field(&crl, false, "-nextupdate", "nextUpdate"));
     assert!(
         last >= before - 1 && last <= after + 1,
         "lastUpdate {last} not now ({before}..{after})"
@@ -244,7 +179,7 @@ fn crl_is_signed_v2_with_number_aki_dates_and_reasons() {
         10 * 86_400,
         "nextUpdate = lastUpdate + 10 days"
     );
-    assert!(next > now_secs());
+    assert!(next > now_unix());
 
     let entries = crl_entries(&t);
     assert_eq!(entries.len(), 2, "{t}");
@@ -277,7 +212,7 @@ fn crl_is_signed_v2_with_number_aki_dates_and_reasons() {
         (last - 3600, Some("CRL is not yet valid")),
     ] {
         let attime = at.to_string();
-        let (ok, v) = verify_crl(&b, &["-crl_check", "-attime", &attime], &good);
+        let (ok, v) = openssl_verify(&b, &["-crl_check", "-attime", &attime], &good);
         match expect {
             None => assert!(ok, "at {at}: {v}"),
             Some(msg) => assert!(!ok && v.contains(msg), "at {at}: {v}"),
@@ -289,18 +224,18 @@ fn crl_is_signed_v2_with_number_aki_dates_and_reasons() {
 #[test]
 fn crl_signature_verifies_for_every_ca_key_type() {
     for key in ["ec-p256", "ec-p384", "ed25519", "rsa-2048"] {
-        let env = Env::new();
+        let env = TempCa::new();
         env.init_plain(&["--key", key]);
-        let cert = issue(&env, "app", &[]);
+        let cert = env.issue("app", &[]).cert;
         revoke_ok(&env, "app", &["--reason", "keyCompromise"]);
         env.uca().arg("crl").assert().success();
         let crl = env.ca_dir().join("crl.pem");
         let (ok, v) = openssl_try(&[
             "crl",
             "-in",
-            s(&crl),
+            crl.utf8(),
             "-CAfile",
-            s(&env.ca_cert()),
+            env.ca_cert().utf8(),
             "-noout",
             "-verify",
         ]);
@@ -308,7 +243,7 @@ fn crl_signature_verifies_for_every_ca_key_type() {
         let t = crl_text(&crl, false);
         let (_, aki) = extension(&t, "X509v3 Authority Key Identifier").expect("AKI");
         assert_eq!(aki.trim_start_matches("keyid:"), ca_ski(&env), "{key}");
-        let (ok, v) = verify_crl(&bundle(&env, &crl), &["-crl_check"], &cert);
+        let (ok, v) = openssl_verify(&bundle(&env, &crl), &["-crl_check"], &cert);
         assert!(!ok && v.contains("certificate revoked"), "{key}: {v}");
     }
 }
@@ -316,22 +251,22 @@ fn crl_signature_verifies_for_every_ca_key_type() {
 /// `openssl verify -crl_check`/`-crl_check_all` rejects the revoked cert and accepts a good one.
 #[test]
 fn openssl_verify_crl_check_rejects_revoked_accepts_good() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init(&[]);
-    let bad = issue(&env, "web1", &["--profile", "server"]);
-    let good = issue(&env, "web2", &["--profile", "server"]);
+    let bad = env.issue("web1", &["--profile", "server"]).cert;
+    let good = env.issue("web2", &["--profile", "server"]).cert;
     let old = env.path("before.pem");
-    crl_json(&env, &["--out", s(&old)]);
+    crl_json(&env, &["--out", old.utf8()]);
     revoke_ok(&env, "web1", &["--reason", "keyCompromise"]);
     crl_json(&env, &[]);
     let crl = env.ca_dir().join("crl.pem");
     let b = bundle(&env, &crl);
     for flag in ["-crl_check", "-crl_check_all"] {
-        let (ok, v) = verify_crl(&b, &[flag], &bad);
+        let (ok, v) = openssl_verify(&b, &[flag], &bad);
         assert!(!ok, "{flag}: revoked certificate accepted: {v}");
         assert!(v.contains("certificate revoked"), "{flag}: {v}");
         assert!(v.contains("error 23"), "{flag}: {v}");
-        let (ok, v) = verify_crl(&b, &[flag], &good);
+        let (ok, v) = openssl_verify(&b, &[flag], &good);
         assert!(
             ok && v.contains(": OK"),
             "{flag}: good certificate refused: {v}"
@@ -342,157 +277,59 @@ fn openssl_verify_crl_check_rejects_revoked_accepts_good() {
             "-no-CApath",
             "-no-CAstore",
             "-CAfile",
-            s(&env.ca_cert()),
+            env.ca_cert().utf8(),
             "-CRLfile",
-            s(&crl),
+            crl.utf8(),
             flag,
-            s(&bad),
+            bad.utf8(),
         ]);
         assert!(!ok && v.contains("certificate revoked"), "{flag}: {v}");
     }
     // Without any CRL, -crl_check fails closed ("unable to get certificate CRL"), so the
     // results above really come from uca's CRL.
-    let (ok, v) = verify_crl(&env.ca_cert(), &["-crl_check"], &good);
+    let (ok, v) = openssl_verify(&env.ca_cert(), &["-crl_check"], &good);
     assert!(!ok && v.contains("unable to get certificate CRL"), "{v}");
     // The CRL from before the revocation does not list it.
     let b_old = bundle(&env, &old);
-    let (ok, v) = verify_crl(&b_old, &["-crl_check"], &bad);
+    let (ok, v) = openssl_verify(&b_old, &["-crl_check"], &bad);
     assert!(ok, "{v}");
 }
 
 // ---------------------------------------------------------------------------------------------
 // A real TLS server that checks client certificates against the CRL.
 
-/// `openssl s_server -www` on 127.0.0.1 requiring a client certificate from `ca`, checked
-/// against `crl` (`-CRL FILE -crl_check`); killed on drop.
-struct Server {
-    port: u16,
-    log: PathBuf,
-    _child: KillOnDrop,
-}
-
-impl Server {
-    fn start(env: &Env, name: &str, ca: &Path, crl: &Path) -> Server {
-        let cert = env.issued(name, "cert.pem");
-        let key = env.issued(name, "key.pem");
-        for attempt in 0..5 {
-            let port = free_port();
-            let log = env.path(&format!("s_server-{port}-{attempt}.log"));
-            let file = std::fs::File::create(&log).expect("create log");
-            let accept = format!("127.0.0.1:{port}");
-            let child = Command::new("openssl")
-                .args(["s_server", "-accept", &accept, "-cert", s(&cert), "-key"])
-                .arg(s(&key))
-                .args(["-CAfile", s(ca), "-no-CApath", "-no-CAstore"])
-                .args(["-CRL", s(crl), "-crl_check"])
-                .args(["-Verify", "1", "-verify_return_error", "-www"])
-                .stdin(Stdio::null())
-                .stdout(file.try_clone().expect("clone log"))
-                .stderr(file)
-                .spawn()
-                .expect("cannot run openssl s_server");
-            let mut child = KillOnDrop(child);
-            let deadline = Instant::now() + TIMEOUT;
-            loop {
-                let text = std::fs::read_to_string(&log).unwrap_or_default();
-                if text.contains("ACCEPT") {
-                    return Server {
-                        port,
-                        log,
-                        _child: child,
-                    };
-                }
-                if child.0.try_wait().expect("try_wait").is_some() {
-                    if attempt == 4 {
-                        panic!("openssl s_server exited before listening:\n{text}");
-                    }
-                    break;
-                }
-                if Instant::now() > deadline {
-                    panic!("openssl s_server did not listen within {TIMEOUT:?}:\n{text}");
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        unreachable!()
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Waits until the server log (since `out`'s client started) contains `needle`.
-    fn wait_log(&self, out: &Out, needle: &str) -> String {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            let text = self
-                .log()
-                .get(out.log_from..)
-                .unwrap_or_default()
-                .to_string();
-            if text.contains(needle) {
-                return text;
-            }
-            if Instant::now() > deadline {
-                panic!("s_server log never showed {needle:?}:\n{text}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// `openssl s_client` presenting `env`'s NAME as client certificate, asking for the page.
-    fn s_client(&self, env: &Env, client: &str, version: &str) -> Out {
-        let connect = format!("127.0.0.1:{}", self.port);
-        let cert = env.issued(client, "cert.pem");
-        let key = env.issued(client, "key.pem");
-        let ca = env.ca_cert();
-        let args = [
-            "s_client",
-            "-connect",
-            &connect,
-            "-servername",
-            "rmq1",
-            version,
-            "-CAfile",
-            s(&ca),
-            "-no-CApath",
-            "-no-CAstore",
-            "-verify_return_error",
-            "-cert",
-            s(&cert),
-            "-key",
-            s(&key),
-            "-ign_eof",
-        ];
-        let log_from = self.log().len();
-        Out {
-            log_from,
-            ..run_timeout("openssl", &args, HTTP_GET)
-        }
-    }
+/// `openssl s_server -www` as `rmq1`, requiring a client certificate from `ca` checked against
+/// `crl` (`-CRL FILE -crl_check`).
+fn crl_server(env: &TempCa, rmq1: &Issued, ca: &Path, crl: &Path) -> OpensslServer {
+    OpensslServer::start(
+        env.tmp.path(),
+        rmq1,
+        Some(ca),
+        &["-CRL", crl.utf8(), "-crl_check"],
+    )
 }
 
 /// `openssl s_server -CRL -crl_check` refuses a revoked client cert and serves a good one.
 #[test]
 fn tls_server_with_crl_refuses_revoked_client() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    issue(&env, "rmq1", &["--profile", "server"]);
-    issue(&env, "agent", &["--profile", "client"]);
-    issue(&env, "thief", &["--profile", "client"]);
+    let rmq1 = env.issue("rmq1", &["--profile", "server"]);
+    let agent = env.issue("agent", &["--profile", "client"]);
+    let thief = env.issue("thief", &["--profile", "client"]);
     let ca = env.ca_cert();
     let before = env.path("before.pem");
     env.uca()
-        .args(["crl", "--out", s(&before)])
+        .args(["crl", "--out", before.utf8()])
         .assert()
         .success();
     revoke_ok(&env, "thief", &["--reason", "keyCompromise"]);
     env.uca().arg("crl").assert().success();
     let crl = env.ca_dir().join("crl.pem");
 
-    let server = Server::start(&env, "rmq1", &ca, &crl);
+    let server = crl_server(&env, &rmq1, &ca, &crl);
     for version in ["-tls1_3", "-tls1_2"] {
-        let ok = server.s_client(&env, "agent", version);
+        let ok = server.s_client(&agent, &ca, "rmq1", version, &[]);
         let ctx = || format!("{}\n--- server log:\n{}", ok.all(), server.log());
         assert!(ok.status.success(), "{}", ctx());
         let page = ok
@@ -501,7 +338,7 @@ fn tls_server_with_crl_refuses_revoked_client() {
         assert!(page.contains("Subject: CN=agent"), "{}", ctx());
         assert!(page.contains("Verify return code: 0 (ok)"), "{}", ctx());
 
-        let no = server.s_client(&env, "thief", version);
+        let no = server.s_client(&thief, &ca, "rmq1", version, &[]);
         let ctx = || format!("{}\n--- server log:\n{}", no.all(), server.log());
         assert!(!no.status.success(), "revoked client accepted: {}", ctx());
         assert!(no.www_page().is_none(), "revoked client served: {}", ctx());
@@ -515,8 +352,8 @@ fn tls_server_with_crl_refuses_revoked_client() {
     drop(server);
 
     // Control: with the CRL from before the revocation, the same client is served.
-    let old = Server::start(&env, "rmq1", &ca, &before);
-    let out = old.s_client(&env, "thief", "-tls1_3");
+    let old = crl_server(&env, &rmq1, &ca, &before);
+    let out = old.s_client(&thief, &ca, "rmq1", "-tls1_3", &[]);
     assert!(
         out.status.success() && out.www_page().is_some_and(|p| p.contains("CN=thief")),
         "{}\n--- server log:\n{}",
@@ -528,9 +365,9 @@ fn tls_server_with_crl_refuses_revoked_client() {
 /// CRL numbers grow 1, 2, 3, 4; `--der --out FILE` writes a DER CRL that OpenSSL verifies.
 #[test]
 fn crl_numbers_grow_and_der_out_parses() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init(&[]);
-    let cert = issue(&env, "app", &[]);
+    let cert = env.issue("app", &[]).cert;
     revoke_ok(&env, "app", &["--reason", "superseded"]);
     let crl = env.ca_dir().join("crl.pem");
     for n in 1..=2 {
@@ -544,7 +381,7 @@ fn crl_numbers_grow_and_der_out_parses() {
     let pem_before = std::fs::read(&crl).unwrap();
     let der = env.path("out/ca.crl");
     std::fs::create_dir(env.path("out")).unwrap();
-    let r = crl_json(&env, &["--der", "--out", s(&der), "--days", "30"]);
+    let r = crl_json(&env, &["--der", "--out", der.utf8(), "--days", "30"]);
     assert_eq!(r["number"], 3, "{r}");
     assert_eq!(r["der"], true, "{r}");
     assert_eq!(r["revoked"], 1, "{r}");
@@ -563,9 +400,9 @@ fn crl_numbers_grow_and_der_out_parses() {
         "-inform",
         "DER",
         "-in",
-        s(&der),
+        der.utf8(),
         "-CAfile",
-        s(&env.ca_cert()),
+        env.ca_cert().utf8(),
         "-noout",
         "-verify",
     ]);
@@ -575,8 +412,8 @@ fn crl_numbers_grow_and_der_out_parses() {
     assert_eq!(entries.len(), 1, "{t}");
     assert_eq!(entries[0].0, serial_of(&cert));
     assert!(entries[0].1.contains("Superseded"), "{t}");
-    let last = openssl_time(&crl_field(&der, true, "-lastupdate", "lastUpdate"));
-    let next = openssl_time(&crl_field(&der, true, "-nextupdate", "nextUpdate"));
+    let last = secs(&crl_field(&der, true, "-lastupdate", "lastUpdate"));
+    let next = secs(&crl_field(&der, true, "-nextupdate", "nextUpdate"));
     assert_eq!(next - last, 30 * 86_400);
     // A fourth run keeps counting, whatever the output.
     assert_eq!(crl_json(&env, &[])["number"], 4);
@@ -586,11 +423,11 @@ fn crl_numbers_grow_and_der_out_parses() {
 /// Revoking twice is an exit-0 no-op listed once in the CRL; serials work in OpenSSL's colon forms.
 #[test]
 fn revoke_twice_is_a_noop_and_serials_in_openssl_forms() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init(&[]);
-    let a = issue(&env, "alpha", &[]);
-    let b = issue(&env, "beta", &[]);
-    let c = issue(&env, "gamma", &[]);
+    let a = env.issue("alpha", &[]).cert;
+    let b = env.issue("beta", &[]).cert;
+    let c = env.issue("gamma", &[]).cert;
     revoke_ok(&env, "alpha", &["--reason", "keyCompromise"]);
     let snap = snapshot(&env.ca_dir());
     let out = revoke(&env, "alpha", &["--reason", "affiliationChanged"]);
@@ -662,9 +499,9 @@ fn revoke_twice_is_a_noop_and_serials_in_openssl_forms() {
 /// Bad revoke/crl input exits 2 (with hint) or 6 (wrong passphrase) and changes nothing.
 #[test]
 fn bad_revoke_and_crl_input_changes_nothing() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init(&[]);
-    issue(&env, "rmq1", &[]);
+    env.issue("rmq1", &[]);
     crl_json(&env, &[]);
     let ca_row = ca_record(&env);
     let ca_name = ca_row["name"].as_str().unwrap().to_string();
@@ -739,7 +576,7 @@ fn bad_revoke_and_crl_input_changes_nothing() {
     std::fs::write(&pf, "wrong wrong wrong\n").unwrap();
     let out = env
         .uca()
-        .args(["crl", "--passphrase-file", s(&pf)])
+        .args(["crl", "--passphrase-file", pf.utf8()])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(6), "{}", text(&out));

@@ -2,54 +2,14 @@
 
 use std::path::Path;
 use std::process::Output;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::support::*;
 
 const DAY: i64 = 86_400;
 
-fn now() -> i64 {
-    i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    )
-    .unwrap()
-}
-
-/// Seconds since the epoch of an openssl date such as `Mar  3 22:08:49 2027 GMT`.
-fn openssl_time(text: &str) -> i64 {
-    let f: Vec<&str> = text.split_whitespace().collect();
-    assert!(
-        f.len() == 5 && f[4] == "GMT",
-        "unexpected openssl date {text:?}"
-    );
-    let months = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let m = i64::try_from(months.iter().position(|&x| x == f[0]).expect("month")).unwrap() + 1;
-    let d: i64 = f[1].parse().unwrap();
-    let y: i64 = f[3].parse().unwrap();
-    let hms: Vec<i64> = f[2].split(':').map(|x| x.parse().unwrap()).collect();
-    // Days from civil (H. Hinnant).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    days * DAY + hms[0] * 3600 + hms[1] * 60 + hms[2]
-}
-
-/// `openssl CMD -in FILE -noout OPTION` → the time after `field=`.
-fn openssl_date(cmd: &str, file: &Path, option: &str, field: &str) -> i64 {
-    let out = openssl(&[cmd, "-in", s(file), "-noout", option]);
-    let value = out
-        .trim()
-        .strip_prefix(&format!("{field}="))
-        .unwrap_or_else(|| panic!("no {field} in {out}"));
-    openssl_time(value)
+/// `openssl CMD -in FILE -noout OPTION` → the time after `field=`, in seconds since the epoch.
+fn openssl_secs(cmd: &str, file: &Path, option: &str, field: &str) -> i64 {
+    openssl_date(cmd, file, option, field).unix_timestamp()
 }
 
 /// `openssl crl -verify` of DIR/crl.pem against DIR/ca.crt.
@@ -59,9 +19,9 @@ fn assert_crl_verifies(dir: &Path) {
         &[
             "crl",
             "-in",
-            s(&dir.join("crl.pem")),
+            dir.join("crl.pem").utf8(),
             "-CAfile",
-            s(&dir.join("ca.crt")),
+            dir.join("ca.crt").utf8(),
             "-noout",
             "-verify",
         ],
@@ -71,27 +31,6 @@ fn assert_crl_verifies(dir: &Path) {
         "{}",
         stderr(&out)
     );
-}
-
-/// A CSR made by openssl at `file` (key at `file.key`).
-fn make_csr(env: &Env, file: &str, cn: &str) -> std::path::PathBuf {
-    let csr = env.path(file);
-    openssl(&[
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        s(&env.path(&format!("{file}.key"))),
-        "-subj",
-        &format!("/CN={cn}"),
-        "-out",
-        s(&csr),
-    ]);
-    csr
 }
 
 /// Asserts exit 8, "is sealed" and a hint.
@@ -106,19 +45,19 @@ fn assert_sealed(out: &Output, what: &str) {
 /// Sealed: key gone, final CRL to notAfter, reads and revoke work, every signing command exits 8.
 #[test]
 fn sealed_ca_reads_and_revokes_but_signs_nothing() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init(&["--name", "Seal Root", "--days", "400"]);
     env.uca_pass()
         .args(["issue", "a1", "a2"])
         .assert()
         .success();
-    let csr = make_csr(&env, "app.csr", "app");
+    let csr = make_csr(&env.path("app.csr"), EC_P256, "/CN=app", &[]);
     let key = env.ca_dir().join("private/ca.key");
     let backup = std::fs::read(&key).unwrap();
 
     let out = env.uca_pass().args(["seal", "--yes"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    let sealed_at = now();
+    let sealed_at = now_unix();
     assert!(!key.exists(), "the CA key survived sealing");
     let leftovers: Vec<_> = std::fs::read_dir(env.ca_dir().join("private"))
         .unwrap()
@@ -129,9 +68,9 @@ fn sealed_ca_reads_and_revokes_but_signs_nothing() {
     // The final CRL: signed by the CA, valid until (about) the CA's own expiry.
     let crl = env.ca_dir().join("crl.pem");
     assert_crl_verifies(&env.ca_dir());
-    let next = openssl_date("crl", &crl, "-nextupdate", "nextUpdate");
-    let last = openssl_date("crl", &crl, "-lastupdate", "lastUpdate");
-    let not_after = openssl_date("x509", &env.ca_cert(), "-enddate", "notAfter");
+    let next = openssl_secs("crl", &crl, "-nextupdate", "nextUpdate");
+    let last = openssl_secs("crl", &crl, "-lastupdate", "lastUpdate");
+    let not_after = openssl_secs("x509", &env.ca_cert(), "-enddate", "notAfter");
     assert!(
         (last - sealed_at).abs() < 600,
         "lastUpdate {last} vs now {sealed_at}"
@@ -186,8 +125,8 @@ fn sealed_ca_reads_and_revokes_but_signs_nothing() {
             uca_bare()
                 .current_dir(env.tmp.path())
                 .env("UCA_PASSPHRASE", PASS)
-                .args(["intermediate", "Late", "--parent", s(&env.ca_dir())])
-                .args(["--dir", s(&child), "--no-passphrase"])
+                .args(["intermediate", "Late", "--parent", env.ca_dir().utf8()])
+                .args(["--dir", child.utf8(), "--no-passphrase"])
                 .output()
                 .unwrap(),
         ),
@@ -242,7 +181,7 @@ fn sealed_ca_reads_and_revokes_but_signs_nothing() {
 /// `--crl-days N` sets the final CRL's nextUpdate N days ahead.
 #[test]
 fn crl_days_sets_the_final_crl_lifetime() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init(&[]);
     env.uca_pass()
         .args(["seal", "--yes", "--crl-days", "30"])
@@ -250,13 +189,13 @@ fn crl_days_sets_the_final_crl_lifetime() {
         .success();
     assert!(!env.ca_dir().join("private/ca.key").exists());
     assert_crl_verifies(&env.ca_dir());
-    let next = openssl_date(
+    let next = openssl_secs(
         "crl",
         &env.ca_dir().join("crl.pem"),
         "-nextupdate",
         "nextUpdate",
     );
-    let expected = now() + 30 * DAY;
+    let expected = now_unix() + 30 * DAY;
     assert!(
         (next - expected).abs() < 600,
         "nextUpdate {next}, expected about {expected}"
@@ -266,7 +205,7 @@ fn crl_days_sets_the_final_crl_lifetime() {
 /// Without --yes and without a terminal, or with a wrong passphrase, sealing changes nothing.
 #[test]
 fn seal_without_confirmation_or_passphrase_changes_nothing() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init(&["--name", "Seal Root"]);
     let key = env.ca_dir().join("private/ca.key");
     let before = snapshot(env.tmp.path());
@@ -305,14 +244,14 @@ fn seal_without_confirmation_or_passphrase_changes_nothing() {
 /// An intermediate made before the root was sealed keeps issuing; its leaves pass -crl_check_all.
 #[test]
 fn intermediate_made_before_sealing_still_issues() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init(&["--name", "Seal Root"]);
     let child = env.path("child");
     uca_bare()
         .current_dir(env.tmp.path())
         .env("UCA_PASSPHRASE", PASS)
-        .args(["intermediate", "Issuing 1", "--parent", s(&env.ca_dir())])
-        .args(["--dir", s(&child), "--same-passphrase"])
+        .args(["intermediate", "Issuing 1", "--parent", env.ca_dir().utf8()])
+        .args(["--dir", child.utf8(), "--same-passphrase"])
         .assert()
         .success();
     env.uca_pass().args(["seal", "--yes"]).assert().success();
@@ -322,11 +261,8 @@ fn intermediate_made_before_sealing_still_issues() {
     );
 
     let child_uca = || {
-        let mut c = uca_bare();
-        c.current_dir(env.tmp.path())
-            .env("UCA_PASSPHRASE", PASS)
-            .arg("--dir")
-            .arg(&child);
+        let mut c = env.uca_at(&child);
+        c.env("UCA_PASSPHRASE", PASS);
         c
     };
     child_uca().args(["issue", "web1"]).assert().success();
@@ -335,33 +271,28 @@ fn intermediate_made_before_sealing_still_issues() {
 
     let leaf = child.join("issued/web1");
     let trust = env.path("trust.pem");
-    std::fs::write(
-        &trust,
-        std::fs::read_to_string(env.ca_cert()).unwrap()
-            + &std::fs::read_to_string(child.join("ca.crt")).unwrap(),
-    )
-    .unwrap();
+    cat(&[&env.ca_cert(), &child.join("ca.crt")], &trust);
     let out = openssl(&[
         "verify",
         "-x509_strict",
         "-crl_check_all",
         "-CAfile",
-        s(&trust),
+        trust.utf8(),
         "-CRLfile",
-        s(&env.ca_dir().join("crl.pem")),
+        env.ca_dir().join("crl.pem").utf8(),
         "-CRLfile",
-        s(&child.join("crl.pem")),
-        s(&leaf.join("cert.pem")),
+        child.join("crl.pem").utf8(),
+        leaf.join("cert.pem").utf8(),
     ]);
     assert!(out.contains("OK"), "{out}");
     let out = openssl(&[
         "verify",
         "-x509_strict",
         "-CAfile",
-        s(&child.join("root.crt")),
+        child.join("root.crt").utf8(),
         "-untrusted",
-        s(&leaf.join("chain.pem")),
-        s(&leaf.join("cert.pem")),
+        leaf.join("chain.pem").utf8(),
+        leaf.join("cert.pem").utf8(),
     ]);
     assert!(out.contains("OK"), "{out}");
 }

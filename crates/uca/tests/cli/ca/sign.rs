@@ -6,55 +6,28 @@ use std::path::{Path, PathBuf};
 use crate::support::*;
 use predicates::prelude::*;
 
-const EC_P256: &[&str] = &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
 const EC_P384: &[&str] = &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"];
 const RSA_2048: &[&str] = &["-newkey", "rsa:2048"];
 const RSA_4096: &[&str] = &["-newkey", "rsa:4096"];
 const ED25519: &[&str] = &["-newkey", "ed25519"];
 
-/// A test file's bytes.
-fn read_bytes(p: impl AsRef<Path>) -> Vec<u8> {
-    let p = p.as_ref();
-    std::fs::read(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
-}
-
-/// A test file's text.
-fn read_text(p: impl AsRef<Path>) -> String {
-    let p = p.as_ref();
-    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
-}
-
-/// `openssl req -new` with a fresh unencrypted key: writes `file` (PEM) and `file.key` under the
-/// temp dir and returns the CSR's path.
-fn make_csr(env: &Env, file: &str, newkey: &[&str], subj: &str, extra: &[&str]) -> PathBuf {
-    let csr = env.path(file);
-    let key = env.path(&format!("{file}.key"));
-    let mut args = vec![
-        "req",
-        "-new",
-        "-nodes",
-        "-subj",
-        subj,
-        "-keyout",
-        s(&key),
-        "-out",
-        s(&csr),
-    ];
-    args.extend_from_slice(newkey);
-    args.extend_from_slice(extra);
-    openssl(&args);
-    csr
-}
-
 /// The PEM CSR re-encoded as DER, at `file` under the temp dir.
-fn to_der(env: &Env, csr: &Path, file: &str) -> PathBuf {
+fn to_der(env: &TempCa, csr: &Path, file: &str) -> PathBuf {
     let der = env.path(file);
-    openssl(&["req", "-in", s(csr), "-outform", "DER", "-out", s(&der)]);
+    openssl(&[
+        "req",
+        "-in",
+        csr.utf8(),
+        "-outform",
+        "DER",
+        "-out",
+        der.utf8(),
+    ]);
     der
 }
 
 /// `uca sign CSR --out OUT ARGS`, asserting success; returns the certificate path and stderr.
-fn sign(env: &Env, csr: &Path, out: &str, args: &[&str]) -> (PathBuf, String) {
+fn sign(env: &TempCa, csr: &Path, out: &str, args: &[&str]) -> (PathBuf, String) {
     let cert = env.path(out);
     let o = env
         .uca()
@@ -83,7 +56,7 @@ fn sign(env: &Env, csr: &Path, out: &str, args: &[&str]) -> (PathBuf, String) {
 
 /// `uca sign ARGS` expected to fail with `code`; returns stderr, after checking the error shape
 /// (an `error:` line and a `hint:` line) and that nothing reached stdout.
-fn sign_fails(env: &Env, args: &[&str], code: i32) -> String {
+fn sign_fails(env: &TempCa, args: &[&str], code: i32) -> String {
     let o = env
         .uca_pass()
         .arg("sign")
@@ -105,41 +78,20 @@ fn sign_fails(env: &Env, args: &[&str], code: i32) -> String {
     stderr
 }
 
-fn cert_pubkey(cert: &Path) -> String {
-    openssl(&["x509", "-in", s(cert), "-noout", "-pubkey"])
-}
-
 fn csr_pubkey(csr: &Path) -> String {
-    openssl(&["req", "-in", s(csr), "-noout", "-pubkey"])
+    openssl(&["req", "-in", csr.utf8(), "-noout", "-pubkey"])
 }
 
 /// `openssl verify -x509_strict` against the CA, optionally for a purpose (sslserver, sslclient).
-fn assert_verifies(env: &Env, cert: &Path, purpose: Option<&str>) {
+fn assert_verifies(env: &TempCa, cert: &Path, purpose: Option<&str>) {
     let ca = env.ca_cert();
-    let mut args = vec!["verify", "-x509_strict", "-CAfile", s(&ca)];
+    let mut args = vec!["verify", "-x509_strict", "-CAfile", ca.utf8()];
     if let Some(p) = purpose {
         args.extend_from_slice(&["-purpose", p]);
     }
-    args.push(s(cert));
+    args.push(cert.utf8());
     let out = openssl(&args);
     assert!(out.contains(": OK"), "{out}");
-}
-
-/// The extension headers (`X509v3 Key Usage`, …) of `openssl x509 -text` output, in order.
-fn extension_names(text: &str) -> Vec<String> {
-    text.lines()
-        .skip_while(|l| !l.trim().starts_with("X509v3 extensions:"))
-        .skip(1)
-        .take_while(|l| !l.trim_start().starts_with("Signature Algorithm:"))
-        .filter(|l| l.len() - l.trim_start().len() == 12)
-        .map(|l| {
-            l.trim()
-                .trim_end_matches("critical")
-                .trim()
-                .trim_end_matches(':')
-                .to_string()
-        })
-        .collect()
 }
 
 /// The comma-separated SAN entries of a certificate as openssl prints them (`DNS:app1`, …).
@@ -153,19 +105,9 @@ fn key_id(v: &str) -> String {
     v.trim().trim_start_matches("keyid:").trim().to_string()
 }
 
-fn eku_for(profile: &str) -> &'static str {
-    match profile {
-        "server" => "TLS Web Server Authentication",
-        "client" => "TLS Web Client Authentication",
-        "both" => "TLS Web Server Authentication, TLS Web Client Authentication",
-        "code-signing" => "Code Signing",
-        other => panic!("unknown profile {other}"),
-    }
-}
-
 /// Exactly the extensions a leaf of `profile` must have, whatever the CSR asked for.
-fn assert_leaf_extensions(env: &Env, text: &str, profile: &str, rsa: bool) {
-    let mut names = extension_names(text);
+fn assert_leaf_extensions(env: &TempCa, text: &str, profile: &str, rsa: bool) {
+    let mut names = extension_headers(text);
     names.sort();
     assert_eq!(
         names,
@@ -196,7 +138,7 @@ fn assert_leaf_extensions(env: &Env, text: &str, profile: &str, rsa: bool) {
     );
     assert_eq!(
         extension(text, "X509v3 Extended Key Usage"),
-        Some((false, eku_for(profile).into())),
+        Some((false, eku_of(profile).into())),
         "{text}"
     );
     let (ski_critical, ski) = extension(text, "X509v3 Subject Key Identifier").expect("SKI");
@@ -222,20 +164,12 @@ fn pem_blocks(pem: &str) -> Vec<String> {
         .collect()
 }
 
-/// Rows of `uca list --json`.
-fn ledger(env: &Env) -> Vec<serde_json::Value> {
-    env.json(&["list"])["certificates"]
-        .as_array()
-        .expect("certificates[]")
-        .clone()
-}
-
 /// Signs an openssl CSR for `newkey` (+ `extra` req args) with `profile` and checks the result
 /// with openssl: chain, purpose, public key, subject, SANs and extensions.
 fn signs_openssl_csr(newkey: &[&str], extra: &[&str], profiles: &[&str], rsa: bool) {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    let csr = make_csr(&env, "app1.csr", newkey, "/CN=app1", extra);
+    let csr = make_csr(&env.path("app1.csr"), newkey, "/CN=app1", extra);
     for profile in profiles {
         let (cert, _) = sign(
             &env,
@@ -315,10 +249,10 @@ fn keytool(args: &[&str]) -> String {
 /// The Java round trip: keytool key pair → CSR (with SAN and SKI requests) → uca sign →
 /// keytool accepts the chain as the key's certificate reply.
 fn keytool_round_trip(keyalg: &[&str], rsa: bool) {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     let ks = env.path("svc.p12");
-    let ks = s(&ks);
+    let ks = ks.utf8();
     let store = [
         "-keystore",
         ks,
@@ -347,11 +281,11 @@ fn keytool_round_trip(keyalg: &[&str], rsa: bool) {
         "-ext",
         "SAN=dns:foo.example",
         "-file",
-        s(&csr),
+        csr.utf8(),
     ];
     req.extend_from_slice(&store);
     keytool(&req);
-    let csr_text = openssl(&["req", "-in", s(&csr), "-noout", "-text"]);
+    let csr_text = openssl(&["req", "-in", csr.utf8(), "-noout", "-text"]);
     assert!(
         csr_text.contains("X509v3 Subject Key Identifier"),
         "keytool CSRs request an SKI: {csr_text}"
@@ -371,7 +305,14 @@ fn keytool_round_trip(keyalg: &[&str], rsa: bool) {
     assert_leaf_extensions(&env, &text, "server", rsa);
 
     let ca = env.ca_cert();
-    let mut trust = vec!["-importcert", "-noprompt", "-alias", "ca", "-file", s(&ca)];
+    let mut trust = vec![
+        "-importcert",
+        "-noprompt",
+        "-alias",
+        "ca",
+        "-file",
+        ca.utf8(),
+    ];
     trust.extend_from_slice(&store);
     keytool(&trust);
     let mut reply = vec![
@@ -380,7 +321,7 @@ fn keytool_round_trip(keyalg: &[&str], rsa: bool) {
         "-alias",
         "svc",
         "-file",
-        s(&cert),
+        cert.utf8(),
     ];
     reply.extend_from_slice(&store);
     let out = keytool(&reply);
@@ -410,11 +351,10 @@ fn keytool_rsa_csr_round_trip() {
 /// extensions, with a warning.
 #[test]
 fn csr_asking_for_ca_gets_a_leaf_and_a_warning() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     let csr = make_csr(
-        &env,
-        "evil1.csr",
+        &env.path("evil1.csr"),
         EC_P256,
         "/CN=evil1",
         &[
@@ -426,7 +366,7 @@ fn csr_asking_for_ca_gets_a_leaf_and_a_warning() {
             "extendedKeyUsage=codeSigning",
         ],
     );
-    let req = openssl(&["req", "-in", s(&csr), "-noout", "-text"]);
+    let req = openssl(&["req", "-in", csr.utf8(), "-noout", "-text"]);
     assert!(
         req.contains("CA:TRUE") && req.contains("Certificate Sign"),
         "{req}"
@@ -444,27 +384,27 @@ fn csr_asking_for_ca_gets_a_leaf_and_a_warning() {
     );
     assert_verifies(&env, &cert, Some("sslserver"));
     // openssl agrees it is no CA: a certificate the leaf's key signs does not chain.
-    let purpose = openssl(&["x509", "-in", s(&cert), "-noout", "-purpose"]);
+    let purpose = openssl(&["x509", "-in", cert.utf8(), "-noout", "-purpose"]);
     assert!(
         purpose.contains("SSL server CA : No") && purpose.contains("SSL client CA : No"),
         "{purpose}"
     );
-    let victim = make_csr(&env, "victim.csr", EC_P256, "/CN=victim", &[]);
+    let victim = make_csr(&env.path("victim.csr"), EC_P256, "/CN=victim", &[]);
     let grandchild = env.path("victim.crt");
-    let leaf_key = env.path("evil1.csr.key");
+    let leaf_key = env.path("evil1.key");
     openssl(&[
         "x509",
         "-req",
         "-in",
-        s(&victim),
+        victim.utf8(),
         "-CA",
-        s(&cert),
+        cert.utf8(),
         "-CAkey",
-        s(&leaf_key),
+        leaf_key.utf8(),
         "-days",
         "1",
         "-out",
-        s(&grandchild),
+        grandchild.utf8(),
     ]);
     let ca = env.ca_cert();
     let o = run(
@@ -472,10 +412,10 @@ fn csr_asking_for_ca_gets_a_leaf_and_a_warning() {
         &[
             "verify",
             "-CAfile",
-            s(&ca),
+            ca.utf8(),
             "-untrusted",
-            s(&cert),
-            s(&grandchild),
+            cert.utf8(),
+            grandchild.utf8(),
         ],
     );
     let text = format!(
@@ -493,11 +433,10 @@ fn csr_asking_for_ca_gets_a_leaf_and_a_warning() {
 /// name, rule and --san entries, without duplicates.
 #[test]
 fn csr_sans_need_accept_csr_sans() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     let csr = make_csr(
-        &env,
-        "app1.csr",
+        &env.path("app1.csr"),
         EC_P256,
         "/CN=app1",
         &[
@@ -560,7 +499,7 @@ fn csr_sans_need_accept_csr_sans() {
 /// An invalid SAN inside the CSR is rejected (exit 2, CA untouched) only when it is accepted.
 #[test]
 fn invalid_csr_san_is_rejected_when_accepted() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     for (i, (san, why)) in [
         ("DNS:bad name", "whitespace"),
@@ -572,15 +511,18 @@ fn invalid_csr_san_is_rejected_when_accepted() {
     {
         let file = format!("bad{i}.csr");
         let csr = make_csr(
-            &env,
-            &file,
+            &env.path(&file),
             EC_P256,
             "/CN=web1",
             &["-addext", &format!("subjectAltName={san}")],
         );
         let before = snapshot(&env.ca_dir());
         let out = env.path(&format!("bad{i}.crt"));
-        let stderr = sign_fails(&env, &[s(&csr), "--accept-csr-sans", "--out", s(&out)], 2);
+        let stderr = sign_fails(
+            &env,
+            &[csr.utf8(), "--accept-csr-sans", "--out", out.utf8()],
+            2,
+        );
         assert!(stderr.contains(why), "{san}: {stderr}");
         assert!(!out.exists());
         assert_eq!(before, snapshot(&env.ca_dir()), "{san}: the CA changed");
@@ -594,9 +536,9 @@ fn invalid_csr_san_is_rejected_when_accepted() {
 /// missing files all exit 2 with an error and a hint, and leave the CA byte-for-byte unchanged.
 #[test]
 fn bad_input_exits_2_and_changes_nothing() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    let csr = make_csr(&env, "app1.csr", EC_P256, "/CN=app1", &[]);
+    let csr = make_csr(&env.path("app1.csr"), EC_P256, "/CN=app1", &[]);
     let der_path = to_der(&env, &csr, "app1.der");
     let der = read_bytes(&der_path);
     let write = |name: &str, data: &[u8]| {
@@ -618,11 +560,11 @@ fn bad_input_exits_2_and_changes_nothing() {
     openssl(&[
         "x509",
         "-in",
-        s(&env.ca_cert()),
+        env.ca_cert().utf8(),
         "-outform",
         "DER",
         "-out",
-        s(&ca_der),
+        ca_der.utf8(),
     ]);
 
     let cases: Vec<(PathBuf, &str)> = vec![
@@ -659,7 +601,15 @@ fn bad_input_exits_2_and_changes_nothing() {
     let verify = |p: &Path| {
         let o = run(
             "openssl",
-            &["req", "-inform", "DER", "-in", s(p), "-noout", "-verify"],
+            &[
+                "req",
+                "-inform",
+                "DER",
+                "-in",
+                p.utf8(),
+                "-noout",
+                "-verify",
+            ],
         );
         String::from_utf8_lossy(&o.stderr).into_owned()
     };
@@ -670,7 +620,7 @@ fn bad_input_exits_2_and_changes_nothing() {
     let before = snapshot(&env.ca_dir());
     let out = env.path("never.crt");
     for (path, msg) in &cases {
-        let stderr = sign_fails(&env, &[s(path), "--out", s(&out)], 2);
+        let stderr = sign_fails(&env, &[path.utf8(), "--out", out.utf8()], 2);
         assert!(
             stderr.contains(msg),
             "{}: expected {msg:?} in: {stderr}",
@@ -697,7 +647,7 @@ fn bad_input_exits_2_and_changes_nothing() {
         assert!(o.stdout.is_empty());
     }
     assert_eq!(before, snapshot(&env.ca_dir()));
-    assert_eq!(ledger(&env).len(), 1, "only the root is in the ledger");
+    assert_eq!(env.ledger().len(), 1, "only the root is in the ledger");
     // And the unbroken DER signs.
     let (cert, _) = sign(&env, &der_path, "app1.crt", &[]);
     assert_verifies(&env, &cert, None);
@@ -706,19 +656,23 @@ fn bad_input_exits_2_and_changes_nothing() {
 /// CSRs for keys uca cannot certify (P-521, Ed448) exit 2 and change nothing.
 #[test]
 fn unsupported_csr_keys_exit_2() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     let p521 = make_csr(
-        &env,
-        "p521.csr",
+        &env.path("p521.csr"),
         &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-521"],
         "/CN=big1",
         &[],
     );
-    let ed448 = make_csr(&env, "ed448.csr", &["-newkey", "ed448"], "/CN=ed1", &[]);
+    let ed448 = make_csr(
+        &env.path("ed448.csr"),
+        &["-newkey", "ed448"],
+        "/CN=ed1",
+        &[],
+    );
     let before = snapshot(&env.ca_dir());
     for csr in [p521, ed448] {
-        sign_fails(&env, &[s(&csr)], 2);
+        sign_fails(&env, &[csr.utf8()], 2);
         assert_eq!(before, snapshot(&env.ca_dir()));
     }
 }
@@ -727,16 +681,15 @@ fn unsupported_csr_keys_exit_2() {
 /// the key it carries") instead of naming the unsupported key.
 #[test]
 fn unsupported_csr_key_is_named_in_the_error() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     let csr = make_csr(
-        &env,
-        "p521.csr",
+        &env.path("p521.csr"),
         &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-521"],
         "/CN=big1",
         &[],
     );
-    let stderr = sign_fails(&env, &[s(&csr)], 2);
+    let stderr = sign_fails(&env, &[csr.utf8()], 2);
     assert!(!stderr.contains("altered"), "{stderr}");
     assert!(stderr.contains("key type"), "{stderr}");
 }
@@ -745,15 +698,18 @@ fn unsupported_csr_key_is_named_in_the_error() {
 /// armor, though openssl accepts it.
 #[test]
 fn pem_with_trailing_blank_line_is_accepted() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    let csr = make_csr(&env, "app1.csr", EC_P256, "/CN=app1", &[]);
+    let csr = make_csr(&env.path("app1.csr"), EC_P256, "/CN=app1", &[]);
     let padded = env.path("padded.csr");
     std::fs::write(&padded, format!("{}\n", read_text(&csr))).expect("write a test file");
     assert!(
-        run("openssl", &["req", "-in", s(&padded), "-noout", "-verify"])
-            .status
-            .success()
+        run(
+            "openssl",
+            &["req", "-in", padded.utf8(), "-noout", "-verify"]
+        )
+        .status
+        .success()
     );
     sign(&env, &padded, "app1.crt", &[]);
 }
@@ -761,15 +717,15 @@ fn pem_with_trailing_blank_line_is_accepted() {
 /// DER input signs, and `-` reads the CSR from stdin and prints the certificate then the chain.
 #[test]
 fn der_and_stdin_inputs() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    let csr = make_csr(&env, "app1.csr", EC_P256, "/CN=app1", &[]);
+    let csr = make_csr(&env.path("app1.csr"), EC_P256, "/CN=app1", &[]);
     let der = to_der(&env, &csr, "app1.der");
     let (cert, _) = sign(&env, &der, "der.crt", &[]);
     assert_verifies(&env, &cert, None);
     assert_eq!(cert_pubkey(&cert), csr_pubkey(&csr));
 
-    let ca_pem = read_text(env.ca_cert());
+    let ca_pem = read_text(&env.ca_cert());
     for input in [read_bytes(&csr), read_bytes(&der)] {
         let o = env
             .uca()
@@ -793,19 +749,19 @@ fn der_and_stdin_inputs() {
 /// --out writes the certificate then the chain (0644), which openssl verifies as a bundle.
 #[test]
 fn out_file_holds_certificate_then_chain() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    let csr = make_csr(&env, "app1.csr", EC_P256, "/CN=app1", &[]);
+    let csr = make_csr(&env.path("app1.csr"), EC_P256, "/CN=app1", &[]);
     let (bundle, stderr) = sign(&env, &csr, "bundle.pem", &[]);
     assert!(stderr.contains("bundle.pem"), "{stderr}");
     assert_eq!(mode(&bundle), 0o644);
-    let b = s(&bundle);
+    let b = bundle.utf8();
     let ca = env.ca_cert();
     let out = openssl(&[
         "verify",
         "-x509_strict",
         "-CAfile",
-        s(&ca),
+        ca.utf8(),
         "-untrusted",
         b,
         b,
@@ -823,9 +779,14 @@ fn out_file_holds_certificate_then_chain() {
 /// --name replaces the CSR's CN in the subject, the SANs and the ledger.
 #[test]
 fn name_overrides_the_csr_cn() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    let csr = make_csr(&env, "x.csr", EC_P256, "/CN=from-the-csr/O=Elsewhere", &[]);
+    let csr = make_csr(
+        &env.path("x.csr"),
+        EC_P256,
+        "/CN=from-the-csr/O=Elsewhere",
+        &[],
+    );
     let (cert, _) = sign(&env, &csr, "web3.crt", &["--name", "web3"]);
     let text = x509_text(&cert);
     assert!(text.contains("Subject: CN = web3\n"), "{text}");
@@ -834,7 +795,7 @@ fn name_overrides_the_csr_cn() {
         "{text}"
     );
     assert_eq!(sans_of(&text), ["DNS:web3", "DNS:web"]);
-    let rows = ledger(&env);
+    let rows = env.ledger();
     assert!(
         rows.iter()
             .any(|r| r["name"] == "web3" && r["source"] == "csr"),
@@ -850,11 +811,11 @@ fn name_overrides_the_csr_cn() {
 /// A CSR without a CN needs --name: exit 2 and a hint without it, a certificate with it.
 #[test]
 fn csr_without_cn_needs_a_name() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    let csr = make_csr(&env, "nocn.csr", EC_P256, "/O=Acme", &[]);
+    let csr = make_csr(&env.path("nocn.csr"), EC_P256, "/O=Acme", &[]);
     let before = snapshot(&env.ca_dir());
-    let stderr = sign_fails(&env, &[s(&csr)], 2);
+    let stderr = sign_fails(&env, &[csr.utf8()], 2);
     assert!(
         stderr.contains("no CN") && stderr.contains("--name"),
         "{stderr}"
@@ -868,19 +829,19 @@ fn csr_without_cn_needs_a_name() {
 /// match the certificate, and the ledger records the row with source "csr".
 #[test]
 fn json_report_matches_the_certificate_and_the_ledger() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    let csr = make_csr(&env, "rmq1.csr", EC_P384, "/CN=rmq1", &[]);
+    let csr = make_csr(&env.path("rmq1.csr"), EC_P384, "/CN=rmq1", &[]);
     let out = env.path("rmq1.pem");
     let v = env.json(&[
         "sign",
-        s(&csr),
+        csr.utf8(),
         "--profile",
         "client",
         "--san",
         "rmq.example.org",
         "--out",
-        s(&out),
+        out.utf8(),
     ]);
     assert_eq!(v["name"], "rmq1");
     assert_eq!(v["profile"], "client");
@@ -889,7 +850,7 @@ fn json_report_matches_the_certificate_and_the_ledger() {
         v["sans"],
         serde_json::json!(["DNS:rmq1", "DNS:rmq", "DNS:rmq.example.org"])
     );
-    assert_eq!(v["out"], s(&out));
+    assert_eq!(v["out"], out.utf8());
     for k in ["not_before", "not_after"] {
         assert!(
             v[k].as_str()
@@ -900,9 +861,9 @@ fn json_report_matches_the_certificate_and_the_ledger() {
     let bundle = read_text(&out);
     let blocks = pem_blocks(&bundle);
     assert_eq!(v["certificate_pem"], blocks[0]);
-    assert_eq!(v["chain_pem"], read_text(env.ca_cert()));
+    assert_eq!(v["chain_pem"], read_text(&env.ca_cert()));
 
-    let serial = openssl(&["x509", "-in", s(&out), "-noout", "-serial"]);
+    let serial = openssl(&["x509", "-in", out.utf8(), "-noout", "-serial"]);
     let serial = serial
         .trim()
         .trim_start_matches("serial=")
@@ -912,13 +873,20 @@ fn json_report_matches_the_certificate_and_the_ledger() {
         json_serial.trim_start_matches('0'),
         serial.trim_start_matches('0')
     );
-    let fp = openssl(&["x509", "-in", s(&out), "-noout", "-fingerprint", "-sha256"]);
+    let fp = openssl(&[
+        "x509",
+        "-in",
+        out.utf8(),
+        "-noout",
+        "-fingerprint",
+        "-sha256",
+    ]);
     assert_eq!(
         fp.trim().split_once('=').expect("Fingerprint=").1,
         v["fingerprint_sha256"].as_str().expect("fingerprint")
     );
 
-    let rows = ledger(&env);
+    let rows = env.ledger();
     let row = rows
         .iter()
         .find(|r| r["serial"] == v["serial"])
@@ -946,7 +914,7 @@ fn json_report_matches_the_certificate_and_the_ledger() {
             .is_some_and(|p| p.starts_with("-----BEGIN CERTIFICATE-----"))
     );
     assert_eq!(
-        ledger(&env).iter().filter(|r| r["source"] == "csr").count(),
+        env.ledger().iter().filter(|r| r["source"] == "csr").count(),
         2
     );
 }
@@ -954,11 +922,11 @@ fn json_report_matches_the_certificate_and_the_ledger() {
 /// --days sets the validity: a 30-day certificate outlives 29 days but not 31.
 #[test]
 fn days_sets_the_validity() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    let csr = make_csr(&env, "app1.csr", EC_P256, "/CN=app1", &[]);
+    let csr = make_csr(&env.path("app1.csr"), EC_P256, "/CN=app1", &[]);
     let (cert, _) = sign(&env, &csr, "app1.crt", &["--days", "30"]);
-    let c = s(&cert);
+    let c = cert.utf8();
     let day = 86_400;
     assert!(
         run(
@@ -990,22 +958,22 @@ fn days_sets_the_validity() {
         .status
         .success()
     );
-    sign_fails(&env, &[s(&csr), "--days", "0"], 2);
+    sign_fails(&env, &[csr.utf8(), "--days", "0"], 2);
 }
 
 /// Wrong profiles, bad --san values and an --out in a missing directory exit 2; no CA exits 4.
 #[test]
 fn bad_options_and_missing_ca() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    let csr = make_csr(&env, "app1.csr", EC_P256, "/CN=app1", &[]);
+    let csr = make_csr(&env.path("app1.csr"), EC_P256, "/CN=app1", &[]);
     let before = snapshot(&env.ca_dir());
-    let stderr = sign_fails(&env, &[s(&csr), "--profile", "intermediate-ca"], 2);
+    let stderr = sign_fails(&env, &[csr.utf8(), "--profile", "intermediate-ca"], 2);
     assert!(stderr.contains("unknown profile"), "{stderr}");
-    sign_fails(&env, &[s(&csr), "--san", "bad name"], 2);
+    sign_fails(&env, &[csr.utf8(), "--san", "bad name"], 2);
     let stderr = sign_fails(
         &env,
-        &[s(&csr), "--out", s(&env.path("no/such/dir/app1.crt"))],
+        &[csr.utf8(), "--out", env.path("no/such/dir/app1.crt").utf8()],
         2,
     );
     assert!(stderr.contains("does not exist"), "{stderr}");
@@ -1032,10 +1000,10 @@ fn bad_options_and_missing_ca() {
 /// and neither the CA directory nor the ledger changes; the right one signs.
 #[test]
 fn encrypted_ca_needs_the_right_passphrase() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init(&[]);
-    let csr = make_csr(&env, "app1.csr", EC_P256, "/CN=app1", &[]);
-    let rows = ledger(&env).len();
+    let csr = make_csr(&env.path("app1.csr"), EC_P256, "/CN=app1", &[]);
+    let rows = env.ledger().len();
     let before = snapshot(&env.ca_dir());
     let out = env.path("app1.crt");
 
@@ -1076,7 +1044,7 @@ fn encrypted_ca_needs_the_right_passphrase() {
 
     assert!(!out.exists());
     assert_eq!(before, snapshot(&env.ca_dir()));
-    assert_eq!(ledger(&env).len(), rows);
+    assert_eq!(env.ledger().len(), rows);
 
     env.uca_pass()
         .arg("sign")
@@ -1086,16 +1054,16 @@ fn encrypted_ca_needs_the_right_passphrase() {
         .assert()
         .success();
     assert_verifies(&env, &out, None);
-    assert_eq!(ledger(&env).len(), rows + 1);
+    assert_eq!(env.ledger().len(), rows + 1);
 }
 
 /// Signing a second CSR for an active NAME needs --force (the old one becomes superseded), and
 /// an existing --out file is never overwritten without it.
 #[test]
 fn second_csr_for_a_name_and_existing_out_need_force() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    let csr = make_csr(&env, "app1.csr", EC_P256, "/CN=app1", &[]);
+    let csr = make_csr(&env.path("app1.csr"), EC_P256, "/CN=app1", &[]);
     let out = env.path("app1.crt");
     env.uca()
         .arg("sign")
@@ -1141,7 +1109,7 @@ fn second_csr_for_a_name_and_existing_out_need_force() {
         .output()
         .expect("run uca");
     assert_eq!(o.status.code(), Some(5), "existing --out without --force");
-    let rows = ledger(&env);
+    let rows = env.ledger();
     let statuses: Vec<&str> = rows
         .iter()
         .filter(|r| r["name"] == "app1")

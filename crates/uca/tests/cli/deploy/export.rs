@@ -8,27 +8,15 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use crate::support::*;
 
-const TIMEOUT: Duration = Duration::from_secs(20);
 const P12_PASS: &str = "p12 secret";
 const TRUST_PASS: &str = "changeit-too";
 
-/// `uca issue NAME ARGS...`, asserting success.
-fn issue(env: &Env, name: &str, args: &[&str]) {
-    env.uca()
-        .arg("issue")
-        .arg(name)
-        .args(args)
-        .assert()
-        .success();
-}
-
 /// `uca export ARGS...` (clean environment plus `envs`), returning its output.
-fn export_out(env: &Env, args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+fn export_out(env: &TempCa, args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
     let mut c = env.uca();
     c.arg("export").args(args);
     for (k, v) in envs {
@@ -38,7 +26,7 @@ fn export_out(env: &Env, args: &[&str], envs: &[(&str, &str)]) -> std::process::
 }
 
 /// `uca export ARGS...`, asserting success; returns stderr (where the hints go).
-fn export(env: &Env, args: &[&str]) -> String {
+fn export(env: &TempCa, args: &[&str]) -> String {
     let out = export_out(env, args, &[]);
     assert!(
         out.status.success(),
@@ -51,7 +39,7 @@ fn export(env: &Env, args: &[&str]) -> String {
 }
 
 /// `uca export --json ARGS...`, asserting success; returns the parsed document.
-fn export_json(env: &Env, args: &[&str]) -> serde_json::Value {
+fn export_json(env: &TempCa, args: &[&str]) -> serde_json::Value {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
     let out = export_out(env, &all, &[]);
@@ -91,148 +79,40 @@ fn hints(doc: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
-fn read(p: &Path) -> Vec<u8> {
-    std::fs::read(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
+/// [`curl`] of `url` that trusts only `ca` (no CA path either) and prints a last line
+/// `HTTP_CODE=NNN` after the body.
+fn curl_code(url: &str, ca: &Path, client: Option<&Issued>) -> TextOutput {
+    curl(
+        url,
+        ca,
+        client,
+        &["--capath", "/nonexistent", "-w", "\nHTTP_CODE=%{http_code}"],
+    )
 }
 
-/// How to tell that a freshly started server listens.
-enum Ready {
-    /// Its log shows this text (`openssl s_server` prints "ACCEPT").
-    Log(&'static str),
-    /// A TCP connection to its port succeeds.
-    Connect,
-}
-
-/// A server running in the foreground, its stdout and stderr in `log`, killed on drop.
-struct Server {
-    port: u16,
-    log: PathBuf,
-    _child: KillOnDrop,
-}
-
-impl Server {
-    /// Picks a free port, builds the server's command for it with `cmd` and waits until it
-    /// listens; if it exits first (the port was taken in between), retries on another port.
-    fn start(what: &str, dir: &Path, ready: Ready, mut cmd: impl FnMut(u16) -> Command) -> Server {
-        let mut last = String::new();
-        for attempt in 0..5 {
-            let port = free_port();
-            let log = dir.join(format!("{what}-{port}-{attempt}.log"));
-            let file = std::fs::File::create(&log).expect("create log");
-            let child = cmd(port)
-                .stdin(Stdio::null())
-                .stdout(file.try_clone().expect("clone log"))
-                .stderr(file)
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot run {what}: {e} (is it installed?)"));
-            let mut child = KillOnDrop(child);
-            let deadline = Instant::now() + TIMEOUT;
-            loop {
-                if child.0.try_wait().expect("try_wait").is_some() {
-                    last = std::fs::read_to_string(&log).unwrap_or_default();
-                    break;
-                }
-                let up = match ready {
-                    Ready::Log(needle) => std::fs::read_to_string(&log)
-                        .unwrap_or_default()
-                        .contains(needle),
-                    Ready::Connect => std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
-                };
-                // Listening, and still ours: not a stranger that took the port meanwhile.
-                if up && child.0.try_wait().expect("try_wait").is_none() {
-                    return Server {
-                        port,
-                        log,
-                        _child: child,
-                    };
-                }
-                if Instant::now() > deadline {
-                    panic!(
-                        "{what} did not listen within {TIMEOUT:?}:\n{}",
-                        std::fs::read_to_string(&log).unwrap_or_default()
-                    );
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        panic!("{what} exited before listening, 5 times; last log:\n{last}");
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn url(&self) -> String {
-        format!("https://127.0.0.1:{}/", self.port)
-    }
-}
-
-/// `curl -q` (no curlrc, no proxy) GET of `url`, trusting only `ca`, presenting `client`
-/// (cert, key) if given. stdout is the body, then a last line `HTTP_CODE=NNN`.
-fn curl(url: &str, ca: &Path, client: Option<(&Path, &Path)>) -> Out {
-    let mut args = vec![
-        "-q",
-        "-sS",
-        "--noproxy",
-        "*",
-        "--max-time",
-        "10",
-        "--cacert",
-        s(ca),
-        "--capath",
-        "/nonexistent",
-        "-w",
-        "\nHTTP_CODE=%{http_code}",
-    ];
-    if let Some((cert, key)) = client {
-        args.extend_from_slice(&["--cert", s(cert), "--key", s(key)]);
-    }
-    args.push(url);
-    run_timeout("curl", &args, b"")
-}
-
-fn http_code(out: &Out) -> Option<u16> {
+fn http_code(out: &TextOutput) -> Option<u16> {
     out.stdout
         .rsplit_once("HTTP_CODE=")
         .and_then(|(_, c)| c.trim().parse().ok())
 }
 
-/// An `openssl s_server -www` backend with the issued certificate NAME, requiring and verifying
-/// client certificates against `ca` only.
-fn s_server(env: &Env, name: &str, ca: &Path) -> Server {
-    let cert = env.issued(name, "cert.pem");
-    let key = env.issued(name, "key.pem");
-    Server::start(
-        &format!("s_server-{name}"),
-        env.tmp.path(),
-        Ready::Log("ACCEPT"),
-        |port| {
-            let mut c = Command::new("openssl");
-            c.args(["s_server", "-accept", &format!("127.0.0.1:{port}")])
-                .args(["-cert", s(&cert), "-key", s(&key)])
-                .args(["-CAfile", s(ca), "-no-CApath", "-no-CAstore"])
-                .args(["-Verify", "1", "-verify_return_error", "-www"]);
-            c
-        },
-    )
-}
-
 /// HAProxy with the `haproxy` export terminates mTLS and re-encrypts with mTLS to two backends.
 #[test]
 fn haproxy_terminates_and_reencrypts_mutual_tls() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    for b in ["backend1", "backend2"] {
-        issue(&env, b, &["--profile", "both", "--san", "127.0.0.1"]);
-    }
-    issue(&env, "proxy", &["--san", "127.0.0.1"]);
-    issue(&env, "agent", &["--profile", "client"]);
+    let backends: Vec<Issued> = ["backend1", "backend2"]
+        .into_iter()
+        .map(|b| env.issue(b, &["--profile", "both", "--san", "127.0.0.1"]))
+        .collect();
+    env.issue("proxy", &["--san", "127.0.0.1"]);
+    let agent = env.issue("agent", &["--profile", "client"]);
     let ca = env.ca_cert();
 
     let out_dir = env.path("haproxy");
     let doc = export_json(
         &env,
-        &["proxy", "--format", "haproxy", "--out", s(&out_dir)],
+        &["proxy", "--format", "haproxy", "--out", out_dir.utf8()],
     );
     assert_eq!(doc["name"], "proxy");
     assert_eq!(doc["format"], "haproxy");
@@ -251,11 +131,11 @@ fn haproxy_terminates_and_reencrypts_mutual_tls() {
     );
     assert_eq!(files.len(), 2, "{doc}");
     // The bundle is what `crt` wants: the certificate, its chain, then the key.
-    let text = String::from_utf8(read(&bundle)).unwrap();
-    let fullchain = String::from_utf8(read(&env.issued("proxy", "fullchain.pem"))).unwrap();
-    let key = String::from_utf8(read(&env.issued("proxy", "key.pem"))).unwrap();
+    let text = String::from_utf8(read_bytes(&bundle)).unwrap();
+    let fullchain = String::from_utf8(read_bytes(&env.issued("proxy", "fullchain.pem"))).unwrap();
+    let key = String::from_utf8(read_bytes(&env.issued("proxy", "key.pem"))).unwrap();
     assert_eq!(text, format!("{fullchain}{key}"));
-    assert_eq!(read(&ca_file), read(&ca));
+    assert_eq!(read_bytes(&ca_file), read_bytes(&ca));
 
     // The hints, used as written (only the addresses are ours).
     let hs = hints(&doc);
@@ -274,13 +154,13 @@ fn haproxy_terminates_and_reencrypts_mutual_tls() {
     // The text mode prints the same hints on stderr.
     let stderr = export(
         &env,
-        &["proxy", "--format", "haproxy", "--out", s(&out_dir)],
+        &["proxy", "--format", "haproxy", "--out", out_dir.utf8()],
     );
     assert!(stderr.contains(&bind_hint), "{stderr}");
     assert!(stderr.contains(&server_hint), "{stderr}");
 
-    let b1 = s_server(&env, "backend1", &ca);
-    let b2 = s_server(&env, "backend2", &ca);
+    let b1 = OpensslServer::start(env.tmp.path(), &backends[0], Some(&ca), &[]);
+    let b2 = OpensslServer::start(env.tmp.path(), &backends[1], Some(&ca), &[]);
     let cfg = env.path("haproxy.cfg");
     let write_cfg = |port: u16| {
         let bind = bind_hint.replacen("bind :443", &format!("bind 127.0.0.1:{port}"), 1);
@@ -297,15 +177,15 @@ fn haproxy_terminates_and_reencrypts_mutual_tls() {
              \x20   timeout connect 5s\n    timeout client 10s\n    timeout server 10s\n\n\
              frontend fe\n    {bind}\n    default_backend be\n\n\
              backend be\n    balance roundrobin\n    {}\n    {}\n",
-            server("b1", b1.port),
-            server("b2", b2.port)
+            server("b1", b1.port()),
+            server("b2", b2.port())
         );
         std::fs::write(&cfg, text).expect("write haproxy.cfg");
     };
 
     // HAProxy's own configuration check accepts the exported files.
     write_cfg(free_port());
-    let check = run_timeout("haproxy", &["-c", "-f", s(&cfg)], b"");
+    let check = run_timeout("haproxy", &["-c", "-f", cfg.utf8()], b"");
     assert!(
         check.status.success(),
         "haproxy -c rejected:\n{}\n--- config:\n{}",
@@ -321,7 +201,7 @@ fn haproxy_terminates_and_reencrypts_mutual_tls() {
     let proxy = Server::start("haproxy", env.tmp.path(), Ready::Connect, |port| {
         write_cfg(port);
         let mut c = Command::new("haproxy");
-        c.args(["-f", s(&cfg), "-db"]);
+        c.args(["-f", cfg.utf8(), "-db"]);
         c
     });
     let ctx = || {
@@ -332,13 +212,9 @@ fn haproxy_terminates_and_reencrypts_mutual_tls() {
             b2.log()
         )
     };
-    let agent = (
-        env.issued("agent", "cert.pem"),
-        env.issued("agent", "key.pem"),
-    );
     // Two requests: round robin sends one to each backend.
     for _ in 0..2 {
-        let out = curl(&proxy.url(), &ca, Some((&agent.0, &agent.1)));
+        let out = curl_code(&proxy.url(), &ca, Some(&agent));
         assert!(out.status.success(), "{}\n{}", out.all(), ctx());
         assert_eq!(http_code(&out), Some(200), "{}\n{}", out.all(), ctx());
         // s_server's page shows the client certificate IT received: the proxy's, verified.
@@ -363,19 +239,11 @@ fn haproxy_terminates_and_reencrypts_mutual_tls() {
     }
     // Both backends verified the proxy's certificate (s_server logs the verified chain).
     for b in [&b1, &b2] {
-        let deadline = Instant::now() + TIMEOUT;
-        while !b.log().contains("depth=0 CN = proxy") {
-            assert!(
-                Instant::now() < deadline,
-                "backend never saw the proxy:\n{}",
-                ctx()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        b.server.wait_log(0, "depth=0 CN = proxy");
         assert!(!b.log().contains("verify error"), "{}", ctx());
     }
     // Without a client certificate HAProxy refuses the connection.
-    let anon = curl(&proxy.url(), &ca, None);
+    let anon = curl_code(&proxy.url(), &ca, None);
     assert!(!anon.status.success(), "{}\n{}", anon.all(), ctx());
     assert!(
         !anon.stdout.contains("Client certificate"),
@@ -393,9 +261,9 @@ struct Nginx {
 
 impl Nginx {
     /// Exports NAME for nginx into TMP/nginx-tls and runs nginx with the printed hints.
-    fn start(env: &Env, name: &str) -> Nginx {
+    fn start(env: &TempCa, name: &str) -> Nginx {
         let out_dir = env.path("nginx-tls");
-        let stderr = export(env, &[name, "--format", "nginx", "--out", s(&out_dir)]);
+        let stderr = export(env, &[name, "--format", "nginx", "--out", out_dir.utf8()]);
         let full = out_dir.join("fullchain.pem");
         let key = out_dir.join("key.pem");
         let ca = out_dir.join("client-ca.pem");
@@ -414,46 +282,21 @@ impl Nginx {
             assert!(lines.contains(&want), "missing hint {want:?} in:\n{stderr}");
         }
         // Files and modes.
-        assert_eq!(read(&full), read(&env.issued(name, "fullchain.pem")));
-        assert_eq!(read(&key), read(&env.issued(name, "key.pem")));
-        assert_eq!(read(&ca), read(&env.ca_cert()));
+        assert_eq!(
+            read_bytes(&full),
+            read_bytes(&env.issued(name, "fullchain.pem"))
+        );
+        assert_eq!(read_bytes(&key), read_bytes(&env.issued(name, "key.pem")));
+        assert_eq!(read_bytes(&ca), read_bytes(&env.ca_cert()));
         assert_eq!(mode(&key), 0o600);
         assert_eq!(mode(&full), 0o644);
         assert_eq!(mode(&ca), 0o644);
 
-        let tmp = env.tmp.path().to_path_buf();
-        let conf = tmp.join("nginx.conf");
-        let ssl = lines.join("\n        ");
-        let server = Server::start("nginx", &tmp, Ready::Connect, |port| {
-            let t = tmp.display();
-            let text = format!(
-                "master_process off;\n\
-                 pid {t}/nginx.pid;\n\
-                 error_log stderr info;\n\
-                 events {{ worker_connections 64; }}\n\
-                 http {{\n\
-                 \x20   access_log off;\n\
-                 \x20   client_body_temp_path {t}/nginx-body;\n\
-                 \x20   proxy_temp_path {t}/nginx-proxy;\n\
-                 \x20   fastcgi_temp_path {t}/nginx-fastcgi;\n\
-                 \x20   uwsgi_temp_path {t}/nginx-uwsgi;\n\
-                 \x20   scgi_temp_path {t}/nginx-scgi;\n\
-                 \x20   server {{\n\
-                 \x20       listen 127.0.0.1:{port} ssl;\n\
-                 \x20       {ssl}\n\
-                 \x20       location / {{\n\
-                 \x20           default_type text/plain;\n\
-                 \x20           return 200 \"hello from {name} to $ssl_client_s_dn\\n\";\n\
-                 \x20       }}\n\
-                 \x20   }}\n\
-                 }}\n"
-            );
-            std::fs::write(&conf, text).expect("write nginx.conf");
-            let mut c = Command::new("nginx");
-            c.args(["-e", "stderr", "-p", s(&tmp), "-c", s(&conf)])
-                .args(["-g", "daemon off;"]);
-            c
-        });
+        let server = start_nginx(
+            env.tmp.path(),
+            &lines,
+            &format!("hello from {name} to $ssl_client_s_dn"),
+        );
         Nginx { server, ca }
     }
 }
@@ -461,22 +304,18 @@ impl Nginx {
 /// nginx with the `nginx` export: uca client cert → 200, none → 400, another CA's cert → 400.
 #[test]
 fn nginx_requires_uca_client_certificates() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    let other = Env::new();
+    let other = TempCa::new();
     other.init_plain(&[]);
-    issue(&env, "web1", &["--profile", "server", "--san", "127.0.0.1"]);
-    issue(&env, "agent", &["--profile", "client"]);
-    issue(&other, "agent", &["--profile", "client"]);
+    env.issue("web1", &["--profile", "server", "--san", "127.0.0.1"]);
+    let good = env.issue("agent", &["--profile", "client"]);
+    let foreign = other.issue("agent", &["--profile", "client"]);
     let nginx = Nginx::start(&env, "web1");
     let url = nginx.server.url();
     let ctx = || format!("--- nginx:\n{}", nginx.server.log());
 
-    let good = (
-        env.issued("agent", "cert.pem"),
-        env.issued("agent", "key.pem"),
-    );
-    let ok = curl(&url, &nginx.ca, Some((&good.0, &good.1)));
+    let ok = curl_code(&url, &nginx.ca, Some(&good));
     assert!(ok.status.success(), "{}\n{}", ok.all(), ctx());
     assert_eq!(http_code(&ok), Some(200), "{}\n{}", ok.all(), ctx());
     assert!(
@@ -485,7 +324,7 @@ fn nginx_requires_uca_client_certificates() {
         ok.all()
     );
 
-    let anon = curl(&url, &nginx.ca, None);
+    let anon = curl_code(&url, &nginx.ca, None);
     assert_eq!(http_code(&anon), Some(400), "{}\n{}", anon.all(), ctx());
     assert!(
         anon.stdout.contains("No required SSL certificate was sent"),
@@ -494,11 +333,7 @@ fn nginx_requires_uca_client_certificates() {
     );
     assert!(!anon.stdout.contains("hello from"), "{}", anon.all());
 
-    let foreign = (
-        other.issued("agent", "cert.pem"),
-        other.issued("agent", "key.pem"),
-    );
-    let bad = curl(&url, &nginx.ca, Some((&foreign.0, &foreign.1)));
+    let bad = curl_code(&url, &nginx.ca, Some(&foreign));
     assert_eq!(http_code(&bad), Some(400), "{}\n{}", bad.all(), ctx());
     assert!(
         bad.stdout.contains("The SSL certificate error"),
@@ -517,14 +352,14 @@ fn nginx_requires_uca_client_certificates() {
 }
 
 /// `openssl pkcs12 -info` of a PKCS#12 file (OpenSSL 3, no `-legacy`), without keys.
-fn p12_info(file: &Path, pass: &str) -> Out {
+fn p12_info(file: &Path, pass: &str) -> TextOutput {
     run_timeout(
         "openssl",
         &[
             "pkcs12",
             "-info",
             "-in",
-            s(file),
+            file.utf8(),
             "-passin",
             &format!("pass:{pass}"),
             "-nokeys",
@@ -533,14 +368,14 @@ fn p12_info(file: &Path, pass: &str) -> Out {
     )
 }
 
-fn keytool_list(file: &Path, pass: &str) -> Out {
+fn keytool_list(file: &Path, pass: &str) -> TextOutput {
     run_timeout(
         "keytool",
         &[
             "-list",
             "-v",
             "-keystore",
-            s(file),
+            file.utf8(),
             "-storetype",
             "PKCS12",
             "-storepass",
@@ -550,21 +385,12 @@ fn keytool_list(file: &Path, pass: &str) -> Out {
     )
 }
 
-/// The public key of a certificate or private key file, as OpenSSL sees it (PEM).
-fn pubkey_of_cert(pem: &Path) -> String {
-    openssl(&["x509", "-in", s(pem), "-noout", "-pubkey"])
-}
-
-fn pubkey_of_key(pem: &Path) -> String {
-    openssl(&["pkey", "-in", s(pem), "-pubout"])
-}
-
 /// pkcs12 is PBES2/AES-256 + HMAC-SHA256 for OpenSSL 3 and keytool; truststore is trustedCertEntry.
 #[test]
 fn pkcs12_and_truststore_read_by_openssl_and_keytool() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    issue(&env, "app1", &["--profile", "client"]);
+    env.issue("app1", &["--profile", "client"]);
     let p12 = env.path("app1.p12");
     export(
         &env,
@@ -573,7 +399,7 @@ fn pkcs12_and_truststore_read_by_openssl_and_keytool() {
             "--format",
             "pkcs12",
             "--out",
-            s(&p12),
+            p12.utf8(),
             "--password",
             P12_PASS,
         ],
@@ -602,7 +428,7 @@ fn pkcs12_and_truststore_read_by_openssl_and_keytool() {
             "pkcs12",
             "-info",
             "-in",
-            s(&p12),
+            p12.utf8(),
             "-passin",
             &format!("pass:{P12_PASS}"),
             "-nokeys",
@@ -619,28 +445,28 @@ fn pkcs12_and_truststore_read_by_openssl_and_keytool() {
     openssl(&[
         "pkcs12",
         "-in",
-        s(&p12),
+        p12.utf8(),
         "-passin",
         &pass_arg,
         "-nocerts",
         "-nodes",
         "-out",
-        s(&key_out),
+        key_out.utf8(),
     ]);
     openssl(&[
         "pkcs12",
         "-in",
-        s(&p12),
+        p12.utf8(),
         "-passin",
         &pass_arg,
         "-clcerts",
         "-nokeys",
         "-out",
-        s(&cert_out),
+        cert_out.utf8(),
     ]);
     assert_eq!(
-        pubkey_of_key(&key_out),
-        pubkey_of_key(&env.issued("app1", "key.pem"))
+        key_pubkey(&key_out),
+        key_pubkey(&env.issued("app1", "key.pem"))
     );
     // The key bag carries the friendly name NAME (keytool's alias, checked below).
     let key_text = std::fs::read_to_string(&key_out).unwrap();
@@ -652,7 +478,7 @@ fn pkcs12_and_truststore_read_by_openssl_and_keytool() {
         openssl(&[
             "x509",
             "-in",
-            s(&cert_out),
+            cert_out.utf8(),
             "-noout",
             "-fingerprint",
             "-sha256"
@@ -660,7 +486,7 @@ fn pkcs12_and_truststore_read_by_openssl_and_keytool() {
         openssl(&[
             "x509",
             "-in",
-            s(&env.issued("app1", "cert.pem")),
+            env.issued("app1", "cert.pem").utf8(),
             "-noout",
             "-fingerprint",
             "-sha256"
@@ -713,16 +539,16 @@ fn pkcs12_and_truststore_read_by_openssl_and_keytool() {
             "--format",
             "p12",
             "--out",
-            s(&p12_file),
+            p12_file.utf8(),
             "--password-file",
-            s(&pw_file),
+            pw_file.utf8(),
         ],
     );
     assert!(p12_info(&p12_file, "from the file").status.success());
     let p12_env = env.path("app1-env.p12");
     let out = export_out(
         &env,
-        &["app1", "--format", "pkcs12", "--out", s(&p12_env)],
+        &["app1", "--format", "pkcs12", "--out", p12_env.utf8()],
         &[("UCA_EXPORT_PASSWORD", "from the environment")],
     );
     assert!(out.status.success(), "{out:?}");
@@ -737,7 +563,7 @@ fn pkcs12_and_truststore_read_by_openssl_and_keytool() {
             "--format",
             "java-truststore",
             "--out",
-            s(&ts),
+            ts.utf8(),
             "--password",
             TRUST_PASS,
         ],
@@ -774,18 +600,18 @@ fn pkcs12_and_truststore_read_by_openssl_and_keytool() {
     openssl(&[
         "pkcs12",
         "-in",
-        s(&ts),
+        ts.utf8(),
         "-passin",
         &format!("pass:{TRUST_PASS}"),
         "-nokeys",
         "-out",
-        s(&ts_ca),
+        ts_ca.utf8(),
     ]);
     assert_eq!(
         openssl(&[
             "x509",
             "-in",
-            s(&ts_ca),
+            ts_ca.utf8(),
             "-noout",
             "-fingerprint",
             "-sha256"
@@ -793,7 +619,7 @@ fn pkcs12_and_truststore_read_by_openssl_and_keytool() {
         openssl(&[
             "x509",
             "-in",
-            s(&env.ca_cert()),
+            env.ca_cert().utf8(),
             "-noout",
             "-fingerprint",
             "-sha256"
@@ -806,10 +632,10 @@ fn pkcs12_and_truststore_read_by_openssl_and_keytool() {
 /// A Java client using only the pkcs12 and java-truststore exports gets 200 from mTLS nginx.
 #[test]
 fn java_client_mutual_tls_with_pkcs12_and_truststore() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    issue(&env, "web1", &["--profile", "server", "--san", "127.0.0.1"]);
-    issue(&env, "javaapp", &["--profile", "client"]);
+    env.issue("web1", &["--profile", "server", "--san", "127.0.0.1"]);
+    env.issue("javaapp", &["--profile", "client"]);
     let ks = env.path("javaapp.p12");
     let ts = env.path("truststore.p12");
     let pw_file = env.path("ks.pass");
@@ -821,9 +647,9 @@ fn java_client_mutual_tls_with_pkcs12_and_truststore() {
             "--format",
             "pkcs12",
             "--out",
-            s(&ks),
+            ks.utf8(),
             "--password-file",
-            s(&pw_file),
+            pw_file.utf8(),
         ],
     );
     export(
@@ -832,7 +658,7 @@ fn java_client_mutual_tls_with_pkcs12_and_truststore() {
             "--format",
             "java-truststore",
             "--out",
-            s(&ts),
+            ts.utf8(),
             "--password",
             TRUST_PASS,
         ],
@@ -841,7 +667,7 @@ fn java_client_mutual_tls_with_pkcs12_and_truststore() {
     // Compile the client while nginx starts.
     let classes = env.path("classes");
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cli/support/MtlsClient.java");
-    let javac = run_timeout("javac", &["-d", s(&classes), s(&source)], b"");
+    let javac = run_timeout("javac", &["-d", classes.utf8(), source.utf8()], b"");
     assert!(javac.status.success(), "javac failed:\n{}", javac.all());
     let nginx = Nginx::start(&env, "web1");
     let url = nginx.server.url();
@@ -862,7 +688,7 @@ fn java_client_mutual_tls_with_pkcs12_and_truststore() {
         }
         args.extend([
             "-cp".to_string(),
-            s(&classes).to_string(),
+            classes.utf8().to_string(),
             "MtlsClient".to_string(),
             url.clone(),
         ]);
@@ -870,7 +696,7 @@ fn java_client_mutual_tls_with_pkcs12_and_truststore() {
         run_timeout("java", &refs, b"")
     };
     let ok = java(true);
-    let ctx = |o: &Out| format!("{}\n--- nginx:\n{}", o.all(), nginx.server.log());
+    let ctx = |o: &TextOutput| format!("{}\n--- nginx:\n{}", o.all(), nginx.server.log());
     assert!(ok.status.success(), "{}", ctx(&ok));
     assert!(ok.stdout.contains("status 200"), "{}", ctx(&ok));
     assert!(
@@ -926,10 +752,10 @@ fn parse_simple_yaml(text: &str) -> BTreeMap<String, String> {
 }
 
 /// base64-decodes with coreutils `base64 -d`, an independent decoder.
-fn b64decode(env: &Env, data: &str) -> Vec<u8> {
+fn b64decode(env: &TempCa, data: &str) -> Vec<u8> {
     let f = env.path("b64.txt");
     std::fs::write(&f, data).unwrap();
-    let out = run("base64", &["-d", s(&f)]);
+    let out = run("base64", &["-d", f.utf8()]);
     assert!(out.status.success(), "base64 -d failed on {data:?}");
     out.stdout
 }
@@ -937,9 +763,9 @@ fn b64decode(env: &Env, data: &str) -> Vec<u8> {
 /// k8s-secret is a kubernetes.io/tls Secret whose data is byte-for-byte fullchain, key and CA.
 #[test]
 fn k8s_secret_holds_fullchain_key_and_ca() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    issue(&env, "rmq1", &[]);
+    env.issue("rmq1", &[]);
     let yaml_path = env.path("rmq1-secret.yaml");
     export(
         &env,
@@ -948,7 +774,7 @@ fn k8s_secret_holds_fullchain_key_and_ca() {
             "--format",
             "k8s-secret",
             "--out",
-            s(&yaml_path),
+            yaml_path.utf8(),
             "--namespace",
             "messaging",
         ],
@@ -970,37 +796,43 @@ fn k8s_secret_holds_fullchain_key_and_ca() {
     assert_eq!(data.len(), 3, "{text}");
     assert_eq!(
         b64decode(&env, &get("data/tls.crt")),
-        read(&env.issued("rmq1", "fullchain.pem"))
+        read_bytes(&env.issued("rmq1", "fullchain.pem"))
     );
     assert_eq!(
         b64decode(&env, &get("data/tls.key")),
-        read(&env.issued("rmq1", "key.pem"))
-    );
-    assert_eq!(b64decode(&env, &get("data/ca.crt")), read(&env.ca_cert()));
-    // The same bytes as a pem-dir export.
-    let pem_dir = env.path("pem");
-    export(&env, &["rmq1", "--format", "pem-dir", "--out", s(&pem_dir)]);
-    assert_eq!(
-        b64decode(&env, &get("data/tls.crt")),
-        read(&pem_dir.join("fullchain.pem"))
+        read_bytes(&env.issued("rmq1", "key.pem"))
     );
     assert_eq!(
         b64decode(&env, &get("data/ca.crt")),
-        read(&pem_dir.join("ca.pem"))
+        read_bytes(&env.ca_cert())
+    );
+    // The same bytes as a pem-dir export.
+    let pem_dir = env.path("pem");
+    export(
+        &env,
+        &["rmq1", "--format", "pem-dir", "--out", pem_dir.utf8()],
+    );
+    assert_eq!(
+        b64decode(&env, &get("data/tls.crt")),
+        read_bytes(&pem_dir.join("fullchain.pem"))
+    );
+    assert_eq!(
+        b64decode(&env, &get("data/ca.crt")),
+        read_bytes(&pem_dir.join("ca.pem"))
     );
     // The key really is the certificate's (OpenSSL's view of the decoded files).
     let crt = env.path("tls.crt");
     let key = env.path("tls.key");
     std::fs::write(&crt, b64decode(&env, &get("data/tls.crt"))).unwrap();
     std::fs::write(&key, b64decode(&env, &get("data/tls.key"))).unwrap();
-    assert_eq!(pubkey_of_cert(&crt), pubkey_of_key(&key));
+    assert_eq!(cert_pubkey(&crt), key_pubkey(&key));
 
     // A real YAML parser agrees, where one is installed (python3 with PyYAML).
     let py = Command::new("python3")
         .args([
             "-c",
             "import sys, json, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
-            s(&yaml_path),
+            yaml_path.utf8(),
         ])
         .output();
     match py {
@@ -1025,7 +857,7 @@ fn k8s_secret_holds_fullchain_key_and_ca() {
             "--format",
             "k8s-secret",
             "--out",
-            s(&named),
+            named.utf8(),
             "--k8s-name",
             "broker-certs",
         ],
@@ -1049,11 +881,14 @@ fn is_root() -> bool {
 /// volume applies exactly the owner and modes asked for, and matches the pem-dir export.
 #[test]
 fn volume_owner_and_modes_exactly_as_asked() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    issue(&env, "rmq1", &[]);
+    env.issue("rmq1", &[]);
     let pem_dir = env.path("pem");
-    let doc = export_json(&env, &["rmq1", "--format", "pem-dir", "--out", s(&pem_dir)]);
+    let doc = export_json(
+        &env,
+        &["rmq1", "--format", "pem-dir", "--out", pem_dir.utf8()],
+    );
     let files = json_files(&doc);
     let names = [
         "cert.pem",
@@ -1071,29 +906,32 @@ fn volume_owner_and_modes_exactly_as_asked() {
     }
     assert_eq!(mode(&pem_dir), 0o700);
     assert_eq!(
-        read(&pem_dir.join("cert.pem")),
-        read(&env.issued("rmq1", "cert.pem"))
+        read_bytes(&pem_dir.join("cert.pem")),
+        read_bytes(&env.issued("rmq1", "cert.pem"))
     );
     assert_eq!(
-        read(&pem_dir.join("key.pem")),
-        read(&env.issued("rmq1", "key.pem"))
+        read_bytes(&pem_dir.join("key.pem")),
+        read_bytes(&env.issued("rmq1", "key.pem"))
     );
     assert_eq!(
-        read(&pem_dir.join("chain.pem")),
-        read(&env.issued("rmq1", "chain.pem"))
+        read_bytes(&pem_dir.join("chain.pem")),
+        read_bytes(&env.issued("rmq1", "chain.pem"))
     );
     assert_eq!(
-        read(&pem_dir.join("fullchain.pem")),
-        read(&env.issued("rmq1", "fullchain.pem"))
+        read_bytes(&pem_dir.join("fullchain.pem")),
+        read_bytes(&env.issued("rmq1", "fullchain.pem"))
     );
-    assert_eq!(read(&pem_dir.join("ca.pem")), read(&env.ca_cert()));
+    assert_eq!(
+        read_bytes(&pem_dir.join("ca.pem")),
+        read_bytes(&env.ca_cert())
+    );
     openssl(&[
         "verify",
         "-CAfile",
-        s(&pem_dir.join("ca.pem")),
+        pem_dir.join("ca.pem").utf8(),
         "-untrusted",
-        s(&pem_dir.join("chain.pem")),
-        s(&pem_dir.join("cert.pem")),
+        pem_dir.join("chain.pem").utf8(),
+        pem_dir.join("cert.pem").utf8(),
     ]);
 
     let root = is_root();
@@ -1103,7 +941,7 @@ fn volume_owner_and_modes_exactly_as_asked() {
         "--format",
         "volume",
         "--out",
-        s(&vol),
+        vol.utf8(),
         "--key-mode",
         "0400",
         "--cert-mode",
@@ -1141,7 +979,11 @@ fn volume_owner_and_modes_exactly_as_asked() {
             if root {
                 assert_eq!((meta.uid(), meta.gid()), (1234, 1234), "{n}, round {round}");
             }
-            assert_eq!(read(&p), read(&pem_dir.join(n)), "{n} differs from pem-dir");
+            assert_eq!(
+                read_bytes(&p),
+                read_bytes(&pem_dir.join(n)),
+                "{n} differs from pem-dir"
+            );
         }
         // No stray temporary files left next to them.
         let mut listed: Vec<String> = std::fs::read_dir(&vol)
@@ -1158,10 +1000,10 @@ fn volume_owner_and_modes_exactly_as_asked() {
 /// Bad exports (format, password, NAME, world-readable key mode) exit 2 and write nothing.
 #[test]
 fn bad_exports_exit_2_and_write_nothing() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    issue(&env, "web1", &[]);
-    issue(&env, "gone", &[]);
+    env.issue("web1", &[]);
+    env.issue("gone", &[]);
     env.uca().args(["revoke", "gone"]).assert().success();
     let area = env.path("out");
     std::fs::create_dir(&area).unwrap();
@@ -1172,32 +1014,32 @@ fn bad_exports_exit_2_and_write_nothing() {
     let cases: Vec<(&str, Vec<&str>, &str)> = vec![
         (
             "unknown format",
-            vec!["web1", "--format", "pem-zip", "--out", s(&dir)],
+            vec!["web1", "--format", "pem-zip", "--out", dir.utf8()],
             "unknown export format",
         ),
         (
             "pkcs12 without password",
-            vec!["web1", "--format", "pkcs12", "--out", s(&file)],
+            vec!["web1", "--format", "pkcs12", "--out", file.utf8()],
             "needs a password",
         ),
         (
             "truststore without password",
-            vec!["--format", "java-truststore", "--out", s(&file)],
+            vec!["--format", "java-truststore", "--out", file.utf8()],
             "needs a password",
         ),
         (
             "never issued",
-            vec!["ghost", "--format", "pem-dir", "--out", s(&dir)],
+            vec!["ghost", "--format", "pem-dir", "--out", dir.utf8()],
             "ghost",
         ),
         (
             "revoked",
-            vec!["gone", "--format", "nginx", "--out", s(&dir)],
+            vec!["gone", "--format", "nginx", "--out", dir.utf8()],
             "no current certificate",
         ),
         (
             "missing NAME",
-            vec!["--format", "k8s-secret", "--out", s(&file)],
+            vec!["--format", "k8s-secret", "--out", file.utf8()],
             "needs a NAME",
         ),
         (
@@ -1207,7 +1049,7 @@ fn bad_exports_exit_2_and_write_nothing() {
                 "--format",
                 "pem-dir",
                 "--out",
-                s(&dir),
+                dir.utf8(),
                 "--key-mode",
                 "0644",
                 "--cert-mode",
@@ -1222,7 +1064,7 @@ fn bad_exports_exit_2_and_write_nothing() {
                 "--format",
                 "volume",
                 "--out",
-                s(&dir),
+                dir.utf8(),
                 "--key-mode",
                 "0666",
             ],
@@ -1235,7 +1077,7 @@ fn bad_exports_exit_2_and_write_nothing() {
                 "--format",
                 "pem-dir",
                 "--out",
-                s(&dir),
+                dir.utf8(),
                 "--key-mode",
                 "0644",
             ],
@@ -1248,7 +1090,7 @@ fn bad_exports_exit_2_and_write_nothing() {
                 "--format",
                 "haproxy",
                 "--out",
-                s(&dir),
+                dir.utf8(),
                 "--key-mode",
                 "0604",
             ],
@@ -1283,7 +1125,7 @@ fn bad_exports_exit_2_and_write_nothing() {
 /// export into the same place, and only temp files of the files being written are touched.
 #[test]
 fn stale_temp_files_are_cleaned_by_the_next_export() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     env.uca().args(["issue", "web1"]).assert().success();
     let out = env.path("pd");

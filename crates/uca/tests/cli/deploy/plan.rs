@@ -32,21 +32,22 @@ sans = ["web.example.org"]
   path = "out/nginx"
 "#;
 
-fn text(b: &[u8]) -> String {
+/// Bytes a command printed, as text.
+fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
 /// A CA in `pki/` and a plan file in `conf/` (so relative output paths land in `conf/out/`,
 /// not in the working directory).
 struct Setup {
-    env: Env,
+    env: TempCa,
     plan: PathBuf,
 }
 
 impl Setup {
     /// An empty temp dir with the plan written, and no CA yet.
     fn bare(plan: &str) -> Setup {
-        let env = Env::new();
+        let env = TempCa::new();
         std::fs::create_dir_all(env.path("conf")).unwrap();
         let plan_path = env.path("conf/uca.plan.toml");
         let s = Setup {
@@ -79,14 +80,14 @@ impl Setup {
         assert!(
             out.status.success(),
             "uca plan failed: {}",
-            text(&out.stderr)
+            lossy(&out.stderr)
         );
-        lines(&text(&out.stdout))
+        lines(&lossy(&out.stdout))
     }
 
     /// `uca --json plan FILE`.
     fn plan_json(&self) -> serde_json::Value {
-        self.env.json(&["plan", s(&self.plan)])
+        self.env.json(&["plan", self.plan.utf8()])
     }
 
     /// `uca apply FILE --yes ARGS`, asserting success.
@@ -104,15 +105,16 @@ impl Setup {
             out.status.success(),
             "uca apply {extra:?} failed ({}):\n{}\n{}",
             out.status,
-            text(&out.stdout),
-            text(&out.stderr)
+            lossy(&out.stdout),
+            lossy(&out.stderr)
         );
         out
     }
 
     /// The current (issued, from `uca issue`/apply) ledger row of every NAME.
     fn current(&self) -> BTreeMap<String, serde_json::Value> {
-        rows(&self.env)
+        self.env
+            .ledger()
             .into_iter()
             .filter(|r| r["status"] == "issued" && r["source"] == "issue")
             .map(|r| (r["name"].as_str().unwrap().to_string(), r))
@@ -130,14 +132,6 @@ impl Setup {
     fn serial(&self, name: &str) -> String {
         self.current()[name]["serial"].as_str().unwrap().to_string()
     }
-}
-
-/// Every ledger row (`uca list --json`).
-fn rows(env: &Env) -> Vec<serde_json::Value> {
-    env.json(&["list"])["certificates"]
-        .as_array()
-        .unwrap()
-        .clone()
 }
 
 /// Diff output with runs of spaces collapsed, so the column padding does not matter.
@@ -207,36 +201,26 @@ fn pem_blocks(data: &str) -> Vec<(String, String)> {
     out
 }
 
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
-}
-
-/// The public key of a private key file, as openssl sees it.
-fn pubkey_of_key(key: &Path) -> String {
-    openssl(&["pkey", "-in", s(key), "-pubout"])
-}
-
-/// The public key inside a certificate, as openssl sees it.
-fn pubkey_of_cert(cert: &Path) -> String {
-    openssl(&["x509", "-in", s(cert), "-noout", "-pubkey"])
-}
-
-/// The certificate's serial, lower-case hex (the ledger's form).
-fn cert_serial(cert: &Path) -> String {
-    openssl(&["x509", "-in", s(cert), "-noout", "-serial"])
-        .trim()
-        .trim_start_matches("serial=")
-        .to_lowercase()
+/// The certificate's serial in the ledger's form (lower-case hex).
+fn ledger_serial(cert: &Path) -> String {
+    serial_of(cert).to_lowercase()
 }
 
 /// openssl's subjectAltName line of a certificate.
 fn san_text(cert: &Path) -> String {
-    openssl(&["x509", "-in", s(cert), "-noout", "-ext", "subjectAltName"])
+    openssl(&[
+        "x509",
+        "-in",
+        cert.utf8(),
+        "-noout",
+        "-ext",
+        "subjectAltName",
+    ])
 }
 
 /// `openssl verify -CAfile ca cert` says OK.
 fn assert_verifies(ca: &Path, cert: &Path) {
-    let out = openssl(&["verify", "-CAfile", s(ca), s(cert)]);
+    let out = openssl(&["verify", "-CAfile", ca.utf8(), cert.utf8()]);
     assert!(out.trim().ends_with(": OK"), "{out}");
 }
 
@@ -253,41 +237,41 @@ fn assert_pem_dir(st: &Setup, dir: &Path, name: &str) {
         assert!(dir.join(f).is_file(), "{} missing", dir.join(f).display());
     }
     assert_eq!(
-        read(&dir.join("cert.pem")),
-        read(&st.env.issued(name, "cert.pem"))
+        read_text(&dir.join("cert.pem")),
+        read_text(&st.env.issued(name, "cert.pem"))
     );
-    assert_eq!(read(&dir.join("ca.pem")), read(&st.env.ca_cert()));
+    assert_eq!(read_text(&dir.join("ca.pem")), read_text(&st.env.ca_cert()));
     assert_verifies(&st.env.ca_cert(), &dir.join("cert.pem"));
     assert_verifies(&dir.join("ca.pem"), &dir.join("cert.pem"));
     assert_eq!(
-        pubkey_of_key(&dir.join("key.pem")),
-        pubkey_of_cert(&dir.join("cert.pem"))
+        key_pubkey(&dir.join("key.pem")),
+        cert_pubkey(&dir.join("cert.pem"))
     );
-    assert_eq!(cert_serial(&dir.join("cert.pem")), st.serial(name));
-    let full = read(&dir.join("fullchain.pem"));
+    assert_eq!(ledger_serial(&dir.join("cert.pem")), st.serial(name));
+    let full = read_text(&dir.join("fullchain.pem"));
     assert_eq!(
         full,
         format!(
             "{}{}",
-            read(&dir.join("cert.pem")),
-            read(&dir.join("chain.pem"))
+            read_text(&dir.join("cert.pem")),
+            read_text(&dir.join("chain.pem"))
         )
     );
 }
 
 /// HAProxy's NAME.pem holds the current certificate, then the chain, then the matching key.
 fn assert_haproxy_pem(st: &Setup, file: &Path, name: &str) {
-    let blocks = pem_blocks(&read(file));
+    let blocks = pem_blocks(&read_text(file));
     let labels: Vec<&str> = blocks.iter().map(|(l, _)| l.as_str()).collect();
     assert_eq!(labels.len(), 3, "{labels:?} in {}", file.display());
     assert_eq!(labels[0], "CERTIFICATE");
     assert_eq!(labels[1], "CERTIFICATE");
     assert!(labels[2].ends_with("PRIVATE KEY"), "{labels:?}");
-    assert_eq!(blocks[0].1, read(&st.env.issued(name, "cert.pem")));
-    assert_eq!(blocks[1].1, read(&st.env.ca_cert()));
+    assert_eq!(blocks[0].1, read_text(&st.env.issued(name, "cert.pem")));
+    assert_eq!(blocks[1].1, read_text(&st.env.ca_cert()));
     // openssl reads the first certificate and the key from the same file.
-    assert_eq!(pubkey_of_key(file), pubkey_of_cert(file));
-    assert_eq!(cert_serial(file), st.serial(name));
+    assert_eq!(key_pubkey(file), cert_pubkey(file));
+    assert_eq!(ledger_serial(file), st.serial(name));
     assert_verifies(&st.env.ca_cert(), file);
 }
 
@@ -336,8 +320,8 @@ sans = ["web.example.org", "10.0.0.7"]
         .args(["--yes", "--init"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let stdout = lines(&text(&out.stdout));
+    assert!(out.status.success(), "{}", lossy(&out.stderr));
+    let stdout = lines(&lossy(&out.stdout));
     for n in ["rmq1", "rmq2", "rmq3", "web"] {
         assert!(
             stdout.contains(&format!("+ issue {n} (no certificate yet)")),
@@ -345,7 +329,7 @@ sans = ["web.example.org", "10.0.0.7"]
         );
     }
     assert!(stdout.contains(&summary(4, 0, 0, 0, 0, 0)), "{stdout:?}");
-    let stderr = text(&out.stderr);
+    let stderr = lossy(&out.stderr);
     assert!(stderr.lines().any(|l| l == "issue: 4/4"), "{stderr}");
     assert!(stderr.lines().any(|l| l == "export: 8/8"), "{stderr}");
     // Outputs resolve against the plan file's directory, not the working directory.
@@ -366,7 +350,7 @@ sans = ["web.example.org", "10.0.0.7"]
             &[
                 "x509",
                 "-in",
-                s(&ca),
+                ca.utf8(),
                 "-noout",
                 "-checkend",
                 &(999 * 86400).to_string()
@@ -381,7 +365,7 @@ sans = ["web.example.org", "10.0.0.7"]
             &[
                 "x509",
                 "-in",
-                s(&ca),
+                ca.utf8(),
                 "-noout",
                 "-checkend",
                 &(1001 * 86400).to_string()
@@ -390,7 +374,7 @@ sans = ["web.example.org", "10.0.0.7"]
         .status
         .success()
     );
-    let key = read(&st.env.ca_dir().join("private/ca.key"));
+    let key = read_text(&st.env.ca_dir().join("private/ca.key"));
     assert!(
         key.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"),
         "{key}"
@@ -419,7 +403,7 @@ sans = ["web.example.org", "10.0.0.7"]
         assert_haproxy_pem(&st, &f, n);
         assert_eq!(mode(&f), 0o600);
     }
-    assert_eq!(read(&st.out("haproxy/ca.pem")), read(&ca));
+    assert_eq!(read_text(&st.out("haproxy/ca.pem")), read_text(&ca));
     assert_eq!(mode(&st.out("haproxy")), 0o700);
 
     // PEM directories, one per instance, with the plan's modes.
@@ -441,13 +425,13 @@ sans = ["web.example.org", "10.0.0.7"]
     // nginx and the volume for web.
     let ng = st.out("nginx");
     assert_eq!(
-        read(&ng.join("fullchain.pem")),
-        read(&st.env.issued("web", "fullchain.pem"))
+        read_text(&ng.join("fullchain.pem")),
+        read_text(&st.env.issued("web", "fullchain.pem"))
     );
-    assert_eq!(read(&ng.join("client-ca.pem")), read(&ca));
+    assert_eq!(read_text(&ng.join("client-ca.pem")), read_text(&ca));
     assert_eq!(
-        pubkey_of_key(&ng.join("key.pem")),
-        pubkey_of_cert(&ng.join("fullchain.pem"))
+        key_pubkey(&ng.join("key.pem")),
+        cert_pubkey(&ng.join("fullchain.pem"))
     );
     assert_verifies(&ca, &ng.join("fullchain.pem"));
     assert_eq!(mode(&ng.join("key.pem")), 0o600);
@@ -494,18 +478,18 @@ fn apply_twice_changes_nothing_the_second_time() {
 
     let again = st.apply(&[]);
     assert_eq!(
-        lines(&text(&again.stdout)),
+        lines(&lossy(&again.stdout)),
         ["nothing to do: everything matches the plan"]
     );
     assert!(
-        !text(&again.stderr).contains("issue:"),
+        !lossy(&again.stderr).contains("issue:"),
         "{}",
-        text(&again.stderr)
+        lossy(&again.stderr)
     );
     assert!(
-        !text(&again.stderr).contains("export:"),
+        !lossy(&again.stderr).contains("export:"),
         "{}",
-        text(&again.stderr)
+        lossy(&again.stderr)
     );
     // Nothing to do needs no confirmation either.
     st.env
@@ -567,14 +551,14 @@ fn san_change_reissues_only_the_affected_instances() {
 
     let out = st.apply(&[]);
     assert!(
-        text(&out.stderr).lines().any(|l| l == "issue: 2/2"),
+        lossy(&out.stderr).lines().any(|l| l == "issue: 2/2"),
         "{}",
-        text(&out.stderr)
+        lossy(&out.stderr)
     );
     assert!(
-        text(&out.stderr).lines().any(|l| l == "export: 4/4"),
+        lossy(&out.stderr).lines().any(|l| l == "export: 4/4"),
         "{}",
-        text(&out.stderr)
+        lossy(&out.stderr)
     );
     let after = st.current();
     for n in ["rmq1", "rmq2"] {
@@ -590,13 +574,15 @@ fn san_change_reissues_only_the_affected_instances() {
             let sans = san_text(&f);
             assert!(sans.contains("IP Address:10.0.0.9"), "{sans}");
             assert!(!sans.contains("rmq.svc.internal"), "{sans}");
-            assert_eq!(cert_serial(&f), after[n]["serial"].as_str().unwrap());
+            assert_eq!(ledger_serial(&f), after[n]["serial"].as_str().unwrap());
         }
         assert_pem_dir(&st, &st.out(&format!("pem/{n}")), n);
         assert_haproxy_pem(&st, &st.out(&format!("haproxy/{n}.pem")), n);
     }
     // The old certificates are superseded, not current.
-    let old: Vec<_> = rows(&st.env)
+    let old: Vec<_> = st
+        .env
+        .ledger()
         .into_iter()
         .filter(|r| r["name"] == "rmq1" && r["serial"] == before["rmq1"]["serial"])
         .collect();
@@ -615,7 +601,7 @@ fn key_type_and_profile_changes_reissue() {
     let st = Setup::new(BASE);
     st.apply(&[]);
     let before = st.current();
-    let old_key = pubkey_of_key(&st.out("nginx/key.pem"));
+    let old_key = key_pubkey(&st.out("nginx/key.pem"));
 
     let p384 = BASE.replace(
         "profile = \"server\"",
@@ -637,9 +623,9 @@ fn key_type_and_profile_changes_reissue() {
     let chain = st.out("nginx/fullchain.pem");
     let t = x509_text(&chain);
     assert!(t.contains("P-384") || t.contains("secp384r1"), "{t}");
-    let new_key = pubkey_of_key(&st.out("nginx/key.pem"));
+    let new_key = key_pubkey(&st.out("nginx/key.pem"));
     assert_ne!(new_key, old_key);
-    assert_eq!(new_key, pubkey_of_cert(&chain));
+    assert_eq!(new_key, cert_pubkey(&chain));
 
     st.write(&p384.replace("profile = \"server\"", "profile = \"client\""));
     assert_eq!(
@@ -656,7 +642,10 @@ fn key_type_and_profile_changes_reissue() {
     let t = x509_text(&chain);
     assert!(t.contains("TLS Web Client Authentication"), "{t}");
     assert!(!t.contains("TLS Web Server Authentication"), "{t}");
-    assert_eq!(cert_serial(&chain), last["web"]["serial"].as_str().unwrap());
+    assert_eq!(
+        ledger_serial(&chain),
+        last["web"]["serial"].as_str().unwrap()
+    );
     assert_eq!(last["rmq2"]["serial"], before["rmq2"]["serial"]);
     assert_eq!(st.plan_lines(), [summary(0, 0, 0, 0, 0, 3)]);
 }
@@ -669,7 +658,7 @@ fn renew_before_threshold_renews_with_the_same_key() {
     let before = st.current();
     let keys: BTreeMap<&str, String> = ["rmq1", "rmq2", "web"]
         .into_iter()
-        .map(|n| (n, pubkey_of_key(&st.env.issued(n, "key.pem"))))
+        .map(|n| (n, key_pubkey(&st.env.issued(n, "key.pem"))))
         .collect();
 
     // web overrides the default threshold: it stays.
@@ -700,27 +689,27 @@ fn renew_before_threshold_renews_with_the_same_key() {
     for (n, key) in &keys {
         assert_ne!(after[*n]["serial"], before[*n]["serial"], "{n}");
         assert_eq!(
-            &pubkey_of_key(&st.env.issued(n, "key.pem")),
+            &key_pubkey(&st.env.issued(n, "key.pem")),
             key,
             "{n}: key changed"
         );
     }
     for n in ["rmq1", "rmq2"] {
         let d = st.out(&format!("pem/{n}"));
-        assert_eq!(&pubkey_of_key(&d.join("key.pem")), &keys[n]);
+        assert_eq!(&key_pubkey(&d.join("key.pem")), &keys[n]);
         assert_pem_dir(&st, &d, n);
         assert_haproxy_pem(&st, &st.out(&format!("haproxy/{n}.pem")), n);
     }
-    assert_eq!(pubkey_of_key(&st.out("nginx/key.pem")), keys["web"]);
+    assert_eq!(key_pubkey(&st.out("nginx/key.pem")), keys["web"]);
     assert_eq!(
-        cert_serial(&st.out("nginx/fullchain.pem")),
+        ledger_serial(&st.out("nginx/fullchain.pem")),
         after["web"]["serial"].as_str().unwrap()
     );
 
     st.write(&format!("[defaults]\nrenew_before = \"30d\"\n{BASE}"));
     let out = st.apply(&[]);
     assert_eq!(
-        lines(&text(&out.stdout)),
+        lines(&lossy(&out.stdout)),
         ["nothing to do: everything matches the plan"]
     );
 }
@@ -747,13 +736,13 @@ fn output_changes_re_export_only_that_output() {
     assert_eq!(v["items"][2]["change"], "re-export");
     assert_eq!(
         v["items"][2]["outputs"],
-        serde_json::json!([{"format": "nginx", "path": s(&nginx), "why": "files missing"}])
+        serde_json::json!([{"format": "nginx", "path": nginx.utf8(), "why": "files missing"}])
     );
     let out = st.apply(&[]);
     assert!(
-        text(&out.stderr).lines().any(|l| l == "export: 1/1"),
+        lossy(&out.stderr).lines().any(|l| l == "export: 1/1"),
         "{}",
-        text(&out.stderr)
+        lossy(&out.stderr)
     );
     let mut changed = rewritten(&ino, &inodes(&st.out("")));
     changed.sort();
@@ -764,8 +753,8 @@ fn output_changes_re_export_only_that_output() {
     want.sort();
     assert_eq!(changed, want);
     assert_eq!(
-        pubkey_of_key(&nginx.join("key.pem")),
-        pubkey_of_cert(&nginx.join("fullchain.pem"))
+        key_pubkey(&nginx.join("key.pem")),
+        cert_pubkey(&nginx.join("fullchain.pem"))
     );
     assert_eq!(st.serials(), serials, "a re-export issued something");
     assert_eq!(st.plan_lines(), [summary(0, 0, 0, 0, 0, 3)]);
@@ -890,9 +879,9 @@ fn removed_components_are_revoked_only_with_prune() {
     let ca = snapshot(&st.env.ca_dir());
     let out = st.apply(&[]);
     assert!(
-        text(&out.stdout).contains("nothing applied") && text(&out.stdout).contains("--prune"),
+        lossy(&out.stdout).contains("nothing applied") && lossy(&out.stdout).contains("--prune"),
         "{}",
-        text(&out.stdout)
+        lossy(&out.stdout)
     );
     assert_eq!(snapshot(&st.env.ca_dir()), ca);
     assert_eq!(st.serials(), serials_before);
@@ -903,7 +892,9 @@ fn removed_components_are_revoked_only_with_prune() {
     let cur = st.current();
     assert_eq!(cur.keys().collect::<Vec<_>>(), ["rmq1", "rmq2"]);
     for n in ["rmq3", "web"] {
-        let r: Vec<_> = rows(&st.env)
+        let r: Vec<_> = st
+            .env
+            .ledger()
             .into_iter()
             .filter(|r| r["serial"] == before[n]["serial"])
             .collect();
@@ -913,7 +904,7 @@ fn removed_components_are_revoked_only_with_prune() {
     }
     st.env.uca().arg("crl").assert().success();
     let crl = st.env.ca_dir().join("crl.pem");
-    let crl_text = openssl(&["crl", "-in", s(&crl), "-noout", "-text"]);
+    let crl_text = openssl(&["crl", "-in", crl.utf8(), "-noout", "-text"]);
     for n in ["rmq3", "web"] {
         let serial = before[n]["serial"].as_str().unwrap().to_uppercase();
         assert!(crl_text.contains(&serial), "{serial} not in {crl_text}");
@@ -937,7 +928,7 @@ fn removed_components_are_revoked_only_with_prune() {
         .collect();
     assert_eq!(names, ["rmq1", "rmq2"]);
     assert_eq!(
-        lines(&text(&st.apply(&["--prune"]).stdout)),
+        lines(&lossy(&st.apply(&["--prune"]).stdout)),
         ["nothing to do: everything matches the plan"]
     );
 }
@@ -953,11 +944,17 @@ fn init_and_seal_in_one_command() {
         .uca()
         .arg("apply")
         .arg(&st.plan)
-        .args(["--yes", "--init", "--seal", "--passphrase-file", s(&pass)])
+        .args([
+            "--yes",
+            "--init",
+            "--seal",
+            "--passphrase-file",
+            pass.utf8(),
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{}", lossy(&out.stderr));
+    let stderr = lossy(&out.stderr);
     assert!(stderr.contains("sealed"), "{stderr}");
     assert!(stderr.lines().any(|l| l == "issue: 3/3"), "{stderr}");
 
@@ -973,16 +970,16 @@ fn init_and_seal_in_one_command() {
         &[
             "crl",
             "-in",
-            s(&crl),
+            crl.utf8(),
             "-CAfile",
-            s(&st.env.ca_cert()),
+            st.env.ca_cert().utf8(),
             "-noout",
             "-verify",
         ],
     );
-    assert!(verify.status.success(), "{}", text(&verify.stderr));
+    assert!(verify.status.success(), "{}", lossy(&verify.stderr));
     assert!(
-        text(&verify.stderr).contains("verify OK") || text(&verify.stdout).contains("verify OK")
+        lossy(&verify.stderr).contains("verify OK") || lossy(&verify.stdout).contains("verify OK")
     );
 
     let cur = st.current();
@@ -1003,7 +1000,7 @@ fn init_and_seal_in_one_command() {
     assert_eq!(st.plan_lines(), [summary(0, 0, 0, 0, 0, 3)]);
     let ca = snapshot(&dir);
     assert_eq!(
-        lines(&text(&st.apply(&[]).stdout)),
+        lines(&lossy(&st.apply(&[]).stdout)),
         ["nothing to do: everything matches the plan"]
     );
     assert_eq!(snapshot(&dir), ca);
@@ -1098,15 +1095,15 @@ fn malformed_plans_are_rejected_with_their_position() {
         std::fs::write(&bad, plan).unwrap();
         let where_ = format!("{}:{line}:{col}: ", bad.display());
         let runs: [(&str, Vec<&str>, &Path); 3] = [
-            ("plan", vec!["plan", s(&bad)], &st.env.ca_dir()),
+            ("plan", vec!["plan", bad.utf8()], &st.env.ca_dir()),
             (
                 "apply",
-                vec!["apply", s(&bad), "--yes", "--prune"],
+                vec!["apply", bad.utf8(), "--yes", "--prune"],
                 &st.env.ca_dir(),
             ),
             (
                 "apply --init",
-                vec!["apply", s(&bad), "--yes", "--init"],
+                vec!["apply", bad.utf8(), "--yes", "--init"],
                 &fresh,
             ),
         ];
@@ -1119,7 +1116,7 @@ fn malformed_plans_are_rejected_with_their_position() {
                 .env("UCA_PASSPHRASE", PASS)
                 .output()
                 .unwrap();
-            let err = text(&out.stderr);
+            let err = lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(2), "{what} {plan:?}: {err}");
             assert!(
                 err.contains(&where_),
@@ -1128,9 +1125,9 @@ fn malformed_plans_are_rejected_with_their_position() {
             assert!(err.contains(msg), "{what} {plan:?}: want {msg} in {err}");
             assert!(err.contains("hint:"), "{what} {plan:?}: {err}");
             assert!(
-                text(&out.stdout).is_empty(),
+                lossy(&out.stdout).is_empty(),
                 "{what}: {}",
-                text(&out.stdout)
+                lossy(&out.stdout)
             );
         }
         assert_eq!(snapshot(&st.env.ca_dir()), ca, "{plan:?} changed the CA");
@@ -1162,10 +1159,10 @@ fn json_shape_and_confirmation() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let err = text(&out.stderr);
+    let err = lossy(&out.stderr);
     assert!(err.contains("apply needs confirmation"), "{err}");
     assert!(err.contains("hint:") && err.contains("--yes"), "{err}");
-    assert!(lines(&text(&out.stdout)).contains(&"+ issue web (no certificate yet)".to_string()));
+    assert!(lines(&lossy(&out.stdout)).contains(&"+ issue web (no certificate yet)".to_string()));
     // A "yes" piped in is no terminal either.
     st.env
         .uca()
@@ -1191,8 +1188,8 @@ fn json_shape_and_confirmation() {
             "change": "issue",
             "why": "no certificate yet",
             "outputs": [
-                {"format": "haproxy", "path": s(&st.out("haproxy")), "why": "new certificate"},
-                {"format": "pem-dir", "path": s(&st.out("pem/rmq1")), "why": "new certificate"},
+                {"format": "haproxy", "path": st.out("haproxy").utf8(), "why": "new certificate"},
+                {"format": "pem-dir", "path": st.out("pem/rmq1").utf8(), "why": "new certificate"},
             ],
         })
     );
@@ -1207,8 +1204,8 @@ fn json_shape_and_confirmation() {
         .arg("--yes")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let err = text(&out.stderr);
+    assert!(out.status.success(), "{}", lossy(&out.stderr));
+    let err = lossy(&out.stderr);
     assert!(!err.contains("issue:") && !err.contains("export:"), "{err}");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
     assert_eq!(v["changed"], true);
@@ -1218,7 +1215,7 @@ fn json_shape_and_confirmation() {
     assert_eq!(v["items"][2]["name"], "web");
     assert_eq!(v["items"][2]["outputs"][0]["format"], "nginx");
 
-    let v = st.env.json(&["apply", s(&st.plan), "--yes"]);
+    let v = st.env.json(&["apply", st.plan.utf8(), "--yes"]);
     assert_eq!(v["changed"], false);
     assert_eq!(v["counts"]["unchanged"], 3);
     assert!(
@@ -1258,11 +1255,11 @@ count = 2
     std::fs::create_dir(st.out("")).unwrap();
     let out = st.apply(&[]);
     assert!(
-        text(&out.stderr).lines().any(|l| l == "export: 6/6"),
+        lossy(&out.stderr).lines().any(|l| l == "export: 6/6"),
         "{}",
-        text(&out.stderr)
+        lossy(&out.stderr)
     );
-    let passin = format!("file:{}", s(&pass));
+    let passin = format!("file:{}", pass.utf8());
 
     for n in ["app1", "app2"] {
         // PKCS#12: the certificate, the CA and the matching key, under the password.
@@ -1270,15 +1267,15 @@ count = 2
         let info = openssl(&[
             "pkcs12",
             "-in",
-            s(&p12),
+            p12.utf8(),
             "-info",
             "-nokeys",
             "-passin",
             &passin,
         ]);
         let certs = pem_blocks(&info);
-        let leaf = read(&st.env.issued(n, "cert.pem"));
-        let ca = read(&st.env.ca_cert());
+        let leaf = read_text(&st.env.issued(n, "cert.pem"));
+        let ca = read_text(&st.env.ca_cert());
         assert!(
             certs.iter().any(|(_, b)| *b == leaf),
             "{n}: leaf missing in {info}"
@@ -1290,7 +1287,7 @@ count = 2
         let key = openssl(&[
             "pkcs12",
             "-in",
-            s(&p12),
+            p12.utf8(),
             "-nocerts",
             "-nodes",
             "-passin",
@@ -1299,15 +1296,15 @@ count = 2
         let key_file = st.env.path(&format!("{n}-p12.key"));
         std::fs::write(&key_file, key).unwrap();
         assert_eq!(
-            pubkey_of_key(&key_file),
-            pubkey_of_cert(&st.env.issued(n, "cert.pem"))
+            key_pubkey(&key_file),
+            cert_pubkey(&st.env.issued(n, "cert.pem"))
         );
         let wrong = run(
             "openssl",
             &[
                 "pkcs12",
                 "-in",
-                s(&p12),
+                p12.utf8(),
                 "-info",
                 "-nokeys",
                 "-passin",
@@ -1322,7 +1319,7 @@ count = 2
         let info = openssl(&[
             "pkcs12",
             "-in",
-            s(&ts),
+            ts.utf8(),
             "-info",
             "-nokeys",
             "-passin",
@@ -1334,7 +1331,7 @@ count = 2
         let keys = openssl(&[
             "pkcs12",
             "-in",
-            s(&ts),
+            ts.utf8(),
             "-nocerts",
             "-nodes",
             "-passin",
@@ -1343,7 +1340,7 @@ count = 2
         assert!(!keys.contains("PRIVATE KEY"), "{keys}");
 
         // Kubernetes Secret: base64 fields decode to the PEM files.
-        let yaml = read(&st.out(&format!("{n}-secret.yaml")));
+        let yaml = read_text(&st.out(&format!("{n}-secret.yaml")));
         assert!(yaml.contains("kind: Secret"), "{yaml}");
         assert!(yaml.contains("type: kubernetes.io/tls"), "{yaml}");
         assert!(yaml.contains(&format!("name: {n}-tls")), "{yaml}");
@@ -1356,15 +1353,15 @@ count = 2
                 .to_string();
             let f = st.env.path(&format!("{n}-{k}.b64"));
             std::fs::write(&f, b64).unwrap();
-            openssl(&["base64", "-d", "-A", "-in", s(&f)])
+            openssl(&["base64", "-d", "-A", "-in", f.utf8()])
         };
         let crt = field("tls.crt");
         assert!(
-            crt == read(&st.env.issued(n, "fullchain.pem")) || crt == leaf,
+            crt == read_text(&st.env.issued(n, "fullchain.pem")) || crt == leaf,
             "{n}: tls.crt is neither the certificate nor the full chain:\n{crt}"
         );
         assert_eq!(pem_blocks(&crt)[0].1, leaf);
-        assert_eq!(field("tls.key"), read(&st.env.issued(n, "key.pem")));
+        assert_eq!(field("tls.key"), read_text(&st.env.issued(n, "key.pem")));
         assert_eq!(field("ca.crt"), ca);
     }
     assert_eq!(st.plan_lines(), [summary(0, 0, 0, 0, 0, 2)]);
@@ -1410,12 +1407,12 @@ fn two_outputs_with_one_path_are_rejected() {
     let plan = "[[component]]\nname = \"a\"\n  [[component.output]]\n  format = \"nginx\"\n  path = \"out/shared\"\n\n[[component]]\nname = \"b\"\n  [[component.output]]\n  format = \"nginx\"\n  path = \"out/shared\"\n";
     let st = Setup::new(plan);
     let out = st.env.uca().arg("plan").arg(&st.plan).output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    assert_eq!(out.status.code(), Some(2), "{}", lossy(&out.stdout));
     // Line 11 is the second output's `path`.
     assert!(
-        text(&out.stderr).contains(&format!("{}:11:", st.plan.display())),
+        lossy(&out.stderr).contains(&format!("{}:11:", st.plan.display())),
         "{}",
-        text(&out.stderr)
+        lossy(&out.stderr)
     );
 }
 
@@ -1440,7 +1437,7 @@ fn file_output_in_a_missing_directory() {
             snapshot(&st.env.ca_dir()),
             ca,
             "failed, but after issuing: {}",
-            text(&out.stderr)
+            lossy(&out.stderr)
         );
     }
 }

@@ -2,12 +2,10 @@
 //! keystore, and clients that use the system store trust uca certificates exactly while it is
 //! installed. Runs as root (CI does); the system store is restored even when the test fails.
 
-use std::process::{Command, Stdio};
-
 use crate::support::*;
 
 /// Uninstalls from the system store on drop, so a failing test never leaves the CA trusted.
-struct Installed<'a>(&'a Env);
+struct Installed<'a>(&'a TempCa);
 
 impl Drop for Installed<'_> {
     fn drop(&mut self) {
@@ -28,25 +26,11 @@ fn state(v: &serde_json::Value, target_prefix: &str) -> String {
 /// Install makes curl trust a uca server without --cacert; uninstall takes that back.
 #[test]
 fn system_store_install_and_uninstall() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&["--name", "uca trust test"]);
-    env.uca()
-        .args(["issue", "web1", "--san", "127.0.0.1", "--profile", "server"])
-        .assert()
-        .success();
-    let port = free_port();
-    let server = KillOnDrop(
-        Command::new("openssl")
-            .args(["s_server", "-accept", &port.to_string(), "-www", "-cert"])
-            .arg(env.issued("web1", "cert.pem"))
-            .arg("-key")
-            .arg(env.issued("web1", "key.pem"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for_port(port);
+    let web1 = env.issue("web1", &["--san", "127.0.0.1", "--profile", "server"]);
+    let server = OpensslServer::start(env.tmp.path(), &web1, None, &[]);
+    let port = server.port();
     let url = format!("https://127.0.0.1:{port}/");
     let curl = || {
         run(
@@ -100,7 +84,7 @@ fn system_store_install_and_uninstall() {
 /// A Java keystore and an NSS database get the CA as a trusted entry, and lose it again.
 #[test]
 fn java_keystore_and_nss_database() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&["--name", "uca trust java nss"]);
     let ks = env.path("cacerts.p12");
     let nss = env.path("nssdb");
@@ -144,7 +128,7 @@ fn java_keystore_and_nss_database() {
             "-list",
             "-v",
             "-keystore",
-            ks.to_str().unwrap(),
+            ks.utf8(),
             "-storepass",
             "changeit",
         ],
@@ -178,7 +162,7 @@ fn java_keystore_and_nss_database() {
 /// Without a keystore or NSS database those targets say why they were skipped.
 #[test]
 fn targets_say_why_they_are_skipped() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     let out = env
         .uca()

@@ -85,8 +85,8 @@ fn lint(jobs: &[Job]) -> (Vec<Finding>, String) {
         let mut stdin = child.stdin.take().expect("stdin");
         for j in jobs {
             let line = match j {
-                Job::Cert(c) => format!("cert\t{}\n", s(c)),
-                Job::Chain(i, c) => format!("chain\t{}\t{}\n", s(i), s(c)),
+                Job::Cert(c) => format!("cert\t{}\n", c.utf8()),
+                Job::Chain(i, c) => format!("chain\t{}\t{}\n", i.utf8(), c.utf8()),
             };
             stdin.write_all(line.as_bytes()).expect("write job");
         }
@@ -201,7 +201,7 @@ fn assert_clean(findings: &[Finding], raw: &str) {
 /// Roots and leaves of every key type × profile have no WARNING/ERROR findings, alone or as a pair.
 #[test]
 fn pkix_lint_roots_and_leaves_of_every_profile_and_key_type() {
-    let envs: Vec<(&str, Env)> = CA_KEYS.iter().map(|&k| (k, Env::new())).collect();
+    let envs: Vec<(&str, TempCa)> = CA_KEYS.iter().map(|&k| (k, TempCa::new())).collect();
     let mut jobs = Vec::new();
     for (ca_key, env) in &envs {
         env.init_plain(&["--key", ca_key, "--subject", SUBJECT]);
@@ -241,7 +241,7 @@ fn pkix_lint_roots_and_leaves_of_every_profile_and_key_type() {
         }
     }
     // A leaf clamped to a short-lived CA (notAfter equals the issuer's).
-    let short = Env::new();
+    let short = TempCa::new();
     short.init_plain(&["--days", "30", "--subject", SUBJECT]);
     short.json(&["issue", "clamped.example.org"]);
     jobs.push(Job::Cert(short.ca_cert()));
@@ -252,7 +252,7 @@ fn pkix_lint_roots_and_leaves_of_every_profile_and_key_type() {
     ));
     // A NAME too long for a CN (ub-common-name 64) under a CA without subject defaults: the
     // subject is empty, so the SAN must be critical (RFC 5280 §4.2.1.6).
-    let bare = Env::new();
+    let bare = TempCa::new();
     bare.init_plain(&[]);
     let long = format!("{}.example.org", "a".repeat(60));
     bare.json(&["issue", &long]);
@@ -267,7 +267,7 @@ fn pkix_lint_roots_and_leaves_of_every_profile_and_key_type() {
 /// Single-label NAMEs, wildcards and spiffe:/urn: URIs draw only the known pkilint false positives.
 #[test]
 fn pkix_lint_single_label_wildcard_and_uri_sans() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&["--subject", SUBJECT]);
     env.json(&[
         "issue",
@@ -301,9 +301,9 @@ fn pkix_lint_single_label_wildcard_and_uri_sans() {
 /// The harness sees real findings: a bad dNSName and a leaf/CA pair that does not chain.
 #[test]
 fn pkix_lint_harness_catches_bad_certificates() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    let other = Env::new();
+    let other = TempCa::new();
     other.init_plain(&[]);
     other.json(&["issue", "stranger.example.org"]);
     let key = env.path("bad.key");
@@ -317,9 +317,9 @@ fn pkix_lint_harness_catches_bad_certificates() {
         "ec_paramgen_curve:P-256",
         "-nodes",
         "-keyout",
-        s(&key),
+        key.utf8(),
         "-out",
-        s(&bad),
+        bad.utf8(),
         "-subj",
         "/CN=bad",
         "-days",
@@ -346,12 +346,12 @@ fn pkix_lint_harness_catches_bad_certificates() {
 /// The `lint_pkix_cert` command itself (what the README documents) reports the same as the driver.
 #[test]
 fn lint_pkix_cert_cli_agrees_with_the_driver() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
     env.json(&["issue", "web.example.org", "--profile", "server"]);
     let cert = env.issued("web.example.org", "cert.pem");
     let out = StdCommand::new("lint_pkix_cert")
-        .args(["lint", "-s", "NOTICE", "-f", "JSON", s(&cert)])
+        .args(["lint", "-s", "NOTICE", "-f", "JSON", cert.utf8()])
         .output()
         .unwrap_or_else(|e| panic!("cannot run lint_pkix_cert: {e}; {INSTALL_HINT}"));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {

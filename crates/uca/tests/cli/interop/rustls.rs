@@ -51,19 +51,9 @@ fn roots(ca: &Path) -> Arc<RootCertStore> {
     Arc::new(store)
 }
 
-/// `uca issue NAME ARGS...`, asserting success.
-fn issue(env: &Env, name: &str, args: &[&str]) {
-    env.uca()
-        .arg("issue")
-        .arg(name)
-        .args(args)
-        .assert()
-        .success();
-}
-
 /// A server presenting `name`'s fullchain.pem, REQUIRING a client certificate from `env`'s CA.
 fn server_config(
-    env: &Env,
+    env: &TempCa,
     name: &str,
     version: &'static SupportedProtocolVersion,
 ) -> Arc<ServerConfig> {
@@ -84,8 +74,8 @@ fn server_config(
 
 /// A client trusting only `trust`'s CA, presenting `client` (cert.pem) from `issuer`, or nothing.
 fn client_config(
-    trust: &Env,
-    client: Option<(&Env, &str)>,
+    trust: &TempCa,
+    client: Option<(&TempCa, &str)>,
     version: &'static SupportedProtocolVersion,
 ) -> Arc<ClientConfig> {
     let builder = ClientConfig::builder_with_provider(provider())
@@ -198,7 +188,7 @@ fn exchange(
 
 /// Asserts a successful exchange in which each side saw exactly the other's uca certificate.
 fn assert_exchange_ok(
-    env: &Env,
+    env: &TempCa,
     server: &str,
     client: &str,
     server_name: &str,
@@ -230,10 +220,10 @@ fn assert_exchange_ok(
 
 /// Server and client certificates of one key type, from one CA, over TLS 1.3 and TLS 1.2.
 fn mtls_with_key(key_type: &str) {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    issue(&env, "rmq1", &["--profile", "server", "--key", key_type]);
-    issue(&env, "agent", &["--profile", "client", "--key", key_type]);
+    env.issue("rmq1", &["--profile", "server", "--key", key_type]);
+    env.issue("agent", &["--profile", "client", "--key", key_type]);
     for (version, expect) in VERSIONS {
         assert_exchange_ok(&env, "rmq1", "agent", "rmq1", version, expect);
     }
@@ -267,10 +257,10 @@ fn rustls_mtls_rsa_2048() {
 /// verifies across algorithms.
 #[test]
 fn rustls_mtls_mixed_root_and_leaf_algorithms() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&["--key", "rsa-2048"]);
-    issue(&env, "rmq1", &["--profile", "server", "--key", "ed25519"]);
-    issue(&env, "agent", &["--profile", "client", "--key", "ec-p384"]);
+    env.issue("rmq1", &["--profile", "server", "--key", "ed25519"]);
+    env.issue("agent", &["--profile", "client", "--key", "ec-p384"]);
     for (version, expect) in VERSIONS {
         assert_exchange_ok(&env, "rmq1", "agent", "rmq1", version, expect);
     }
@@ -280,18 +270,18 @@ fn rustls_mtls_mixed_root_and_leaf_algorithms() {
 /// when that CA has a different name and when it has the same default name ("uca Root CA").
 #[test]
 fn rustls_refuses_client_cert_from_another_ca() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    issue(&env, "rmq1", &[]);
+    env.issue("rmq1", &[]);
     // Every CA made by a bare `uca init` is called "CN=uca Root CA": webpki then finds our root
     // by subject name, tries its key and reports BadSignature instead of UnknownIssuer. Either
     // way the client is refused; with a distinct CA name the error is the canonical one.
-    let same_name = Env::new();
+    let same_name = TempCa::new();
     same_name.init_plain(&[]);
-    let renamed = Env::new();
+    let renamed = TempCa::new();
     renamed.init_plain(&["--name", "Other Team CA"]);
     for (other, same) in [(&same_name, true), (&renamed, false)] {
-        issue(other, "agent", &["--profile", "client"]);
+        other.issue("agent", &["--profile", "client"]);
         for (version, _) in VERSIONS {
             let ctx = format!("{version:?}, foreign CA with the same name: {same}");
             let (c, s) = exchange(
@@ -341,12 +331,12 @@ fn rustls_refuses_client_cert_from_another_ca() {
 /// A rustls client trusting only its uca CA refuses a server certificate from another uca CA.
 #[test]
 fn rustls_client_refuses_server_cert_from_another_ca() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    let other = Env::new();
+    let other = TempCa::new();
     other.init_plain(&["--name", "Impostor CA"]);
-    issue(&other, "rmq1", &[]);
-    issue(&env, "agent", &["--profile", "client"]);
+    other.issue("rmq1", &[]);
+    env.issue("agent", &["--profile", "client"]);
     let version = &rustls::version::TLS13;
     // The impostor server is configured to accept our client, so only the client can object.
     let verifier = WebPkiClientVerifier::builder_with_provider(roots(&env.ca_cert()), provider())
@@ -383,9 +373,9 @@ fn rustls_client_refuses_server_cert_from_another_ca() {
 /// The rustls server really requires a certificate: an anonymous client is refused.
 #[test]
 fn rustls_refuses_client_without_certificate() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    issue(&env, "rmq1", &[]);
+    env.issue("rmq1", &[]);
     for (version, _) in VERSIONS {
         let (c, s) = exchange(
             server_config(&env, "rmq1", version),
@@ -408,13 +398,13 @@ fn rustls_refuses_client_without_certificate() {
 /// cannot be a server, code-signing can be neither (EKU → InvalidPurpose).
 #[test]
 fn rustls_enforces_profiles() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    issue(&env, "rmq1", &["--profile", "server"]);
-    issue(&env, "web1", &["--profile", "server"]);
-    issue(&env, "agent1", &["--profile", "client"]);
-    issue(&env, "agent2", &["--profile", "client"]);
-    issue(&env, "signer", &["--profile", "code-signing"]);
+    env.issue("rmq1", &["--profile", "server"]);
+    env.issue("web1", &["--profile", "server"]);
+    env.issue("agent1", &["--profile", "client"]);
+    env.issue("agent2", &["--profile", "client"]);
+    env.issue("signer", &["--profile", "code-signing"]);
     let bad_purpose = |e: &io::Error| {
         matches!(
             tls_error(e),
@@ -459,11 +449,11 @@ fn rustls_enforces_profiles() {
 /// IP SAN from `--san 127.0.0.1` matches an IP server name.
 #[test]
 fn rustls_server_name_check_follows_san_rules() {
-    let env = Env::new();
+    let env = TempCa::new();
     env.init_plain(&[]);
-    issue(&env, "rmq1", &[]);
-    issue(&env, "web1", &["--profile", "server", "--san", "127.0.0.1"]);
-    issue(&env, "agent", &["--profile", "client"]);
+    env.issue("rmq1", &[]);
+    env.issue("web1", &["--profile", "server", "--san", "127.0.0.1"]);
+    env.issue("agent", &["--profile", "client"]);
     let v13 = &rustls::version::TLS13;
     assert_exchange_ok(&env, "rmq1", "agent", "rmq", v13, ProtocolVersion::TLSv1_3);
     assert_exchange_ok(
