@@ -127,20 +127,3 @@ fn list_is_plain_text_without_a_terminal() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["name"], "a1");
 }
-
-/// `--help` explains options with examples and documents exit codes.
-#[test]
-fn help_has_examples_and_exit_codes() {
-    uca_bare()
-        .arg("--help")
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("EXAMPLES").and(predicate::str::contains("EXIT CODES")));
-    for cmd in ["init", "issue", "sign", "show"] {
-        uca_bare()
-            .args([cmd, "--help"])
-            .assert()
-            .success()
-            .stdout(predicate::str::contains("EXAMPLES"));
-    }
-}

@@ -23,6 +23,15 @@ pub fn uca_bare() -> Command {
     c
 }
 
+/// `uca ARGS` with no CA named at all (no --dir, no UCA_DIR), run in `cwd`; its output.
+pub fn uca_in(cwd: &std::path::Path, args: &[&str]) -> Output {
+    uca_bare()
+        .current_dir(cwd)
+        .args(args)
+        .output()
+        .expect("run uca")
+}
+
 /// The same hermetic `uca` as a plain std Command, for children that run on (a watcher) or
 /// that a test starts itself.
 pub fn uca_std() -> StdCommand {
