@@ -5,12 +5,13 @@
 //!
 //! Where a new test goes: in the module of the command it exercises, listed below; a command
 //! without a module gets one, in its group. A regression test goes beside the tests of the
-//! command it guards and is named after what it caught. Helpers go in `support/`, never in a
+//! command it guards and is named after what it caught. Tests of one shape are one test over a
+//! table of cases (`support::each_case`), each case named. Helpers go in `support/`, never in a
 //! test module that another module would have to import.
 
 #![allow(clippy::unwrap_used)]
 
-// The shared harness: a hermetic `uca`, a temporary CA, the judges and the servers.
+// The shared harness: a hermetic `uca`, a temporary CA, the judges, the servers, tables.
 mod support;
 
 // `uca --help` and the help of each command.

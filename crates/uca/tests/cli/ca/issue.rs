@@ -570,6 +570,152 @@ fn extra_sans_of_every_type() {
     }
 }
 
+/// Every malformed NAME, SAN, profile, key type or validity is refused (exit 2) with its own
+/// words and a hint, before anything is written; one bad NAME in a batch stops the batch.
+#[test]
+fn issue_refuses_bad_input_with_a_hint_and_changes_nothing() {
+    let env = TempCa::new();
+    env.init(&[]);
+    let long_label = format!("{}.example.org", "a".repeat(64));
+    let long_name = vec!["a".repeat(50); 6].join(".");
+    let san = |value: &str| {
+        vec!["issue", "web1", "--san", value]
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let cases: Vec<(&str, Vec<String>, &str)> = vec![
+        (
+            "SAN with a space",
+            san("a b.example"),
+            "contains whitespace",
+        ),
+        (
+            "NAME with a space",
+            args(&["issue", "my host"]),
+            "contains whitespace",
+        ),
+        (
+            "SAN with an empty label",
+            san("a..example.org"),
+            "empty label",
+        ),
+        (
+            "SAN with a label over 63 bytes",
+            san(&long_label),
+            "at most 63",
+        ),
+        ("SAN over 253 bytes", san(&long_name), "at most 253"),
+        (
+            "IPv4 with an octet over 255",
+            san("10.0.0.256"),
+            "not a valid one",
+        ),
+        (
+            "ip: with three octets",
+            san("ip:10.0.0"),
+            "not a valid IPv4 or IPv6 address",
+        ),
+        (
+            "IPv6 with two ::",
+            san("fe80::1::2"),
+            "not a valid IPv6 address",
+        ),
+        ("mailto: URI", san("mailto:ops"), "unknown URI form"),
+        (
+            "uri: of an unknown form",
+            san("uri:foo:bar"),
+            "unknown URI form",
+        ),
+        (
+            "spiffe: URI without a host",
+            san("spiffe:///no-host"),
+            "no host",
+        ),
+        (
+            "URI with a space",
+            san("https://exa mple.org/"),
+            "whitespace",
+        ),
+        (
+            "wildcard in a middle label",
+            san("api.*.example.org"),
+            "only allowed as the leftmost label",
+        ),
+        (
+            "wildcard inside a label",
+            san("w*.example.org"),
+            "must be a whole label",
+        ),
+        (
+            "wildcard over one label",
+            san("*.org"),
+            "at least two labels",
+        ),
+        (
+            "wildcard in an email",
+            san("email:ops@*.example.org"),
+            "not allowed here",
+        ),
+        (
+            "invalid internationalized name",
+            san("xn--zz.example"),
+            "internationalized",
+        ),
+        (
+            "unknown profile",
+            args(&["issue", "web1", "--profile", "webserver"]),
+            "unknown profile 'webserver'",
+        ),
+        (
+            "unknown key type",
+            args(&["issue", "web1", "--key", "dsa-1024"]),
+            "unknown key type 'dsa-1024'",
+        ),
+        (
+            "one bad NAME in a batch",
+            args(&["issue", "good1", "bad_name", "good2"]),
+            "underscores",
+        ),
+        (
+            "the same NAME twice in one call",
+            args(&["issue", "web1", "WEB1"]),
+            "named twice",
+        ),
+        (
+            "zero days",
+            args(&["issue", "web1", "--days", "0"]),
+            "--days must be at least 1",
+        ),
+    ];
+    each_case(
+        cases
+            .into_iter()
+            .map(|(name, a, message)| (name, (a, message))),
+        |(a, message)| {
+            let a: Vec<&str> = a.iter().map(String::as_str).collect();
+            env.refuses(&a, 2, message);
+        },
+    );
+}
+
+/// A NAME that already has a certificate needs --force (exit 5); in a batch, one conflict
+/// issues nothing at all.
+#[test]
+fn name_already_issued_without_force() {
+    let env = TempCa::new();
+    env.init(&[]);
+    env.uca_pass().args(["issue", "web1"]).assert().success();
+    env.refuses(&["issue", "web1"], 5, "already has a certificate");
+    env.refuses(
+        &["issue", "web2", "web1", "web3"],
+        5,
+        "'web1' already has a certificate",
+    );
+    assert!(!env.issued("web2", "cert.pem").exists());
+}
+
 /// Malformed SANs are refused with exit 2 and leave the CA directory untouched.
 #[test]
 fn invalid_sans_are_refused_and_change_nothing() {

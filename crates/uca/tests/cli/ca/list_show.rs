@@ -127,3 +127,15 @@ fn list_is_plain_text_without_a_terminal() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["name"], "a1");
 }
+
+/// `show` of a NAME the ledger does not know is refused (exit 2, a hint) and changes nothing.
+#[test]
+fn show_unknown_name() {
+    let env = TempCa::new();
+    env.init(&[]);
+    env.refuses(
+        &["show", "nobody"],
+        2,
+        "nothing in the ledger matches 'nobody'",
+    );
+}

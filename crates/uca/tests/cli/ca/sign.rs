@@ -198,40 +198,38 @@ fn signs_openssl_csr(newkey: &[&str], extra: &[&str], profiles: &[&str], rsa: bo
     }
 }
 
-/// An EC P-256 CSR (SHA-256) becomes a verifying server leaf with the CSR's exact key.
+/// openssl CSRs of every key type (and an EC P-384 CSR self-signed with SHA-256, the pairing
+/// an old rcgen mixed up) become verifying leaves with the CSR's exact key; RSA keys get Key
+/// Encipherment for TLS profiles and not for code signing.
 #[test]
-fn signs_openssl_ec_p256() {
-    signs_openssl_csr(EC_P256, &[], &["server"], false);
-}
-
-/// An EC P-384 CSR self-signed with SHA-256 (the pairing an old rcgen mixed up) signs correctly.
-#[test]
-fn signs_openssl_ec_p384_with_sha256() {
-    signs_openssl_csr(EC_P384, &["-sha256"], &["client"], false);
-}
-
-/// An EC P-384 CSR self-signed with SHA-384 signs correctly.
-#[test]
-fn signs_openssl_ec_p384_with_sha384() {
-    signs_openssl_csr(EC_P384, &["-sha384"], &["both"], false);
-}
-
-/// An RSA 2048 CSR gets Key Encipherment for TLS profiles, and not for code signing.
-#[test]
-fn signs_openssl_rsa_2048() {
-    signs_openssl_csr(RSA_2048, &[], &["both", "code-signing"], true);
-}
-
-/// An RSA 4096 CSR becomes a verifying server leaf with the CSR's exact key.
-#[test]
-fn signs_openssl_rsa_4096() {
-    signs_openssl_csr(RSA_4096, &[], &["server"], true);
-}
-
-/// An Ed25519 CSR becomes a verifying leaf (code-signing and TLS) with the CSR's exact key.
-#[test]
-fn signs_openssl_ed25519() {
-    signs_openssl_csr(ED25519, &[], &["code-signing", "server"], false);
+fn signs_openssl_csrs_of_every_key_type() {
+    // (case, -newkey arguments, other req arguments, profiles to sign with, an RSA key)
+    type Case = (
+        &'static [&'static str],
+        &'static [&'static str],
+        &'static [&'static str],
+        bool,
+    );
+    let cases: [(&str, Case); 6] = [
+        ("EC P-256", (EC_P256, &[], &["server"], false)),
+        (
+            "EC P-384 with SHA-256",
+            (EC_P384, &["-sha256"], &["client"], false),
+        ),
+        (
+            "EC P-384 with SHA-384",
+            (EC_P384, &["-sha384"], &["both"], false),
+        ),
+        ("RSA 2048", (RSA_2048, &[], &["both", "code-signing"], true)),
+        ("RSA 4096", (RSA_4096, &[], &["server"], true)),
+        (
+            "Ed25519",
+            (ED25519, &[], &["code-signing", "server"], false),
+        ),
+    ];
+    each_case_at_once(cases, |(newkey, extra, profiles, rsa)| {
+        signs_openssl_csr(newkey, extra, profiles, rsa)
+    });
 }
 
 /// `keytool ARGS`, asserting success; returns stdout + stderr (keytool uses both).
@@ -335,16 +333,22 @@ fn keytool_round_trip(keyalg: &[&str], rsa: bool) {
     assert!(out.contains("Certificate chain length: 2"), "{out}");
 }
 
-/// A keytool EC secp256r1 CSR (with an SKI request) signs, and keytool installs the reply.
+/// keytool CSRs (EC secp256r1 and RSA 2048, with an SKI request) sign, and keytool installs the
+/// reply as the key's certificate chain.
 #[test]
-fn keytool_ec_csr_round_trip() {
-    keytool_round_trip(&["-keyalg", "EC", "-groupname", "secp256r1"], false);
-}
-
-/// A keytool RSA 2048 CSR (with an SKI request) signs, and keytool installs the reply.
-#[test]
-fn keytool_rsa_csr_round_trip() {
-    keytool_round_trip(&["-keyalg", "RSA", "-keysize", "2048"], true);
+fn keytool_csrs_round_trip() {
+    let cases: [(&str, &[&str], bool); 2] = [
+        (
+            "EC secp256r1",
+            &["-keyalg", "EC", "-groupname", "secp256r1"],
+            false,
+        ),
+        ("RSA 2048", &["-keyalg", "RSA", "-keysize", "2048"], true),
+    ];
+    each_case_at_once(
+        cases.map(|(name, keyalg, rsa)| (name, (keyalg, rsa))),
+        |(keyalg, rsa)| keytool_round_trip(keyalg, rsa),
+    );
 }
 
 /// A CSR asking for CA:TRUE, keyCertSign and a code-signing EKU still gets the profile's leaf
@@ -653,45 +657,32 @@ fn bad_input_exits_2_and_changes_nothing() {
     assert_verifies(&env, &cert, None);
 }
 
-/// CSRs for keys uca cannot certify (P-521, Ed448) exit 2 and change nothing.
+/// CSRs for keys uca cannot certify (P-521, Ed448) exit 2 and change nothing, and the error
+/// names the key type rather than calling the CSR tampered ("altered or was not made with the
+/// key it carries").
 #[test]
-fn unsupported_csr_keys_exit_2() {
+fn unsupported_csr_keys_exit_2_and_are_named() {
     let env = TempCa::new();
     env.init_plain(&[]);
-    let p521 = make_csr(
-        &env.path("p521.csr"),
-        &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-521"],
-        "/CN=big1",
-        &[],
+    let cases: [(&str, &[&str], &str); 2] = [
+        (
+            "P-521",
+            &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-521"],
+            "/CN=big1",
+        ),
+        ("Ed448", &["-newkey", "ed448"], "/CN=ed1"),
+    ];
+    each_case(
+        cases.map(|(name, newkey, subj)| (name, (name, newkey, subj))),
+        |(name, newkey, subj)| {
+            let csr = make_csr(&env.path(&format!("{name}.csr")), newkey, subj, &[]);
+            let before = snapshot(&env.ca_dir());
+            let stderr = sign_fails(&env, &[csr.utf8()], 2);
+            assert_eq!(before, snapshot(&env.ca_dir()));
+            assert!(!stderr.contains("altered"), "{stderr}");
+            assert!(stderr.contains("key type"), "{stderr}");
+        },
     );
-    let ed448 = make_csr(
-        &env.path("ed448.csr"),
-        &["-newkey", "ed448"],
-        "/CN=ed1",
-        &[],
-    );
-    let before = snapshot(&env.ca_dir());
-    for csr in [p521, ed448] {
-        sign_fails(&env, &[csr.utf8()], 2);
-        assert_eq!(before, snapshot(&env.ca_dir()));
-    }
-}
-
-/// Known bug: a key-type refusal is reported as a tampered CSR ("altered or was not made with
-/// the key it carries") instead of naming the unsupported key.
-#[test]
-fn unsupported_csr_key_is_named_in_the_error() {
-    let env = TempCa::new();
-    env.init_plain(&[]);
-    let csr = make_csr(
-        &env.path("p521.csr"),
-        &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-521"],
-        "/CN=big1",
-        &[],
-    );
-    let stderr = sign_fails(&env, &[csr.utf8()], 2);
-    assert!(!stderr.contains("altered"), "{stderr}");
-    assert!(stderr.contains("key type"), "{stderr}");
 }
 
 /// Known bug: a PEM CSR followed by a blank line (or any trailing text) is refused as damaged
@@ -1116,4 +1107,19 @@ fn second_csr_for_a_name_and_existing_out_need_force() {
         .map(|r| r["status"].as_str().unwrap_or(""))
         .collect();
     assert_eq!(statuses, ["superseded", "issued"]);
+}
+
+/// `--out` into a directory that does not exist is refused (exit 2, a hint) on an encrypted CA,
+/// and nothing changes.
+#[test]
+fn sign_out_into_a_missing_directory() {
+    let env = TempCa::new();
+    env.init(&[]);
+    let csr = make_csr(&env.path("app.csr"), EC_P256, "/CN=app1", &[]);
+    let out_file = env.path("nope/app.crt");
+    env.refuses(
+        &["sign", csr.utf8(), "--out", out_file.utf8()],
+        2,
+        "does not exist",
+    );
 }

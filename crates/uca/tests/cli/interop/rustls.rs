@@ -218,52 +218,38 @@ fn assert_exchange_ok(
     assert_eq!(server_chain.len(), 2, "{ctx}");
 }
 
-/// Server and client certificates of one key type, from one CA, over TLS 1.3 and TLS 1.2.
-fn mtls_with_key(key_type: &str) {
-    let env = TempCa::new();
-    env.init_plain(&[]);
-    env.issue("rmq1", &["--profile", "server", "--key", key_type]);
-    env.issue("agent", &["--profile", "client", "--key", key_type]);
-    for (version, expect) in VERSIONS {
-        assert_exchange_ok(&env, "rmq1", "agent", "rmq1", version, expect);
-    }
-}
-
-/// EC P-256 leaf certificates complete rustls mutual TLS 1.3 and 1.2.
+/// Server and client certificates of one CA complete rustls mutual TLS 1.3 and 1.2 for every
+/// leaf key type, and across algorithms (an RSA root signing Ed25519 and P-384 leaves).
 #[test]
-fn rustls_mtls_ec_p256() {
-    mtls_with_key("ec-p256");
-}
-
-/// EC P-384 leaf certificates complete rustls mutual TLS 1.3 and 1.2.
-#[test]
-fn rustls_mtls_ec_p384() {
-    mtls_with_key("ec-p384");
-}
-
-/// Ed25519 leaf certificates complete rustls mutual TLS 1.3 and 1.2.
-#[test]
-fn rustls_mtls_ed25519() {
-    mtls_with_key("ed25519");
-}
-
-/// RSA-2048 leaf certificates complete rustls mutual TLS 1.3 and 1.2.
-#[test]
-fn rustls_mtls_rsa_2048() {
-    mtls_with_key("rsa-2048");
-}
-
-/// A CA of one key type signs leaves of another (RSA root, Ed25519/P-384 leaves) that rustls
-/// verifies across algorithms.
-#[test]
-fn rustls_mtls_mixed_root_and_leaf_algorithms() {
-    let env = TempCa::new();
-    env.init_plain(&["--key", "rsa-2048"]);
-    env.issue("rmq1", &["--profile", "server", "--key", "ed25519"]);
-    env.issue("agent", &["--profile", "client", "--key", "ec-p384"]);
-    for (version, expect) in VERSIONS {
-        assert_exchange_ok(&env, "rmq1", "agent", "rmq1", version, expect);
-    }
+fn rustls_mtls_every_key_type() {
+    // (case, CA key (None: the default), server key, client key)
+    let cases = [
+        ("ec-p256", None, "ec-p256", "ec-p256"),
+        ("ec-p384", None, "ec-p384", "ec-p384"),
+        ("ed25519", None, "ed25519", "ed25519"),
+        ("rsa-2048", None, "rsa-2048", "rsa-2048"),
+        (
+            "RSA root, Ed25519 and P-384 leaves",
+            Some("rsa-2048"),
+            "ed25519",
+            "ec-p384",
+        ),
+    ];
+    each_case_at_once(
+        cases.map(|(name, ca, server, client)| (name, (ca, server, client))),
+        |(ca_key, server_key, client_key)| {
+            let env = TempCa::new();
+            match ca_key {
+                Some(k) => env.init_plain(&["--key", k]),
+                None => env.init_plain(&[]),
+            };
+            env.issue("rmq1", &["--profile", "server", "--key", server_key]);
+            env.issue("agent", &["--profile", "client", "--key", client_key]);
+            for (version, expect) in VERSIONS {
+                assert_exchange_ok(&env, "rmq1", "agent", "rmq1", version, expect);
+            }
+        },
+    );
 }
 
 /// A rustls server requiring client certificates refuses one issued by another uca CA, both

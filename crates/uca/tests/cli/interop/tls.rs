@@ -98,28 +98,20 @@ fn mutual_tls_with_key(key: &str, versions: &[(&str, &str)], sig_type: &str) {
 
 const BOTH_VERSIONS: &[(&str, &str)] = &[("-tls1_3", "TLSv1.3"), ("-tls1_2", "TLSv1.2")];
 
-/// EC P-256 server and client certificates complete mutual TLS 1.3 and 1.2 with OpenSSL.
+/// Server and client certificates of every key type complete mutual TLS 1.3 and 1.2 with
+/// OpenSSL, signing the handshake with their key: ECDSA (EC P-256, P-384), Ed25519 (in TLS 1.2
+/// too: OpenSSL >= 1.1.1, RFC 8422) and RSA-PSS (RSA-2048).
 #[test]
-fn mtls_openssl_ec_p256_tls13_and_tls12() {
-    mutual_tls_with_key("ec-p256", BOTH_VERSIONS, "ECDSA");
-}
-
-/// EC P-384 server and client certificates complete mutual TLS 1.3 and 1.2 with OpenSSL.
-#[test]
-fn mtls_openssl_ec_p384_tls13_and_tls12() {
-    mutual_tls_with_key("ec-p384", BOTH_VERSIONS, "ECDSA");
-}
-
-/// Ed25519 certificates complete mutual TLS 1.3 and (OpenSSL ≥ 1.1.1, RFC 8422) TLS 1.2.
-#[test]
-fn mtls_openssl_ed25519_tls13_and_tls12() {
-    mutual_tls_with_key("ed25519", BOTH_VERSIONS, "ed25519");
-}
-
-/// RSA-2048 certificates complete mutual TLS 1.3 and 1.2 (RSA-PSS handshake signatures).
-#[test]
-fn mtls_openssl_rsa_2048_tls13_and_tls12() {
-    mutual_tls_with_key("rsa-2048", BOTH_VERSIONS, "RSA-PSS");
+fn mtls_openssl_every_key_type_tls13_and_tls12() {
+    let cases = [
+        ("ec-p256", "ECDSA"),
+        ("ec-p384", "ECDSA"),
+        ("ed25519", "ed25519"),
+        ("rsa-2048", "RSA-PSS"),
+    ];
+    each_case_at_once(cases.map(|(key, sig)| (key, (key, sig))), |(key, sig)| {
+        mutual_tls_with_key(key, BOTH_VERSIONS, sig)
+    });
 }
 
 /// An RSA server certificate also serves legacy static-RSA key exchange (TLS 1.2

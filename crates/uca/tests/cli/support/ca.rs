@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use serde_json::Value;
 
-use super::files::PathUtf8;
+use super::files::{PathUtf8, snapshot};
 use super::openssl::openssl;
 use super::process::{uca_bare, uca_std};
 
@@ -156,6 +156,38 @@ impl TempCa {
             .as_array()
             .unwrap_or_else(|| panic!("no issued[] in {v}"))
             .clone()
+    }
+
+    /// Runs `uca ARGS` (passphrase set) and asserts a refusal: exit `code`, `message` and a
+    /// `hint:` on stderr, no panic, nothing on stdout, and nothing under the CA directory
+    /// changed.
+    pub fn refuses(&self, args: &[&str], code: i32, message: &str) {
+        let before = snapshot(&self.ca_dir());
+        let out = self.uca_pass().args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "uca {args:?}: wrong exit code; stderr:\n{stderr}"
+        );
+        assert!(
+            stderr.contains(message),
+            "uca {args:?}: expected '{message}' in:\n{stderr}"
+        );
+        assert!(
+            stderr.contains("hint:"),
+            "uca {args:?}: no hint in:\n{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(
+            out.stdout.is_empty(),
+            "uca {args:?}: data on stdout for a failure"
+        );
+        assert_eq!(
+            before,
+            snapshot(&self.ca_dir()),
+            "uca {args:?} changed the CA directory"
+        );
     }
 
     /// Every ledger row, as `uca --json list` reports it.

@@ -1,5 +1,5 @@
 //! The shared harness of every test: a hermetic `uca`, a temporary CA, the independent judges
-//! (openssl and friends), and the servers tests talk to. A test module takes
+//! (openssl and friends), the servers tests talk to, and tables of cases. A test module takes
 //! it all with `use crate::support::*`; the artifact and health harnesses are imported by name
 //! where they are used. New helpers go in the file of their job, not in a test module.
 
@@ -7,6 +7,8 @@
 pub mod artifact;
 // A temporary CA and what it issues.
 mod ca;
+// Tables of cases that name the failing case.
+mod cases;
 // Test files: paths as arguments, reading, writing, modes, snapshots.
 mod files;
 // The health harness: `uca health check` runs and a running `uca health watch`.
@@ -21,6 +23,7 @@ mod servers;
 mod terminal;
 
 pub use ca::*;
+pub use cases::*;
 pub use files::*;
 pub use openssl::*;
 pub use process::*;
