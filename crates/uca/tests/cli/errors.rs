@@ -193,3 +193,78 @@ fn unknown_flags_and_missing_arguments_are_usage_errors() {
         .assert()
         .code(2);
 }
+
+/// The words of a few key failures, as snapshots (accept a deliberate change with `cargo insta
+/// review`): the temp directory, serials and times are redacted, since they change every run.
+#[test]
+fn key_errors_match_their_snapshots() {
+    let env = ca();
+    let web1 = env.issue("web1", &[]);
+    let gone = env.issue("gone1", &[]);
+    env.uca()
+        .args(["revoke", "gone1", "--reason", "keyCompromise"])
+        .assert()
+        .success();
+    let nowhere = env.path("nowhere");
+    let cases: Vec<(&str, assert_cmd::Command)> = vec![
+        ("no_ca", {
+            let mut c = env.uca_at(&nowhere);
+            c.args(["issue", "web2"]);
+            c
+        }),
+        ("wrong_passphrase", {
+            let mut c = env.uca();
+            c.env("UCA_PASSPHRASE", "not the passphrase")
+                .args(["issue", "web2"]);
+            c
+        }),
+        ("already_issued", {
+            let mut c = env.uca_pass();
+            c.args(["issue", "web1"]);
+            c
+        }),
+        ("unknown_serial", {
+            let mut c = env.uca();
+            c.args(["revoke", "0123456789abcdef0123456789abcdef"]);
+            c
+        }),
+        ("revoked_certificate", {
+            let mut c = env.uca();
+            c.arg("verify").arg(&gone.cert);
+            c
+        }),
+        ("not_a_certificate", {
+            let mut c = env.uca();
+            c.arg("verify").arg(&web1.key);
+            c
+        }),
+    ];
+    let tmp = env.tmp.path().display().to_string().replace('.', r"\.");
+    let filters = vec![
+        (tmp.as_str(), "[TMP]"),
+        (r"\b[0-9a-fA-F]{32}\b", "[SERIAL]"),
+        // A CA made without --name is "uca Root CA" and 8 random hex digits.
+        (r"uca Root CA [0-9a-f]{8}\b", "uca Root CA [ID]"),
+        (r"\b[0-9A-F]{2}(:[0-9A-F]{2}){15}\b", "[SERIAL]"),
+        (
+            r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?(\.\d+)?(Z| UTC)?",
+            "[TIME]",
+        ),
+    ];
+    each_case(
+        cases.into_iter().map(|(name, c)| (name, (name, c))),
+        |(name, mut c)| {
+            let out = c.output().unwrap();
+            let code = code(&out);
+            assert_ne!(code, 0, "{name}: {}", text(&out));
+            let shown = format!(
+                "exit {code}\n--- stdout:\n{}--- stderr:\n{}",
+                stdout(&out),
+                stderr(&out)
+            );
+            insta::with_settings!({ filters => filters.clone() }, {
+                insta::assert_snapshot!(name, shown);
+            });
+        },
+    );
+}
