@@ -7,16 +7,18 @@
 //! without a module gets one, in its group. A regression test goes beside the tests of the
 //! command it guards and is named after what it caught. Tests of one shape are one test over a
 //! table of cases (`support::each_case`), each case named. Helpers go in `support/`, never in a
-//! test module that another module would have to import.
+//! test module that another module would have to import. Snapshots (insta) are in `snapshots/`;
+//! accept a deliberate change with `cargo insta review`.
 
 #![allow(clippy::unwrap_used)]
 
 // The shared harness: a hermetic `uca`, a temporary CA, the judges, the servers, tables.
 mod support;
 
-// `uca --help` and the help of each command.
+// `uca --help` and the help of each command, with snapshots of the ones read first.
 mod help;
-// What every command shares when it fails: the exit code, `error:` and `hint:`, nothing changed.
+// What every command shares when it fails: the exit code, `error:` and `hint:`, nothing changed,
+// and snapshots of the key error messages.
 mod errors;
 // On a real terminal: passphrase prompts and colors (the health watch table is in health).
 mod terminal;

@@ -373,35 +373,13 @@ fn child_crl_is_signed_by_the_child_and_revokes_its_leaf() {
     uca_at(&env, &child).arg("crl").assert().success();
     let crl = child.join("crl.pem");
     let ca = child.join("ca.crt");
-    let out = run(
-        "openssl",
-        &[
-            "crl",
-            "-in",
-            crl.utf8(),
-            "-CAfile",
-            ca.utf8(),
-            "-noout",
-            "-verify",
-        ],
-    );
+    let out = openssl_crl_verify(&crl, &ca, false);
     assert!(
-        out.status.success() && stderr(&out).contains("verify OK"),
+        out.status.success() && out.stderr.contains("verify OK"),
         "{}",
-        stderr(&out)
+        out.stderr
     );
-    let out = run(
-        "openssl",
-        &[
-            "crl",
-            "-in",
-            crl.utf8(),
-            "-CAfile",
-            env.ca_cert().utf8(),
-            "-noout",
-            "-verify",
-        ],
-    );
+    let out = openssl_crl_verify(&crl, &env.ca_cert(), false);
     assert!(
         !out.status.success(),
         "the child's CRL verified against the root"

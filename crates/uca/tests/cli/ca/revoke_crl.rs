@@ -141,16 +141,12 @@ fn crl_is_signed_v2_with_number_aki_dates_and_reasons() {
     );
 
     // The signature verifies with the CA certificate.
-    let (ok, v) = openssl_try(&[
-        "crl",
-        "-in",
-        crl.utf8(),
-        "-CAfile",
-        env.ca_cert().utf8(),
-        "-noout",
-        "-verify",
-    ]);
-    assert!(ok && v.contains("verify OK"), "{v}");
+    let v = openssl_crl_verify(&crl, &env.ca_cert(), false);
+    assert!(
+        v.status.success() && v.all().contains("verify OK"),
+        "{}",
+        v.all()
+    );
 
     let t = crl_text(&crl, false);
     assert!(t.contains("Version 2 (0x1)"), "{t}");
@@ -230,16 +226,12 @@ fn crl_signature_verifies_for_every_ca_key_type() {
         revoke_ok(&env, "app", &["--reason", "keyCompromise"]);
         env.uca().arg("crl").assert().success();
         let crl = env.ca_dir().join("crl.pem");
-        let (ok, v) = openssl_try(&[
-            "crl",
-            "-in",
-            crl.utf8(),
-            "-CAfile",
-            env.ca_cert().utf8(),
-            "-noout",
-            "-verify",
-        ]);
-        assert!(ok && v.contains("verify OK"), "{key}: {v}");
+        let v = openssl_crl_verify(&crl, &env.ca_cert(), false);
+        assert!(
+            v.status.success() && v.all().contains("verify OK"),
+            "{key}: {}",
+            v.all()
+        );
         let t = crl_text(&crl, false);
         let (_, aki) = extension(&t, "X509v3 Authority Key Identifier").expect("AKI");
         assert_eq!(aki.trim_start_matches("keyid:"), ca_ski(&env), "{key}");
@@ -395,18 +387,12 @@ fn crl_numbers_grow_and_der_out_parses() {
     assert_eq!(bytes[0], 0x30, "DER starts with a SEQUENCE");
     assert!(!bytes.starts_with(b"-----"), "not PEM");
     assert_eq!(crl_field(&der, true, "-crlnumber", "crlNumber"), "0x03");
-    let (ok, v) = openssl_try(&[
-        "crl",
-        "-inform",
-        "DER",
-        "-in",
-        der.utf8(),
-        "-CAfile",
-        env.ca_cert().utf8(),
-        "-noout",
-        "-verify",
-    ]);
-    assert!(ok && v.contains("verify OK"), "{v}");
+    let v = openssl_crl_verify(&der, &env.ca_cert(), true);
+    assert!(
+        v.status.success() && v.all().contains("verify OK"),
+        "{}",
+        v.all()
+    );
     let t = crl_text(&der, true);
     let entries = crl_entries(&t);
     assert_eq!(entries.len(), 1, "{t}");

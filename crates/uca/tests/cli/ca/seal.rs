@@ -14,22 +14,11 @@ fn openssl_secs(cmd: &str, file: &Path, option: &str, field: &str) -> i64 {
 
 /// `openssl crl -verify` of DIR/crl.pem against DIR/ca.crt.
 fn assert_crl_verifies(dir: &Path) {
-    let out = run(
-        "openssl",
-        &[
-            "crl",
-            "-in",
-            dir.join("crl.pem").utf8(),
-            "-CAfile",
-            dir.join("ca.crt").utf8(),
-            "-noout",
-            "-verify",
-        ],
-    );
+    let out = openssl_crl_verify(&dir.join("crl.pem"), &dir.join("ca.crt"), false);
     assert!(
-        out.status.success() && stderr(&out).contains("verify OK"),
+        out.status.success() && out.stderr.contains("verify OK"),
         "{}",
-        stderr(&out)
+        out.stderr
     );
 }
 

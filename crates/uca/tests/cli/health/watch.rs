@@ -5,6 +5,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -69,6 +70,15 @@ impl Hook {
     fn bodies(&self) -> Vec<(String, String)> {
         self.bodies.lock().unwrap().clone()
     }
+}
+
+/// A targets file `targets.toml` with the [`defaults`] for `window` and one target.
+fn one_target(env: &TempCa, window: &str, name: &str, url: &str) -> PathBuf {
+    let text = format!(
+        "{}\n[[target]]\nname = \"{name}\"\nurl = \"{url}\"\n",
+        defaults(window)
+    );
+    targets_file(env, "targets.toml", &text)
 }
 
 #[test]
@@ -207,15 +217,7 @@ fn watch_follows_a_flaky_server_and_announces_every_change() {
 fn watch_outage_is_red_at_once() {
     let env = TempCa::new();
     let flaky = FlakyServer::start(&["--even"]);
-    let file = targets_file(
-        &env,
-        "targets.toml",
-        &format!(
-            "{}\n[[target]]\nname = \"svc\"\nurl = \"{}\"\n",
-            defaults("60s"),
-            flaky.url("http")
-        ),
-    );
+    let file = one_target(&env, "60s", "svc", &flaky.url("http"));
     let w = Watch::start(&env, &[], &file, &[]);
     w.wait_until(15, "Green with 30 samples", |d| {
         let e = endpoint_of(d, "svc");
@@ -392,15 +394,7 @@ fn watch_forecasts_a_slow_degradation_before_it_turns_yellow() {
 fn watch_restart_keeps_the_window() {
     let env = TempCa::new();
     let good = FlakyServer::start(&[]);
-    let file = targets_file(
-        &env,
-        "targets.toml",
-        &format!(
-            "{}\n[[target]]\nname = \"good\"\nurl = \"{}\"\n",
-            defaults("60s"),
-            good.url("http")
-        ),
-    );
+    let file = one_target(&env, "60s", "good", &good.url("http"));
     let mut first = Watch::start(
         &env,
         &[],
@@ -509,15 +503,7 @@ fn watch_restart_keeps_the_window() {
 fn watch_sigterm_during_a_flush_still_stops_it() {
     let env = TempCa::new();
     let good = FlakyServer::start(&[]);
-    let file = targets_file(
-        &env,
-        "targets.toml",
-        &format!(
-            "{}\n[[target]]\nname = \"good\"\nurl = \"{}\"\n",
-            defaults("60s"),
-            good.url("http")
-        ),
-    );
+    let file = one_target(&env, "60s", "good", &good.url("http"));
     let mut w = Watch::start(&env, &[], &file, &["--store", "lk.sqlite"]);
     let mut locker = Command::new("python3")
         .args([

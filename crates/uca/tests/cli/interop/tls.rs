@@ -320,63 +320,71 @@ fn curl_mtls_with_uca_client_cert() {
     server.wait_log(&anon, "peer did not return a certificate");
 }
 
-/// The default SAN rule makes `rmq1` answer as `rmq` and `rmq1` for curl's hostname check, but
-/// not as `rmq2`, nor as 127.0.0.1 (no IP SAN unless asked).
+/// curl's hostname check follows the SANs: the default rule makes `rmq1` answer as `rmq1` and
+/// `rmq` but not as `rmq2`, nor as 127.0.0.1 (no IP SAN unless asked); `--san 127.0.0.1` yields
+/// an IP SAN that curl accepts for `https://127.0.0.1:PORT/`, and names outside the SANs still
+/// fail.
 #[test]
-fn curl_hostname_check_follows_san_rules() {
-    let env = TempCa::new();
-    env.init_plain(&[]);
-    let server_leaf = env.issue("rmq1", &[]);
-    let client_leaf = env.issue("agent", &["--profile", "client"]);
-    let ca = env.ca_cert();
-    let server = OpensslServer::start(env.tmp.path(), &server_leaf, Some(&ca), &[]);
-    for host in ["rmq1", "rmq"] {
-        let out = server.curl(host, &ca, Some(&client_leaf));
-        assert!(
-            out.status.success(),
-            "as {host}:\n{}\n--- server log:\n{}",
-            out.all(),
-            server.log()
-        );
-        assert!(out.stdout.contains("Subject: CN=agent"), "{}", out.all());
-    }
-    for host in ["rmq2", "127.0.0.1"] {
-        let out = server.curl(host, &ca, Some(&client_leaf));
-        assert_eq!(
-            out.status.code(),
-            Some(60),
-            "as {host} must fail the hostname check:\n{}",
-            out.all()
-        );
-        assert!(
-            out.stderr
-                .contains("no alternative certificate subject name matches"),
-            "{}",
-            out.all()
-        );
-    }
-}
-
-/// `--san 127.0.0.1` yields an IP SAN that curl accepts for `https://127.0.0.1:PORT/`.
-#[test]
-fn curl_accepts_ip_san() {
-    let env = TempCa::new();
-    env.init_plain(&[]);
-    let server_leaf = env.issue("web1", &["--profile", "server", "--san", "127.0.0.1"]);
-    let client_leaf = env.issue("agent", &["--profile", "client"]);
-    let ca = env.ca_cert();
-    let server = OpensslServer::start(env.tmp.path(), &server_leaf, Some(&ca), &[]);
-    for host in ["127.0.0.1", "web1"] {
-        let out = server.curl(host, &ca, Some(&client_leaf));
-        assert!(
-            out.status.success(),
-            "as {host}:\n{}\n--- server log:\n{}",
-            out.all(),
-            server.log()
-        );
-        assert!(out.stdout.contains("Subject: CN=agent"), "{}", out.all());
-    }
-    // Names outside the SANs still fail the check.
-    let out = server.curl("web2", &ca, Some(&client_leaf));
-    assert_eq!(out.status.code(), Some(60), "{}", out.all());
+fn curl_hostname_check_follows_the_sans() {
+    // (case, server NAME, its issue arguments, hosts that pass, hosts that fail, and the
+    // words curl must print for those)
+    type Case = (
+        &'static str,
+        &'static [&'static str],
+        &'static [&'static str],
+        &'static [&'static str],
+        Option<&'static str>,
+    );
+    let cases: [(&str, Case); 2] = [
+        (
+            "the default SAN rule",
+            (
+                "rmq1",
+                &[],
+                &["rmq1", "rmq"],
+                &["rmq2", "127.0.0.1"],
+                Some("no alternative certificate subject name matches"),
+            ),
+        ),
+        (
+            "an IP SAN",
+            (
+                "web1",
+                &["--profile", "server", "--san", "127.0.0.1"],
+                &["127.0.0.1", "web1"],
+                &["web2"],
+                None,
+            ),
+        ),
+    ];
+    each_case_at_once(cases, |(name, args, good, bad, words)| {
+        let env = TempCa::new();
+        env.init_plain(&[]);
+        let server_leaf = env.issue(name, args);
+        let client_leaf = env.issue("agent", &["--profile", "client"]);
+        let ca = env.ca_cert();
+        let server = OpensslServer::start(env.tmp.path(), &server_leaf, Some(&ca), &[]);
+        for host in good {
+            let out = server.curl(host, &ca, Some(&client_leaf));
+            assert!(
+                out.status.success(),
+                "as {host}:\n{}\n--- server log:\n{}",
+                out.all(),
+                server.log()
+            );
+            assert!(out.stdout.contains("Subject: CN=agent"), "{}", out.all());
+        }
+        for host in bad {
+            let out = server.curl(host, &ca, Some(&client_leaf));
+            assert_eq!(
+                out.status.code(),
+                Some(60),
+                "as {host} must fail the hostname check:\n{}",
+                out.all()
+            );
+            if let Some(words) = words {
+                assert!(out.stderr.contains(words), "{}", out.all());
+            }
+        }
+    });
 }

@@ -1,7 +1,9 @@
 //! The shared harness of every test: a hermetic `uca`, a temporary CA, the independent judges
 //! (openssl and friends), the servers tests talk to, and tables of cases. A test module takes
 //! it all with `use crate::support::*`; the artifact and health harnesses are imported by name
-//! where they are used. New helpers go in the file of their job, not in a test module.
+//! where they are used. New helpers go in the file of their job, not in a test module. Beside
+//! the Rust: `flaky_server.py` (the scriptable HTTP(S) server) and `MtlsClient.java` (a Java
+//! mutual-TLS client).
 
 // The artifact harness: a signed release and the verdict of `uca artifact verify`.
 pub mod artifact;

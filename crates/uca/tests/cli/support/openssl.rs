@@ -8,7 +8,7 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 
 use super::ca::TempCa;
 use super::files::{PathUtf8, write};
-use super::process::{run, stderr, stdout};
+use super::process::{TextOutput, run, stderr, stdout};
 
 /// `-newkey` arguments for an EC P-256 key.
 pub const EC_P256: &[&str] = &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
@@ -41,6 +41,23 @@ pub fn openssl_verify(ca: &Path, extra: &[&str], cert: &Path) -> (bool, String) 
     args.extend_from_slice(extra);
     args.push(cert.utf8());
     openssl_try(&args)
+}
+
+/// `openssl crl -verify` of a CRL file (PEM, or DER when `der`) against `ca`, without asserting.
+pub fn openssl_crl_verify(crl: &Path, ca: &Path, der: bool) -> TextOutput {
+    let form = if der { "DER" } else { "PEM" };
+    let args = [
+        "crl",
+        "-inform",
+        form,
+        "-in",
+        crl.utf8(),
+        "-CAfile",
+        ca.utf8(),
+        "-noout",
+        "-verify",
+    ];
+    TextOutput::from(&run("openssl", &args))
 }
 
 /// `openssl x509 -text` of a certificate file.
