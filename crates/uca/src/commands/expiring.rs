@@ -62,13 +62,7 @@ fn check(args: &ExpiringArgs, settings: &Settings) -> Result<Verdict, CliError> 
     }
     let ca = open_ca(settings)?;
     let now = OffsetDateTime::now_utc();
-    let rows = classify(
-        &ca.ledger().summaries()?,
-        now,
-        warn,
-        crit,
-        within,
-    );
+    let rows = classify(&ca.ledger().summaries()?, now, warn, crit, within);
     let count = |c: Color| rows.iter().filter(|r| r.color == c).count();
     let (green, yellow, red) = (count(Color::Green), count(Color::Yellow), count(Color::Red));
     let worst = rows.iter().map(|r| r.color).max().unwrap_or(Color::Green);
@@ -131,7 +125,10 @@ fn check(args: &ExpiringArgs, settings: &Settings) -> Result<Verdict, CliError> 
         output::Style::Bold,
     ));
     for r in &rows {
-        let color = out.paint(&format!("{:6}", r.color.as_str()), output::Style::of(r.color));
+        let color = out.paint(
+            &format!("{:6}", r.color.as_str()),
+            output::Style::of(r.color),
+        );
         out.line(format!(
             "{color}  {:wn$}  {:>14}  {:20}  {:20}  {:20}",
             r.name,

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use time::OffsetDateTime;
 use uca_ca::CaPaths;
-use uca_pki::{Bare, Span};
 use uca_custody::installed::{TreeCheck, TreeReport, check_tree};
 use uca_custody::manifest::{Manifest, Meta};
 use uca_custody::policy::{Policy, SignerPattern, check_stage_name};
@@ -15,12 +14,13 @@ use uca_custody::verify::{
 use uca_pki::Serial;
 use uca_pki::validity::display_time;
 use uca_pki::verify::read_cert_file;
+use uca_pki::{Bare, Span};
 
 use super::read_arg;
 use crate::cli::artifact::ArtifactVerifyArgs;
 use crate::commands::open_ca;
 use crate::exit::{CliError, Exit};
-use crate::output::{Style, Output, when};
+use crate::output::{Output, Style, when};
 use crate::settings::Settings;
 
 #[derive(Serialize)]

@@ -9,10 +9,10 @@ use std::time::Instant;
 
 use uca_health::cawatch::CaWatch;
 use uca_health::endpoint::Status;
-use uca_pki::Span;
 use uca_health::targets::Targets;
 use uca_health::watch::{Events, WatchOptions, run as run_watch};
 use uca_pki::Color;
+use uca_pki::Span;
 
 use crate::cli::health::HealthWatchArgs;
 use crate::exit::CliError;
