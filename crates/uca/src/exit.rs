@@ -160,7 +160,14 @@ impl From<uca_health::HealthError> for CliError {
     fn from(e: uca_health::HealthError) -> CliError {
         use uca_health::HealthError as E;
         let code = match &e {
-            E::Config(_) | E::Io { .. } | E::Setup(_) => Exit::Usage,
+            E::Config(_)
+            | E::Io { .. }
+            | E::Flags(_)
+            | E::Tls { .. }
+            | E::Runtime(_)
+            | E::Listen { .. }
+            | E::Ca { .. }
+            | E::Ledger(_) => Exit::Usage,
             E::Store { .. } => Exit::Failure,
         };
         CliError {
