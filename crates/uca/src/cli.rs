@@ -139,6 +139,7 @@ pub struct HealthWatchArgs {
     pub duration: Option<String>,
 }
 
+// The defaults are the targets file's own, written once in `uca_health::targets::defaults`.
 #[derive(Debug, Args)]
 pub struct HealthCheckArgs {
     /// https://…, http://…, tcp://host:port or tls://host:port
@@ -148,10 +149,10 @@ pub struct HealthCheckArgs {
     #[arg(long, value_name = "N", default_value = "5")]
     pub count: u32,
     /// Green when at least this share answered within this time
-    #[arg(long, value_name = "THRESHOLD", default_value = "99% within 300ms")]
+    #[arg(long, value_name = "THRESHOLD", default_value_t = uca_health::targets::defaults::OK.to_string())]
     pub ok: String,
     /// Yellow when at least this share did (else Red)
-    #[arg(long, value_name = "THRESHOLD", default_value = "95% within 1s")]
+    #[arg(long, value_name = "THRESHOLD", default_value_t = uca_health::targets::defaults::WARN.to_string())]
     pub warn: String,
     /// CA bundle to verify the server with (default: this uca CA)
     #[arg(long, value_name = "FILE")]
@@ -166,13 +167,13 @@ pub struct HealthCheckArgs {
     #[arg(long, value_name = "NAME")]
     pub server_name: Option<String>,
     /// Yellow when a presented certificate expires within this
-    #[arg(long, value_name = "SPAN", default_value = "30d")]
+    #[arg(long, value_name = "SPAN", default_value_t = uca_health::targets::defaults::CERT_WARN.to_string())]
     pub cert_warn: String,
     /// Red when a presented certificate expires within this
-    #[arg(long, value_name = "SPAN", default_value = "7d")]
+    #[arg(long, value_name = "SPAN", default_value_t = uca_health::targets::defaults::CERT_CRIT.to_string())]
     pub cert_crit: String,
     /// Per-probe timeout
-    #[arg(long, value_name = "SPAN", default_value = "5s")]
+    #[arg(long, value_name = "SPAN", default_value_t = uca_health::targets::defaults::TIMEOUT.to_string())]
     pub timeout: String,
     /// Accepted HTTP status codes (default 200-399)
     #[arg(long, value_name = "CODE", value_delimiter = ',')]

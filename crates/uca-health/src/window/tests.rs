@@ -92,3 +92,21 @@ fn steady_state_predicts_nothing() {
     assert_eq!(v.color, Color::Green);
     assert!(v.prediction.is_none(), "{:?}", v.prediction);
 }
+
+/// The store keeps this text beside the counts: it must not change, or every existing store
+/// would discard its history on the next start.
+#[test]
+fn the_stored_rules_fingerprint_keeps_its_text() {
+    let r = Rules {
+        ok: crate::targets::defaults::OK,
+        warn: crate::targets::defaults::WARN,
+        window_ms: 600_000,
+        interval_ms: 10_000,
+        min_samples: 10,
+        horizon_ms: 86_400_000,
+    };
+    assert_eq!(
+        r.fingerprint().to_string(),
+        "99% within 300ms|95% within 1s|600000|10000"
+    );
+}
