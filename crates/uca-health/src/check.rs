@@ -175,7 +175,9 @@ mod tests {
     /// The same rule refuses the same values from both front doors, each in its own names.
     #[test]
     fn same_rule_same_refusal_from_flags_and_file() {
-        let cases: [(fn(&mut CheckOptions), &str, &str, &str); 4] = [
+        // What to set, the file's key line, the flags' words, the file's words.
+        type Case = (fn(&mut CheckOptions), &'static str, &'static str, &'static str);
+        let cases: [Case; 4] = [
             (
                 |o| o.expect_status = vec![700],
                 "expect_status = [700]",

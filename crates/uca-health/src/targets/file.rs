@@ -357,7 +357,7 @@ mod tests {
             ),
             (format!("{HEAD}url = \"ftp://x\"\n"), "3:7", "unsupported scheme 'ftp'"),
             (format!("{HEAD}url = \"tcp://x\"\n"), "3:7", "tcp:// needs a port"),
-            (format!("{HEAD}"), "1:1", "target 'a' has no url"),
+            (HEAD.to_string(), "1:1", "target 'a' has no url"),
             ("[[target]]\nurl = \"tcp://x:1\"\n".into(), "1:1", "this [[target]] has no name"),
             ("[[target]]\nname = \"a\\\"b\"\nurl = \"tcp://x:1\"\n".into(), "2:8", "target name 'a\"b' must be 1-100 characters"),
             ("[defaults]\nurl = \"tcp://x:1\"\n".into(), "2:7", "[defaults] cannot set url"),
