@@ -14,8 +14,8 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 use crate::HealthError;
 use crate::endpoint::CaFinding;
 use crate::probe::SeenCert;
-use uca_pki::Span;
 use uca_pki::Color;
+use uca_pki::Span;
 
 /// The CA's CRL turns an endpoint Yellow in its last day before nextUpdate.
 pub const CRL_WARN_SECONDS: i64 = 86_400;
@@ -48,8 +48,10 @@ impl CaWatch {
         questions: &[Question<'_>],
         now: OffsetDateTime,
     ) -> Result<Option<Vec<Vec<CaFinding>>>, HealthError> {
-        let Some((ca, _)) = Ca::open_if_free(&self.dir)
-            .map_err(|e| HealthError::Setup(format!("the CA in {}: {e}", self.dir.display())))?
+        let Some((ca, _)) = Ca::open_if_free(&self.dir).map_err(|source| HealthError::Ca {
+            dir: self.dir.clone(),
+            source,
+        })?
         else {
             // Another uca process is working on the CA: keep what is known, look again later.
             return Ok(None);
@@ -119,7 +121,7 @@ impl CaWatch {
                     ),
                 }),
                 Err(e) => {
-                    return Err(HealthError::Setup(format!("the CA ledger: {e}")));
+                    return Err(HealthError::Ledger(e));
                 }
             }
             // A CRL is re-published long before it runs out (uca crl: 7 days by default), so it

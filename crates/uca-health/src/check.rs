@@ -1,7 +1,7 @@
 //! `uca health check URL`: the one-shot form for cron and Nagios/Icinga. N probes in a row, the
 //! same status rules as the watcher (the window is those N probes), one verdict.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::HealthError;
@@ -9,8 +9,8 @@ use crate::cawatch::{CaWatch, Question};
 use crate::endpoint::{Endpoint, Status, status};
 use crate::probe::{client_config, probe};
 use crate::spec::Threshold;
+use crate::targets::{Kind, Target, TargetSpec, TlsFiles, defaults};
 use uca_pki::Span;
-use crate::targets::{CaSource, Kind, Target, defaults, parse_url, resolve_client_cert};
 
 /// The flags of `uca health check`, already typed.
 #[derive(Debug, Clone)]
@@ -35,89 +35,60 @@ pub struct CheckOptions {
 /// Pause between the probes of one check.
 const SPACING: Duration = Duration::from_millis(100);
 
-/// The target a check probes, built and validated from the flags.
+/// A check's window: longer than any count of probes it makes, so all of them count.
+const WINDOW: Span = Span::hours(1);
+
+/// The target a check probes, through the same constructor as a targets file: the window is
+/// the `count` probes, made `SPACING` apart, and relative paths are relative to where uca runs.
 pub fn target(o: &CheckOptions) -> Result<Target, HealthError> {
-    let bad = |m: String| HealthError::Setup(m);
-    let (kind, host, port, path) = parse_url(&o.url).map_err(bad)?;
-    if o.warn.share > o.ok.share || o.warn.within < o.ok.within {
-        return Err(bad(format!(
-            "--warn ({}) must be looser than --ok ({})",
-            o.warn, o.ok
-        )));
-    }
-    if o.cert_crit > o.cert_warn {
-        return Err(bad("--cert-crit must not be longer than --cert-warn".into()));
-    }
-    let ca_dir = o.ca_dir.as_deref().filter(|d| uca_ca::CaPaths::is_ca(d));
-    let ca = if kind.uses_tls() {
-        match (&o.ca, ca_dir) {
-            (Some(p), _) => {
-                std::fs::File::open(p).map_err(|e| HealthError::Io {
-                    path: p.clone(),
-                    source: e,
-                })?;
-                Some(CaSource::File(p.clone()))
-            }
-            (None, Some(d)) => Some(CaSource::ThisCa(uca_ca::CaPaths::new(d).ca_cert())),
-            (None, None) => None,
-        }
-    } else {
-        None
-    };
-    let client_cert = match &o.client_cert {
-        Some(c) => Some(
-            resolve_client_cert(
-                c,
-                o.client_key.as_ref().and_then(|k| k.to_str()),
-                std::path::Path::new("."),
-                ca_dir,
-            )
-            .map_err(bad)?,
-        ),
-        None => None,
-    };
-    let window = Span::hours(1);
-    Ok(Target {
-        name: o.url.clone(),
+    let spec = TargetSpec {
+        name: None,
         url: o.url.clone(),
-        kind,
-        host,
-        port,
-        path,
-        method: "GET".into(),
-        expect_status: o.expect_status.clone(),
-        body: o.body.clone().map(crate::targets::BodyMatch::Substring),
+        method: None,
+        expect_status: o.expect_status.iter().map(|c| i64::from(*c)).collect(),
+        body: o.body.clone(),
+        body_regex: None,
         timeout: o.timeout,
         interval: Span::from_duration(SPACING),
-        ca,
-        client_cert,
         server_name: o.server_name.clone(),
         ok: o.ok,
         warn: o.warn,
-        window,
+        window: WINDOW,
         cert_warn: o.cert_warn,
         cert_crit: o.cert_crit,
-        min_samples: o.count.max(1),
+        min_samples: i64::from(o.count.max(1)),
         horizon: defaults::HORIZON,
-    })
+        files: TlsFiles {
+            ca: o.ca.clone(),
+            client_cert: o.client_cert.clone(),
+            client_key: o.client_key.clone(),
+        },
+    };
+    let files = spec.files.clone();
+    Target::new(spec)
+        .and_then(|t| t.open_files(&files, Path::new(""), o.ca_dir.as_deref()))
+        .map_err(HealthError::Flags)
 }
 
 /// Runs the check: `count` probes, then the status (with this CA's ledger findings).
 pub fn run(o: &CheckOptions) -> Result<(Endpoint, Status), HealthError> {
     let t = target(o)?;
     let tls = if t.kind.uses_tls() {
-        Some(client_config(
-            t.ca.as_ref(),
-            t.client_cert.as_ref(),
-            t.kind == Kind::Https,
-        )?)
+        Some(
+            client_config(t.ca.as_ref(), t.client_cert.as_ref(), t.kind == Kind::Https).map_err(
+                |error| HealthError::Tls {
+                    target: None,
+                    error,
+                },
+            )?,
+        )
     } else {
         None
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| HealthError::Setup(format!("cannot start the runtime: {e}")))?;
+        .map_err(HealthError::Runtime)?;
     let mut e = Endpoint::new(t.clone());
     rt.block_on(async {
         for i in 0..o.count.max(1) {
@@ -146,4 +117,126 @@ pub fn run(o: &CheckOptions) -> Result<(Endpoint, Status), HealthError> {
     let now = crate::watch::now_ms();
     let st = status(&e, now);
     Ok((e, st))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::targets::{TargetError, Targets};
+
+    fn options(url: &str) -> CheckOptions {
+        CheckOptions {
+            url: url.into(),
+            count: 5,
+            ok: defaults::OK,
+            warn: defaults::WARN,
+            ca: None,
+            client_cert: None,
+            client_key: None,
+            server_name: None,
+            cert_warn: defaults::CERT_WARN,
+            cert_crit: defaults::CERT_CRIT,
+            timeout: defaults::TIMEOUT,
+            expect_status: Vec::new(),
+            body: None,
+            ca_dir: None,
+        }
+    }
+
+    fn refusal(o: &CheckOptions) -> TargetError {
+        match target(o) {
+            Err(HealthError::Flags(e)) => e,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn flags_refuse_a_status_the_file_refuses() {
+        let mut o = options("http://127.0.0.1:9/");
+        o.expect_status = vec![200, 700];
+        let e = refusal(&o);
+        assert!(
+            matches!(e, TargetError::ExpectStatus { code: 700 }),
+            "{e:?}"
+        );
+        assert_eq!(
+            HealthError::Flags(e).to_string(),
+            "--expect-status: 700 is not an HTTP status code"
+        );
+        o.expect_status = vec![99];
+        assert!(matches!(
+            refusal(&o),
+            TargetError::ExpectStatus { code: 99 }
+        ));
+        o.expect_status = vec![100, 599];
+        assert!(target(&o).is_ok());
+    }
+
+    /// The same rule refuses the same values from both front doors, each in its own names.
+    #[test]
+    fn same_rule_same_refusal_from_flags_and_file() {
+        // What to set, the file's key line, the flags' words, the file's words.
+        type Case = (
+            fn(&mut CheckOptions),
+            &'static str,
+            &'static str,
+            &'static str,
+        );
+        let cases: [Case; 4] = [
+            (
+                |o| o.expect_status = vec![700],
+                "expect_status = [700]",
+                "--expect-status: 700 is not an HTTP status code",
+                "expect_status: 700 is not an HTTP status code",
+            ),
+            (
+                |o| o.warn = "99.5% within 1s".parse().unwrap(),
+                "warn = \"99.5% within 1s\"",
+                "--warn (99.5% within 1s) must be looser than --ok (99% within 300ms)",
+                "warn (99.5% within 1s) must be looser than ok (99% within 300ms)",
+            ),
+            (
+                |o| o.cert_crit = Span::days(60),
+                "cert_crit = \"60d\"",
+                "--cert-crit must not be longer than --cert-warn",
+                "cert_crit must not be longer than cert_warn",
+            ),
+            (
+                |o| o.timeout = Span::ZERO,
+                "timeout = \"0s\"",
+                "--timeout must be more than 0",
+                "timeout must be more than 0",
+            ),
+        ];
+        for (set, key, flag_words, file_words) in cases {
+            let mut o = options("http://127.0.0.1:9/");
+            set(&mut o);
+            let by_flags = refusal(&o);
+            let file = format!("[[target]]\nname = \"a\"\nurl = \"http://127.0.0.1:9/\"\n{key}\n");
+            let by_file = Targets::parse(&file, Path::new("t.toml"), None)
+                .map(|_| ())
+                .unwrap_err()
+                .to_string();
+            assert!(by_flags.for_flags().starts_with(flag_words), "{by_flags:?}");
+            assert!(by_file.starts_with("t.toml:4:"), "{by_file}");
+            assert!(by_file.contains(file_words), "{by_file}");
+            assert_eq!(
+                by_flags.to_string().split(':').next(),
+                file_words.split(':').next()
+            );
+        }
+    }
+
+    #[test]
+    fn flags_refuse_body_matching_without_http() {
+        let mut o = options("tcp://127.0.0.1:9");
+        o.body = Some("ok".into());
+        assert!(matches!(refusal(&o), TargetError::BodyNeedsHttp { .. }));
+    }
+
+    #[test]
+    fn a_long_url_is_not_held_to_the_name_rule() {
+        let url = format!("http://127.0.0.1:9/{}", "x".repeat(200));
+        assert_eq!(target(&options(&url)).unwrap().name, url);
+    }
 }

@@ -6,10 +6,10 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::probe::{Outcome, SeenCert};
-use uca_pki::Span;
 use crate::targets::Target;
-use uca_pki::Color;
 use crate::window::{History, Prediction, ProbeVerdict, Rules, Sample, evaluate};
+use uca_pki::Color;
+use uca_pki::Span;
 
 /// What this CA knows about the certificate an endpoint serves (filled in by the watcher).
 #[derive(Debug, Clone, PartialEq, Eq)]

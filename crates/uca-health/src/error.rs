@@ -1,9 +1,14 @@
 //! Errors of the health crate, each with the facts and a hint.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
+
+use crate::probe::TlsError;
+use crate::targets::TargetError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HealthError {
+    /// A targets file refused, at `FILE:LINE:COLUMN`.
     #[error(transparent)]
     Config(#[from] uca_ca::ConfigError),
     #[error("{}: {source}", path.display())]
@@ -11,8 +16,31 @@ pub enum HealthError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{0}")]
-    Setup(String),
+    /// `uca health check`'s flags describe a target the rules refuse; worded with the flags.
+    #[error("{}", .0.for_flags())]
+    Flags(TargetError),
+    /// No TLS client configuration for a target (`target` is `None` for the one-shot check,
+    /// whose only target is the URL on the command line).
+    #[error("{}{error}", target.as_ref().map(|t| format!("target '{t}': ")).unwrap_or_default())]
+    Tls {
+        target: Option<String>,
+        error: TlsError,
+    },
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    /// The CA directory could not be opened for the ledger and CRL check.
+    #[error("the CA in {}: {source}", dir.display())]
+    Ca {
+        dir: PathBuf,
+        source: uca_ca::CaError,
+    },
+    #[error("the CA ledger: {0}")]
+    Ledger(uca_ca::CaError),
     #[error("the health store {}: {message}", path.display())]
     Store { path: PathBuf, message: String },
 }
@@ -22,10 +50,18 @@ impl HealthError {
         Some(match self {
             HealthError::Config(e) => e.hint().into(),
             HealthError::Io { .. } => "check the path and its permissions".into(),
+            HealthError::Tls { error, .. } => return error.hint().map(Into::into),
+            HealthError::Flags(TargetError::CaUnreadable { .. }) => {
+                "check the path and its permissions".into()
+            }
             HealthError::Store { .. } => {
                 "the store keeps probe history only; move it aside to start afresh".into()
             }
-            HealthError::Setup(_) => return None,
+            HealthError::Flags(_)
+            | HealthError::Runtime(_)
+            | HealthError::Listen { .. }
+            | HealthError::Ca { .. }
+            | HealthError::Ledger(_) => return None,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! One probe: a fresh connection every time (so TLS problems show), the whole exchange under
 //! the target's timeout, and a precise reason when it fails.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,7 +11,6 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use crate::HealthError;
 use crate::targets::{CaSource, ClientCert, Kind, Target};
 
 /// Most of a response body uca reads: enough for any health endpoint.
@@ -36,19 +36,57 @@ pub struct Outcome {
     pub chain: Option<Vec<SeenCert>>,
 }
 
-fn read_pem_certs(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, HealthError> {
-    let data = std::fs::read(path).map_err(|e| HealthError::Io {
+/// Why a TLS client configuration could not be built; each variant names the file at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("{}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Pem {
+        path: PathBuf,
+        source: uca_pki::PkiError,
+    },
+    #[error("{} holds no CERTIFICATE", path.display())]
+    NoCertificate { path: PathBuf },
+    #[error("{}: not a usable CA certificate: {source}", path.display())]
+    UnusableCa {
+        path: PathBuf,
+        source: rustls::Error,
+    },
+    #[error("a TLS target needs a CA: set ca = \"ca.pem\" or run where the uca CA directory is")]
+    NoCa,
+    #[error("{0}")]
+    Protocols(rustls::Error),
+    #[error("{}: no unencrypted PKCS#8 'PRIVATE KEY' block", path.display())]
+    NoKey { path: PathBuf },
+    #[error("client certificate: {0}")]
+    ClientCert(rustls::Error),
+}
+
+impl TlsError {
+    /// The next step, for a file that could not be read.
+    pub fn hint(&self) -> Option<&'static str> {
+        matches!(self, TlsError::Read { .. }).then_some("check the path and its permissions")
+    }
+}
+
+fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let data = std::fs::read(path).map_err(|source| TlsError::Read {
         path: path.to_path_buf(),
-        source: e,
+        source,
     })?;
     let text = String::from_utf8_lossy(&data);
-    let certs = uca_pki::inspect::all_certificates_der(&text)
-        .map_err(|e| HealthError::Setup(format!("{}: {e}", path.display())))?;
+    let certs = uca_pki::inspect::all_certificates_der(&text).map_err(|source| TlsError::Pem {
+        path: path.to_path_buf(),
+        source,
+    })?;
     if certs.is_empty() {
-        return Err(HealthError::Setup(format!(
-            "{} holds no CERTIFICATE",
-            path.display()
-        )));
+        return Err(TlsError::NoCertificate {
+            path: path.to_path_buf(),
+        });
     }
     Ok(certs.into_iter().map(CertificateDer::from).collect())
 }
@@ -59,47 +97,42 @@ pub fn client_config(
     ca: Option<&CaSource>,
     client: Option<&ClientCert>,
     alpn_http: bool,
-) -> Result<Arc<ClientConfig>, HealthError> {
+) -> Result<Arc<ClientConfig>, TlsError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     match ca {
         Some(CaSource::ThisCa(p)) | Some(CaSource::File(p)) => {
             for c in read_pem_certs(p)? {
-                roots.add(c).map_err(|e| {
-                    HealthError::Setup(format!("{}: not a usable CA certificate: {e}", p.display()))
+                roots.add(c).map_err(|source| TlsError::UnusableCa {
+                    path: p.clone(),
+                    source,
                 })?;
             }
         }
         None => {
-            return Err(HealthError::Setup(
-                "a TLS target needs a CA: set ca = \"ca.pem\" or run where the uca CA directory is"
-                    .into(),
-            ));
+            return Err(TlsError::NoCa);
         }
     }
     let builder = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| HealthError::Setup(e.to_string()))?
+        .map_err(TlsError::Protocols)?
         .with_root_certificates(roots);
     let mut config = match client {
         Some(cc) => {
             let chain = read_pem_certs(&cc.cert)?;
-            let key_data = std::fs::read(&cc.key).map_err(|e| HealthError::Io {
+            let key_data = std::fs::read(&cc.key).map_err(|source| TlsError::Read {
                 path: cc.key.clone(),
-                source: e,
+                source,
             })?;
             let key = uca_pki::pem::first(&String::from_utf8_lossy(&key_data), &["PRIVATE KEY"])
                 .ok()
                 .flatten()
-                .ok_or_else(|| {
-                    HealthError::Setup(format!(
-                        "{}: no unencrypted PKCS#8 'PRIVATE KEY' block",
-                        cc.key.display()
-                    ))
+                .ok_or_else(|| TlsError::NoKey {
+                    path: cc.key.clone(),
                 })?;
             builder
                 .with_client_auth_cert(chain, PrivateKeyDer::Pkcs8(key.der.into()))
-                .map_err(|e| HealthError::Setup(format!("client certificate: {e}")))?
+                .map_err(TlsError::ClientCert)?
         }
         None => builder.with_no_client_auth(),
     };
@@ -410,10 +443,7 @@ pub async fn probe(t: &Target, tls: Option<&Arc<ClientConfig>>) -> Outcome {
         Ok(Err(e)) => outcome.error = Some(e),
         Err(_) => {
             let at = *stage.lock().unwrap_or_else(|p| p.into_inner());
-            outcome.error = Some(format!(
-                "timed out after {} {at}",
-                t.timeout
-            ));
+            outcome.error = Some(format!("timed out after {} {at}", t.timeout));
         }
     }
     outcome.latency = started.elapsed();
@@ -422,7 +452,12 @@ pub async fn probe(t: &Target, tls: Option<&Arc<ClientConfig>>) -> Outcome {
 
 /// POSTs a JSON body to an http:// (or https://, trusting this CA) URL: the webhook.
 pub async fn post_json(url: &str, body: &str) -> Result<(), String> {
-    let (kind, host, port, path) = crate::targets::parse_url(url)?;
+    let crate::targets::Url {
+        kind,
+        host,
+        port,
+        path,
+    } = crate::targets::parse_url(url).map_err(|e| e.to_string())?;
     let req = format!(
         "POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: uca-health\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()

@@ -31,7 +31,9 @@ impl FromStr for Threshold {
                 "'{s}': the share must be more than 0% and at most 100%"
             ));
         }
-        let within: Span = within.parse().map_err(|e: uca_pki::SpanError| e.to_string())?;
+        let within: Span = within
+            .parse()
+            .map_err(|e: uca_pki::SpanError| e.to_string())?;
         if within.is_zero() {
             return Err(format!("'{s}': the latency must be more than 0"));
         }

@@ -19,9 +19,8 @@ use crate::cawatch::{CaWatch, Question};
 use crate::endpoint::{Endpoint, Status, rules_of, status};
 use crate::probe::{client_config, probe};
 use crate::store::{RingId, Store};
-use crate::targets::{Kind, Targets};
+use crate::targets::{CaSource, ClientCert, Kind, Targets};
 use crate::views::{LAG_BUCKETS, SchedulerStats, StatusDoc, html, metrics, summary};
-use crate::window::rules_fingerprint;
 use uca_pki::Color;
 
 /// How far back the store keeps history: the longest burn-rate window.
@@ -50,6 +49,15 @@ pub struct WatchOptions {
     pub run_for: Option<Duration>,
 }
 
+/// What a TLS client configuration depends on: targets that agree on it share one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct TlsKey {
+    ca: Option<CaSource>,
+    client_cert: Option<ClientCert>,
+    /// HTTPS targets offer ALPN `http/1.1`; plain TLS targets offer nothing.
+    alpn_http: bool,
+}
+
 struct Shared {
     endpoints: Vec<Mutex<Endpoint>>,
     statuses: RwLock<Vec<Status>>,
@@ -73,19 +81,26 @@ fn random_fraction() -> f64 {
 /// Runs the watcher until stopped. Builds its own runtime.
 pub fn run(opts: WatchOptions, events: Arc<dyn Events>) -> Result<(), HealthError> {
     // Everything that can fail on configuration fails here, before any probe runs.
-    let mut configs: HashMap<String, Arc<ClientConfig>> = HashMap::new();
+    let mut configs: HashMap<TlsKey, Arc<ClientConfig>> = HashMap::new();
     let mut tls_for = Vec::new();
     for t in &opts.targets.targets {
         if !t.kind.uses_tls() {
             tls_for.push(None);
             continue;
         }
-        let key = format!("{:?}|{:?}|{}", t.ca, t.client_cert, t.kind == Kind::Https);
+        let key = TlsKey {
+            ca: t.ca.clone(),
+            client_cert: t.client_cert.clone(),
+            alpn_http: t.kind == Kind::Https,
+        };
         let cfg = match configs.get(&key) {
             Some(c) => c.clone(),
             None => {
                 let c = client_config(t.ca.as_ref(), t.client_cert.as_ref(), t.kind == Kind::Https)
-                    .map_err(|e| HealthError::Setup(format!("target '{}': {e}", t.name)))?;
+                    .map_err(|error| HealthError::Tls {
+                        target: Some(t.name.clone()),
+                        error,
+                    })?;
                 configs.insert(key, c.clone());
                 c
             }
@@ -97,7 +112,11 @@ pub fn run(opts: WatchOptions, events: Arc<dyn Events>) -> Result<(), HealthErro
     let mut endpoints = Vec::new();
     for t in &opts.targets.targets {
         let mut e = Endpoint::new(t.clone());
-        let saved = store.load(&t.name, &rules_fingerprint(&rules_of(t)), now - KEEP_MS)?;
+        let saved = store.load(
+            &t.name,
+            &rules_of(t).fingerprint().to_string(),
+            now - KEEP_MS,
+        )?;
         for (ring, width, b) in &saved.buckets {
             e.history.restore(*ring == RingId::Fine, *width, b);
         }
@@ -111,7 +130,7 @@ pub fn run(opts: WatchOptions, events: Arc<dyn Events>) -> Result<(), HealthErro
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| HealthError::Setup(format!("cannot start the runtime: {e}")))?;
+        .map_err(HealthError::Runtime)?;
     let shared = Arc::new(Shared {
         endpoints,
         statuses: RwLock::new(Vec::new()),
@@ -129,9 +148,13 @@ pub fn run(opts: WatchOptions, events: Arc<dyn Events>) -> Result<(), HealthErro
             .unwrap_or(0),
     });
     let result = runtime.block_on(async move {
-        let listener = TcpListener::bind(opts.listen)
-            .await
-            .map_err(|e| HealthError::Setup(format!("cannot listen on {}: {e}", opts.listen)))?;
+        let listener =
+            TcpListener::bind(opts.listen)
+                .await
+                .map_err(|source| HealthError::Listen {
+                    addr: opts.listen,
+                    source,
+                })?;
         if let Ok(a) = listener.local_addr() {
             events.listening(a);
         }
@@ -382,12 +405,8 @@ async fn ca_loop(ca: CaWatch, shared: Arc<Shared>, events: Arc<dyn Events>) {
             return;
         }
         // The served leaves and their thresholds, deduplicated by certificate.
-        let mut asks: Vec<(
-            usize,
-            crate::probe::SeenCert,
-            uca_pki::Span,
-            uca_pki::Span,
-        )> = Vec::new();
+        let mut asks: Vec<(usize, crate::probe::SeenCert, uca_pki::Span, uca_pki::Span)> =
+            Vec::new();
         for (i, m) in shared.endpoints.iter().enumerate() {
             let e = m.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(leaf) = e.chain.as_ref().and_then(|c| c.first()) {

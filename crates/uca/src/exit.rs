@@ -231,7 +231,14 @@ fn custody_exit(e: &CustodyError) -> Exit {
 /// them as UNKNOWN). No `_` arm: a new variant needs a decision here.
 fn health_exit(e: &HealthError) -> Exit {
     match e {
-        HealthError::Config(_) | HealthError::Io { .. } | HealthError::Setup(_) => Exit::Usage,
+        HealthError::Config(_)
+        | HealthError::Io { .. }
+        | HealthError::Flags(_)
+        | HealthError::Tls { .. }
+        | HealthError::Runtime(_)
+        | HealthError::Listen { .. }
+        | HealthError::Ca { .. }
+        | HealthError::Ledger(_) => Exit::Usage,
         HealthError::Store { .. } => Exit::Failure,
     }
 }
@@ -361,7 +368,7 @@ mod tests {
 
     #[test]
     fn health_errors_keep_their_codes() {
-        assert_eq!(code(HealthError::Setup("x".into())), 2);
+        assert_eq!(code(HealthError::Runtime(std::io::Error::other("x"))), 2);
         let store = HealthError::Store {
             path: PathBuf::from("h.sqlite"),
             message: "x".into(),

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use uca_health::targets::defaults;
 
 use crate::exit::exit_codes_help;
 
@@ -66,10 +67,10 @@ pub struct HealthCheckArgs {
     #[arg(long, value_name = "N", default_value = "5")]
     pub count: u32,
     /// Green when at least this share answered within this time
-    #[arg(long, value_name = "THRESHOLD", default_value = "99% within 300ms")]
+    #[arg(long, value_name = "THRESHOLD", default_value_t = defaults::OK.to_string())]
     pub ok: String,
     /// Yellow when at least this share did (else Red)
-    #[arg(long, value_name = "THRESHOLD", default_value = "95% within 1s")]
+    #[arg(long, value_name = "THRESHOLD", default_value_t = defaults::WARN.to_string())]
     pub warn: String,
     /// CA bundle to verify the server with (default: this uca CA)
     #[arg(long, value_name = "FILE")]
@@ -80,13 +81,13 @@ pub struct HealthCheckArgs {
     #[arg(long, value_name = "NAME")]
     pub server_name: Option<String>,
     /// Yellow when a presented certificate expires within this
-    #[arg(long, value_name = "SPAN", default_value = "30d")]
+    #[arg(long, value_name = "SPAN", default_value_t = defaults::CERT_WARN.to_string())]
     pub cert_warn: String,
     /// Red when a presented certificate expires within this
-    #[arg(long, value_name = "SPAN", default_value = "7d")]
+    #[arg(long, value_name = "SPAN", default_value_t = defaults::CERT_CRIT.to_string())]
     pub cert_crit: String,
     /// Per-probe timeout
-    #[arg(long, value_name = "SPAN", default_value = "5s")]
+    #[arg(long, value_name = "SPAN", default_value_t = defaults::TIMEOUT.to_string())]
     pub timeout: String,
     /// Accepted HTTP status codes (default 200-399)
     #[arg(long, value_name = "CODE", value_delimiter = ',')]
