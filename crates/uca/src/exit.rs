@@ -145,8 +145,12 @@ impl From<uca_custody::CustodyError> for CliError {
             | E::MetaLine { .. }
             | E::EmptyManifest
             | E::DuplicatePath(_) => Exit::NotValid,
-            E::Io { .. } | E::Input(_) | E::Config(_) | E::OutsideBase { .. } => Exit::Usage,
-            _ => Exit::Failure,
+            E::Io { .. }
+            | E::NotADirectory { .. }
+            | E::NotUtf8Name { .. }
+            | E::Config(_)
+            | E::OutsideBase { .. } => Exit::Usage,
+            E::SpecialFile { .. } | E::Pki(_) | E::NotHashed { .. } => Exit::Failure,
         };
         CliError {
             hint: e.hint(),
