@@ -23,12 +23,17 @@ pub enum CustodyError {
     SpecialFile { path: PathBuf, kind: &'static str },
     #[error(transparent)]
     Config(#[from] uca_ca::ConfigError),
-    #[error("{0}")]
-    Input(String),
+    /// A tree to compare against a manifest is not a directory.
+    #[error("{} is not a directory", path.display())]
+    NotADirectory { path: PathBuf },
+    /// A manifest whose file name is not UTF-8: its signature files cannot be named.
+    #[error("{} has no UTF-8 file name", path.display())]
+    NotUtf8Name { path: PathBuf },
     #[error(transparent)]
     Pki(#[from] uca_pki::PkiError),
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// A hashing worker ended without a result for this file (a bug, not an input problem).
+    #[error("internal error: a file was not hashed ({})", path.display())]
+    NotHashed { path: PathBuf },
 }
 
 impl CustodyError {
@@ -52,7 +57,10 @@ impl CustodyError {
                 "a release tree holds files, directories and links; remove it or name the paths to include".into()
             }
             CustodyError::Config(e) => e.hint().into(),
-            _ => return None,
+            CustodyError::NotADirectory { .. }
+            | CustodyError::NotUtf8Name { .. }
+            | CustodyError::Pki(_)
+            | CustodyError::NotHashed { .. } => return None,
         })
     }
 }

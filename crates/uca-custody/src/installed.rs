@@ -91,10 +91,9 @@ pub fn check_tree(
         source: e,
     })?;
     if !meta_root.is_dir() {
-        return Err(CustodyError::Input(format!(
-            "{} is not a directory",
-            root.display()
-        )));
+        return Err(CustodyError::NotADirectory {
+            path: root.to_path_buf(),
+        });
     }
     let mut findings = Vec::new();
     let mut push = |change: Change, path: &[u8], detail: String| {

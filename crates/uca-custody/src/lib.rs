@@ -7,6 +7,7 @@
 pub mod cms;
 pub mod error;
 pub mod installed;
+pub mod layout;
 pub mod manifest;
 pub mod policy;
 pub mod tree;

@@ -21,9 +21,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 use uca_ca::toml_file::{ConfigFile, TomlFile};
-use uca_pki::{Bare, Span};
 
 use crate::CustodyError;
+use crate::verify::{RuleProblem, RuleSpec, Rules, StageSpec, Written};
 
 /// Which names of the signer certificate a pattern looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,8 +40,15 @@ pub struct SignerPattern {
     pub glob: String,
 }
 
+/// A signer pattern with nothing after its `cn:`/`san:` prefix (or nothing at all).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("signer pattern '{pattern}' is empty")]
+pub struct SignerPatternError {
+    pub pattern: String,
+}
+
 impl SignerPattern {
-    pub fn parse(s: &str) -> Result<SignerPattern, String> {
+    pub fn parse(s: &str) -> Result<SignerPattern, SignerPatternError> {
         let (field, glob) = if let Some(g) = s.strip_prefix("cn:") {
             (NameField::CommonName, g)
         } else if let Some(g) = s.strip_prefix("san:") {
@@ -50,7 +57,9 @@ impl SignerPattern {
             (NameField::Either, s)
         };
         if glob.is_empty() {
-            return Err(format!("signer pattern '{s}' is empty"));
+            return Err(SignerPatternError {
+                pattern: s.to_string(),
+            });
         }
         Ok(SignerPattern {
             field,
@@ -106,8 +115,15 @@ pub fn glob_match(glob: &str, text: &str, paths: bool) -> bool {
     go(&g, &t, paths)
 }
 
+/// A stage name that cannot be part of `MANIFEST.<stage>.p7s`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("stage '{stage}' must be lower-case letters, digits, '-' or '_' (e.g. build, qa, release)")]
+pub struct StageNameError {
+    pub stage: String,
+}
+
 /// A stage name as it appears in `MANIFEST.<stage>.p7s`.
-pub fn check_stage_name(s: &str) -> Result<(), String> {
+pub fn check_stage_name(s: &str) -> Result<(), StageNameError> {
     let ok = !s.is_empty()
         && s.len() <= 64
         && s.chars()
@@ -116,25 +132,22 @@ pub fn check_stage_name(s: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "stage '{s}' must be lower-case letters, digits, '-' or '_' (e.g. build, qa, release)"
-        ))
+        Err(StageNameError {
+            stage: s.to_string(),
+        })
     }
 }
 
 /// A parsed policy. Paths are resolved against the policy file's directory.
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
-    pub require: Vec<String>,
+    /// Required stages, allowed signers per stage (a stage without an entry accepts any
+    /// code-signing certificate that chains to a trusted root), max_age, and whether every
+    /// signer's revocation must be checkable (a CRL from its issuer, or the CA's ledger).
+    pub rules: Rules,
     pub roots: Vec<PathBuf>,
     pub crl: Option<PathBuf>,
-    pub max_age: Option<Span>,
     pub allow_stale_crl: bool,
-    /// Every signer's revocation must be checkable (a CRL from its issuer, or the CA's ledger).
-    pub require_revocation: bool,
-    /// Allowed signers per stage; a stage without an entry accepts any code-signing
-    /// certificate that chains to a trusted root.
-    pub stages: BTreeMap<String, Vec<SignerPattern>>,
     pub mutable: Vec<String>,
 }
 
@@ -168,30 +181,45 @@ impl Policy {
 
     pub fn parse(text: &str, path: &Path) -> Result<Policy, CustodyError> {
         let file = TomlFile::new(ConfigFile::Policy, path, text);
-        let at = |offset: usize, message: String| CustodyError::from(file.error_at(offset, message));
+        let at =
+            |offset: usize, message: String| CustodyError::from(file.error_at(offset, message));
         let raw: RawPolicy = file.decode()?;
         let dir = path.parent().unwrap_or(Path::new("."));
-        let mut p = Policy {
-            allow_stale_crl: raw.allow_stale_crl.unwrap_or(false),
+        let written = |s: Spanned<String>| Written::new(s.get_ref().clone(), s.span().start);
+        let spec = RuleSpec {
+            require: raw
+                .require
+                .unwrap_or_default()
+                .into_iter()
+                .map(written)
+                .collect(),
+            stages: raw
+                .stages
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(name, stage)| StageSpec {
+                    name: written(name),
+                    signers: stage.signers.into_iter().map(written).collect(),
+                })
+                .collect(),
+            max_age: raw.max_age.map(written),
             require_revocation: raw.require_revocation.unwrap_or(false),
+        };
+        let rules = Rules::new(spec).map_err(|e| {
+            let message = match e.problem {
+                RuleProblem::NoStage => {
+                    "the policy requires no stage: add require = [\"build\", …]".to_string()
+                }
+                RuleProblem::MaxAge(m) => format!("max_age: {m}"),
+                other => other.to_string(),
+            };
+            at(e.at.unwrap_or(0), message)
+        })?;
+        let mut p = Policy {
+            rules,
+            allow_stale_crl: raw.allow_stale_crl.unwrap_or(false),
             ..Policy::default()
         };
-        for s in raw.require.unwrap_or_default() {
-            check_stage_name(s.get_ref()).map_err(|m| at(s.span().start, m))?;
-            if p.require.contains(s.get_ref()) {
-                return Err(at(
-                    s.span().start,
-                    format!("stage '{}' is required twice", s.get_ref()),
-                ));
-            }
-            p.require.push(s.into_inner());
-        }
-        if p.require.is_empty() {
-            return Err(at(
-                0,
-                "the policy requires no stage: add require = [\"build\", …]".into(),
-            ));
-        }
         for r in raw.roots.unwrap_or_default() {
             p.roots.push(dir.join(r.get_ref()));
         }
@@ -202,29 +230,6 @@ impl Policy {
             ));
         }
         p.crl = raw.crl.map(|c| dir.join(c.get_ref()));
-        if let Some(m) = raw.max_age {
-            p.max_age = Some(
-                Span::parse(m.get_ref(), Bare::Days)
-                    .map_err(|e| at(m.span().start, format!("max_age: {e}")))?,
-            );
-        }
-        for (name, stage) in raw.stages.unwrap_or_default() {
-            check_stage_name(name.get_ref()).map_err(|m| at(name.span().start, m))?;
-            let mut pats = Vec::new();
-            for s in stage.signers {
-                pats.push(SignerPattern::parse(s.get_ref()).map_err(|m| at(s.span().start, m))?);
-            }
-            if pats.is_empty() {
-                return Err(at(
-                    name.span().start,
-                    format!(
-                        "stage '{}' lists no signers; remove the section to accept any signer from the trusted roots",
-                        name.get_ref()
-                    ),
-                ));
-            }
-            p.stages.insert(name.into_inner(), pats);
-        }
         p.mutable = raw
             .mutable
             .unwrap_or_default()
@@ -238,6 +243,7 @@ impl Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uca_pki::{Bare, Span};
 
     #[test]
     fn globs() {
@@ -250,24 +256,79 @@ mod tests {
     }
 
     #[test]
-    fn located_errors() {
-        let p = Path::new("p.toml");
-        let e = Policy::parse("require = [\"build\"]\nroots = [\"a\"]\nbogus = 1\n", p)
-            .unwrap_err()
-            .to_string();
-        assert!(e.starts_with("p.toml:3:1:"), "{e}");
-        let e = Policy::parse(
-            "require = [\"build\"]\nroots = [\"a\"]\nmax_age = \"9x\"\n",
-            p,
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(e.contains("p.toml:3:11") && e.contains("unit"), "{e}");
-        let ok = Policy::parse(
-            "require = [\"build\",\"qa\"]\nroots=[\"ca.crt\"]\n[stages.qa]\nsigners=[\"cn:qa-*\"]\n",
-            p,
+    fn parses_a_policy() {
+        let p = Policy::parse(
+            "require = [\"build\",\"qa\"]\nroots=[\"ca.crt\"]\nmax_age = \"90\"\nrequire_revocation = true\n[stages.qa]\nsigners=[\"cn:qa-*\"]\n",
+            Path::new("etc/p.toml"),
         )
         .unwrap();
-        assert_eq!(ok.stages["qa"][0].field, NameField::CommonName);
+        assert_eq!(p.rules.require, ["build", "qa"]);
+        assert_eq!(p.rules.stages["qa"][0].field, NameField::CommonName);
+        assert_eq!(
+            p.rules.max_age,
+            Some(Span::parse("90d", Bare::Days).unwrap())
+        );
+        assert!(p.rules.require_revocation);
+        assert_eq!(p.roots, [Path::new("etc/ca.crt")]);
+    }
+
+    /// Each error of the policy file: its `FILE:LINE:COLUMN` and its words.
+    #[test]
+    fn errors_point_at_the_value() {
+        const OK: &str = "require = [\"build\"]\nroots = [\"a\"]\n";
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "require = [\"build\"]\nroots = [\"a\"]\nbogus = 1\n",
+                "p.toml:3:1:",
+                "bogus",
+            ),
+            (
+                "require = [\"Build\"]\nroots = [\"a\"]\n",
+                "p.toml:1:12:",
+                "stage 'Build' must be lower-case",
+            ),
+            (
+                "require = [\"qa\", \"qa\"]\nroots = [\"a\"]\n",
+                "p.toml:1:18:",
+                "stage 'qa' is required twice",
+            ),
+            (
+                "require = []\nroots = [\"a\"]\n",
+                "p.toml:1:1:",
+                "the policy requires no stage: add require",
+            ),
+            (
+                "require = [\"qa\"]\n",
+                "p.toml:1:1:",
+                "the policy trusts no root",
+            ),
+            (
+                &format!("{OK}max_age = \"9x\"\n"),
+                "p.toml:3:11:",
+                "max_age: ",
+            ),
+            (
+                &format!("{OK}[stages.QA]\nsigners = [\"x\"]\n"),
+                "p.toml:3:9:",
+                "stage 'QA' must be",
+            ),
+            (
+                &format!("{OK}[stages.qa]\nsigners = [\"san:\"]\n"),
+                "p.toml:4:12:",
+                "signer pattern 'san:' is empty",
+            ),
+            (
+                &format!("{OK}[stages.qa]\nsigners = []\n"),
+                "p.toml:3:9:",
+                "stage 'qa' lists no signers",
+            ),
+        ];
+        for (text, place, words) in cases {
+            let e = Policy::parse(text, Path::new("p.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with(place), "{text:?}: {e}");
+            assert!(e.contains(words), "{text:?}: {e}");
+        }
     }
 }

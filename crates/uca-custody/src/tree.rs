@@ -212,7 +212,14 @@ pub fn hash_all(paths: &[(&Path, u64)]) -> Vec<Result<[u8; 32], CustodyError>> {
     let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
     results
         .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err(CustodyError::Internal("a file was not hashed".into()))))
+        .zip(paths)
+        .map(|(r, (path, _))| {
+            r.unwrap_or_else(|| {
+                Err(CustodyError::NotHashed {
+                    path: path.to_path_buf(),
+                })
+            })
+        })
         .collect()
 }
 

@@ -85,12 +85,7 @@ pub fn parse_certificate(der: &[u8]) -> Result<CertInfo, PkiError> {
     let key_type = KeyType::from_spki_der(&spki_der)
         .map(|k| k.to_string())
         .unwrap_or_else(|e| e);
-    let common_name = cert
-        .subject()
-        .iter_common_name()
-        .next()
-        .and_then(|c| c.as_str().ok())
-        .map(str::to_string);
+    let common_name = common_name(&cert);
     let mut sans = Vec::new();
     let mut extensions = Vec::new();
     for ext in cert.extensions() {
@@ -137,6 +132,54 @@ pub fn parse_certificate(der: &[u8]) -> Result<CertInfo, PkiError> {
     })
 }
 
+/// The first subject CN, when it is text.
+pub fn common_name(cert: &X509Certificate<'_>) -> Option<String> {
+    cert.subject()
+        .iter_common_name()
+        .next()
+        .and_then(|c| c.as_str().ok())
+        .map(str::to_string)
+}
+
+/// A certificate's names as plain text: what a signer pattern or a person matches against.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CertNames {
+    pub common_name: Option<String>,
+    /// DNS names, email addresses, URIs and IP addresses of the SAN, untagged, in order.
+    pub sans: Vec<String>,
+}
+
+/// The subject CN and the SAN values (DNS, email, URI, IP) of a certificate, untagged.
+pub fn cert_names(cert: &X509Certificate<'_>) -> CertNames {
+    let mut sans = Vec::new();
+    if let Ok(Some(ext)) = cert.subject_alternative_name() {
+        for n in &ext.value.general_names {
+            match n {
+                GeneralName::DNSName(s) | GeneralName::RFC822Name(s) | GeneralName::URI(s) => {
+                    sans.push(s.to_string())
+                }
+                GeneralName::IPAddress(b) => sans.extend(ip_address(b).map(|a| a.to_string())),
+                _ => {}
+            }
+        }
+    }
+    CertNames {
+        common_name: common_name(cert),
+        sans,
+    }
+}
+
+/// An iPAddress SAN's bytes as an address (4 or 16 bytes; anything else is not an address).
+pub(crate) fn ip_address(b: &[u8]) -> Option<std::net::IpAddr> {
+    if let Ok(a) = <[u8; 4]>::try_from(b) {
+        Some(a.into())
+    } else if let Ok(a) = <[u8; 16]>::try_from(b) {
+        Some(a.into())
+    } else {
+        None
+    }
+}
+
 fn sig_alg_name(oid: &str) -> String {
     match oid {
         "1.2.840.10045.4.3.2" => "ecdsa-with-SHA256".into(),
@@ -153,13 +196,11 @@ fn general_name(gn: &GeneralName<'_>) -> String {
         GeneralName::DNSName(s) => format!("DNS:{s}"),
         GeneralName::RFC822Name(s) => format!("email:{s}"),
         GeneralName::URI(s) => format!("URI:{s}"),
-        GeneralName::IPAddress(b) if b.len() == 4 => {
-            format!("IP:{}", std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]))
-        }
-        GeneralName::IPAddress(b) if b.len() == 16 => {
-            let mut a = [0u8; 16];
-            a.copy_from_slice(b);
-            format!("IP:{}", std::net::Ipv6Addr::from(a))
+        GeneralName::IPAddress(b) if b.len() == 4 || b.len() == 16 => {
+            format!(
+                "IP:{}",
+                ip_address(b).map(|a| a.to_string()).unwrap_or_default()
+            )
         }
         GeneralName::IPAddress(b) if b.len() == 8 || b.len() == 32 => {
             let half = b.len() / 2;

@@ -219,11 +219,12 @@ fn custody_exit(e: &CustodyError) -> Exit {
         | CustodyError::EmptyManifest
         | CustodyError::DuplicatePath(_) => Exit::NotValid,
         CustodyError::Io { .. }
+        | CustodyError::NotADirectory { .. }
+        | CustodyError::NotUtf8Name { .. }
         | CustodyError::OutsideBase { .. }
-        | CustodyError::Config(_)
-        | CustodyError::Input(_) => Exit::Usage,
+        | CustodyError::Config(_) => Exit::Usage,
         CustodyError::Pki(p) => pki_exit(p),
-        CustodyError::SpecialFile { .. } | CustodyError::Internal(_) => Exit::Failure,
+        CustodyError::SpecialFile { .. } | CustodyError::NotHashed { .. } => Exit::Failure,
     }
 }
 
@@ -360,8 +361,9 @@ mod tests {
         };
         assert_eq!(code(truncated), 7);
         assert_eq!(code(CustodyError::EmptyManifest), 7);
-        assert_eq!(code(CustodyError::Input("x".into())), 2);
-        assert_eq!(code(CustodyError::Internal("x".into())), 1);
+        let dir = || PathBuf::from("release");
+        assert_eq!(code(CustodyError::NotADirectory { path: dir() }), 2);
+        assert_eq!(code(CustodyError::NotHashed { path: dir() }), 1);
         // An X.509 error inside custody keeps its X.509 code.
         assert_eq!(code(CustodyError::Pki(PkiError::WrongPassphrase)), 6);
     }

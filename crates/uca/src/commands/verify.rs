@@ -41,11 +41,11 @@ pub fn run(args: &VerifyArgs, settings: &Settings) -> Result<Exit, CliError> {
         v.ledger_status.as_deref().unwrap_or("unknown")
     ));
     out.line(format!("  expires  {}", when(v.not_after)));
-    out.line(format!("  chain    {}", v.chain.path.join("  <-  ")));
-    for p in &v.chain.problems {
+    out.line(format!("  chain    {}", v.path.join("  <-  ")));
+    for p in v.problems.iter() {
         out.line(format!("  why not: {p}"));
     }
-    for n in &v.chain.notes {
+    for n in &v.notes {
         out.line(format!("  note: {n}"));
     }
     Ok(code)

@@ -10,9 +10,8 @@ use uca_ca::layout::{CertAndKey, CertRefError};
 use uca_custody::cms::{open_detached, sign_detached};
 use uca_custody::manifest::{Manifest, Meta};
 use uca_custody::policy::check_stage_name;
-use uca_custody::verify::{
-    attestation_description, attestation_path, meta_path, signer_purpose_problems,
-};
+use uca_custody::layout::{attestation_description, attestation_path, meta_path};
+use uca_custody::verify::signer_purpose_problems;
 use uca_pki::PrivateKey;
 use uca_pki::inspect::parse_certificate;
 use uca_pki::validity::display_time;
@@ -104,7 +103,7 @@ fn key_passphrase(
 }
 
 pub fn run(args: &AttestArgs, settings: &Settings) -> Result<(), CliError> {
-    check_stage_name(&args.stage).map_err(|m| CliError::usage(m, None))?;
+    check_stage_name(&args.stage).map_err(|e| CliError::usage(e.to_string(), None))?;
     let content = read_arg(&args.manifest, "manifest")?;
     // Only a well-formed manifest is worth a signature.
     Manifest::parse(&content)?;
@@ -144,7 +143,11 @@ pub fn run(args: &AttestArgs, settings: &Settings) -> Result<(), CliError> {
             format!(
                 "{} cannot sign releases: {}",
                 cert_path.display(),
-                purpose.join("; ")
+                purpose
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ),
             Some("issue a signing certificate: uca issue NAME --profile code-signing".to_string()),
         ));

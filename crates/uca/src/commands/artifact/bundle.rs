@@ -3,7 +3,7 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 use uca_ca::CaPaths;
-use uca_custody::verify::{bundled_ca_path, bundled_crl_path};
+use uca_custody::layout::{bundled_ca_path, bundled_crl_path};
 use uca_pki::validity::display_time;
 
 use super::read_arg;

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 use uca_custody::tree::{self, WalkOptions};
-use uca_custody::verify::meta_path;
+use uca_custody::layout::meta_path;
 
 use crate::cli::artifact::ManifestArgs;
 use crate::exit::{CliError, Exit};

@@ -1,20 +1,21 @@
 //! `uca artifact verify`: who attested what, when — and whether that satisfies the policy.
 
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use time::OffsetDateTime;
 use uca_ca::CaPaths;
 use uca_custody::installed::{TreeCheck, TreeReport, check_tree};
+use uca_custody::layout::{bundled_crl_path, meta_path};
 use uca_custody::manifest::{Manifest, Meta};
-use uca_custody::policy::{Policy, SignerPattern, check_stage_name};
+use uca_custody::policy::Policy;
 use uca_custody::verify::{
-    Report, Rules, Standing, Trust, bundled_crl_path, evaluate, find_attestations, meta_path,
+    Report, RuleProblem, RuleSpec, Rules, StageSpec, Standing, Trust, Written, evaluate,
+    find_attestations,
 };
 use uca_pki::Serial;
 use uca_pki::validity::display_time;
 use uca_pki::verify::read_cert_file;
-use uca_pki::{Bare, Span};
+
 
 use super::read_arg;
 use crate::cli::artifact::ArtifactVerifyArgs;
@@ -45,18 +46,7 @@ struct Resolved {
 }
 
 fn from_flags(args: &ArtifactVerifyArgs) -> Result<Resolved, CliError> {
-    if args.require.is_empty() {
-        return Err(CliError::usage(
-            "say which stages production needs",
-            Some("pass --policy FILE, or --require build,qa [--root ca.crt]".to_string()),
-        ));
-    }
-    let mut rules = Rules::default();
-    for s in &args.require {
-        check_stage_name(s).map_err(|m| CliError::usage(m, None))?;
-        rules.require.push(s.clone());
-    }
-    let mut stages: BTreeMap<String, Vec<SignerPattern>> = BTreeMap::new();
+    let mut stages = Vec::new();
     for spec in &args.signers {
         let (stage, pattern) = spec.split_once('=').ok_or_else(|| {
             CliError::usage(
@@ -64,18 +54,25 @@ fn from_flags(args: &ArtifactVerifyArgs) -> Result<Resolved, CliError> {
                 Some("e.g. --signer 'qa=cn:qa-*'".to_string()),
             )
         })?;
-        check_stage_name(stage).map_err(|m| CliError::usage(m, None))?;
-        let p = SignerPattern::parse(pattern).map_err(|m| CliError::usage(m, None))?;
-        stages.entry(stage.to_string()).or_default().push(p);
+        stages.push(StageSpec {
+            name: Written::new(stage, ()),
+            signers: vec![Written::new(pattern, ())],
+        });
     }
-    rules.stages = stages;
-    rules.require_revocation = args.require_revocation;
-    if let Some(m) = &args.max_age {
-        rules.max_age = Some(
-            Span::parse(m, Bare::Days)
-                .map_err(|e| CliError::usage(format!("--max-age: {e}"), None))?,
-        );
-    }
+    let rules = Rules::new(RuleSpec {
+        require: args.require.iter().map(|s| Written::new(s, ())).collect(),
+        stages,
+        max_age: args.max_age.as_ref().map(|m| Written::new(m, ())),
+        require_revocation: args.require_revocation,
+    })
+    .map_err(|e| match e.problem {
+        RuleProblem::NoStage => CliError::usage(
+            "say which stages production needs",
+            Some("pass --policy FILE, or --require build,qa [--root ca.crt]".to_string()),
+        ),
+        RuleProblem::MaxAge(m) => CliError::usage(format!("--max-age: {m}"), None),
+        other => CliError::usage(other.to_string(), None),
+    })?;
     Ok(Resolved {
         rules,
         roots: args.roots.clone(),
@@ -91,10 +88,8 @@ fn resolve(args: &ArtifactVerifyArgs) -> Result<Resolved, CliError> {
             let p = Policy::load(path)?;
             Resolved {
                 rules: Rules {
-                    require: p.require,
-                    stages: p.stages,
-                    max_age: p.max_age,
-                    require_revocation: p.require_revocation || args.require_revocation,
+                    require_revocation: p.rules.require_revocation || args.require_revocation,
+                    ..p.rules
                 },
                 roots: p.roots,
                 crls: p.crl.into_iter().collect(),
@@ -157,15 +152,10 @@ pub fn run(args: &ArtifactVerifyArgs, settings: &Settings) -> Result<Exit, CliEr
         if rec.status != uca_ca::Status::Revoked {
             return Standing::Good;
         }
-        Standing::Revoked(format!(
-            "is revoked in the CA's ledger{}{}",
-            rec.revoked_at
-                .map(|t| format!(" since {}", display_time(t)))
-                .unwrap_or_default(),
-            rec.revocation_reason
-                .map(|r| format!(" ({r})"))
-                .unwrap_or_default()
-        ))
+        Standing::Revoked {
+            since: rec.revoked_at,
+            reason: rec.revocation_reason,
+        }
     };
     let trust = Trust {
         roots,
@@ -277,7 +267,7 @@ fn print_human(
         let why = if r.ok {
             r.chain.join(" <- ")
         } else {
-            r.problems.first().cloned().unwrap_or_default()
+            r.problems.first().map(ToString::to_string).unwrap_or_default()
         };
         out.line(format!(
             "  {:<10} {:<24} {:<22} {:<8} {why}",
@@ -319,7 +309,11 @@ fn print_human(
                     None => "no nextUpdate".into(),
                 }
             )),
-            (Some(p), _, _) => out.line(format!("  CRL {}: {}", c.file, out.paint(p, Style::Red))),
+            (Some(p), _, _) => out.line(format!(
+                "  CRL {}: {}",
+                c.file,
+                out.paint(&p.to_string(), Style::Red)
+            )),
             _ => {}
         }
     }
