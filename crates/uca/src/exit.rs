@@ -109,7 +109,23 @@ impl From<CaError> for CliError {
             | CaError::DuplicateName(_)
             | CaError::NotInLedger(_)
             | CaError::Config(_)
-            | CaError::Invalid(_) => Exit::Usage,
+            | CaError::ZeroDays
+            | CaError::ZeroCrlDays
+            | CaError::CrlAfterCaExpiry
+            | CaError::SamePassphrase
+            | CaError::NameIsIntermediate { .. }
+            | CaError::CsrWithoutName
+            | CaError::UnsupportedCsrSan { .. }
+            | CaError::UnknownExportFormat { .. }
+            | CaError::NoKeyHere { .. }
+            | CaError::ExportNeedsName { .. }
+            | CaError::ExportNeedsPassword { .. }
+            | CaError::NotADirectory { .. }
+            | CaError::Pkcs12(_)
+            | CaError::IssuedKeyPem(_)
+            | CaError::IssuedKeyMissing
+            | CaError::EmptyPasswordFile { .. }
+            | CaError::UnknownTrustTarget { .. } => Exit::Usage,
             _ => Exit::Failure,
         };
         CliError {

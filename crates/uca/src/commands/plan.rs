@@ -4,13 +4,13 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use serde::Serialize;
 use time::OffsetDateTime;
-use uca_ca::plan::{Change, Plan, PlanReport};
+use uca_ca::deploy::plan::{Change, Plan, PlanReport};
 use uca_ca::{CaPaths, Config, InitOptions};
 
 use crate::cli::{ApplyArgs, PlanArgs};
 use crate::commands::{open_ca, unlock};
 use crate::exit::CliError;
-use crate::output::{Style, Output, note};
+use crate::output::{Output, Style, note};
 use crate::secrets;
 use crate::settings::Settings;
 
