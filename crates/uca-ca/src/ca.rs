@@ -8,8 +8,10 @@ use uca_pki::sign::CaSigner;
 use uca_pki::{PrivateKey, Serial};
 
 use crate::fsio::{self, io_err};
-use crate::layout::CaPaths;
-use crate::ledger::{CertRecord, Durability, Ledger, Source, SqliteLedger, Status, Transition};
+use crate::layout::{CaPaths, IssuedPaths};
+use crate::ledger::{
+    CertRecord, Durability, Ledger, LedgerError, Source, SqliteLedger, Status, Transition,
+};
 use crate::lock::CaLock;
 use crate::{CaError, Config};
 
@@ -47,7 +49,7 @@ impl Ca {
     /// has to wait), then repairs what an interrupted run left behind.
     pub fn open(dir: &Path, on_wait: &mut dyn FnMut()) -> Result<(Ca, Repair), CaError> {
         Self::open_with(dir, &mut |p| CaLock::acquire(p, on_wait).map(Some))?
-            .ok_or_else(|| CaError::Ledger("the CA lock could not be taken".into()))
+            .ok_or(CaError::Ledger(LedgerError::Unlocked))
     }
 
     /// Opens the CA only if no other uca process holds it right now (`None` if one does): for
@@ -67,10 +69,10 @@ impl Ca {
             });
         }
         if !paths.ledger().exists() {
-            return Err(CaError::Ledger(format!(
-                "{} is missing: without it uca cannot know what this CA has signed",
-                paths.ledger().display()
-            )));
+            return Err(LedgerError::Missing {
+                path: paths.ledger(),
+            }
+            .into());
         }
         let Some(lock) = lock(&paths.lock())? else {
             return Ok(None);
@@ -175,7 +177,7 @@ impl Ca {
                     self.settle_intermediate(rec)?
                 }
                 Source::Issue => {
-                    let cert = self.paths.issued_dir(&rec.name).join("cert.pem");
+                    let cert = IssuedPaths::of(&self.paths, &rec.name).cert;
                     fingerprint_of(&cert).as_deref() == Some(rec.fingerprint_sha256.as_str())
                 }
                 // A signed CSR may have reached stdout before the crash: count it as issued,
@@ -252,8 +254,8 @@ impl Ca {
             if rec.status != Status::Issued || rec.source != Source::Issue {
                 continue;
             }
-            let staged = fingerprint_of(&entry.path().join("cert.pem"));
-            let placed = fingerprint_of(&self.paths.issued_dir(&rec.name).join("cert.pem"));
+            let staged = fingerprint_of(&IssuedPaths::in_dir(entry.path()).cert);
+            let placed = fingerprint_of(&IssuedPaths::of(&self.paths, &rec.name).cert);
             let fp = Some(rec.fingerprint_sha256.clone());
             if staged == fp && placed != fp {
                 fsio::move_into_place(&entry.path(), &self.paths.issued_dir(&rec.name))?;

@@ -25,9 +25,7 @@ impl Ca {
         now: OffsetDateTime,
     ) -> Result<SignedCrl, CaError> {
         if days == 0 {
-            return Err(CaError::Invalid(
-                "--days must be at least 1: a CRL must not be born expired".into(),
-            ));
+            return Err(CaError::ZeroCrlDays);
         }
         let now = now.replace_nanosecond(0).unwrap_or(now);
         // Past the CA's own notAfter the date is cut back anyway; a huge --days just means that.
@@ -50,9 +48,7 @@ impl Ca {
         let this_update = now.replace_nanosecond(0).unwrap_or(now);
         let next_update = next_update.min(signer.window().1);
         if next_update <= this_update {
-            return Err(CaError::Invalid(
-                "the CA expires before the CRL could be valid".into(),
-            ));
+            return Err(CaError::CrlAfterCaExpiry);
         }
         let entries = self.revoked_entries()?;
         let number = self.ledger.next_crl_number()?;

@@ -57,7 +57,7 @@ impl Ca {
         now: OffsetDateTime,
     ) -> Result<CaRequest, CaError> {
         if days == 0 {
-            return Err(CaError::Invalid("--days must be at least 1".into()));
+            return Err(CaError::ZeroDays);
         }
         let subject = self.config.subject.with_common_name(Some(name)).checked()?;
         Ok(CaRequest {

@@ -264,9 +264,7 @@ impl Ca {
                 .as_ref()
                 .is_some_and(|r| r.profile == crate::INTERMEDIATE)
             {
-                return Err(CaError::Invalid(format!(
-                    "'{name}' is an intermediate CA of this CA; a leaf cannot take its name"
-                )));
+                return Err(CaError::NameIsIntermediate { name });
             }
             let dir_exists = self.paths.issued_dir(&name).exists();
             if (current.is_some() || dir_exists) && !req.force {
@@ -276,7 +274,7 @@ impl Ca {
                 return Err(CaError::AlreadyIssued { name, serial });
             }
             if req.days == 0 {
-                return Err(CaError::Invalid("--days must be at least 1".into()));
+                return Err(CaError::ZeroDays);
             }
             out.push(Planned {
                 replaces: current.map(|r| r.serial),

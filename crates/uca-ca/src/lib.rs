@@ -9,9 +9,9 @@
 mod ca;
 pub mod config;
 mod crl;
+pub mod deploy;
 mod error;
 pub mod expiry;
-mod export;
 pub mod fsio;
 mod init;
 pub(crate) mod intermediate;
@@ -21,25 +21,26 @@ pub mod ledger;
 mod lock;
 mod parallel;
 mod passphrase;
-pub mod plan;
 mod renew;
 mod revoke;
 mod seal;
 mod sign;
 pub mod toml_file;
-pub mod trust;
 mod verify;
 
 pub use ca::{Ca, Repair};
 pub use config::Config;
 pub use crl::DEFAULT_CRL_DAYS;
+pub use deploy::{
+    ExportFormat, ExportOptions, Exported, ExportedFile, FileMode, FileRole, FormatFile, ModeError,
+    Owner, OwnerError,
+};
 pub use error::CaError;
-pub use export::{ExportFormat, ExportOptions, Exported, ExportedFile};
 pub use init::{InitOptions, InitResult, init};
 pub use intermediate::{INTERMEDIATE, IntermediateOptions};
 pub use issue::{IssueRequest, Issued};
 pub use layout::{CaPaths, IssuedPaths};
-pub use ledger::{CertRecord, Durability, Ledger, Source, Status};
+pub use ledger::{CertRecord, Durability, Ledger, LedgerError, Source, Status};
 pub use renew::{RenewRequest, Renewed};
 pub use revoke::Revoked;
 pub use sign::{CsrRequest, SignedCsr};

@@ -20,9 +20,7 @@ impl Ca {
         let data = Zeroizing::new(std::fs::read(&path).map_err(io_err("read", &path))?);
         let key = PrivateKey::from_pem_or_der(&data, old)?;
         if old.is_some() && old == new {
-            return Err(CaError::Invalid(
-                "the new passphrase is the same as the old one".into(),
-            ));
+            return Err(CaError::SamePassphrase);
         }
         // The key must still be this CA's before anything is rewritten.
         uca_pki::sign::CaSigner::new(&self.cert_der, PrivateKey::from_pem_or_der(&data, old)?)?;

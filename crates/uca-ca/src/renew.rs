@@ -8,8 +8,8 @@ use uca_pki::sign::CaSigner;
 use uca_pki::{KeyType, Profile, San};
 
 use crate::fsio::io_err;
-use crate::ledger::{Ledger, Source, Status};
-use crate::{Ca, CaError, IssueRequest, Issued, Revoked};
+use crate::ledger::{Ledger, LedgerError, Source, Status};
+use crate::{Ca, CaError, IssueRequest, Issued, IssuedPaths, Revoked};
 
 /// How to renew.
 #[derive(Debug, Clone)]
@@ -34,15 +34,20 @@ pub struct Renewed {
 
 /// Reads a ledger SAN (`DNS:rmq1`, `IP:10.0.0.7`, `email:…`, `URI:…`) back into a value.
 fn san_from_ledger(s: &str) -> Result<San, CaError> {
-    let (kind, value) = s
-        .split_once(':')
-        .ok_or_else(|| CaError::Ledger(format!("bad SAN '{s}'")))?;
+    let (kind, value) = s.split_once(':').ok_or_else(|| LedgerError::BadSan {
+        value: s.to_string(),
+    })?;
     let typed = match kind {
         "DNS" => format!("dns:{value}"),
         "IP" => format!("ip:{value}"),
         "email" => format!("email:{value}"),
         "URI" => format!("uri:{value}"),
-        _ => return Err(CaError::Ledger(format!("bad SAN '{s}'"))),
+        _ => {
+            return Err(LedgerError::BadSan {
+                value: s.to_string(),
+            }
+            .into());
+        }
     };
     Ok(San::parse(&typed)?)
 }
@@ -107,7 +112,7 @@ impl Ca {
         let reuse_key = if req.rekey {
             None
         } else {
-            let path = self.paths.issued_dir(&current.name).join("key.pem");
+            let path = IssuedPaths::of(&self.paths, &current.name).key;
             let pem = std::fs::read_to_string(&path).map_err(io_err("read", &path))?;
             Some(zeroize::Zeroizing::new(pem))
         };
@@ -129,7 +134,7 @@ impl Ca {
             )?
             .into_iter()
             .next()
-            .ok_or_else(|| CaError::Ledger("renewal issued nothing".into()))?;
+            .ok_or(LedgerError::NothingIssued)?;
         let old_revoked = if req.revoke_old {
             Some(self.revoke(&current.serial.hex(), RevocationReason::Superseded, now)?)
         } else {

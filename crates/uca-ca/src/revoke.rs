@@ -4,7 +4,7 @@
 use time::OffsetDateTime;
 use uca_pki::crl::RevocationReason;
 
-use crate::ledger::{CertRecord, Ledger, Source, Status};
+use crate::ledger::{CertRecord, Ledger, LedgerError, Source, Status};
 use crate::{Ca, CaError};
 
 /// What `revoke` did.
@@ -65,7 +65,9 @@ impl Ca {
         let record = self
             .ledger
             .by_serial(&rec.serial)?
-            .ok_or_else(|| CaError::Ledger(format!("serial {} vanished", rec.serial)))?;
+            .ok_or_else(|| LedgerError::Vanished {
+                serial: rec.serial.clone(),
+            })?;
         Ok(Revoked {
             record,
             already: false,

@@ -52,9 +52,7 @@ impl Ca {
             (Some(n), _) => n.clone(),
             (None, Some(cn)) => cn.clone(),
             (None, None) => {
-                return Err(CaError::Invalid(
-                    "the CSR has no CN; name the certificate with --name NAME".into(),
-                ));
+                return Err(CaError::CsrWithoutName);
             }
         };
         let name_san = parse_name(&name)?;
@@ -63,9 +61,9 @@ impl Ca {
         if req.accept_csr_sans {
             for s in &req.csr.requested_sans {
                 if let Some(kind) = s.strip_prefix("unsupported:") {
-                    return Err(CaError::Invalid(format!(
-                        "the CSR asks for a {kind} name; uca certifies DNS, IP, email and URI names only"
-                    )));
+                    return Err(CaError::UnsupportedCsrSan {
+                        kind: kind.to_string(),
+                    });
                 }
                 extra.push(San::parse(s)?);
             }
@@ -91,7 +89,7 @@ impl Ca {
         };
         let sans = rules.sans_for(&name_san, &extra)?;
         if req.days == 0 {
-            return Err(CaError::Invalid("--days must be at least 1".into()));
+            return Err(CaError::ZeroDays);
         }
         let validity = Validity::starting(now, req.days, Some(signer.window()))?;
         let leaf = LeafRequest {

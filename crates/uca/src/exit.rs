@@ -201,7 +201,23 @@ fn ca_exit(e: &CaError) -> Exit {
         | CaError::DuplicateName(_)
         | CaError::BadName { .. }
         | CaError::NotInLedger(_)
-        | CaError::Invalid(_)
+        | CaError::ZeroDays
+        | CaError::ZeroCrlDays
+        | CaError::CrlAfterCaExpiry
+        | CaError::SamePassphrase
+        | CaError::NameIsIntermediate { .. }
+        | CaError::CsrWithoutName
+        | CaError::UnsupportedCsrSan { .. }
+        | CaError::UnknownExportFormat { .. }
+        | CaError::NoKeyHere { .. }
+        | CaError::ExportNeedsName { .. }
+        | CaError::ExportNeedsPassword { .. }
+        | CaError::NotADirectory { .. }
+        | CaError::Pkcs12(_)
+        | CaError::IssuedKeyPem(_)
+        | CaError::IssuedKeyMissing
+        | CaError::EmptyPasswordFile { .. }
+        | CaError::UnknownTrustTarget { .. }
         | CaError::NotRenewable { .. }
         | CaError::NotRevocable { .. } => Exit::Usage,
         CaError::Io { .. } | CaError::Ledger(_) | CaError::BadCaCert { .. } | CaError::Rng(_) => {
@@ -339,8 +355,9 @@ mod tests {
         assert_eq!(code(issued), 5);
         assert_eq!(code(CaError::Pki(PkiError::WrongPassphrase)), 6);
         assert_eq!(code(CaError::Sealed { dir, since: None }), 8);
-        assert_eq!(code(CaError::Invalid("x".into())), 2);
-        assert_eq!(code(CaError::Ledger("x".into())), 1);
+        assert_eq!(code(CaError::ZeroDays), 2);
+        assert_eq!(code(CaError::SamePassphrase), 2);
+        assert_eq!(code(CaError::Ledger(uca_ca::LedgerError::NothingIssued)), 1);
         assert_eq!(code(CaError::Rng("x".into())), 1);
     }
 

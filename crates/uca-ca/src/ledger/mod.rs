@@ -6,6 +6,7 @@
 mod sqlite;
 
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use serde::Serialize;
@@ -15,6 +16,59 @@ use uca_pki::Serial;
 pub use sqlite::SqliteLedger;
 
 use crate::CaError;
+
+/// What went wrong with the ledger (shown after "ledger: ").
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// SQLite refused a statement.
+    #[error("{0}")]
+    Db(#[from] rusqlite::Error),
+    /// The database file could not be opened.
+    #[error("{}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The CA directory has no ledger.sqlite.
+    #[error("{} is missing: without it uca cannot know what this CA has signed", path.display())]
+    Missing { path: PathBuf },
+    #[error("ledger schema version {found} is newer than this uca understands ({supported})")]
+    NewerSchema { found: String, supported: i64 },
+    /// The CA lock could not be taken (so the ledger cannot be opened).
+    #[error("the CA lock could not be taken")]
+    Unlocked,
+    #[error("bad timestamp {value}: {source}")]
+    BadTimestamp {
+        value: i64,
+        #[source]
+        source: time::error::ComponentRange,
+    },
+    #[error("bad serial '{value}'")]
+    BadSerial { value: String },
+    /// A stored SAN that is not `KIND:VALUE` of a kind uca certifies.
+    #[error("bad SAN '{value}'")]
+    BadSan { value: String },
+    /// A row's JSON SAN list does not parse.
+    #[error("bad SAN list: {0}")]
+    BadSanList(#[source] serde_json::Error),
+    /// A JSON value could not be written to the ledger.
+    #[error("{0}")]
+    Json(#[source] serde_json::Error),
+    /// A status or source column holds a word this uca does not know.
+    #[error("unknown {column} '{value}' in the ledger")]
+    UnknownWord { column: &'static str, value: String },
+    #[error("serial {serial} is already in the ledger (serials must be unique)")]
+    DuplicateSerial { serial: Serial },
+    #[error("serial {serial} is not in the ledger")]
+    UnknownSerial { serial: Serial },
+    /// A serial just written is gone when read back.
+    #[error("serial {serial} vanished")]
+    Vanished { serial: Serial },
+    /// Renewal's issuance returned no certificate.
+    #[error("renewal issued nothing")]
+    NothingIssued,
+}
 
 /// Where a certificate is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -53,7 +107,7 @@ impl fmt::Display for Status {
 }
 
 impl FromStr for Status {
-    type Err = String;
+    type Err = LedgerError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(match s {
             "pending" => Status::Pending,
@@ -61,7 +115,12 @@ impl FromStr for Status {
             "superseded" => Status::Superseded,
             "revoked" => Status::Revoked,
             "void" => Status::Void,
-            other => return Err(format!("unknown status '{other}' in the ledger")),
+            other => {
+                return Err(LedgerError::UnknownWord {
+                    column: "status",
+                    value: other.to_string(),
+                });
+            }
         })
     }
 }
@@ -89,13 +148,18 @@ impl Source {
 }
 
 impl FromStr for Source {
-    type Err = String;
+    type Err = LedgerError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(match s {
             "root" => Source::Root,
             "issue" => Source::Issue,
             "csr" => Source::Csr,
-            other => return Err(format!("unknown source '{other}' in the ledger")),
+            other => {
+                return Err(LedgerError::UnknownWord {
+                    column: "source",
+                    value: other.to_string(),
+                });
+            }
         })
     }
 }

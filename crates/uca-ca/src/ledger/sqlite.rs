@@ -14,7 +14,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 use uca_pki::Serial;
 
-use super::{CertRecord, Durability, ExportStamp, Ledger, Status, Transition};
+use super::{CertRecord, Durability, ExportStamp, Ledger, LedgerError, Status, Transition};
 use crate::CaError;
 
 const SCHEMA_VERSION: i64 = 1;
@@ -67,7 +67,7 @@ pub struct SqliteLedger {
 }
 
 fn db_err(e: rusqlite::Error) -> CaError {
-    CaError::Ledger(e.to_string())
+    CaError::Ledger(LedgerError::Db(e))
 }
 
 fn ts(t: OffsetDateTime) -> i64 {
@@ -76,7 +76,7 @@ fn ts(t: OffsetDateTime) -> i64 {
 
 fn from_ts(s: i64) -> Result<OffsetDateTime, CaError> {
     OffsetDateTime::from_unix_timestamp(s)
-        .map_err(|e| CaError::Ledger(format!("bad timestamp {s}: {e}")))
+        .map_err(|source| LedgerError::BadTimestamp { value: s, source }.into())
 }
 
 const COLUMNS: &str = "serial, name, profile, key_type, sans, not_before, not_after, fingerprint, status, source, \
@@ -89,8 +89,10 @@ const SUMMARY_COLUMNS: &str = "serial, name, profile, key_type, sans, not_before
 impl SqliteLedger {
     /// Opens (and on first use creates) the ledger at `path`.
     pub fn open(path: &Path) -> Result<SqliteLedger, CaError> {
-        let conn = Connection::open(path)
-            .map_err(|e| CaError::Ledger(format!("{}: {e}", path.display())))?;
+        let conn = Connection::open(path).map_err(|source| LedgerError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(db_err)?;
         // uca's own lock already makes it the only user of the ledger: exclusive locking keeps
@@ -139,9 +141,11 @@ impl SqliteLedger {
                 }
             }
             Some(v) => {
-                return Err(CaError::Ledger(format!(
-                    "ledger schema version {v} is newer than this uca understands ({SCHEMA_VERSION})"
-                )));
+                return Err(LedgerError::NewerSchema {
+                    found: v,
+                    supported: SCHEMA_VERSION,
+                }
+                .into());
             }
         }
         Ok(SqliteLedger {
@@ -189,7 +193,7 @@ impl SqliteLedger {
         while let Some(r) = rows.next().map_err(db_err)? {
             out.push(record_from_row(r).map_err(|e| match e {
                 RowError::Db(e) => db_err(e),
-                RowError::Bad(m) => CaError::Ledger(m),
+                RowError::Bad(e) => CaError::Ledger(e),
             })?);
         }
         Ok(out)
@@ -198,7 +202,7 @@ impl SqliteLedger {
 
 enum RowError {
     Db(rusqlite::Error),
-    Bad(String),
+    Bad(LedgerError),
 }
 
 impl From<rusqlite::Error> for RowError {
@@ -210,7 +214,7 @@ impl From<rusqlite::Error> for RowError {
 fn record_from_row(r: &rusqlite::Row<'_>) -> Result<CertRecord, RowError> {
     let time = |s: i64| {
         OffsetDateTime::from_unix_timestamp(s)
-            .map_err(|e| RowError::Bad(format!("bad timestamp {s}: {e}")))
+            .map_err(|source| RowError::Bad(LedgerError::BadTimestamp { value: s, source }))
     };
     let serial: String = r.get(0)?;
     let sans: String = r.get(4)?;
@@ -218,13 +222,15 @@ fn record_from_row(r: &rusqlite::Row<'_>) -> Result<CertRecord, RowError> {
     let source: String = r.get(9)?;
     let revoked_at: Option<i64> = r.get(13)?;
     Ok(CertRecord {
-        serial: Serial::parse(&serial)
-            .ok_or_else(|| RowError::Bad(format!("bad serial '{serial}'")))?,
+        serial: Serial::parse(&serial).ok_or_else(|| {
+            RowError::Bad(LedgerError::BadSerial {
+                value: serial.clone(),
+            })
+        })?,
         name: r.get(1)?,
         profile: r.get(2)?,
         key_type: r.get(3)?,
-        sans: serde_json::from_str(&sans)
-            .map_err(|e| RowError::Bad(format!("bad SAN list: {e}")))?,
+        sans: serde_json::from_str(&sans).map_err(|e| RowError::Bad(LedgerError::BadSanList(e)))?,
         not_before: time(r.get(5)?)?,
         not_after: time(r.get(6)?)?,
         fingerprint_sha256: r.get(7)?,
@@ -250,8 +256,7 @@ impl Ledger for SqliteLedger {
                 ))
                 .map_err(db_err)?;
             for r in records {
-                let sans =
-                    serde_json::to_string(&r.sans).map_err(|e| CaError::Ledger(e.to_string()))?;
+                let sans = serde_json::to_string(&r.sans).map_err(LedgerError::Json)?;
                 stmt.execute(params![
                     r.serial.hex(),
                     r.name,
@@ -274,10 +279,9 @@ impl Ledger for SqliteLedger {
                     rusqlite::Error::SqliteFailure(f, _)
                         if f.code == rusqlite::ErrorCode::ConstraintViolation =>
                     {
-                        CaError::Ledger(format!(
-                            "serial {} is already in the ledger (serials must be unique)",
-                            r.serial
-                        ))
+                        CaError::Ledger(LedgerError::DuplicateSerial {
+                            serial: r.serial.clone(),
+                        })
                     }
                     other => db_err(other),
                 })?;
@@ -310,10 +314,10 @@ impl Ledger for SqliteLedger {
                     ])
                     .map_err(db_err)?;
                 if n != 1 {
-                    return Err(CaError::Ledger(format!(
-                        "serial {} is not in the ledger",
-                        c.serial
-                    )));
+                    return Err(LedgerError::UnknownSerial {
+                        serial: c.serial.clone(),
+                    }
+                    .into());
                 }
             }
         }
@@ -340,9 +344,10 @@ impl Ledger for SqliteLedger {
             )
             .map_err(db_err)?;
         if n != 1 {
-            return Err(CaError::Ledger(format!(
-                "serial {serial} is not in the ledger"
-            )));
+            return Err(LedgerError::UnknownSerial {
+                serial: serial.clone(),
+            }
+            .into());
         }
         Ok(())
     }
@@ -361,8 +366,7 @@ impl Ledger for SqliteLedger {
             let at: Option<i64> = r.get(1).map_err(db_err)?;
             let reason: Option<String> = r.get(2).map_err(db_err)?;
             out.push((
-                Serial::parse(&serial)
-                    .ok_or_else(|| CaError::Ledger(format!("bad serial '{serial}'")))?,
+                Serial::parse(&serial).ok_or(LedgerError::BadSerial { value: serial })?,
                 from_ts(at.unwrap_or(0))?,
                 reason.unwrap_or_else(|| "unspecified".into()),
             ));

@@ -3,7 +3,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use time::OffsetDateTime;
-use uca_ca::plan::{Change, Plan};
+use uca_ca::deploy::plan::{Change, Plan};
 use uca_ca::{CaPaths, Config, InitOptions};
 
 use crate::cli::deploy::ApplyArgs;

@@ -2,7 +2,7 @@
 
 use zeroize::Zeroizing;
 
-use uca_ca::{ExportFormat, ExportOptions};
+use uca_ca::{ExportFormat, ExportOptions, FileMode, ModeError, Owner, OwnerError};
 
 use crate::cli::deploy::ExportArgs;
 use crate::commands::open_ca;
@@ -11,44 +11,39 @@ use crate::output::note;
 use crate::secrets;
 use crate::settings::Settings;
 
-fn mode(value: &str, flag: &str) -> Result<u32, CliError> {
-    u32::from_str_radix(value.trim_start_matches("0o"), 8)
-        .ok()
-        .filter(|m| *m <= 0o7777)
-        .ok_or_else(|| {
-            CliError::usage(
-                format!("{flag} '{value}' is not an octal mode"),
-                Some("e.g. 0600, 0640, 0444".to_string()),
-            )
-        })
+/// `--key-mode`/`--cert-mode`/`--dir-mode`: the same [`FileMode`] parser plan outputs use.
+fn mode(value: &str, flag: &str) -> Result<FileMode, CliError> {
+    value.parse().map_err(|e: ModeError| {
+        CliError::usage(
+            format!("{flag} {e}"),
+            Some("e.g. 0600, 0640, 0444".to_string()),
+        )
+    })
 }
 
-fn owner(value: &str) -> Result<(u32, u32), CliError> {
-    let bad = || {
+/// `--owner`: the same [`Owner`] parser plan outputs use.
+fn owner(value: &str) -> Result<Owner, CliError> {
+    value.parse().map_err(|e: OwnerError| {
         CliError::usage(
-            format!("--owner '{value}' is not UID:GID"),
+            format!("--owner {e}"),
             Some("numeric ids, e.g. --owner 999:999".to_string()),
         )
-    };
-    let (u, g) = value.split_once(':').ok_or_else(bad)?;
-    Ok((u.parse().map_err(|_| bad())?, g.parse().map_err(|_| bad())?))
+    })
 }
 
 pub fn run(args: &ExportArgs, settings: &Settings) -> Result<(), CliError> {
     let format: ExportFormat = args.format.parse()?;
     let mut opts = ExportOptions::new(format, args.out.clone());
-    opts.key_mode = mode(&args.files.key_mode, "--key-mode")?;
+    let key_mode = mode(&args.files.key_mode, "--key-mode")?;
     opts.cert_mode = mode(&args.files.cert_mode, "--cert-mode")?;
     opts.dir_mode = mode(&args.files.dir_mode, "--dir-mode")?;
-    if opts.key_mode & 0o007 != 0 {
-        return Err(CliError::usage(
-            format!(
-                "--key-mode {:04o} lets everyone read the private key",
-                opts.key_mode
-            ),
+    opts.key_mode = key_mode.for_key().map_err(|e| match e {
+        ModeError::WorldReadableKey { mode } => CliError::usage(
+            format!("--key-mode {mode} lets everyone read the private key"),
             Some("use 0600, 0400, or 0640 with --owner for a group".to_string()),
-        ));
-    }
+        ),
+        other => CliError::usage(format!("--key-mode {other}"), None),
+    })?;
     opts.owner = args.files.owner.as_deref().map(owner).transpose()?;
     opts.k8s_name = args.k8s_name.clone();
     opts.k8s_namespace = args.namespace.clone();

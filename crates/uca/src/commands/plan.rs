@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 use time::OffsetDateTime;
-use uca_ca::plan::{Change, Plan, PlanReport};
+use uca_ca::deploy::plan::{Change, Plan, PlanReport};
 
 use crate::cli::deploy::PlanArgs;
 use crate::commands::open_ca;

@@ -1,6 +1,6 @@
 //! `uca trust install | uninstall | status`
 
-use uca_ca::trust::{TrustAction, TrustOptions};
+use uca_ca::deploy::trust::{TrustAction, TrustAnchor, TrustOptions};
 
 use crate::cli::deploy::TrustCommand;
 use crate::commands::open_ca;
@@ -23,7 +23,7 @@ pub fn run(command: &TrustCommand, settings: &Settings) -> Result<Exit, CliError
         search_path: settings.search_path.clone(),
         only: args.targets.clone(),
     };
-    let results = ca.trust(action, &opts)?;
+    let results = TrustAnchor::of(&ca)?.trust(action, &opts)?;
     let failed = results.iter().any(|r| r.state == "failed");
     let code = if failed { Exit::Failure } else { Exit::Ok };
     if settings.out.json {

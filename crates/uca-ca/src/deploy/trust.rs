@@ -130,32 +130,49 @@ fn anchor_name(ca: &Ca) -> String {
     format!("uca-{}-{}", safe.trim_matches('-'), fp.to_ascii_lowercase())
 }
 
-impl Ca {
+/// All `uca trust` needs of a CA: the anchor's PEM, a file name for it that is stable per CA,
+/// and a directory for scratch files (the CA's own, so they never land in a shared /tmp).
+#[derive(Debug, Clone)]
+pub struct TrustAnchor {
+    pub name: String,
+    pub pem: String,
+    pub scratch_dir: PathBuf,
+}
+
+impl TrustAnchor {
+    /// The trust anchor of `ca`: its root (for an intermediate CA, the root above it).
+    pub fn of(ca: &Ca) -> Result<TrustAnchor, CaError> {
+        Ok(TrustAnchor {
+            pem: ca.root_pem()?,
+            name: anchor_name(ca),
+            scratch_dir: ca.paths.dir.clone(),
+        })
+    }
+
+    /// Installs, removes or reports the anchor in each target `opts` selects.
     pub fn trust(
         &self,
         action: TrustAction,
         opts: &TrustOptions,
     ) -> Result<Vec<TrustResult>, CaError> {
-        let root = self.root_pem()?;
-        let name = anchor_name(self);
+        let root = self.pem.as_str();
+        let name = self.name.as_str();
         if let Some(bad) = opts
             .only
             .iter()
             .find(|t| !["system", "nss", "java"].contains(&t.as_str()))
         {
-            return Err(CaError::Invalid(format!(
-                "unknown trust target '{bad}' (system, nss, java)"
-            )));
+            return Err(CaError::UnknownTrustTarget { value: bad.clone() });
         }
         let mut out = Vec::new();
         if opts.wants("system") {
-            out.push(self.trust_system(action, &name, &root, opts));
+            out.push(self.trust_system(action, name, root, opts));
         }
         if opts.wants("nss") {
-            out.extend(self.trust_nss(action, &name, &root, opts)?);
+            out.extend(self.trust_nss(action, name, root, opts)?);
         }
         if opts.wants("java") {
-            out.push(self.trust_java(action, &name, &root, opts)?);
+            out.push(self.trust_java(action, name, root, opts)?);
         }
         Ok(out)
     }
@@ -292,8 +309,7 @@ impl Ca {
             )]);
         }
         let tmp = self
-            .paths
-            .dir
+            .scratch_dir
             .join(format!(".trust-{}.tmp-{}", name, fsio::random_suffix()));
         std::fs::write(&tmp, root).map_err(io_err("write", &tmp))?;
         let mut out = Vec::new();
@@ -386,8 +402,7 @@ impl Ca {
             }
             TrustAction::Install => {
                 let tmp =
-                    self.paths
-                        .dir
+                    self.scratch_dir
                         .join(format!(".trust-{}.tmp-{}", name, fsio::random_suffix()));
                 std::fs::write(&tmp, root).map_err(io_err("write", &tmp))?;
                 let r = run_with(
