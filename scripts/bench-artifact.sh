@@ -10,8 +10,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 size_mib=${1:-2048}
 nfiles=${2:-50000}
-cargo build --release --quiet
-uca="${CARGO_TARGET_DIR:-$PWD/target}/release/uca"
+# UCA_BIN=PATH measures that binary instead of building this tree (e.g. an older build, side by side).
+if [ -n "${UCA_BIN:-}" ]; then
+  uca=$(realpath "$UCA_BIN")
+else
+  cargo build --release --quiet
+  uca="${CARGO_TARGET_DIR:-$PWD/target}/release/uca"
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
