@@ -1,4 +1,4 @@
-//! Errors of CA operations, each able to say what to do next.
+//! Errors of CA operations, each carrying the facts; the binary words the hint.
 
 use std::path::PathBuf;
 
@@ -107,89 +107,4 @@ pub enum CaError {
     },
     #[error("cannot revoke '{name}': {reason}")]
     NotRevocable { name: String, reason: String },
-}
-
-impl CaError {
-    /// The next thing to try, as a command where there is one.
-    pub fn hint(&self) -> Option<String> {
-        Some(match self {
-            CaError::NotFound { dir } => format!(
-                "create one with 'uca init --dir {}', or point at an existing CA with --dir or UCA_DIR",
-                dir.display()
-            ),
-            CaError::AlreadyExists { dir } => format!(
-                "uca never overwrites a CA; use another --dir, or inspect this one with 'uca list --dir {}'",
-                dir.display()
-            ),
-            CaError::NotEmpty { .. } => "choose a new or empty directory for the CA".into(),
-            CaError::Config(e) => e.hint().into(),
-            CaError::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
-                "check the directory's owner and permissions (the CA directory must be writable by this user)".into()
-            }
-            CaError::Io { .. } => "check that the path exists and the disk is not full".into(),
-            CaError::Ledger(_) => "the ledger is ledger.sqlite in the CA directory; restore it from backup if it is damaged".into(),
-            CaError::Pki(PkiError::WrongPassphrase) => {
-                "check the passphrase (--passphrase-file FILE or UCA_PASSPHRASE); 'openssl pkey -in private/ca.key' tests it independently".into()
-            }
-            CaError::Pki(PkiError::PassphraseRequired) => {
-                "give the CA passphrase with --passphrase-file FILE or the UCA_PASSPHRASE environment variable".into()
-            }
-            CaError::Pki(PkiError::UnsupportedCsrKey(_)) => format!(
-                "make the key as one of {} (e.g. openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256)",
-                uca_pki::KeyType::names()
-            ),
-            CaError::Pki(PkiError::UnknownKeyType(_)) => format!("use one of: {}", uca_pki::KeyType::names()),
-            CaError::Pki(PkiError::UnknownProfile(_)) => format!("use one of: {}", uca_pki::Profile::names()),
-            CaError::Pki(PkiError::BadCsr(_)) | CaError::Pki(PkiError::CsrSignature) => {
-                "inspect it with 'openssl req -in FILE -noout -text' (add -inform DER for DER); uca needs a PKCS#10 request signed with the key it carries".into()
-            }
-            CaError::Pki(PkiError::BadKey(_)) => {
-                "the key file is damaged or not PKCS#8; for the CA key (private/ca.key), restore it from your backup".into()
-            }
-            CaError::San(_) => uca_pki::san::SAN_HINT.into(),
-            CaError::AlreadyIssued { name, .. } => {
-                format!("add --force to replace the certificate of '{name}' (the old one stays in the ledger as superseded), or see it with 'uca show {name}'")
-            }
-            CaError::BadName { .. } => "a NAME is a host name (rmq1), an IP address or an email address; put URIs in --san".into(),
-            CaError::DuplicateName(n) => format!("name '{n}' once per call (NAMEs are compared after lowercasing)"),
-            CaError::ZeroDays
-            | CaError::ZeroCrlDays
-            | CaError::CrlAfterCaExpiry
-            | CaError::SamePassphrase
-            | CaError::NameIsIntermediate { .. }
-            | CaError::CsrWithoutName
-            | CaError::UnsupportedCsrSan { .. }
-            | CaError::UnknownExportFormat { .. }
-            | CaError::NoKeyHere { .. }
-            | CaError::ExportNeedsName { .. }
-            | CaError::ExportNeedsPassword { .. }
-            | CaError::NotADirectory { .. }
-            | CaError::Pkcs12(_)
-            | CaError::IssuedKeyPem(_)
-            | CaError::IssuedKeyMissing
-            | CaError::EmptyPasswordFile { .. }
-            | CaError::UnknownTrustTarget { .. } => {
-                "see 'uca help' for the command's options and examples".into()
-            }
-            CaError::Sealed { .. } => {
-                "a sealed CA can only list, show, verify and revoke; issue from an intermediate made before sealing, or create a new CA with 'uca init --dir NEW_DIR'".into()
-            }
-            CaError::KeyMissing { .. } => "restore private/ca.key from your backup; a CA without its key cannot sign".into(),
-            CaError::NotRenewable { hint, .. } => hint.clone(),
-            CaError::NotRevocable { .. } => "'uca list' shows what can be revoked".into(),
-            CaError::Pki(PkiError::UnknownReason(_)) => format!("use one of: {}", uca_pki::crl::RevocationReason::names()),
-            CaError::Pki(PkiError::BadConstraint { .. }) => {
-                "DNS subtrees look like svc.internal (or .svc.internal), IP ranges like 10.0.0.0/8".into()
-            }
-            CaError::Pki(PkiError::ConstraintViolation(_)) => {
-                "the CA's name constraints and path length bound what it may sign; 'uca show' on the CA certificate lists them".into()
-            }
-            CaError::Pki(PkiError::BadValidity(_)) => {
-                "use --days between 1 and 36500; an expired CA is replaced, not used (uca init, or a new intermediate)".into()
-            }
-            CaError::Pki(PkiError::BadCrl(_)) => "make a fresh one with 'uca crl'".into(),
-            CaError::NotInLedger(_) => "'uca list' shows every NAME and serial the CA knows".into(),
-            _ => return None,
-        })
-    }
 }

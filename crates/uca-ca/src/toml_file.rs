@@ -34,20 +34,6 @@ pub struct ConfigError {
     pub message: String,
 }
 
-impl ConfigError {
-    /// Where to read about the file's format.
-    pub fn hint(&self) -> &'static str {
-        match self.file {
-            ConfigFile::CaConfig => {
-                "fix that line of the CA's config file; 'uca init' writes a commented example"
-            }
-            ConfigFile::Plan => "fix that line of the file; 'uca plan --help' shows the plan format",
-            ConfigFile::Policy => "see 'Policy file' in the README for the keys a policy takes",
-            ConfigFile::Targets => "see 'Targets file' in the README for the keys a target takes",
-        }
-    }
-}
-
 /// A TOML file's text and name, able to place an error at any decoded value.
 #[derive(Debug, Clone, Copy)]
 pub struct TomlFile<'a> {

@@ -1,4 +1,4 @@
-//! Errors of the custody crate: each carries the facts (path, line) and has a hint.
+//! Errors of the custody crate: each carries the facts (path, line); the binary words the hint.
 
 use std::path::PathBuf;
 
@@ -34,33 +34,4 @@ pub enum CustodyError {
     /// A hashing worker ended without a result for this file (a bug, not an input problem).
     #[error("internal error: a file was not hashed ({})", path.display())]
     NotHashed { path: PathBuf },
-}
-
-impl CustodyError {
-    /// What to do next, in one line.
-    pub fn hint(&self) -> Option<String> {
-        Some(match self {
-            CustodyError::ManifestLine { .. } | CustodyError::EmptyManifest => {
-                "a manifest is 'SHA256  PATH' lines as sha256sum prints them; rebuild it with 'uca artifact manifest'".into()
-            }
-            CustodyError::MetaLine { .. } => {
-                "the sidecar is written by 'uca artifact manifest --out'; rebuild both together".into()
-            }
-            CustodyError::DuplicatePath(_) => {
-                "each file may appear once; rebuild the manifest with 'uca artifact manifest'".into()
-            }
-            CustodyError::Io { .. } => "check the path and its permissions".into(),
-            CustodyError::OutsideBase { .. } => {
-                "name paths inside --base (default: the current directory), or pass a --base that contains them".into()
-            }
-            CustodyError::SpecialFile { .. } => {
-                "a release tree holds files, directories and links; remove it or name the paths to include".into()
-            }
-            CustodyError::Config(e) => e.hint().into(),
-            CustodyError::NotADirectory { .. }
-            | CustodyError::NotUtf8Name { .. }
-            | CustodyError::Pki(_)
-            | CustodyError::NotHashed { .. } => return None,
-        })
-    }
 }

@@ -1,4 +1,4 @@
-//! Errors of the health crate, each with the facts and a hint.
+//! Errors of the health crate, each with the facts; the binary words the hint.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -43,25 +43,4 @@ pub enum HealthError {
     Ledger(uca_ca::CaError),
     #[error("the health store {}: {message}", path.display())]
     Store { path: PathBuf, message: String },
-}
-
-impl HealthError {
-    pub fn hint(&self) -> Option<String> {
-        Some(match self {
-            HealthError::Config(e) => e.hint().into(),
-            HealthError::Io { .. } => "check the path and its permissions".into(),
-            HealthError::Tls { error, .. } => return error.hint().map(Into::into),
-            HealthError::Flags(TargetError::CaUnreadable { .. }) => {
-                "check the path and its permissions".into()
-            }
-            HealthError::Store { .. } => {
-                "the store keeps probe history only; move it aside to start afresh".into()
-            }
-            HealthError::Flags(_)
-            | HealthError::Runtime(_)
-            | HealthError::Listen { .. }
-            | HealthError::Ca { .. }
-            | HealthError::Ledger(_) => return None,
-        })
-    }
 }

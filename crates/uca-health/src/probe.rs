@@ -66,13 +66,6 @@ pub enum TlsError {
     ClientCert(rustls::Error),
 }
 
-impl TlsError {
-    /// The next step, for a file that could not be read.
-    pub fn hint(&self) -> Option<&'static str> {
-        matches!(self, TlsError::Read { .. }).then_some("check the path and its permissions")
-    }
-}
-
 fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let data = std::fs::read(path).map_err(|source| TlsError::Read {
         path: path.to_path_buf(),

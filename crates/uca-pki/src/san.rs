@@ -28,10 +28,6 @@ pub struct SanError {
     pub reason: String,
 }
 
-/// The hint printed under any SAN error.
-pub const SAN_HINT: &str = "SANs are DNS names (rmq1, *.svc.internal), IP addresses (10.0.0.7, ::1), emails \
-(ops@example.org) or URIs (spiffe://example.org/svc); force a type with a dns:, ip:, email: or uri: prefix";
-
 fn err(input: &str, reason: impl Into<String>) -> SanError {
     SanError {
         input: input.to_string(),

@@ -1,12 +1,16 @@
 //! Exit codes are an API: scripts and monitoring systems read them. This file is their one table:
-//! the two code enums, the mapping from every library error to a code, the code of a command line
-//! clap refused, and the EXIT CODES text of `--help`, generated from the enums' own docs.
+//! the two code enums, the exit code and hint of every library error, in one exhaustive table,
+//! the code of a command line clap refused, and the EXIT CODES text of `--help`, generated from
+//! the enums' own docs. The hints name commands and flags, which only the binary knows; the
+//! libraries' errors carry the facts.
 
 use std::process::ExitCode;
 
-use uca_ca::CaError;
+use uca_ca::{CaError, ConfigError, ConfigFile};
 use uca_custody::CustodyError;
 use uca_health::HealthError;
+use uca_health::probe::TlsError;
+use uca_health::targets::TargetError;
 use uca_pki::PkiError;
 
 /// Declares an exit-code enum whose one-line variant docs are also its EXIT CODES lines in
@@ -167,41 +171,138 @@ pub fn parse_error_code(e: &clap::Error, path: &[&str]) -> Code {
     }
 }
 
-/// The exit code of each X.509 error. No `_` arm: a new variant needs a decision here.
-fn pki_exit(e: &PkiError) -> Exit {
+/// The hint printed under any SAN error.
+const SAN_HINT: &str = "SANs are DNS names (rmq1, *.svc.internal), IP addresses (10.0.0.7, ::1), emails \
+(ops@example.org) or URIs (spiffe://example.org/svc); force a type with a dns:, ip:, email: or uri: prefix";
+
+/// The hint under a command's own misuse: where its options and examples are.
+const HELP_HINT: &str = "see 'uca help' for the command's options and examples";
+
+/// The hint under an unreadable path.
+const PATH_HINT: &str = "check the path and its permissions";
+
+/// The exit code and hint of each X.509 error. No `_` arm: a new variant needs a decision here.
+fn pki_diagnosis(e: &PkiError) -> (Exit, Option<String>) {
     match e {
-        PkiError::WrongPassphrase | PkiError::PassphraseRequired => Exit::Locked,
-        PkiError::UnknownKeyType(_)
-        | PkiError::UnknownProfile(_)
-        | PkiError::BadCsr(_)
-        | PkiError::CsrSignature
-        | PkiError::UnsupportedCsrKey(_)
-        | PkiError::BadCertificate(_)
-        | PkiError::BadSubject { .. }
-        | PkiError::BadValidity(_)
-        | PkiError::UnknownReason(_)
-        | PkiError::BadCrl(_)
-        | PkiError::BadConstraint { .. }
-        | PkiError::ConstraintViolation(_) => Exit::Usage,
-        PkiError::BadKey(_) | PkiError::KeyGeneration(_) | PkiError::Signing(_) => Exit::Failure,
+        PkiError::WrongPassphrase => (
+            Exit::Locked,
+            Some("check the passphrase (--passphrase-file FILE or UCA_PASSPHRASE); 'openssl pkey -in private/ca.key' tests it independently".into()),
+        ),
+        PkiError::PassphraseRequired => (
+            Exit::Locked,
+            Some("give the CA passphrase with --passphrase-file FILE or the UCA_PASSPHRASE environment variable".into()),
+        ),
+        PkiError::UnknownKeyType(_) => (
+            Exit::Usage,
+            Some(format!("use one of: {}", uca_pki::KeyType::names())),
+        ),
+        PkiError::UnknownProfile(_) => (
+            Exit::Usage,
+            Some(format!("use one of: {}", uca_pki::Profile::names())),
+        ),
+        PkiError::BadCsr(_) | PkiError::CsrSignature => (
+            Exit::Usage,
+            Some("inspect it with 'openssl req -in FILE -noout -text' (add -inform DER for DER); uca needs a PKCS#10 request signed with the key it carries".into()),
+        ),
+        PkiError::UnsupportedCsrKey(_) => (
+            Exit::Usage,
+            Some(format!(
+                "make the key as one of {} (e.g. openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256)",
+                uca_pki::KeyType::names()
+            )),
+        ),
+        PkiError::BadCertificate(_) | PkiError::BadSubject { .. } => (Exit::Usage, None),
+        PkiError::BadValidity(_) => (
+            Exit::Usage,
+            Some("use --days between 1 and 36500; an expired CA is replaced, not used (uca init, or a new intermediate)".into()),
+        ),
+        PkiError::UnknownReason(_) => (
+            Exit::Usage,
+            Some(format!(
+                "use one of: {}",
+                uca_pki::crl::RevocationReason::names()
+            )),
+        ),
+        PkiError::BadCrl(_) => (Exit::Usage, Some("make a fresh one with 'uca crl'".into())),
+        PkiError::BadConstraint { .. } => (
+            Exit::Usage,
+            Some("DNS subtrees look like svc.internal (or .svc.internal), IP ranges like 10.0.0.0/8".into()),
+        ),
+        PkiError::ConstraintViolation(_) => (
+            Exit::Usage,
+            Some("the CA's name constraints and path length bound what it may sign; 'uca show' on the CA certificate lists them".into()),
+        ),
+        PkiError::BadKey(_) => (
+            Exit::Failure,
+            Some("the key file is damaged or not PKCS#8; for the CA key (private/ca.key), restore it from your backup".into()),
+        ),
+        PkiError::KeyGeneration(_) | PkiError::Signing(_) => (Exit::Failure, None),
     }
 }
 
-/// The exit code of each CA error. No `_` arm: a new variant needs a decision here.
-fn ca_exit(e: &CaError) -> Exit {
+/// The hint of a TOML file's error: where to read about that file's format. No `_` arm: a new
+/// kind of file needs a decision here.
+fn config_hint(e: &ConfigError) -> &'static str {
+    match e.file {
+        ConfigFile::CaConfig => {
+            "fix that line of the CA's config file; 'uca init' writes a commented example"
+        }
+        ConfigFile::Plan => "fix that line of the file; 'uca plan --help' shows the plan format",
+        ConfigFile::Policy => "see 'Policy file' in the README for the keys a policy takes",
+        ConfigFile::Targets => "see 'Targets file' in the README for the keys a target takes",
+    }
+}
+
+/// The exit code and hint of each CA error. No `_` arm: a new variant needs a decision here.
+fn ca_diagnosis(e: &CaError) -> (Exit, Option<String>) {
+    let usage = |hint: &str| (Exit::Usage, Some(hint.to_string()));
     match e {
-        CaError::NotFound { .. } => Exit::NoCa,
-        CaError::AlreadyExists { .. }
-        | CaError::NotEmpty { .. }
-        | CaError::AlreadyIssued { .. } => Exit::Exists,
-        CaError::Sealed { .. } | CaError::KeyMissing { .. } => Exit::Sealed,
-        CaError::Pki(p) => pki_exit(p),
-        CaError::Config(_)
-        | CaError::San(_)
-        | CaError::DuplicateName(_)
-        | CaError::BadName { .. }
-        | CaError::NotInLedger(_)
-        | CaError::ZeroDays
+        CaError::NotFound { dir } => (
+            Exit::NoCa,
+            Some(format!(
+                "create one with 'uca init --dir {}', or point at an existing CA with --dir or UCA_DIR",
+                dir.display()
+            )),
+        ),
+        CaError::AlreadyExists { dir } => (
+            Exit::Exists,
+            Some(format!(
+                "uca never overwrites a CA; use another --dir, or inspect this one with 'uca list --dir {}'",
+                dir.display()
+            )),
+        ),
+        CaError::NotEmpty { .. } => (
+            Exit::Exists,
+            Some("choose a new or empty directory for the CA".into()),
+        ),
+        CaError::AlreadyIssued { name, .. } => (
+            Exit::Exists,
+            Some(format!(
+                "add --force to replace the certificate of '{name}' (the old one stays in the ledger as superseded), or see it with 'uca show {name}'"
+            )),
+        ),
+        CaError::Sealed { .. } => (
+            Exit::Sealed,
+            Some("a sealed CA can only list, show, verify and revoke; issue from an intermediate made before sealing, or create a new CA with 'uca init --dir NEW_DIR'".into()),
+        ),
+        CaError::KeyMissing { .. } => (
+            Exit::Sealed,
+            Some("restore private/ca.key from your backup; a CA without its key cannot sign".into()),
+        ),
+        CaError::Pki(p) => pki_diagnosis(p),
+        CaError::Config(c) => usage(config_hint(c)),
+        CaError::San(_) => usage(SAN_HINT),
+        CaError::DuplicateName(n) => (
+            Exit::Usage,
+            Some(format!(
+                "name '{n}' once per call (NAMEs are compared after lowercasing)"
+            )),
+        ),
+        CaError::BadName { .. } => usage(
+            "a NAME is a host name (rmq1), an IP address or an email address; put URIs in --san",
+        ),
+        CaError::NotInLedger(_) => usage("'uca list' shows every NAME and serial the CA knows"),
+        CaError::ZeroDays
         | CaError::ZeroCrlDays
         | CaError::CrlAfterCaExpiry
         | CaError::SamePassphrase
@@ -217,47 +318,121 @@ fn ca_exit(e: &CaError) -> Exit {
         | CaError::IssuedKeyPem(_)
         | CaError::IssuedKeyMissing
         | CaError::EmptyPasswordFile { .. }
-        | CaError::UnknownTrustTarget { .. }
-        | CaError::NotRenewable { .. }
-        | CaError::NotRevocable { .. } => Exit::Usage,
-        CaError::Io { .. } | CaError::Ledger(_) | CaError::BadCaCert { .. } | CaError::Rng(_) => {
-            Exit::Failure
-        }
+        | CaError::UnknownTrustTarget { .. } => usage(HELP_HINT),
+        // The library knows why this certificate cannot be renewed, and says what to do instead.
+        CaError::NotRenewable { hint, .. } => (Exit::Usage, Some(hint.clone())),
+        CaError::NotRevocable { .. } => usage("'uca list' shows what can be revoked"),
+        CaError::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => (
+            Exit::Failure,
+            Some("check the directory's owner and permissions (the CA directory must be writable by this user)".into()),
+        ),
+        CaError::Io { .. } => (
+            Exit::Failure,
+            Some("check that the path exists and the disk is not full".into()),
+        ),
+        CaError::Ledger(_) => (
+            Exit::Failure,
+            Some("the ledger is ledger.sqlite in the CA directory; restore it from backup if it is damaged".into()),
+        ),
+        CaError::BadCaCert { .. } | CaError::Rng(_) => (Exit::Failure, None),
     }
 }
 
-/// The exit code of each chain-of-custody error. No `_` arm: a new variant needs a decision here.
-fn custody_exit(e: &CustodyError) -> Exit {
+/// The exit code and hint of each chain-of-custody error. No `_` arm: a new variant needs a
+/// decision here.
+fn custody_diagnosis(e: &CustodyError) -> (Exit, Option<String>) {
+    let hint = |exit: Exit, hint: &str| (exit, Some(hint.to_string()));
     match e {
         // The release itself is wrong: the verdict is "not valid", never a pass.
-        CustodyError::ManifestLine { .. }
-        | CustodyError::MetaLine { .. }
-        | CustodyError::EmptyManifest
-        | CustodyError::DuplicatePath(_) => Exit::NotValid,
-        CustodyError::Io { .. }
-        | CustodyError::NotADirectory { .. }
-        | CustodyError::NotUtf8Name { .. }
-        | CustodyError::OutsideBase { .. }
-        | CustodyError::Config(_) => Exit::Usage,
-        CustodyError::Pki(p) => pki_exit(p),
-        CustodyError::SpecialFile { .. } | CustodyError::NotHashed { .. } => Exit::Failure,
+        CustodyError::ManifestLine { .. } | CustodyError::EmptyManifest => hint(
+            Exit::NotValid,
+            "a manifest is 'SHA256  PATH' lines as sha256sum prints them; rebuild it with 'uca artifact manifest'",
+        ),
+        CustodyError::MetaLine { .. } => hint(
+            Exit::NotValid,
+            "the sidecar is written by 'uca artifact manifest --out'; rebuild both together",
+        ),
+        CustodyError::DuplicatePath(_) => hint(
+            Exit::NotValid,
+            "each file may appear once; rebuild the manifest with 'uca artifact manifest'",
+        ),
+        CustodyError::Io { .. } => hint(Exit::Usage, PATH_HINT),
+        CustodyError::OutsideBase { .. } => hint(
+            Exit::Usage,
+            "name paths inside --base (default: the current directory), or pass a --base that contains them",
+        ),
+        CustodyError::Config(c) => hint(Exit::Usage, config_hint(c)),
+        CustodyError::NotADirectory { .. } | CustodyError::NotUtf8Name { .. } => {
+            (Exit::Usage, None)
+        }
+        // An X.509 error inside custody keeps its X.509 code and hint.
+        CustodyError::Pki(p) => pki_diagnosis(p),
+        CustodyError::SpecialFile { .. } => hint(
+            Exit::Failure,
+            "a release tree holds files, directories and links; remove it or name the paths to include",
+        ),
+        CustodyError::NotHashed { .. } => (Exit::Failure, None),
     }
 }
 
-/// The exit code of each endpoint-health error (`health watch`; `health check` reports any of
-/// them as UNKNOWN). No `_` arm: a new variant needs a decision here.
-fn health_exit(e: &HealthError) -> Exit {
+/// The hint of a TLS client configuration that could not be made. No `_` arm.
+fn tls_hint(e: &TlsError) -> Option<&'static str> {
     match e {
-        HealthError::Config(_)
-        | HealthError::Io { .. }
-        | HealthError::Flags(_)
-        | HealthError::Tls { .. }
-        | HealthError::Runtime(_)
+        TlsError::Read { .. } => Some(PATH_HINT),
+        TlsError::Pem { .. }
+        | TlsError::NoCertificate { .. }
+        | TlsError::UnusableCa { .. }
+        | TlsError::NoCa
+        | TlsError::Protocols(_)
+        | TlsError::NoKey { .. }
+        | TlsError::ClientCert(_) => None,
+    }
+}
+
+/// The hint of a health target refused for its flags. No `_` arm.
+fn target_hint(e: &TargetError) -> Option<&'static str> {
+    match e {
+        TargetError::CaUnreadable { .. } => Some(PATH_HINT),
+        TargetError::Name { .. }
+        | TargetError::Url(_)
+        | TargetError::Method { .. }
+        | TargetError::ExpectStatus { .. }
+        | TargetError::BodyAndRegex
+        | TargetError::BodyRegex(_)
+        | TargetError::BodyNeedsHttp { .. }
+        | TargetError::WarnNotLooser { .. }
+        | TargetError::CertCritLonger { .. }
+        | TargetError::IntervalTooShort { .. }
+        | TargetError::TimeoutZero
+        | TargetError::WindowShorterThanInterval { .. }
+        | TargetError::MinSamplesNotPositive { .. }
+        | TargetError::MinSamplesUnreachable { .. }
+        | TargetError::ClientCert(_) => None,
+    }
+}
+
+/// The exit code and hint of each endpoint-health error (`health watch`; `health check` reports
+/// any of them as UNKNOWN, with the same hint). No `_` arm: a new variant needs a decision here.
+fn health_diagnosis(e: &HealthError) -> (Exit, Option<String>) {
+    match e {
+        HealthError::Config(c) => (Exit::Usage, Some(config_hint(c).into())),
+        HealthError::Io { .. } => (Exit::Usage, Some(PATH_HINT.into())),
+        HealthError::Flags(t) => (Exit::Usage, target_hint(t).map(Into::into)),
+        HealthError::Tls { error, .. } => (Exit::Usage, tls_hint(error).map(Into::into)),
+        HealthError::Runtime(_)
         | HealthError::Listen { .. }
         | HealthError::Ca { .. }
-        | HealthError::Ledger(_) => Exit::Usage,
-        HealthError::Store { .. } => Exit::Failure,
+        | HealthError::Ledger(_) => (Exit::Usage, None),
+        HealthError::Store { .. } => (
+            Exit::Failure,
+            Some("the store keeps probe history only; move it aside to start afresh".into()),
+        ),
     }
+}
+
+/// The hint of a health error, for `health check`, which exits UNKNOWN whatever the error.
+pub fn health_hint(e: &HealthError) -> Option<String> {
+    health_diagnosis(e).1
 }
 
 /// An error as the user sees it: message, optional hint, exit code.
@@ -301,14 +476,15 @@ impl CliError {
 
 impl From<CaError> for CliError {
     fn from(e: CaError) -> CliError {
-        CliError::new(ca_exit(&e), e.to_string(), e.hint())
+        let (exit, hint) = ca_diagnosis(&e);
+        CliError::new(exit, e.to_string(), hint)
     }
 }
 
 impl From<PkiError> for CliError {
     fn from(e: PkiError) -> CliError {
-        // The CA error's hint covers the X.509 errors.
-        CaError::from(e).into()
+        let (exit, hint) = pki_diagnosis(&e);
+        CliError::new(exit, e.to_string(), hint)
     }
 }
 
@@ -320,16 +496,15 @@ impl From<uca_pki::SanError> for CliError {
 
 impl From<CustodyError> for CliError {
     fn from(e: CustodyError) -> CliError {
-        match e {
-            CustodyError::Pki(p) => CliError::from(p),
-            e => CliError::new(custody_exit(&e), e.to_string(), e.hint()),
-        }
+        let (exit, hint) = custody_diagnosis(&e);
+        CliError::new(exit, e.to_string(), hint)
     }
 }
 
 impl From<HealthError> for CliError {
     fn from(e: HealthError) -> CliError {
-        CliError::new(health_exit(&e), e.to_string(), e.hint())
+        let (exit, hint) = health_diagnosis(&e);
+        CliError::new(exit, e.to_string(), hint)
     }
 }
 
@@ -393,6 +568,89 @@ mod tests {
             message: "x".into(),
         };
         assert_eq!(code(store), 1);
+    }
+
+    fn hint(e: impl Into<CliError>) -> String {
+        e.into().hint.unwrap_or_default()
+    }
+
+    #[test]
+    fn ca_hints_name_the_next_command() {
+        let not_found = hint(CaError::NotFound {
+            dir: PathBuf::from("pki"),
+        });
+        assert!(not_found.contains("'uca init --dir pki'"), "{not_found}");
+        let wrong = hint(PkiError::WrongPassphrase);
+        assert!(wrong.contains("--passphrase-file FILE"), "{wrong}");
+        // Through a CA error or on its own, an X.509 error has the same hint.
+        assert_eq!(hint(CaError::Pki(PkiError::WrongPassphrase)), wrong);
+        let required = hint(CustodyError::Pki(PkiError::PassphraseRequired));
+        assert!(required.contains("UCA_PASSPHRASE"), "{required}");
+        assert!(hint(CaError::ZeroDays).contains("'uca help'"));
+        let san = uca_pki::SanError {
+            input: "a b".into(),
+            reason: "x".into(),
+        };
+        assert!(hint(san).contains("force a type with a dns:"));
+        assert!(CliError::from(CaError::Rng("x".into())).hint.is_none());
+    }
+
+    #[test]
+    fn an_io_hint_depends_on_the_error_kind() {
+        let io = |kind: std::io::ErrorKind| CaError::Io {
+            op: "write",
+            path: PathBuf::from("pki/x"),
+            source: std::io::Error::from(kind),
+        };
+        let denied = hint(io(std::io::ErrorKind::PermissionDenied));
+        assert!(denied.contains("owner and permissions"), "{denied}");
+        let other = hint(io(std::io::ErrorKind::NotFound));
+        assert!(other.contains("the disk is not full"), "{other}");
+        assert_eq!(code(io(std::io::ErrorKind::PermissionDenied)), 1);
+    }
+
+    #[test]
+    fn a_config_hint_depends_on_the_file() {
+        let config = |file: ConfigFile| ConfigError {
+            file,
+            path: PathBuf::from("f.toml"),
+            line: 1,
+            column: 1,
+            message: "x".into(),
+        };
+        assert!(hint(CaError::Config(config(ConfigFile::CaConfig))).contains("'uca init'"));
+        assert!(hint(CaError::Config(config(ConfigFile::Plan))).contains("'uca plan --help'"));
+        assert!(hint(CustodyError::Config(config(ConfigFile::Policy))).contains("'Policy file'"));
+        let targets = HealthError::Config(config(ConfigFile::Targets));
+        assert!(hint(targets).contains("'Targets file'"));
+        assert_eq!(code(CustodyError::Config(config(ConfigFile::Policy))), 2);
+    }
+
+    #[test]
+    fn health_hints_point_at_unreadable_files() {
+        let path = || PathBuf::from("ca.pem");
+        let tls = HealthError::Tls {
+            target: None,
+            error: TlsError::Read {
+                path: path(),
+                source: std::io::Error::other("x"),
+            },
+        };
+        assert_eq!(health_hint(&tls).as_deref(), Some(PATH_HINT));
+        let flags = HealthError::Flags(TargetError::CaUnreadable {
+            path: path(),
+            source: std::io::Error::other("x"),
+        });
+        assert_eq!(health_hint(&flags).as_deref(), Some(PATH_HINT));
+        assert_eq!(
+            health_hint(&HealthError::Flags(TargetError::TimeoutZero)),
+            None
+        );
+        let no_ca = HealthError::Tls {
+            target: None,
+            error: TlsError::NoCa,
+        };
+        assert_eq!(health_hint(&no_ca), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use uca_health::window::percent_1;
 use uca_pki::{Bare, Color, Span};
 
 use crate::cli::health::HealthCheckArgs;
-use crate::exit::{CliError, Verdict};
+use crate::exit::{CliError, Verdict, health_hint};
 use crate::settings::Settings;
 
 fn parse<T: std::str::FromStr<Err: std::fmt::Display>>(flag: &str, v: &str) -> Result<T, CliError> {
@@ -44,10 +44,8 @@ pub fn run(args: &HealthCheckArgs, settings: &Settings) -> Result<Verdict, CliEr
         body: args.body.clone(),
         ca_dir: Some(settings.dir.clone()),
     };
-    let (endpoint, st) = run_check(&opts).map_err(|e| {
-        let hint = e.hint();
-        CliError::unknown(e.to_string(), hint)
-    })?;
+    let (endpoint, st) =
+        run_check(&opts).map_err(|e| CliError::unknown(e.to_string(), health_hint(&e)))?;
     let verdict = match st.color {
         Color::Green => Verdict::Ok,
         Color::Yellow => Verdict::Warning,
