@@ -9,8 +9,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000}
 secs=${2:-60}
-cargo build --release --quiet
-uca="${CARGO_TARGET_DIR:-$PWD/target}/release/uca"
+# Figures are for the distribution binary (Cargo.toml [profile.dist]); UCA_PROFILE=release measures
+# the everyday build, UCA_BIN=/absolute/path/to/uca any other binary (nothing is built then).
+profile=${UCA_PROFILE:-dist}
+[ -n "${UCA_BIN:-}" ] || cargo build --profile "$profile" --quiet
+uca=${UCA_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/$profile/uca}
+[ -x "$uca" ] || { echo "not an executable: $uca (UCA_BIN must be an absolute path)" >&2; exit 2; }
+echo "measuring $uca" >&2
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 work=$(mktemp -d)
 pids=()

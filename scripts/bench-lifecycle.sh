@@ -13,8 +13,13 @@ command -v sqlite3 >/dev/null 2>&1 || {
   sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq sqlite3
 }
-cargo build --release --quiet
-uca="${CARGO_TARGET_DIR:-$PWD/target}/release/uca"
+# Figures are for the distribution binary (Cargo.toml [profile.dist]); UCA_PROFILE=release measures
+# the everyday build, UCA_BIN=/absolute/path/to/uca any other binary (nothing is built then).
+profile=${UCA_PROFILE:-dist}
+[ -n "${UCA_BIN:-}" ] || cargo build --profile "$profile" --quiet
+uca=${UCA_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/$profile/uca}
+[ -x "$uca" ] || { echo "not an executable: $uca (UCA_BIN must be an absolute path)" >&2; exit 2; }
+echo "measuring $uca" >&2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
