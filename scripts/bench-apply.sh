@@ -7,8 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-5000}
 loop=${2:-200}
-cargo build --release --quiet
-uca="${CARGO_TARGET_DIR:-$PWD/target}/release/uca"
+source scripts/lib/uca-bin.sh
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"

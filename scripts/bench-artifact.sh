@@ -10,13 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 size_mib=${1:-2048}
 nfiles=${2:-50000}
-# UCA_BIN=PATH measures that binary instead of building this tree (e.g. an older build, side by side).
-if [ -n "${UCA_BIN:-}" ]; then
-  uca=$(realpath "$UCA_BIN")
-else
-  cargo build --release --quiet
-  uca="${CARGO_TARGET_DIR:-$PWD/target}/release/uca"
-fi
+source scripts/lib/uca-bin.sh
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"

@@ -9,8 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000}
 secs=${2:-60}
-cargo build --release --quiet
-uca="${CARGO_TARGET_DIR:-$PWD/target}/release/uca"
+source scripts/lib/uca-bin.sh
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 work=$(mktemp -d)
 pids=()

@@ -13,8 +13,7 @@ command -v sqlite3 >/dev/null 2>&1 || {
   sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq sqlite3
 }
-cargo build --release --quiet
-uca="${CARGO_TARGET_DIR:-$PWD/target}/release/uca"
+source scripts/lib/uca-bin.sh
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"

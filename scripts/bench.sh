@@ -14,13 +14,7 @@ if ! command -v certtool >/dev/null 2>&1; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq gnutls-bin
 fi
-# UCA_BIN=PATH measures that binary instead of building this tree (e.g. an older build, side by side).
-if [ -n "${UCA_BIN:-}" ]; then
-  uca=$(realpath "$UCA_BIN")
-else
-  cargo build --release --quiet
-  uca="${CARGO_TARGET_DIR:-$PWD/target}/release/uca"
-fi
+source scripts/lib/uca-bin.sh
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
