@@ -180,9 +180,9 @@ impl Ca {
                     let cert = IssuedPaths::of(&self.paths, &rec.name).cert;
                     fingerprint_of(&cert).as_deref() == Some(rec.fingerprint_sha256.as_str())
                 }
-                // A signed CSR may have reached stdout before the crash: count it as issued,
-                // which is the safe side for revocation.
-                Source::Csr | Source::Root => true,
+                // A signed CSR may have reached stdout (or an ACME client) before the crash:
+                // count it as issued, which is the safe side for revocation.
+                Source::Csr | Source::Acme | Source::Root => true,
             };
             if in_place {
                 changes.extend(self.supersede_older(rec)?);

@@ -85,6 +85,7 @@ mod tests {
             superseded_by: None,
             revoked_at: None,
             revocation_reason: None,
+            acme: None,
             cert_pem: String::new(),
         }
     }

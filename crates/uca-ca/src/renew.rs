@@ -93,6 +93,13 @@ impl Ca {
                     ),
                 });
             }
+            Source::Acme => {
+                return Err(CaError::NotRenewable {
+                    name: req.name.clone(),
+                    reason: "it was obtained over ACME and its key is with the client".into(),
+                    hint: "the client renews it itself (certbot renew, lego renew, ...)".into(),
+                });
+            }
             Source::Issue => {}
         }
         if current.profile == crate::INTERMEDIATE {

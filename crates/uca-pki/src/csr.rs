@@ -14,6 +14,8 @@ use crate::{KeyType, PkiError};
 #[derive(Debug, Clone)]
 pub struct Csr {
     pub public_key: PublicKey,
+    /// The request's SubjectPublicKeyInfo, DER, as sent (compared with ACME account keys).
+    pub spki_der: Vec<u8>,
     pub key_type: KeyType,
     pub common_name: Option<String>,
     /// SANs the requester asked for, each as a `dns:`/`ip:`/`email:`/`uri:` value that
@@ -141,6 +143,7 @@ pub fn parse_csr(data: &[u8]) -> Result<Csr, PkiError> {
     Ok(Csr {
         key_type: public_key.key_type(),
         public_key,
+        spki_der: spki_der.to_vec(),
         common_name,
         requested_sans,
         asks_for_ca,

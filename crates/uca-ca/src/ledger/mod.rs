@@ -135,6 +135,8 @@ pub enum Source {
     Issue,
     /// `uca sign`: a CSR made elsewhere; the key never came here.
     Csr,
+    /// `uca serve`: an ACME client's CSR, finalized by its account's order.
+    Acme,
 }
 
 impl Source {
@@ -143,6 +145,7 @@ impl Source {
             Source::Root => "root",
             Source::Issue => "issue",
             Source::Csr => "csr",
+            Source::Acme => "acme",
         }
     }
 }
@@ -154,6 +157,7 @@ impl FromStr for Source {
             "root" => Source::Root,
             "issue" => Source::Issue,
             "csr" => Source::Csr,
+            "acme" => Source::Acme,
             other => {
                 return Err(LedgerError::UnknownWord {
                     column: "source",
@@ -193,6 +197,9 @@ pub struct CertRecord {
     pub revoked_at: Option<OffsetDateTime>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revocation_reason: Option<String>,
+    /// For [`Source::Acme`]: the account and order that obtained it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acme: Option<AcmeOrigin>,
     /// The certificate, PEM; empty in [`Ledger::summaries`] rows.
     #[serde(skip)]
     pub cert_pem: String,
@@ -229,9 +236,17 @@ impl CertRecord {
             superseded_by: None,
             revoked_at: None,
             revocation_reason: None,
+            acme: None,
             cert_pem: cert.pem.clone(),
         }
     }
+}
+
+/// Which ACME account and order obtained a certificate (resource IDs as in their URLs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AcmeOrigin {
+    pub account: String,
+    pub order: String,
 }
 
 fn ser_serial<S: serde::Serializer>(s: &Serial, ser: S) -> Result<S::Ok, S::Error> {

@@ -17,7 +17,8 @@ use uca_pki::Serial;
 use super::{CertRecord, Durability, ExportStamp, Ledger, LedgerError, Status, Transition};
 use crate::CaError;
 
-const SCHEMA_VERSION: i64 = 1;
+/// 1: the first ledger. 2: ACME-issued certificates (`source = 'acme'`, with account and order).
+const SCHEMA_VERSION: i64 = 2;
 
 /// A WAL larger than this is checkpointed (with full syncs) after a successful write, which
 /// keeps opening the ledger (which reads the whole WAL) cheap.
@@ -38,13 +39,15 @@ CREATE TABLE IF NOT EXISTS certificates (
     not_after     INTEGER NOT NULL,
     fingerprint   TEXT NOT NULL UNIQUE,       -- SHA-256, openssl style
     status        TEXT NOT NULL CHECK (status IN ('pending','issued','superseded','revoked','void')),
-    source        TEXT NOT NULL CHECK (source IN ('root','issue','csr')),
+    source        TEXT NOT NULL CHECK (source IN ('root','issue','csr','acme')),
     created_at    INTEGER NOT NULL,
     updated_at    INTEGER NOT NULL,
     superseded_by TEXT,
     revoked_at    INTEGER,                    -- unix seconds, with status 'revoked'
     revocation_reason TEXT,                   -- RFC 5280 reason name, e.g. keyCompromise
-    cert_pem      TEXT NOT NULL
+    cert_pem      TEXT NOT NULL,
+    acme_account  TEXT,                       -- with source 'acme': the account's ID
+    acme_order    TEXT                        -- and the order's
 ) STRICT;
 CREATE INDEX IF NOT EXISTS certificates_name ON certificates(name);
 CREATE TABLE IF NOT EXISTS exports (
@@ -58,6 +61,14 @@ CREATE TABLE IF NOT EXISTS exports (
     PRIMARY KEY (path, name)
 ) STRICT;
 CREATE INDEX IF NOT EXISTS certificates_status ON certificates(status);
+";
+
+/// Version 1 to 2: SQLite cannot widen a CHECK constraint in place, so the table is rebuilt
+/// (inside the caller's transaction: all or nothing).
+const MIGRATE_1_TO_2: &str = "
+ALTER TABLE certificates RENAME TO certificates_v1;
+DROP INDEX IF EXISTS certificates_name;
+DROP INDEX IF EXISTS certificates_status;
 ";
 
 /// SQLite implementation of [`Ledger`].
@@ -80,11 +91,12 @@ fn from_ts(s: i64) -> Result<OffsetDateTime, CaError> {
 }
 
 const COLUMNS: &str = "serial, name, profile, key_type, sans, not_before, not_after, fingerprint, status, source, \
-                       created_at, updated_at, superseded_by, revoked_at, revocation_reason, cert_pem";
+                       created_at, updated_at, superseded_by, revoked_at, revocation_reason, cert_pem, acme_account, acme_order";
 
 /// The same columns with the certificate left out, for listings of many rows.
 const SUMMARY_COLUMNS: &str = "serial, name, profile, key_type, sans, not_before, not_after, fingerprint, status, \
-                               source, created_at, updated_at, superseded_by, revoked_at, revocation_reason, ''";
+                               source, created_at, updated_at, superseded_by, revoked_at, revocation_reason, '', \
+                               acme_account, acme_order";
 
 impl SqliteLedger {
     /// Opens (and on first use creates) the ledger at `path`.
@@ -114,44 +126,79 @@ impl SqliteLedger {
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(db_err)?;
         if known != SCHEMA_VERSION {
-            conn.execute_batch(SCHEMA).map_err(db_err)?;
-        }
-        let version: Option<String> = conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'schema_version'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(db_err)?;
-        match version {
-            None => {
-                conn.execute(
-                    "INSERT INTO meta(key, value) VALUES ('schema_version', ?1)",
-                    params![SCHEMA_VERSION.to_string()],
-                )
-                .map_err(db_err)?;
-                conn.pragma_update(None, "user_version", SCHEMA_VERSION)
-                    .map_err(db_err)?;
-            }
-            Some(v) if v == SCHEMA_VERSION.to_string() => {
-                if known != SCHEMA_VERSION {
-                    conn.pragma_update(None, "user_version", SCHEMA_VERSION)
-                        .map_err(db_err)?;
-                }
-            }
-            Some(v) => {
-                return Err(LedgerError::NewerSchema {
-                    found: v,
-                    supported: SCHEMA_VERSION,
-                }
-                .into());
-            }
+            Self::upgrade(&conn)?;
         }
         Ok(SqliteLedger {
             conn,
             wal: path.with_extension("sqlite-wal"),
         })
+    }
+
+    /// Creates the schema, or brings an older one to [`SCHEMA_VERSION`], in one transaction.
+    fn upgrade(conn: &Connection) -> Result<(), CaError> {
+        let has_meta: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(db_err)?;
+        let stored: Option<String> = if has_meta {
+            conn.query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_err)?
+        } else {
+            None
+        };
+        let stored = match stored {
+            None => None,
+            Some(v) => match v.parse::<i64>() {
+                Ok(n) if (1..=SCHEMA_VERSION).contains(&n) => Some(n),
+                _ => {
+                    return Err(LedgerError::NewerSchema {
+                        found: v,
+                        supported: SCHEMA_VERSION,
+                    }
+                    .into());
+                }
+            },
+        };
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(db_err)?;
+        let migrated = (|| -> rusqlite::Result<()> {
+            if stored == Some(1) {
+                conn.execute_batch(MIGRATE_1_TO_2)?;
+            }
+            conn.execute_batch(SCHEMA)?;
+            if stored == Some(1) {
+                conn.execute_batch(
+                    "INSERT INTO certificates (serial, name, profile, key_type, sans, not_before, not_after, \
+                     fingerprint, status, source, created_at, updated_at, superseded_by, revoked_at, \
+                     revocation_reason, cert_pem) \
+                     SELECT serial, name, profile, key_type, sans, not_before, not_after, fingerprint, status, \
+                     source, created_at, updated_at, superseded_by, revoked_at, revocation_reason, cert_pem \
+                     FROM certificates_v1 ORDER BY rowid;
+                     DROP TABLE certificates_v1;",
+                )?;
+            }
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES ('schema_version', ?1) \
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![SCHEMA_VERSION.to_string()],
+            )?;
+            conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            Ok(())
+        })();
+        match migrated {
+            Ok(()) => conn.execute_batch("COMMIT").map_err(db_err),
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                Err(db_err(e))
+            }
+        }
     }
 
     /// Copies the WAL into the database and empties it, with full syncs.
@@ -242,6 +289,10 @@ fn record_from_row(r: &rusqlite::Row<'_>) -> Result<CertRecord, RowError> {
         revoked_at: revoked_at.map(time).transpose()?,
         revocation_reason: r.get(14)?,
         cert_pem: r.get(15)?,
+        acme: match (r.get::<_, Option<String>>(16)?, r.get::<_, Option<String>>(17)?) {
+            (Some(account), Some(order)) => Some(super::AcmeOrigin { account, order }),
+            _ => None,
+        },
     })
 }
 
@@ -252,7 +303,7 @@ impl Ledger for SqliteLedger {
         {
             let mut stmt = tx
                 .prepare_cached(&format!(
-                    "INSERT INTO certificates ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+                    "INSERT INTO certificates ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
                 ))
                 .map_err(db_err)?;
             for r in records {
@@ -274,6 +325,8 @@ impl Ledger for SqliteLedger {
                     r.revoked_at.map(ts),
                     r.revocation_reason,
                     r.cert_pem,
+                    r.acme.as_ref().map(|a| a.account.as_str()),
+                    r.acme.as_ref().map(|a| a.order.as_str()),
                 ])
                 .map_err(|e| match e {
                     rusqlite::Error::SqliteFailure(f, _)

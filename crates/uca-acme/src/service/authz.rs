@@ -1,0 +1,221 @@
+//! Authorizations (§7.5, deactivation §7.5.2) and challenges (§7.5.1, §8).
+
+use serde_json::Value;
+
+use super::{
+    Acme, KeyForm, Post, Reply, account_jwk, payload_object, paths, render, require_account,
+    store_problem,
+};
+use crate::identifier::Identifier;
+use crate::model::{
+    Account, Authz, AuthzStatus, Challenge, ChallengeStatus, ChallengeType, OrderStatus,
+};
+use crate::problem::Problem;
+use crate::store::Commit;
+
+/// A challenge the client asked to be checked: what the validator must find, and where.
+#[derive(Debug, Clone)]
+pub struct ValidationJob {
+    pub challenge: Challenge,
+    pub authz: Authz,
+    /// `token.thumbprint` (§8.1), recomputed from the account key now.
+    pub key_authorization: String,
+    pub base: String,
+}
+
+impl ValidationJob {
+    pub fn identifier(&self) -> &Identifier {
+        &self.authz.identifier
+    }
+
+    pub fn kind(&self) -> ChallengeType {
+        self.challenge.kind
+    }
+}
+
+/// A challenge POST either answers at once or needs the validator.
+#[derive(Debug)]
+pub enum ChallengeStep {
+    Reply(Reply),
+    Validate(Box<ValidationJob>),
+}
+
+impl Acme {
+    /// An authorization of the signing account.
+    fn owned_authz(&self, account: &Account, id: &str) -> Result<Authz, Problem> {
+        self.store()
+            .read()
+            .authz(id)
+            .map_err(store_problem)?
+            .filter(|a| a.account == account.id)
+            .ok_or_else(Problem::not_found)
+    }
+
+    fn authz_reply(&self, base: &str, authz: &Authz) -> Result<Reply, Problem> {
+        let challenges = self
+            .store()
+            .read()
+            .challenges_of(&authz.id)
+            .map_err(store_problem)?;
+        Ok(Reply::json(200, render::authz(base, authz, &challenges)))
+    }
+
+    /// POST /acme/authz/ID: read it (POST-as-GET), or deactivate it (§7.5.2).
+    pub fn authz(&self, post: &Post<'_>, id: &str, now: i64) -> Result<Reply, Problem> {
+        let auth = self.authenticate(post, KeyForm::Kid, now)?;
+        let account = require_account(&auth)?;
+        let mut authz = self.owned_authz(account, id)?;
+        if authz.status == AuthzStatus::Pending && authz.expires <= now {
+            self.store()
+                .write(Commit::Lazy, |tx| tx.set_authz_status(&authz.id, AuthzStatus::Expired))
+                .map_err(store_problem)?;
+            authz.status = AuthzStatus::Expired;
+        }
+        if auth.jws.is_post_as_get() {
+            return self.authz_reply(post.base, &authz);
+        }
+        let payload = payload_object(&auth)?;
+        match payload.get("status") {
+            Some(Value::String(s)) if s == "deactivated" => {}
+            _ => {
+                return Err(Problem::malformed(
+                    "an authorization can only be updated with {\"status\": \"deactivated\"}",
+                ));
+            }
+        }
+        if !matches!(authz.status, AuthzStatus::Pending | AuthzStatus::Valid) {
+            return Err(Problem::malformed(format!(
+                "a {} authorization cannot be deactivated",
+                authz.status
+            )));
+        }
+        let order_id = authz.order.clone();
+        self.store()
+            .write(Commit::Lazy, |tx| {
+                tx.set_authz_status(&authz.id, AuthzStatus::Deactivated)?;
+                // The order can no longer be completed (§7.1.6: an order whose authorization
+                // is deactivated becomes invalid).
+                if let Some(order) = tx.order(&order_id)?
+                    && matches!(order.status, OrderStatus::Pending | OrderStatus::Ready)
+                {
+                    let doc = Problem::unauthorized("an authorization of the order was deactivated")
+                        .to_json()
+                        .to_string();
+                    tx.fail_order(&order_id, &doc)?;
+                }
+                Ok(())
+            })
+            .map_err(store_problem)?;
+        authz.status = AuthzStatus::Deactivated;
+        self.authz_reply(post.base, &authz)
+    }
+
+    /// POST /acme/chall/ID: POST-as-GET reads it; `{}` asks for validation (§7.5.1), which
+    /// the caller runs and reports back with [`Acme::finish_validation`].
+    pub fn challenge(&self, post: &Post<'_>, id: &str, now: i64) -> Result<ChallengeStep, Problem> {
+        let auth = self.authenticate(post, KeyForm::Kid, now)?;
+        let account = require_account(&auth)?.clone();
+        let challenge = self
+            .store()
+            .read()
+            .challenge(id)
+            .map_err(store_problem)?
+            .ok_or_else(Problem::not_found)?;
+        let authz = self.owned_authz(&account, &challenge.authz)?;
+        let up = format!("{}{}{}", post.base, paths::AUTHZ, authz.id);
+        let reply = |c: &Challenge| {
+            Reply::json(200, render::challenge(post.base, c)).link(up.clone(), "up")
+        };
+        if auth.jws.is_post_as_get() {
+            return Ok(ChallengeStep::Reply(reply(&challenge)));
+        }
+        let payload = payload_object(&auth)?;
+        if !payload.is_empty() {
+            return Err(Problem::malformed(
+                "a challenge is answered with an empty JSON object {}",
+            ));
+        }
+        // §7.5.1: a request on a challenge that is not pending changes nothing.
+        if challenge.status != ChallengeStatus::Pending || authz.status != AuthzStatus::Pending {
+            let mut r = reply(&challenge);
+            if challenge.status == ChallengeStatus::Processing {
+                r.retry_after = Some(1);
+            }
+            return Ok(ChallengeStep::Reply(r));
+        }
+        if authz.expires <= now {
+            return Err(Problem::malformed("the authorization has expired"));
+        }
+        let claimed = self
+            .store()
+            .write(Commit::Lazy, |tx| {
+                tx.move_challenge(&challenge.id, ChallengeStatus::Pending, ChallengeStatus::Processing)
+            })
+            .map_err(store_problem)?;
+        if !claimed {
+            let current = self
+                .store()
+                .read()
+                .challenge(id)
+                .map_err(store_problem)?
+                .ok_or_else(Problem::not_found)?;
+            let mut r = reply(&current);
+            r.retry_after = Some(1);
+            return Ok(ChallengeStep::Reply(r));
+        }
+        let jwk = account_jwk(&account)?;
+        let key_authorization = format!("{}.{}", challenge.token, jwk.thumbprint());
+        let mut challenge = challenge;
+        challenge.status = ChallengeStatus::Processing;
+        Ok(ChallengeStep::Validate(Box::new(ValidationJob {
+            challenge,
+            authz,
+            key_authorization,
+            base: post.base.to_string(),
+        })))
+    }
+
+    /// Records a validation's outcome: the challenge and its authorization become valid (and
+    /// the order ready once all are), or invalid with the problem (and the order with them).
+    pub fn finish_validation(
+        &self,
+        job: &ValidationJob,
+        outcome: Result<(), Problem>,
+        now: i64,
+    ) -> Result<Reply, Problem> {
+        let ch = &job.challenge;
+        let authz = &job.authz;
+        self.store()
+            .write(Commit::Lazy, |tx| {
+                match &outcome {
+                    Ok(()) => {
+                        tx.finish_challenge(&ch.id, ChallengeStatus::Valid, Some(now), None)?;
+                        tx.set_authz_status(&authz.id, AuthzStatus::Valid)?;
+                        let all_valid = tx
+                            .authzs_of_order(&authz.order)?
+                            .iter()
+                            .all(|a| a.status == AuthzStatus::Valid);
+                        if all_valid {
+                            tx.move_order(&authz.order, OrderStatus::Pending, OrderStatus::Ready)?;
+                        }
+                    }
+                    Err(p) => {
+                        let doc = p.to_json().to_string();
+                        tx.finish_challenge(&ch.id, ChallengeStatus::Invalid, None, Some(&doc))?;
+                        tx.set_authz_status(&authz.id, AuthzStatus::Invalid)?;
+                        tx.fail_order(&authz.order, &doc)?;
+                    }
+                }
+                Ok(())
+            })
+            .map_err(store_problem)?;
+        let current = self
+            .store()
+            .read()
+            .challenge(&ch.id)
+            .map_err(store_problem)?
+            .ok_or_else(Problem::not_found)?;
+        let up = format!("{}{}{}", job.base, paths::AUTHZ, authz.id);
+        Ok(Reply::json(200, render::challenge(&job.base, &current)).link(up, "up"))
+    }
+}

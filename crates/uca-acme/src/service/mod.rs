@@ -1,0 +1,411 @@
+//! What each ACME request means: authentication of the JWS (§6), then one function per
+//! resource. Plain functions over the store, the nonce pool and `now`; the two steps that need
+//! the outside world (validating a challenge, signing a certificate) are handed back to the
+//! caller as jobs and their outcome handed in again, so this module never does network I/O.
+
+mod account;
+mod authz;
+mod order;
+mod render;
+mod revoke;
+
+use std::sync::{Mutex, MutexGuard};
+
+use serde_json::Value;
+use uca_pki::constraints::NameConstraints;
+
+pub use authz::{ChallengeStep, ValidationJob};
+pub use order::{FinalizeStep, IssueJob, Issued};
+pub use revoke::{RevokeJob, acme_reason};
+
+use crate::jose::{JoseError, Jwk, Jws, KeyRef};
+use crate::model::{Account, AccountStatus};
+use crate::nonce::NoncePool;
+use crate::policy::NamePolicy;
+use crate::problem::{Problem, ProblemType};
+use crate::store::{Store, StoreError};
+
+/// Whether new accounts must be bound to an external account key (§7.3.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EabMode {
+    Off,
+    Optional,
+    Required,
+}
+
+impl EabMode {
+    pub fn parse(s: &str) -> Option<EabMode> {
+        match s {
+            "off" => Some(EabMode::Off),
+            "optional" => Some(EabMode::Optional),
+            "required" => Some(EabMode::Required),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EabMode::Off => "off",
+            EabMode::Optional => "optional",
+            EabMode::Required => "required",
+        }
+    }
+}
+
+/// How the server decides.
+#[derive(Debug, Clone)]
+pub struct AcmeSettings {
+    pub eab: EabMode,
+    pub policy: NamePolicy,
+    /// The issuing CA's name constraints: an identifier outside them is refused at newOrder
+    /// rather than failing at signing.
+    pub constraints: Option<NameConstraints>,
+    /// Lifetime of a certificate whose order asks for none.
+    pub default_days: u32,
+    /// The longest lifetime an order's notBefore/notAfter may ask for.
+    pub max_days: u32,
+    /// Seconds a pending order and its authorizations stay usable.
+    pub order_lifetime: i64,
+    /// Identifiers per order.
+    pub max_identifiers: usize,
+    /// Orders per page of an account's orders list.
+    pub orders_page: u64,
+}
+
+impl Default for AcmeSettings {
+    fn default() -> Self {
+        AcmeSettings {
+            eab: EabMode::Required,
+            policy: NamePolicy::default(),
+            constraints: None,
+            default_days: 90,
+            max_days: 397,
+            order_lifetime: 24 * 3600,
+            max_identifiers: 100,
+            orders_page: 50,
+        }
+    }
+}
+
+/// A response before HTTP: the transport adds `Replay-Nonce`, the directory `Link` and
+/// `Cache-Control`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub status: u16,
+    pub location: Option<String>,
+    /// `Link` headers: (URL, rel).
+    pub links: Vec<(String, &'static str)>,
+    pub retry_after: Option<u64>,
+    pub body: Body,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    Json(Value),
+    /// `application/pem-certificate-chain`.
+    PemChain(String),
+    Empty,
+}
+
+impl Reply {
+    pub fn json(status: u16, body: Value) -> Reply {
+        Reply {
+            status,
+            location: None,
+            links: Vec::new(),
+            retry_after: None,
+            body: Body::Json(body),
+        }
+    }
+
+    fn at(mut self, location: String) -> Reply {
+        self.location = Some(location);
+        self
+    }
+
+    fn link(mut self, url: String, rel: &'static str) -> Reply {
+        self.links.push((url, rel));
+        self
+    }
+}
+
+/// One POST as received: `base` is the scheme and authority the client used
+/// (`https://ca.example:8443`), `path` the request target with its query.
+#[derive(Debug, Clone, Copy)]
+pub struct Post<'a> {
+    pub base: &'a str,
+    pub path: &'a str,
+    pub body: &'a [u8],
+    pub content_type: Option<&'a str>,
+}
+
+impl Post<'_> {
+    pub fn url(&self) -> String {
+        format!("{}{}", self.base, self.path)
+    }
+}
+
+/// Who signed a request.
+#[derive(Debug, Clone)]
+pub(crate) enum Signer {
+    /// `kid`: an existing, valid account.
+    Account(Account),
+    /// `jwk`: a key (newAccount, revocation by the certificate's key).
+    Key(Jwk),
+}
+
+/// A request whose JWS checked out.
+pub(crate) struct Authenticated {
+    pub jws: Jws,
+    pub signer: Signer,
+}
+
+/// Which key form a resource takes (§6.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyForm {
+    Kid,
+    Jwk,
+    Either,
+}
+
+/// The resource paths, under the server's base URL.
+pub mod paths {
+    pub const DIRECTORY: &str = "/acme/directory";
+    pub const NEW_NONCE: &str = "/acme/new-nonce";
+    pub const NEW_ACCOUNT: &str = "/acme/new-account";
+    pub const NEW_ORDER: &str = "/acme/new-order";
+    pub const REVOKE_CERT: &str = "/acme/revoke-cert";
+    pub const KEY_CHANGE: &str = "/acme/key-change";
+    pub const ACCOUNT: &str = "/acme/acct/";
+    pub const ORDER: &str = "/acme/order/";
+    pub const AUTHZ: &str = "/acme/authz/";
+    pub const CHALLENGE: &str = "/acme/chall/";
+    pub const CERT: &str = "/acme/cert/";
+}
+
+/// The ACME server's state: settings, the store, outstanding nonces.
+pub struct Acme {
+    pub settings: AcmeSettings,
+    store: Mutex<Store>,
+    nonces: Mutex<NoncePool>,
+}
+
+pub(crate) fn store_problem(e: StoreError) -> Problem {
+    Problem::internal(format!("the ACME store failed: {e}"))
+}
+
+pub(crate) fn jose_problem(e: JoseError) -> Problem {
+    match e {
+        JoseError::BadSignatureAlgorithm { .. } => {
+            let mut p = Problem::new(ProblemType::BadSignatureAlgorithm, e.to_string());
+            p.algorithms = Some(crate::jose::ALGORITHMS.to_vec());
+            p
+        }
+        JoseError::BadPublicKey(_) | JoseError::UnsupportedKey(_) => {
+            Problem::new(ProblemType::BadPublicKey, e.to_string())
+        }
+        _ => Problem::malformed(e.to_string()),
+    }
+}
+
+impl Acme {
+    pub fn new(settings: AcmeSettings, store: Store) -> Acme {
+        Acme {
+            settings,
+            store: Mutex::new(store),
+            nonces: Mutex::new(NoncePool::new()),
+        }
+    }
+
+    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
+        // A panic while holding the lock cannot leave a transaction half-applied (SQLite rolls
+        // back an uncommitted one), so a poisoned lock is still safe to use.
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A fresh nonce for a `Replay-Nonce` header.
+    pub fn nonce(&self, now: i64) -> Result<String, Problem> {
+        let mut pool = self.nonces.lock().unwrap_or_else(|p| p.into_inner());
+        pool.issue(now)
+            .map_err(|e| Problem::internal(e.to_string()))
+    }
+
+    /// Drops expired nonces (called now and then by the server).
+    pub fn sweep_nonces(&self, now: i64) {
+        let mut pool = self.nonces.lock().unwrap_or_else(|p| p.into_inner());
+        pool.sweep(now);
+    }
+
+    /// The directory object (§7.1.1).
+    pub fn directory(&self, base: &str) -> Reply {
+        let mut meta = serde_json::json!({
+            "externalAccountRequired": self.settings.eab == EabMode::Required,
+        });
+        if let Some(obj) = meta.as_object_mut() {
+            obj.insert("website".into(), Value::String(format!("{base}/")));
+        }
+        Reply::json(
+            200,
+            serde_json::json!({
+                "newNonce": format!("{base}{}", paths::NEW_NONCE),
+                "newAccount": format!("{base}{}", paths::NEW_ACCOUNT),
+                "newOrder": format!("{base}{}", paths::NEW_ORDER),
+                "revokeCert": format!("{base}{}", paths::REVOKE_CERT),
+                "keyChange": format!("{base}{}", paths::KEY_CHANGE),
+                "meta": meta,
+            }),
+        )
+    }
+
+    /// Checks a POST's JWS (§6.2–§6.5): content type, flattened JWS, nonce, URL, key form,
+    /// account, signature. Every failure is a problem and changes nothing but the nonce.
+    pub(crate) fn authenticate(
+        &self,
+        post: &Post<'_>,
+        form: KeyForm,
+        now: i64,
+    ) -> Result<Authenticated, Problem> {
+        match post.content_type {
+            Some(ct) if media_type(ct) == "application/jose+json" => {}
+            Some(ct) => {
+                return Err(Problem::malformed(format!(
+                    "content type '{ct}' is not application/jose+json"
+                ))
+                .with_status(415));
+            }
+            None => {
+                return Err(Problem::malformed(
+                    "a Content-Type of application/jose+json is required",
+                )
+                .with_status(415));
+            }
+        }
+        let jws = Jws::parse(post.body).map_err(jose_problem)?;
+        let Some(nonce) = jws.protected.nonce.as_deref() else {
+            return Err(Problem::new(
+                ProblemType::BadNonce,
+                "the protected header has no nonce",
+            ));
+        };
+        let fresh = {
+            let mut pool = self.nonces.lock().unwrap_or_else(|p| p.into_inner());
+            pool.redeem(nonce, now)
+        };
+        if !fresh {
+            return Err(Problem::new(
+                ProblemType::BadNonce,
+                "the nonce is unknown, used or expired; retry with the one in Replay-Nonce",
+            ));
+        }
+        let url = post.url();
+        match jws.protected.url.as_deref() {
+            Some(u) if u == url => {}
+            Some(u) => {
+                return Err(Problem::unauthorized(format!(
+                    "the protected header's url '{u}' is not the request URL '{url}'"
+                )));
+            }
+            None => return Err(Problem::malformed("the protected header has no url")),
+        }
+        let signer = match (&jws.protected.key, form) {
+            (KeyRef::Jwk(_), KeyForm::Kid) => {
+                return Err(Problem::malformed(
+                    "this resource takes requests signed by an account ('kid'), not a 'jwk'",
+                ));
+            }
+            (KeyRef::Kid(_), KeyForm::Jwk) => {
+                return Err(Problem::malformed(
+                    "this resource takes a 'jwk', not an account 'kid'",
+                ));
+            }
+            (KeyRef::Jwk(jwk), _) => {
+                jws.verify(jwk).map_err(jose_problem)?;
+                Signer::Key(jwk.clone())
+            }
+            (KeyRef::Kid(kid), _) => {
+                let prefix = format!("{}{}", post.base, paths::ACCOUNT);
+                let id = kid
+                    .strip_prefix(&prefix)
+                    .filter(|id| !id.is_empty() && !id.contains('/'))
+                    .ok_or_else(|| {
+                        Problem::new(
+                            ProblemType::AccountDoesNotExist,
+                            format!("'{kid}' is not an account URL of this server"),
+                        )
+                    })?;
+                let account = self
+                    .store()
+                    .read()
+                    .account(id)
+                    .map_err(store_problem)?
+                    .ok_or_else(|| {
+                        Problem::new(ProblemType::AccountDoesNotExist, "no such account")
+                    })?;
+                let jwk = account_jwk(&account)?;
+                jws.verify(&jwk).map_err(jose_problem)?;
+                if account.status != AccountStatus::Valid {
+                    return Err(Problem::unauthorized(format!(
+                        "the account is {}",
+                        account.status
+                    )));
+                }
+                Signer::Account(account)
+            }
+        };
+        Ok(Authenticated { jws, signer })
+    }
+
+    pub(crate) fn account_url(base: &str, id: &str) -> String {
+        format!("{base}{}{id}", paths::ACCOUNT)
+    }
+}
+
+/// The key a stored account holds.
+pub(crate) fn account_jwk(account: &Account) -> Result<Jwk, Problem> {
+    let v: Value = serde_json::from_str(&account.jwk)
+        .map_err(|e| Problem::internal(format!("stored account key is not JSON: {e}")))?;
+    Jwk::from_json(&v).map_err(|e| Problem::internal(format!("stored account key: {e}")))
+}
+
+/// `application/jose+json; charset=...` → `application/jose+json`.
+fn media_type(ct: &str) -> String {
+    ct.split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// The account behind a `kid`-signed request.
+pub(crate) fn require_account(auth: &Authenticated) -> Result<&Account, Problem> {
+    match &auth.signer {
+        Signer::Account(a) => Ok(a),
+        Signer::Key(_) => Err(Problem::malformed("this request must be signed by an account")),
+    }
+}
+
+/// The payload of a request that must be POST-as-GET (§6.3).
+pub(crate) fn require_post_as_get(auth: &Authenticated) -> Result<(), Problem> {
+    if auth.jws.is_post_as_get() {
+        Ok(())
+    } else {
+        Err(Problem::malformed(
+            "this resource is read with POST-as-GET: the payload must be empty",
+        ))
+    }
+}
+
+/// The payload as a JSON object (not POST-as-GET).
+pub(crate) fn payload_object(auth: &Authenticated) -> Result<serde_json::Map<String, Value>, Problem> {
+    match auth.jws.payload_json().map_err(jose_problem)? {
+        Value::Object(m) => Ok(m),
+        _ => Err(Problem::malformed("the payload must be a JSON object")),
+    }
+}
+
+/// The ID at the end of `path` after `prefix` (no further slashes, no query).
+pub fn id_after<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
+    let id = path.strip_prefix(prefix)?;
+    let id = id.split('?').next().unwrap_or(id);
+    (!id.is_empty() && !id.contains('/')).then_some(id)
+}
