@@ -16,6 +16,8 @@ mod jws;
 mod spki;
 
 #[cfg(test)]
+mod openssl_tests;
+#[cfg(test)]
 mod test_support;
 
 pub use eab::{EabJws, MacAlg, parse_eab};
