@@ -2,10 +2,14 @@
 
 use std::path::{Path, PathBuf};
 
+use std::net::SocketAddr;
+
 use serde::Deserialize;
 use toml::Spanned;
+use uca_pki::constraints::IpNet;
+use uca_pki::pattern::NamePattern;
 use uca_pki::san::SanTemplate;
-use uca_pki::{KeyType, Profile, SanRules, Subject};
+use uca_pki::{KeyType, Profile, San, SanRules, Subject};
 
 use crate::CaError;
 use crate::toml_file::{ConfigError, ConfigFile, TomlFile};
@@ -23,6 +27,10 @@ pub struct Config {
     pub profile: Profile,
     /// SAN templates applied to every DNS NAME.
     pub san_rules: SanRules,
+    /// `[serve]`: how `uca serve` listens and validates.
+    pub serve: ServeSection,
+    /// `[acme]`: what `uca serve` issues over ACME.
+    pub acme: AcmeSection,
 }
 
 impl Default for Config {
@@ -33,8 +41,60 @@ impl Default for Config {
             days: uca_pki::validity::DEFAULT_LEAF_DAYS,
             profile: Profile::Both,
             san_rules: SanRules::default(),
+            serve: ServeSection::default(),
+            acme: AcmeSection::default(),
         }
     }
+}
+
+/// `[serve]` of `uca.toml`; every field is optional and the command line wins.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServeSection {
+    pub listen: Option<SocketAddr>,
+    /// Names of the server's own certificate.
+    pub server_names: Vec<San>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// DNS server validation asks (`ADDR:PORT`); the system's resolver when unset.
+    pub resolver: Option<SocketAddr>,
+    /// Ranges validation may reach although they are refused by default (loopback, ...).
+    pub allow_validation_to: Vec<IpNet>,
+    /// Ranges validation may not reach although they are allowed by default.
+    pub deny_validation_to: Vec<IpNet>,
+}
+
+/// External account binding policy of `[acme] eab`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EabPolicy {
+    Off,
+    Optional,
+    Required,
+}
+
+impl EabPolicy {
+    pub fn parse(s: &str) -> Option<EabPolicy> {
+        match s {
+            "off" => Some(EabPolicy::Off),
+            "optional" => Some(EabPolicy::Optional),
+            "required" => Some(EabPolicy::Required),
+            _ => None,
+        }
+    }
+}
+
+/// `[acme]` of `uca.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AcmeSection {
+    /// The uca profile of ACME certificates (`both` when unset: components do mutual TLS).
+    pub profile: Option<Profile>,
+    /// Lifetime when an order asks for none.
+    pub days: Option<u32>,
+    /// The longest lifetime an order may ask for.
+    pub max_days: Option<u32>,
+    pub allow: Vec<NamePattern>,
+    pub deny: Vec<NamePattern>,
+    /// `required` by default unless the server listens on loopback only.
+    pub eab: Option<EabPolicy>,
 }
 
 #[derive(Deserialize)]
@@ -46,6 +106,33 @@ struct RawConfig {
     issue: Option<RawIssue>,
     #[serde(default)]
     san: Option<RawSan>,
+    #[serde(default)]
+    serve: Option<RawServe>,
+    #[serde(default)]
+    acme: Option<RawAcme>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServe {
+    listen: Option<Spanned<String>>,
+    server_names: Option<Vec<Spanned<String>>>,
+    tls_cert: Option<Spanned<String>>,
+    tls_key: Option<Spanned<String>>,
+    resolver: Option<Spanned<String>>,
+    allow_validation_to: Option<Vec<Spanned<String>>>,
+    deny_validation_to: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAcme {
+    profile: Option<Spanned<String>>,
+    days: Option<Spanned<i64>>,
+    max_days: Option<Spanned<i64>>,
+    allow: Option<Vec<Spanned<String>>>,
+    deny: Option<Vec<Spanned<String>>>,
+    eab: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -118,6 +205,90 @@ impl Fields<'_> {
     }
 }
 
+impl Fields<'_> {
+    fn socket(&self, v: &Spanned<String>, what: &str) -> Result<SocketAddr, ConfigError> {
+        v.get_ref().parse().map_err(|_| {
+            self.file.at(
+                v,
+                format!("{what} '{}' is not ADDRESS:PORT (e.g. 127.0.0.1:8443, [::1]:53)", v.get_ref()),
+            )
+        })
+    }
+
+    fn nets(&self, v: Option<Vec<Spanned<String>>>) -> Result<Vec<IpNet>, ConfigError> {
+        v.unwrap_or_default()
+            .iter()
+            .map(|n| IpNet::parse(n.get_ref()).map_err(|e| self.file.at(n, e.to_string())))
+            .collect()
+    }
+
+    fn patterns(&self, v: Option<Vec<Spanned<String>>>) -> Result<Vec<NamePattern>, ConfigError> {
+        v.unwrap_or_default()
+            .iter()
+            .map(|p| {
+                NamePattern::parse(p.get_ref()).map_err(|why| {
+                    self.file.at(
+                        p,
+                        format!(
+                            "'{}' is not a name pattern ({why}); use host.example, *.example, 10.0.0.7 or 10.0.0.0/8",
+                            p.get_ref()
+                        ),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    fn serve(&self, raw: RawServe) -> Result<ServeSection, ConfigError> {
+        let path = |v: Option<Spanned<String>>| v.map(|p| PathBuf::from(p.into_inner()));
+        let mut names = Vec::new();
+        for n in raw.server_names.unwrap_or_default() {
+            match San::parse(n.get_ref()) {
+                Ok(san @ (San::Dns(_) | San::Ip(_))) => names.push(san),
+                Ok(_) => return Err(self.file.at(&n, "a server name is a DNS name or an IP address")),
+                Err(e) => return Err(self.file.at(&n, e.reason)),
+            }
+        }
+        if raw.tls_cert.is_some() != raw.tls_key.is_some() {
+            let at = raw.tls_cert.as_ref().or(raw.tls_key.as_ref());
+            return Err(self.file.at_or(at, 0, "tls_cert and tls_key go together"));
+        }
+        Ok(ServeSection {
+            listen: raw.listen.as_ref().map(|l| self.socket(l, "listen")).transpose()?,
+            server_names: names,
+            resolver: raw.resolver.as_ref().map(|r| self.socket(r, "resolver")).transpose()?,
+            allow_validation_to: self.nets(raw.allow_validation_to)?,
+            deny_validation_to: self.nets(raw.deny_validation_to)?,
+            tls_cert: path(raw.tls_cert),
+            tls_key: path(raw.tls_key),
+        })
+    }
+
+    fn acme(&self, raw: RawAcme) -> Result<AcmeSection, ConfigError> {
+        let days = raw.days.as_ref().map(|d| self.days(d)).transpose()?;
+        let max_days = raw.max_days.as_ref().map(|d| self.days(d)).transpose()?;
+        if let (Some(d), Some(m), Some(span)) = (days, max_days, raw.days.as_ref())
+            && d > m
+        {
+            return Err(self.file.at(span, format!("days ({d}) is more than max_days ({m})")));
+        }
+        let eab = match &raw.eab {
+            None => None,
+            Some(e) => Some(EabPolicy::parse(e.get_ref()).ok_or_else(|| {
+                self.file.at(e, format!("eab '{}' is not one of off, optional, required", e.get_ref()))
+            })?),
+        };
+        Ok(AcmeSection {
+            profile: raw.profile.as_ref().map(|p| self.profile(p)).transpose()?,
+            days,
+            max_days,
+            allow: self.patterns(raw.allow)?,
+            deny: self.patterns(raw.deny)?,
+            eab,
+        })
+    }
+}
+
 impl Config {
     pub fn load(path: &Path) -> Result<Config, CaError> {
         let text = std::fs::read_to_string(path).map_err(crate::fsio::io_err("read", path))?;
@@ -165,6 +336,12 @@ impl Config {
             }
             cfg.san_rules = SanRules { templates };
         }
+        if let Some(serve) = raw.serve {
+            cfg.serve = f.serve(serve)?;
+        }
+        if let Some(acme) = raw.acme {
+            cfg.acme = f.acme(acme)?;
+        }
         Ok(cfg)
     }
 
@@ -210,7 +387,21 @@ impl Config {
              # Suffixes work too: \"{{name}}.svc.internal\" makes rmq1 -> rmq1.svc.internal.\n\
              # The NAME is always a SAN, whatever the rules say.\n\
              [san]\n\
-             rules = [{rules}]\n",
+             rules = [{rules}]\n\
+             \n\
+             # `uca serve` (the ACME server). Everything is optional; flags win.\n\
+             # [serve]\n\
+             # listen = \"127.0.0.1:8443\"\n\
+             # server_names = [\"ca.example.internal\"]     # names of its own certificate\n\
+             # resolver = \"10.0.0.53:53\"                   # DNS for validation (default: the system's)\n\
+             # allow_validation_to = [\"127.0.0.0/8\"]        # loopback etc. are refused unless listed\n\
+             # [acme]\n\
+             # profile = \"both\"          # server | client | both\n\
+             # days = 90                   # lifetime when an order asks for none\n\
+             # max_days = 397              # longest lifetime an order may ask for\n\
+             # allow = [\"*.svc.internal\", \"10.0.0.0/8\"]\n\
+             # deny = [\"db.svc.internal\"]\n\
+             # eab = \"required\"          # off | optional | required (default: required unless loopback only)\n",
             name = ca_name,
             key = self.key,
             days = self.days,
@@ -262,5 +453,33 @@ mod tests {
         assert!(matches!(e, CaError::Config(ConfigError { line: 2, .. })), "{e}");
         let e = Config::parse("[san]\nrules = [\"{nme}\"]\n", Path::new("uca.toml")).unwrap_err();
         assert!(e.to_string().contains("nme"));
+    }
+
+    #[test]
+    fn serve_and_acme_sections_parse_with_located_errors() {
+        let text = "[serve]\nlisten = \"127.0.0.1:9443\"\nserver_names = [\"ca.test\", \"10.0.0.1\"]\n\
+                    allow_validation_to = [\"127.0.0.0/8\"]\n[acme]\nprofile = \"server\"\ndays = 30\nmax_days = 90\n\
+                    allow = [\"*.svc.internal\", \"10.0.0.0/8\"]\neab = \"optional\"\n";
+        let cfg = Config::parse(text, Path::new("uca.toml")).unwrap();
+        assert_eq!(cfg.serve.listen, Some("127.0.0.1:9443".parse().unwrap()));
+        assert_eq!(cfg.serve.server_names.len(), 2);
+        assert_eq!(cfg.acme.profile, Some(Profile::Server));
+        assert_eq!((cfg.acme.days, cfg.acme.max_days), (Some(30), Some(90)));
+        assert_eq!(cfg.acme.allow.len(), 2);
+        assert_eq!(cfg.acme.eab, Some(EabPolicy::Optional));
+        for (text, line, needle) in [
+            ("[serve]\nlisten = \"8443\"\n", 2, "ADDRESS:PORT"),
+            ("[serve]\nallow_validation_to = [\"10.0.0.1/8\"]\n", 2, "10.0.0.1/8"),
+            ("[serve]\ntls_cert = \"a.pem\"\n", 2, "go together"),
+            ("[acme]\nallow = [\"a..b\"]\n", 2, "name pattern"),
+            ("[acme]\neab = \"maybe\"\n", 2, "maybe"),
+            ("[acme]\ndays = 100\nmax_days = 90\n", 2, "max_days"),
+            ("[acme]\nbogus = 1\n", 2, "bogus"),
+        ] {
+            let e = Config::parse(text, Path::new("uca.toml")).unwrap_err();
+            let CaError::Config(c) = &e else { panic!("{e}") };
+            assert_eq!(c.line, line, "{text}: {e}");
+            assert!(e.to_string().contains(needle), "{text}: {e}");
+        }
     }
 }

@@ -29,7 +29,7 @@ pub mod toml_file;
 mod verify;
 
 pub use ca::{Ca, Repair};
-pub use config::Config;
+pub use config::{AcmeSection, Config, EabPolicy, ServeSection};
 pub use crl::DEFAULT_CRL_DAYS;
 pub use deploy::{
     ExportFormat, ExportOptions, Exported, ExportedFile, FileMode, FileRole, FormatFile, ModeError,
@@ -40,7 +40,7 @@ pub use init::{InitOptions, InitResult, init};
 pub use intermediate::{INTERMEDIATE, IntermediateOptions};
 pub use issue::{IssueRequest, Issued};
 pub use layout::{CaPaths, IssuedPaths};
-pub use ledger::{CertRecord, Durability, Ledger, LedgerError, Source, Status};
+pub use ledger::{AcmeOrigin, CertRecord, Durability, Ledger, LedgerError, Source, Status};
 pub use renew::{RenewRequest, Renewed};
 pub use revoke::Revoked;
 pub use sign::{CsrRequest, SignedCsr};

@@ -156,3 +156,13 @@ impl Ca {
         self.ledger.maintain()
     }
 }
+
+impl Ca {
+    /// Records a certificate `uca serve` signed for an ACME order: issued at once (the client
+    /// receives it only after this commit), durably.
+    pub fn record_acme(&mut self, record: &CertRecord) -> Result<(), CaError> {
+        self.ledger
+            .insert(std::slice::from_ref(record), Durability::Now)?;
+        self.ledger.maintain()
+    }
+}

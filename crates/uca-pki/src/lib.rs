@@ -12,6 +12,7 @@ pub mod csr;
 pub mod error;
 pub mod inspect;
 pub mod key;
+pub mod pattern;
 pub mod pem;
 pub mod profile;
 pub mod san;

@@ -71,6 +71,41 @@ impl Validity {
     }
 }
 
+impl Validity {
+    /// Exactly `not_before` to `not_after` (an ACME order's window), cut to the issuer's window
+    /// when one is given. Whole seconds.
+    pub fn between(
+        not_before: OffsetDateTime,
+        not_after: OffsetDateTime,
+        issuer: Option<(OffsetDateTime, OffsetDateTime)>,
+    ) -> Result<Validity, crate::PkiError> {
+        let whole = |t: OffsetDateTime| t.replace_nanosecond(0).unwrap_or(t);
+        let (mut not_before, mut not_after) = (whole(not_before), whole(not_after));
+        let mut clamped = false;
+        if let Some((issuer_nb, issuer_na)) = issuer {
+            if not_before < issuer_nb {
+                not_before = issuer_nb;
+            }
+            if not_after > issuer_na {
+                not_after = issuer_na;
+                clamped = true;
+            }
+        }
+        if not_after <= not_before {
+            return Err(crate::PkiError::BadValidity(format!(
+                "the window {} to {} is empty (or outside the issuing CA's life)",
+                display_time(not_before),
+                display_time(not_after)
+            )));
+        }
+        Ok(Validity {
+            not_before,
+            not_after,
+            clamped,
+        })
+    }
+}
+
 /// A time as uca prints it in messages: `2027-01-05 14:03 UTC`.
 pub fn display_time(t: OffsetDateTime) -> String {
     let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");

@@ -217,8 +217,9 @@ impl Acme {
                 && let Some(allow) = &eab_policy
                 && !allow.is_empty()
             {
+                let san = id.san();
                 let allowed = allow.iter().any(|p| {
-                    crate::policy::Pattern::parse(p).is_ok_and(|p| p.matches(id))
+                    crate::policy::NamePattern::parse(p).is_ok_and(|p| p.matches(&san))
                 });
                 if !allowed {
                     why = Some(format!(

@@ -326,4 +326,6 @@ pub trait Ledger {
     fn by_serial(&self, serial: &Serial) -> Result<Option<CertRecord>, CaError>;
     /// Records for a NAME, newest first.
     fn by_name(&self, name: &str) -> Result<Vec<CertRecord>, CaError>;
+    /// The certificate an ACME order obtained, if it reached the ledger.
+    fn by_acme_order(&self, order: &str) -> Result<Option<CertRecord>, CaError>;
 }

@@ -547,6 +547,13 @@ impl Ledger for SqliteLedger {
             .next())
     }
 
+    fn by_acme_order(&self, order: &str) -> Result<Option<CertRecord>, CaError> {
+        Ok(self
+            .query("WHERE acme_order = ?1", &[&order])?
+            .into_iter()
+            .next())
+    }
+
     fn by_name(&self, name: &str) -> Result<Vec<CertRecord>, CaError> {
         self.query(
             "WHERE name = ?1 ORDER BY created_at DESC, rowid DESC",

@@ -1,6 +1,6 @@
 //! Command-line syntax (clap). This file holds the top level; each command group's arguments live
 //! in their own file, in `Command` order: `ca` (init … renew, intermediate, seal, passphrase),
-//! `monitor` (expiring, verify), `deploy` (export, trust, plan, apply), `artifact`, `health`.
+//! `monitor` (expiring, verify), `deploy` (export, trust, plan, apply), `artifact`, `health`, `serve` (serve, acme).
 //! Values stay raw strings; commands parse them into domain types so every error gets uca's
 //! message and hint. `argv` finds the subcommand of a command line clap refused.
 
@@ -10,6 +10,7 @@ pub mod ca;
 pub mod deploy;
 pub mod health;
 pub mod monitor;
+pub mod serve;
 
 use std::path::PathBuf;
 
@@ -97,6 +98,11 @@ pub enum Command {
     /// Endpoint health: Green / Yellow / Red per endpoint, with a forecast
     #[command(subcommand)]
     Health(health::HealthCommand),
+    /// The online issuer: an ACME server (RFC 8555) over this CA and its ledger
+    Serve(serve::ServeArgs),
+    /// The ACME server's accounts, orders and external account keys
+    #[command(subcommand)]
+    Acme(serve::AcmeCommand),
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! One file per command verb; this module dispatches, prints errors and exits with their code.
 
+mod acme;
 mod apply;
 mod artifact;
 mod crl;
@@ -15,6 +16,7 @@ mod plan;
 mod renew;
 mod revoke;
 mod seal;
+mod serve;
 mod show;
 mod sign;
 mod trust;
@@ -85,6 +87,8 @@ pub fn run() -> ExitCode {
         Command::Health(HealthCommand::Check(a)) => {
             health::check::run(a, &settings).map(Code::from)
         }
+        Command::Serve(a) => serve::run(a, &settings).map(ok),
+        Command::Acme(c) => acme::run(c, &settings).map(ok),
     };
     match result {
         Ok(code) => code.into(),

@@ -1,0 +1,175 @@
+//! The CA side of the server: the key unlocked once, and short visits to the CA directory.
+//!
+//! The server never holds the CA lock between requests: each ledger write opens the CA (lock,
+//! repair), writes one durable row, and closes it, so `uca issue`, `uca revoke` and the rest
+//! keep working on the same directory while it runs.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use time::OffsetDateTime;
+use uca_acme::service::{IssueJob, Issued};
+use uca_acme::{Identifier, Problem, ProblemType};
+use uca_ca::{AcmeOrigin, Ca, CaError, CertRecord, Source, Status};
+use uca_pki::crl::RevocationReason;
+use uca_pki::sign::{CaSigner, LeafRequest};
+use uca_pki::validity::{BACKDATE, Validity};
+use uca_pki::{Profile, Serial, Subject};
+
+/// What the server needs of the CA, with the key unlocked.
+pub struct Issuer {
+    dir: PathBuf,
+    signer: CaSigner,
+    /// This CA's certificate and the ones above it, PEM: appended to every leaf.
+    chain_pem: String,
+    subject: Subject,
+    /// The uca profile ACME certificates get (`both` unless `[acme] profile` says otherwise).
+    pub profile: Profile,
+    /// Serializes the server's own visits to the CA directory.
+    visits: Mutex<()>,
+}
+
+/// A revocation refused by the ledger.
+#[derive(Debug)]
+pub enum RevokeRefusal {
+    NotFound,
+    AlreadyRevoked,
+    Failed(String),
+}
+
+fn ledger_problem(e: &CaError) -> Problem {
+    Problem::internal(format!("the CA's ledger could not record it: {e}"))
+}
+
+impl Issuer {
+    /// Takes what the server needs from an open CA and its unlocked key.
+    pub fn new(ca: &Ca, signer: CaSigner, profile: Profile) -> Issuer {
+        Issuer {
+            dir: ca.paths.dir.clone(),
+            signer,
+            chain_pem: ca.chain_pem().to_string(),
+            subject: ca.config.subject.clone(),
+            profile,
+            visits: Mutex::new(()),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn signer(&self) -> &CaSigner {
+        &self.signer
+    }
+
+    pub fn chain_pem(&self) -> &str {
+        &self.chain_pem
+    }
+
+    /// Opens the CA for one write (blocking while a CLI command holds it).
+    pub fn visit<T>(&self, f: impl FnOnce(&mut Ca) -> Result<T, CaError>) -> Result<T, CaError> {
+        let _one = self.visits.lock().unwrap_or_else(|p| p.into_inner());
+        let (mut ca, _repair) = Ca::open(&self.dir, &mut || {})?;
+        f(&mut ca)
+    }
+
+    /// Signs an order's certificate and records it in the ledger, durably, before anyone sees
+    /// it. Blocking: call from a blocking thread.
+    pub fn issue(&self, job: &IssueJob, now: OffsetDateTime) -> Result<Issued, Problem> {
+        let at = |unix: i64| {
+            OffsetDateTime::from_unix_timestamp(unix)
+                .map_err(|_| Problem::malformed("the order's validity window is out of range"))
+        };
+        // Backdated like `uca issue`, so a client with a slow clock accepts it at once.
+        let requested_start = at(job.not_before)?;
+        let start = if job.order.not_before.is_some() {
+            requested_start
+        } else {
+            requested_start - BACKDATE
+        };
+        let validity = Validity::between(start, at(job.not_after)?, Some(self.signer.window()))
+            .map_err(|e| Problem::new(ProblemType::ServerInternal, e.to_string()))?;
+        let sans: Vec<uca_pki::San> = job.order.identifiers.iter().map(Identifier::san).collect();
+        let name = ledger_name(&job.order.identifiers);
+        let cn = match job.order.identifiers.first() {
+            Some(Identifier::Dns(n)) if !n.starts_with("*.") || n.len() <= 64 => Some(n.as_str()),
+            _ => None,
+        };
+        let leaf = LeafRequest {
+            subject: self.subject.with_common_name(cn),
+            sans: sans.clone(),
+            profile: self.profile,
+            validity,
+            serial: Serial::random().map_err(|e| Problem::internal(e.to_string()))?,
+        };
+        let cert = self
+            .signer
+            .sign_leaf_for(&leaf, &job.csr.public_key)
+            .map_err(|e| Problem::new(ProblemType::BadCsr, e.to_string()))?;
+        let mut record = CertRecord::new(
+            &cert,
+            &name,
+            self.profile.as_str(),
+            job.csr.key_type.as_str(),
+            &sans,
+            Source::Acme,
+            Status::Issued,
+            now,
+        );
+        record.acme = Some(AcmeOrigin {
+            account: job.order.account.clone(),
+            order: job.order.id.clone(),
+        });
+        self.visit(|ca| {
+            ca.record_acme(&record)
+        })
+        .map_err(|e| ledger_problem(&e))?;
+        let chain = format!("{}{}", cert.pem, ensure_newline(&self.chain_pem));
+        Ok(Issued {
+            serial: cert.serial.hex(),
+            chain_pem: chain,
+        })
+    }
+
+    /// Revokes a certificate of this CA in the ledger (blocking).
+    pub fn revoke(
+        &self,
+        serial: &Serial,
+        fingerprint: &str,
+        reason: RevocationReason,
+        now: OffsetDateTime,
+    ) -> Result<(), RevokeRefusal> {
+        self.visit(|ca| {
+            let Some(rec) = ca.ledger().by_serial(serial)? else {
+                return Ok(Err(RevokeRefusal::NotFound));
+            };
+            if rec.fingerprint_sha256 != fingerprint || rec.source == Source::Root {
+                return Ok(Err(RevokeRefusal::NotFound));
+            }
+            if rec.status == Status::Revoked {
+                return Ok(Err(RevokeRefusal::AlreadyRevoked));
+            }
+            ca.revoke(&serial.hex(), reason, now)?;
+            Ok(Ok(()))
+        })
+        .unwrap_or_else(|e| Err(RevokeRefusal::Failed(e.to_string())))
+    }
+
+    /// The ledger's certificate for an ACME order, if the ledger has one (crash repair).
+    pub fn issued_for_order(&self, order: &str) -> Result<Option<CertRecord>, CaError> {
+        self.visit(|ca| ca.ledger().by_acme_order(order))
+    }
+}
+
+/// The ledger NAME of an ACME certificate: its first identifier.
+fn ledger_name(ids: &[Identifier]) -> String {
+    ids.first().map(Identifier::value).unwrap_or_default()
+}
+
+fn ensure_newline(s: &str) -> String {
+    if s.ends_with('\n') {
+        s.to_string()
+    } else {
+        format!("{s}\n")
+    }
+}

@@ -1,0 +1,424 @@
+//! HTTP in front of the ACME core: one route per resource, problem documents for every
+//! refusal, `Replay-Nonce` and the directory `Link` on every ACME response. `router(state)`
+//! is a plain tower service, testable without a socket.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use time::OffsetDateTime;
+use uca_acme::service::{ChallengeStep, FinalizeStep, paths};
+use uca_acme::{Acme, Body, Post, Problem, ProblemType, Reply};
+
+use crate::crl::CrlCache;
+use crate::issuer::{Issuer, RevokeRefusal};
+use crate::validate::Validator;
+
+/// Request bodies larger than this are refused before they are read (413).
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// Everything a request may touch.
+pub struct AppState {
+    pub acme: Acme,
+    pub issuer: Issuer,
+    pub validator: Validator,
+    pub crl: CrlCache,
+    /// The base URL when a request carries no usable Host.
+    pub default_base: String,
+}
+
+type Shared = Arc<AppState>;
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+/// The routes.
+pub fn router(state: Shared) -> Router {
+    Router::new()
+        .route(paths::DIRECTORY, get(directory))
+        .route(paths::NEW_NONCE, get(new_nonce).head(new_nonce))
+        .route(paths::NEW_ACCOUNT, post(new_account))
+        .route(paths::NEW_ORDER, post(new_order))
+        .route(paths::REVOKE_CERT, post(revoke_cert))
+        .route(paths::KEY_CHANGE, post(key_change))
+        .route("/acme/acct/{id}", post(account))
+        .route("/acme/acct/{id}/orders", post(orders))
+        .route("/acme/order/{id}", post(order))
+        .route("/acme/order/{id}/finalize", post(finalize))
+        .route("/acme/authz/{id}", post(authz))
+        .route("/acme/chall/{id}", post(challenge))
+        .route("/acme/cert/{id}", post(certificate))
+        .route("/ca.crt", get(ca_chain))
+        .route("/crl", get(crl))
+        .route("/healthz", get(healthz))
+        .route("/acme/{*rest}", any(not_allowed))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// `https://HOST` from the request's Host, if it is a plain host[:port].
+fn base(state: &AppState, headers: &HeaderMap) -> String {
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.len() <= 255
+                && h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b))
+        })
+        .map(|h| format!("https://{}", h.to_ascii_lowercase()))
+        .unwrap_or_else(|| state.default_base.clone())
+}
+
+/// Adds what every ACME response carries.
+fn acme_headers(state: &AppState, base: &str, mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    if let Ok(nonce) = state.acme.nonce(now().unix_timestamp())
+        && let Ok(v) = HeaderValue::from_str(&nonce)
+    {
+        h.insert("replay-nonce", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("<{base}{}>;rel=\"index\"", paths::DIRECTORY)) {
+        h.append(header::LINK, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+fn problem_response(p: &Problem) -> Response {
+    let status = StatusCode::from_u16(p.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut resp = (status, p.to_json().to_string()).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    if let Some(secs) = p.retry_after
+        && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+    {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
+}
+
+fn reply_response(r: Reply) -> Response {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK);
+    let mut resp = match r.body {
+        Body::Json(v) => {
+            let mut resp = (status, v.to_string()).into_response();
+            resp.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            resp
+        }
+        Body::PemChain(pem) => {
+            let mut resp = (status, pem).into_response();
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/pem-certificate-chain"),
+            );
+            resp
+        }
+        Body::Empty => status.into_response(),
+    };
+    let h = resp.headers_mut();
+    if let Some(loc) = r.location.as_deref().and_then(|l| HeaderValue::from_str(l).ok()) {
+        h.insert(header::LOCATION, loc);
+    }
+    for (url, rel) in &r.links {
+        if let Ok(v) = HeaderValue::from_str(&format!("<{url}>;rel=\"{rel}\"")) {
+            h.append(header::LINK, v);
+        }
+    }
+    if let Some(secs) = r.retry_after
+        && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+    {
+        h.insert(header::RETRY_AFTER, v);
+    }
+    resp
+}
+
+fn finish(state: &AppState, base: &str, result: Result<Reply, Problem>) -> Response {
+    let resp = match result {
+        Ok(r) => reply_response(r),
+        Err(p) => problem_response(&p),
+    };
+    acme_headers(state, base, resp)
+}
+
+/// An owned POST, so the core can run on a blocking thread.
+struct OwnedPost {
+    base: String,
+    path: String,
+    body: Bytes,
+    content_type: Option<String>,
+}
+
+impl OwnedPost {
+    fn new(state: &AppState, uri: &Uri, headers: &HeaderMap, body: Bytes) -> OwnedPost {
+        OwnedPost {
+            base: base(state, headers),
+            path: uri
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_else(|| uri.path().to_string()),
+            body,
+            content_type: headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+        }
+    }
+
+    fn post(&self) -> Post<'_> {
+        Post {
+            base: &self.base,
+            path: &self.path,
+            body: &self.body,
+            content_type: self.content_type.as_deref(),
+        }
+    }
+}
+
+/// Runs `f` on a blocking thread (the core writes SQLite, sometimes with fsync).
+async fn blocking<T: Send + 'static>(
+    state: &Shared,
+    f: impl FnOnce(&AppState) -> Result<T, Problem> + Send + 'static,
+) -> Result<T, Problem> {
+    let st = state.clone();
+    tokio::task::spawn_blocking(move || f(&st))
+        .await
+        .unwrap_or_else(|e| Err(Problem::internal(format!("the request handler failed: {e}"))))
+}
+
+fn too_large(body: &Bytes) -> Option<Problem> {
+    (body.len() > MAX_BODY).then(|| {
+        Problem::malformed(format!("the request body exceeds {MAX_BODY} bytes")).with_status(413)
+    })
+}
+
+macro_rules! simple_post {
+    ($name:ident, |$acme:ident, $post:ident, $now:ident $(, $id:ident)?| $call:expr) => {
+        async fn $name(
+            State(state): State<Shared>,
+            $(Path($id): Path<String>,)?
+            uri: Uri,
+            headers: HeaderMap,
+            body: Bytes,
+        ) -> Response {
+            let owned = OwnedPost::new(&state, &uri, &headers, body);
+            let base = owned.base.clone();
+            if let Some(p) = too_large(&owned.body) {
+                return finish(&state, &base, Err(p));
+            }
+            let result = blocking(&state, move |st| {
+                let $acme = &st.acme;
+                let $post = owned.post();
+                let $now = now().unix_timestamp();
+                $call
+            })
+            .await;
+            finish(&state, &base, result)
+        }
+    };
+}
+
+simple_post!(new_account, |acme, post, now| acme.new_account(&post, now));
+simple_post!(new_order, |acme, post, now| acme.new_order(&post, now));
+simple_post!(key_change, |acme, post, now| acme.key_change(&post, now));
+simple_post!(account, |acme, post, now, id| acme.account(&post, &id, now));
+simple_post!(orders, |acme, post, now, id| acme.orders_list(&post, &id, now));
+simple_post!(order, |acme, post, now, id| acme.order(&post, &id, now));
+simple_post!(authz, |acme, post, now, id| acme.authz(&post, &id, now));
+simple_post!(certificate, |acme, post, now, id| acme.certificate(&post, &id, now));
+
+async fn directory(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    let base = base(&state, &headers);
+    let reply = state.acme.directory(&base);
+    finish(&state, &base, Ok(reply))
+}
+
+/// §7.2: HEAD answers 200, GET 204, both with a fresh nonce and `no-store`.
+async fn new_nonce(State(state): State<Shared>, method: Method, headers: HeaderMap) -> Response {
+    let base = base(&state, &headers);
+    let status = if method == Method::HEAD {
+        StatusCode::OK
+    } else {
+        StatusCode::NO_CONTENT
+    };
+    acme_headers(&state, &base, status.into_response())
+}
+
+async fn challenge(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let owned = OwnedPost::new(&state, &uri, &headers, body);
+    let base = owned.base.clone();
+    if let Some(p) = too_large(&owned.body) {
+        return finish(&state, &base, Err(p));
+    }
+    let step = blocking(&state, move |st| {
+        st.acme
+            .challenge(&owned.post(), &id, now().unix_timestamp())
+    })
+    .await;
+    let result = match step {
+        Err(p) => Err(p),
+        Ok(ChallengeStep::Reply(r)) => Ok(r),
+        Ok(ChallengeStep::Validate(job)) => {
+            // Validated inside the POST: clients then see the final status at once instead of
+            // polling (lego waits 5 s for a pending challenge without Retry-After).
+            let outcome = state.validator.validate(&job).await;
+            blocking(&state, move |st| {
+                st.acme
+                    .finish_validation(&job, outcome, now().unix_timestamp())
+            })
+            .await
+        }
+    };
+    finish(&state, &base, result)
+}
+
+async fn finalize(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let owned = OwnedPost::new(&state, &uri, &headers, body);
+    let base = owned.base.clone();
+    if let Some(p) = too_large(&owned.body) {
+        return finish(&state, &base, Err(p));
+    }
+    let result = blocking(&state, move |st| {
+        match st.acme.finalize(&owned.post(), &id, now().unix_timestamp())? {
+            FinalizeStep::Reply(r) => Ok(r),
+            FinalizeStep::Issue(job) => {
+                let outcome = st.issuer.issue(&job, now());
+                st.acme.finish_issue(&job, outcome)
+            }
+        }
+    })
+    .await;
+    finish(&state, &base, result)
+}
+
+async fn revoke_cert(
+    State(state): State<Shared>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let owned = OwnedPost::new(&state, &uri, &headers, body);
+    let base = owned.base.clone();
+    if let Some(p) = too_large(&owned.body) {
+        return finish(&state, &base, Err(p));
+    }
+    let result = blocking(&state, move |st| {
+        let job = st.acme.revoke(&owned.post(), now().unix_timestamp())?;
+        match st.issuer.revoke(
+            &job.cert.serial_value,
+            &job.cert.fingerprint_sha256,
+            job.reason,
+            now(),
+        ) {
+            Ok(()) => {}
+            Err(RevokeRefusal::NotFound) => {
+                return Err(Problem::malformed(
+                    "this CA did not issue that certificate",
+                )
+                .with_status(404));
+            }
+            Err(RevokeRefusal::AlreadyRevoked) => {
+                return Err(Problem::new(
+                    ProblemType::AlreadyRevoked,
+                    "the certificate is already revoked",
+                ));
+            }
+            Err(RevokeRefusal::Failed(why)) => return Err(Problem::internal(why)),
+        }
+        // The CRL follows at once; a failure here is the next refresh's to retry.
+        let _ = st.crl.refresh(&st.issuer, true, now());
+        Ok(Reply {
+            status: 200,
+            location: None,
+            links: Vec::new(),
+            retry_after: None,
+            body: Body::Empty,
+        })
+    })
+    .await;
+    finish(&state, &base, result)
+}
+
+async fn ca_chain(State(state): State<Shared>) -> Response {
+    let mut resp = state.issuer.chain_pem().to_string().into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/pem-certificate-chain"),
+    );
+    resp
+}
+
+async fn crl(State(state): State<Shared>) -> Response {
+    match state.crl.der() {
+        Some(der) => {
+            let mut resp = der.into_response();
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/pkix-crl"),
+            );
+            resp
+        }
+        None => (StatusCode::SERVICE_UNAVAILABLE, "no CRL yet\n").into_response(),
+    }
+}
+
+async fn healthz() -> Response {
+    (StatusCode::OK, "ok\n").into_response()
+}
+
+/// A known ACME path with the wrong method (405), or an unknown one (404).
+async fn not_allowed(State(state): State<Shared>, method: Method, headers: HeaderMap) -> Response {
+    let base = base(&state, &headers);
+    let p = if method == Method::GET {
+        Problem::malformed("ACME resources are read with POST-as-GET (RFC 8555 §6.3)")
+            .with_status(405)
+    } else {
+        Problem::not_found()
+    };
+    let mut resp = finish(&state, &base, Err(p));
+    if method == Method::GET {
+        resp.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    }
+    resp
+}
+
+async fn not_found() -> Response {
+    problem_response(&Problem::not_found())
+}
+
+/// One log line per request: method, path, status, milliseconds (never a body or header
+/// value, so never a secret).
+pub fn log_line(method: &Method, path: &str, status: StatusCode, started: Instant) -> String {
+    format!(
+        "{} {} {} {} {:.1}ms",
+        OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        method,
+        path,
+        status.as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0
+    )
+}

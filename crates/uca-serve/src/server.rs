@@ -1,0 +1,199 @@
+//! The listening loop: TLS on every connection, HTTP/1.1, one log line per request, background
+//! upkeep (CRL, the server's own certificate, nonces), and a drain on SIGTERM/SIGINT.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::Request;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+use tower_layer_free::log_requests;
+
+use crate::router::AppState;
+use crate::tls::{CertSource, ServerCert};
+
+/// How long a client has to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long in-flight requests get after SIGTERM.
+const DRAIN: Duration = Duration::from_secs(10);
+/// How often the CRL and the server's certificate are looked after.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Why the server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Tls(#[from] crate::tls::TlsError),
+}
+
+/// Serves until SIGTERM or SIGINT, then drains in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    cert: Arc<ServerCert>,
+    cert_source: CertSource,
+    on_log: Arc<dyn Fn(String) + Send + Sync>,
+) -> Result<(), ServeError> {
+    let acceptor = TlsAcceptor::from(Arc::new(cert.server_config()?));
+    let app = crate::router::router(state.clone());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let upkeep = tokio::spawn(upkeep(state.clone(), cert.clone(), cert_source, on_log.clone(), stop_rx.clone()));
+    let mut connections = tokio::task::JoinSet::new();
+    let mut shutdown = Box::pin(shutdown_signal());
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let Ok((tcp, peer)) = accepted else { continue };
+                let acceptor = acceptor.clone();
+                let app = app.clone();
+                let log = on_log.clone();
+                let mut stop = stop_rx.clone();
+                connections.spawn(async move {
+                    let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await else {
+                        return;
+                    };
+                    let service = TowerToHyperService::new(log_requests(app, log, peer));
+                    let builder = auto::Builder::new(TokioExecutor::new());
+                    let conn = builder.serve_connection(TokioIo::new(tls), service);
+                    tokio::pin!(conn);
+                    tokio::select! {
+                        _ = conn.as_mut() => {}
+                        _ = stop.changed() => {
+                            conn.as_mut().graceful_shutdown();
+                            let _ = conn.await;
+                        }
+                    }
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    on_log("stopping: draining in-flight requests".into());
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(DRAIN, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    upkeep.abort();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
+
+/// CRL re-signing, the server certificate's renewal, expired nonces.
+async fn upkeep(
+    state: Arc<AppState>,
+    cert: Arc<ServerCert>,
+    source: CertSource,
+    log: Arc<dyn Fn(String) + Send + Sync>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(UPKEEP_EVERY) => {}
+            _ = stop.changed() => return,
+        }
+        let st = state.clone();
+        let c = cert.clone();
+        let src = source.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let now = time::OffsetDateTime::now_utc();
+            st.acme.sweep_nonces(now.unix_timestamp());
+            let crl = st.crl.refresh(&st.issuer, false, now).map_err(|e| format!("CRL: {e}"))?;
+            let renewed = c.renew_if_due(&src, &st.issuer, now).map_err(|e| format!("server certificate: {e}"))?;
+            Ok::<_, String>((crl, renewed))
+        })
+        .await;
+        match result {
+            Ok(Ok((crl, renewed))) => {
+                if crl {
+                    log("published a new CRL".into());
+                }
+                if renewed {
+                    log(format!("renewed the server certificate (valid until {})", cert.not_after()));
+                }
+            }
+            Ok(Err(why)) => log(format!("upkeep failed, will retry: {why}")),
+            Err(e) => log(format!("upkeep failed, will retry: {e}")),
+        }
+    }
+}
+
+/// Request logging without extra middleware crates.
+mod tower_layer_free {
+    use super::*;
+    use std::convert::Infallible;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    #[derive(Clone)]
+    pub struct Logged {
+        app: Router,
+        log: Arc<dyn Fn(String) + Send + Sync>,
+        peer: SocketAddr,
+    }
+
+    pub fn log_requests(app: Router, log: Arc<dyn Fn(String) + Send + Sync>, peer: SocketAddr) -> Logged {
+        Logged { app, log, peer }
+    }
+
+    impl tower_service::Service<Request<hyper::body::Incoming>> for Logged {
+        type Response = axum::response::Response;
+        type Error = Infallible;
+        type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+        fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, req: Request<hyper::body::Incoming>) -> Self::Future {
+            let started = Instant::now();
+            let method = req.method().clone();
+            let path = req.uri().path().to_string();
+            let log = self.log.clone();
+            let peer = self.peer;
+            let req = req.map(Body::new);
+            let mut app = self.app.clone();
+            Box::pin(async move {
+                let resp = match tower_service::Service::call(&mut app, req).await {
+                    Ok(r) => r,
+                    Err(never) => match never {},
+                };
+                log(format!(
+                    "{} {}",
+                    peer.ip(),
+                    crate::router::log_line(&method, &path, resp.status(), started)
+                ));
+                Ok(resp)
+            })
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! `uca serve`
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+use uca_acme::policy::NamePolicy;
+use uca_acme::{Acme, AcmeSettings, EabMode, Store};
+use uca_ca::EabPolicy;
+use uca_pki::constraints::IpNet;
+use uca_pki::{Profile, San};
+use uca_serve::{AppState, CertSource, Issuer, NetPolicy, ServerCert, ValidationSettings, Validator};
+
+use crate::cli::serve::ServeArgs;
+use crate::commands::{open_ca, unlock};
+use crate::exit::CliError;
+use crate::output::note;
+use crate::settings::Settings;
+
+/// Where the server listens when neither `--listen` nor `[serve] listen` says.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
+
+fn usage(message: String, hint: &str) -> CliError {
+    CliError::usage(message, Some(hint.to_string()))
+}
+
+fn parse_socket(value: &str, flag: &str) -> Result<SocketAddr, CliError> {
+    value.parse().map_err(|_| {
+        usage(
+            format!("{flag} '{value}' is not ADDRESS:PORT"),
+            "e.g. 127.0.0.1:8443, 0.0.0.0:443 or [::1]:8443",
+        )
+    })
+}
+
+pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
+    let ca = open_ca(settings)?;
+    let cfg = ca.config.clone();
+    let listen = match (&args.listen, cfg.serve.listen) {
+        (Some(l), _) => parse_socket(l, "--listen")?,
+        (None, Some(l)) => l,
+        (None, None) => parse_socket(DEFAULT_LISTEN, "--listen")?,
+    };
+    let eab = match (&args.eab, cfg.acme.eab) {
+        (Some(e), _) => EabPolicy::parse(e).ok_or_else(|| {
+            usage(format!("--eab '{e}' is not a mode"), "use off, optional or required")
+        })?,
+        (None, Some(e)) => e,
+        // Anyone who can reach an issuer should not be able to enroll by default.
+        (None, None) if listen.ip().is_loopback() => EabPolicy::Off,
+        (None, None) => EabPolicy::Required,
+    };
+    let profile = match (&args.profile, cfg.acme.profile) {
+        (Some(p), _) => p.parse::<Profile>().map_err(|_| {
+            usage(format!("--profile '{p}' is not a profile"), "use server, client or both")
+        })?,
+        (None, Some(p)) => p,
+        (None, None) => Profile::Both,
+    };
+    if profile == Profile::CodeSigning {
+        return Err(usage(
+            "ACME certificates are for TLS; the code-signing profile is not offered".into(),
+            "use --profile server, client or both",
+        ));
+    }
+    let defaults = AcmeSettings::default();
+    let max_days = args.max_days.or(cfg.acme.max_days).unwrap_or(defaults.max_days);
+    let days = args.days.or(cfg.acme.days).unwrap_or(defaults.default_days.min(max_days));
+    if days == 0 || days > max_days {
+        return Err(usage(
+            format!("--days {days} must be between 1 and --max-days ({max_days})"),
+            "lower --days or raise --max-days",
+        ));
+    }
+    let mut names = Vec::new();
+    for n in &args.server_names {
+        match San::parse(n) {
+            Ok(san @ (San::Dns(_) | San::Ip(_))) => names.push(san),
+            _ => {
+                return Err(usage(
+                    format!("--server-name '{n}' is not a DNS name or IP address"),
+                    "e.g. --server-name ca.internal --server-name 10.0.0.5",
+                ));
+            }
+        }
+    }
+    if names.is_empty() {
+        names = cfg.serve.server_names.clone();
+    }
+    if names.is_empty() {
+        names = default_server_names(listen.ip());
+    }
+    let mut allow = cfg.serve.allow_validation_to.clone();
+    for c in &args.allow_validation_to {
+        allow.push(IpNet::parse(c).map_err(|e| {
+            usage(format!("--allow-validation-to: {e}"), "e.g. --allow-validation-to 127.0.0.0/8")
+        })?);
+    }
+    let resolver = match (&args.resolver, cfg.serve.resolver) {
+        (Some(r), _) => Some(parse_socket(r, "--resolver")?),
+        (None, r) => r,
+    };
+    let cert_source = match (&args.tls_cert, &args.tls_key, &cfg.serve.tls_cert, &cfg.serve.tls_key) {
+        (Some(c), Some(k), _, _) | (None, None, Some(c), Some(k)) => CertSource::Files {
+            cert: c.clone(),
+            key: k.clone(),
+        },
+        _ => CertSource::ThisCa {
+            names: names.clone(),
+            key_type: cfg.key,
+        },
+    };
+
+    let signer = unlock(&ca, &args.passphrase, settings)?;
+    let store_path = Store::path_in(&ca.paths.dir);
+    let store = Store::open(&store_path).map_err(store_error)?;
+    let acme_settings = AcmeSettings {
+        eab: match eab {
+            EabPolicy::Off => EabMode::Off,
+            EabPolicy::Optional => EabMode::Optional,
+            EabPolicy::Required => EabMode::Required,
+        },
+        policy: NamePolicy {
+            allow: cfg.acme.allow.clone(),
+            deny: cfg.acme.deny.clone(),
+        },
+        constraints: signer.constraints().cloned(),
+        default_days: days,
+        max_days,
+        ..defaults
+    };
+    let acme = Acme::new(acme_settings, store);
+    let issuer = Issuer::new(&ca, signer, profile);
+    // From here on the CA lock is taken only for one write at a time.
+    drop(ca);
+    let (finished, reopened) = acme
+        .repair(|order| {
+            issuer
+                .issued_for_order(&order.id)
+                .ok()
+                .flatten()
+                .map(|rec| uca_acme::service::Issued {
+                    serial: rec.serial.hex(),
+                    chain_pem: format!("{}{}", rec.cert_pem, issuer.chain_pem()),
+                })
+        })
+        .map_err(|p| CliError::failure(format!("repairing ACME orders failed: {p}"), None))?;
+    if finished + reopened > 0 {
+        note(format!(
+            "repaired orders interrupted by a crash: {finished} completed from the ledger, {reopened} ready to finalize again"
+        ));
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::failure(format!("cannot start the async runtime: {e}"), None))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+            CliError::failure(
+                format!("cannot listen on {listen}: {e}"),
+                Some("pick a free port with --listen, or stop what holds this one".into()),
+            )
+        })?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| CliError::failure(format!("cannot read the bound address: {e}"), None))?;
+        let validator = Validator::new(ValidationSettings {
+            net: NetPolicy {
+                allow,
+                deny: cfg.serve.deny_validation_to.clone(),
+                own: vec![bound],
+            },
+            resolver,
+            http01_port: args.insecure_http01_port.unwrap_or(80),
+            tlsalpn01_port: args.insecure_tlsalpn01_port.unwrap_or(443),
+            ..ValidationSettings::default()
+        })
+        .map_err(|e| CliError::failure(e.to_string(), None))?;
+        let now = OffsetDateTime::now_utc();
+        let cert = ServerCert::obtain(&cert_source, &issuer, now)
+            .map_err(|e| CliError::failure(e.to_string(), Some("check --tls-cert/--tls-key, or drop them to let the CA issue the server's certificate".into())))?;
+        let host = match names.first() {
+            Some(San::Dns(n)) => n.clone(),
+            _ => match bound.ip() {
+                IpAddr::V6(v6) => format!("[{v6}]"),
+                v4 => v4.to_string(),
+            },
+        };
+        let base = format!("https://{host}:{}", bound.port());
+        let state = Arc::new(AppState {
+            acme,
+            issuer,
+            validator,
+            crl: Default::default(),
+            default_base: base.clone(),
+        });
+        let st = state.clone();
+        tokio::task::spawn_blocking(move || st.crl.refresh(&st.issuer, true, OffsetDateTime::now_utc()))
+            .await
+            .map_err(|e| CliError::failure(e.to_string(), None))??;
+        note(format!("uca serve: listening on {bound}"));
+        note(format!("ACME directory: {base}/acme/directory"));
+        note(format!(
+            "trust anchor: {} (also at {base}/ca.crt); CRL at {base}/crl",
+            uca_ca::CaPaths::new(state.issuer.dir()).root_cert().display()
+        ));
+        note(format!(
+            "external account binding: {}; certificates: profile {}, {days} days (at most {max_days})",
+            state.acme.settings.eab.as_str(),
+            profile
+        ));
+        let log: Arc<dyn Fn(String) + Send + Sync> = Arc::new(|line| eprintln!("{line}"));
+        uca_serve::serve(listener, state, Arc::new(cert), cert_source, log)
+            .await
+            .map_err(|e| CliError::failure(e.to_string(), None))
+    })
+}
+
+/// The listen address (unless it is a wildcard) and `localhost`.
+fn default_server_names(ip: IpAddr) -> Vec<San> {
+    let mut names = Vec::new();
+    if !ip.is_unspecified() {
+        names.push(San::Ip(ip));
+    }
+    names.push(San::Dns("localhost".into()));
+    names
+}
+
+pub(crate) fn store_error(e: uca_acme::store::StoreError) -> CliError {
+    CliError::failure(
+        format!("ACME store: {e}"),
+        Some("acme.sqlite lives in the CA directory; check its permissions and free space".into()),
+    )
+}
