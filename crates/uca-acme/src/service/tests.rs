@@ -517,6 +517,22 @@ impl Ossl {
         key
     }
 
+    /// An RSA key of `bits` (PEM).
+    fn rsa_key(&self, bits: u32) -> PathBuf {
+        let key = self.fresh("rsa.pem");
+        let bits = format!("rsa_keygen_bits:{bits}");
+        run(&[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            &bits,
+            "-out",
+            s(&key),
+        ]);
+        key
+    }
+
     /// The OpenSSL key as a JWS signing key.
     fn test_key(&self, key: &Path) -> TestKey {
         let der = run(&[
@@ -1259,6 +1275,10 @@ fn finalize_refuses_bad_csrs_and_leaves_the_order_ready() {
             "a CN only, two names ordered",
             ossl.csr_with(&fresh, Some("app.test"), &[]),
         ),
+        (
+            "an RSA-1024 key",
+            ossl.csr_with(&ossl.rsa_key(1024), Some("app.test"), &both),
+        ),
     ];
     for (what, csr) in &cases {
         expect_problem(env.finalize(&c, &order, &csr.der), ProblemType::BadCsr, 400);
@@ -1678,6 +1698,99 @@ fn an_external_keys_allow_list_limits_the_names_of_its_accounts() {
     // An account without a binding is not limited by it.
     let free = env.register(TestKey::p256());
     env.order_names(&free, &["web.other.test"]);
+}
+
+#[test]
+fn names_outside_the_cas_name_constraints_are_rejected() {
+    let env = Env::with(AcmeSettings {
+        eab: EabMode::Off,
+        constraints: Some(uca_pki::constraints::NameConstraints {
+            permitted_dns: vec!["corp.test".into()],
+            permitted_ip: vec![uca_pki::constraints::IpNet::parse("10.0.0.0/8").unwrap()],
+            excluded_dns: vec!["secret.corp.test".into()],
+            excluded_ip: Vec::new(),
+        }),
+        ..AcmeSettings::default()
+    });
+    let c = env.register(TestKey::p256());
+    let before = env.snapshot();
+    let payload = json!({"identifiers": [
+        {"type": "dns", "value": "www.corp.test"},
+        {"type": "dns", "value": "www.example.test"},
+        {"type": "dns", "value": "db.secret.corp.test"},
+        // A wildcard whose names would reach into the excluded subtree.
+        {"type": "dns", "value": "*.corp.test"},
+        {"type": "ip", "value": "192.0.2.1"},
+    ]});
+    let p = expect_problem(
+        env.new_order(&c, &payload),
+        ProblemType::RejectedIdentifier,
+        400,
+    );
+    let mut refused: Vec<String> = p.subproblems.iter().map(|s| s.identifier.value()).collect();
+    refused.sort();
+    assert_eq!(
+        refused,
+        [
+            "*.corp.test",
+            "192.0.2.1",
+            "db.secret.corp.test",
+            "www.example.test"
+        ]
+    );
+    assert_eq!(env.snapshot(), before);
+    env.order_names(&c, &["www.corp.test", "*.www.corp.test", "10.0.0.7"]);
+}
+
+#[test]
+fn an_account_whose_external_key_was_removed_cannot_order() {
+    let env = Env::with(AcmeSettings {
+        eab: EabMode::Required,
+        ..AcmeSettings::default()
+    });
+    env.add_eab("gone", &[]);
+    let mut c = Client::new(TestKey::p256());
+    let binding = eab_binding("gone", EAB_KEY, &c.key.jwk_json());
+    c.kid = env
+        .new_account(&c, &json!({"externalAccountBinding": binding}))
+        .unwrap()
+        .location;
+    env.acme
+        .store()
+        .write(Commit::Durable, |tx| tx.remove_eab("gone"))
+        .unwrap();
+    let before = env.snapshot();
+    expect_problem(
+        env.new_order(
+            &c,
+            &json!({"identifiers": [{"type": "dns", "value": "app.test"}]}),
+        ),
+        ProblemType::Unauthorized,
+        403,
+    );
+    assert_eq!(env.snapshot(), before);
+}
+
+#[test]
+fn the_directory_names_every_resource() {
+    let env = Env::with(AcmeSettings::default());
+    let r = env.acme.directory(BASE);
+    assert_eq!(r.status, 200);
+    let doc = json_of(&r);
+    for (field, path) in [
+        ("newNonce", paths::NEW_NONCE),
+        ("newAccount", paths::NEW_ACCOUNT),
+        ("newOrder", paths::NEW_ORDER),
+        ("revokeCert", paths::REVOKE_CERT),
+        ("keyChange", paths::KEY_CHANGE),
+    ] {
+        assert_eq!(doc[field], format!("{BASE}{path}"), "{field}");
+    }
+    assert_eq!(doc["meta"]["externalAccountRequired"], true);
+    assert_eq!(
+        json_of(&Env::new().acme.directory(BASE))["meta"]["externalAccountRequired"],
+        false
+    );
 }
 
 // ======================================================================== 11. EAB
