@@ -18,7 +18,7 @@ mod spki;
 #[cfg(test)]
 mod openssl_tests;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
 pub use eab::{EabJws, MacAlg, parse_eab};
 pub use error::JoseError;

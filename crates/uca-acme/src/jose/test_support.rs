@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::{Alg, Jwk, b64_encode};
 
 /// A signing key of one of the kinds ACME accepts.
-pub(super) enum TestKey {
+pub(crate) enum TestKey {
     /// An ECDSA key and the algorithm it signs with.
     Ec(EcdsaKeyPair, Alg),
     /// One RSA-2048 key shared by all tests (generating one takes a while).
@@ -20,32 +20,32 @@ pub(super) enum TestKey {
 }
 
 impl TestKey {
-    pub(super) fn p256() -> TestKey {
+    pub(crate) fn p256() -> TestKey {
         let pair = EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
         TestKey::Ec(pair, Alg::Es256)
     }
 
-    pub(super) fn p384() -> TestKey {
+    pub(crate) fn p384() -> TestKey {
         let pair = EcdsaKeyPair::generate(&signature::ECDSA_P384_SHA384_FIXED_SIGNING).unwrap();
         TestKey::Ec(pair, Alg::Es384)
     }
 
-    pub(super) fn p521() -> TestKey {
+    pub(crate) fn p521() -> TestKey {
         let pair = EcdsaKeyPair::generate(&signature::ECDSA_P521_SHA512_FIXED_SIGNING).unwrap();
         TestKey::Ec(pair, Alg::Es512)
     }
 
-    pub(super) fn ed25519() -> TestKey {
+    pub(crate) fn ed25519() -> TestKey {
         TestKey::Ed(Ed25519KeyPair::generate().unwrap())
     }
 
-    pub(super) fn rsa() -> TestKey {
+    pub(crate) fn rsa() -> TestKey {
         static KEY: OnceLock<RsaKeyPair> = OnceLock::new();
         TestKey::Rsa(KEY.get_or_init(|| RsaKeyPair::generate(KeySize::Rsa2048).unwrap()))
     }
 
     /// The algorithm tests sign with by default.
-    pub(super) fn alg(&self) -> Alg {
+    pub(crate) fn alg(&self) -> Alg {
         match self {
             TestKey::Ec(_, alg) => *alg,
             TestKey::Rsa(_) => Alg::Rs256,
@@ -54,7 +54,7 @@ impl TestKey {
     }
 
     /// The public JWK, built from the raw public key (not through `Jwk`).
-    pub(super) fn jwk_json(&self) -> Value {
+    pub(crate) fn jwk_json(&self) -> Value {
         match self {
             TestKey::Ec(pair, alg) => {
                 let point = pair.public_key().as_ref();
@@ -93,12 +93,12 @@ impl TestKey {
         }
     }
 
-    pub(super) fn jwk(&self) -> Jwk {
+    pub(crate) fn jwk(&self) -> Jwk {
         Jwk::from_json(&self.jwk_json()).unwrap()
     }
 
     /// Signs `msg` with `alg`, which must fit the key type (the hash follows the alg for RSA).
-    pub(super) fn sign(&self, alg: Alg, msg: &[u8]) -> Vec<u8> {
+    pub(crate) fn sign(&self, alg: Alg, msg: &[u8]) -> Vec<u8> {
         let rng = SystemRandom::new();
         match self {
             TestKey::Ec(pair, own) => {
@@ -129,7 +129,7 @@ impl TestKey {
 
 /// A flattened JWS body from a protected header (any JSON value, so tests can send non-objects),
 /// a payload and a signing function over the signing input.
-pub(super) fn jws_with(
+pub(crate) fn jws_with(
     protected: &Value,
     payload: &[u8],
     sign: impl FnOnce(&[u8]) -> Vec<u8>,
@@ -143,7 +143,7 @@ pub(super) fn jws_with(
 /// A flattened JWS signed by `key` with `alg` (which the header also names unless the test
 /// overrode "alg" in `extra`). The header has "nonce", "url" and "jwk", then `extra` merged in
 /// (a null value removes a member).
-pub(super) fn signed(key: &TestKey, alg: Alg, extra: Value, payload: &[u8]) -> Value {
+pub(crate) fn signed(key: &TestKey, alg: Alg, extra: Value, payload: &[u8]) -> Value {
     let mut header = json!({
         "alg": alg.as_str(),
         "nonce": "bm9uY2U",
@@ -155,7 +155,7 @@ pub(super) fn signed(key: &TestKey, alg: Alg, extra: Value, payload: &[u8]) -> V
 }
 
 /// Sets each member of `extra` in `target`; a null removes it.
-pub(super) fn merge(target: &mut Value, extra: Value) {
+pub(crate) fn merge(target: &mut Value, extra: Value) {
     let (Some(t), Value::Object(e)) = (target.as_object_mut(), extra) else {
         panic!("merge needs two objects")
     };
@@ -169,12 +169,12 @@ pub(super) fn merge(target: &mut Value, extra: Value) {
 }
 
 /// The body bytes of a JWS value.
-pub(super) fn body(v: &Value) -> Vec<u8> {
+pub(crate) fn body(v: &Value) -> Vec<u8> {
     serde_json::to_vec(v).unwrap()
 }
 
 /// One DER TLV with a short or long length: (tag, content, rest). Test-only, trusts its input.
-pub(super) fn der_read(input: &[u8]) -> (u8, &[u8], &[u8]) {
+pub(crate) fn der_read(input: &[u8]) -> (u8, &[u8], &[u8]) {
     let tag = input[0];
     let (len, header) = match input[1] {
         l if l < 0x80 => (usize::from(l), 2),
@@ -190,13 +190,13 @@ pub(super) fn der_read(input: &[u8]) -> (u8, &[u8], &[u8]) {
 }
 
 /// A DER INTEGER's content as an unsigned magnitude.
-pub(super) fn strip_zeros(int: &[u8]) -> &[u8] {
+pub(crate) fn strip_zeros(int: &[u8]) -> &[u8] {
     let skip = int.iter().take_while(|b| **b == 0).count();
     &int[skip..]
 }
 
 /// Left-pads a big-endian number to `len` octets.
-pub(super) fn pad_to(bytes: &[u8], len: usize) -> Vec<u8> {
+pub(crate) fn pad_to(bytes: &[u8], len: usize) -> Vec<u8> {
     let mut out = vec![0; len - bytes.len()];
     out.extend_from_slice(bytes);
     out

@@ -8,6 +8,7 @@ mod authz;
 mod order;
 mod render;
 mod revoke;
+#[cfg(test)] mod tests;
 
 use std::sync::{Mutex, MutexGuard};
 
