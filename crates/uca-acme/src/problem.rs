@@ -99,6 +99,8 @@ pub struct Problem {
     pub status: Option<u16>,
     /// Seconds for a `Retry-After` header (rate limits, validation still running).
     pub retry_after: Option<u64>,
+    /// A `Location` header (the account that holds a key, §7.3.5).
+    pub location: Option<String>,
 }
 
 /// A problem about one identifier.
@@ -118,6 +120,7 @@ impl Problem {
             algorithms: None,
             status: None,
             retry_after: None,
+            location: None,
         }
     }
 

@@ -624,17 +624,21 @@ impl Tx<'_> {
 
     /// Whether `account` holds a valid, unexpired authorization for `identifier` (revocation
     /// by an account that controls all of a certificate's names, §7.6).
+    /// A wildcard name needs a valid wildcard authorization (proven by dns-01), not one for
+    /// the bare domain.
     pub fn holds_valid_authz(
         &self,
         account: &str,
         identifier: &Identifier,
         now: i64,
     ) -> Result<bool, StoreError> {
+        let target = identifier.authorization_target();
         Ok(self
             .conn
             .query_row(
-                "SELECT 1 FROM authzs WHERE account = ?1 AND identifier = ?2 AND status = 'valid' AND expires > ?3 LIMIT 1",
-                params![account, identifier.to_stored(), now],
+                "SELECT 1 FROM authzs WHERE account = ?1 AND identifier = ?2 AND wildcard = ?3 \
+                 AND status = 'valid' AND expires > ?4 LIMIT 1",
+                params![account, target.to_stored(), i64::from(identifier.is_wildcard()), now],
                 |_| Ok(()),
             )
             .optional()?
@@ -654,6 +658,15 @@ impl Tx<'_> {
         self.conn.execute(
             "UPDATE authzs SET status = 'deactivated' WHERE account = ?1 AND status = 'pending'",
             params![account],
+        )?;
+        Ok(())
+    }
+
+    /// Invalidates an account's orders that are not finished (on account deactivation).
+    pub fn fail_open_orders(&self, account: &str, problem_json: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE orders SET status = 'invalid', error = ?2 WHERE account = ?1 AND status IN ('pending', 'ready')",
+            params![account, problem_json],
         )?;
         Ok(())
     }

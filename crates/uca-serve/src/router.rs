@@ -103,6 +103,9 @@ fn problem_response(p: &Problem) -> Response {
     {
         resp.headers_mut().insert(header::RETRY_AFTER, v);
     }
+    if let Some(loc) = p.location.as_deref().and_then(|l| HeaderValue::from_str(l).ok()) {
+        resp.headers_mut().insert(header::LOCATION, loc);
+    }
     resp
 }
 

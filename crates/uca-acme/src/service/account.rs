@@ -64,6 +64,13 @@ impl Acme {
             .account_by_thumbprint(&thumbprint)
             .map_err(store_problem)?
         {
+            if existing.status != AccountStatus::Valid {
+                return Err(Problem::unauthorized(format!(
+                    "the account of this key is {}; register with a new key",
+                    existing.status
+                ))
+                .with_status(401));
+            }
             // §7.3.1: the existing account, whatever else the request says.
             let url = Self::account_url(post.base, &existing.id);
             return Ok(Reply::json(200, render::account(post.base, &existing)).at(url));
@@ -115,7 +122,12 @@ impl Acme {
         match inserted.map_err(store_problem)? {
             Ok(()) => {
                 let url = Self::account_url(post.base, &account.id);
-                Ok(Reply::json(201, render::account(post.base, &account)).at(url))
+                let mut doc = render::account(post.base, &account);
+                // §7.3.4: the reply carries the binding as the request sent it.
+                if let Some(binding) = payload.get("externalAccountBinding") {
+                    doc["externalAccountBinding"] = binding.clone();
+                }
+                Ok(Reply::json(201, doc).at(url))
             }
             Err(existing) => {
                 let url = Self::account_url(post.base, &existing.id);
@@ -184,6 +196,10 @@ impl Acme {
                 if deactivate {
                     tx.set_account_status(&id_owned, AccountStatus::Deactivated)?;
                     tx.deactivate_pending_authzs(&id_owned)?;
+                    let doc = Problem::unauthorized("the account was deactivated")
+                        .to_json()
+                        .to_string();
+                    tx.fail_open_orders(&id_owned, &doc)?;
                 }
                 Ok(())
             })
@@ -271,10 +287,8 @@ impl Acme {
                 let mut p = Problem::malformed("another account already uses the new key")
                     .with_status(409);
                 if !holder.is_empty() {
-                    p.detail = format!(
-                        "the new key belongs to another account: {}",
-                        Self::account_url(post.base, &holder)
-                    );
+                    // §7.3.5: the URL of the account holding the key, in Location.
+                    p.location = Some(Self::account_url(post.base, &holder));
                 }
                 Err(p)
             }

@@ -187,23 +187,37 @@ impl Acme {
         let authz = &job.authz;
         self.store()
             .write(Commit::Lazy, |tx| {
+                // Deactivated, invalid and valid are final (§7.1.6): a validation finishing after
+                // the authorization moved on records its own outcome and nothing more.
+                let still_pending = tx
+                    .authz(&authz.id)?
+                    .is_some_and(|a| a.status == AuthzStatus::Pending);
                 match &outcome {
                     Ok(()) => {
                         tx.finish_challenge(&ch.id, ChallengeStatus::Valid, Some(now), None)?;
-                        tx.set_authz_status(&authz.id, AuthzStatus::Valid)?;
-                        let all_valid = tx
-                            .authzs_of_order(&authz.order)?
-                            .iter()
-                            .all(|a| a.status == AuthzStatus::Valid);
-                        if all_valid {
-                            tx.move_order(&authz.order, OrderStatus::Pending, OrderStatus::Ready)?;
+                        if still_pending {
+                            tx.set_authz_status(&authz.id, AuthzStatus::Valid)?;
+                            let all_valid = tx
+                                .authzs_of_order(&authz.order)?
+                                .iter()
+                                .all(|a| a.status == AuthzStatus::Valid);
+                            if all_valid {
+                                tx.move_order(&authz.order, OrderStatus::Pending, OrderStatus::Ready)?;
+                            }
                         }
                     }
                     Err(p) => {
                         let doc = p.to_json().to_string();
                         tx.finish_challenge(&ch.id, ChallengeStatus::Invalid, None, Some(&doc))?;
-                        tx.set_authz_status(&authz.id, AuthzStatus::Invalid)?;
-                        tx.fail_order(&authz.order, &doc)?;
+                        if still_pending {
+                            tx.set_authz_status(&authz.id, AuthzStatus::Invalid)?;
+                            if tx
+                                .order(&authz.order)?
+                                .is_some_and(|o| o.status == OrderStatus::Pending)
+                            {
+                                tx.fail_order(&authz.order, &doc)?;
+                            }
+                        }
                     }
                 }
                 Ok(())

@@ -345,10 +345,12 @@ impl Acme {
                 let jwk = account_jwk(&account)?;
                 jws.verify(&jwk).map_err(jose_problem)?;
                 if account.status != AccountStatus::Valid {
+                    // §7.3.6: 401 for a deactivated account.
                     return Err(Problem::unauthorized(format!(
                         "the account is {}",
                         account.status
-                    )));
+                    ))
+                    .with_status(401));
                 }
                 Signer::Account(account)
             }

@@ -90,7 +90,7 @@ fn cert_identifiers(cert: &CertInfo) -> Vec<Identifier> {
         .iter()
         .filter_map(|s| {
             if let Some(n) = s.strip_prefix("DNS:") {
-                Some(Identifier::Dns(n.to_ascii_lowercase()).authorization_target())
+                Some(Identifier::Dns(n.to_ascii_lowercase()))
             } else {
                 s.strip_prefix("IP:")
                     .and_then(|ip| ip.parse().ok())
