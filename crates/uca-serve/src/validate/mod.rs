@@ -80,8 +80,12 @@ impl Validator {
                 .map_err(|e| ValidatorError::Resolver(e.to_string()))?,
         };
         let mut builder = builder;
+        let opts = builder.options_mut();
         // Answers are checked as they are now, not as they were cached minutes ago.
-        builder.options_mut().cache_size = 0;
+        opts.cache_size = 0;
+        // A silent DNS server is reported as a DNS problem well inside the validation timeout.
+        opts.timeout = Duration::from_secs(2);
+        opts.attempts = 1;
         let resolver = builder
             .build()
             .map_err(|e| ValidatorError::Resolver(e.to_string()))?;

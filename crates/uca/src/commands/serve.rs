@@ -201,9 +201,11 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
             .map_err(|e| CliError::failure(e.to_string(), None))??;
         note(format!("uca serve: listening on {bound}"));
         note(format!("ACME directory: {base}/acme/directory"));
+        let paths = uca_ca::CaPaths::new(state.issuer.dir());
+        let anchor = if paths.root_cert().exists() { paths.root_cert() } else { paths.ca_cert() };
         note(format!(
-            "trust anchor: {} (also at {base}/ca.crt); CRL at {base}/crl",
-            uca_ca::CaPaths::new(state.issuer.dir()).root_cert().display()
+            "trust anchor: {} (the chain is at {base}/ca.crt); CRL at {base}/crl",
+            anchor.display()
         ));
         note(format!(
             "external account binding: {}; certificates: profile {}, {days} days (at most {max_days})",
