@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian/Ubuntu machine or in CI.
 # Installs the independent judges the tests run (openssl, curl, a JDK, nginx, HAProxy, chattr,
-# script, pkilint, Chromium, prometheus-client) when they are missing, then runs every test of the workspace.
+# script, pkilint, Chromium, prometheus-client, and the ACME clients certbot, lego, uacme, dehydrated,
+# Caddy with pebble-challtestsrv as their DNS) when they are missing, then runs every test of the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,14 @@ command -v update-ca-certificates >/dev/null 2>&1 || [ -x /usr/sbin/update-ca-ce
 command -v script >/dev/null 2>&1 || missing+=(bsdutils)
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# The ACME clients that judge `uca serve`, and a DNS responder for their names.
+command -v certbot >/dev/null 2>&1 || missing+=(certbot)
+command -v lego >/dev/null 2>&1 || missing+=(lego)
+command -v uacme >/dev/null 2>&1 || missing+=(uacme)
+command -v dehydrated >/dev/null 2>&1 || missing+=(dehydrated)
+command -v caddy >/dev/null 2>&1 || missing+=(caddy)
+command -v pebble-challtestsrv >/dev/null 2>&1 || missing+=(pebble)
+python3 -c "import acme, josepy" >/dev/null 2>&1 || missing+=(python3-acme)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}" >&2
   sudo=""
