@@ -8,7 +8,7 @@ use uca_ca::{CaPaths, Config, InitOptions};
 
 use crate::cli::deploy::ApplyArgs;
 use crate::commands::plan::{counts, print_diff};
-use crate::commands::{open_ca, unlock};
+use crate::commands::{ask_passphrase, open_ca};
 use crate::exit::CliError;
 use crate::output::note;
 use crate::secrets;
@@ -93,7 +93,7 @@ pub fn run(args: &ApplyArgs, settings: &Settings) -> Result<(), CliError> {
         )?;
         init_from_plan(&plan, args, settings)?;
     }
-    let mut ca = open_ca(settings)?;
+    let ca = open_ca(settings)?;
     let already_sealed = ca.sealed_at()?.is_some();
     let now = OffsetDateTime::now_utc();
     let report = ca.plan(&plan, now)?;
@@ -118,6 +118,9 @@ pub fn run(args: &ApplyArgs, settings: &Settings) -> Result<(), CliError> {
     if !out.json {
         print_diff(out, &report, args.prune);
     }
+    // Questions for a person are asked with the CA closed: its lock is what `uca serve` needs
+    // for its next write. The plan is then made again and must be the one confirmed.
+    drop(ca);
     confirm(
         args,
         &format!(
@@ -129,7 +132,17 @@ pub fn run(args: &ApplyArgs, settings: &Settings) -> Result<(), CliError> {
             }
         ),
     )?;
-    let signer = unlock(&ca, &args.passphrase, settings)?;
+    let pass = ask_passphrase(&args.passphrase, settings)?;
+    let mut ca = open_ca(settings)?;
+    let again = ca.plan(&plan, now)?;
+    if serde_json::to_value(&again.items).ok() != serde_json::to_value(&report.items).ok() {
+        return Err(CliError::failure(
+            "the CA changed while the plan was shown (another uca process wrote to it); nothing was applied",
+            Some("run 'uca apply' again to see the current plan".into()),
+        ));
+    }
+    let report = again;
+    let signer = pass.unlock(&ca)?;
     let tty = !out.json && std::io::stderr().is_terminal();
     let mut progress = |phase: &str, done: usize, total: usize| {
         if out.json || total == 0 {

@@ -4,7 +4,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::cli::ca::CrlArgs;
-use crate::commands::{open_ca, unlock};
+use crate::commands::{ask_passphrase, open_ca};
 use crate::exit::CliError;
 use crate::output::{note, when};
 use crate::settings::Settings;
@@ -28,8 +28,9 @@ pub fn run(args: &CrlArgs, settings: &Settings) -> Result<(), CliError> {
             Some("e.g. --days 7, and publish again before then".to_string()),
         ));
     }
+    let pass = ask_passphrase(&args.passphrase, settings)?;
     let mut ca = open_ca(settings)?;
-    let signer = unlock(&ca, &args.passphrase, settings)?;
+    let signer = pass.unlock(&ca)?;
     let out = args.out.clone().unwrap_or_else(|| ca.paths.crl());
     let crl = ca.publish_crl(
         &signer,

@@ -9,7 +9,7 @@ use uca_pki::constraints::{IpNet, NameConstraints, parse_dns_constraint};
 
 use crate::cli::Global;
 use crate::cli::ca::{ConstraintArgs, IntermediateArgs};
-use crate::commands::{open_ca, unlock};
+use crate::commands::{ask_passphrase, open_ca};
 use crate::exit::CliError;
 use crate::output::{day, note, warn};
 use crate::secrets;
@@ -76,10 +76,11 @@ pub fn run(args: &IntermediateArgs, global: &Global, settings: &Settings) -> Res
         dir: parent_dir,
         ..settings.clone()
     };
+    let pass = ask_passphrase(&args.passphrase, &parent_settings)?;
     let mut ca = open_ca(&parent_settings)?;
-    let signer = unlock(&ca, &args.passphrase, &parent_settings)?;
+    let signer = pass.unlock(&ca)?;
     let child_pass = if args.same_passphrase {
-        let same = crate::commands::current_passphrase(&ca, &args.passphrase, &parent_settings)?;
+        let same = pass.current(&ca)?;
         secrets::NewPassphrase {
             value: same,
             generated: None,

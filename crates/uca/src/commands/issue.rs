@@ -6,7 +6,7 @@ use uca_ca::{IssueRequest, Issued};
 use uca_pki::{KeyType, Profile};
 
 use crate::cli::ca::IssueArgs;
-use crate::commands::{open_ca, parse_sans, unlock};
+use crate::commands::{ask_passphrase, open_ca, parse_sans};
 use crate::exit::CliError;
 use crate::output::{day, note, warn};
 use crate::settings::Settings;
@@ -28,6 +28,7 @@ pub fn run(args: &IssueArgs, settings: &Settings) -> Result<(), CliError> {
         ));
     }
 
+    let pass = ask_passphrase(&args.passphrase, settings)?;
     let mut ca = open_ca(settings)?;
     let requests: Vec<IssueRequest> = args
         .names
@@ -46,7 +47,7 @@ pub fn run(args: &IssueArgs, settings: &Settings) -> Result<(), CliError> {
         .collect();
     // Fail on names and conflicts before asking for a passphrase.
     ca.check_issue(&requests)?;
-    let signer = unlock(&ca, &args.passphrase, settings)?;
+    let signer = pass.unlock(&ca)?;
     let issued = ca.issue(&signer, requests, OffsetDateTime::now_utc())?;
 
     if let Some(first) = issued.iter().find(|i| i.clamped) {

@@ -124,35 +124,57 @@ pub(crate) fn open_ca(settings: &Settings) -> Result<Ca, CliError> {
     Ok(ca)
 }
 
-/// Unlocks the CA key, asking for the passphrase only when the key is encrypted.
-pub(crate) fn unlock(
-    ca: &Ca,
+/// The CA key's passphrase, asked for before the CA is opened: opening takes the CA lock, and a
+/// prompt waiting for a person must never hold the lock that `uca serve` needs for its next
+/// write. `None` when the key is not encrypted (or not there: unlocking then says why).
+pub(crate) struct KeyPassphrase(Option<zeroize::Zeroizing<Vec<u8>>>);
+
+pub(crate) fn ask_passphrase(
     args: &PassphraseArgs,
     settings: &Settings,
-) -> Result<CaSigner, CliError> {
-    ca.ensure_can_sign()?;
-    if ca.key_is_encrypted()? {
-        let pass = secrets::unlock_passphrase(args.passphrase_file.as_deref(), settings)?;
-        Ok(ca.unlock(Some(&pass))?)
-    } else {
-        Ok(ca.unlock(None)?)
+) -> Result<KeyPassphrase, CliError> {
+    let key = uca_ca::CaPaths::new(&settings.dir).ca_key();
+    let encrypted = std::fs::read(&key)
+        .map(|data| uca_pki::key::is_encrypted_pem(&data))
+        .unwrap_or(false);
+    if !encrypted {
+        return Ok(KeyPassphrase(None));
     }
+    Ok(KeyPassphrase(Some(secrets::unlock_passphrase(
+        args.passphrase_file.as_deref(),
+        settings,
+    )?)))
 }
 
-/// The passphrase that opens the CA key, or None for an unencrypted key.
-pub(crate) fn current_passphrase(
-    ca: &Ca,
-    args: &PassphraseArgs,
-    settings: &Settings,
-) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, CliError> {
-    ca.ensure_can_sign()?;
-    if ca.key_is_encrypted()? {
-        Ok(Some(secrets::unlock_passphrase(
-            args.passphrase_file.as_deref(),
-            settings,
-        )?))
-    } else {
-        Ok(None)
+impl KeyPassphrase {
+    /// Unlocks the CA key of the opened CA.
+    pub(crate) fn unlock(&self, ca: &Ca) -> Result<CaSigner, CliError> {
+        ca.ensure_can_sign()?;
+        if !ca.key_is_encrypted()? {
+            return Ok(ca.unlock(None)?);
+        }
+        match &self.0 {
+            Some(pass) => Ok(ca.unlock(Some(pass))?),
+            None => Err(CliError {
+                message: "the CA key is encrypted and no passphrase was given".into(),
+                hint: Some(
+                    "give it with --passphrase-file FILE or the UCA_PASSPHRASE environment variable".into(),
+                ),
+                code: Exit::Locked.into(),
+            }),
+        }
+    }
+
+    /// The passphrase itself (to re-encrypt with, or to reuse for a child key), after checking
+    /// that the CA can sign.
+    pub(crate) fn current(&self, ca: &Ca) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, CliError> {
+        ca.ensure_can_sign()?;
+        if ca.key_is_encrypted()? {
+            self.unlock(ca)?;
+            Ok(self.0.clone())
+        } else {
+            Ok(None)
+        }
     }
 }
 

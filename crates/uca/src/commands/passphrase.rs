@@ -1,14 +1,15 @@
 //! `uca passphrase change`
 
 use crate::cli::ca::PassphraseChangeArgs;
-use crate::commands::{current_passphrase, open_ca};
+use crate::commands::{ask_passphrase, open_ca};
 use crate::exit::CliError;
 use crate::secrets;
 use crate::settings::Settings;
 
 pub fn change(args: &PassphraseChangeArgs, settings: &Settings) -> Result<(), CliError> {
+    let pass = ask_passphrase(&args.passphrase, settings)?;
     let mut ca = open_ca(settings)?;
-    let old = current_passphrase(&ca, &args.passphrase, settings)?;
+    let old = pass.current(&ca)?;
     let new = secrets::new_passphrase(
         args.new_passphrase_file.as_deref(),
         settings.env_new_passphrase.as_ref(),

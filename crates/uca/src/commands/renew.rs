@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 use uca_ca::RenewRequest;
 
 use crate::cli::ca::RenewArgs;
-use crate::commands::{open_ca, unlock};
+use crate::commands::{ask_passphrase, open_ca};
 use crate::exit::CliError;
 use crate::output::day;
 use crate::settings::Settings;
@@ -16,8 +16,9 @@ pub fn run(args: &RenewArgs, settings: &Settings) -> Result<(), CliError> {
             Some("give a positive number of days, e.g. --days 90".to_string()),
         ));
     }
+    let pass = ask_passphrase(&args.passphrase, settings)?;
     let mut ca = open_ca(settings)?;
-    let signer = unlock(&ca, &args.passphrase, settings)?;
+    let signer = pass.unlock(&ca)?;
     let req = RenewRequest {
         name: args.name.clone(),
         rekey: args.rekey,

@@ -6,7 +6,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::cli::ca::SealArgs;
-use crate::commands::{open_ca, unlock};
+use crate::commands::{ask_passphrase, open_ca};
 use crate::exit::CliError;
 use crate::output::{note, when};
 use crate::settings::Settings;
@@ -34,6 +34,10 @@ pub fn run(args: &SealArgs, settings: &Settings) -> Result<(), CliError> {
     }
     ca.ensure_can_sign()?;
     let name = ca.cert_info().common_name.clone().unwrap_or_default();
+    let key_display = ca.paths.ca_key().display().to_string();
+    // The confirmation and the passphrase are asked with the CA closed (its lock is what
+    // `uca serve` needs for its next write).
+    drop(ca);
     if !args.yes {
         if !std::io::stdin().is_terminal() {
             return Err(CliError::usage(
@@ -42,8 +46,7 @@ pub fn run(args: &SealArgs, settings: &Settings) -> Result<(), CliError> {
             ));
         }
         eprintln!(
-            "This destroys {} for good: nothing can be signed by '{name}' afterwards.",
-            ca.paths.ca_key().display()
+            "This destroys {key_display} for good: nothing can be signed by '{name}' afterwards."
         );
         eprintln!("Type the CA's name to confirm:");
         let mut typed = String::new();
@@ -58,6 +61,8 @@ pub fn run(args: &SealArgs, settings: &Settings) -> Result<(), CliError> {
             ));
         }
     }
+    let pass = ask_passphrase(&args.passphrase, settings)?;
+    let mut ca = open_ca(settings)?;
     let now = OffsetDateTime::now_utc();
     let ca_end = ca.cert_info().not_after;
     let until = match args.crl_days {
@@ -68,7 +73,7 @@ pub fn run(args: &SealArgs, settings: &Settings) -> Result<(), CliError> {
             .min(ca_end),
         None => ca_end,
     };
-    let signer = unlock(&ca, &args.passphrase, settings)?;
+    let signer = pass.unlock(&ca)?;
     let key_path = ca.paths.ca_key();
     let crl = ca.seal(signer, until, now)?;
     let report = SealReport {

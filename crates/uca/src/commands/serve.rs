@@ -12,7 +12,7 @@ use uca_pki::{Profile, San};
 use uca_serve::{AppState, CertSource, Issuer, NetPolicy, ServerCert, ValidationSettings, Validator};
 
 use crate::cli::serve::ServeArgs;
-use crate::commands::{open_ca, unlock};
+use crate::commands::{ask_passphrase, open_ca};
 use crate::exit::CliError;
 use crate::output::note;
 use crate::settings::Settings;
@@ -34,6 +34,7 @@ fn parse_socket(value: &str, flag: &str) -> Result<SocketAddr, CliError> {
 }
 
 pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
+    let pass = ask_passphrase(&args.passphrase, settings)?;
     let ca = open_ca(settings)?;
     let cfg = ca.config.clone();
     let listen = match (&args.listen, cfg.serve.listen) {
@@ -111,7 +112,7 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
         },
     };
 
-    let signer = unlock(&ca, &args.passphrase, settings)?;
+    let signer = pass.unlock(&ca)?;
     let store_path = Store::path_in(&ca.paths.dir);
     let store = Store::open(&store_path).map_err(store_error)?;
     let acme_settings = AcmeSettings {

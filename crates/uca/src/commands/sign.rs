@@ -9,7 +9,7 @@ use uca_pki::Profile;
 use uca_pki::san::San;
 
 use crate::cli::ca::SignArgs;
-use crate::commands::{open_ca, parse_sans, unlock};
+use crate::commands::{ask_passphrase, open_ca, parse_sans};
 use crate::exit::CliError;
 use crate::output::{day, note, warn};
 use crate::settings::Settings;
@@ -92,8 +92,9 @@ pub fn run(args: &SignArgs, settings: &Settings) -> Result<(), CliError> {
         }
     }
 
+    let pass = ask_passphrase(&args.passphrase, settings)?;
     let mut ca = open_ca(settings)?;
-    let signer = unlock(&ca, &args.passphrase, settings)?;
+    let signer = pass.unlock(&ca)?;
     let chain = ca.chain_pem().to_string();
     if intermediate {
         return sign_intermediate(args, settings, &mut ca, &signer, &csr, &chain);
