@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use rustls::ClientConfig;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 
@@ -516,6 +515,7 @@ const MAX_VIEWERS: usize = 64;
 const VIEW_TIMEOUT: Duration = Duration::from_secs(10);
 
 async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    let app = status_router(shared);
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_VIEWERS));
     loop {
         let Ok(permit) = slots.clone().acquire_owned().await else {
@@ -525,61 +525,48 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
-        let shared = shared.clone();
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
         tokio::spawn(async move {
             let _permit = permit;
-            let _ = tokio::time::timeout(VIEW_TIMEOUT, answer(sock, shared)).await;
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(5))
+                .keep_alive(false)
+                .serve_connection(hyper_util::rt::TokioIo::new(sock), service);
+            let _ = tokio::time::timeout(VIEW_TIMEOUT, conn).await;
         });
     }
 }
 
-async fn answer(mut sock: tokio::net::TcpStream, shared: Arc<Shared>) {
-    {
-        let mut buf = Vec::with_capacity(1024);
-        let mut chunk = [0u8; 1024];
-        let read = tokio::time::timeout(Duration::from_secs(5), async {
-            loop {
-                match sock.read(&mut chunk).await {
-                    Ok(0) | Err(_) => return false,
-                    Ok(n) => {
-                        buf.extend_from_slice(&chunk[..n]);
-                        if buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                            return true;
-                        }
-                        if buf.len() > 16 * 1024 {
-                            return false;
-                        }
-                    }
-                }
+/// The status server's routes (GET, and HEAD through it): the page, status.json, metrics.
+fn status_router(shared: Arc<Shared>) -> axum::Router {
+    use axum::http::{HeaderValue, StatusCode, header};
+    use axum::response::{IntoResponse, Response};
+    let view = |shared: Arc<Shared>, path: &'static str| {
+        move || {
+            let shared = shared.clone();
+            async move {
+                let (code, ctype, body) = respond(&shared, path);
+                let status = if code.starts_with("200") { StatusCode::OK } else { StatusCode::NOT_FOUND };
+                let mut resp: Response = (status, body).into_response();
+                resp.headers_mut()
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+                resp.headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                resp
             }
-        })
-        .await;
-        if !matches!(read, Ok(true)) {
-            return;
         }
-        let line = String::from_utf8_lossy(&buf);
-        let mut parts = line.split_whitespace();
-        let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
-        let path = path.split('?').next().unwrap_or("/");
-        let (code, ctype, body) = if method != "GET" && method != "HEAD" {
-            (
-                "405 Method Not Allowed",
-                "text/plain",
-                "GET only\n".to_string(),
-            )
-        } else {
-            respond(&shared, path)
-        };
-        let head = format!(
-            "HTTP/1.1 {code}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
-            body.len()
-        );
-        let _ = sock.write_all(head.as_bytes()).await;
-        if method != "HEAD" {
-            let _ = sock.write_all(body.as_bytes()).await;
-        }
-        let _ = sock.shutdown().await;
-    }
+    };
+    let get = axum::routing::get;
+    axum::Router::new()
+        .route("/", get(view(shared.clone(), "/")))
+        .route("/index.html", get(view(shared.clone(), "/")))
+        .route("/status.json", get(view(shared.clone(), "/status.json")))
+        .route("/metrics", get(view(shared.clone(), "/metrics")))
+        .route("/healthz", get(view(shared.clone(), "/healthz")))
+        .fallback(get(view(shared, "404")).fallback(|| async {
+            (StatusCode::METHOD_NOT_ALLOWED, "GET only\n").into_response()
+        }))
 }
 
 fn respond(shared: &Shared, path: &str) -> (&'static str, &'static str, String) {
