@@ -88,7 +88,8 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
     if names.is_empty() {
         names = cfg.serve.server_names.clone();
     }
-    if names.is_empty() {
+    let defaulted = names.is_empty();
+    if defaulted {
         names = default_server_names(listen.ip());
     }
     let mut allow = cfg.serve.allow_validation_to.clone();
@@ -113,6 +114,33 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
     };
 
     let signer = pass.unlock(&ca)?;
+    if let Some(nc) = signer.constraints() {
+        let outside: Vec<String> = names
+            .iter()
+            .filter(|n| nc.check(n).is_err())
+            .map(San::value)
+            .collect();
+        if defaulted {
+            // An intermediate constrained to, say, svc.internal cannot certify localhost.
+            names.retain(|n| nc.check(n).is_ok());
+        }
+        if names.is_empty() || (!defaulted && !outside.is_empty()) {
+            return Err(usage(
+                format!(
+                    "the server's certificate would name {}, outside this CA's name constraints",
+                    outside.join(", ")
+                ),
+                "give --server-name with a name or address the CA may certify (e.g. ca.svc.internal), or --tls-cert/--tls-key",
+            ));
+        }
+    }
+    let cert_source = match cert_source {
+        CertSource::ThisCa { key_type, .. } => CertSource::ThisCa {
+            names: names.clone(),
+            key_type,
+        },
+        files => files,
+    };
     let store_path = Store::path_in(&ca.paths.dir);
     let store = Store::open(&store_path).map_err(store_error)?;
     let acme_settings = AcmeSettings {
