@@ -65,10 +65,11 @@ pub fn run(args: &ListArgs, settings: &Settings) -> Result<(), CliError> {
     let wn = width(&|r| r.name.chars().count(), "NAME");
     let wp = width(&|r| r.profile.len(), "PROFILE");
     let ws = width(&|r| r.status.as_str().len(), "STATUS");
+    let wo = width(&|r| r.source.as_str().len(), "SOURCE");
     out.line(out.paint(
         &format!(
-            "{:wn$}  {:32}  {:wp$}  {:ws$}  {:10}  {:>14}  SANS",
-            "NAME", "SERIAL", "PROFILE", "STATUS", "EXPIRES", "LEFT"
+            "{:wn$}  {:32}  {:wp$}  {:wo$}  {:ws$}  {:10}  {:>14}  SANS",
+            "NAME", "SERIAL", "PROFILE", "SOURCE", "STATUS", "EXPIRES", "LEFT"
         ),
         Style::Bold,
     ));
@@ -81,10 +82,11 @@ pub fn run(args: &ListArgs, settings: &Settings) -> Result<(), CliError> {
             format!("{left:>14}")
         };
         let line = format!(
-            "{:wn$}  {:32}  {:wp$}  {:ws$}  {:10}  {}  {}",
+            "{:wn$}  {:32}  {:wp$}  {:wo$}  {:ws$}  {:10}  {}  {}",
             r.name,
             r.serial.hex(),
             r.profile,
+            r.source.as_str(),
             r.status.as_str(),
             day(r.not_after),
             left,
