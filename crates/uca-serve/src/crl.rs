@@ -14,6 +14,7 @@ pub const CRL_LIFETIME: Duration = Duration::days(2);
 #[derive(Debug, Clone)]
 struct Published {
     der: Vec<u8>,
+    number: u64,
     this_update: OffsetDateTime,
     next_update: OffsetDateTime,
     /// Serials revoked when it was signed.
@@ -41,6 +42,39 @@ fn ledger_stamp(issuer: &Issuer) -> Vec<(u64, Option<SystemTime>)> {
 }
 
 impl CrlCache {
+    /// A CRL that `uca crl` wrote since (a higher number, signed by this CA) replaces ours, so
+    /// the CLI's CRL is what `/crl` serves. Returns whether it did.
+    fn adopt_newer(&self, issuer: &Issuer, ours: u64, stamp: &[(u64, Option<SystemTime>)]) -> bool {
+        let path = uca_ca::CaPaths::new(issuer.dir()).crl();
+        let Ok(data) = std::fs::read(&path) else { return false };
+        let Ok(info) = uca_pki::crl::parse_crl(&data, issuer.ca_spki()) else { return false };
+        let (Some(number), Some(next_update)) = (info.number, info.next_update) else {
+            return false;
+        };
+        if number <= ours {
+            return false;
+        }
+        let der = match std::str::from_utf8(&data) {
+            Ok(text) if uca_pki::pem::looks_like_pem(&data) => {
+                match uca_pki::pem::first(text, &["X509 CRL"]) {
+                    Ok(Some(block)) => block.der,
+                    _ => return false,
+                }
+            }
+            _ => data,
+        };
+        let revoked = info.revoked.len();
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(Published {
+            der,
+            number,
+            this_update: info.this_update,
+            next_update,
+            revoked,
+            ledger_stamp: stamp.to_vec(),
+        });
+        true
+    }
+
     pub fn der(&self) -> Option<Vec<u8>> {
         self.current
             .read()
@@ -49,29 +83,36 @@ impl CrlCache {
             .map(|p| p.der.clone())
     }
 
-    /// Re-signs when the ledger's revocations changed, at half-life, or when there is none yet.
-    /// Blocking. Returns whether a new CRL was signed.
+    /// Re-signs when the ledger's revocations changed, at half-life, or when there is none yet;
+    /// adopts a newer CRL that `uca crl` wrote. Blocking. Returns whether the CRL changed.
     pub fn refresh(&self, issuer: &Issuer, force: bool, now: OffsetDateTime) -> Result<bool, uca_ca::CaError> {
         let stamp = ledger_stamp(issuer);
-        let due = {
-            let guard = self.current.read().unwrap_or_else(|p| p.into_inner());
-            match guard.as_ref() {
-                None => true,
-                Some(p) => {
-                    force
-                        || now >= p.this_update + (p.next_update - p.this_update) / 2
-                        || (p.ledger_stamp != stamp && {
-                            // The ledger changed: only a new revocation needs a new CRL.
-                            let revoked = issuer.visit(|ca| ca.ledger().revoked())?;
-                            revoked.len() != p.revoked
-                        })
+        let snapshot = self.current.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let due = match &snapshot {
+            None => true,
+            Some(_) if force => true,
+            Some(p) if now >= p.this_update + (p.next_update - p.this_update) / 2 => true,
+            Some(p) if p.ledger_stamp != stamp => {
+                let adopted = self.adopt_newer(issuer, p.number, &stamp);
+                // The ledger changed: only a new revocation needs a new CRL.
+                let revoked = issuer.visit(|ca| ca.ledger().revoked())?.len();
+                let listed = self
+                    .current
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .as_ref()
+                    .map_or(0, |c| c.revoked);
+                if revoked == listed {
+                    if let Some(c) = self.current.write().unwrap_or_else(|p| p.into_inner()).as_mut() {
+                        c.ledger_stamp = stamp;
+                    }
+                    return Ok(adopted);
                 }
+                true
             }
+            Some(_) => false,
         };
         if !due {
-            if let Some(p) = self.current.write().unwrap_or_else(|p| p.into_inner()).as_mut() {
-                p.ledger_stamp = stamp;
-            }
             return Ok(false);
         }
         let (crl, revoked) = issuer.visit(|ca| {
@@ -82,6 +123,7 @@ impl CrlCache {
         })?;
         let published = Published {
             der: crl.der.clone(),
+            number: crl.number,
             this_update: now,
             next_update: (now + CRL_LIFETIME).min(issuer.signer().window().1),
             revoked,

@@ -23,6 +23,8 @@ pub struct Issuer {
     /// This CA's certificate and the ones above it, PEM: appended to every leaf.
     chain_pem: String,
     subject: Subject,
+    /// The CA certificate's SubjectPublicKeyInfo (checks CRLs the CLI wrote).
+    ca_spki: Vec<u8>,
     /// The uca profile ACME certificates get (`both` unless `[acme] profile` says otherwise).
     pub profile: Profile,
     /// Serializes the server's own visits to the CA directory.
@@ -49,6 +51,7 @@ impl Issuer {
             signer,
             chain_pem: ca.chain_pem().to_string(),
             subject: ca.config.subject.clone(),
+            ca_spki: ca.cert_info().spki_der.clone(),
             profile,
             visits: Mutex::new(()),
         }
@@ -60,6 +63,10 @@ impl Issuer {
 
     pub fn signer(&self) -> &CaSigner {
         &self.signer
+    }
+
+    pub fn ca_spki(&self) -> &[u8] {
+        &self.ca_spki
     }
 
     pub fn chain_pem(&self) -> &str {

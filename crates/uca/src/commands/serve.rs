@@ -241,6 +241,20 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
             state.acme.settings.eab.as_str(),
             profile
         ));
+        if settings.out.json {
+            // One document, at start, for scripts that launch the server.
+            settings.out.json(&serde_json::json!({
+                "listen": bound.to_string(),
+                "directory": format!("{base}/acme/directory"),
+                "trust_anchor": anchor.display().to_string(),
+                "chain": format!("{base}/ca.crt"),
+                "crl": format!("{base}/crl"),
+                "eab": state.acme.settings.eab.as_str(),
+                "profile": profile.as_str(),
+                "days": days,
+                "max_days": max_days,
+            }))?;
+        }
         let log: Arc<dyn Fn(String) + Send + Sync> = Arc::new(|line| eprintln!("{line}"));
         uca_serve::serve(listener, state, Arc::new(cert), cert_source, log)
             .await
