@@ -973,7 +973,7 @@ fn nonces_are_single_use_and_must_be_ours() {
     }
     // Missing.
     let b = c.sign_with(
-        &env,
+        env,
         paths::NEW_ORDER,
         json!({"nonce": null}),
         payload.as_bytes(),
@@ -994,7 +994,7 @@ fn nonces_are_single_use_and_must_be_ours() {
 
     // newAccount too: a missing nonce registers nothing.
     let stranger = Client::new(TestKey::p256());
-    let b = stranger.sign_with(&env, paths::NEW_ACCOUNT, json!({"nonce": null}), b"{}");
+    let b = stranger.sign_with(env, paths::NEW_ACCOUNT, json!({"nonce": null}), b"{}");
     expect_problem(
         env.acme.new_account(&post(paths::NEW_ACCOUNT, &b), NOW),
         ProblemType::BadNonce,
