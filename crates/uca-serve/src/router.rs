@@ -153,17 +153,63 @@ fn finish(state: &AppState, base: &str, result: Result<Reply, Problem>) -> Respo
     acme_headers(state, base, resp)
 }
 
+/// [`finish`] for a POST, tagging the response with the account and order for the log line (a
+/// new order's ID comes from its Location).
+fn finish_post(state: &AppState, mut log: LogFields, base: &str, result: Result<Reply, Problem>) -> Response {
+    if log.order.is_none()
+        && let Ok(r) = &result
+        && let Some(loc) = &r.location
+    {
+        log.order = order_in(loc);
+    }
+    let mut resp = finish(state, base, result);
+    resp.extensions_mut().insert(log);
+    resp
+}
+
+/// The account and order a request concerned, for its log line (read from the request before it
+/// is checked, so a refused request is still attributed).
+#[derive(Debug, Clone, Default)]
+pub struct LogFields {
+    pub account: Option<String>,
+    pub order: Option<String>,
+}
+
+/// The account ID at the end of the protected header's `kid`, if the body has one.
+fn peek_account(body: &[u8]) -> Option<String> {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    let outer: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let protected = Base64UrlUnpadded::decode_vec(outer.get("protected")?.as_str()?).ok()?;
+    let header: serde_json::Value = serde_json::from_slice(&protected).ok()?;
+    let kid = header.get("kid")?.as_str()?;
+    let id = kid.rsplit_once(paths::ACCOUNT)?.1;
+    (!id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .then(|| id.to_string())
+}
+
+fn order_in(path: &str) -> Option<String> {
+    let rest = path.split_once(paths::ORDER)?.1;
+    let id = rest.split(['/', '?']).next()?;
+    (!id.is_empty()).then(|| id.to_string())
+}
+
 /// An owned POST, so the core can run on a blocking thread.
 struct OwnedPost {
     base: String,
     path: String,
     body: Bytes,
     content_type: Option<String>,
+    log: LogFields,
 }
 
 impl OwnedPost {
     fn new(state: &AppState, uri: &Uri, headers: &HeaderMap, body: Bytes) -> OwnedPost {
+        let log = LogFields {
+            account: peek_account(&body),
+            order: order_in(uri.path()),
+        };
         OwnedPost {
+            log,
             base: base(state, headers),
             path: uri
                 .path_and_query()
@@ -215,8 +261,9 @@ macro_rules! simple_post {
         ) -> Response {
             let owned = OwnedPost::new(&state, &uri, &headers, body);
             let base = owned.base.clone();
+            let log = owned.log.clone();
             if let Some(p) = too_large(&owned.body) {
-                return finish(&state, &base, Err(p));
+                return finish_post(&state, log, &base, Err(p));
             }
             let result = blocking(&state, move |st| {
                 let $acme = &st.acme;
@@ -225,7 +272,7 @@ macro_rules! simple_post {
                 $call
             })
             .await;
-            finish(&state, &base, result)
+            finish_post(&state, log, &base, result)
         }
     };
 }
@@ -265,8 +312,9 @@ async fn challenge(
 ) -> Response {
     let owned = OwnedPost::new(&state, &uri, &headers, body);
     let base = owned.base.clone();
+    let log = owned.log.clone();
     if let Some(p) = too_large(&owned.body) {
-        return finish(&state, &base, Err(p));
+        return finish_post(&state, log, &base, Err(p));
     }
     let step = blocking(&state, move |st| {
         st.acme
@@ -287,7 +335,7 @@ async fn challenge(
             .await
         }
     };
-    finish(&state, &base, result)
+    finish_post(&state, log, &base, result)
 }
 
 async fn finalize(
@@ -299,8 +347,9 @@ async fn finalize(
 ) -> Response {
     let owned = OwnedPost::new(&state, &uri, &headers, body);
     let base = owned.base.clone();
+    let log = owned.log.clone();
     if let Some(p) = too_large(&owned.body) {
-        return finish(&state, &base, Err(p));
+        return finish_post(&state, log, &base, Err(p));
     }
     let result = blocking(&state, move |st| {
         match st.acme.finalize(&owned.post(), &id, now().unix_timestamp())? {
@@ -312,7 +361,7 @@ async fn finalize(
         }
     })
     .await;
-    finish(&state, &base, result)
+    finish_post(&state, log, &base, result)
 }
 
 async fn revoke_cert(
@@ -323,8 +372,9 @@ async fn revoke_cert(
 ) -> Response {
     let owned = OwnedPost::new(&state, &uri, &headers, body);
     let base = owned.base.clone();
+    let log = owned.log.clone();
     if let Some(p) = too_large(&owned.body) {
-        return finish(&state, &base, Err(p));
+        return finish_post(&state, log, &base, Err(p));
     }
     let result = blocking(&state, move |st| {
         let job = st.acme.revoke(&owned.post(), now().unix_timestamp())?;
@@ -360,7 +410,7 @@ async fn revoke_cert(
         })
     })
     .await;
-    finish(&state, &base, result)
+    finish_post(&state, log, &base, result)
 }
 
 async fn ca_chain(State(state): State<Shared>) -> Response {
@@ -411,17 +461,26 @@ async fn not_found() -> Response {
     problem_response(&Problem::not_found())
 }
 
-/// One log line per request: method, path, status, milliseconds (never a body or header
-/// value, so never a secret).
-pub fn log_line(method: &Method, path: &str, status: StatusCode, started: Instant) -> String {
+/// One log line per request: time, method, path, status, account, order, milliseconds (never a
+/// body or a header value, so never a secret).
+pub fn log_line(
+    method: &Method,
+    path: &str,
+    status: StatusCode,
+    fields: Option<&LogFields>,
+    started: Instant,
+) -> String {
+    let dash = |v: Option<&String>| v.cloned().unwrap_or_else(|| "-".into());
     format!(
-        "{} {} {} {} {:.1}ms",
+        "{} {} {} {} acct={} order={} {:.1}ms",
         OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default(),
         method,
         path,
         status.as_u16(),
+        dash(fields.and_then(|f| f.account.as_ref())),
+        dash(fields.and_then(|f| f.order.as_ref())),
         started.elapsed().as_secs_f64() * 1000.0
     )
 }

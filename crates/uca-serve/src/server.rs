@@ -190,7 +190,13 @@ mod tower_layer_free {
                 log(format!(
                     "{} {}",
                     peer.ip(),
-                    crate::router::log_line(&method, &path, resp.status(), started)
+                    crate::router::log_line(
+                        &method,
+                        &path,
+                        resp.status(),
+                        resp.extensions().get::<crate::router::LogFields>(),
+                        started
+                    )
                 ));
                 Ok(resp)
             })

@@ -22,9 +22,67 @@ const ACME_TLS_1: &[u8] = b"acme-tls/1";
 const ACME_IDENTIFIER_OID: &str = "1.3.6.1.5.5.7.1.31";
 
 /// Accepts any certificate (the checks are ours, below) but still verifies the handshake
-/// signature, so the peer must hold the certificate's key.
+/// signature, so the peer must hold the certificate's key. The signature is checked against the
+/// certificate's public key directly: webpki would refuse to parse a certificate with the
+/// critical acmeIdentifier extension it does not know, which every tls-alpn-01 certificate has.
 #[derive(Debug)]
-struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+struct AnyCertificate;
+
+/// The aws-lc verification algorithm of a TLS signature scheme (the ones TLS 1.2 and 1.3 use).
+fn algorithm(scheme: SignatureScheme) -> Option<&'static dyn aws_lc_rs::signature::VerificationAlgorithm> {
+    use aws_lc_rs::signature as sig;
+    Some(match scheme {
+        SignatureScheme::ECDSA_NISTP256_SHA256 => &sig::ECDSA_P256_SHA256_ASN1,
+        SignatureScheme::ECDSA_NISTP384_SHA384 => &sig::ECDSA_P384_SHA384_ASN1,
+        SignatureScheme::ECDSA_NISTP521_SHA512 => &sig::ECDSA_P521_SHA512_ASN1,
+        SignatureScheme::ED25519 => &sig::ED25519,
+        SignatureScheme::RSA_PSS_SHA256 => &sig::RSA_PSS_2048_8192_SHA256,
+        SignatureScheme::RSA_PSS_SHA384 => &sig::RSA_PSS_2048_8192_SHA384,
+        SignatureScheme::RSA_PSS_SHA512 => &sig::RSA_PSS_2048_8192_SHA512,
+        SignatureScheme::RSA_PKCS1_SHA256 => &sig::RSA_PKCS1_2048_8192_SHA256,
+        SignatureScheme::RSA_PKCS1_SHA384 => &sig::RSA_PKCS1_2048_8192_SHA384,
+        SignatureScheme::RSA_PKCS1_SHA512 => &sig::RSA_PKCS1_2048_8192_SHA512,
+        _ => return None,
+    })
+}
+
+const SCHEMES: [SignatureScheme; 10] = [
+    SignatureScheme::ECDSA_NISTP256_SHA256,
+    SignatureScheme::ECDSA_NISTP384_SHA384,
+    SignatureScheme::ECDSA_NISTP521_SHA512,
+    SignatureScheme::ED25519,
+    SignatureScheme::RSA_PSS_SHA256,
+    SignatureScheme::RSA_PSS_SHA384,
+    SignatureScheme::RSA_PSS_SHA512,
+    SignatureScheme::RSA_PKCS1_SHA256,
+    SignatureScheme::RSA_PKCS1_SHA384,
+    SignatureScheme::RSA_PKCS1_SHA512,
+];
+
+fn verify_handshake(
+    message: &[u8],
+    cert: &CertificateDer<'_>,
+    dss: &DigitallySignedStruct,
+    tls13: bool,
+) -> Result<HandshakeSignatureValid, rustls::Error> {
+    let bad = || rustls::Error::InvalidCertificate(rustls::CertificateError::BadSignature);
+    // TLS 1.3 signs CertificateVerify with PSS, ECDSA or EdDSA only (RFC 8446 §4.2.3).
+    let pkcs1 = matches!(
+        dss.scheme,
+        SignatureScheme::RSA_PKCS1_SHA256 | SignatureScheme::RSA_PKCS1_SHA384 | SignatureScheme::RSA_PKCS1_SHA512
+    );
+    if tls13 && pkcs1 {
+        return Err(bad());
+    }
+    let alg = algorithm(dss.scheme).ok_or_else(bad)?;
+    let (_, parsed) = x509_parser::certificate::X509Certificate::from_der(cert.as_ref())
+        .map_err(|_| rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding))?;
+    let key = parsed.public_key().subject_public_key.data.as_ref();
+    aws_lc_rs::signature::UnparsedPublicKey::new(alg, key)
+        .verify(message, dss.signature())
+        .map_err(|_| bad())?;
+    Ok(HandshakeSignatureValid::assertion())
+}
 
 impl ServerCertVerifier for AnyCertificate {
     fn verify_server_cert(
@@ -44,12 +102,7 @@ impl ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+        verify_handshake(message, cert, dss, false)
     }
 
     fn verify_tls13_signature(
@@ -58,16 +111,11 @@ impl ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+        verify_handshake(message, cert, dss, true)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        SCHEMES.to_vec()
     }
 }
 
@@ -94,11 +142,11 @@ pub(super) async fn validate(v: &Validator, job: &ValidationJob) -> Result<(), P
     let id = job.identifier().clone();
     let targets = v.targets(&id, v.settings.tlsalpn01_port).await?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Problem::internal(e.to_string()))?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+        .with_custom_certificate_verifier(Arc::new(AnyCertificate))
         .with_no_client_auth();
     config.alpn_protocols = vec![ACME_TLS_1.to_vec()];
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
