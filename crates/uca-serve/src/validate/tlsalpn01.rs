@@ -26,7 +26,7 @@ const ACME_IDENTIFIER_OID: &str = "1.3.6.1.5.5.7.1.31";
 /// certificate's public key directly: webpki would refuse to parse a certificate with the
 /// critical acmeIdentifier extension it does not know, which every tls-alpn-01 certificate has.
 #[derive(Debug)]
-struct AnyCertificate;
+pub(super) struct AnyCertificate;
 
 /// The aws-lc verification algorithm of a TLS signature scheme (the ones TLS 1.2 and 1.3 use).
 fn algorithm(scheme: SignatureScheme) -> Option<&'static dyn aws_lc_rs::signature::VerificationAlgorithm> {
@@ -119,8 +119,22 @@ impl ServerCertVerifier for AnyCertificate {
     }
 }
 
+/// A TLS client for validation: any certificate (checked by the caller where it matters), the
+/// handshake signature verified, these ALPN protocols.
+pub(super) fn client_config(alpn: &[&[u8]]) -> Result<rustls::ClientConfig, Problem> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Problem::internal(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCertificate))
+        .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Ok(config)
+}
+
 /// The SNI for an identifier: the name, or an address's reverse-mapping name (RFC 8738 §6).
-fn sni(id: &Identifier) -> String {
+pub(super) fn sni(id: &Identifier) -> String {
     match id {
         Identifier::Dns(n) => n.clone(),
         Identifier::Ip(IpAddr::V4(v4)) => {
@@ -141,14 +155,7 @@ fn sni(id: &Identifier) -> String {
 pub(super) async fn validate(v: &Validator, job: &ValidationJob) -> Result<(), Problem> {
     let id = job.identifier().clone();
     let targets = v.targets(&id, v.settings.tlsalpn01_port).await?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Problem::internal(e.to_string()))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AnyCertificate))
-        .with_no_client_auth();
-    config.alpn_protocols = vec![ACME_TLS_1.to_vec()];
+    let config = client_config(&[ACME_TLS_1])?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let server_name = ServerName::try_from(sni(&id))
         .map_err(|e| Problem::internal(format!("SNI for {id}: {e}")))?;
@@ -240,6 +247,40 @@ fn check_certificate(id: &Identifier, der: &[u8], key_authorization: &str) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A tls-alpn-01 certificate as clients build it (rcgen, as lego's Go code does the same).
+    fn alpn_cert(names: &[&str], key_authorization: &str, critical: bool) -> Vec<u8> {
+        let mut params = rcgen::CertificateParams::new(
+            names.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let mut ext =
+            rcgen::CustomExtension::new_acme_identifier(&Sha256::digest(key_authorization.as_bytes()));
+        ext.set_criticality(critical);
+        params.custom_extensions = vec![ext];
+        let key = rcgen::KeyPair::generate().unwrap();
+        params.self_signed(&key).unwrap().der().to_vec()
+    }
+
+    #[test]
+    fn the_certificate_must_name_the_identifier_alone_and_carry_the_digest_critically() {
+        let id = Identifier::Dns("app.test".into());
+        let ka = "token.thumbprint";
+        assert!(check_certificate(&id, &alpn_cert(&["app.test"], ka, true), ka).is_ok());
+        for (der, why) in [
+            (alpn_cert(&["app.test"], "other.key", true), "another key authorization's digest"),
+            (alpn_cert(&["app.test"], ka, false), "non-critical"),
+            (alpn_cert(&["app.test", "b.test"], ka, true), "exactly one SubjectAltName"),
+            (alpn_cert(&["evil.test"], ka, true), "exactly one SubjectAltName"),
+        ] {
+            let p = check_certificate(&id, &der, ka).unwrap_err();
+            assert_eq!(p.kind, ProblemType::Unauthorized);
+            assert!(p.detail.contains(why), "{}", p.detail);
+        }
+        let ip = Identifier::Ip("127.0.0.1".parse().unwrap());
+        assert!(check_certificate(&ip, &alpn_cert(&["127.0.0.1"], ka, true), ka).is_ok());
+        assert!(check_certificate(&id, b"not a certificate", ka).is_err());
+    }
 
     #[test]
     fn sni_of_addresses_is_their_reverse_mapping_name() {
