@@ -108,8 +108,12 @@ fn redirect_target(
         None => 80,
         Some(p) => p.parse::<u16>().map_err(|_| refuse("bad port"))?,
     };
-    let allowed = if tls { 443 } else { 80 };
-    if port != allowed && !(!tls && port == v.settings.http01_port) {
+    let allowed = if tls {
+        port == 443
+    } else {
+        port == 80 || port == v.settings.http01_port
+    };
+    if !allowed {
         return Err(refuse("redirects may only go to http on port 80 or https on port 443"));
     }
     let host = match host.parse() {
