@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
+use axum::routing::{get, post};
 use time::OffsetDateTime;
 use uca_acme::service::{ChallengeStep, FinalizeStep, paths};
 use uca_acme::{Acme, Body, Post, Problem, ProblemType, Reply};
@@ -18,6 +18,9 @@ use uca_acme::{Acme, Body, Post, Problem, ProblemType, Reply};
 use crate::crl::CrlCache;
 use crate::issuer::{Issuer, RevokeRefusal};
 use crate::validate::Validator;
+
+#[cfg(test)]
+mod tests;
 
 /// Request bodies larger than this are refused before they are read (413).
 pub const MAX_BODY: usize = 64 * 1024;
@@ -40,24 +43,26 @@ fn now() -> OffsetDateTime {
 
 /// The routes.
 pub fn router(state: Shared) -> Router {
+    // Every route answers a wrong method with a 405 problem document naming the right ones.
+    let p = |h: axum::routing::MethodRouter<Shared>| h.fallback(post_only);
+    let g = |h: axum::routing::MethodRouter<Shared>| h.fallback(get_only);
     Router::new()
-        .route(paths::DIRECTORY, get(directory))
-        .route(paths::NEW_NONCE, get(new_nonce).head(new_nonce))
-        .route(paths::NEW_ACCOUNT, post(new_account))
-        .route(paths::NEW_ORDER, post(new_order))
-        .route(paths::REVOKE_CERT, post(revoke_cert))
-        .route(paths::KEY_CHANGE, post(key_change))
-        .route("/acme/acct/{id}", post(account))
-        .route("/acme/acct/{id}/orders", post(orders))
-        .route("/acme/order/{id}", post(order))
-        .route("/acme/order/{id}/finalize", post(finalize))
-        .route("/acme/authz/{id}", post(authz))
-        .route("/acme/chall/{id}", post(challenge))
-        .route("/acme/cert/{id}", post(certificate))
-        .route("/ca.crt", get(ca_chain))
-        .route("/crl", get(crl))
-        .route("/healthz", get(healthz))
-        .route("/acme/{*rest}", any(not_allowed))
+        .route(paths::DIRECTORY, g(get(directory)))
+        .route(paths::NEW_NONCE, g(get(new_nonce).head(new_nonce)))
+        .route(paths::NEW_ACCOUNT, p(post(new_account)))
+        .route(paths::NEW_ORDER, p(post(new_order)))
+        .route(paths::REVOKE_CERT, p(post(revoke_cert)))
+        .route(paths::KEY_CHANGE, p(post(key_change)))
+        .route("/acme/acct/{id}", p(post(account)))
+        .route("/acme/acct/{id}/orders", p(post(orders)))
+        .route("/acme/order/{id}", p(post(order)))
+        .route("/acme/order/{id}/finalize", p(post(finalize)))
+        .route("/acme/authz/{id}", p(post(authz)))
+        .route("/acme/chall/{id}", p(post(challenge)))
+        .route("/acme/cert/{id}", p(post(certificate)))
+        .route("/ca.crt", g(get(ca_chain)))
+        .route("/crl", g(get(crl)))
+        .route("/healthz", g(get(healthz)))
         .fallback(not_found)
         .with_state(state)
 }
@@ -440,20 +445,24 @@ async fn healthz() -> Response {
     (StatusCode::OK, "ok\n").into_response()
 }
 
-/// A known ACME path with the wrong method (405), or an unknown one (404).
-async fn not_allowed(State(state): State<Shared>, method: Method, headers: HeaderMap) -> Response {
+/// An ACME resource asked with another method than POST (405; reads are POST-as-GET, §6.3).
+async fn post_only(State(state): State<Shared>, headers: HeaderMap) -> Response {
     let base = base(&state, &headers);
-    let p = if method == Method::GET {
-        Problem::malformed("ACME resources are read with POST-as-GET (RFC 8555 §6.3)")
-            .with_status(405)
-    } else {
-        Problem::not_found()
-    };
+    let p = Problem::malformed("ACME resources take POST (reads are POST-as-GET, RFC 8555 §6.3)")
+        .with_status(405);
     let mut resp = finish(&state, &base, Err(p));
-    if method == Method::GET {
-        resp.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
-    }
+    resp.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    resp
+}
+
+/// A read-only resource asked with another method than GET or HEAD (405).
+async fn get_only() -> Response {
+    let mut resp = problem_response(
+        &Problem::malformed("this resource is read with GET").with_status(405),
+    );
+    resp.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
     resp
 }
 

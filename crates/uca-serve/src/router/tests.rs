@@ -1,0 +1,188 @@
+//! The HTTP layer without a socket: what every ACME response carries, and the refusals that
+//! happen before the protocol core (content type, size, method, unknown paths).
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+use uca_acme::{Acme, AcmeSettings, EabMode, Store};
+
+use super::{AppState, MAX_BODY, router};
+use crate::issuer::Issuer;
+use crate::validate::{ValidationSettings, Validator};
+
+struct TestServer {
+    _tmp: tempfile::TempDir,
+    dir: std::path::PathBuf,
+    state: Arc<AppState>,
+}
+
+fn server() -> TestServer {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pki");
+    let now = time::OffsetDateTime::now_utc();
+    uca_ca::init(
+        uca_ca::InitOptions {
+            dir: dir.clone(),
+            name: "router test CA".into(),
+            subject: uca_pki::Subject::default(),
+            key_type: uca_pki::KeyType::EcP256,
+            days: 30,
+            passphrase: None,
+            config: uca_ca::Config::default(),
+        },
+        now,
+    )
+    .unwrap();
+    let (ca, _) = uca_ca::Ca::open(&dir, &mut || {}).unwrap();
+    let signer = ca.unlock(None).unwrap();
+    let store = Store::open(&Store::path_in(&dir)).unwrap();
+    let acme = Acme::new(
+        AcmeSettings {
+            eab: EabMode::Off,
+            ..AcmeSettings::default()
+        },
+        store,
+    );
+    let issuer = Issuer::new(&ca, signer, uca_pki::Profile::Both);
+    drop(ca);
+    let state = Arc::new(AppState {
+        acme,
+        issuer,
+        validator: Validator::new(ValidationSettings::default()).unwrap(),
+        crl: Default::default(),
+        default_base: "https://ca.test:8443".into(),
+    });
+    state.crl.refresh(&state.issuer, true, now).unwrap();
+    TestServer { _tmp: tmp, dir, state }
+}
+
+async fn send(s: &TestServer, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let resp = router(s.state.clone()).oneshot(req).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
+    (status, headers, body)
+}
+
+fn get(path: &str) -> Request<Body> {
+    Request::get(path)
+        .header(header::HOST, "ca.test:8443")
+        .body(Body::empty())
+        .unwrap()
+}
+
+fn post(path: &str, content_type: Option<&str>, body: Vec<u8>) -> Request<Body> {
+    let mut b = Request::post(path).header(header::HOST, "ca.test:8443");
+    if let Some(ct) = content_type {
+        b = b.header(header::CONTENT_TYPE, ct);
+    }
+    b.body(Body::from(body)).unwrap()
+}
+
+fn problem(body: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(body).unwrap()
+}
+
+#[tokio::test]
+async fn the_directory_and_nonces_carry_what_every_acme_response_carries() {
+    let s = server();
+    let (status, h, body) = send(&s, get("/acme/directory")).await;
+    assert_eq!(status, StatusCode::OK);
+    let dir: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(dir["newNonce"], "https://ca.test:8443/acme/new-nonce");
+    assert_eq!(dir["meta"]["externalAccountRequired"], false);
+    assert_eq!(h["content-type"], "application/json");
+    assert_eq!(h["link"], "<https://ca.test:8443/acme/directory>;rel=\"index\"");
+    let head = Request::head("/acme/new-nonce")
+        .header(header::HOST, "ca.test:8443")
+        .body(Body::empty())
+        .unwrap();
+    let (status, h1, _) = send(&s, head).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, h2, _) = send(&s, get("/acme/new-nonce")).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(h2["cache-control"], "no-store");
+    let (n1, n2) = (&h1["replay-nonce"], &h2["replay-nonce"]);
+    assert_ne!(n1, n2);
+    assert_eq!(n1.len(), 22);
+}
+
+#[tokio::test]
+async fn refusals_before_the_core_are_problem_documents_with_a_fresh_nonce() {
+    let s = server();
+    let cases: Vec<(Request<Body>, StatusCode, &str)> = vec![
+        (
+            post("/acme/new-account", Some("application/json"), b"{}".to_vec()),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "malformed",
+        ),
+        (
+            post("/acme/new-account", None, b"{}".to_vec()),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "malformed",
+        ),
+        (
+            post(
+                "/acme/new-order",
+                Some("application/jose+json"),
+                vec![b'x'; MAX_BODY + 1],
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "malformed",
+        ),
+        (
+            post("/acme/new-account", Some("application/jose+json"), b"not json".to_vec()),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (get("/acme/order/abc"), StatusCode::METHOD_NOT_ALLOWED, "malformed"),
+    ];
+    for (req, want, kind) in cases {
+        let what = format!("{} {}", req.method(), req.uri());
+        let (status, h, body) = send(&s, req).await;
+        assert_eq!(status, want, "{what}");
+        assert_eq!(h["content-type"], "application/problem+json", "{what}");
+        assert!(h.contains_key("replay-nonce"), "{what}");
+        let doc = problem(&body);
+        assert_eq!(doc["type"], format!("urn:ietf:params:acme:error:{kind}"), "{what}");
+        assert_eq!(doc["status"], want.as_u16(), "{what}");
+    }
+    let (status, h, _) = send(&s, get("/acme/chall/abc")).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(h["allow"], "POST");
+    let (status, h, _) = send(&s, get("/nowhere")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(h["content-type"], "application/problem+json");
+    // Nothing was created by any of it.
+    let store = Store::open(&Store::path_in(&s.dir)).unwrap();
+    assert!(store.read().accounts().unwrap().is_empty());
+    assert!(store.read().orders().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn chain_crl_and_health_are_plain_resources() {
+    let s = server();
+    let (status, h, body) = send(&s, get("/ca.crt")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(h["content-type"], "application/pem-certificate-chain");
+    assert_eq!(String::from_utf8(body).unwrap(), s.state.issuer.chain_pem());
+    let (status, h, body) = send(&s, get("/crl")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(h["content-type"], "application/pkix-crl");
+    let info = uca_pki::crl::parse_crl(&body, s.state.issuer.ca_spki()).unwrap();
+    assert!(info.revoked.is_empty());
+    assert!(info.number.is_some());
+    let (status, _, body) = send(&s, get("/healthz")).await;
+    assert_eq!((status, body.as_slice()), (StatusCode::OK, b"ok\n".as_slice()));
+    let req = Request::builder()
+        .method(Method::DELETE)
+        .uri("/acme/new-order")
+        .header(header::HOST, "ca.test:8443")
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, _) = send(&s, req).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+}
