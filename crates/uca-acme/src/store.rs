@@ -138,12 +138,23 @@ impl Store {
         dir.join("acme.sqlite")
     }
 
-    /// Opens (and on first use creates, mode 0600 through the CA directory's 0700) the store.
+    /// Opens (and on first use creates, mode 0600) the store.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let open_err = |source| StoreError::Open {
             path: path.to_path_buf(),
             source,
         };
+        // The file holds external account keys: created 0600 (SQLite gives its -wal and -shm
+        // files the same mode).
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            let _ = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(path);
+        }
         let conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -778,5 +789,24 @@ impl Tx<'_> {
 
     pub fn cert_of_order(&self, order: &str) -> Result<Option<IssuedCert>, StoreError> {
         self.certs_where("WHERE order_id = ?1", params![order])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_store_is_private_and_refuses_a_newer_schema() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = Store::path_in(dir.path());
+        drop(Store::open(&path).unwrap());
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        drop(conn);
+        assert!(matches!(Store::open(&path), Err(StoreError::NewerSchema { .. })));
     }
 }
