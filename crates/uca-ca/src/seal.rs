@@ -20,6 +20,17 @@ impl Ca {
     }
 
     /// Fails with [`CaError::Sealed`] (or a missing key) when this CA cannot sign.
+    /// Refuses if the CA has been sealed (whether or not a key is still at hand somewhere).
+    pub fn ensure_sealed_not(&self) -> Result<(), CaError> {
+        match self.sealed_at()? {
+            Some(since) => Err(CaError::Sealed {
+                dir: self.paths.dir.clone(),
+                since: Some(since),
+            }),
+            None => Ok(()),
+        }
+    }
+
     pub fn ensure_can_sign(&self) -> Result<(), CaError> {
         if let Some(since) = self.sealed_at()? {
             return Err(CaError::Sealed {

@@ -128,9 +128,16 @@ impl Issuer {
             order: job.order.id.clone(),
         });
         self.visit(|ca| {
+            // `uca seal` on the CLI ends issuance here too, though the key is still in memory.
+            ca.ensure_sealed_not()?;
             ca.record_acme(&record)
         })
-        .map_err(|e| ledger_problem(&e))?;
+        .map_err(|e| match e {
+            CaError::Sealed { .. } => Problem::unauthorized(
+                "this CA has been sealed and issues no more certificates",
+            ),
+            other => ledger_problem(&other),
+        })?;
         let chain = format!("{}{}", cert.pem, ensure_newline(&self.chain_pem));
         Ok(Issued {
             serial: cert.serial.hex(),
