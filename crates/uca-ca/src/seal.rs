@@ -21,7 +21,7 @@ impl Ca {
 
     /// Fails with [`CaError::Sealed`] (or a missing key) when this CA cannot sign.
     /// Refuses if the CA has been sealed (whether or not a key is still at hand somewhere).
-    pub fn ensure_sealed_not(&self) -> Result<(), CaError> {
+    pub fn ensure_not_sealed(&self) -> Result<(), CaError> {
         match self.sealed_at()? {
             Some(since) => Err(CaError::Sealed {
                 dir: self.paths.dir.clone(),

@@ -129,7 +129,7 @@ impl Issuer {
         });
         self.visit(|ca| {
             // `uca seal` on the CLI ends issuance here too, though the key is still in memory.
-            ca.ensure_sealed_not()?;
+            ca.ensure_not_sealed()?;
             ca.record_acme(&record)
         })
         .map_err(|e| match e {
