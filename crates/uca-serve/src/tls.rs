@@ -171,7 +171,10 @@ fn issue_self(
         reuse_key: None,
         sans_override: Some(names.to_vec()),
     };
-    issuer.visit(|ca| ca.issue(issuer.signer(), vec![request], now))?;
+    issuer.visit(|ca| {
+        ca.ensure_not_sealed()?;
+        ca.issue(issuer.signer(), vec![request], now)
+    })?;
     let paths = self_cert_paths(issuer, names);
     load(&paths.fullchain, &paths.key)
 }
