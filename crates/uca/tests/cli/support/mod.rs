@@ -5,6 +5,8 @@
 //! the Rust: `flaky_server.py` (the scriptable HTTP(S) server) and `MtlsClient.java` (a Java
 //! mutual-TLS client).
 
+// The ACME harness: a running `uca serve`, the DNS stub, the real ACME clients, their judges.
+mod acme;
 // The artifact harness: a signed release and the verdict of `uca artifact verify`.
 pub mod artifact;
 // A temporary CA and what it issues.
@@ -24,6 +26,7 @@ mod servers;
 // A pseudo-terminal.
 mod terminal;
 
+pub use acme::*;
 pub use ca::*;
 pub use cases::*;
 pub use files::*;

@@ -1,0 +1,97 @@
+//! The life of `uca serve`: SIGTERM stops it cleanly, `kill -9` and a restart on the same CA
+//! lose nothing a client relies on, and a sealed CA refuses to serve.
+
+use std::time::Duration;
+
+use crate::support::*;
+
+/// SIGTERM: the server says it is stopping, drains and exits 0.
+#[test]
+fn sigterm_stops_the_server_with_status_0() {
+    let mut lab = AcmeLab::start(&[]);
+    let out = curl(&lab.server.url("healthz"), &lab.ca_cert(), None, &[]);
+    assert_eq!(out.stdout.trim(), "ok", "{}", out.all());
+    let (status, log) = lab.server.signal_and_wait("TERM", Duration::from_secs(15));
+    assert_eq!(status.code(), Some(0), "exit status after SIGTERM:\n{log}");
+    assert!(log.contains("stopping"), "no 'stopping' on stderr:\n{log}");
+    assert!(!log.contains("panicked"), "{log}");
+}
+
+/// `kill -9` right after an issuance, then a restart on the same port: the ledger row, the
+/// ACME account and the order are still there, and lego (whose account lives on the server)
+/// renews with the same account.
+#[test]
+fn kill_9_then_restart_keeps_accounts_orders_and_ledger() {
+    let mut lab = AcmeLab::start(&[]);
+    let ca = lab.ca_cert();
+    let http = format!("127.0.0.1:{}", lab.http01);
+    let base = [
+        "--domains",
+        "crash.test",
+        "--http",
+        "--http.port",
+        http.as_str(),
+    ];
+    let out = lab.lego("lego", &[&base[..], &["run"]].concat(), &[]);
+    assert_ok(&out, &lab.server, "lego run");
+    let cert = lab.path("lego/certificates/crash.test.crt");
+    let first = judge_cert(&ca, &cert, &["DNS:crash.test"]);
+    let row = lab.acme_row(&first);
+
+    let (status, _) = lab.server.signal_and_wait("KILL", Duration::from_secs(10));
+    assert_eq!(
+        status.code(),
+        None,
+        "uca serve was not killed by the signal"
+    );
+    lab.restart();
+    assert!(
+        !lab.server.log().contains("repaired"),
+        "a finished order needed repair after kill -9:\n{}",
+        lab.server.log()
+    );
+
+    // The CLI reads the same ledger and ACME store.
+    assert_eq!(lab.acme_row(&first)["acme"], row["acme"]);
+    let orders = lab.env.json(&["acme", "orders"]);
+    let order = row["acme"]["order"].as_str().unwrap();
+    assert!(
+        orders.to_string().contains(order),
+        "order {order} lost: {orders:#}"
+    );
+
+    // lego's account still exists on the server: renew signs with it (kid), and the renewed
+    // certificate belongs to the same account.
+    let out = lab.lego(
+        "lego",
+        &[&base[..], &["renew", "--days", "1000", "--no-random-sleep"]].concat(),
+        &[],
+    );
+    assert_ok(&out, &lab.server, "lego renew after kill -9 and restart");
+    let second = judge_cert(&ca, &cert, &["DNS:crash.test"]);
+    assert_ne!(first, second);
+    assert_eq!(
+        lab.acme_row(&second)["acme"]["account"],
+        row["acme"]["account"],
+        "after the restart lego's renewal came from another account"
+    );
+    let key = lab.path("lego/certificates/crash.test.key");
+    served_by_openssl(lab.env.tmp.path(), &cert, &key, "crash.test", &ca);
+}
+
+/// A sealed CA signs nothing, so `uca serve` refuses to start: exit 8 with a hint.
+#[test]
+fn sealed_ca_refuses_to_serve() {
+    let env = TempCa::new();
+    env.init_plain(&[]);
+    expect(&env.uca().args(["seal", "--yes"]).output().unwrap(), 0);
+    let mut cmd = env.uca_std();
+    cmd.args(["serve", "--listen", "127.0.0.1:0"]);
+    let (out, _) = run_within(cmd, Duration::from_secs(20))
+        .unwrap_or_else(|printed| panic!("uca serve on a sealed CA kept running:\n{printed}"));
+    let err = stderr(&out);
+    assert_eq!(code(&out), 8, "{err}");
+    assert!(err.contains("sealed"), "{err}");
+    assert!(err.contains("hint:"), "{err}");
+    assert!(!err.contains("listening on"), "{err}");
+}
