@@ -83,7 +83,7 @@ fn cli_commands_work_while_the_server_runs() {
     let x_serial = judge_cert(&ca, &x.cert, &["DNS:x"]);
     served_by_openssl(lab.env.tmp.path(), &x.fullchain, &x.key, "x", &ca);
 
-    // uca list: both, the ACME one marked as such.
+    // uca list: both; the JSON tells where each came from (the table has no source column).
     let rows = lab.ledger();
     let cli_row = rows
         .iter()
@@ -93,30 +93,46 @@ fn cli_commands_work_while_the_server_runs() {
                 .is_some_and(|s| s.eq_ignore_ascii_case(&x_serial))
         })
         .unwrap_or_else(|| panic!("uca issue's certificate is not listed: {rows:#?}"));
-    assert_ne!(cli_row["source"], "acme", "{cli_row:#}");
+    assert_eq!(cli_row["source"], "issue", "{cli_row:#}");
+    assert!(cli_row.get("acme").is_none(), "{cli_row:#}");
     let out = lab.env.uca().arg("list").output().unwrap();
     let text = expect(&out, 0);
-    assert!(text.contains("cli.test"), "uca list:\n{text}");
-    assert!(
-        text.contains("acme"),
-        "uca list does not mark the ACME row:\n{text}"
-    );
+    for want in ["cli.test", &serial.to_lowercase(), &x_serial.to_lowercase()] {
+        assert!(text.contains(want), "uca list misses {want}:\n{text}");
+    }
 
     // uca acme accounts / orders: the account and the order of the ledger row.
-    let accounts = lab.env.json(&["acme", "accounts"]);
     let account = row["acme"]["account"].as_str().unwrap();
-    assert!(
-        accounts.to_string().contains(account),
-        "uca acme accounts does not list {account}: {accounts:#}"
-    );
-    let orders = lab.env.json(&["acme", "orders"]);
     let order = row["acme"]["order"].as_str().unwrap();
-    assert!(
-        orders.to_string().contains(order),
-        "uca acme orders does not list {order}: {orders:#}"
+    let accounts = lab.env.json(&["acme", "accounts"]);
+    let found = accounts["accounts"]
+        .as_array()
+        .expect("accounts[]")
+        .iter()
+        .find(|a| a["id"] == account)
+        .unwrap_or_else(|| panic!("uca acme accounts does not list {account}: {accounts:#}"));
+    assert_eq!(found["status"], "valid", "{found:#}");
+    assert_eq!(found["contact"][0], format!("mailto:{EMAIL}"), "{found:#}");
+    let orders = lab.env.json(&["acme", "orders", "--account", account]);
+    let found = orders["orders"]
+        .as_array()
+        .expect("orders[]")
+        .iter()
+        .find(|o| o["id"] == order)
+        .unwrap_or_else(|| panic!("uca acme orders does not list {order}: {orders:#}"));
+    assert_eq!(found["status"], "valid", "{found:#}");
+    assert_eq!(found["account"], account, "{found:#}");
+    assert_eq!(
+        found["identifiers"],
+        serde_json::json!(["cli.test"]),
+        "{found:#}"
     );
-    let mine = lab.env.json(&["acme", "orders", "--account", account]);
-    assert!(mine.to_string().contains(order), "{mine:#}");
+    assert!(
+        found["certificate"]
+            .as_str()
+            .is_some_and(|c| c.eq_ignore_ascii_case(&serial)),
+        "{found:#}"
+    );
 
     // uca revoke of the ACME certificate, by serial: the server notices within 10 s.
     assert!(!lab.served_crl_serials().contains(&serial));
