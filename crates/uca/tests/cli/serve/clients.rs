@@ -404,7 +404,7 @@ fn uacme(lab: &AcmeLab, bundle: &Path, args: &[&str]) -> TextOutput {
             bundle.display()
         ))
         .arg("uacme")
-        .args(["-v", "-o", "-a", &lab.server.directory()])
+        .args(["-v", "-o", "-t", "EC", "-a", &lab.server.directory()])
         .args(args);
     finish(c, "uacme", ACME_CLIENT_TIMEOUT)
 }
@@ -466,7 +466,7 @@ fn uacme_ip_identifier_rollover_revoke_by_cert_key_and_deactivate() {
     let out = uacme(
         &lab,
         &bundle,
-        &["-n", "-c", old.utf8(), "-h", h, "issue", "127.0.0.1"],
+        &["-c", old.utf8(), "-h", h, "issue", "127.0.0.1"],
     );
     assert!(
         !out.status.success(),
@@ -474,7 +474,7 @@ fn uacme_ip_identifier_rollover_revoke_by_cert_key_and_deactivate() {
         out.all()
     );
     assert!(
-        out.stderr.contains("accountDoesNotExist"),
+        out.stderr.contains("no account associated with"),
         "uacme with the old key:\n{}",
         out.all()
     );
@@ -521,6 +521,12 @@ fn uacme_ip_identifier_rollover_revoke_by_cert_key_and_deactivate() {
         "a deactivated account ordered:\n{}",
         out.all()
     );
+    assert!(
+        out.stderr.contains("urn:ietf:params:acme:error:unauthorized")
+            && out.stderr.contains("deactivated"),
+        "uacme with a deactivated account:\n{}",
+        out.all()
+    );
     let acme_rows = lab
         .ledger()
         .iter()
@@ -563,6 +569,7 @@ fn dehydrated_http01_webroot() {
         )
         .as_bytes(),
     );
+    std::fs::create_dir_all(lab.path("dh")).unwrap();
     let dehydrated = |args: &[&str]| {
         let mut c = client_cmd("dehydrated", lab.env.tmp.path());
         c.args(["-f", config.utf8()]).args(args);
