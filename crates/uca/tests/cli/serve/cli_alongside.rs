@@ -154,6 +154,12 @@ fn cli_commands_work_while_the_server_runs() {
         "the server took {waited:?}"
     );
     assert_eq!(lab.acme_row(&serial)["status"], "revoked");
+    let text = lab.served_crl_text();
+    assert_eq!(
+        crl_reason(&text, &serial).as_deref(),
+        Some("Key Compromise"),
+        "{text}"
+    );
 
     // uca crl beside the server: its CRL lists the serial too.
     let der = lab.path("cli.crl");

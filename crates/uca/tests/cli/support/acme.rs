@@ -345,8 +345,8 @@ impl AcmeLab {
         row
     }
 
-    /// The serials (upper-case hex, as openssl prints them) on the server's `/crl`.
-    pub fn served_crl_serials(&self) -> Vec<String> {
+    /// The server's `/crl` (DER) as `openssl crl -text` prints it.
+    pub fn served_crl_text(&self) -> String {
         let der = self.path("served.crl");
         let out = curl(
             &self.server.url("crl"),
@@ -355,7 +355,20 @@ impl AcmeLab {
             &["-o", der.utf8()],
         );
         assert!(out.status.success(), "GET /crl: {}", out.all());
-        crl_serials(&der)
+        openssl(&[
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            der.utf8(),
+            "-noout",
+            "-text",
+        ])
+    }
+
+    /// The serials (upper-case hex, as openssl prints them) on the server's `/crl`.
+    pub fn served_crl_serials(&self) -> Vec<String> {
+        serials_in_crl_text(&self.served_crl_text())
     }
 
     /// Polls the served CRL until it lists `serial` (at most `limit`); fails the test with the
@@ -466,7 +479,7 @@ pub fn served_by_openssl(dir: &Path, cert: &Path, key: &Path, host: &str, ca: &P
 
 /// The serials a CRL file (DER) lists, upper-case hex.
 pub fn crl_serials(der: &Path) -> Vec<String> {
-    let text = openssl(&[
+    serials_in_crl_text(&openssl(&[
         "crl",
         "-inform",
         "DER",
@@ -474,11 +487,36 @@ pub fn crl_serials(der: &Path) -> Vec<String> {
         der.utf8(),
         "-noout",
         "-text",
-    ]);
+    ]))
+}
+
+/// The serials in `openssl crl -text` output, upper-case hex.
+fn serials_in_crl_text(text: &str) -> Vec<String> {
     text.lines()
         .filter_map(|l| l.trim().strip_prefix("Serial Number: "))
         .map(|s| s.trim().to_uppercase())
         .collect()
+}
+
+/// The reason `openssl crl -text` prints under the entry of `serial` ("Key Compromise"…), if any.
+pub fn crl_reason(text: &str, serial: &str) -> Option<String> {
+    let mut lines = text.lines().map(str::trim);
+    lines.find(|l| {
+        l.strip_prefix("Serial Number: ")
+            .is_some_and(|s| s.eq_ignore_ascii_case(serial))
+    })?;
+    for l in lines {
+        if l.starts_with("Serial Number: ") {
+            return None;
+        }
+        if l.starts_with("X509v3 CRL Reason Code") {
+            continue;
+        }
+        if !l.is_empty() && !l.starts_with("Revocation Date") && !l.starts_with("CRL entry") {
+            return Some(l.to_string());
+        }
+    }
+    None
 }
 
 /// A plain HTTP server of a directory on 127.0.0.1 (`python3 -m http.server`), for webroot
