@@ -60,6 +60,26 @@ fn kill_9_then_restart_keeps_accounts_orders_and_ledger() {
         "order {order} lost: {orders:#}"
     );
 
+    // The order and its certificate are still served to the account (POST-as-GET with lego's
+    // account key, by python3-acme): valid, and the same certificate lego saved.
+    let account = row["acme"]["account"].as_str().unwrap();
+    let account_key = lab.path(&format!(
+        "lego/accounts/127.0.0.1_{}/{EMAIL}/keys/{EMAIL}.key",
+        lab.server.port
+    ));
+    let (fetched, content_type, chain) = lab.download_order(&account_key, account, order);
+    assert_eq!(fetched["status"], "valid", "{fetched:#}");
+    assert_eq!(content_type, "application/pem-certificate-chain");
+    let leaf = chain
+        .split_inclusive("-----END CERTIFICATE-----\n")
+        .next()
+        .unwrap_or_default();
+    let saved = read_text(&cert);
+    assert!(
+        !leaf.is_empty() && saved.starts_with(leaf),
+        "the certificate served after the restart differs from the one lego saved:\n{chain}"
+    );
+
     // lego's account still exists on the server: renew signs with it (kid), and the renewed
     // certificate belongs to the same account.
     let out = lab.lego(

@@ -1,8 +1,9 @@
 //! The ACME harness: a running `uca serve` (`AcmeServer`), the DNS stub `pebble-challtestsrv`
 //! (`ChallTestSrv`), both on loopback in one `AcmeLab` with the validation ports a client
 //! answers on, a plain webroot HTTP server (`Webroot`), the real ACME clients run under a
-//! timeout with a clean environment (`client`), and the judges of what they obtained
-//! (`judge_cert`, `served_by_openssl`, `acme_row`, `crl_serials`).
+//! timeout with a clean environment (`client_cmd`), an independent POST-as-GET download with
+//! python3-acme (`acme_download.py`), and the judges of what they obtained (`judge_cert`,
+//! `served_by_openssl`, `acme_row`, `crl_serials`).
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -343,6 +344,40 @@ impl AcmeLab {
             );
         }
         row
+    }
+
+    /// An order and its certificate fetched with POST-as-GET by python3-acme
+    /// (`acme_download.py`), signed with `account_key` as account `account` (an id, as in the
+    /// ledger): (the order's JSON, the certificate's Content-Type, the PEM chain).
+    pub fn download_order(
+        &self,
+        account_key: &Path,
+        account: &str,
+        order: &str,
+    ) -> (Value, String, String) {
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/cli/support/acme_download.py"
+        );
+        let mut c = client_cmd("/usr/bin/python3", self.env.tmp.path());
+        c.arg(script)
+            .arg(self.server.directory())
+            .arg(self.ca_cert())
+            .arg(account_key)
+            .arg(self.server.url(&format!("acme/acct/{account}")))
+            .arg(self.server.url(&format!("acme/order/{order}")));
+        let out = finish(c, "acme_download.py", ACME_CLIENT_TIMEOUT);
+        assert_ok(&out, &self.server, "acme_download.py");
+        let mut parts = out.stdout.splitn(3, '\n');
+        let json = parts.next().unwrap_or_default();
+        let order: Value =
+            serde_json::from_str(json).unwrap_or_else(|e| panic!("order JSON {json:?}: {e}"));
+        let content_type = parts.next().unwrap_or_default().to_string();
+        (
+            order,
+            content_type,
+            parts.next().unwrap_or_default().to_string(),
+        )
     }
 
     /// The server's `/crl` (DER) as `openssl crl -text` prints it.

@@ -2,8 +2,8 @@
 //! (openssl and friends), the servers tests talk to, and tables of cases. A test module takes
 //! it all with `use crate::support::*`; the artifact and health harnesses are imported by name
 //! where they are used. New helpers go in the file of their job, not in a test module. Beside
-//! the Rust: `flaky_server.py` (the scriptable HTTP(S) server) and `MtlsClient.java` (a Java
-//! mutual-TLS client).
+//! the Rust: `flaky_server.py` (the scriptable HTTP(S) server), `MtlsClient.java` (a Java
+//! mutual-TLS client) and `acme_download.py` (POST-as-GET of an ACME order with python3-acme).
 
 // The ACME harness: a running `uca serve`, the DNS stub, the real ACME clients, their judges.
 mod acme;
