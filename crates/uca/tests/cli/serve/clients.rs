@@ -206,7 +206,8 @@ fn lego_renews_then_revokes_and_the_crl_lists_the_serial() {
     );
 }
 
-/// With `--eab required`, lego without a binding is refused with externalAccountRequired;
+/// With `--eab required`, lego without a binding stops (the directory requires EAB) and a
+/// newAccount without one is refused with externalAccountRequired (python3-acme on the wire);
 /// with the KID and HMAC key from `uca acme eab add --allow '*.eab.test'` it registers and
 /// obtains a name the key allows, while a name outside the allow list is a rejectedIdentifier.
 #[test]
@@ -241,8 +242,8 @@ fn lego_with_eab_obtains_only_the_names_its_key_allows() {
         out.all()
     );
     // lego reads meta.externalAccountRequired from the directory and stops before sending
-    // newAccount, so the server's own refusal is not reached here (the uca-acme service
-    // tests cover it); what lego proves is that the directory says so.
+    // newAccount (so do certbot, dehydrated and uacme); what lego proves is that the
+    // directory says so.
     assert!(
         out.stderr
             .contains("Server requires External Account Binding"),
@@ -252,6 +253,14 @@ fn lego_with_eab_obtains_only_the_names_its_key_allows() {
     let dir = curl(&lab.server.directory(), &ca, None, &[]);
     let dir: serde_json::Value = serde_json::from_str(&dir.stdout).expect("directory JSON");
     assert_eq!(dir["meta"]["externalAccountRequired"], true, "{dir:#}");
+    // On the wire (python3-acme sends newAccount regardless): the server's own refusal.
+    let problem = lab
+        .register_without_eab()
+        .expect_err("newAccount without EAB was accepted");
+    assert_eq!(
+        problem["type"], "urn:ietf:params:acme:error:externalAccountRequired",
+        "{problem:#}"
+    );
     let accounts = lab.env.json(&["acme", "accounts"]);
     assert_eq!(accounts["accounts"], serde_json::json!([]), "{accounts:#}");
 
@@ -331,6 +340,7 @@ fn certbot_standalone_with_eab_then_revoke() {
     let port = lab.http01.to_string();
     let common = ["--agree-tos", "-m", EMAIL, "--no-eff-email"];
 
+    // Like lego, certbot reads meta.externalAccountRequired and stops before newAccount.
     let out = lab.certbot("cb-no-eab", "register", &common);
     assert!(
         !out.status.success(),
@@ -338,7 +348,8 @@ fn certbot_standalone_with_eab_then_revoke() {
         out.all()
     );
     assert!(
-        out.all().contains("xternal account"),
+        out.all()
+            .contains("Server requires external account binding"),
         "certbot register without EAB:\n{}",
         out.all()
     );

@@ -1,8 +1,8 @@
 //! The ACME harness: a running `uca serve` (`AcmeServer`), the DNS stub `pebble-challtestsrv`
 //! (`ChallTestSrv`), both on loopback in one `AcmeLab` with the validation ports a client
 //! answers on, a plain webroot HTTP server (`Webroot`), the real ACME clients run under a
-//! timeout with a clean environment (`client_cmd`), an independent POST-as-GET download with
-//! python3-acme (`acme_download.py`), and the judges of what they obtained (`judge_cert`,
+//! timeout with a clean environment (`client_cmd`), an independent wire-level client,
+//! python3-acme (`acme_client.py`: POST-as-GET downloads, newAccount without EAB), and the judges of what they obtained (`judge_cert`,
 //! `served_by_openssl`, `acme_row`, `crl_serials`).
 
 use std::net::TcpStream;
@@ -346,28 +346,37 @@ impl AcmeLab {
         row
     }
 
-    /// An order and its certificate fetched with POST-as-GET by python3-acme
-    /// (`acme_download.py`), signed with `account_key` as account `account` (an id, as in the
-    /// ledger): (the order's JSON, the certificate's Content-Type, the PEM chain).
+    /// `acme_client.py ARGS` (python3-acme) against this server, trusting only the CA.
+    fn python_client(&self, args: &[String]) -> TextOutput {
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/cli/support/acme_client.py"
+        );
+        let mut c = client_cmd("/usr/bin/python3", self.env.tmp.path());
+        c.arg(script)
+            .arg(&args[0])
+            .arg(self.server.directory())
+            .arg(self.ca_cert())
+            .args(&args[1..]);
+        finish(c, "acme_client.py", ACME_CLIENT_TIMEOUT)
+    }
+
+    /// An order and its certificate fetched with POST-as-GET by python3-acme, signed with
+    /// `account_key` as account `account` (an id, as in the ledger): (the order's JSON, the
+    /// certificate's Content-Type, the PEM chain).
     pub fn download_order(
         &self,
         account_key: &Path,
         account: &str,
         order: &str,
     ) -> (Value, String, String) {
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/cli/support/acme_download.py"
-        );
-        let mut c = client_cmd("/usr/bin/python3", self.env.tmp.path());
-        c.arg(script)
-            .arg(self.server.directory())
-            .arg(self.ca_cert())
-            .arg(account_key)
-            .arg(self.server.url(&format!("acme/acct/{account}")))
-            .arg(self.server.url(&format!("acme/order/{order}")));
-        let out = finish(c, "acme_download.py", ACME_CLIENT_TIMEOUT);
-        assert_ok(&out, &self.server, "acme_download.py");
+        let out = self.python_client(&[
+            "download".into(),
+            account_key.utf8().into(),
+            self.server.url(&format!("acme/acct/{account}")),
+            self.server.url(&format!("acme/order/{order}")),
+        ]);
+        assert_ok(&out, &self.server, "acme_client.py download");
         let mut parts = out.stdout.splitn(3, '\n');
         let json = parts.next().unwrap_or_default();
         let order: Value =
@@ -378,6 +387,20 @@ impl AcmeLab {
             content_type,
             parts.next().unwrap_or_default().to_string(),
         )
+    }
+
+    /// newAccount by python3-acme with a fresh key and no external account binding (it does
+    /// not look at the directory's meta first): Ok(account URL) or Err(problem document).
+    pub fn register_without_eab(&self) -> Result<String, Value> {
+        let out = self.python_client(&["register".into()]);
+        match out.status.code() {
+            Some(0) => Ok(out.stdout.trim().to_string()),
+            Some(3) => Err(
+                serde_json::from_str(out.stdout.lines().next().unwrap_or_default())
+                    .unwrap_or_else(|e| panic!("problem JSON: {e}\n{}", out.all())),
+            ),
+            _ => panic!("acme_client.py register failed:\n{}", out.all()),
+        }
     }
 
     /// The server's `/crl` (DER) as `openssl crl -text` prints it.

@@ -3,7 +3,7 @@
 //! it all with `use crate::support::*`; the artifact and health harnesses are imported by name
 //! where they are used. New helpers go in the file of their job, not in a test module. Beside
 //! the Rust: `flaky_server.py` (the scriptable HTTP(S) server), `MtlsClient.java` (a Java
-//! mutual-TLS client) and `acme_download.py` (POST-as-GET of an ACME order with python3-acme).
+//! mutual-TLS client) and `acme_client.py` (python3-acme on the wire, for what the ACME clients will not send).
 
 // The ACME harness: a running `uca serve`, the DNS stub, the real ACME clients, their judges.
 mod acme;
