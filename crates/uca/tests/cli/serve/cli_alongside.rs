@@ -72,7 +72,7 @@ fn cli_commands_work_while_the_server_runs() {
         &[],
     );
     assert_ok(&out, &lab.server, "lego run");
-    let cert = lab.path("lego/certificates/cli.test.crt");
+    let (cert, _) = lab.lego_files("lego", "cli.test");
     let serial = judge_cert(&ca, &cert, &["DNS:cli.test"]);
     let row = lab.acme_row(&serial);
 

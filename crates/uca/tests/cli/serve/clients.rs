@@ -9,41 +9,6 @@ use std::time::{Duration, Instant};
 
 use crate::support::*;
 
-/// lego's exec DNS provider: `present|cleanup FQDN VALUE` → challtestsrv set-txt/clear-txt.
-fn lego_dns_script(lab: &AcmeLab) -> String {
-    let script = lab.path("lego-dns.sh");
-    write_script(
-        &script,
-        &format!(
-            "#!/bin/sh\n\
-             case \"$1\" in\n\
-             \x20 present) what=set-txt ;;\n\
-             \x20 cleanup) what=clear-txt ;;\n\
-             \x20 *) exit 0 ;;\n\
-             esac\n\
-             exec curl -q -sS --fail --noproxy '*' --max-time 5 \\\n\
-             \x20 -d \"{{\\\"host\\\":\\\"$2\\\",\\\"value\\\":\\\"$3\\\"}}\" \\\n\
-             \x20 http://127.0.0.1:{}/$what\n",
-            lab.dns.management_port
-        ),
-    );
-    script.display().to_string()
-}
-
-/// lego's files for DOMAIN under TMP/STATE: (certificate with its chain, key).
-fn lego_files(
-    lab: &AcmeLab,
-    state: &str,
-    domain: &str,
-) -> (std::path::PathBuf, std::path::PathBuf) {
-    let base = lab.path(state).join("certificates");
-    let stem = domain.replace('*', "_");
-    (
-        base.join(format!("{stem}.crt")),
-        base.join(format!("{stem}.key")),
-    )
-}
-
 /// One lego account obtains two certificates: http-01 (two names), and dns-01 for a wildcard
 /// with its base name (two TXT values on one name, set through challtestsrv by lego's exec
 /// provider). Each is judged, served, in the ledger.
@@ -64,14 +29,14 @@ fn lego_obtains_with_http01_and_dns01_wildcard() {
         &[],
     );
     assert_ok(&out, &lab.server, "lego http-01");
-    let (cert, key) = lego_files(&lab, "lego", "app.test");
+    let (cert, key) = lab.lego_files("lego", "app.test");
     let serial = judge_cert(&ca, &cert, &["DNS:app.test", "DNS:www.app.test"]);
     served_by_openssl(lab.env.tmp.path(), &cert, &key, "www.app.test", &ca);
     accounts.push(lab.acme_row(&serial)["acme"]["account"].clone());
 
     // dns-01: a wildcard and its base name put two TXT values on _acme-challenge.wild.test;
     // lego presents them one after the other (EXEC_SEQUENCE_INTERVAL=1 instead of 60 s).
-    let script = lego_dns_script(&lab);
+    let script = lab.lego_dns_exec();
     let resolver = lab.dns.resolver();
     let started = Instant::now();
     let out = lab.lego(
@@ -96,7 +61,7 @@ fn lego_obtains_with_http01_and_dns01_wildcard() {
         ],
     );
     assert_ok(&out, &lab.server, "lego dns-01 wildcard");
-    let (cert, key) = lego_files(&lab, "lego", "*.wild.test");
+    let (cert, key) = lab.lego_files("lego", "*.wild.test");
     let serial = judge_cert(&ca, &cert, &["DNS:*.wild.test", "DNS:wild.test"]);
     served_by_openssl(lab.env.tmp.path(), &cert, &key, "any.wild.test", &ca);
     served_by_openssl(lab.env.tmp.path(), &cert, &key, "wild.test", &ca);
@@ -135,7 +100,7 @@ fn lego_obtains_with_tlsalpn01() {
         &[],
     );
     assert_ok(&out, &lab.server, "lego tls-alpn-01");
-    let (cert, key) = lego_files(&lab, "lego", "alpn.test");
+    let (cert, key) = lab.lego_files("lego", "alpn.test");
     let serial = judge_cert(&ca, &cert, &["DNS:alpn.test"]);
     served_by_openssl(lab.env.tmp.path(), &cert, &key, "alpn.test", &ca);
     lab.acme_row(&serial);
@@ -158,7 +123,7 @@ fn lego_renews_then_revokes_and_the_crl_lists_the_serial() {
 
     let out = lab.lego("lego", &[&base[..], &["run"]].concat(), &[]);
     assert_ok(&out, &lab.server, "lego run");
-    let (cert, key) = lego_files(&lab, "lego", "renew.test");
+    let (cert, key) = lab.lego_files("lego", "renew.test");
     let first = judge_cert(&ca, &cert, &["DNS:renew.test"]);
     let first_row = lab.acme_row(&first);
 
@@ -282,7 +247,7 @@ fn lego_with_eab_obtains_only_the_names_its_key_allows() {
         &[],
     );
     assert_ok(&out, &lab.server, "lego with EAB");
-    let (cert, key) = lego_files(&lab, "lego", "a.eab.test");
+    let (cert, key) = lab.lego_files("lego", "a.eab.test");
     let serial = judge_cert(&ca, &cert, &["DNS:a.eab.test"]);
     served_by_openssl(lab.env.tmp.path(), &cert, &key, "a.eab.test", &ca);
     let account = lab.acme_row(&serial)["acme"]["account"].clone();
@@ -405,22 +370,6 @@ fn certbot_standalone_with_eab_then_revoke() {
     assert_eq!(lab.acme_row(&serial)["status"], "revoked");
 }
 
-/// `unshare -m sh -c 'mount --bind BUNDLE /etc/ssl/certs/ca-certificates.crt && uacme …'`:
-/// uacme has no CA-bundle option (libcurl reads the system store only), so it runs in a
-/// private mount namespace where the system bundle also holds the test CA. Needs root.
-fn uacme(lab: &AcmeLab, bundle: &Path, args: &[&str]) -> TextOutput {
-    let mut c = client_cmd("unshare", lab.env.tmp.path());
-    c.args(["-m", "sh", "-c"])
-        .arg(format!(
-            "mount --bind {} /etc/ssl/certs/ca-certificates.crt && exec uacme \"$@\"",
-            bundle.display()
-        ))
-        .arg("uacme")
-        .args(["-v", "-o", "-t", "EC", "-a", &lab.server.directory()])
-        .args(args);
-    finish(c, "uacme", ACME_CLIENT_TIMEOUT)
-}
-
 /// uacme, the one Debian client that sends RFC 8738 IP identifiers: an account, a certificate
 /// for 127.0.0.1 (http-01 through a hook writing into a webroot), account key rollover
 /// (`newkey`; the old key no longer finds the account, the new one orders), revocation by the
@@ -450,10 +399,10 @@ fn uacme_ip_identifier_rollover_revoke_by_cert_key_and_deactivate() {
     let c = conf.utf8();
     let h = hook.utf8();
 
-    let out = uacme(&lab, &bundle, &["-y", "-c", c, "new", EMAIL]);
+    let out = lab.uacme(&bundle, &["-y", "-c", c, "new", EMAIL]);
     assert_ok(&out, &lab.server, "uacme new");
 
-    let out = uacme(&lab, &bundle, &["-c", c, "-h", h, "issue", "127.0.0.1"]);
+    let out = lab.uacme(&bundle, &["-c", c, "-h", h, "issue", "127.0.0.1"]);
     assert_ok(&out, &lab.server, "uacme issue 127.0.0.1");
     let cert = conf.join("127.0.0.1/cert.pem");
     let cert_key = conf.join("private/127.0.0.1/key.pem");
@@ -467,7 +416,7 @@ fn uacme_ip_identifier_rollover_revoke_by_cert_key_and_deactivate() {
     let old = lab.path("ua-old");
     std::fs::create_dir_all(old.join("private")).unwrap();
     std::fs::copy(conf.join("private/key.pem"), old.join("private/key.pem")).unwrap();
-    let out = uacme(&lab, &bundle, &["-c", c, "newkey"]);
+    let out = lab.uacme(&bundle, &["-c", c, "newkey"]);
     assert_ok(&out, &lab.server, "uacme newkey");
     assert_ne!(
         read_bytes(&conf.join("private/key.pem")),
@@ -475,11 +424,7 @@ fn uacme_ip_identifier_rollover_revoke_by_cert_key_and_deactivate() {
         "uacme newkey did not replace the account key"
     );
     // The old key no longer names an account (uacme looks it up with onlyReturnExisting).
-    let out = uacme(
-        &lab,
-        &bundle,
-        &["-c", old.utf8(), "-h", h, "issue", "127.0.0.1"],
-    );
+    let out = lab.uacme(&bundle, &["-c", old.utf8(), "-h", h, "issue", "127.0.0.1"]);
     assert!(
         !out.status.success(),
         "the old account key still orders:\n{}",
@@ -491,11 +436,7 @@ fn uacme_ip_identifier_rollover_revoke_by_cert_key_and_deactivate() {
         out.all()
     );
     // The new key orders, as the same account.
-    let out = uacme(
-        &lab,
-        &bundle,
-        &["-f", "-c", c, "-h", h, "issue", "127.0.0.1"],
-    );
+    let out = lab.uacme(&bundle, &["-f", "-c", c, "-h", h, "issue", "127.0.0.1"]);
     assert_ok(&out, &lab.server, "uacme issue with the new key");
     let second = judge_cert(&ca, &cert, &["IP Address:127.0.0.1"]);
     assert_ne!(first, second);
@@ -506,13 +447,12 @@ fn uacme_ip_identifier_rollover_revoke_by_cert_key_and_deactivate() {
     );
 
     // Revocation signed by the certificate's key (no account involved), then by the account.
-    let out = uacme(
-        &lab,
+    let out = lab.uacme(
         &bundle,
         &["-c", c, "revoke", first_cert.utf8(), cert_key.utf8()],
     );
     assert_ok(&out, &lab.server, "uacme revoke CERT CERTKEY");
-    let out = uacme(&lab, &bundle, &["-c", c, "-r", "4", "revoke", cert.utf8()]);
+    let out = lab.uacme(&bundle, &["-c", c, "-r", "4", "revoke", cert.utf8()]);
     assert_ok(&out, &lab.server, "uacme revoke CERT (account key)");
     let serials = lab.served_crl_serials();
     for s in [&first, &second] {
@@ -521,10 +461,9 @@ fn uacme_ip_identifier_rollover_revoke_by_cert_key_and_deactivate() {
     }
 
     // Deactivation: the account can no longer order.
-    let out = uacme(&lab, &bundle, &["-y", "-c", c, "deactivate"]);
+    let out = lab.uacme(&bundle, &["-y", "-c", c, "deactivate"]);
     assert_ok(&out, &lab.server, "uacme deactivate");
-    let out = uacme(
-        &lab,
+    let out = lab.uacme(
         &bundle,
         &["-n", "-f", "-c", c, "-h", h, "issue", "127.0.0.1"],
     );

@@ -34,7 +34,7 @@ fn kill_9_then_restart_keeps_accounts_orders_and_ledger() {
     ];
     let out = lab.lego("lego", &[&base[..], &["run"]].concat(), &[]);
     assert_ok(&out, &lab.server, "lego run");
-    let cert = lab.path("lego/certificates/crash.test.crt");
+    let (cert, key) = lab.lego_files("lego", "crash.test");
     let first = judge_cert(&ca, &cert, &["DNS:crash.test"]);
     let row = lab.acme_row(&first);
 
@@ -95,7 +95,6 @@ fn kill_9_then_restart_keeps_accounts_orders_and_ledger() {
         row["acme"]["account"],
         "after the restart lego's renewal came from another account"
     );
-    let key = lab.path("lego/certificates/crash.test.key");
     served_by_openssl(lab.env.tmp.path(), &cert, &key, "crash.test", &ca);
 }
 

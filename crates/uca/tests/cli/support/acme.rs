@@ -279,6 +279,38 @@ impl AcmeLab {
         finish(c, "lego", ACME_CLIENT_TIMEOUT)
     }
 
+    /// lego's files for DOMAIN under TMP/STATE: (certificate with its chain, key).
+    pub fn lego_files(&self, state: &str, domain: &str) -> (PathBuf, PathBuf) {
+        let base = self.path(state).join("certificates");
+        let stem = domain.replace('*', "_");
+        (
+            base.join(format!("{stem}.crt")),
+            base.join(format!("{stem}.key")),
+        )
+    }
+
+    /// A script for lego's exec DNS provider (`EXEC_PATH`): `present|cleanup FQDN VALUE` →
+    /// the stub's set-txt / clear-txt. Returns its path.
+    pub fn lego_dns_exec(&self) -> String {
+        let script = self.path("lego-dns.sh");
+        write_script(
+            &script,
+            &format!(
+                "#!/bin/sh\n\
+                 case \"$1\" in\n\
+                 \x20 present) what=set-txt ;;\n\
+                 \x20 cleanup) what=clear-txt ;;\n\
+                 \x20 *) exit 0 ;;\n\
+                 esac\n\
+                 exec curl -q -sS --fail --noproxy '*' --max-time 5 \\\n\
+                 \x20 -d \"{{\\\"host\\\":\\\"$2\\\",\\\"value\\\":\\\"$3\\\"}}\" \\\n\
+                 \x20 http://127.0.0.1:{}/$what\n",
+                self.dns.management_port
+            ),
+        );
+        script.display().to_string()
+    }
+
     /// `certbot SUBCOMMAND --server DIRECTORY ARGS` with its config, work and logs dirs under
     /// TMP/STATE, trusting only the CA (REQUESTS_CA_BUNDLE set for this command only).
     pub fn certbot(&self, state: &str, subcommand: &str, args: &[&str]) -> TextOutput {
@@ -292,6 +324,23 @@ impl AcmeLab {
             .args(["--logs-dir", base.join("logs").utf8()])
             .args(args);
         finish(c, "certbot", ACME_CLIENT_TIMEOUT)
+    }
+
+    /// `unshare -m sh -c 'mount --bind BUNDLE /etc/ssl/certs/ca-certificates.crt && uacme …'`
+    /// with `-v -o -t EC -a DIRECTORY ARGS`: uacme has no CA-bundle option (libcurl reads the
+    /// system store only), so it runs in a private mount namespace where the system bundle
+    /// also holds the test CA (see [`AcmeLab::system_bundle`]). Needs root.
+    pub fn uacme(&self, bundle: &Path, args: &[&str]) -> TextOutput {
+        let mut c = client_cmd("unshare", self.env.tmp.path());
+        c.args(["-m", "sh", "-c"])
+            .arg(format!(
+                "mount --bind {} /etc/ssl/certs/ca-certificates.crt && exec uacme \"$@\"",
+                bundle.display()
+            ))
+            .arg("uacme")
+            .args(["-v", "-o", "-t", "EC", "-a", &self.server.directory()])
+            .args(args);
+        finish(c, "uacme", ACME_CLIENT_TIMEOUT)
     }
 
     /// A bundle of the system roots and this CA, for clients that only read the system store.
