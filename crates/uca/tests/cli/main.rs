@@ -91,6 +91,16 @@ mod health {
     mod targets;
 }
 
+// `uca serve`, the ACME server, judged by real ACME clients on loopback.
+mod serve {
+    // lego, certbot, uacme, dehydrated and Caddy obtain, renew and revoke certificates.
+    mod clients;
+    // The CLI while the server runs: issue, list, revoke (seen on /crl), crl, acme; endpoints.
+    mod cli_alongside;
+    // SIGTERM, kill -9 and restart, a sealed CA, EAB required.
+    mod lifecycle;
+}
+
 // uca's certificates in other TLS stacks and linters (for what `uca issue` makes).
 mod interop {
     // RFC 5280 conformance judged by pkilint.

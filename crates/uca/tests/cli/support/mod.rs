@@ -2,9 +2,11 @@
 //! (openssl and friends), the servers tests talk to, and tables of cases. A test module takes
 //! it all with `use crate::support::*`; the artifact and health harnesses are imported by name
 //! where they are used. New helpers go in the file of their job, not in a test module. Beside
-//! the Rust: `flaky_server.py` (the scriptable HTTP(S) server) and `MtlsClient.java` (a Java
-//! mutual-TLS client).
+//! the Rust: `flaky_server.py` (the scriptable HTTP(S) server), `MtlsClient.java` (a Java
+//! mutual-TLS client) and `acme_client.py` (python3-acme on the wire, for what the ACME clients will not send).
 
+// The ACME harness: a running `uca serve`, the DNS stub, the real ACME clients, their judges.
+mod acme;
 // The artifact harness: a signed release and the verdict of `uca artifact verify`.
 pub mod artifact;
 // A temporary CA and what it issues.
@@ -24,6 +26,7 @@ mod servers;
 // A pseudo-terminal.
 mod terminal;
 
+pub use acme::*;
 pub use ca::*;
 pub use cases::*;
 pub use files::*;
