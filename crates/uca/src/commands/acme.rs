@@ -35,9 +35,18 @@ fn open_store(settings: &Settings) -> Result<Store, CliError> {
     Store::open(&Store::path_in(&settings.dir)).map_err(store_error)
 }
 
+/// For people: `2027-01-05 14:03 UTC`.
 fn stamp(unix: i64) -> String {
     OffsetDateTime::from_unix_timestamp(unix)
         .map(when)
+        .unwrap_or_default()
+}
+
+/// For `--json`: RFC 3339.
+fn rfc3339(unix: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
         .unwrap_or_default()
 }
 
@@ -139,6 +148,8 @@ struct EabRow {
     allow: Vec<String>,
     created_at: String,
     accounts: u64,
+    #[serde(skip)]
+    created: i64,
 }
 
 fn eab_list(settings: &Settings) -> Result<(), CliError> {
@@ -149,8 +160,9 @@ fn eab_list(settings: &Settings) -> Result<(), CliError> {
         .map(|k| EabRow {
             kid: k.kid,
             allow: k.allow,
-            created_at: stamp(k.created_at),
+            created_at: rfc3339(k.created_at),
             accounts: k.accounts,
+            created: k.created_at,
         })
         .collect();
     if settings.out.json {
@@ -168,7 +180,10 @@ fn eab_list(settings: &Settings) -> Result<(), CliError> {
         };
         settings.out.line(format!(
             "{}  created {}  accounts {}  allow {}",
-            r.kid, r.created_at, r.accounts, allow
+            r.kid,
+            stamp(r.created),
+            r.accounts,
+            allow
         ));
     }
     Ok(())
@@ -203,6 +218,8 @@ struct AccountRow {
     eab_kid: Option<String>,
     thumbprint: String,
     created_at: String,
+    #[serde(skip)]
+    created: i64,
 }
 
 fn accounts(settings: &Settings) -> Result<(), CliError> {
@@ -218,7 +235,8 @@ fn accounts(settings: &Settings) -> Result<(), CliError> {
             contact: a.contact,
             eab_kid: a.eab_kid,
             thumbprint: a.thumbprint,
-            created_at: stamp(a.created_at),
+            created_at: rfc3339(a.created_at),
+            created: a.created_at,
         })
         .collect();
     if settings.out.json {
@@ -233,7 +251,7 @@ fn accounts(settings: &Settings) -> Result<(), CliError> {
             "{}  {}  created {}  eab {}  {}",
             r.id,
             r.status,
-            r.created_at,
+            stamp(r.created),
             r.eab_kid.as_deref().unwrap_or("-"),
             if r.contact.is_empty() { "-".to_string() } else { r.contact.join(", ") }
         ));
@@ -249,7 +267,9 @@ struct OrderRow {
     identifiers: Vec<String>,
     certificate: Option<String>,
     created_at: String,
-    expires: String,
+    /// When a pending or ready order lapses; absent once it is valid or invalid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires: Option<String>,
 }
 
 fn orders(args: &OrdersArgs, settings: &Settings) -> Result<(), CliError> {
@@ -266,8 +286,9 @@ fn orders(args: &OrdersArgs, settings: &Settings) -> Result<(), CliError> {
             status: o.status.to_string(),
             identifiers: o.identifiers.iter().map(|i| i.value()).collect(),
             certificate: o.certificate,
-            created_at: stamp(o.created_at),
-            expires: if o.status == OrderStatus::Valid { String::new() } else { stamp(o.expires) },
+            created_at: rfc3339(o.created_at),
+            expires: matches!(o.status, OrderStatus::Pending | OrderStatus::Ready)
+                .then(|| rfc3339(o.expires)),
         })
         .collect();
     if settings.out.json {

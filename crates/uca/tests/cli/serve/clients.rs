@@ -81,16 +81,10 @@ fn lego_obtains_with_http01_and_dns01_wildcard() {
 
 /// lego answers tls-alpn-01 itself (`--tls --tls.port`) and obtains a certificate.
 ///
-/// Server bug at this branch's base (08f3bdc): validation fails with
-/// `urn:ietf:params:acme:error:tls :: alpn.test: TLS handshake with 127.0.0.1:PORT failed:
-/// invalid peer certificate: Other(OtherError(UnsupportedCriticalExtension))` (lego logs
-/// "remote error: tls: unknown certificate"): RFC 8737 §3 requires the acmeIdentifier
-/// extension to be critical, and the validator's handshake-signature check
-/// (rustls::crypto::verify_tls13_signature, which parses the certificate with webpki) refuses
-/// it. main fixed this in 4f0e25f ("verify the handshake signature against the certificate's
-/// key directly"); this test passes against main: drop the `ignore` once both are merged.
+/// tls-alpn-01 (RFC 8737): a regression test for the validator refusing the critical
+/// acmeIdentifier extension every tls-alpn-01 certificate carries (webpki parsed the certificate
+/// to check the handshake signature).
 #[test]
-#[ignore = "server bug at this branch's base: tls-alpn-01 validation rejects the critical acmeIdentifier extension (fixed on main by 4f0e25f)"]
 fn lego_obtains_with_tlsalpn01() {
     let lab = AcmeLab::start(&[]);
     let tls = format!("127.0.0.1:{}", lab.tlsalpn01);
