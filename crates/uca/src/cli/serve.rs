@@ -11,9 +11,9 @@ use crate::cli::ca::PassphraseArgs;
 #[command(after_help = "EXAMPLES:
   uca serve --passphrase-file ca.pass                       # https://127.0.0.1:8443/acme/directory
   uca serve --listen 10.0.0.5:443 --server-name ca.internal --passphrase-file ca.pass
-  uca serve --dir sub-ca --eab required                     # an intermediate from 'uca intermediate'
+  uca serve --dir issuing --eab required       # an intermediate made by uca intermediate
 
-Clients trust DIR/ca.crt (also served at /ca.crt). New accounts need an external account key
+Clients trust the root: DIR/ca.crt, or DIR/root.crt for an intermediate (the chain is at /ca.crt). New accounts need an external account key
 ('uca acme eab add KID') unless the server listens on loopback only or --eab says otherwise.
 Validation never connects to loopback, link-local or multicast addresses, or to this server,
 unless --allow-validation-to opens a range. Settings also come from uca.toml [serve] and [acme];
