@@ -2503,3 +2503,45 @@ fn revocation_refusals() {
     }
     assert_eq!(env.snapshot(), before);
 }
+
+// ======================================================================== crash repair
+
+#[test]
+fn orders_a_crash_left_processing_end_valid_from_the_ledger_or_ready_again() {
+    let env = Env::new();
+    let ossl = Ossl::new();
+    let c = env.register(TestKey::p256());
+    // Two orders claimed for signing; the process "dies" before either outcome is recorded.
+    let recorded = env.ready_order(&c, &["recorded.test"]);
+    let lost = env.ready_order(&c, &["lost.test"]);
+    let recorded_csr = ossl.csr(&["recorded.test"]);
+    let job = issue_job(env.finalize(&c, &recorded, &recorded_csr.der));
+    let lost_job = issue_job(env.finalize(&c, &lost, &ossl.csr(&["lost.test"]).der));
+    assert_eq!(env.stored_order(&lost_job.order.id).status, OrderStatus::Processing);
+    let (chain_pem, _) = ossl.sign(&recorded_csr.pem);
+    // The ledger has the certificate of the first order only.
+    let (finished, reopened) = env
+        .acme
+        .repair(|order| {
+            (order.id == job.order.id).then(|| Issued {
+                serial: "0a0b".into(),
+                chain_pem: chain_pem.clone(),
+            })
+        })
+        .unwrap();
+    assert_eq!((finished, reopened), (1, 1));
+    let done = env.stored_order(&recorded);
+    assert_eq!(done.status, OrderStatus::Valid);
+    assert_eq!(done.certificate.as_deref(), Some("0a0b"));
+    match env.certificate(&c, &recorded).unwrap().body {
+        Body::PemChain(pem) => assert_eq!(pem, chain_pem),
+        other => panic!("{other:?}"),
+    }
+    // The other can be finalized again, and nothing is left to repair.
+    assert_eq!(env.stored_order(&lost).status, OrderStatus::Ready);
+    issue_job(env.finalize(&c, &lost, &ossl.csr(&["lost.test"]).der));
+    env.acme
+        .finish_issue(&lost_job, Err(Problem::internal("signing failed")))
+        .unwrap_err();
+    assert_eq!(env.acme.repair(|_| None).unwrap(), (0, 0));
+}
