@@ -64,6 +64,7 @@ pub fn router(state: Shared) -> Router {
         .route("/crl", g(get(crl)))
         .route("/healthz", g(get(healthz)))
         .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
 
@@ -249,10 +250,37 @@ async fn blocking<T: Send + 'static>(
         .unwrap_or_else(|e| Err(Problem::internal(format!("the request handler failed: {e}"))))
 }
 
-fn too_large(body: &Bytes) -> Option<Problem> {
-    (body.len() > MAX_BODY).then(|| {
-        Problem::malformed(format!("the request body exceeds {MAX_BODY} bytes")).with_status(413)
-    })
+/// A request body, or the problem it is (413 past [`MAX_BODY`], refused before it is read when
+/// its Content-Length says so, cut off at the limit otherwise).
+type BodyOrLimit = Result<Bytes, axum::extract::rejection::BytesRejection>;
+
+fn body_of(headers: &HeaderMap, body: BodyOrLimit) -> Result<Bytes, Problem> {
+    let too_large =
+        || Problem::malformed(format!("the request body exceeds {MAX_BODY} bytes")).with_status(413);
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match (declared, body) {
+        (Some(n), _) if n > MAX_BODY as u64 => Err(too_large()),
+        (_, Ok(b)) if b.len() > MAX_BODY => Err(too_large()),
+        (_, Ok(b)) => Ok(b),
+        (_, Err(e)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(too_large()),
+        (_, Err(e)) => Err(Problem::malformed(format!("the request body could not be read: {e}"))),
+    }
+}
+
+/// The body, or the response that refuses it.
+macro_rules! body_or_refuse {
+    ($state:expr, $headers:expr, $body:expr) => {
+        match body_of(&$headers, $body) {
+            Ok(b) => b,
+            Err(p) => {
+                let base = base(&$state, &$headers);
+                return finish_post(&$state, LogFields::default(), &base, Err(p));
+            }
+        }
+    };
 }
 
 macro_rules! simple_post {
@@ -262,14 +290,12 @@ macro_rules! simple_post {
             $(Path($id): Path<String>,)?
             uri: Uri,
             headers: HeaderMap,
-            body: Bytes,
+            body: BodyOrLimit,
         ) -> Response {
+            let body = body_or_refuse!(state, headers, body);
             let owned = OwnedPost::new(&state, &uri, &headers, body);
             let base = owned.base.clone();
             let log = owned.log.clone();
-            if let Some(p) = too_large(&owned.body) {
-                return finish_post(&state, log, &base, Err(p));
-            }
             let result = blocking(&state, move |st| {
                 let $acme = &st.acme;
                 let $post = owned.post();
@@ -313,14 +339,12 @@ async fn challenge(
     Path(id): Path<String>,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: BodyOrLimit,
 ) -> Response {
+    let body = body_or_refuse!(state, headers, body);
     let owned = OwnedPost::new(&state, &uri, &headers, body);
     let base = owned.base.clone();
     let log = owned.log.clone();
-    if let Some(p) = too_large(&owned.body) {
-        return finish_post(&state, log, &base, Err(p));
-    }
     let step = blocking(&state, move |st| {
         st.acme
             .challenge(&owned.post(), &id, now().unix_timestamp())
@@ -348,14 +372,12 @@ async fn finalize(
     Path(id): Path<String>,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: BodyOrLimit,
 ) -> Response {
+    let body = body_or_refuse!(state, headers, body);
     let owned = OwnedPost::new(&state, &uri, &headers, body);
     let base = owned.base.clone();
     let log = owned.log.clone();
-    if let Some(p) = too_large(&owned.body) {
-        return finish_post(&state, log, &base, Err(p));
-    }
     let result = blocking(&state, move |st| {
         match st.acme.finalize(&owned.post(), &id, now().unix_timestamp())? {
             FinalizeStep::Reply(r) => Ok(r),
@@ -373,14 +395,12 @@ async fn revoke_cert(
     State(state): State<Shared>,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: BodyOrLimit,
 ) -> Response {
+    let body = body_or_refuse!(state, headers, body);
     let owned = OwnedPost::new(&state, &uri, &headers, body);
     let base = owned.base.clone();
     let log = owned.log.clone();
-    if let Some(p) = too_large(&owned.body) {
-        return finish_post(&state, log, &base, Err(p));
-    }
     let result = blocking(&state, move |st| {
         let job = st.acme.revoke(&owned.post(), now().unix_timestamp())?;
         match st.issuer.revoke(

@@ -21,6 +21,12 @@ use crate::tls::{CertSource, ServerCert};
 
 /// How long a client has to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client has to send a request's headers (and how long an idle kept-alive
+/// connection may wait for the next request).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections served at once; more wait in the listen backlog, so slow or idle clients cannot
+/// take every file descriptor.
+pub const MAX_CONNECTIONS: usize = 512;
 /// How long in-flight requests get after SIGTERM.
 const DRAIN: Duration = Duration::from_secs(10);
 /// How often the CRL and the server's certificate are looked after.
@@ -53,21 +59,31 @@ pub async fn serve(
     let upkeep = tokio::spawn(upkeep(state.clone(), cert.clone(), cert_source, on_log.clone(), stop_rx.clone()));
     let mut connections = tokio::task::JoinSet::new();
     let mut shutdown = Box::pin(shutdown_signal());
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
-            accepted = listener.accept() => {
-                let Ok((tcp, peer)) = accepted else { continue };
+            accepted = async {
+                let permit = slots.clone().acquire_owned().await;
+                (permit, listener.accept().await)
+            } => {
+                let (Ok(permit), Ok((tcp, peer))) = accepted else { continue };
                 let acceptor = acceptor.clone();
                 let app = app.clone();
                 let log = on_log.clone();
                 let mut stop = stop_rx.clone();
                 connections.spawn(async move {
+                    let _permit = permit;
                     let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await else {
                         return;
                     };
                     let service = TowerToHyperService::new(log_requests(app, log, peer));
-                    let builder = auto::Builder::new(TokioExecutor::new());
+                    let mut builder = auto::Builder::new(TokioExecutor::new());
+                    builder
+                        .http1()
+                        .timer(hyper_util::rt::TokioTimer::new())
+                        .header_read_timeout(HEADER_TIMEOUT)
+                        .max_buf_size(64 * 1024);
                     let conn = builder.serve_connection(TokioIo::new(tls), service);
                     tokio::pin!(conn);
                     tokio::select! {

@@ -139,6 +139,17 @@ async fn refusals_before_the_core_are_problem_documents_with_a_fresh_nonce() {
             "malformed",
         ),
         (get("/acme/order/abc"), StatusCode::METHOD_NOT_ALLOWED, "malformed"),
+        // A Content-Length past the limit is refused before the body is read.
+        (
+            Request::post("/acme/new-order")
+                .header(header::HOST, "ca.test:8443")
+                .header(header::CONTENT_TYPE, "application/jose+json")
+                .header(header::CONTENT_LENGTH, "1000000000")
+                .body(Body::empty())
+                .unwrap(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "malformed",
+        ),
     ];
     for (req, want, kind) in cases {
         let what = format!("{} {}", req.method(), req.uri());
