@@ -118,6 +118,9 @@ pub struct Order {
     /// Serial (hex) of the certificate, once valid.
     pub certificate: Option<String>,
     pub created_at: i64,
+    /// The ARI certificate ID (RFC 9773 §4.1) of the certificate this order renews, as the
+    /// client sent it in `replaces`.
+    pub replaces: Option<String>,
 }
 
 /// An authorization for one identifier, owned by one order of one account (never shared or

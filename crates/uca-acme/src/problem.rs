@@ -34,6 +34,8 @@ pub enum ProblemType {
     UserActionRequired,
     /// draft-aaron-acme-profiles.
     InvalidProfile,
+    /// RFC 9773: newOrder's `replaces` names a certificate another order already replaces.
+    AlreadyReplaced,
 }
 
 impl ProblemType {
@@ -65,6 +67,7 @@ impl ProblemType {
             ProblemType::UnsupportedIdentifier => "unsupportedIdentifier",
             ProblemType::UserActionRequired => "userActionRequired",
             ProblemType::InvalidProfile => "invalidProfile",
+            ProblemType::AlreadyReplaced => "alreadyReplaced",
         }
     }
 
@@ -78,6 +81,7 @@ impl ProblemType {
         match self {
             ProblemType::Unauthorized | ProblemType::OrderNotReady => 403,
             ProblemType::RateLimited => 429,
+            ProblemType::AlreadyReplaced => 409,
             ProblemType::ServerInternal => 500,
             ProblemType::UserActionRequired => 403,
             _ => 400,

@@ -21,7 +21,8 @@ use crate::model::{
     EabKey, IssuedCert, Order, OrderStatus,
 };
 
-const SCHEMA_VERSION: i64 = 1;
+/// 1: the first store. 2: orders remember the certificate they replace (RFC 9773).
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
@@ -51,9 +52,11 @@ CREATE TABLE IF NOT EXISTS orders (
     expires     INTEGER NOT NULL,
     error       TEXT,
     certificate TEXT,                  -- serial, hex
-    created_at  INTEGER NOT NULL
+    created_at  INTEGER NOT NULL,
+    replaces    TEXT                   -- ARI certificate ID of the certificate it renews
 ) STRICT;
 CREATE INDEX IF NOT EXISTS orders_account ON orders(account, created_at);
+CREATE INDEX IF NOT EXISTS orders_replaces ON orders(replaces);
 CREATE TABLE IF NOT EXISTS authzs (
     id         TEXT PRIMARY KEY,
     order_id   TEXT NOT NULL,
@@ -169,9 +172,13 @@ impl Store {
         }
         if known < SCHEMA_VERSION {
             conn.execute_batch("BEGIN IMMEDIATE")?;
-            let made = conn
-                .execute_batch(SCHEMA)
-                .and_then(|()| conn.pragma_update(None, "user_version", SCHEMA_VERSION));
+            let made = (|| {
+                if known == 1 {
+                    conn.execute_batch("ALTER TABLE orders ADD COLUMN replaces TEXT;")?;
+                }
+                conn.execute_batch(SCHEMA)?;
+                conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+            })();
             match made {
                 Ok(()) => conn.execute_batch("COMMIT")?,
                 Err(e) => {
@@ -219,8 +226,7 @@ pub struct Tx<'a> {
 }
 
 const ACCOUNT_COLUMNS: &str = "id, jwk, thumbprint, status, contact, eab_kid, created_at";
-const ORDER_COLUMNS: &str =
-    "id, account, status, identifiers, not_before, not_after, expires, error, certificate, created_at";
+const ORDER_COLUMNS: &str = "id, account, status, identifiers, not_before, not_after, expires, error, certificate, created_at, replaces";
 const AUTHZ_COLUMNS: &str = "id, order_id, account, identifier, wildcard, status, expires";
 const CHALLENGE_COLUMNS: &str = "id, authz, type, token, status, validated, error";
 
@@ -261,6 +267,7 @@ fn order_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OrderRow> {
             error: r.get(7)?,
             certificate: r.get(8)?,
             created_at: r.get(9)?,
+            replaces: r.get(10)?,
         },
         r.get(2)?,
         r.get(3)?,
@@ -511,7 +518,7 @@ impl Tx<'_> {
     pub fn insert_order(&self, o: &Order) -> Result<(), StoreError> {
         let idents: Vec<String> = o.identifiers.iter().map(Identifier::to_stored).collect();
         self.conn.execute(
-            &format!("INSERT INTO orders ({ORDER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+            &format!("INSERT INTO orders ({ORDER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
             params![
                 o.id,
                 o.account,
@@ -522,7 +529,8 @@ impl Tx<'_> {
                 o.expires,
                 o.error,
                 o.certificate,
-                o.created_at
+                o.created_at,
+                o.replaces
             ],
         )?;
         Ok(())
@@ -562,6 +570,14 @@ impl Tx<'_> {
                 i64::try_from(limit).unwrap_or(i64::MAX),
                 i64::try_from(offset).unwrap_or(i64::MAX)
             ],
+        )
+    }
+
+    /// An account's orders that replace some certificate (RFC 9773).
+    pub fn replacing_orders_of(&self, account: &str) -> Result<Vec<Order>, StoreError> {
+        self.orders_where(
+            "WHERE account = ?1 AND replaces IS NOT NULL",
+            params![account],
         )
     }
 

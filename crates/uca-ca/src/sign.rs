@@ -159,10 +159,25 @@ impl Ca {
 
 impl Ca {
     /// Records a certificate `uca serve` signed for an ACME order: issued at once (the client
-    /// receives it only after this commit), durably.
-    pub fn record_acme(&mut self, record: &CertRecord) -> Result<(), CaError> {
+    /// receives it only after this commit), durably. The certificate it `replaces` (RFC 9773),
+    /// if still issued, becomes superseded by it, as `uca renew` does.
+    pub fn record_acme(&mut self, record: &CertRecord, replaces: Option<&Serial>) -> Result<(), CaError> {
         self.ledger
             .insert(std::slice::from_ref(record), Durability::Now)?;
+        if let Some(old) = replaces
+            && let Some(rec) = self.ledger.by_serial(old)?
+            && rec.status == Status::Issued
+        {
+            self.ledger.transition(
+                &[Transition {
+                    serial: old.clone(),
+                    to: Status::Superseded,
+                    superseded_by: Some(record.serial.clone()),
+                }],
+                record.created_at,
+                Durability::Now,
+            )?;
+        }
         self.ledger.maintain()
     }
 }

@@ -25,6 +25,8 @@ pub struct Issuer {
     subject: Subject,
     /// The CA certificate's SubjectPublicKeyInfo (checks CRLs the CLI wrote).
     ca_spki: Vec<u8>,
+    /// The CA certificate's subject key identifier (ARI certificate IDs name it).
+    ca_key_id: Option<Vec<u8>>,
     /// The uca profile ACME certificates get (`both` unless `[acme] profile` says otherwise).
     pub profile: Profile,
     /// Serializes the server's own visits to the CA directory.
@@ -52,6 +54,7 @@ impl Issuer {
             chain_pem: ca.chain_pem().to_string(),
             subject: ca.config.subject.clone(),
             ca_spki: ca.cert_info().spki_der.clone(),
+            ca_key_id: ca.cert_info().subject_key_id.clone(),
             profile,
             visits: Mutex::new(()),
         }
@@ -63,6 +66,21 @@ impl Issuer {
 
     pub fn signer(&self) -> &CaSigner {
         &self.signer
+    }
+
+    pub fn ca_key_id(&self) -> Option<&[u8]> {
+        self.ca_key_id.as_deref()
+    }
+
+    /// What the ledger says of a certificate of this CA, for its ARI window.
+    pub fn renewal_facts(&self, serial: &Serial) -> Result<Option<uca_acme::service::RenewalFacts>, CaError> {
+        self.visit(|ca| {
+            Ok(ca.ledger().by_serial(serial)?.map(|r| uca_acme::service::RenewalFacts {
+                not_before: r.not_before.unix_timestamp(),
+                not_after: r.not_after.unix_timestamp(),
+                revoked: r.status == Status::Revoked,
+            }))
+        })
     }
 
     pub fn ca_spki(&self) -> &[u8] {
@@ -123,6 +141,12 @@ impl Issuer {
             Status::Issued,
             now,
         );
+        let replaces = job
+            .order
+            .replaces
+            .as_deref()
+            .and_then(|id| uca_acme::service::CertId::parse(id).ok())
+            .map(|id| id.serial);
         record.acme = Some(AcmeOrigin {
             account: job.order.account.clone(),
             order: job.order.id.clone(),
@@ -130,7 +154,7 @@ impl Issuer {
         self.visit(|ca| {
             // `uca seal` on the CLI ends issuance here too, though the key is still in memory.
             ca.ensure_not_sealed()?;
-            ca.record_acme(&record)
+            ca.record_acme(&record, replaces.as_ref())
         })
         .map_err(|e| match e {
             CaError::Sealed { .. } => Problem::unauthorized(

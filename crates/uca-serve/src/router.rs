@@ -60,6 +60,7 @@ pub fn router(state: Shared) -> Router {
         .route("/acme/authz/{id}", p(post(authz)))
         .route("/acme/chall/{id}", p(post(challenge)))
         .route("/acme/cert/{id}", p(post(certificate)))
+        .route("/acme/renewal-info/{id}", g(get(renewal_info)))
         .route("/ca.crt", g(get(ca_chain)))
         .route("/crl", g(get(crl)))
         .route("/healthz", g(get(healthz)))
@@ -436,6 +437,29 @@ async fn revoke_cert(
     })
     .await;
     finish_post(&state, log, &base, result)
+}
+
+/// GET /acme/renewal-info/{certID} (RFC 9773 §4): when to renew this certificate.
+async fn renewal_info(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let base = base(&state, &headers);
+    let result = blocking(&state, move |st| {
+        let cert_id = uca_acme::service::CertId::parse(&id)?;
+        if st.issuer.ca_key_id() != Some(cert_id.key_id.as_slice()) {
+            return Err(Problem::not_found());
+        }
+        let facts = st
+            .issuer
+            .renewal_facts(&cert_id.serial)
+            .map_err(|e| Problem::internal(format!("the ledger could not be read: {e}")))?
+            .ok_or_else(Problem::not_found)?;
+        Ok(uca_acme::service::renewal_info(facts, now().unix_timestamp()))
+    })
+    .await;
+    finish(&state, &base, result)
 }
 
 async fn ca_chain(State(state): State<Shared>) -> Response {

@@ -7,6 +7,7 @@ mod account;
 mod authz;
 mod order;
 mod render;
+mod renewal;
 mod revoke;
 #[cfg(test)] mod tests;
 
@@ -17,6 +18,7 @@ use uca_pki::constraints::NameConstraints;
 
 pub use authz::{ChallengeStep, ValidationJob};
 pub use order::{FinalizeStep, IssueJob, Issued};
+pub use renewal::{CertId, RENEWAL_INFO_RETRY_SECS, RenewalFacts, renewal_info};
 pub use revoke::{RevokeJob, acme_reason};
 
 use crate::jose::{JoseError, Jwk, Jws, KeyRef};
@@ -71,6 +73,8 @@ pub struct AcmeSettings {
     pub max_identifiers: usize,
     /// Orders per page of an account's orders list.
     pub orders_page: u64,
+    /// The issuing CA's subject key identifier: ARI certificate IDs (RFC 9773) name it.
+    pub ca_key_id: Option<Vec<u8>>,
 }
 
 impl Default for AcmeSettings {
@@ -84,6 +88,7 @@ impl Default for AcmeSettings {
             order_lifetime: 24 * 3600,
             max_identifiers: 100,
             orders_page: 50,
+            ca_key_id: None,
         }
     }
 }
@@ -182,6 +187,7 @@ pub mod paths {
     pub const AUTHZ: &str = "/acme/authz/";
     pub const CHALLENGE: &str = "/acme/chall/";
     pub const CERT: &str = "/acme/cert/";
+    pub const RENEWAL_INFO: &str = "/acme/renewal-info";
 }
 
 /// The ACME server's state: settings, the store, outstanding nonces.
@@ -253,6 +259,7 @@ impl Acme {
                 "newOrder": format!("{base}{}", paths::NEW_ORDER),
                 "revokeCert": format!("{base}{}", paths::REVOKE_CERT),
                 "keyChange": format!("{base}{}", paths::KEY_CHANGE),
+                "renewalInfo": format!("{base}{}", paths::RENEWAL_INFO),
                 "meta": meta,
             }),
         )

@@ -121,6 +121,10 @@ impl Acme {
                 )));
             }
         }
+        let replaces = match payload.get("replaces") {
+            None => None,
+            Some(v) => Some(self.check_replaces(account, v)?),
+        };
         if payload.contains_key("profile") {
             return Err(Problem::new(
                 ProblemType::InvalidProfile,
@@ -140,6 +144,7 @@ impl Acme {
             error: None,
             certificate: None,
             created_at: now,
+            replaces,
         };
         let mut authzs = Vec::new();
         let mut challenges = Vec::new();

@@ -1783,6 +1783,7 @@ fn the_directory_names_every_resource() {
         ("newOrder", paths::NEW_ORDER),
         ("revokeCert", paths::REVOKE_CERT),
         ("keyChange", paths::KEY_CHANGE),
+        ("renewalInfo", paths::RENEWAL_INFO),
     ] {
         assert_eq!(doc[field], format!("{BASE}{path}"), "{field}");
     }
@@ -2544,4 +2545,76 @@ fn orders_a_crash_left_processing_end_valid_from_the_ledger_or_ready_again() {
         .finish_issue(&lost_job, Err(Problem::internal("signing failed")))
         .unwrap_err();
     assert_eq!(env.acme.repair(|_| None).unwrap(), (0, 0));
+}
+
+// ======================================================================== ARI (RFC 9773)
+
+/// The ARI ID of a certificate issued by `ossl`'s throwaway CA: its AKI and serial.
+fn cert_id(leaf_der: &[u8]) -> String {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    let info = uca_pki::inspect::parse_certificate(leaf_der).unwrap();
+    let aki = info.authority_key_id.expect("the throwaway CA writes an AKI");
+    let mut serial = hex::decode(&info.serial).unwrap();
+    if serial[0] & 0x80 != 0 {
+        serial.insert(0, 0);
+    }
+    format!(
+        "{}.{}",
+        Base64UrlUnpadded::encode_string(&aki),
+        Base64UrlUnpadded::encode_string(&serial)
+    )
+}
+
+#[test]
+fn an_order_may_replace_a_certificate_of_its_account_once() {
+    let env = Env::new();
+    let ossl = Ossl::new();
+    let c = env.register(TestKey::p256());
+    let first = env.ready_order(&c, &["app.test"]);
+    let (leaf, _) = env.issue(&c, &first, &ossl, &ossl.csr(&["app.test"]));
+    let id = cert_id(&leaf);
+    let order = |c: &Client, replaces: Value| {
+        env.new_order(
+            c,
+            &json!({"identifiers": [{"type": "dns", "value": "app.test"}], "replaces": replaces}),
+        )
+    };
+    let r = order(&c, json!(id)).unwrap();
+    assert_eq!(r.status, 201);
+    assert_eq!(json_of(&r)["replaces"], json!(id));
+    let renewal = r.location.unwrap().rsplit('/').next().unwrap().to_string();
+    assert_eq!(env.stored_order(&renewal).replaces.as_deref(), Some(id.as_str()));
+    let other = env.register(TestKey::p256());
+    // A second renewal of the same certificate while the first is open.
+    let before = env.snapshot();
+    expect_problem(order(&c, json!(id)), ProblemType::AlreadyReplaced, 409);
+    // Another account cannot name it; nor can anyone name what does not exist or garbage.
+    expect_problem(order(&other, json!(id)), ProblemType::Malformed, 404);
+    let unknown = format!("{}.AQID", id.split('.').next().unwrap());
+    expect_problem(order(&c, json!(unknown)), ProblemType::Malformed, 404);
+    expect_problem(order(&c, json!("no-dot")), ProblemType::Malformed, 400);
+    expect_problem(order(&c, json!(42)), ProblemType::Malformed, 400);
+    assert_eq!(env.snapshot(), before);
+}
+
+#[test]
+fn replaces_names_only_certificates_of_this_issuer() {
+    let env = Env::with(AcmeSettings {
+        eab: EabMode::Off,
+        ca_key_id: Some(vec![1, 2, 3]),
+        ..AcmeSettings::default()
+    });
+    let ossl = Ossl::new();
+    let c = env.register(TestKey::p256());
+    let first = env.ready_order(&c, &["app.test"]);
+    let (leaf, _) = env.issue(&c, &first, &ossl, &ossl.csr(&["app.test"]));
+    let p = expect_problem(
+        env.new_order(
+            &c,
+            &json!({"identifiers": [{"type": "dns", "value": "app.test"}], "replaces": cert_id(&leaf)}),
+        ),
+        ProblemType::Malformed,
+        400,
+    );
+    assert!(p.detail.contains("another issuer"), "{p}");
 }

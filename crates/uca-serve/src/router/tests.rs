@@ -197,3 +197,104 @@ async fn chain_crl_and_health_are_plain_resources() {
     let (status, _, _) = send(&s, req).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
 }
+
+/// Issues a certificate for `name` through the server's issuer, as a finalize would; returns
+/// its serial and ARI certificate ID.
+fn issue_for(s: &TestServer, name: &str, replaces: Option<String>) -> (uca_pki::Serial, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec![name.to_string()]).unwrap();
+    let csr_der = params.serialize_request(&key).unwrap().der().to_vec();
+    let now = time::OffsetDateTime::now_utc();
+    let order = uca_acme::model::Order {
+        id: format!("order-{name}"),
+        account: "acct".into(),
+        status: uca_acme::model::OrderStatus::Processing,
+        identifiers: vec![uca_acme::Identifier::Dns(name.into())],
+        not_before: None,
+        not_after: None,
+        expires: now.unix_timestamp() + 3600,
+        error: None,
+        certificate: None,
+        created_at: now.unix_timestamp(),
+        replaces,
+    };
+    let job = uca_acme::service::IssueJob {
+        order,
+        csr: uca_pki::csr::parse_csr(&csr_der).unwrap(),
+        not_before: now.unix_timestamp(),
+        not_after: now.unix_timestamp() + 30 * 86_400,
+        base: "https://ca.test:8443".into(),
+    };
+    let issued = s.state.issuer.issue(&job, now).unwrap();
+    let serial = uca_pki::Serial::parse(&issued.serial).unwrap();
+    let id = ari_id(s, &serial);
+    (serial, id)
+}
+
+/// RFC 9773 §4.1: base64url(AKI keyIdentifier) "." base64url(serial INTEGER content).
+fn ari_id(s: &TestServer, serial: &uca_pki::Serial) -> String {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    let mut bytes = hex::decode(serial.hex()).unwrap();
+    if bytes[0] & 0x80 != 0 {
+        bytes.insert(0, 0);
+    }
+    format!(
+        "{}.{}",
+        Base64UrlUnpadded::encode_string(s.state.issuer.ca_key_id().unwrap()),
+        Base64UrlUnpadded::encode_string(&bytes)
+    )
+}
+
+#[tokio::test]
+async fn renewal_info_suggests_the_last_third_and_replaces_supersedes() {
+    let s = server();
+    let (old, id) = issue_for(&s, "app.test", None);
+    let (status, h, body) = send(&s, get(&format!("/acme/renewal-info/{id}"))).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(h["retry-after"], "21600");
+    let doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let at = |k: &str| {
+        time::OffsetDateTime::parse(
+            doc["suggestedWindow"][k].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+    };
+    let now = time::OffsetDateTime::now_utc();
+    // 30 days (plus the backdate): the window opens after about 20 days.
+    assert!(at("start") > now + time::Duration::days(19), "{doc}");
+    assert!(at("end") > at("start") && at("end") < now + time::Duration::days(30), "{doc}");
+    // A renewal that names it supersedes it in the ledger, as `uca renew` would.
+    let (new, _) = issue_for(&s, "app.test", Some(id.clone()));
+    let (ca, _) = uca_ca::Ca::open(&s.dir, &mut || {}).unwrap();
+    let rec = ca.ledger().by_serial(&old).unwrap().unwrap();
+    assert_eq!(rec.status, uca_ca::Status::Superseded);
+    assert_eq!(rec.superseded_by.as_deref(), Some(new.hex().as_str()));
+    // Revoked: renew at once.
+    let mut ca = ca;
+    ca.revoke(&new.hex(), uca_pki::crl::RevocationReason::KeyCompromise, now)
+        .unwrap();
+    drop(ca);
+    let new_id = ari_id(&s, &new);
+    let (status, _, body) = send(&s, get(&format!("/acme/renewal-info/{new_id}"))).await;
+    assert_eq!(status, StatusCode::OK);
+    let doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let end = time::OffsetDateTime::parse(
+        doc["suggestedWindow"]["end"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert!(end <= time::OffsetDateTime::now_utc() + time::Duration::seconds(5), "{doc}");
+    // Unknown serial, another issuer's key identifier: 404; not an ID at all: 400.
+    let unknown = format!("{}.AQID", id.split('.').next().unwrap());
+    let other_issuer = format!("AQID.{}", id.split('.').nth(1).unwrap());
+    for (path, want) in [
+        (format!("/acme/renewal-info/{unknown}"), StatusCode::NOT_FOUND),
+        (format!("/acme/renewal-info/{other_issuer}"), StatusCode::NOT_FOUND),
+        ("/acme/renewal-info/garbage".to_string(), StatusCode::BAD_REQUEST),
+    ] {
+        let (status, h, _) = send(&s, get(&path)).await;
+        assert_eq!(status, want, "{path}");
+        assert_eq!(h["content-type"], "application/problem+json");
+    }
+}

@@ -154,6 +154,7 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
             deny: cfg.acme.deny.clone(),
         },
         constraints: signer.constraints().cloned(),
+        ca_key_id: ca.cert_info().subject_key_id.clone(),
         default_days: days,
         max_days,
         ..defaults
