@@ -825,4 +825,25 @@ mod tests {
         drop(conn);
         assert!(matches!(Store::open(&path), Err(StoreError::NewerSchema { .. })));
     }
+
+    #[test]
+    fn a_version_1_store_gains_the_replaces_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = Store::path_in(dir.path());
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE orders (id TEXT PRIMARY KEY, account TEXT NOT NULL, status TEXT NOT NULL, \
+             identifiers TEXT NOT NULL, not_before INTEGER, not_after INTEGER, expires INTEGER NOT NULL, \
+             error TEXT, certificate TEXT, created_at INTEGER NOT NULL) STRICT;
+             INSERT INTO orders VALUES ('o1', 'a1', 'valid', '[\"dns:a.test\"]', NULL, NULL, 0, NULL, 'ab', 0);
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+        drop(conn);
+        let store = Store::open(&path).unwrap();
+        let order = store.read().order("o1").unwrap().unwrap();
+        assert_eq!(order.replaces, None);
+        assert_eq!(order.identifiers, vec![Identifier::Dns("a.test".into())]);
+        assert!(store.read().replacing_orders_of("a1").unwrap().is_empty());
+    }
 }
