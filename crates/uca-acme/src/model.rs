@@ -121,6 +121,8 @@ pub struct Order {
     /// The ARI certificate ID (RFC 9773 §4.1) of the certificate this order renews, as the
     /// client sent it in `replaces`.
     pub replaces: Option<String>,
+    /// The certificate profile (draft-aaron-acme-profiles) it asked for; `None`: the default.
+    pub profile: Option<String>,
 }
 
 /// An authorization for one identifier, owned by one order of one account (never shared or
@@ -159,6 +161,8 @@ pub struct EabKey {
     pub hmac_key: Vec<u8>,
     /// Name and CIDR patterns; empty means whatever the server's own policy allows.
     pub allow: Vec<String>,
+    /// Profiles its accounts may order; empty means every profile the server offers.
+    pub profiles: Vec<String>,
     pub created_at: i64,
     /// Accounts bound with it.
     pub accounts: u64,

@@ -21,7 +21,8 @@ use crate::model::{
     EabKey, IssuedCert, Order, OrderStatus,
 };
 
-/// 1: the first store. 2: orders remember the certificate they replace (RFC 9773).
+/// 1: the first store. 2: orders remember the certificate they replace (RFC 9773) and their
+/// profile; external account keys may limit profiles.
 const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
@@ -30,7 +31,8 @@ CREATE TABLE IF NOT EXISTS eab_keys (
     kid        TEXT PRIMARY KEY,
     hmac_key   BLOB NOT NULL,
     allow      TEXT NOT NULL,          -- JSON array of name/CIDR patterns
-    created_at INTEGER NOT NULL
+    created_at INTEGER NOT NULL,
+    profiles   TEXT NOT NULL DEFAULT '[]'  -- JSON array: the profiles its accounts may use (empty: any)
 ) STRICT;
 CREATE TABLE IF NOT EXISTS accounts (
     id         TEXT PRIMARY KEY,
@@ -53,7 +55,8 @@ CREATE TABLE IF NOT EXISTS orders (
     error       TEXT,
     certificate TEXT,                  -- serial, hex
     created_at  INTEGER NOT NULL,
-    replaces    TEXT                   -- ARI certificate ID of the certificate it renews
+    replaces    TEXT,                  -- ARI certificate ID of the certificate it renews
+    profile     TEXT                   -- the certificate profile it asked for
 ) STRICT;
 CREATE INDEX IF NOT EXISTS orders_account ON orders(account, created_at);
 CREATE INDEX IF NOT EXISTS orders_replaces ON orders(replaces);
@@ -174,7 +177,11 @@ impl Store {
             conn.execute_batch("BEGIN IMMEDIATE")?;
             let made = (|| {
                 if known == 1 {
-                    conn.execute_batch("ALTER TABLE orders ADD COLUMN replaces TEXT;")?;
+                    conn.execute_batch(
+                        "ALTER TABLE orders ADD COLUMN replaces TEXT;
+                         ALTER TABLE orders ADD COLUMN profile TEXT;
+                         ALTER TABLE eab_keys ADD COLUMN profiles TEXT NOT NULL DEFAULT '[]';",
+                    )?;
                 }
                 conn.execute_batch(SCHEMA)?;
                 conn.pragma_update(None, "user_version", SCHEMA_VERSION)
@@ -226,7 +233,7 @@ pub struct Tx<'a> {
 }
 
 const ACCOUNT_COLUMNS: &str = "id, jwk, thumbprint, status, contact, eab_kid, created_at";
-const ORDER_COLUMNS: &str = "id, account, status, identifiers, not_before, not_after, expires, error, certificate, created_at, replaces";
+const ORDER_COLUMNS: &str = "id, account, status, identifiers, not_before, not_after, expires, error, certificate, created_at, replaces, profile";
 const AUTHZ_COLUMNS: &str = "id, order_id, account, identifier, wildcard, status, expires";
 const CHALLENGE_COLUMNS: &str = "id, authz, type, token, status, validated, error";
 
@@ -268,6 +275,7 @@ fn order_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OrderRow> {
             certificate: r.get(8)?,
             created_at: r.get(9)?,
             replaces: r.get(10)?,
+            profile: r.get(11)?,
         },
         r.get(2)?,
         r.get(3)?,
@@ -349,8 +357,8 @@ impl Tx<'_> {
     pub fn insert_eab(&self, key: &EabKey) -> Result<(), StoreError> {
         self.conn
             .execute(
-                "INSERT INTO eab_keys (kid, hmac_key, allow, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![key.kid, key.hmac_key, json_list(&key.allow), key.created_at],
+                "INSERT INTO eab_keys (kid, hmac_key, allow, created_at, profiles) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![key.kid, key.hmac_key, json_list(&key.allow), key.created_at, json_list(&key.profiles)],
             )
             .map_err(|e| match e {
                 rusqlite::Error::SqliteFailure(f, _)
@@ -391,7 +399,7 @@ impl Tx<'_> {
         args: impl rusqlite::Params,
     ) -> Result<Vec<EabKey>, StoreError> {
         let sql = format!(
-            "SELECT k.kid, k.hmac_key, k.allow, k.created_at, \
+            "SELECT k.kid, k.hmac_key, k.allow, k.created_at, k.profiles, \
              (SELECT COUNT(*) FROM accounts a WHERE a.eab_kid = k.kid) FROM eab_keys k {tail}"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
@@ -401,16 +409,18 @@ impl Tx<'_> {
                 r.get::<_, Vec<u8>>(1)?,
                 r.get::<_, String>(2)?,
                 r.get::<_, i64>(3)?,
-                r.get::<_, i64>(4)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, i64>(5)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (kid, hmac_key, allow, created_at, accounts) = row?;
+            let (kid, hmac_key, allow, created_at, profiles, accounts) = row?;
             out.push(EabKey {
                 kid,
                 hmac_key,
                 allow: parse_list("allow", &allow)?,
+                profiles: parse_list("profiles", &profiles)?,
                 created_at,
                 accounts: u64::try_from(accounts).unwrap_or(0),
             });
@@ -518,7 +528,7 @@ impl Tx<'_> {
     pub fn insert_order(&self, o: &Order) -> Result<(), StoreError> {
         let idents: Vec<String> = o.identifiers.iter().map(Identifier::to_stored).collect();
         self.conn.execute(
-            &format!("INSERT INTO orders ({ORDER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
+            &format!("INSERT INTO orders ({ORDER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
             params![
                 o.id,
                 o.account,
@@ -530,7 +540,8 @@ impl Tx<'_> {
                 o.error,
                 o.certificate,
                 o.created_at,
-                o.replaces
+                o.replaces,
+                o.profile
             ],
         )?;
         Ok(())
@@ -827,7 +838,7 @@ mod tests {
     }
 
     #[test]
-    fn a_version_1_store_gains_the_replaces_column() {
+    fn a_version_1_store_gains_the_replaces_and_profile_columns() {
         let dir = tempfile::tempdir().unwrap();
         let path = Store::path_in(dir.path());
         let conn = Connection::open(&path).unwrap();
@@ -836,6 +847,9 @@ mod tests {
              identifiers TEXT NOT NULL, not_before INTEGER, not_after INTEGER, expires INTEGER NOT NULL, \
              error TEXT, certificate TEXT, created_at INTEGER NOT NULL) STRICT;
              INSERT INTO orders VALUES ('o1', 'a1', 'valid', '[\"dns:a.test\"]', NULL, NULL, 0, NULL, 'ab', 0);
+             CREATE TABLE eab_keys (kid TEXT PRIMARY KEY, hmac_key BLOB NOT NULL, allow TEXT NOT NULL, \
+             created_at INTEGER NOT NULL) STRICT;
+             INSERT INTO eab_keys VALUES ('k1', x'00', '[]', 0);
              PRAGMA user_version = 1;",
         )
         .unwrap();
@@ -845,5 +859,7 @@ mod tests {
         assert_eq!(order.replaces, None);
         assert_eq!(order.identifiers, vec![Identifier::Dns("a.test".into())]);
         assert!(store.read().replacing_orders_of("a1").unwrap().is_empty());
+        assert_eq!(order.profile, None);
+        assert!(store.read().eab("k1").unwrap().unwrap().profiles.is_empty());
     }
 }

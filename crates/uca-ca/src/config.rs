@@ -95,6 +95,9 @@ pub struct AcmeSection {
     pub deny: Vec<NamePattern>,
     /// `required` by default unless the server listens on loopback only.
     pub eab: Option<EabPolicy>,
+    /// The profiles ACME clients may pick (draft-aaron-acme-profiles); all of server, client
+    /// and both when unset.
+    pub profiles: Vec<Profile>,
 }
 
 #[derive(Deserialize)]
@@ -133,6 +136,7 @@ struct RawAcme {
     allow: Option<Vec<Spanned<String>>>,
     deny: Option<Vec<Spanned<String>>>,
     eab: Option<Spanned<String>>,
+    profiles: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -278,7 +282,16 @@ impl Fields<'_> {
                 self.file.at(e, format!("eab '{}' is not one of off, optional, required", e.get_ref()))
             })?),
         };
+        let mut profiles = Vec::new();
+        for p in raw.profiles.unwrap_or_default() {
+            let profile = self.profile(&p)?;
+            if profile == Profile::CodeSigning {
+                return Err(self.file.at(&p, "ACME certificates are for TLS: server, client or both"));
+            }
+            profiles.push(profile);
+        }
         Ok(AcmeSection {
+            profiles,
             profile: raw.profile.as_ref().map(|p| self.profile(p)).transpose()?,
             days,
             max_days,
@@ -396,7 +409,8 @@ impl Config {
              # resolver = \"10.0.0.53:53\"                   # DNS for validation (default: the system's)\n\
              # allow_validation_to = [\"127.0.0.0/8\"]        # loopback etc. are refused unless listed\n\
              # [acme]\n\
-             # profile = \"both\"          # server | client | both\n\
+             # profile = \"both\"          # server | client | both: what an order gets unless it picks one\n\
+             # profiles = [\"server\", \"client\", \"both\"]   # what orders may pick (ACME profiles)\n\
              # days = 90                   # lifetime when an order asks for none\n\
              # max_days = 397              # longest lifetime an order may ask for\n\
              # allow = [\"*.svc.internal\", \"10.0.0.0/8\"]\n\

@@ -114,6 +114,12 @@ impl Issuer {
         };
         let validity = Validity::between(start, at(job.not_after)?, Some(self.signer.window()))
             .map_err(|e| Problem::new(ProblemType::ServerInternal, e.to_string()))?;
+        let profile = match job.order.profile.as_deref() {
+            Some(name) => name
+                .parse::<Profile>()
+                .map_err(|_| Problem::new(ProblemType::InvalidProfile, format!("unknown profile '{name}'")))?,
+            None => self.profile,
+        };
         let sans: Vec<uca_pki::San> = job.order.identifiers.iter().map(Identifier::san).collect();
         let name = ledger_name(&job.order.identifiers);
         let cn = match job.order.identifiers.first() {
@@ -123,7 +129,7 @@ impl Issuer {
         let leaf = LeafRequest {
             subject: self.subject.with_common_name(cn),
             sans: sans.clone(),
-            profile: self.profile,
+            profile,
             validity,
             serial: Serial::random().map_err(|e| Problem::internal(e.to_string()))?,
         };
@@ -134,7 +140,7 @@ impl Issuer {
         let mut record = CertRecord::new(
             &cert,
             &name,
-            self.profile.as_str(),
+            profile.as_str(),
             job.csr.key_type.as_str(),
             &sans,
             Source::Acme,

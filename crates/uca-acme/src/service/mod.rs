@@ -75,6 +75,9 @@ pub struct AcmeSettings {
     pub orders_page: u64,
     /// The issuing CA's subject key identifier: ARI certificate IDs (RFC 9773) name it.
     pub ca_key_id: Option<Vec<u8>>,
+    /// Certificate profiles offered (draft-aaron-acme-profiles), by name with a description,
+    /// in the directory's order; the first is the default.
+    pub profiles: Vec<(String, String)>,
 }
 
 impl Default for AcmeSettings {
@@ -89,6 +92,7 @@ impl Default for AcmeSettings {
             max_identifiers: 100,
             orders_page: 50,
             ca_key_id: None,
+            profiles: Vec::new(),
         }
     }
 }
@@ -250,6 +254,15 @@ impl Acme {
         });
         if let Some(obj) = meta.as_object_mut() {
             obj.insert("website".into(), Value::String(format!("{base}/")));
+            if !self.settings.profiles.is_empty() {
+                let profiles: serde_json::Map<String, Value> = self
+                    .settings
+                    .profiles
+                    .iter()
+                    .map(|(name, what)| (name.clone(), Value::String(what.clone())))
+                    .collect();
+                obj.insert("profiles".into(), Value::Object(profiles));
+            }
         }
         Reply::json(
             200,

@@ -125,12 +125,10 @@ impl Acme {
             None => None,
             Some(v) => Some(self.check_replaces(account, v)?),
         };
-        if payload.contains_key("profile") {
-            return Err(Problem::new(
-                ProblemType::InvalidProfile,
-                "certificate profiles are not offered by this server yet",
-            ));
-        }
+        let profile = match payload.get("profile") {
+            None => None,
+            Some(v) => Some(self.check_profile(account, v)?),
+        };
         let rnd = || random::token().map_err(|e| Problem::internal(e.to_string()));
         let expires = now + self.settings.order_lifetime;
         let order = Order {
@@ -145,6 +143,7 @@ impl Acme {
             certificate: None,
             created_at: now,
             replaces,
+            profile,
         };
         let mut authzs = Vec::new();
         let mut challenges = Vec::new();
@@ -256,6 +255,38 @@ impl Acme {
             format!("{} identifiers are refused", subs.len())
         };
         Err(Problem::new(ProblemType::RejectedIdentifier, detail).with_subproblems(subs))
+    }
+
+    /// newOrder's `profile`: one the server offers and the account's external key allows.
+    fn check_profile(&self, account: &crate::model::Account, v: &Value) -> Result<String, Problem> {
+        let name = v
+            .as_str()
+            .ok_or_else(|| Problem::malformed("'profile' must be a string"))?;
+        let offered: Vec<&str> = self.settings.profiles.iter().map(|(n, _)| n.as_str()).collect();
+        if !offered.contains(&name) {
+            return Err(Problem::new(
+                ProblemType::InvalidProfile,
+                format!(
+                    "profile '{}' is not offered here (offered: {})",
+                    name.chars().take(64).collect::<String>(),
+                    if offered.is_empty() { "none".to_string() } else { offered.join(", ") }
+                ),
+            ));
+        }
+        if let Some(kid) = &account.eab_kid
+            && let Some(key) = self.store().read().eab(kid).map_err(store_problem)?
+            && !key.profiles.is_empty()
+            && !key.profiles.iter().any(|p| p == name)
+        {
+            return Err(Problem::new(
+                ProblemType::InvalidProfile,
+                format!(
+                    "this account's external key allows the profiles {}, not '{name}'",
+                    key.profiles.join(", ")
+                ),
+            ));
+        }
+        Ok(name.to_string())
     }
 
     /// An order of the signing account, with its authorizations.

@@ -45,6 +45,9 @@ pub(crate) fn order(base: &str, o: &Order, authzs: &[Authz]) -> Value {
     if let Some(err) = o.error.as_deref().and_then(|e| serde_json::from_str::<Value>(e).ok()) {
         doc["error"] = err;
     }
+    if let Some(profile) = &o.profile {
+        doc["profile"] = Value::String(profile.clone());
+    }
     if let Some(cert_id) = &o.replaces {
         doc["replaces"] = Value::String(cert_id.clone());
     }

@@ -198,6 +198,7 @@ impl Env {
             kid: kid.into(),
             hmac_key: EAB_KEY.to_vec(),
             allow: allow.iter().map(ToString::to_string).collect(),
+            profiles: Vec::new(),
             created_at: NOW,
             accounts: 0,
         };
@@ -2617,4 +2618,63 @@ fn replaces_names_only_certificates_of_this_issuer() {
         400,
     );
     assert!(p.detail.contains("another issuer"), "{p}");
+}
+
+// ======================================================================== profiles
+
+#[test]
+fn orders_pick_an_offered_profile_within_their_external_keys_limits() {
+    let env = Env::with(AcmeSettings {
+        eab: EabMode::Optional,
+        profiles: vec![
+            ("both".into(), "mutual TLS".into()),
+            ("server".into(), "TLS server".into()),
+        ],
+        ..AcmeSettings::default()
+    });
+    let directory = env.acme.directory(BASE);
+    let doc = json_of(&directory);
+    assert_eq!(doc["meta"]["profiles"]["server"], "TLS server");
+    assert_eq!(doc["meta"]["profiles"].as_object().unwrap().len(), 2);
+    let c = env.register(TestKey::p256());
+    let order = |c: &Client, profile: Value| {
+        env.new_order(
+            c,
+            &json!({"identifiers": [{"type": "dns", "value": "app.test"}], "profile": profile}),
+        )
+    };
+    let r = order(&c, json!("server")).unwrap();
+    assert_eq!(json_of(&r)["profile"], "server");
+    let id = r.location.unwrap().rsplit('/').next().unwrap().to_string();
+    assert_eq!(env.stored_order(&id).profile.as_deref(), Some("server"));
+    let before = env.snapshot();
+    expect_problem(order(&c, json!("client")), ProblemType::InvalidProfile, 400);
+    expect_problem(order(&c, json!("code-signing")), ProblemType::InvalidProfile, 400);
+    expect_problem(order(&c, json!(7)), ProblemType::Malformed, 400);
+    assert_eq!(env.snapshot(), before);
+    // An account bound with a key limited to "both" cannot pick "server".
+    let key = EabKey {
+        kid: "limited".into(),
+        hmac_key: EAB_KEY.to_vec(),
+        allow: Vec::new(),
+        profiles: vec!["both".into()],
+        created_at: NOW,
+        accounts: 0,
+    };
+    env.acme
+        .store()
+        .write(Commit::Durable, |tx| tx.insert_eab(&key))
+        .unwrap();
+    let bound = Client::new(TestKey::p256());
+    let binding = eab_binding("limited", EAB_KEY, &bound.key.jwk_json());
+    let r = env
+        .new_account(&bound, &json!({"externalAccountBinding": binding}))
+        .unwrap();
+    let bound = Client {
+        kid: r.location.clone(),
+        ..bound
+    };
+    let p = expect_problem(order(&bound, json!("server")), ProblemType::InvalidProfile, 400);
+    assert!(p.detail.contains("external key"), "{p}");
+    assert_eq!(json_of(&order(&bound, json!("both")).unwrap())["profile"], "both");
 }

@@ -217,6 +217,7 @@ fn issue_for(s: &TestServer, name: &str, replaces: Option<String>) -> (uca_pki::
         certificate: None,
         created_at: now.unix_timestamp(),
         replaces,
+        profile: None,
     };
     let job = uca_acme::service::IssueJob {
         order,

@@ -95,6 +95,9 @@ pub struct EabAddArgs {
     /// Names accounts bound with this key may obtain: host.example, *.example, 10.0.0.7, 10.0.0.0/8 (repeatable) [default: whatever [acme] allows]
     #[arg(long, value_name = "PATTERN")]
     pub allow: Vec<String>,
+    /// Profiles accounts bound with this key may order: server, client, both (repeatable) [default: any the server offers]
+    #[arg(long = "profile", value_name = "PROFILE")]
+    pub profiles: Vec<String>,
     /// Write the HMAC key (base64url) to FILE, mode 0600, instead of printing it
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,

@@ -59,6 +59,7 @@ struct EabAdded<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     out: Option<String>,
     allow: &'a [String],
+    profiles: &'a [String],
 }
 
 fn eab_add(args: &EabAddArgs, settings: &Settings) -> Result<(), CliError> {
@@ -82,6 +83,20 @@ fn eab_add(args: &EabAddArgs, settings: &Settings) -> Result<(), CliError> {
         })?;
         allow.push(pattern.to_string());
     }
+    let mut profiles = Vec::new();
+    for p in &args.profiles {
+        match p.parse::<uca_pki::Profile>() {
+            Ok(uca_pki::Profile::Server | uca_pki::Profile::Client | uca_pki::Profile::Both) => {
+                profiles.push(p.clone())
+            }
+            _ => {
+                return Err(CliError::usage(
+                    format!("--profile '{p}' is not an ACME profile"),
+                    Some("use server, client or both".into()),
+                ));
+            }
+        }
+    }
     if let Some(out) = &args.out
         && out.exists()
     {
@@ -100,6 +115,7 @@ fn eab_add(args: &EabAddArgs, settings: &Settings) -> Result<(), CliError> {
         kid: kid.to_string(),
         hmac_key: secret.to_vec(),
         allow: allow.clone(),
+        profiles: profiles.clone(),
         created_at: OffsetDateTime::now_utc().unix_timestamp(),
         accounts: 0,
     };
@@ -124,6 +140,7 @@ fn eab_add(args: &EabAddArgs, settings: &Settings) -> Result<(), CliError> {
             hmac_key: shown,
             out: args.out.as_ref().map(|p| p.display().to_string()),
             allow: &allow,
+            profiles: &profiles,
         });
     }
     settings.out.line(format!("kid: {kid}"));
@@ -139,6 +156,9 @@ fn eab_add(args: &EabAddArgs, settings: &Settings) -> Result<(), CliError> {
     } else {
         note(format!("accounts bound with this key may obtain: {}", allow.join(", ")));
     }
+    if !profiles.is_empty() {
+        note(format!("with the profiles: {}", profiles.join(", ")));
+    }
     Ok(())
 }
 
@@ -146,6 +166,7 @@ fn eab_add(args: &EabAddArgs, settings: &Settings) -> Result<(), CliError> {
 struct EabRow {
     kid: String,
     allow: Vec<String>,
+    profiles: Vec<String>,
     created_at: String,
     accounts: u64,
     #[serde(skip)]
@@ -160,6 +181,7 @@ fn eab_list(settings: &Settings) -> Result<(), CliError> {
         .map(|k| EabRow {
             kid: k.kid,
             allow: k.allow,
+            profiles: k.profiles,
             created_at: rfc3339(k.created_at),
             accounts: k.accounts,
             created: k.created_at,
@@ -178,12 +200,18 @@ fn eab_list(settings: &Settings) -> Result<(), CliError> {
         } else {
             r.allow.join(", ")
         };
+        let profiles = if r.profiles.is_empty() {
+            "any".to_string()
+        } else {
+            r.profiles.join(", ")
+        };
         settings.out.line(format!(
-            "{}  created {}  accounts {}  allow {}",
+            "{}  created {}  accounts {}  allow {}  profiles {}",
             r.kid,
             stamp(r.created),
             r.accounts,
-            allow
+            allow,
+            profiles
         ));
     }
     Ok(())

@@ -64,6 +64,12 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
             "use --profile server, client or both",
         ));
     }
+    if !cfg.acme.profiles.is_empty() && !cfg.acme.profiles.contains(&profile) {
+        return Err(usage(
+            format!("the default profile '{profile}' is not among [acme] profiles"),
+            "add it to [acme] profiles in uca.toml, or pick another with --profile",
+        ));
+    }
     let defaults = AcmeSettings::default();
     let max_days = args.max_days.or(cfg.acme.max_days).unwrap_or(defaults.max_days);
     let days = args.days.or(cfg.acme.days).unwrap_or(defaults.default_days.min(max_days));
@@ -155,6 +161,7 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
         },
         constraints: signer.constraints().cloned(),
         ca_key_id: ca.cert_info().subject_key_id.clone(),
+        profiles: offered_profiles(profile, &cfg.acme.profiles, days),
         default_days: days,
         max_days,
         ..defaults
@@ -261,6 +268,28 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
             .await
             .map_err(|e| CliError::failure(e.to_string(), None))
     })
+}
+
+/// The profiles the directory offers (draft-aaron-acme-profiles), the default first.
+fn offered_profiles(default: Profile, configured: &[Profile], days: u32) -> Vec<(String, String)> {
+    let mut list = vec![default];
+    let all = [Profile::Both, Profile::Server, Profile::Client];
+    let pool: &[Profile] = if configured.is_empty() { &all } else { configured };
+    for p in pool {
+        if !list.contains(p) {
+            list.push(*p);
+        }
+    }
+    list.into_iter()
+        .map(|p| {
+            let what = match p {
+                Profile::Server => "TLS server (serverAuth)",
+                Profile::Client => "TLS client (clientAuth)",
+                _ => "mutual TLS, server and client (serverAuth + clientAuth)",
+            };
+            (p.as_str().to_string(), format!("{what}, {days} days unless the order asks for less"))
+        })
+        .collect()
 }
 
 /// The listen address (unless it is a wildcard) and `localhost`.
