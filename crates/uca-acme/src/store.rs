@@ -113,6 +113,14 @@ pub enum StoreError {
     UnknownKid { kid: String },
 }
 
+/// What a prune removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Pruned {
+    pub orders: usize,
+    pub authzs: usize,
+    pub challenges: usize,
+}
+
 /// Durability of one commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Commit {
@@ -770,6 +778,37 @@ impl Tx<'_> {
             params![id, status.as_str(), validated, error],
         )?;
         Ok(())
+    }
+
+    // ---- retention
+
+    /// Deletes orders that can no longer lead anywhere — invalid ones, and pending or ready
+    /// ones past their expiry — once `before` (unix seconds) is past, with their
+    /// authorizations and challenges. Valid orders stay (their certificate is downloaded
+    /// through them); the ledger is not touched.
+    pub fn prune(&self, before: i64) -> Result<Pruned, StoreError> {
+        let dead = "SELECT id FROM orders WHERE \
+                    (status = 'invalid' AND created_at < ?1) OR \
+                    (status IN ('pending', 'ready') AND expires < ?1)";
+        let challenges = self.conn.execute(
+            &format!(
+                "DELETE FROM challenges WHERE authz IN (SELECT id FROM authzs WHERE order_id IN ({dead}))"
+            ),
+            params![before],
+        )?;
+        let authzs = self.conn.execute(
+            &format!("DELETE FROM authzs WHERE order_id IN ({dead})"),
+            params![before],
+        )?;
+        let orders = self.conn.execute(
+            &format!("DELETE FROM orders WHERE id IN ({dead})"),
+            params![before],
+        )?;
+        Ok(Pruned {
+            orders,
+            authzs,
+            challenges,
+        })
     }
 
     // ---- certificates

@@ -31,6 +31,9 @@ pub const MAX_CONNECTIONS: usize = 512;
 const DRAIN: Duration = Duration::from_secs(10);
 /// How often the CRL and the server's certificate are looked after.
 const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+/// How often dead orders are pruned, and how long after they ended.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+pub const PRUNE_GRACE_SECS: i64 = 86_400;
 
 /// Why the server stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -131,6 +134,7 @@ async fn upkeep(
     log: Arc<dyn Fn(String) + Send + Sync>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let mut last_prune: Option<Instant> = None;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(UPKEEP_EVERY) => {}
@@ -139,9 +143,24 @@ async fn upkeep(
         let st = state.clone();
         let c = cert.clone();
         let src = source.clone();
+        let prune = last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY);
+        if prune {
+            last_prune = Some(Instant::now());
+        }
+        let log_prune = log.clone();
         let result = tokio::task::spawn_blocking(move || {
             let now = time::OffsetDateTime::now_utc();
             st.acme.sweep_nonces(now.unix_timestamp());
+            if prune {
+                match st.acme.prune(now.unix_timestamp(), PRUNE_GRACE_SECS) {
+                    Ok(p) if p.orders > 0 => log_prune(format!(
+                        "pruned {} dead order(s), {} authorization(s), {} challenge(s)",
+                        p.orders, p.authzs, p.challenges
+                    )),
+                    Ok(_) => {}
+                    Err(e) => log_prune(format!("pruning failed, will retry: {e}")),
+                }
+            }
             let crl = st.crl.refresh(&st.issuer, false, now).map_err(|e| format!("CRL: {e}"))?;
             let renewed = c.renew_if_due(&src, &st.issuer, now).map_err(|e| format!("server certificate: {e}"))?;
             Ok::<_, String>((crl, renewed))

@@ -247,6 +247,15 @@ impl Acme {
         pool.sweep(now);
     }
 
+    /// Removes orders that can no longer lead anywhere (invalid, or expired unfinished) that
+    /// ended more than `grace` seconds ago, with their authorizations and challenges. Used
+    /// nonces need nothing: they live in memory and expire there.
+    pub fn prune(&self, now: i64, grace: i64) -> Result<crate::store::Pruned, Problem> {
+        self.store()
+            .write(crate::store::Commit::Lazy, |tx| tx.prune(now - grace))
+            .map_err(store_problem)
+    }
+
     /// The directory object (§7.1.1).
     pub fn directory(&self, base: &str) -> Reply {
         let mut meta = serde_json::json!({

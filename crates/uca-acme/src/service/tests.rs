@@ -2678,3 +2678,39 @@ fn orders_pick_an_offered_profile_within_their_external_keys_limits() {
     assert!(p.detail.contains("external key"), "{p}");
     assert_eq!(json_of(&order(&bound, json!("both")).unwrap())["profile"], "both");
 }
+
+// ======================================================================== retention
+
+#[test]
+fn prune_removes_dead_orders_with_their_authorizations_and_keeps_valid_ones() {
+    let env = Env::new();
+    let ossl = Ossl::new();
+    let c = env.register(TestKey::p256());
+    // A valid order (its certificate is downloaded through it), a failed one, a forgotten one.
+    let valid = env.ready_order(&c, &["valid.test"]);
+    env.issue(&c, &valid, &ossl, &ossl.csr(&["valid.test"]));
+    let (failed, _) = env.order_names(&c, &["failed.test"]);
+    let authz = env.authz_ids(&c, &failed).remove(0);
+    let (ch, _) = env.challenge_of(&c, &authz, "http-01");
+    let job = validation_job(env.challenge(&c, &ch, Some(&json!({}))));
+    env.acme
+        .finish_validation(&job, Err(Problem::new(ProblemType::Connection, "refused")), NOW)
+        .unwrap();
+    let (forgotten, _) = env.order_names(&c, &["forgotten.test"]);
+    // Within the grace period nothing goes.
+    assert_eq!(env.acme.prune(NOW, 86_400).unwrap(), crate::store::Pruned::default());
+    // Three days on (the pending order expired after one, plus a day's grace): the failed and
+    // the expired order go, with their 2 authorizations and 3 + 3 challenges.
+    let later = NOW + 3 * DAY;
+    let pruned = env.acme.prune(later, 86_400).unwrap();
+    assert_eq!((pruned.orders, pruned.authzs, pruned.challenges), (2, 2, 6));
+    let left: Vec<String> = env.orders().into_iter().map(|o| o.id).collect();
+    assert_eq!(left, vec![valid.clone()]);
+    assert!(env.acme.store().read().order(&failed).unwrap().is_none());
+    assert!(env.acme.store().read().order(&forgotten).unwrap().is_none());
+    assert_eq!(env.stored_authzs(&valid).len(), 1);
+    match env.certificate(&c, &valid).unwrap().body {
+        Body::PemChain(_) => {}
+        other => panic!("{other:?}"),
+    }
+}

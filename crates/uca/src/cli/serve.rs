@@ -68,6 +68,15 @@ pub enum AcmeCommand {
     Accounts,
     /// List ACME orders
     Orders(OrdersArgs),
+    /// Remove dead orders (invalid, or expired unfinished) with their authorizations and challenges now; the server does it hourly
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Only orders that ended longer ago than this (e.g. 1d, 12h; 0 for all) [default: 1d]
+    #[arg(long, value_name = "SPAN", default_value = "1d")]
+    pub older_than: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,7 +8,7 @@ use uca_acme::model::{EabKey, OrderStatus};
 use uca_acme::store::{Commit, Store, StoreError};
 use uca_pki::pattern::NamePattern;
 
-use crate::cli::serve::{AcmeCommand, EabAddArgs, EabCommand, EabRemoveArgs, OrdersArgs};
+use crate::cli::serve::{AcmeCommand, EabAddArgs, EabCommand, EabRemoveArgs, OrdersArgs, PruneArgs};
 use crate::commands::serve::store_error;
 use crate::exit::{CliError, Exit};
 use crate::output::{note, when};
@@ -21,7 +21,35 @@ pub fn run(cmd: &AcmeCommand, settings: &Settings) -> Result<(), CliError> {
         AcmeCommand::Eab(EabCommand::Remove(a)) => eab_remove(a, settings),
         AcmeCommand::Accounts => accounts(settings),
         AcmeCommand::Orders(a) => orders(a, settings),
+        AcmeCommand::Prune(a) => prune(a, settings),
     }
+}
+
+fn prune(args: &PruneArgs, settings: &Settings) -> Result<(), CliError> {
+    let grace = if args.older_than.trim() == "0" {
+        0
+    } else {
+        let span = uca_pki::Span::parse(&args.older_than, uca_pki::Bare::Days).map_err(|e| {
+            CliError::usage(
+                format!("--older-than: {e}"),
+                Some("e.g. --older-than 1d, 12h, or 0 for every dead order".into()),
+            )
+        })?;
+        span.as_time().whole_seconds()
+    };
+    let mut store = open_store(settings)?;
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let pruned = store
+        .write(Commit::Lazy, |tx| tx.prune(now.saturating_sub(grace)))
+        .map_err(store_error)?;
+    if settings.out.json {
+        return settings.out.json(&pruned);
+    }
+    settings.out.line(format!(
+        "removed {} dead order(s), {} authorization(s) and {} challenge(s); certificates and the ledger are never pruned",
+        pruned.orders, pruned.authzs, pruned.challenges
+    ));
+    Ok(())
 }
 
 /// The store of the CA directory (which must be a CA).
