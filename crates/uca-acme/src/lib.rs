@@ -11,6 +11,7 @@ pub mod nonce;
 pub mod policy;
 pub mod problem;
 pub mod random;
+pub mod ratelimit;
 pub mod service;
 pub mod store;
 

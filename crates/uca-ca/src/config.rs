@@ -8,6 +8,7 @@ use serde::Deserialize;
 use toml::Spanned;
 use uca_pki::constraints::IpNet;
 use uca_pki::pattern::NamePattern;
+use uca_pki::rate::Rate;
 use uca_pki::san::SanTemplate;
 use uca_pki::{KeyType, Profile, San, SanRules, Subject};
 
@@ -83,7 +84,7 @@ impl EabPolicy {
 }
 
 /// `[acme]` of `uca.toml`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct AcmeSection {
     /// The uca profile of ACME certificates (`both` when unset: components do mutual TLS).
     pub profile: Option<Profile>,
@@ -98,6 +99,10 @@ pub struct AcmeSection {
     /// The profiles ACME clients may pick (draft-aaron-acme-profiles); all of server, client
     /// and both when unset.
     pub profiles: Vec<Profile>,
+    /// Rate limits: unset keeps the server's default, `Some(None)` is `"off"`.
+    pub new_accounts_per_ip: Option<Option<Rate>>,
+    pub new_orders_per_account: Option<Option<Rate>>,
+    pub failed_validations_per_identifier: Option<Option<Rate>>,
 }
 
 #[derive(Deserialize)]
@@ -137,6 +142,9 @@ struct RawAcme {
     deny: Option<Vec<Spanned<String>>>,
     eab: Option<Spanned<String>>,
     profiles: Option<Vec<Spanned<String>>>,
+    new_accounts_per_ip: Option<Spanned<String>>,
+    new_orders_per_account: Option<Spanned<String>>,
+    failed_validations_per_identifier: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -290,7 +298,15 @@ impl Fields<'_> {
             }
             profiles.push(profile);
         }
+        let rate = |v: &Option<Spanned<String>>| -> Result<Option<Option<Rate>>, ConfigError> {
+            v.as_ref()
+                .map(|r| Rate::parse(r.get_ref()).map_err(|why| self.file.at(r, why)))
+                .transpose()
+        };
         Ok(AcmeSection {
+            new_accounts_per_ip: rate(&raw.new_accounts_per_ip)?,
+            new_orders_per_account: rate(&raw.new_orders_per_account)?,
+            failed_validations_per_identifier: rate(&raw.failed_validations_per_identifier)?,
             profiles,
             profile: raw.profile.as_ref().map(|p| self.profile(p)).transpose()?,
             days,
@@ -415,7 +431,10 @@ impl Config {
              # max_days = 397              # longest lifetime an order may ask for\n\
              # allow = [\"*.svc.internal\", \"10.0.0.0/8\"]\n\
              # deny = [\"db.svc.internal\"]\n\
-             # eab = \"required\"          # off | optional | required (default: required unless loopback only)\n",
+             # eab = \"required\"          # off | optional | required (default: required unless loopback only)\n\
+             # new_accounts_per_ip = \"50/1h\"                  # rate limits: N/PERIOD, or \"off\"\n\
+             # new_orders_per_account = \"300/1h\"\n\
+             # failed_validations_per_identifier = \"20/1h\"\n",
             name = ca_name,
             key = self.key,
             days = self.days,
@@ -489,6 +508,7 @@ mod tests {
             ("[acme]\neab = \"maybe\"\n", 2, "maybe"),
             ("[acme]\ndays = 100\nmax_days = 90\n", 2, "max_days"),
             ("[acme]\nbogus = 1\n", 2, "bogus"),
+            ("[acme]\nnew_orders_per_account = \"lots\"\n", 2, "N/PERIOD"),
         ] {
             let e = Config::parse(text, Path::new("uca.toml")).unwrap_err();
             let CaError::Config(c) = &e else { panic!("{e}") };

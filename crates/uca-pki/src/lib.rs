@@ -15,6 +15,7 @@ pub mod key;
 pub mod pattern;
 pub mod pem;
 pub mod profile;
+pub mod rate;
 pub mod san;
 pub mod serial;
 pub mod sign;

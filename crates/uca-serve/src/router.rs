@@ -200,8 +200,21 @@ fn order_in(path: &str) -> Option<String> {
     (!id.is_empty()).then(|| id.to_string())
 }
 
+/// The client's address, put in the request by the server loop (never taken from a header a
+/// client could set: the loop overwrites it).
+fn headers_peer(headers: &HeaderMap) -> Option<std::net::IpAddr> {
+    headers
+        .get(PEER_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// The internal header carrying the peer address from the server loop to the handlers.
+pub const PEER_HEADER: &str = "x-uca-peer";
+
 /// An owned POST, so the core can run on a blocking thread.
 struct OwnedPost {
+    peer: Option<std::net::IpAddr>,
     base: String,
     path: String,
     body: Bytes,
@@ -216,6 +229,7 @@ impl OwnedPost {
             order: order_in(uri.path()),
         };
         OwnedPost {
+            peer: headers_peer(headers),
             log,
             base: base(state, headers),
             path: uri
@@ -232,6 +246,7 @@ impl OwnedPost {
 
     fn post(&self) -> Post<'_> {
         Post {
+            peer: self.peer,
             base: &self.base,
             path: &self.path,
             body: &self.body,

@@ -215,7 +215,11 @@ mod tower_layer_free {
             let path = req.uri().path().to_string();
             let log = self.log.clone();
             let peer = self.peer;
-            let req = req.map(Body::new);
+            let mut req = req.map(Body::new);
+            // Whatever a client sent under this name is replaced by the address it came from.
+            if let Ok(v) = axum::http::HeaderValue::from_str(&peer.ip().to_string()) {
+                req.headers_mut().insert(crate::router::PEER_HEADER, v);
+            }
             let mut app = self.app.clone();
             Box::pin(async move {
                 let resp = match tower_service::Service::call(&mut app, req).await {

@@ -86,6 +86,18 @@ impl Acme {
             Some(_) => return Err(Problem::malformed("'termsOfServiceAgreed' must be a boolean")),
         }
         let contact = parse_contact(payload.get("contact"))?.unwrap_or_default();
+        if let Some(ip) = post.peer {
+            self.limits
+                .accounts
+                .take(&ip.to_string(), now as f64)
+                .map_err(|secs| {
+                    super::rate_limited(
+                        &format!("new accounts from {ip}"),
+                        self.settings.limits.new_accounts_per_ip,
+                        secs,
+                    )
+                })?;
+        }
         let eab_kid = match (payload.get("externalAccountBinding"), self.settings.eab) {
             (None, EabMode::Required) => {
                 return Err(Problem::new(

@@ -146,6 +146,17 @@ impl Acme {
         if authz.expires <= now {
             return Err(Problem::malformed("the authorization has expired"));
         }
+        // A target that keeps failing is not tried again until its failures age out.
+        self.limits
+            .failures
+            .check(&authz.identifier.to_stored(), now as f64)
+            .map_err(|secs| {
+                super::rate_limited(
+                    &format!("failed validations of {}", authz.identifier),
+                    self.settings.limits.failed_validations_per_identifier,
+                    secs,
+                )
+            })?;
         let claimed = self
             .store()
             .write(Commit::Lazy, |tx| {
@@ -207,6 +218,10 @@ impl Acme {
                         }
                     }
                     Err(p) => {
+                        let _ = self
+                            .limits
+                            .failures
+                            .take(&authz.identifier.to_stored(), now as f64);
                         let doc = p.to_json().to_string();
                         tx.finish_challenge(&ch.id, ChallengeStatus::Invalid, None, Some(&doc))?;
                         if still_pending {

@@ -25,6 +25,7 @@ use crate::jose::{JoseError, Jwk, Jws, KeyRef};
 use crate::model::{Account, AccountStatus};
 use crate::nonce::NoncePool;
 use crate::policy::NamePolicy;
+use crate::ratelimit::{Limiter, Rate};
 use crate::problem::{Problem, ProblemType};
 use crate::store::{Store, StoreError};
 
@@ -55,6 +56,36 @@ impl EabMode {
     }
 }
 
+/// The rate limits (`[acme]`), each `None` when off.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimits {
+    /// Accounts created per source address.
+    pub new_accounts_per_ip: Option<Rate>,
+    /// Orders per account.
+    pub new_orders_per_account: Option<Rate>,
+    /// Failed validations per identifier (a target that keeps failing is not tried again
+    /// until the limit allows).
+    pub failed_validations_per_identifier: Option<Rate>,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            new_accounts_per_ip: Some(Rate { count: 50, period_secs: 3600.0 }),
+            new_orders_per_account: Some(Rate { count: 300, period_secs: 3600.0 }),
+            failed_validations_per_identifier: Some(Rate { count: 20, period_secs: 3600.0 }),
+        }
+    }
+}
+
+/// The limiters of one server process.
+#[derive(Debug)]
+struct Limiters {
+    accounts: Limiter,
+    orders: Limiter,
+    failures: Limiter,
+}
+
 /// How the server decides.
 #[derive(Debug, Clone)]
 pub struct AcmeSettings {
@@ -78,6 +109,7 @@ pub struct AcmeSettings {
     /// Certificate profiles offered (draft-aaron-acme-profiles), by name with a description,
     /// in the directory's order; the first is the default.
     pub profiles: Vec<(String, String)>,
+    pub limits: RateLimits,
 }
 
 impl Default for AcmeSettings {
@@ -93,6 +125,7 @@ impl Default for AcmeSettings {
             orders_page: 50,
             ca_key_id: None,
             profiles: Vec::new(),
+            limits: RateLimits::default(),
         }
     }
 }
@@ -143,6 +176,8 @@ impl Reply {
 /// (`https://ca.example:8443`), `path` the request target with its query.
 #[derive(Debug, Clone, Copy)]
 pub struct Post<'a> {
+    /// Where the request came from (rate limits per address); `None` when unknown.
+    pub peer: Option<std::net::IpAddr>,
     pub base: &'a str,
     pub path: &'a str,
     pub body: &'a [u8],
@@ -199,6 +234,7 @@ pub struct Acme {
     pub settings: AcmeSettings,
     store: Mutex<Store>,
     nonces: Mutex<NoncePool>,
+    limits: Limiters,
 }
 
 pub(crate) fn store_problem(e: StoreError) -> Problem {
@@ -221,10 +257,16 @@ pub(crate) fn jose_problem(e: JoseError) -> Problem {
 
 impl Acme {
     pub fn new(settings: AcmeSettings, store: Store) -> Acme {
+        let limits = Limiters {
+            accounts: Limiter::new(settings.limits.new_accounts_per_ip),
+            orders: Limiter::new(settings.limits.new_orders_per_account),
+            failures: Limiter::new(settings.limits.failed_validations_per_identifier),
+        };
         Acme {
             settings,
             store: Mutex::new(store),
             nonces: Mutex::new(NoncePool::new()),
+            limits,
         }
     }
 
@@ -241,10 +283,16 @@ impl Acme {
             .map_err(|e| Problem::internal(e.to_string()))
     }
 
-    /// Drops expired nonces (called now and then by the server).
+    /// Drops expired nonces and aged-out rate-limit entries (called now and then by the
+    /// server).
     pub fn sweep_nonces(&self, now: i64) {
         let mut pool = self.nonces.lock().unwrap_or_else(|p| p.into_inner());
         pool.sweep(now);
+        drop(pool);
+        let t = now as f64;
+        self.limits.accounts.sweep(t);
+        self.limits.orders.sweep(t);
+        self.limits.failures.sweep(t);
     }
 
     /// Removes orders that can no longer lead anywhere (invalid, or expired unfinished) that
@@ -406,6 +454,17 @@ fn media_type(ct: &str) -> String {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase()
+}
+
+/// A `rateLimited` problem (429) with its Retry-After.
+pub(crate) fn rate_limited(what: &str, rate: Option<Rate>, retry_after: u64) -> Problem {
+    let limit = rate.map(|r| format!(" (limit: {r})")).unwrap_or_default();
+    let mut p = Problem::new(
+        ProblemType::RateLimited,
+        format!("too many {what}{limit}; retry in {retry_after} s"),
+    );
+    p.retry_after = Some(retry_after);
+    p
 }
 
 /// The account behind a `kid`-signed request.

@@ -129,6 +129,16 @@ impl Acme {
             None => None,
             Some(v) => Some(self.check_profile(account, v)?),
         };
+        self.limits
+            .orders
+            .take(&account.id, now as f64)
+            .map_err(|secs| {
+                super::rate_limited(
+                    "new orders from this account",
+                    self.settings.limits.new_orders_per_account,
+                    secs,
+                )
+            })?;
         let rnd = || random::token().map_err(|e| Problem::internal(e.to_string()));
         let expires = now + self.settings.order_lifetime;
         let order = Order {

@@ -43,6 +43,7 @@ fn b64(bytes: &[u8]) -> String {
 
 fn post<'a>(path: &'a str, body: &'a [u8]) -> Post<'a> {
     Post {
+        peer: None,
         base: BASE,
         path,
         body,
@@ -2713,4 +2714,80 @@ fn prune_removes_dead_orders_with_their_authorizations_and_keeps_valid_ones() {
         Body::PemChain(_) => {}
         other => panic!("{other:?}"),
     }
+}
+
+// ======================================================================== rate limits
+
+#[test]
+fn rate_limits_refuse_with_429_and_retry_after_and_change_nothing() {
+    use crate::ratelimit::Rate;
+    use crate::service::RateLimits;
+    let per = |count| Some(Rate { count, period_secs: 3600.0 });
+    let env = Env::with(AcmeSettings {
+        eab: EabMode::Off,
+        limits: RateLimits {
+            new_accounts_per_ip: per(2),
+            new_orders_per_account: per(2),
+            failed_validations_per_identifier: per(1),
+        },
+        ..AcmeSettings::default()
+    });
+    let from = |ip: &str, c: &Client| {
+        let body = c.sign(&env, paths::NEW_ACCOUNT, &json!({"termsOfServiceAgreed": true}));
+        env.acme.new_account(
+            &Post {
+                peer: Some(ip.parse().unwrap()),
+                base: BASE,
+                path: paths::NEW_ACCOUNT,
+                body: &body,
+                content_type: Some("application/jose+json"),
+            },
+            NOW,
+        )
+    };
+    let a = Client::new(TestKey::p256());
+    assert_eq!(from("10.0.0.1", &a).unwrap().status, 201);
+    assert_eq!(from("10.0.0.1", &a).unwrap().status, 200, "an existing account is not minted");
+    assert_eq!(from("10.0.0.1", &Client::new(TestKey::p256())).unwrap().status, 201);
+    let before = env.snapshot();
+    let p = expect_problem(
+        from("10.0.0.1", &Client::new(TestKey::p256())),
+        ProblemType::RateLimited,
+        429,
+    );
+    assert!(p.retry_after.is_some_and(|s| s > 0 && s <= 1800), "{p:?}");
+    assert_eq!(env.snapshot(), before);
+    assert_eq!(from("10.0.0.2", &Client::new(TestKey::p256())).unwrap().status, 201);
+
+    // Orders per account.
+    let c = env.register(TestKey::p256());
+    env.order_names(&c, &["one.test"]);
+    env.order_names(&c, &["two.test"]);
+    let before = env.snapshot();
+    expect_problem(
+        env.new_order(&c, &json!({"identifiers": [{"type": "dns", "value": "three.test"}]})),
+        ProblemType::RateLimited,
+        429,
+    );
+    assert_eq!(env.snapshot(), before);
+
+    // A target whose validation failed is not tried again within the limit.
+    let d = env.register(TestKey::p256());
+    let (first, _) = env.order_names(&d, &["flaky.test"]);
+    let authz = env.authz_ids(&d, &first).remove(0);
+    let (ch, _) = env.challenge_of(&d, &authz, "http-01");
+    let job = validation_job(env.challenge(&d, &ch, Some(&json!({}))));
+    env.acme
+        .finish_validation(&job, Err(Problem::new(ProblemType::Connection, "refused")), NOW)
+        .unwrap();
+    let (second, _) = env.order_names(&d, &["flaky.test"]);
+    let authz = env.authz_ids(&d, &second).remove(0);
+    let (ch, _) = env.challenge_of(&d, &authz, "http-01");
+    let before = env.snapshot();
+    expect_problem(
+        env.challenge(&d, &ch, Some(&json!({}))),
+        ProblemType::RateLimited,
+        429,
+    );
+    assert_eq!(env.snapshot(), before);
 }

@@ -162,6 +162,20 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
         constraints: signer.constraints().cloned(),
         ca_key_id: ca.cert_info().subject_key_id.clone(),
         profiles: offered_profiles(profile, &cfg.acme.profiles, days),
+        limits: {
+            let d = uca_acme::service::RateLimits::default();
+            uca_acme::service::RateLimits {
+                new_accounts_per_ip: cfg.acme.new_accounts_per_ip.unwrap_or(d.new_accounts_per_ip),
+                new_orders_per_account: cfg
+                    .acme
+                    .new_orders_per_account
+                    .unwrap_or(d.new_orders_per_account),
+                failed_validations_per_identifier: cfg
+                    .acme
+                    .failed_validations_per_identifier
+                    .unwrap_or(d.failed_validations_per_identifier),
+            }
+        },
         default_days: days,
         max_days,
         ..defaults
