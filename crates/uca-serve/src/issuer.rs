@@ -101,6 +101,12 @@ impl Issuer {
     /// Signs an order's certificate and records it in the ledger, durably, before anyone sees
     /// it. Blocking: call from a blocking thread.
     pub fn issue(&self, job: &IssueJob, now: OffsetDateTime) -> Result<Issued, Problem> {
+        self.issue_timed(job, now).map(|(issued, _)| issued)
+    }
+
+    /// [`Issuer::issue`], also saying how long the ledger write took (seconds, CA lock
+    /// included).
+    pub fn issue_timed(&self, job: &IssueJob, now: OffsetDateTime) -> Result<(Issued, f64), Problem> {
         let at = |unix: i64| {
             OffsetDateTime::from_unix_timestamp(unix)
                 .map_err(|_| Problem::malformed("the order's validity window is out of range"))
@@ -157,6 +163,7 @@ impl Issuer {
             account: job.order.account.clone(),
             order: job.order.id.clone(),
         });
+        let commit_started = std::time::Instant::now();
         self.visit(|ca| {
             // `uca seal` on the CLI ends issuance here too, though the key is still in memory.
             ca.ensure_not_sealed()?;
@@ -168,11 +175,15 @@ impl Issuer {
             ),
             other => ledger_problem(&other),
         })?;
+        let commit = commit_started.elapsed().as_secs_f64();
         let chain = format!("{}{}", cert.pem, ensure_newline(&self.chain_pem));
-        Ok(Issued {
-            serial: cert.serial.hex(),
-            chain_pem: chain,
-        })
+        Ok((
+            Issued {
+                serial: cert.serial.hex(),
+                chain_pem: chain,
+            },
+            commit,
+        ))
     }
 
     /// Revokes a certificate of this CA in the ledger (blocking).

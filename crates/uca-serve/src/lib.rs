@@ -6,6 +6,7 @@
 
 pub mod crl;
 pub mod issuer;
+pub mod metrics;
 pub mod router;
 pub mod server;
 pub mod tls;

@@ -33,6 +33,7 @@ pub struct AppState {
     pub crl: CrlCache,
     /// The base URL when a request carries no usable Host.
     pub default_base: String,
+    pub metrics: crate::metrics::Metrics,
 }
 
 type Shared = Arc<AppState>;
@@ -64,7 +65,9 @@ pub fn router(state: Shared) -> Router {
         .route("/ca.crt", g(get(ca_chain)))
         .route("/crl", g(get(crl)))
         .route("/healthz", g(get(healthz)))
+        .route("/metrics", g(get(metrics)))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), count_requests))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
@@ -372,7 +375,14 @@ async fn challenge(
         Ok(ChallengeStep::Validate(job)) => {
             // Validated inside the POST: clients then see the final status at once instead of
             // polling (lego waits 5 s for a pending challenge without Retry-After).
+            let started = Instant::now();
             let outcome = state.validator.validate(&job).await;
+            state
+                .metrics
+                .validation(job.kind().as_str(), outcome.is_ok(), started.elapsed().as_secs_f64());
+            if outcome.is_err() {
+                state.metrics.order_final("invalid");
+            }
             blocking(&state, move |st| {
                 st.acme
                     .finish_validation(&job, outcome, now().unix_timestamp())
@@ -398,8 +408,18 @@ async fn finalize(
         match st.acme.finalize(&owned.post(), &id, now().unix_timestamp())? {
             FinalizeStep::Reply(r) => Ok(r),
             FinalizeStep::Issue(job) => {
-                let outcome = st.issuer.issue(&job, now());
-                st.acme.finish_issue(&job, outcome)
+                let started = Instant::now();
+                let outcome = st.issuer.issue_timed(&job, now());
+                st.metrics.issuance(started.elapsed().as_secs_f64());
+                let outcome = outcome.map(|(issued, commit)| {
+                    st.metrics.ledger_commit(commit);
+                    issued
+                });
+                let reply = st.acme.finish_issue(&job, outcome);
+                if reply.is_ok() {
+                    st.metrics.order_final("valid");
+                }
+                reply
             }
         }
     })
@@ -498,6 +518,31 @@ async fn crl(State(state): State<Shared>) -> Response {
         }
         None => (StatusCode::SERVICE_UNAVAILABLE, "no CRL yet\n").into_response(),
     }
+}
+
+/// Counts every request by resource and status (and 429s as rate-limit refusals).
+async fn count_requests(
+    State(state): State<Shared>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = req.uri().path().to_string();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16();
+    state.metrics.request(&path, status);
+    if status == 429 {
+        state.metrics.rate_limited(&path);
+    }
+    resp
+}
+
+async fn metrics(State(state): State<Shared>) -> Response {
+    let mut resp = state.metrics.render().into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    resp
 }
 
 async fn healthz() -> Response {

@@ -54,6 +54,7 @@ fn server() -> TestServer {
         validator: Validator::new(ValidationSettings::default()).unwrap(),
         crl: Default::default(),
         default_base: "https://ca.test:8443".into(),
+        metrics: Default::default(),
     });
     state.crl.refresh(&state.issuer, true, now).unwrap();
     TestServer { _tmp: tmp, dir, state }

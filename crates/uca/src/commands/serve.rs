@@ -245,6 +245,7 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
             validator,
             crl: Default::default(),
             default_base: base.clone(),
+            metrics: Default::default(),
         });
         let st = state.clone();
         tokio::task::spawn_blocking(move || st.crl.refresh(&st.issuer, true, OffsetDateTime::now_utc()))

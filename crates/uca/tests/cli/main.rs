@@ -99,6 +99,8 @@ mod serve {
     mod cli_alongside;
     // SIGTERM, kill -9 and restart, a sealed CA, EAB required.
     mod lifecycle;
+    // /metrics, judged by prometheus_client, and /acme/renewal-info (ARI).
+    mod metrics_ari;
 }
 
 // uca's certificates in other TLS stacks and linters (for what `uca issue` makes).

@@ -19,6 +19,8 @@ mod files;
 pub mod health;
 // OpenSSL as the judge, and as the forger of what uca would refuse.
 mod openssl;
+// The Prometheus parser as the judge of /metrics.
+pub mod prometheus;
 // Running programs: hermetic uca, timeouts, output for assertion messages.
 mod process;
 // Servers: openssl s_server, nginx, the flaky HTTP server, any foreground server.
