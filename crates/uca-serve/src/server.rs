@@ -20,13 +20,13 @@ use crate::router::AppState;
 use crate::tls::{CertSource, ServerCert};
 
 /// How long a client has to finish the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a client has to send a request's headers (and how long an idle kept-alive
 /// connection may wait for the next request).
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 /// Connections served at once; more wait in the listen backlog, so slow or idle clients cannot
 /// take every file descriptor.
-pub const MAX_CONNECTIONS: usize = 512;
+pub const MAX_CONNECTIONS: usize = 1024;
 /// How long in-flight requests get after SIGTERM.
 const DRAIN: Duration = Duration::from_secs(10);
 /// How often the CRL and the server's certificate are looked after.
@@ -48,6 +48,19 @@ pub enum ServeError {
     Tls(#[from] crate::tls::TlsError),
 }
 
+/// Raises the open-file limit to its hard maximum: every connection is a descriptor, and the
+/// default soft limit (often 1024) is below what the connection cap allows with the databases
+/// and validation sockets on top. Returns the limit now in force.
+pub fn raise_fd_limit() -> Option<u64> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if let Some(max) = limit.maximum {
+        limit.current = Some(max);
+        let _ = setrlimit(Resource::Nofile, limit);
+    }
+    getrlimit(Resource::Nofile).current
+}
+
 /// Serves until SIGTERM or SIGINT, then drains in-flight requests.
 pub async fn serve(
     listener: TcpListener,
@@ -56,6 +69,13 @@ pub async fn serve(
     cert_source: CertSource,
     on_log: Arc<dyn Fn(String) + Send + Sync>,
 ) -> Result<(), ServeError> {
+    let fds = raise_fd_limit();
+    if fds.is_some_and(|n| n < MAX_CONNECTIONS as u64 + 128) {
+        on_log(format!(
+            "warning: the open-file limit is {}; raise it (ulimit -n) to serve {MAX_CONNECTIONS} connections",
+            fds.unwrap_or(0)
+        ));
+    }
     let acceptor = TlsAcceptor::from(Arc::new(cert.server_config()?));
     let app = crate::router::router(state.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -70,7 +90,15 @@ pub async fn serve(
                 let permit = slots.clone().acquire_owned().await;
                 (permit, listener.accept().await)
             } => {
-                let (Ok(permit), Ok((tcp, peer))) = accepted else { continue };
+                let (permit, (tcp, peer)) = match accepted {
+                    (Ok(permit), Ok(conn)) => (permit, conn),
+                    // Out of descriptors or similar: back off instead of spinning.
+                    (_, Err(_)) => {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                    (Err(_), _) => continue,
+                };
                 let acceptor = acceptor.clone();
                 let app = app.clone();
                 let log = on_log.clone();
