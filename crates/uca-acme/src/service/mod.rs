@@ -256,18 +256,19 @@ pub(crate) fn jose_problem(e: JoseError) -> Problem {
 }
 
 impl Acme {
-    pub fn new(settings: AcmeSettings, store: Store) -> Acme {
+    /// The server's state; fails only if the system's random source does (the nonce key).
+    pub fn new(settings: AcmeSettings, store: Store) -> Result<Acme, crate::RandomError> {
         let limits = Limiters {
             accounts: Limiter::new(settings.limits.new_accounts_per_ip),
             orders: Limiter::new(settings.limits.new_orders_per_account),
             failures: Limiter::new(settings.limits.failed_validations_per_identifier),
         };
-        Acme {
+        Ok(Acme {
             settings,
             store: Mutex::new(store),
-            nonces: Mutex::new(NoncePool::new()),
+            nonces: Mutex::new(NoncePool::new()?),
             limits,
-        }
+        })
     }
 
     pub(crate) fn store(&self) -> MutexGuard<'_, Store> {

@@ -185,7 +185,7 @@ impl Env {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&Store::path_in(dir.path())).unwrap();
         Env {
-            acme: Acme::new(settings, store),
+            acme: Acme::new(settings, store).unwrap(),
             _dir: dir,
         }
     }

@@ -180,7 +180,8 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
         max_days,
         ..defaults
     };
-    let acme = Acme::new(acme_settings, store);
+    let acme = Acme::new(acme_settings, store)
+        .map_err(|e| CliError::failure(format!("cannot start the ACME server: {e}"), None))?;
     let issuer = Issuer::new(&ca, signer, profile);
     // From here on the CA lock is taken only for one write at a time.
     drop(ca);
