@@ -158,25 +158,30 @@ impl Ca {
 }
 
 impl Ca {
-    /// Records a certificate `uca serve` signed for an ACME order: issued at once (the client
-    /// receives it only after this commit), durably. The certificate it `replaces` (RFC 9773),
-    /// if still issued, becomes superseded by it, as `uca renew` does.
-    pub fn record_acme(&mut self, record: &CertRecord, replaces: Option<&Serial>) -> Result<(), CaError> {
-        self.ledger
-            .insert(std::slice::from_ref(record), Durability::Now)?;
-        if let Some(old) = replaces
-            && let Some(rec) = self.ledger.by_serial(old)?
-            && rec.status == Status::Issued
-        {
-            self.ledger.transition(
-                &[Transition {
+    /// Records certificates `uca serve` signed for ACME orders, all in one durable commit (the
+    /// clients receive them only after it): issued at once. The certificate each `replaces`
+    /// (RFC 9773), if still issued, becomes superseded by it, as `uca renew` does.
+    pub fn record_acme(&mut self, batch: &[(CertRecord, Option<Serial>)]) -> Result<(), CaError> {
+        let records: Vec<CertRecord> = batch.iter().map(|(r, _)| r.clone()).collect();
+        self.ledger.insert(&records, Durability::Now)?;
+        let mut changes = Vec::new();
+        for (record, replaces) in batch {
+            if let Some(old) = replaces
+                && let Some(rec) = self.ledger.by_serial(old)?
+                && rec.status == Status::Issued
+            {
+                changes.push(Transition {
                     serial: old.clone(),
                     to: Status::Superseded,
                     superseded_by: Some(record.serial.clone()),
-                }],
-                record.created_at,
-                Durability::Now,
-            )?;
+                });
+            }
+        }
+        if let Some((first, _)) = batch.first()
+            && !changes.is_empty()
+        {
+            self.ledger
+                .transition(&changes, first.created_at, Durability::Now)?;
         }
         self.ledger.maintain()
     }

@@ -5,7 +5,7 @@
 //! keep working on the same directory while it runs.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use time::OffsetDateTime;
 use uca_acme::service::{IssueJob, Issued};
@@ -31,6 +31,16 @@ pub struct Issuer {
     pub profile: Profile,
     /// Serializes the server's own visits to the CA directory.
     visits: Mutex<()>,
+    /// Certificates signed and waiting for the next ledger commit (group commit).
+    queue: Mutex<Vec<Arc<Slot>>>,
+}
+
+/// One certificate waiting to be recorded, and, once the commit that took it is done, how it
+/// went.
+struct Slot {
+    record: CertRecord,
+    replaces: Option<Serial>,
+    outcome: Mutex<Option<Result<(), Problem>>>,
 }
 
 /// A revocation refused by the ledger.
@@ -57,6 +67,7 @@ impl Issuer {
             ca_key_id: ca.cert_info().subject_key_id.clone(),
             profile,
             visits: Mutex::new(()),
+            queue: Mutex::new(Vec::new()),
         }
     }
 
@@ -164,17 +175,7 @@ impl Issuer {
             order: job.order.id.clone(),
         });
         let commit_started = std::time::Instant::now();
-        self.visit(|ca| {
-            // `uca seal` on the CLI ends issuance here too, though the key is still in memory.
-            ca.ensure_not_sealed()?;
-            ca.record_acme(&record, replaces.as_ref())
-        })
-        .map_err(|e| match e {
-            CaError::Sealed { .. } => Problem::unauthorized(
-                "this CA has been sealed and issues no more certificates",
-            ),
-            other => ledger_problem(&other),
-        })?;
+        self.record(record, replaces)?;
         let commit = commit_started.elapsed().as_secs_f64();
         let chain = format!("{}{}", cert.pem, ensure_newline(&self.chain_pem));
         Ok((
@@ -184,6 +185,52 @@ impl Issuer {
             },
             commit,
         ))
+    }
+
+    /// Records a signed certificate durably. Group commit: the certificates of concurrent
+    /// finalizations queue up while one visit to the CA is under way, and the next visit
+    /// records all of them in one transaction, one fsync, each caller returning once its own
+    /// row is durable.
+    fn record(&self, record: CertRecord, replaces: Option<Serial>) -> Result<(), Problem> {
+        let slot = Arc::new(Slot {
+            record,
+            replaces,
+            outcome: Mutex::new(None),
+        });
+        self.queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(slot.clone());
+        let _one = self.visits.lock().unwrap_or_else(|p| p.into_inner());
+        // An earlier visit may have taken this certificate along.
+        if let Some(done) = slot.outcome.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            return done;
+        }
+        let batch: Vec<Arc<Slot>> =
+            std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()));
+        let rows: Vec<(CertRecord, Option<Serial>)> = batch
+            .iter()
+            .map(|s| (s.record.clone(), s.replaces.clone()))
+            .collect();
+        let committed = Ca::open(&self.dir, &mut || {}).and_then(|(mut ca, _)| {
+            // `uca seal` on the CLI ends issuance here too, though the key is still in memory.
+            ca.ensure_not_sealed()?;
+            ca.record_acme(&rows)
+        });
+        let outcome = committed.map_err(|e| match e {
+            CaError::Sealed { .. } => {
+                Problem::unauthorized("this CA has been sealed and issues no more certificates")
+            }
+            other => ledger_problem(&other),
+        });
+        for s in &batch {
+            *s.outcome.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome.clone());
+        }
+        slot.outcome
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .unwrap_or(outcome)
     }
 
     /// Revokes a certificate of this CA in the ledger (blocking).
@@ -210,9 +257,21 @@ impl Issuer {
         .unwrap_or_else(|e| Err(RevokeRefusal::Failed(e.to_string())))
     }
 
-    /// The ledger's certificate for an ACME order, if the ledger has one (crash repair).
-    pub fn issued_for_order(&self, order: &str) -> Result<Option<CertRecord>, CaError> {
-        self.visit(|ca| ca.ledger().by_acme_order(order))
+    /// The ledger's certificates of these ACME orders, by order ID (crash repair), in one
+    /// visit.
+    pub fn issued_for_orders(
+        &self,
+        orders: &[String],
+    ) -> Result<std::collections::HashMap<String, CertRecord>, CaError> {
+        self.visit(|ca| {
+            let mut found = std::collections::HashMap::new();
+            for id in orders {
+                if let Some(rec) = ca.ledger().by_acme_order(id)? {
+                    found.insert(id.clone(), rec);
+                }
+            }
+            Ok(found)
+        })
     }
 }
 

@@ -490,7 +490,8 @@ impl Acme {
     }
 
     /// The order is valid with this certificate (also the crash repair's way to finish an
-    /// order whose certificate reached the ledger).
+    /// order whose certificate reached the ledger). Committed lazily: the certificate is
+    /// already durable in the ledger, and [`Acme::repair`] restores this from it.
     pub fn record_issued(&self, order: &Order, issued: &Issued) -> Result<(), Problem> {
         let cert = IssuedCert {
             id: order.id.clone(),
@@ -500,28 +501,44 @@ impl Acme {
             chain_pem: issued.chain_pem.clone(),
         };
         self.store()
-            .write(Commit::Durable, |tx| tx.insert_cert(&cert))
+            .write(Commit::Lazy, |tx| tx.insert_cert(&cert))
             .map_err(store_problem)
     }
 
-    /// Orders a crash left in `processing`: the caller says, from the ledger, whether each
-    /// got its certificate; those that did become valid, the rest ready again.
+    /// Orders a crash left behind: the caller says, from the ledger, whether each got its
+    /// certificate. Those that did become valid; `processing` ones that did not are ready
+    /// again. `ready` orders are asked about too: the store commits the end of an order lazily
+    /// (the ledger is the durable record), so a power loss can roll an order back to before
+    /// its finalize while its certificate is safe in the ledger.
+    /// `issued_of` answers for all candidates at once (one visit to the ledger), by order ID.
     pub fn repair(
         &self,
-        issued_of: impl Fn(&Order) -> Option<Issued>,
+        issued_of: impl FnOnce(&[Order]) -> std::collections::HashMap<String, Issued>,
     ) -> Result<(usize, usize), Problem> {
-        let stuck = self
-            .store()
-            .read()
-            .orders_with_status(OrderStatus::Processing)
-            .map_err(store_problem)?;
+        let stuck = {
+            let store = self.store();
+            let tx = store.read();
+            let mut orders = tx
+                .orders_with_status(OrderStatus::Processing)
+                .map_err(store_problem)?;
+            orders.extend(
+                tx.orders_with_status(OrderStatus::Ready)
+                    .map_err(store_problem)?,
+            );
+            orders
+        };
+        if stuck.is_empty() {
+            return Ok((0, 0));
+        }
+        let mut found = issued_of(&stuck);
         let (mut finished, mut reopened) = (0, 0);
         for order in stuck {
-            match issued_of(&order) {
+            match found.remove(&order.id) {
                 Some(issued) => {
                     self.record_issued(&order, &issued)?;
                     finished += 1;
                 }
+                None if order.status == OrderStatus::Ready => {}
                 None => {
                     self.store()
                         .write(Commit::Durable, |tx| {

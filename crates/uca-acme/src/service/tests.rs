@@ -2525,11 +2525,20 @@ fn orders_a_crash_left_processing_end_valid_from_the_ledger_or_ready_again() {
     // The ledger has the certificate of the first order only.
     let (finished, reopened) = env
         .acme
-        .repair(|order| {
-            (order.id == job.order.id).then(|| Issued {
-                serial: "0a0b".into(),
-                chain_pem: chain_pem.clone(),
-            })
+        .repair(|orders| {
+            orders
+                .iter()
+                .filter(|o| o.id == job.order.id)
+                .map(|o| {
+                    (
+                        o.id.clone(),
+                        Issued {
+                            serial: "0a0b".into(),
+                            chain_pem: chain_pem.clone(),
+                        },
+                    )
+                })
+                .collect()
         })
         .unwrap();
     assert_eq!((finished, reopened), (1, 1));
@@ -2546,7 +2555,7 @@ fn orders_a_crash_left_processing_end_valid_from_the_ledger_or_ready_again() {
     env.acme
         .finish_issue(&lost_job, Err(Problem::internal("signing failed")))
         .unwrap_err();
-    assert_eq!(env.acme.repair(|_| None).unwrap(), (0, 0));
+    assert_eq!(env.acme.repair(|_| Default::default()).unwrap(), (0, 0));
 }
 
 // ======================================================================== ARI (RFC 9773)

@@ -301,3 +301,30 @@ async fn renewal_info_suggests_the_last_third_and_replaces_supersedes() {
         assert_eq!(h["content-type"], "application/problem+json");
     }
 }
+
+/// Group commit: finalizations on many threads at once each return only once their own row
+/// is in the ledger, and every one is there.
+#[test]
+fn concurrent_issuance_records_every_certificate() {
+    let s = server();
+    let serials: Vec<uca_pki::Serial> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let s = &s;
+                scope.spawn(move || {
+                    (0..3)
+                        .map(|j| issue_for(s, &format!("c{i}-{j}.test"), None).0)
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(serials.len(), 24);
+    let (ca, _) = uca_ca::Ca::open(&s.dir, &mut || {}).unwrap();
+    for serial in &serials {
+        let rec = ca.ledger().by_serial(serial).unwrap().expect("recorded");
+        assert_eq!(rec.status, uca_ca::Status::Issued);
+        assert_eq!(rec.source, uca_ca::Source::Acme);
+    }
+}

@@ -185,18 +185,31 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
     let issuer = Issuer::new(&ca, signer, profile);
     // From here on the CA lock is taken only for one write at a time.
     drop(ca);
+    // Repair must not guess: if the ledger cannot say which orders got their certificate,
+    // the server does not start.
+    let mut ledger_failure = None;
     let (finished, reopened) = acme
-        .repair(|order| {
-            issuer
-                .issued_for_order(&order.id)
-                .ok()
-                .flatten()
-                .map(|rec| uca_acme::service::Issued {
-                    serial: rec.serial.hex(),
-                    chain_pem: format!("{}{}", rec.cert_pem, issuer.chain_pem()),
+        .repair(|orders| {
+            let ids: Vec<String> = orders.iter().map(|o| o.id.clone()).collect();
+            let found = issuer.issued_for_orders(&ids).unwrap_or_else(|e| {
+                ledger_failure = Some(e);
+                Default::default()
+            });
+            found
+                .into_iter()
+                .map(|(id, rec)| {
+                    let issued = uca_acme::service::Issued {
+                        serial: rec.serial.hex(),
+                        chain_pem: format!("{}{}", rec.cert_pem, issuer.chain_pem()),
+                    };
+                    (id, issued)
                 })
+                .collect()
         })
         .map_err(|p| CliError::failure(format!("repairing ACME orders failed: {p}"), None))?;
+    if let Some(e) = ledger_failure {
+        return Err(e.into());
+    }
     if finished + reopened > 0 {
         note(format!(
             "repaired orders interrupted by a crash: {finished} completed from the ledger, {reopened} ready to finalize again"
