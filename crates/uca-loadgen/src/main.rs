@@ -90,6 +90,10 @@ struct Args {
     /// Print one JSON document instead of the table
     #[arg(long)]
     json: bool,
+    /// Also write every completed order's latency to FILE, milliseconds, one a line (for pooling
+    /// percentiles over several runs)
+    #[arg(long, value_name = "FILE")]
+    latencies_out: Option<PathBuf>,
 }
 
 type HttpClient = HyperClient<HttpsConnector<HttpConnector>, BodyWrapper<Bytes>>;
@@ -174,8 +178,21 @@ fn main() -> ExitCode {
         }
     };
     let json = args.json;
+    let latencies_out = args.latencies_out.clone();
     match rt.block_on(run(args)) {
         Ok(report) => {
+            if let Some(path) = latencies_out {
+                let text: String = report
+                    .results
+                    .latencies
+                    .iter()
+                    .map(|d| format!("{:.3}\n", d.as_secs_f64() * 1e3))
+                    .collect();
+                if let Err(e) = std::fs::write(&path, text) {
+                    eprintln!("uca-loadgen: {}: {e}", path.display());
+                    return ExitCode::from(2);
+                }
+            }
             if json {
                 println!("{}", report.to_json());
             } else {
