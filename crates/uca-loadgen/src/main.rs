@@ -484,3 +484,40 @@ fn chain(e: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eab_keys_decode_padded_or_not() {
+        assert_eq!(decode_b64url("_-8").ok(), Some(vec![0xff, 0xef]));
+        assert_eq!(decode_b64url("_-8=").ok(), Some(vec![0xff, 0xef]));
+        assert!(decode_b64url("not base64!").is_err());
+    }
+
+    #[test]
+    fn a_csr_names_the_identifier() {
+        let der = csr("localhost").expect("a CSR");
+        assert!(der.windows(9).any(|w| w == b"localhost"));
+        assert!(csr("127.0.0.1").is_ok());
+    }
+
+    #[test]
+    fn the_trust_anchor_file_must_hold_a_certificate() {
+        let dir = std::env::temp_dir().join(format!("uca-loadgen-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "").expect("write");
+        assert!(tls_config(&empty).is_err());
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+        let ca = rcgen::CertificateParams::new(vec!["test CA".to_owned()])
+            .expect("params")
+            .self_signed(&key)
+            .expect("cert");
+        let pem = dir.join("ca.pem");
+        std::fs::write(&pem, ca.pem()).expect("write");
+        assert!(tls_config(&pem).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

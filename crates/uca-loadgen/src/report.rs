@@ -68,12 +68,10 @@ impl Report {
             return None;
         }
         ms.sort_by(f64::total_cmp);
-        let rank =
-            |p: f64| ms[((p / 100.0 * ms.len() as f64).ceil() as usize).clamp(1, ms.len()) - 1];
         Some(Latency {
-            p50: rank(50.0),
-            p90: rank(90.0),
-            p99: rank(99.0),
+            p50: nearest_rank(&ms, 50.0),
+            p90: nearest_rank(&ms, 90.0),
+            p99: nearest_rank(&ms, 99.0),
             max: ms[ms.len() - 1],
             mean: ms.iter().sum::<f64>() / ms.len() as f64,
         })
@@ -218,6 +216,12 @@ impl Report {
     }
 }
 
+/// The P-th percentile of sorted, non-empty values: the smallest with at least P% at or below it.
+fn nearest_rank(sorted: &[f64], p: f64) -> f64 {
+    let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
 fn round(v: f64, places: i32) -> f64 {
     let f = 10f64.powi(places);
     (v * f).round() / f
@@ -232,7 +236,10 @@ pub(crate) fn own_cpu() -> Option<(f64, f64)> {
 
 /// utime and stime (fields 14 and 15) of a /proc/PID/stat, in clock ticks.
 fn stat_ticks(path: &str) -> Option<(u64, u64)> {
-    let text = std::fs::read_to_string(path).ok()?;
+    parse_stat(&std::fs::read_to_string(path).ok()?)
+}
+
+fn parse_stat(text: &str) -> Option<(u64, u64)> {
     // The command name (field 2) may hold spaces and parentheses: fields resume after the last ')'.
     let rest = text.get(text.rfind(')')? + 1..)?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
@@ -266,5 +273,33 @@ impl Proc {
     /// Resets VmHWM to the current RSS (writing 5 to clear_refs; needs the right to ptrace it).
     pub(crate) fn reset_hwm(&self) -> bool {
         std::fs::write(format!("/proc/{}/clear_refs", self.pid), "5").is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(nearest_rank(&v, 50.0), 50.0);
+        assert_eq!(nearest_rank(&v, 99.0), 99.0);
+        assert_eq!(nearest_rank(&v, 100.0), 100.0);
+        assert_eq!(nearest_rank(&[7.0], 99.0), 7.0);
+        assert_eq!(nearest_rank(&[1.0, 2.0, 3.0], 50.0), 2.0);
+        assert_eq!(nearest_rank(&[1.0, 2.0, 3.0], 0.0), 1.0);
+    }
+
+    #[test]
+    fn stat_fields_follow_the_last_parenthesis() {
+        let line = "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 100 0 0 0 731 52 0 0 20 0 3 0 9 0\n";
+        assert_eq!(parse_stat(line), Some((731, 52)));
+        assert_eq!(parse_stat("4242 (x) S 1"), None);
+    }
+
+    #[test]
+    fn own_cpu_is_readable() {
+        assert!(own_cpu().is_some());
     }
 }
