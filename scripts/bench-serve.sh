@@ -15,15 +15,27 @@
 # handling time per order (the sum of per-request durations from its log: uca's request log,
 # Caddy's access log); then, from one more pass of N lego runs with `strace -f -c` attached to the
 # running server (tracing overhead stays out of the timed passes), fsync and fdatasync calls per
-# order, and both servers' mean time per kind of request. Needs root (or CAP_NET_BIND_SERVICE) and
-# a free 127.0.0.1:80; lego, caddy, strace, curl and python3-acme are installed from Debian when
-# missing.
+# order, and both servers' mean time per kind of request. Then the concurrent phase: uca-loadgen
+# (crates/uca-loadgen, instant-acme; built with the same profile as uca) with C workers (each one
+# account and one kept-alive connection, orders back to back) runs LOADGEN_ORDERS orders against
+# uca and LOADGEN_CADDY_ORDERS against Caddy (fewer: it is slower; rates are compared, not
+# totals), ROUNDS times interleaved: orders/s, p50/p99 latency (newOrder to certificate in hand,
+# pooled over the rounds), each server's CPU per order and the generator's over exactly the order
+# phase, and the servers' peak RSS in that phase (VmHWM, reset through /proc/PID/clear_refs when
+# the order phase starts). Needs root (or CAP_NET_BIND_SERVICE) and a free 127.0.0.1:80; lego,
+# caddy, strace, curl and python3-acme are installed from Debian when missing.
 #   bash scripts/bench-serve.sh [N=20] [ROUNDS=3]
+#   env: LOADGEN_CONCURRENCY=32 LOADGEN_ORDERS=500 LOADGEN_CADDY_ORDERS=160; LOADGEN_ONLY=1 runs
+#   the concurrent phase alone; LOADGEN_BIN=PATH uses a built uca-loadgen (else it is built like
+#   uca: UCA_PROFILE, default dist)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 n=${1:-20}
 rounds=${2:-3}
+lg_c=${LOADGEN_CONCURRENCY:-32}
+lg_n_uca=${LOADGEN_ORDERS:-500}
+lg_n_caddy=${LOADGEN_CADDY_ORDERS:-160}
 
 missing=()
 command -v lego >/dev/null 2>&1 || missing+=(lego)
@@ -46,6 +58,14 @@ fi
 getent ahostsv4 localhost | grep -q '^127\.' || { echo "bench-serve: localhost does not resolve to 127.0.0.0/8" >&2; exit 2; }
 
 source scripts/lib/uca-bin.sh
+if [ -n "${LOADGEN_BIN:-}" ]; then
+  loadgen=$(realpath "$LOADGEN_BIN")
+else
+  # Nothing to do when uca-bin.sh just built the workspace (uca-loadgen is a member).
+  cargo build --profile "${UCA_PROFILE:-dist}" -p uca-loadgen --quiet
+  loadgen="${CARGO_TARGET_DIR:-$PWD/target}/${UCA_PROFILE:-dist}/uca-loadgen"
+fi
+[ -x "$loadgen" ] || { echo "not an executable: $loadgen" >&2; exit 2; }
 work=$(mktemp -d)
 declare -A pid
 strace_pid=""
@@ -146,7 +166,8 @@ timed() { # SIDE CLIENT PASS...: runs the pass, appends its times, server CPU an
 
 mkdir -p lego-uca lego-caddy
 for side in uca caddy; do lego_order "$side" warmup; done   # first-order costs stay out
-for r in $(seq 1 "$rounds"); do
+sequential=1; [ "${LOADGEN_ONLY:-0}" = 1 ] && sequential=0
+[ "$sequential" = 1 ] && for r in $(seq 1 "$rounds"); do
   for side in uca caddy; do
     timed "$side" lego lego_pass "$side" "$r"
     timed "$side" inproc inproc_pass "$side"
@@ -155,7 +176,7 @@ done
 
 # fsyncs: one more pass of N lego runs per server, strace attached to all its threads.
 declare -A fsyncs fdatasyncs sfr syncms
-for side in uca caddy; do
+[ "$sequential" = 1 ] && for side in uca caddy; do
   strace -f -c -w -e trace=fsync,fdatasync,sync_file_range -o "strace-$side" -p "${pid[$side]}" 2>"strace-$side.err" &
   strace_pid=$!
   sleep 1   # attached to every thread before the first order
@@ -167,6 +188,25 @@ for side in uca caddy; do
   fsyncs[$side]=$(awk -v c="$(calls fsync)" -v n="$n" 'BEGIN { printf "%.1f", (c + 0) / n }')
   fdatasyncs[$side]=$(awk -v c="$(calls fdatasync)" -v n="$n" 'BEGIN { printf "%.1f", (c + 0) / n }')
   sfr[$side]=$(awk -v c="$(calls sync_file_range)" -v n="$n" 'BEGIN { printf "%.1f", (c + 0) / n }')
+done
+
+# --- the concurrent phase: uca-loadgen, C workers, ROUNDS interleaved passes per server ----------
+declare -A lg_orders=([uca]=$lg_n_uca [caddy]=$lg_n_caddy) lg_ranges
+lg_failed=0
+for r in $(seq 1 "$rounds"); do
+  for side in uca caddy; do
+    l0=$(log_lines "${reqlog[$side]}")
+    rc=0
+    "$loadgen" --directory "${url[$side]}" --ca-cert "${ca[$side]}" --concurrency "$lg_c" \
+      --orders "${lg_orders[$side]}" --identifier localhost --http01-listen 127.0.0.1:80 --timeout 300 \
+      --server-pid "${pid[$side]}" --json --latencies-out "lg-$side-$r.ms" >"lg-$side-$r.json" 2>"lg-$side-$r.err" || rc=$?
+    if [ "$rc" -gt 1 ] || [ ! -s "lg-$side-$r.json" ]; then
+      echo "uca-loadgen could not run against $side:" >&2; cat "lg-$side-$r.err" >&2; exit 1
+    fi
+    [ "$rc" = 0 ] || lg_failed=1
+    sleep 0.2   # let the access log catch up
+    lg_ranges[$side]="${lg_ranges[$side]:-} $((l0 + 1)):$(log_lines "${reqlog[$side]}")"
+  done
 done
 
 # --- report ------------------------------------------------------------------------------------
@@ -186,9 +226,10 @@ if ranges:
 for line in lines:
     if side == "uca":
         f = line.split()
-        if len(f) != 6 or f[2] not in ("GET", "HEAD", "POST") or not f[5].endswith("ms"):
+        # IP TIME METHOD URI STATUS [acct=.. order=..] N.Nms
+        if len(f) < 6 or f[2] not in ("GET", "HEAD", "POST") or not f[-1].endswith("ms"):
             continue
-        method, uri, ms = f[2], f[3], float(f[5][:-2])
+        method, uri, ms = f[2], f[3], float(f[-1][:-2])
     else:
         try:
             e = json.loads(line)
@@ -216,6 +257,7 @@ row() { # LABEL SIDE CLIENT [SYNCS]
 }
 syncs() { awk -v a="${fsyncs[$1]}" -v b="${fdatasyncs[$1]}" 'BEGIN { printf "%.1f", a + b }'; }
 cv=$(caddy version | awk '{ print $1 }')
+if [ "$sequential" = 1 ]; then
 echo
 echo "$n orders x $rounds rounds per server and client, sequential; each order: new account, newOrder,"
 echo "http-01 on 127.0.0.1:80 for 'localhost', finalize, download. Times in ms per order."
@@ -247,5 +289,56 @@ for side in uca caddy; do
     { k = $1 " " $2; c[k]++; s[k] += $3; if ($3 > m[k]) m[k] = $3 }
     END { for (k in c) printf "  %-6s %-44s %7.2f  (%.1f)  max %6.1f\n", side, k, s[k] / c[k], c[k] / n, m[k] }' | sort -k1,1r -k3,3
 done
+fi
+echo
+iav=$(awk '/^name = "instant-acme"$/ { getline; gsub(/"/, "", $3); print $3 }' "$repo/Cargo.lock")
+echo "concurrent phase: uca-loadgen (instant-acme $iav), $lg_c workers x 1 account, $rounds rounds"
+echo "interleaved; an order: newOrder, authz, http-01 on 127.0.0.1:80, poll, finalize (new P-256 CSR),"
+echo "certificate download, on a kept-alive connection; latency from newOrder to the certificate in hand."
+/usr/bin/python3 - "$rounds" "$cv" <<'PY'
+import json, sys
+rounds, cv = int(sys.argv[1]), sys.argv[2]
+def pct(v, p):
+    return v[max(1, min(len(v), -(-len(v) * p // 100))) - 1] if v else float("nan")
+fmt = "%-30s %7s %7s %8s %7s %7s %7s %8s %8s %8s"
+print(fmt % ("", "orders", "failed", "orders/s", "p50", "p99", "max", "server", "client", "peak"))
+print(fmt % ("", "", "", "", "ms", "ms", "ms", "CPU ms", "CPU ms", "RSS MB"))
+rates = {}
+for side, label in (("uca", "uca-loadgen -> uca serve"), ("caddy", "uca-loadgen -> caddy " + cv)):
+    docs = [json.load(open(f"lg-{side}-{r}.json")) for r in range(1, rounds + 1)]
+    ms = sorted(float(x) for r in range(1, rounds + 1) for x in open(f"lg-{side}-{r}.ms").read().split())
+    done = sum(d["completed"] for d in docs)
+    failed = sum(d["failed"] for d in docs)
+    wall = sum(d["wall_s"] for d in docs)
+    rates[side] = done / wall if wall else 0.0
+    spread = [d["orders_per_s"] for d in docs]
+    scpu = sum((d["server"] or {}).get("cpu_s") or 0 for d in docs)
+    ccpu = sum((d["generator_cpu"] or {}).get("total_s") or 0 for d in docs)
+    rss = max(((d["server"] or {}).get("peak_rss_kb") or 0) for d in docs) / 1024
+    per = lambda s: "%.2f" % (1000 * s / done) if done else "-"
+    print(fmt % (label, done, failed, "%.1f" % rates[side], "%.0f" % pct(ms, 50), "%.0f" % pct(ms, 99),
+                 "%.0f" % (ms[-1] if ms else float("nan")), per(scpu), per(ccpu), "%.1f" % rss))
+    print("  %-28s rounds %s orders/s; account setup %s s" % ("", " / ".join("%.1f" % x for x in spread),
+          " / ".join("%.2f" % d["account_setup_s"] for d in docs)))
+    for d in docs:
+        for e in d["errors"][:3]:
+            print("  error (%s): %s" % (side, e))
+    if side == "uca":
+        uca_p99, uca_rss = pct(ms, 99), rss
+ratio = rates["uca"] / rates["caddy"] if rates["caddy"] else float("inf")
+print("targets at concurrency %s: uca %.1f orders/s (>= 150), p99 %.0f ms (<= 250), %.1fx caddy's rate (>= 10x),"
+      " peak RSS %.1f MB (<= 64)" % (json.load(open("lg-uca-1.json"))["concurrency"], rates["uca"], uca_p99, ratio, uca_rss))
+PY
+echo "server CPU = user+sys of all the server's threads over the order phase (/proc/PID/stat), per order;"
+echo "client CPU = the generator's own; peak RSS = VmHWM, reset when the order phase starts."
+echo
+echo "mean ms per request kind, concurrent phase (requests per order in parentheses):"
+for side in uca caddy; do
+  orders=$(cat lg-$side-*.ms | wc -l)
+  requests "$side" "${lg_ranges[$side]}" | awk -v side="$side" -v n="$orders" '
+    { k = $1 " " $2; c[k]++; s[k] += $3; if ($3 > m[k]) m[k] = $3 }
+    END { for (k in c) printf "  %-6s %-44s %7.2f  (%.1f)  max %6.1f\n", side, k, s[k] / c[k], c[k] / n, m[k] }' | sort -k1,1r -k3,3
+done
 echo "machine: $(nproc) cores, $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg), work directory on $fs;" \
   "$(lego --version)"
+[ "$lg_failed" = 0 ] || { echo "bench-serve: some uca-loadgen orders failed (see the errors above)" >&2; exit 1; }
