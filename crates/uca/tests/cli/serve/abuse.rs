@@ -399,9 +399,10 @@ fn a_declared_oversized_body_is_refused_before_it_is_read() {
     assert_alive_and_no_500(&lab);
 }
 
-/// Three clients POST newAccount with 1 MiB chunked bodies (16 KiB chunks, sent as fast as the
-/// server reads) over and over for 3 s: each gets a 413 problem document (malformed) within
-/// 2 s, long before the whole MiB is sent; lego orders meanwhile.
+/// Three clients POST newAccount with 1 MiB chunked bodies (16 KiB chunks, as fast as the socket
+/// takes them, never the final empty chunk) over and over for 3 s: each gets a 413 problem
+/// document (malformed) within 2 s, so the server refused the body without waiting for its end;
+/// lego orders meanwhile.
 #[test]
 fn chunked_bodies_past_64_kib_get_413() {
     let lab = AcmeLab::start(&[]);
@@ -436,9 +437,8 @@ fn chunked_bodies_past_64_kib_get_413() {
                         break;
                     }
                 }
-                if sent >= 1 << 20 {
-                    let _ = c.send(b"0\r\n\r\n");
-                }
+                // Never the last chunk: a server that waited for the whole body would not answer.
+                let _ = c.tls.sock.set_read_timeout(Some(Duration::from_secs(2)));
                 let resp = c.response(false).map_err(|e| e.to_string());
                 tries.push((started.elapsed(), sent, resp));
             }
@@ -453,8 +453,9 @@ fn chunked_bodies_past_64_kib_get_413() {
     );
     let tries: Vec<_> = results.into_iter().flatten().collect();
     eprintln!(
-        "chunked 1 MiB bodies: {} tries, at most {:?} bytes sent before the answer, answered within {:?}; lego took {took:?}",
+        "chunked 1 MiB bodies: {} tries, {:?}..{:?} bytes written (into the socket) before the answer, answered within {:?}; lego took {took:?}",
         tries.len(),
+        tries.iter().map(|t| t.1).min(),
         tries.iter().map(|t| t.1).max(),
         tries.iter().map(|t| t.0).max()
     );
@@ -462,8 +463,7 @@ fn chunked_bodies_past_64_kib_get_413() {
     for (after, sent, resp) in &tries {
         let resp = resp.as_ref().unwrap_or_else(|e| panic!("no answer after {sent} bytes: {e}"));
         resp.assert_problem(413, "malformed");
-        assert!(*after < Duration::from_secs(2), "the 413 came after {after:?}");
-        assert!(*sent < 1 << 20, "the server read the whole MiB before refusing it");
+        assert!(*after < Duration::from_secs(2), "the 413 came after {after:?} ({sent} bytes sent)");
     }
     Memory::assert_bounded(mem0, Memory::of(lab.server.pid()), "chunked bodies");
     before.assert_only(&CaState::of(&lab), &lab, &serial, true);

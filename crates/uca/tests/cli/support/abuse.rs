@@ -254,12 +254,26 @@ impl Https {
         self.response(method == "HEAD")
     }
 
-    /// Reads more of the connection into the buffer: the count, 0 at the end.
+    /// Reads more of the connection into the buffer: the count, 0 at close_notify. Reads only
+    /// (unlike `StreamOwned::read`, which first flushes what is pending and so reports a broken
+    /// pipe instead of the answer a server sent before it closed).
     fn fill(&mut self) -> io::Result<usize> {
         let mut chunk = [0u8; 16 * 1024];
-        let n = self.tls.read(&mut chunk)?;
-        self.buf.extend_from_slice(&chunk[..n]);
-        Ok(n)
+        loop {
+            match self.tls.conn.reader().read(&mut chunk) {
+                Ok(n) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            self.tls.conn.read_tls(&mut self.tls.sock)?;
+            self.tls
+                .conn
+                .process_new_packets()
+                .map_err(io::Error::other)?;
+        }
     }
 
     fn need(&mut self, n: usize) -> io::Result<()> {
