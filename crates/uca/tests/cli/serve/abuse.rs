@@ -19,24 +19,50 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-
 use crate::support::abuse::*;
 use crate::support::*;
 
-/// Asserts that the server still answers, and that it never answered 500 (its log has a line
-/// per request: `IP TIME METHOD PATH STATUS ...`).
+/// Asserts that the server still answers, and that it never answered 5xx: its log has a line
+/// per request, `IP TIME METHOD PATH STATUS acct=... order=... MS`.
 fn assert_alive_and_no_500(lab: &AcmeLab) {
-    let mut https =
-        Https::connect(lab.server.port, &tls_config(&lab.ca_cert())).expect("connect after the attack");
-    let resp = https.request("GET", "/healthz", &[], None).expect("GET /healthz");
+    let mut https = Https::connect(lab.server.port, &tls_config(&lab.ca_cert()))
+        .expect("connect after the attack");
+    let resp = https
+        .request("GET", "/healthz", &[], None)
+        .expect("GET /healthz");
     assert_eq!(resp.status, 200, "{}", resp.text());
+    // The server logs a request before answering it; the test reads its stderr on a thread.
+    let waited = Instant::now();
+    while !lab.server.log().contains(" /healthz 200 ") && waited.elapsed() < Duration::from_secs(2)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let log = lab.server.log();
-    let errors: Vec<&str> = log
+    let statuses: Vec<(u16, &str)> = log
         .lines()
-        .filter(|l| l.split_whitespace().nth(4).is_some_and(|s| s.starts_with('5')))
+        .filter_map(|l| {
+            let t: Vec<&str> = l.split_whitespace().collect();
+            let method = t.get(2)?;
+            (method.bytes().all(|b| b.is_ascii_uppercase()) && t.get(3)?.starts_with('/'))
+                .then_some(())?;
+            Some((t.get(4)?.parse().ok()?, l))
+        })
+        .collect();
+    assert!(
+        statuses.iter().any(|(_, l)| l.contains(" /healthz 200 ")),
+        "no request lines in the server log:\n{log}"
+    );
+    let errors: Vec<&str> = statuses
+        .iter()
+        .filter(|(s, _)| *s >= 500)
+        .map(|(_, l)| *l)
         .take(5)
         .collect();
-    assert!(errors.is_empty(), "the server answered 5xx:\n{}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "the server answered 5xx:\n{}",
+        errors.join("\n")
+    );
 }
 
 /// Sleeps until `at`.
@@ -71,7 +97,8 @@ fn silent_and_half_hello_connections_are_closed_at_the_handshake_timeout() {
         .map(|i| {
             let mut s = tcp_from(Ipv4Addr::LOCALHOST, lab.server.port).expect("connect");
             if i % 2 == 1 {
-                s.write_all(&hello[..hello.len() / 2]).expect("half a ClientHello");
+                s.write_all(&hello[..hello.len() / 2])
+                    .expect("half a ClientHello");
             }
             s
         })
@@ -79,7 +106,10 @@ fn silent_and_half_hello_connections_are_closed_at_the_handshake_timeout() {
     let connected = started.elapsed();
     std::thread::sleep(Duration::from_millis(300));
     let open = count_open(&mut socks);
-    assert_eq!(open, CONNECTIONS, "the attack did not hold before lego started");
+    assert_eq!(
+        open, CONNECTIONS,
+        "the attack did not hold before lego started"
+    );
 
     let (took, serial) = timed_lego_http01(&lab, "slow-conn.test");
     let open_after_lego = count_open(&mut socks);
@@ -100,10 +130,14 @@ fn silent_and_half_hello_connections_are_closed_at_the_handshake_timeout() {
     drop(socks);
     let still_open = closed_at.iter().filter(|c| c.is_none()).count();
     let times: Vec<Duration> = closed_at.iter().flatten().map(|(t, _)| *t).collect();
-    let hows: BTreeMap<String, usize> = closed_at.iter().flatten().fold(BTreeMap::new(), |mut m, (_, h)| {
-        *m.entry(h.clone()).or_default() += 1;
-        m
-    });
+    let hows: BTreeMap<String, usize> =
+        closed_at
+            .iter()
+            .flatten()
+            .fold(BTreeMap::new(), |mut m, (_, h)| {
+                *m.entry(h.clone()).or_default() += 1;
+                m
+            });
     eprintln!(
         "{CONNECTIONS} connections made in {connected:?}; lego took {took:?}, {open_after_lego} still open after it; closed between {:?} and {:?} ({hows:?})",
         times.iter().min(),
@@ -146,7 +180,15 @@ fn trickle(
         .map(|_| {
             let c = Https::connect(lab.server.port, &config).expect("TLS handshake");
             established.fetch_add(1, Ordering::SeqCst);
-            (c, Slow { ready: Instant::now(), first_byte: None, seen: None, sent: 0 })
+            (
+                c,
+                Slow {
+                    ready: Instant::now(),
+                    first_byte: None,
+                    seen: None,
+                    sent: 0,
+                },
+            )
         })
         .collect();
     let mut next_tick = Instant::now();
@@ -179,9 +221,8 @@ fn trickle(
     conns.into_iter().map(|(_, s)| s).collect()
 }
 
-/// Judges trickled connections: every one cut (closed, or answered) within `limit` of its
-/// handshake; prints the spread.
-fn assert_all_cut(what: &str, slow: &[Slow], limit: Duration) {
+/// Prints how trickled connections ended: how many were cut, when, how.
+fn report_cut(what: &str, slow: &[Slow]) {
     let cut: Vec<&(Duration, String)> = slow.iter().filter_map(|s| s.seen.as_ref()).collect();
     let hows: BTreeMap<&str, usize> = cut.iter().fold(BTreeMap::new(), |mut m, (_, h)| {
         *m.entry(h.as_str()).or_default() += 1;
@@ -198,9 +239,23 @@ fn assert_all_cut(what: &str, slow: &[Slow], limit: Duration) {
         slow.iter().map(|s| s.sent).min(),
         slow.iter().map(|s| s.sent).max(),
     );
-    assert_eq!(cut.len(), slow.len(), "{what}: connections the server never cut");
+}
+
+/// Judges trickled connections: every one cut (closed, or answered) within `limit` of its
+/// handshake.
+fn assert_all_cut(what: &str, slow: &[Slow], limit: Duration) {
+    report_cut(what, slow);
+    let cut: Vec<&(Duration, String)> = slow.iter().filter_map(|s| s.seen.as_ref()).collect();
+    assert_eq!(
+        cut.len(),
+        slow.len(),
+        "{what}: connections the server never cut"
+    );
     let late: Vec<_> = cut.iter().filter(|c| c.0 > limit).collect();
-    assert!(late.is_empty(), "{what}: cut later than {limit:?}: {late:?}");
+    assert!(
+        late.is_empty(),
+        "{what}: cut later than {limit:?}: {late:?}"
+    );
 }
 
 /// The request a slow client trickles: a newAccount whose headers never end in time.
@@ -225,7 +280,17 @@ fn slow_headers_are_cut_at_the_header_timeout() {
     let ((took, serial), results) = under_attack(
         1,
         ATTACK_LIMIT,
-        |_, stop| trickle(&lab, 100, &request, 1, Duration::from_secs(1), &established, stop),
+        |_, stop| {
+            trickle(
+                &lab,
+                100,
+                &request,
+                1,
+                Duration::from_secs(1),
+                &established,
+                stop,
+            )
+        },
         |stop| {
             while established.load(Ordering::SeqCst) < 100 && !stop.stopped() {
                 std::thread::sleep(Duration::from_millis(20));
@@ -240,29 +305,99 @@ fn slow_headers_are_cut_at_the_header_timeout() {
     assert_alive_and_no_500(&lab);
 }
 
-/// 100 connections that complete TLS and then send nothing at all: the header read timeout
-/// should cut them like slow headers, or they hold a connection slot (of 512) for ever.
+/// 100 connections that complete TLS and then send nothing at all, and 20 that trickle the
+/// HTTP/2 connection preface (a byte every 2 s, never complete): the header read timeout
+/// should cut them like slow headers, or each holds a connection slot (of 512) for ever.
 #[test]
-#[ignore = "server: a connection that completes TLS and then sends nothing is never closed (none of 100 within 15 s): hyper-util's auto::Builder waits without a timeout for the first bytes that tell HTTP/1.1 from HTTP/2, and hyper's header_read_timeout only starts after them"]
+#[ignore = "server: a connection that completes TLS and then sends nothing, or only a prefix of the HTTP/2 preface, is never closed (none of 120 within 15 s; probed for 25 s): hyper-util's auto::Builder waits without a timeout for the bytes that tell HTTP/1.1 from HTTP/2, and hyper's header_read_timeout only starts after them"]
 fn connections_silent_after_the_tls_handshake_are_cut() {
     let lab = AcmeLab::start(&[]);
     let mem0 = Memory::of(lab.server.pid());
     let established = AtomicUsize::new(0);
     let before = CaState::of(&lab);
+    let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
     let ((took, serial), results) = under_attack(
-        1,
+        2,
         ATTACK_LIMIT,
-        |_, stop| trickle(&lab, 100, b"", 0, Duration::from_secs(1), &established, stop),
+        |i, stop| match i {
+            0 => trickle(
+                &lab,
+                100,
+                b"",
+                0,
+                Duration::from_secs(1),
+                &established,
+                stop,
+            ),
+            _ => trickle(
+                &lab,
+                20,
+                &preface[..23],
+                1,
+                Duration::from_secs(2),
+                &established,
+                stop,
+            ),
+        },
         |stop| {
-            while established.load(Ordering::SeqCst) < 100 && !stop.stopped() {
+            while established.load(Ordering::SeqCst) < 120 && !stop.stopped() {
                 std::thread::sleep(Duration::from_millis(20));
             }
             timed_lego_http01(&lab, "silent-tls.test")
         },
     );
     eprintln!("silent after TLS: lego took {took:?}");
+    report_cut("HTTP/2 preface trickled", &results[1]);
     assert_all_cut("silent after TLS", &results[0], Duration::from_secs(13));
+    assert_all_cut(
+        "HTTP/2 preface trickled",
+        &results[1],
+        Duration::from_secs(13),
+    );
     Memory::assert_bounded(mem0, Memory::of(lab.server.pid()), "silent after TLS");
+    before.assert_only(&CaState::of(&lab), &lab, &serial, true);
+}
+
+/// 50 connections that send a complete newAccount head (Content-Length: 100) and then not a
+/// byte of the body: the server should give up on them as it does on slow headers.
+#[test]
+#[ignore = "server: there is no body read timeout: a request whose head announces a body (even Content-Length: 100) that never comes holds its connection for ever (none of 50 closed within 15 s; probed for 25 s), so 512 of them lock every other client out"]
+fn a_body_that_never_comes_is_cut() {
+    let lab = AcmeLab::start(&[]);
+    let established = AtomicUsize::new(0);
+    let before = CaState::of(&lab);
+    let head = format!(
+        "POST /acme/new-account HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/jose+json\r\nContent-Length: 100\r\n\r\n",
+        lab.server.port
+    )
+    .into_bytes();
+    let ((took, serial), results) = under_attack(
+        1,
+        ATTACK_LIMIT,
+        |_, stop| {
+            trickle(
+                &lab,
+                50,
+                &head,
+                head.len(),
+                Duration::from_secs(1),
+                &established,
+                stop,
+            )
+        },
+        |stop| {
+            while established.load(Ordering::SeqCst) < 50 && !stop.stopped() {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            timed_lego_http01(&lab, "no-body.test")
+        },
+    );
+    eprintln!("bodies that never come: lego took {took:?}");
+    assert_all_cut(
+        "bodies that never come",
+        &results[0],
+        Duration::from_secs(13),
+    );
     before.assert_only(&CaState::of(&lab), &lab, &serial, true);
 }
 
@@ -337,7 +472,14 @@ fn a_declared_oversized_body_is_refused_before_it_is_read() {
                     req.extend_from_slice(b"{\"protected\":\"");
                     c.send(&req).expect("send the head");
                     established.fetch_add(1, Ordering::SeqCst);
-                    (c, Instant::now(), Trickled { answer: None, sent: 14 })
+                    (
+                        c,
+                        Instant::now(),
+                        Trickled {
+                            answer: None,
+                            sent: 14,
+                        },
+                    )
                 })
                 .collect();
             let mut next_tick = Instant::now();
@@ -386,7 +528,9 @@ fn a_declared_oversized_body_is_refused_before_it_is_read() {
     );
     for t in results {
         let (after, resp) = t.answer.as_ref().expect("answered");
-        let resp = resp.as_ref().unwrap_or_else(|e| panic!("no 413 after {after:?}: {e}"));
+        let resp = resp
+            .as_ref()
+            .unwrap_or_else(|e| panic!("no 413 after {after:?}: {e}"));
         resp.assert_problem(413, "malformed");
         assert!(
             *after < Duration::from_secs(2),
@@ -394,7 +538,11 @@ fn a_declared_oversized_body_is_refused_before_it_is_read() {
             t.sent
         );
     }
-    Memory::assert_bounded(mem0, Memory::of(lab.server.pid()), "declared oversized bodies");
+    Memory::assert_bounded(
+        mem0,
+        Memory::of(lab.server.pid()),
+        "declared oversized bodies",
+    );
     before.assert_only(&CaState::of(&lab), &lab, &serial, true);
     assert_alive_and_no_500(&lab);
 }
@@ -461,9 +609,14 @@ fn chunked_bodies_past_64_kib_get_413() {
     );
     assert!(tries.len() >= 3, "only {} tries", tries.len());
     for (after, sent, resp) in &tries {
-        let resp = resp.as_ref().unwrap_or_else(|e| panic!("no answer after {sent} bytes: {e}"));
+        let resp = resp
+            .as_ref()
+            .unwrap_or_else(|e| panic!("no answer after {sent} bytes: {e}"));
         resp.assert_problem(413, "malformed");
-        assert!(*after < Duration::from_secs(2), "the 413 came after {after:?} ({sent} bytes sent)");
+        assert!(
+            *after < Duration::from_secs(2),
+            "the 413 came after {after:?} ({sent} bytes sent)"
+        );
     }
     Memory::assert_bounded(mem0, Memory::of(lab.server.pid()), "chunked bodies");
     before.assert_only(&CaState::of(&lab), &lab, &serial, true);
@@ -506,7 +659,8 @@ fn garbage(
 ) -> (&'static str, String, Option<&'static str>, Vec<u8>) {
     const JOSE: Option<&str> = Some("application/jose+json");
     let new_account = format!("{base}/acme/new-account");
-    let protected = |url: &str| json!({"alg": "EdDSA", "nonce": nonce, "url": url, "jwk": key.jwk()});
+    let protected =
+        |url: &str| json!({"alg": "EdDSA", "nonce": nonce, "url": url, "jwk": key.jwk()});
     let terms = json!({"termsOfServiceAgreed": true}).to_string();
     let signed = |p: &Value, payload: &str| key.sign(p, payload).to_string().into_bytes();
     let post = |body: Vec<u8>| ("POST", "/acme/new-account".to_string(), JOSE, body);
@@ -521,7 +675,9 @@ fn garbage(
             body.truncate(cut);
             post(body)
         }
-        "deeply nested JSON" => post(format!("{}{}", "[".repeat(30_000), "]".repeat(30_000)).into_bytes()),
+        "deeply nested JSON" => {
+            post(format!("{}{}", "[".repeat(30_000), "]".repeat(30_000)).into_bytes())
+        }
         "bad signature" => {
             let mut jws = key.sign(&protected(&new_account), &terms);
             let sig = jws["signature"].as_str().expect("signature").to_string();
@@ -544,24 +700,40 @@ fn garbage(
         "unknown account" => {
             let url = format!("{base}/acme/new-order");
             let p = json!({"alg": "EdDSA", "nonce": nonce, "url": url, "kid": format!("{base}/acme/acct/nobody{}", xorshift(rng))});
-            let order = json!({"identifiers": [{"type": "dns", "value": "flood.test"}]}).to_string();
+            let order =
+                json!({"identifiers": [{"type": "dns", "value": "flood.test"}]}).to_string();
             ("POST", "/acme/new-order".into(), JOSE, signed(&p, &order))
         }
-        "url of another resource" => post(signed(&protected(&format!("{base}/acme/new-order")), &terms)),
-        "onlyReturnExisting" => {
-            post(signed(&protected(&new_account), &json!({"onlyReturnExisting": true}).to_string()))
-        }
+        "url of another resource" => post(signed(
+            &protected(&format!("{base}/acme/new-order")),
+            &terms,
+        )),
+        "onlyReturnExisting" => post(signed(
+            &protected(&new_account),
+            &json!({"onlyReturnExisting": true}).to_string(),
+        )),
         "jwk where a kid is required" => {
-            let order = json!({"identifiers": [{"type": "dns", "value": "flood.test"}]}).to_string();
+            let order =
+                json!({"identifiers": [{"type": "dns", "value": "flood.test"}]}).to_string();
             let body = signed(&protected(&format!("{base}/acme/new-order")), &order);
             ("POST", "/acme/new-order".into(), JOSE, body)
         }
         "wrong content type" => {
             let body = signed(&protected(&new_account), &terms);
-            ("POST", "/acme/new-account".into(), Some("application/json"), body)
+            (
+                "POST",
+                "/acme/new-account".into(),
+                Some("application/json"),
+                body,
+            )
         }
         "GET on a POST resource" => ("GET", "/acme/new-order".into(), None, Vec::new()),
-        "unknown path" => ("POST", format!("/acme/nothing-{}", xorshift(rng) % 1000), JOSE, b"{}".to_vec()),
+        "unknown path" => (
+            "POST",
+            format!("/acme/nothing-{}", xorshift(rng) % 1000),
+            JOSE,
+            b"{}".to_vec(),
+        ),
         other => unreachable!("{other}"),
     }
 }
@@ -597,7 +769,10 @@ fn a_flood_of_garbage_and_badly_signed_requests_gets_problem_documents() {
             let config = tls_config(&lab.ca_cert());
             let key = JwsKey::new();
             let mut rng = 0x9E37_79B9_7F4A_7C15_u64 ^ (i as u64 + 1);
-            let mut f = Flood { answered: vec![0; GARBAGE.len()], ..Flood::default() };
+            let mut f = Flood {
+                answered: vec![0; GARBAGE.len()],
+                ..Flood::default()
+            };
             let mut https = Https::connect(lab.server.port, &config).expect("connect");
             let mut nonce: Option<String> = None;
             let mut n = i;
@@ -617,7 +792,8 @@ fn a_flood_of_garbage_and_badly_signed_requests_gets_problem_documents() {
                     },
                 };
                 let (method, path, ct, body) = garbage(k, &key, &fresh, &base, &mut rng);
-                let headers: Vec<(&str, &str)> = ct.map(|c| ("Content-Type", c)).into_iter().collect();
+                let headers: Vec<(&str, &str)> =
+                    ct.map(|c| ("Content-Type", c)).into_iter().collect();
                 let body = (method != "GET").then_some(&body[..]);
                 let (name, status, kind) = GARBAGE[k];
                 match https.request(method, &path, &headers, body) {
@@ -625,7 +801,8 @@ fn a_flood_of_garbage_and_badly_signed_requests_gets_problem_documents() {
                         nonce = resp.header("replay-nonce").map(str::to_string);
                         f.answered[k] += 1;
                         let got = resp.problem_type();
-                        if (resp.status, got.as_deref()) != (status, Ok(kind)) && f.wrong.len() < 20 {
+                        if (resp.status, got.as_deref()) != (status, Ok(kind)) && f.wrong.len() < 20
+                        {
                             f.wrong.push(format!("{name}: {got:?}: {}", resp.text()));
                         }
                     }
@@ -656,7 +833,10 @@ fn a_flood_of_garbage_and_badly_signed_requests_gets_problem_documents() {
     let total: usize = per_kind.iter().map(|p| p.1).sum();
     eprintln!("garbage flood: {total} answers in 5 s {per_kind:?}; lego took {took:?}");
     let wrong: Vec<&String> = floods.iter().flat_map(|f| &f.wrong).collect();
-    assert!(wrong.is_empty(), "answers other than the expected problem:\n{wrong:#?}");
+    assert!(
+        wrong.is_empty(),
+        "answers other than the expected problem:\n{wrong:#?}"
+    );
     let lost: usize = floods.iter().map(|f| f.lost).sum();
     let transport: Vec<&String> = floods.iter().flat_map(|f| &f.transport).collect();
     assert_eq!(lost, 0, "requests without an answer: {transport:#?}");
@@ -699,7 +879,9 @@ fn a_new_nonce_flood_gets_fresh_nonces_in_bounded_memory() {
                             Some(n)
                                 if r.status == 200
                                     && n.len() == 22
-                                    && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+                                    && n.bytes().all(|b| {
+                                        b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+                                    }) =>
                             {
                                 nonces.push(n.to_string())
                             }
@@ -723,10 +905,16 @@ fn a_new_nonce_flood_gets_fresh_nonces_in_bounded_memory() {
     );
     let mem1 = Memory::of(lab.server.pid());
     let bad: Vec<&String> = results.iter().flat_map(|r| &r.1).collect();
-    assert!(bad.is_empty(), "newNonce answers without a fresh nonce: {bad:#?}");
+    assert!(
+        bad.is_empty(),
+        "newNonce answers without a fresh nonce: {bad:#?}"
+    );
     let all: Vec<&String> = results.iter().flat_map(|r| &r.0).collect();
     let unique: std::collections::HashSet<&&String> = all.iter().collect();
-    eprintln!("nonce flood: {} nonces in 3 s; lego took {took:?}", all.len());
+    eprintln!(
+        "nonce flood: {} nonces in 3 s; lego took {took:?}",
+        all.len()
+    );
     assert_eq!(unique.len(), all.len(), "a nonce was handed out twice");
     assert!(all.len() >= 5000, "only {} nonces in 3 s", all.len());
     Memory::assert_bounded(mem0, mem1, "nonce flood");
@@ -753,7 +941,9 @@ struct Visit {
 /// `webroot` (where lego puts its answers). Each connection on its own thread; all return once
 /// the attack stops.
 fn hostile_target(listener: &TcpListener, webroot: &Path, stop: &Stop) -> Vec<Visit> {
-    listener.set_nonblocking(true).expect("nonblocking listener");
+    listener
+        .set_nonblocking(true)
+        .expect("nonblocking listener");
     let visits = Mutex::new(Vec::new());
     std::thread::scope(|s| {
         while !stop.stopped() {
@@ -780,8 +970,10 @@ fn hostile_target(listener: &TcpListener, webroot: &Path, stop: &Stop) -> Vec<Vi
 fn visit(mut sock: TcpStream, webroot: &Path, stop: &Stop) -> Option<Visit> {
     use std::io::Read;
     sock.set_nonblocking(false).ok()?;
-    sock.set_read_timeout(Some(Duration::from_millis(100))).ok()?;
-    sock.set_write_timeout(Some(Duration::from_millis(500))).ok()?;
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .ok()?;
+    sock.set_write_timeout(Some(Duration::from_millis(500)))
+        .ok()?;
     let mut head = Vec::new();
     let mut buf = [0u8; 4096];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -791,7 +983,11 @@ fn visit(mut sock: TcpStream, webroot: &Path, stop: &Stop) -> Option<Visit> {
         match sock.read(&mut buf) {
             Ok(0) => return None,
             Ok(n) => head.extend_from_slice(&buf[..n]),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
             Err(_) => return None,
         }
     }
@@ -799,12 +995,21 @@ fn visit(mut sock: TcpStream, webroot: &Path, stop: &Stop) -> Option<Visit> {
     let path = text.split_whitespace().nth(1).unwrap_or("/").to_string();
     let host = text
         .lines()
-        .find_map(|l| l.strip_prefix("Host: ").or_else(|| l.strip_prefix("host: ")))
+        .find_map(|l| {
+            l.strip_prefix("Host: ")
+                .or_else(|| l.strip_prefix("host: "))
+        })
         .unwrap_or_default()
         .trim()
         .to_string();
     let ended = |role, bytes, end: String| {
-        Some(Visit { host: host.clone(), role, bytes, end, at: stop.started.elapsed() })
+        Some(Visit {
+            host: host.clone(),
+            role,
+            bytes,
+            end,
+            at: stop.started.elapsed(),
+        })
     };
     if host.starts_with("hang.") {
         loop {
@@ -814,35 +1019,64 @@ fn visit(mut sock: TcpStream, webroot: &Path, stop: &Stop) -> Option<Visit> {
             match sock.read(&mut buf) {
                 Ok(0) => return ended("hung", 0, "closed by the validator: EOF".into()),
                 Ok(_) => {}
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
-                Err(e) => return ended("hung", 0, format!("closed by the validator: {}", e.kind())),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(e) => {
+                    return ended("hung", 0, format!("closed by the validator: {}", e.kind()));
+                }
             }
         }
     } else if host.starts_with("stream.") {
         let chunk = vec![b'x'; 64 * 1024];
         let mut bytes = 0;
-        if sock.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n").is_err() {
+        if sock
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n")
+            .is_err()
+        {
             return ended("streamed", 0, "closed before the head".into());
         }
         loop {
             if stop.stopped() {
-                return ended("streamed", bytes, "still streaming when the attack ended".into());
+                return ended(
+                    "streamed",
+                    bytes,
+                    "still streaming when the attack ended".into(),
+                );
             }
             match sock.write(&chunk) {
                 Ok(n) => bytes += n,
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
-                Err(e) => return ended("streamed", bytes, format!("closed by the validator: {}", e.kind())),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(e) => {
+                    return ended(
+                        "streamed",
+                        bytes,
+                        format!("closed by the validator: {}", e.kind()),
+                    );
+                }
             }
         }
     } else {
         let file = webroot.join(path.trim_start_matches('/'));
         let resp = match std::fs::read(&file) {
             Ok(body) if path.starts_with("/.well-known/acme-challenge/") => {
-                let mut r = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).into_bytes();
+                let mut r = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                )
+                .into_bytes();
                 r.extend_from_slice(&body);
                 r
             }
-            _ => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+            _ => {
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
+            }
         };
         let _ = sock.write_all(&resp);
         ended("served", resp.len(), "answered".into())
@@ -855,7 +1089,10 @@ fn order_for(lab: &AcmeLab, name: &str) -> (Wire, String) {
     let resp = wire.new_account();
     assert_eq!(resp.status, 201, "newAccount: {}", resp.text());
     let (_, order) = wire.new_order(&[name]);
-    let authz = order["authorizations"][0].as_str().expect("authorization URL").to_string();
+    let authz = order["authorizations"][0]
+        .as_str()
+        .expect("authorization URL")
+        .to_string();
     let (challenge, _token) = wire.http01(&authz);
     (wire, challenge)
 }
@@ -880,13 +1117,14 @@ fn hanging_and_endless_http01_targets_fail_validation_in_bounded_time() {
     let webroot = lab.path("webroot");
     std::fs::create_dir_all(webroot.join(".well-known/acme-challenge")).unwrap();
     let listener = TcpListener::bind(("127.0.0.1", lab.http01)).expect("bind the http-01 port");
-    let clients: Vec<Mutex<Option<(String, Wire, String)>>> = ["hang.hostile.test", "stream.hostile.test"]
-        .into_iter()
-        .map(|name| {
-            let (wire, challenge) = order_for(&lab, name);
-            Mutex::new(Some((name.to_string(), wire, challenge)))
-        })
-        .collect();
+    let clients: Vec<Mutex<Option<(String, Wire, String)>>> =
+        ["hang.hostile.test", "stream.hostile.test"]
+            .into_iter()
+            .map(|name| {
+                let (wire, challenge) = order_for(&lab, name);
+                Mutex::new(Some((name.to_string(), wire, challenge)))
+            })
+            .collect();
     let before = CaState::of(&lab);
     let mem0 = Memory::of(lab.server.pid());
     let answered = AtomicUsize::new(0);
@@ -897,7 +1135,8 @@ fn hanging_and_endless_http01_targets_fail_validation_in_bounded_time() {
             if i == 0 {
                 return Role::Target(hostile_target(&listener, &webroot, stop));
             }
-            let (name, mut wire, challenge) = clients[i - 1].lock().unwrap().take().expect("client");
+            let (name, mut wire, challenge) =
+                clients[i - 1].lock().unwrap().take().expect("client");
             let started = Instant::now();
             let resp = wire.post(&challenge, Some(&json!({})));
             let took = started.elapsed();
@@ -906,7 +1145,12 @@ fn hanging_and_endless_http01_targets_fail_validation_in_bounded_time() {
         },
         |stop| {
             stop.sleep(Duration::from_millis(300));
-            let r = timed_lego(&lab, "lego", "legit.hostile.test", &["--http", "--http.webroot", webroot.utf8()]);
+            let r = timed_lego(
+                &lab,
+                "lego",
+                "legit.hostile.test",
+                &["--http", "--http.webroot", webroot.utf8()],
+            );
             while answered.load(Ordering::SeqCst) < 2 && !stop.expired() {
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -928,7 +1172,10 @@ fn hanging_and_endless_http01_targets_fail_validation_in_bounded_time() {
     }
     eprintln!("hostile targets: lego took {took:?}; visits: {visits:#?}");
     for (name, (took, resp)) in &challenges {
-        eprintln!("challenge of {name}: answered after {took:?}: {}", resp.text());
+        eprintln!(
+            "challenge of {name}: answered after {took:?}: {}",
+            resp.text()
+        );
     }
 
     let judge = |name: &str, kind: &str, limit: Duration| -> Duration {
@@ -936,31 +1183,59 @@ fn hanging_and_endless_http01_targets_fail_validation_in_bounded_time() {
         assert_eq!(resp.status, 200, "{name}: {}", resp.text());
         let ch = resp.json();
         assert_eq!(ch["status"], "invalid", "{name}: {ch:#}");
-        assert_eq!(ch["error"]["type"], format!("urn:ietf:params:acme:error:{kind}"), "{name}: {ch:#}");
+        assert_eq!(
+            ch["error"]["type"],
+            format!("urn:ietf:params:acme:error:{kind}"),
+            "{name}: {ch:#}"
+        );
         assert!(*took < limit, "{name}: the challenge POST took {took:?}");
         *took
     };
     let hang_took = judge("hang.hostile.test", "connection", Duration::from_secs(12));
-    let stream_took = judge("stream.hostile.test", "unauthorized", Duration::from_secs(3));
+    let stream_took = judge(
+        "stream.hostile.test",
+        "unauthorized",
+        Duration::from_secs(3),
+    );
 
-    let role_of = |role: &str| -> Vec<&Visit> { visits.iter().filter(|v| v.role == role).collect() };
+    let role_of =
+        |role: &str| -> Vec<&Visit> { visits.iter().filter(|v| v.role == role).collect() };
     let hung = role_of("hung");
-    assert!(!hung.is_empty(), "the validator never reached the hanging target: {visits:#?}");
+    assert!(
+        !hung.is_empty(),
+        "the validator never reached the hanging target: {visits:#?}"
+    );
     for v in &hung {
         assert!(v.host.starts_with("hang.hostile.test"), "{v:?}");
-        assert!(v.end.starts_with("closed by the validator"), "the validator did not hang up: {v:?}");
+        assert!(
+            v.end.starts_with("closed by the validator"),
+            "the validator did not hang up: {v:?}"
+        );
         assert!(
             v.at < hang_took + Duration::from_secs(1),
             "the validator hung up on the hanging target only {:?} after the start, its answer came after {hang_took:?}",
             v.at
         );
     }
-    assert!(hang_took >= Duration::from_secs(9), "the hanging target failed before the timeout ({hang_took:?}): was it reached?");
+    assert!(
+        hang_took >= Duration::from_secs(9),
+        "the hanging target failed before the timeout ({hang_took:?}): was it reached?"
+    );
     let streamed = role_of("streamed");
-    assert!(!streamed.is_empty(), "the validator never reached the streaming target: {visits:#?}");
+    assert!(
+        !streamed.is_empty(),
+        "the validator never reached the streaming target: {visits:#?}"
+    );
     for v in &streamed {
-        assert!(v.end.starts_with("closed by the validator"), "the stream was not cut: {v:?}");
-        assert!(v.bytes < 64 << 20, "the validator took {} bytes of the stream before hanging up", v.bytes);
+        assert!(
+            v.end.starts_with("closed by the validator"),
+            "the stream was not cut: {v:?}"
+        );
+        assert!(
+            v.bytes < 64 << 20,
+            "the validator took {} bytes of the stream before hanging up",
+            v.bytes
+        );
     }
     eprintln!("hang answered after {hang_took:?}, stream after {stream_took:?}");
     Memory::assert_bounded(mem0, mem1, "hostile http-01 targets");
@@ -990,7 +1265,14 @@ fn account_minting_is_rate_limited_per_source_address() {
         let resp = wire.new_account();
         statuses.push(resp.status);
         if resp.status == 201 {
-            minted.push(resp.header("location").expect("Location").rsplit('/').next().unwrap().to_string());
+            minted.push(
+                resp.header("location")
+                    .expect("Location")
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_string(),
+            );
         } else {
             resp.assert_problem(429, "rateLimited");
             let retry: u64 = resp
@@ -1000,9 +1282,17 @@ fn account_minting_is_rate_limited_per_source_address() {
             assert!((1..=3600).contains(&retry), "Retry-After: {retry}");
         }
     }
-    assert_eq!(statuses, [201, 201, 201, 201, 201, 429, 429, 429], "newAccount statuses");
+    assert_eq!(
+        statuses,
+        [201, 201, 201, 201, 201, 429, 429, 429],
+        "newAccount statuses"
+    );
     let state = CaState::of(&lab);
-    let mut ids: Vec<&str> = state.accounts.iter().filter_map(|a| a["id"].as_str()).collect();
+    let mut ids: Vec<&str> = state
+        .accounts
+        .iter()
+        .filter_map(|a| a["id"].as_str())
+        .collect();
     ids.sort_unstable();
     minted.sort();
     assert_eq!(ids, minted, "the accounts in the CA are not the 5 minted");
@@ -1026,9 +1316,16 @@ fn account_minting_is_rate_limited_per_source_address() {
             r
         },
     );
-    eprintln!("account minting: {:?} while lego ran ({took:?})", refused[0].len());
+    eprintln!(
+        "account minting: {:?} while lego ran ({took:?})",
+        refused[0].len()
+    );
     assert!(!refused[0].is_empty());
-    assert!(refused[0].iter().all(|s| *s == 429), "the minter got {:?}", refused[0]);
+    assert!(
+        refused[0].iter().all(|s| *s == 429),
+        "the minter got {:?}",
+        refused[0]
+    );
     Memory::assert_bounded(mem0, Memory::of(lab.server.pid()), "account minting");
     state.assert_only(&CaState::of(&lab), &lab, &serial, true);
     assert_alive_and_no_500(&lab);

@@ -30,7 +30,9 @@ pub const ATTACK_LIMIT: Duration = Duration::from_secs(15);
 pub fn tls_config(ca: &Path) -> Arc<ClientConfig> {
     let mut roots = RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(ca).expect("read the CA certificate") {
-        roots.add(cert.expect("CA certificate PEM")).expect("add root");
+        roots
+            .add(cert.expect("CA certificate PEM"))
+            .expect("add root");
     }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = ClientConfig::builder_with_provider(provider)
@@ -109,7 +111,10 @@ pub fn tcp_closed(sock: &mut TcpStream, wait: Duration) -> Option<String> {
 }
 
 fn is_timeout(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 /// One HTTP response as it came.
@@ -153,7 +158,10 @@ impl Response {
         let doc: Value = serde_json::from_slice(&self.body)
             .map_err(|e| format!("problem document is not JSON ({e}): {}", self.text()))?;
         if doc["status"].as_u64() != Some(u64::from(self.status)) {
-            return Err(format!("problem status is not the HTTP status: {}", self.text()));
+            return Err(format!(
+                "problem status is not the HTTP status: {}",
+                self.text()
+            ));
         }
         doc["type"]
             .as_str()
@@ -201,13 +209,10 @@ impl Https {
     }
 
     /// [`Https::connect`] from the source address `src`.
-    pub fn connect_from(
-        src: Ipv4Addr,
-        port: u16,
-        config: &Arc<ClientConfig>,
-    ) -> io::Result<Https> {
+    pub fn connect_from(src: Ipv4Addr, port: u16, config: &Arc<ClientConfig>) -> io::Result<Https> {
         let sock = tcp_from(src, port)?;
-        let conn = ClientConnection::new(config.clone(), server_name()).map_err(io::Error::other)?;
+        let conn =
+            ClientConnection::new(config.clone(), server_name()).map_err(io::Error::other)?;
         let mut tls = StreamOwned::new(conn, sock);
         while tls.conn.is_handshaking() {
             tls.conn.complete_io(&mut tls.sock)?;
@@ -227,7 +232,10 @@ impl Https {
 
     /// A request head: `METHOD PATH HTTP/1.1`, Host, `headers`, and a blank line.
     pub fn head(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Vec<u8> {
-        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n", self.port);
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n",
+            self.port
+        );
         for (k, v) in headers {
             req.push_str(&format!("{k}: {v}\r\n"));
         }
@@ -504,7 +512,10 @@ impl Wire {
         } else {
             format!("{base}{url}")
         };
-        let path = url.strip_prefix(&base).expect("a URL of the lab").to_string();
+        let path = url
+            .strip_prefix(&base)
+            .expect("a URL of the lab")
+            .to_string();
         let mut protected = json!({"alg": "EdDSA", "nonce": self.nonce(), "url": url});
         match &self.kid {
             Some(kid) => protected["kid"] = json!(kid),
@@ -627,7 +638,10 @@ pub fn under_attack<A: Send, L>(
     attack: impl Fn(usize, &Stop) -> A + Sync,
     legit: impl FnOnce(&Stop) -> L,
 ) -> (L, Vec<A>) {
-    assert!(limit <= ATTACK_LIMIT, "attacks stop within {ATTACK_LIMIT:?}");
+    assert!(
+        limit <= ATTACK_LIMIT,
+        "attacks stop within {ATTACK_LIMIT:?}"
+    );
     let now = Instant::now();
     let stop = Stop {
         asked: AtomicBool::new(false),
@@ -712,7 +726,11 @@ pub fn timed_lego(lab: &AcmeLab, state: &str, domain: &str, solver: &[&str]) -> 
         &[],
     );
     let took = started.elapsed();
-    assert_ok(&out, &lab.server, &format!("lego for {domain} under attack"));
+    assert_ok(
+        &out,
+        &lab.server,
+        &format!("lego for {domain} under attack"),
+    );
     let (cert, _) = lab.lego_files(state, domain);
     let serial = judge_cert(&lab.ca_cert(), &cert, &[&format!("DNS:{domain}")]);
     eprintln!("lego order for {domain} under attack: {took:?}");
@@ -780,7 +798,12 @@ impl CaState {
         };
         let mut want = fixed(&self.ledger);
         want.extend(fixed(std::slice::from_ref(&row)));
-        let key = |r: &Value| r["serial"].as_str().unwrap_or_default().to_ascii_uppercase();
+        let key = |r: &Value| {
+            r["serial"]
+                .as_str()
+                .unwrap_or_default()
+                .to_ascii_uppercase()
+        };
         let mut got = fixed(&after.ledger);
         want.sort_by_key(key);
         got.sort_by_key(key);
@@ -791,7 +814,12 @@ impl CaState {
         let accounts = CaState::new_ids(&after.accounts, &self.accounts);
         assert_eq!(
             accounts,
-            vec![row["acme"]["account"].as_str().unwrap_or_default().to_string()],
+            vec![
+                row["acme"]["account"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            ],
             "new ACME accounts other than the legitimate client's: {:#?}",
             after.accounts
         );
@@ -799,7 +827,12 @@ impl CaState {
             let orders = CaState::new_ids(&after.orders, &self.orders);
             assert_eq!(
                 orders,
-                vec![row["acme"]["order"].as_str().unwrap_or_default().to_string()],
+                vec![
+                    row["acme"]["order"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string()
+                ],
                 "new ACME orders other than the legitimate client's: {:#?}",
                 after.orders
             );
