@@ -114,10 +114,12 @@ fn silent_and_half_hello_connections_are_closed_at_the_handshake_timeout() {
     let (took, serial) = timed_lego_http01(&lab, "slow-conn.test");
     let open_after_lego = count_open(&mut socks);
 
-    // Watch them close: from 8 s, every 100 ms, until 13 s after the first connect.
+    // Watch them close: from 8 s after the first connect, every 100 ms, until 13 s after the
+    // last.
     sleep_until(started + Duration::from_secs(8));
     let mut closed_at: Vec<Option<(Duration, String)>> = vec![None; CONNECTIONS];
-    while started.elapsed() < Duration::from_secs(13) && closed_at.iter().any(Option::is_none) {
+    let watch_until = started + connected + Duration::from_secs(13);
+    while Instant::now() < watch_until && closed_at.iter().any(Option::is_none) {
         for (s, at) in socks.iter_mut().zip(closed_at.iter_mut()) {
             if at.is_none()
                 && let Some(how) = tcp_closed(s, Duration::ZERO)
@@ -145,7 +147,7 @@ fn silent_and_half_hello_connections_are_closed_at_the_handshake_timeout() {
     );
     assert_eq!(
         still_open, 0,
-        "{still_open} of {CONNECTIONS} silent or half-hello connections were still open 13 s after they connected"
+        "{still_open} of {CONNECTIONS} silent or half-hello connections were still open 13 s after they connected (the last at {connected:?})"
     );
 
     Memory::assert_bounded(mem0, Memory::of(lab.server.pid()), "slow connections");
@@ -916,7 +918,7 @@ fn a_new_nonce_flood_gets_fresh_nonces_in_bounded_memory() {
         all.len()
     );
     assert_eq!(unique.len(), all.len(), "a nonce was handed out twice");
-    assert!(all.len() >= 5000, "only {} nonces in 3 s", all.len());
+    assert!(all.len() >= 3000, "only {} nonces in 3 s", all.len());
     Memory::assert_bounded(mem0, mem1, "nonce flood");
     before.assert_only(&CaState::of(&lab), &lab, &serial, true);
     assert_alive_and_no_500(&lab);
