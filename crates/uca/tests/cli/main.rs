@@ -101,6 +101,9 @@ mod serve {
     mod lifecycle;
     // /metrics, judged by prometheus_client, and /acme/renewal-info (ARI).
     mod metrics_ari;
+    // Attacks (slow connections, floods, oversized bodies, hostile validation targets, account
+    // minting) while a lego order still gets through, memory bounded, nothing written.
+    mod abuse;
 }
 
 // uca's certificates in other TLS stacks and linters (for what `uca issue` makes).

@@ -441,7 +441,15 @@ impl AcmeLab {
     /// newAccount by python3-acme with a fresh key and no external account binding (it does
     /// not look at the directory's meta first): Ok(account URL) or Err(problem document).
     pub fn register_without_eab(&self) -> Result<String, Value> {
-        let out = self.python_client(&["register".into()]);
+        self.register_without_eab_from(None)
+    }
+
+    /// [`AcmeLab::register_without_eab`] connecting from the local address `source` (any of
+    /// 127.0.0.0/8, for limits per source address).
+    pub fn register_without_eab_from(&self, source: Option<&str>) -> Result<String, Value> {
+        let mut args = vec!["register".to_string()];
+        args.extend(source.map(str::to_string));
+        let out = self.python_client(&args);
         match out.status.code() {
             Some(0) => Ok(out.stdout.trim().to_string()),
             Some(3) => Err(

@@ -7,10 +7,11 @@ usage:
       POST-as-GET (RFC 8555 §6.3) of an order and of its certificate, signed with an existing
       account key. Prints the order's JSON on the first line, the certificate's Content-Type
       on the second, then the certificate chain (PEM) as served.
-  acme_client.py register DIRECTORY_URL CA_FILE
+  acme_client.py register DIRECTORY_URL CA_FILE [SOURCE_ADDRESS]
       newAccount with a fresh P-256 key and no external account binding, whatever the
-      directory's meta says. Prints the account URL, or the problem document's JSON on the
-      first line and exits 3.
+      directory's meta says, connecting from SOURCE_ADDRESS if given (e.g. 127.0.0.2, for rate
+      limits per address). Prints the account URL, or the problem document's JSON on the first
+      line and exits 3.
 """
 
 import json
@@ -20,6 +21,7 @@ import josepy as jose
 from acme import client, errors, messages
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from requests.adapters import HTTPAdapter
 
 
 def network(key, ca_file, account=None):
@@ -46,8 +48,22 @@ def download(directory_url, ca_file, key_file, account_url, order_url):
     print(chain.text, end="")
 
 
-def register(directory_url, ca_file):
+class SourceAdapter(HTTPAdapter):
+    """Connections from one local address."""
+
+    def __init__(self, source):
+        self.source = source
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["source_address"] = (self.source, 0)
+        return super().init_poolmanager(*args, **kwargs)
+
+
+def register(directory_url, ca_file, source=None):
     net = network(ec.generate_private_key(ec.SECP256R1()), ca_file)
+    if source:
+        net.session.mount("https://", SourceAdapter(source))
     acme = client.ClientV2(client.ClientV2.get_directory(directory_url, net), net)
     try:
         account = acme.new_account(messages.NewRegistration.from_data(

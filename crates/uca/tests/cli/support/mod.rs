@@ -7,6 +7,8 @@
 
 // The ACME harness: a running `uca serve`, the DNS stub, the real ACME clients, their judges.
 mod acme;
+// The attackers of `uca serve` and their judges: raw HTTPS, hand-signed JWSes, memory, state.
+pub mod abuse;
 // The artifact harness: a signed release and the verdict of `uca artifact verify`.
 pub mod artifact;
 // A temporary CA and what it issues.
