@@ -67,6 +67,7 @@ pub fn router(state: Shared) -> Router {
         .route("/healthz", g(get(healthz)))
         .route("/metrics", g(get(metrics)))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), read_body))
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_requests))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
@@ -518,6 +519,57 @@ async fn crl(State(state): State<Shared>) -> Response {
         }
         None => (StatusCode::SERVICE_UNAVAILABLE, "no CRL yet\n").into_response(),
     }
+}
+
+/// How long a client has to send a request body once its head is in.
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reads a request's body before any handler runs: refused at once (413) when its
+/// Content-Length is past [`MAX_BODY`], cut at the limit otherwise, and given up (408) when it
+/// does not arrive within [`BODY_TIMEOUT`], so a slow or absent body cannot hold a connection.
+async fn read_body(
+    State(state): State<Shared>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let refuse = |p: Problem| {
+        let base = base(&state, &parts.headers);
+        let mut resp = finish(&state, &base, Err(p));
+        // The rest of the body is not read: the connection cannot be reused.
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        resp
+    };
+    let too_large =
+        || Problem::malformed(format!("the request body exceeds {MAX_BODY} bytes")).with_status(413);
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return refuse(too_large());
+    }
+    let limited = http_body_util::Limited::new(body, MAX_BODY);
+    let bytes = match tokio::time::timeout(BODY_TIMEOUT, http_body_util::BodyExt::collect(limited)).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            return refuse(too_large());
+        }
+        Ok(Err(_)) => return refuse(Problem::malformed("the request body could not be read")),
+        Err(_) => {
+            return refuse(
+                Problem::malformed(format!(
+                    "the request body did not arrive within {} s",
+                    BODY_TIMEOUT.as_secs()
+                ))
+                .with_status(408),
+            );
+        }
+    };
+    next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
 }
 
 /// Counts every request by resource and status (and 429s as rate-limit refusals).

@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -27,6 +26,12 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 /// Connections served at once; more wait in the listen backlog, so slow or idle clients cannot
 /// take every file descriptor.
 pub const MAX_CONNECTIONS: usize = 1024;
+/// Connections one source address may hold at once; more are closed as they arrive, so one
+/// misbehaving host cannot take the slots every other client needs.
+pub const MAX_CONNECTIONS_PER_ADDRESS: usize = 256;
+/// A connection with no request in progress and no bytes moving for this long is closed (a
+/// client that completed TLS and then fell silent, or an idle kept-alive connection).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long in-flight requests get after SIGTERM.
 const DRAIN: Duration = Duration::from_secs(10);
 /// How often the CRL and the server's certificate are looked after.
@@ -83,6 +88,7 @@ pub async fn serve(
     let mut connections = tokio::task::JoinSet::new();
     let mut shutdown = Box::pin(shutdown_signal());
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let per_address = Arc::new(PerAddress::default());
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
@@ -99,29 +105,46 @@ pub async fn serve(
                     }
                     (Err(_), _) => continue,
                 };
+                let Some(address_slot) = per_address.take(peer.ip()) else {
+                    drop(tcp);
+                    continue;
+                };
                 let acceptor = acceptor.clone();
                 let app = app.clone();
                 let log = on_log.clone();
                 let mut stop = stop_rx.clone();
                 connections.spawn(async move {
                     let _permit = permit;
+                    let _address_slot = address_slot;
                     let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await else {
                         return;
                     };
-                    let service = TowerToHyperService::new(log_requests(app, log, peer));
-                    let mut builder = auto::Builder::new(TokioExecutor::new());
-                    builder
-                        .http1()
+                    let activity = Arc::new(Activity::default());
+                    let io = Watched { inner: tls, activity: activity.clone() };
+                    let service = TowerToHyperService::new(log_requests(app, log, peer, activity.clone()));
+                    // HTTP/1.1 only (the ALPN offer), so the header timeout starts with the
+                    // connection: no wait for bytes that would tell HTTP/1.1 from HTTP/2.
+                    let conn = hyper::server::conn::http1::Builder::new()
                         .timer(hyper_util::rt::TokioTimer::new())
                         .header_read_timeout(HEADER_TIMEOUT)
-                        .max_buf_size(64 * 1024);
-                    let conn = builder.serve_connection(TokioIo::new(tls), service);
+                        .max_buf_size(64 * 1024)
+                        .serve_connection(TokioIo::new(io), service);
                     tokio::pin!(conn);
-                    tokio::select! {
-                        _ = conn.as_mut() => {}
-                        _ = stop.changed() => {
-                            conn.as_mut().graceful_shutdown();
-                            let _ = conn.await;
+                    let mut tick = tokio::time::interval(Duration::from_secs(1));
+                    loop {
+                        tokio::select! {
+                            _ = conn.as_mut() => break,
+                            _ = stop.changed() => {
+                                conn.as_mut().graceful_shutdown();
+                                let _ = conn.await;
+                                break;
+                            }
+                            _ = tick.tick() => {
+                                if activity.idle_for() >= IDLE_TIMEOUT {
+                                    // Dropping the connection closes it.
+                                    break;
+                                }
+                            }
                         }
                     }
                 });
@@ -209,6 +232,129 @@ async fn upkeep(
     }
 }
 
+/// Connections per source address.
+#[derive(Debug, Default)]
+struct PerAddress {
+    open: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
+}
+
+/// One connection's place in [`PerAddress`], given back when the connection ends.
+struct AddressSlot {
+    owner: Arc<PerAddress>,
+    ip: std::net::IpAddr,
+}
+
+impl PerAddress {
+    fn take(self: &Arc<Self>, ip: std::net::IpAddr) -> Option<AddressSlot> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let n = open.entry(ip).or_default();
+        if *n >= MAX_CONNECTIONS_PER_ADDRESS {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot {
+            owner: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut open = self.owner.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// When a connection last moved a byte, and how many requests it has in progress.
+#[derive(Debug)]
+struct Activity {
+    since: Instant,
+    last_ms: std::sync::atomic::AtomicU64,
+    in_flight: std::sync::atomic::AtomicUsize,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Activity {
+            since: Instant::now(),
+            last_ms: std::sync::atomic::AtomicU64::new(0),
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+}
+
+impl Activity {
+    fn touch(&self) {
+        let ms = u64::try_from(self.since.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How long nothing has happened; zero while a request is being handled (a validation
+    /// may legitimately take seconds without a byte on this connection).
+    fn idle_for(&self) -> Duration {
+        if self.in_flight.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+            return Duration::ZERO;
+        }
+        let last = self.last_ms.load(std::sync::atomic::Ordering::Relaxed);
+        self.since.elapsed().saturating_sub(Duration::from_millis(last))
+    }
+}
+
+/// A stream that records when bytes move.
+struct Watched<S> {
+    inner: S,
+    activity: Arc<Activity>,
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Watched<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.activity.touch();
+        }
+        polled
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Watched<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_write(cx, data);
+        if matches!(polled, std::task::Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        polled
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
 /// Request logging without extra middleware crates.
 mod tower_layer_free {
     use super::*;
@@ -222,10 +368,26 @@ mod tower_layer_free {
         app: Router,
         log: Arc<dyn Fn(String) + Send + Sync>,
         peer: SocketAddr,
+        activity: Arc<super::Activity>,
     }
 
-    pub fn log_requests(app: Router, log: Arc<dyn Fn(String) + Send + Sync>, peer: SocketAddr) -> Logged {
-        Logged { app, log, peer }
+    pub(super) fn log_requests(
+        app: Router,
+        log: Arc<dyn Fn(String) + Send + Sync>,
+        peer: SocketAddr,
+        activity: Arc<super::Activity>,
+    ) -> Logged {
+        Logged { app, log, peer, activity }
+    }
+
+    /// Counts a request in progress until it is dropped.
+    struct InFlight(Arc<super::Activity>);
+
+    impl Drop for InFlight {
+        fn drop(&mut self) {
+            self.0.in_flight.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            self.0.touch();
+        }
     }
 
     impl tower_service::Service<Request<hyper::body::Incoming>> for Logged {
@@ -238,6 +400,10 @@ mod tower_layer_free {
         }
 
         fn call(&mut self, req: Request<hyper::body::Incoming>) -> Self::Future {
+            self.activity
+                .in_flight
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let in_flight = InFlight(self.activity.clone());
             let started = Instant::now();
             let method = req.method().clone();
             let path = req.uri().path().to_string();
@@ -250,6 +416,7 @@ mod tower_layer_free {
             }
             let mut app = self.app.clone();
             Box::pin(async move {
+                let _in_flight = in_flight;
                 let resp = match tower_service::Service::call(&mut app, req).await {
                     Ok(r) => r,
                     Err(never) => match never {},
