@@ -7,7 +7,8 @@
 //! from /proc), and that the attack wrote nothing to the CA (ledger, ACME accounts and orders
 //! compared before and after, apart from the legitimate order).
 //!
-//! Where the server falls short, the test says so in its `
+//! A weakness found here is fixed in the server; its test stays as the regression test.
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
