@@ -27,6 +27,15 @@ pub enum TlsError {
     Rustls(#[from] rustls::Error),
     #[error("issuing the server's certificate failed: {0}")]
     Issue(#[from] uca_ca::CaError),
+    /// The NAME the server's certificate would take holds another certificate.
+    #[error(
+        "the server's certificate would be the CA's NAME '{name}', which already holds a certificate for {sans} (profile {profile}) that the server did not make"
+    )]
+    NameTaken {
+        name: String,
+        sans: String,
+        profile: String,
+    },
 }
 
 /// Where the server's certificate comes from.
@@ -80,6 +89,7 @@ impl ServerCert {
         let loaded = match source {
             CertSource::Files { cert, key } => load(cert, key)?,
             CertSource::ThisCa { names, key_type } => {
+                check_name_is_ours(issuer, names)?;
                 let paths = self_cert_paths(issuer, names);
                 match load(&paths.fullchain, &paths.key) {
                     Ok(l) if !renewal_due(l.1, l.2, now) && covers(&paths.cert, names) => l,
@@ -122,6 +132,34 @@ impl ServerCert {
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(config)
     }
+}
+
+/// The server's certificate lives under its first name in the CA's `issued/` tree; an active
+/// certificate there with other names or another profile belongs to someone else, and the
+/// server must not supersede it (or overwrite its files).
+fn check_name_is_ours(issuer: &Issuer, names: &[San]) -> Result<(), TlsError> {
+    let name = names.first().map(San::value).unwrap_or_else(|| "localhost".into());
+    let mut want: Vec<String> = names.iter().map(ToString::to_string).collect();
+    want.sort();
+    let current = issuer.visit(|ca| {
+        Ok(ca
+            .ledger()
+            .by_name(&name)?
+            .into_iter()
+            .find(|r| r.status == uca_ca::Status::Issued))
+    })?;
+    if let Some(rec) = current {
+        let mut have = rec.sans.clone();
+        have.sort();
+        if have != want || rec.profile != Profile::Server.as_str() || rec.source != uca_ca::Source::Issue {
+            return Err(TlsError::NameTaken {
+                name,
+                sans: rec.sans.join(", "),
+                profile: rec.profile,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn renewal_due(not_before: OffsetDateTime, not_after: OffsetDateTime, now: OffsetDateTime) -> bool {

@@ -243,8 +243,15 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
         })
         .map_err(|e| CliError::failure(e.to_string(), None))?;
         let now = OffsetDateTime::now_utc();
-        let cert = ServerCert::obtain(&cert_source, &issuer, now)
-            .map_err(|e| CliError::failure(e.to_string(), Some("check --tls-cert/--tls-key, or drop them to let the CA issue the server's certificate".into())))?;
+        let cert = ServerCert::obtain(&cert_source, &issuer, now).map_err(|e| {
+            let hint = match &e {
+                uca_serve::tls::TlsError::NameTaken { .. } => {
+                    "give the server a name of its own first (--server-name ca.internal ...), or serve --tls-cert/--tls-key"
+                }
+                _ => "check --tls-cert/--tls-key, or drop them to let the CA issue the server's certificate",
+            };
+            CliError::failure(e.to_string(), Some(hint.into()))
+        })?;
         let host = match names.first() {
             Some(San::Dns(n)) => n.clone(),
             _ => match bound.ip() {
