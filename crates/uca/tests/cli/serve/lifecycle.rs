@@ -114,3 +114,33 @@ fn sealed_ca_refuses_to_serve() {
     assert!(err.contains("hint:"), "{err}");
     assert!(!err.contains("listening on"), "{err}");
 }
+
+/// The server's certificate takes the NAME of its first server name; an operator's certificate
+/// already under that NAME is neither superseded nor overwritten: the server refuses to start.
+#[test]
+fn the_server_does_not_take_over_an_operators_certificate_name() {
+    let env = TempCa::new();
+    env.init_plain(&[]);
+    let issued = env.issue("localhost", &[]);
+    let cert_before = read_bytes(&issued.cert);
+    let rows = |env: &TempCa| -> Vec<(String, String, String)> {
+        env.ledger()
+            .iter()
+            .map(|r| {
+                let f = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+                (f("serial"), f("name"), f("status"))
+            })
+            .collect()
+    };
+    let ledger_before = rows(&env);
+    let mut cmd = env.uca_std();
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--server-name", "localhost"]);
+    let (out, _) = run_within(cmd, Duration::from_secs(20))
+        .unwrap_or_else(|printed| panic!("uca serve kept running:\n{printed}"));
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(err.contains("'localhost'") && err.contains("did not make"), "{err}");
+    assert!(err.contains("hint:"), "{err}");
+    assert_eq!(read_bytes(&issued.cert), cert_before, "the operator's files were touched");
+    assert_eq!(rows(&env), ledger_before);
+}
