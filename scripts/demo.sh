@@ -4,7 +4,7 @@
 #   bash scripts/demo.sh [DIR]      (default DIR: ./demo-pki)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet
+cargo build --release -p uca --quiet
 uca="${CARGO_TARGET_DIR:-$PWD/target}/release/uca"
 dir=${1:-./demo-pki}
 pass="$dir.pass"

@@ -5,7 +5,7 @@ if [ -n "${UCA_BIN:-}" ]; then
   uca=$(realpath "$UCA_BIN")
 else
   profile=${UCA_PROFILE:-dist}
-  cargo build --profile "$profile" --quiet
+  cargo build --profile "$profile" -p uca --quiet
   uca="${CARGO_TARGET_DIR:-$PWD/target}/$profile/uca"
 fi
 [ -x "$uca" ] || { echo "not an executable: $uca" >&2; exit 2; }
