@@ -1,0 +1,10 @@
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[allow(dead_code)]
+mod harness {
+    include!("../harness/acme.rs");
+}
+
+fuzz_target!(|data: &[u8]| harness::identifier(data));
