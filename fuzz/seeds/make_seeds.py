@@ -2,7 +2,11 @@
 """Regenerates the seed corpora under fuzz/corpus/ from keys, JWSes, CSRs and certificates made
 by other tools: Python's `cryptography` (JWK and JWS signing) and the `openssl` command line
 (CSRs and certificates, PEM and DER). Run from anywhere: python3 fuzz/seeds/make_seeds.py.
-Keys are fresh on every run, so the files change; the committed ones are one run's output."""
+Keys are fresh on every run, so the files change; the committed ones are one run's output.
+
+Not made here: fuzz/corpus/certificate/uca-*, certificates uca itself made (`uca init --key
+ec-p384`, `uca issue --key ed25519 --san ip:192.0.2.7 web.example.org`, `uca issue --key rsa-2048
+--profile client client.example.org`, its fullchain.pem; the .der by `openssl x509 -outform DER`)."""
 
 import base64, hashlib, hmac, json, os, subprocess, tempfile
 from pathlib import Path
