@@ -8,7 +8,9 @@
 /// A request body: `Jws::parse`, then what the server does with a parsed JWS: the payload as
 /// JSON, and the signature checked against the embedded `jwk` (the newAccount case).
 pub fn jws(data: &[u8]) -> bool {
-    let Ok(jws) = uca_acme::jose::Jws::parse(data) else { return false };
+    let Ok(jws) = uca_acme::jose::Jws::parse(data) else {
+        return false;
+    };
     let _ = jws.is_post_as_get();
     let _ = jws.payload_json();
     let _ = jws.kid();
@@ -21,8 +23,12 @@ pub fn jws(data: &[u8]) -> bool {
 
 /// A JWK as JSON: `Jwk::from_json`, then its RFC 7638 thumbprint, its SPKI and its JSON form.
 pub fn jwk(data: &[u8]) -> bool {
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) else { return false };
-    let Ok(jwk) = uca_acme::jose::Jwk::from_json(&v) else { return false };
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) else {
+        return false;
+    };
+    let Ok(jwk) = uca_acme::jose::Jwk::from_json(&v) else {
+        return false;
+    };
     let _ = jwk.thumbprint();
     let _ = jwk.spki_der();
     let _ = jwk.to_json();
@@ -34,12 +40,18 @@ pub fn jwk(data: &[u8]) -> bool {
 /// An `externalAccountBinding` value: `parse_eab`, then `verify` with a fixed MAC key, the
 /// binding's own key as the outer key and its own `url` (so the MAC check is reached).
 pub fn eab(data: &[u8]) -> bool {
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) else { return false };
-    let Ok(eab) = uca_acme::jose::parse_eab(&v) else { return false };
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) else {
+        return false;
+    };
+    let Ok(eab) = uca_acme::jose::parse_eab(&v) else {
+        return false;
+    };
     let _ = eab.kid();
     let _ = eab.alg().as_str();
     let url = eab.url().to_owned();
-    let Some(outer) = outer_jwk(&v) else { return false };
+    let Some(outer) = outer_jwk(&v) else {
+        return false;
+    };
     let _ = eab.verify(b"", &outer, &url);
     eab.verify(b"uca fuzz mac key", &outer, &url).is_ok()
 }
@@ -78,8 +90,12 @@ fn b64url_decode(s: &str) -> Option<Vec<u8>> {
 
 /// An order's identifier: `Identifier::from_json`, then every view the server takes of one.
 pub fn identifier(data: &[u8]) -> bool {
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) else { return false };
-    let Ok(id) = uca_acme::Identifier::from_json(&v) else { return false };
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) else {
+        return false;
+    };
+    let Ok(id) = uca_acme::Identifier::from_json(&v) else {
+        return false;
+    };
     let _ = id.kind();
     let _ = id.value();
     let _ = id.to_json();

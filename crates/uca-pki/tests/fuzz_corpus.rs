@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 
 #[allow(dead_code)]
 mod harness {
-    include!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/harness/pki.rs"));
+    include!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fuzz/harness/pki.rs"
+    ));
 }
 
 fn fuzz_dir() -> PathBuf {
@@ -20,7 +23,9 @@ fn fuzz_dir() -> PathBuf {
 fn inputs(target: &str) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for dir in ["corpus", "artifacts"] {
-        let Ok(entries) = std::fs::read_dir(fuzz_dir().join(dir).join(target)) else { continue };
+        let Ok(entries) = std::fs::read_dir(fuzz_dir().join(dir).join(target)) else {
+            continue;
+        };
         for entry in entries.flatten() {
             if entry.file_type().is_ok_and(|t| t.is_file()) {
                 files.push(entry.path());
@@ -35,7 +40,10 @@ fn inputs(target: &str) -> Vec<PathBuf> {
 /// fewer than `min_accepted` of the committed seeds (fuzz/corpus/TARGET/) were accepted.
 fn replay(target: &str, harness: fn(&[u8]) -> bool, min_accepted: usize) {
     let files = inputs(target);
-    assert!(!files.is_empty(), "no seed inputs under fuzz/corpus/{target}/");
+    assert!(
+        !files.is_empty(),
+        "no seed inputs under fuzz/corpus/{target}/"
+    );
     let seeds = fuzz_dir().join("corpus");
     let (mut panicked, mut accepted) = (Vec::new(), 0);
     for file in &files {
@@ -46,7 +54,10 @@ fn replay(target: &str, harness: fn(&[u8]) -> bool, min_accepted: usize) {
             Err(_) => panicked.push(file.display().to_string()),
         }
     }
-    assert!(panicked.is_empty(), "the {target} harness panicked on: {panicked:#?}");
+    assert!(
+        panicked.is_empty(),
+        "the {target} harness panicked on: {panicked:#?}"
+    );
     assert!(
         accepted >= min_accepted,
         "only {accepted} of the {target} seeds were accepted, expected at least {min_accepted}"
