@@ -71,10 +71,11 @@ impl Identifier {
                     return Err(bad("a DNS identifier must be lowercase"));
                 }
                 if value.parse::<IpAddr>().is_ok() {
-                    return Err(bad("an IP address is an 'ip' identifier (RFC 8738), not 'dns'"));
+                    return Err(bad(
+                        "an IP address is an 'ip' identifier (RFC 8738), not 'dns'",
+                    ));
                 }
-                let name =
-                    uca_pki::san::parse_dns(value, true).map_err(|e| bad(&e.reason))?;
+                let name = uca_pki::san::parse_dns(value, true).map_err(|e| bad(&e.reason))?;
                 if name != value {
                     return Err(bad("it is not in canonical form"));
                 }
@@ -88,9 +89,7 @@ impl Identifier {
                     .parse()
                     .map_err(|_| bad("not an IPv4 or IPv6 address"))?;
                 if ip.to_string() != value {
-                    return Err(bad(&format!(
-                        "not in canonical text form (write {ip})"
-                    )));
+                    return Err(bad(&format!("not in canonical text form (write {ip})")));
                 }
                 Ok(Identifier::Ip(ip))
             }
@@ -174,7 +173,10 @@ mod tests {
 
     #[test]
     fn accepts_canonical_names_and_addresses() {
-        assert_eq!(id("dns", "app.test").unwrap(), Identifier::Dns("app.test".into()));
+        assert_eq!(
+            id("dns", "app.test").unwrap(),
+            Identifier::Dns("app.test".into())
+        );
         assert!(id("dns", "*.wild.test").unwrap().is_wildcard());
         assert_eq!(
             id("dns", "*.wild.test").unwrap().authorization_target(),
@@ -206,11 +208,17 @@ mod tests {
                 "{kind} {value}"
             );
         }
-        assert!(matches!(id("email", "a@b.test"), Err(IdentifierError::UnsupportedType(_))));
+        assert!(matches!(
+            id("email", "a@b.test"),
+            Err(IdentifierError::UnsupportedType(_))
+        ));
         assert!(matches!(
             Identifier::from_json(&json!({"type": "dns"})),
             Err(IdentifierError::Shape(_))
         ));
-        assert!(matches!(Identifier::from_json(&json!("x")), Err(IdentifierError::Shape(_))));
+        assert!(matches!(
+            Identifier::from_json(&json!("x")),
+            Err(IdentifierError::Shape(_))
+        ));
     }
 }

@@ -133,7 +133,10 @@ mod tests {
         assert!(pool.redeem(&n, 1001));
         assert!(!pool.redeem(&n, 1002), "replay");
         let old = pool.issue(1000).unwrap();
-        assert!(!pool.redeem(&old, 1000 + NONCE_LIFETIME_SECS + 1), "expired");
+        assert!(
+            !pool.redeem(&old, 1000 + NONCE_LIFETIME_SECS + 1),
+            "expired"
+        );
         assert!(!pool.redeem("not-a-nonce", 1000));
         assert!(!pool.redeem("", 1000));
         assert!(!pool.redeem(&"A".repeat(43), 1000), "forged");
@@ -165,7 +168,9 @@ mod tests {
     fn a_full_memory_drops_the_oldest_and_refuses_everything_as_old() {
         let mut pool = NoncePool::with_key(b"k", 0);
         let early = pool.issue(10).unwrap();
-        let nonces: Vec<String> = (0..=MAX_REMEMBERED).map(|_| pool.issue(20).unwrap()).collect();
+        let nonces: Vec<String> = (0..=MAX_REMEMBERED)
+            .map(|_| pool.issue(20).unwrap())
+            .collect();
         for n in &nonces {
             assert!(pool.redeem(n, 21));
         }

@@ -21,7 +21,10 @@ impl NamePolicy {
         }
         if !self.allow.is_empty() && !self.allow.iter().any(|p| p.matches(&san)) {
             let list: Vec<String> = self.allow.iter().map(ToString::to_string).collect();
-            return Some(format!("'{id}' is not in the allowed patterns ({})", list.join(", ")));
+            return Some(format!(
+                "'{id}' is not in the allowed patterns ({})",
+                list.join(", ")
+            ));
         }
         None
     }
@@ -42,8 +45,22 @@ mod tests {
             deny: vec![NamePattern::parse("db.svc.internal").unwrap()],
         };
         assert!(policy.refusal(&dns("web.svc.internal")).is_none());
-        assert!(policy.refusal(&dns("db.svc.internal")).unwrap().contains("deny"));
-        assert!(policy.refusal(&dns("example.org")).unwrap().contains("allowed"));
-        assert!(NamePolicy::default().refusal(&dns("anything.test")).is_none());
+        assert!(
+            policy
+                .refusal(&dns("db.svc.internal"))
+                .unwrap()
+                .contains("deny")
+        );
+        assert!(
+            policy
+                .refusal(&dns("example.org"))
+                .unwrap()
+                .contains("allowed")
+        );
+        assert!(
+            NamePolicy::default()
+                .refusal(&dns("anything.test"))
+                .is_none()
+        );
     }
 }

@@ -214,6 +214,9 @@ mod tests {
         assert_eq!(doc["status"], 400);
         assert_eq!(doc["subproblems"][0]["identifier"]["value"], "evil.example");
         assert_eq!(Problem::not_found().http_status(), 404);
-        assert_eq!(ProblemType::BadCsr.urn(), "urn:ietf:params:acme:error:badCSR");
+        assert_eq!(
+            ProblemType::BadCsr.urn(),
+            "urn:ietf:params:acme:error:badCSR"
+        );
     }
 }

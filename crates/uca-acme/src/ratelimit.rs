@@ -75,7 +75,10 @@ mod tests {
 
     #[test]
     fn a_burst_of_n_then_one_per_interval() {
-        let l = Limiter::new(Some(Rate { count: 3, period_secs: 30.0 }));
+        let l = Limiter::new(Some(Rate {
+            count: 3,
+            period_secs: 30.0,
+        }));
         for _ in 0..3 {
             assert!(l.take("a", 100.0).is_ok());
         }

@@ -17,8 +17,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::identifier::Identifier;
 use crate::model::{
-    Account, AccountStatus, Authz, AuthzStatus, Challenge, ChallengeStatus, ChallengeType,
-    EabKey, IssuedCert, Order, OrderStatus,
+    Account, AccountStatus, Authz, AuthzStatus, Challenge, ChallengeStatus, ChallengeType, EabKey,
+    IssuedCert, Order, OrderStatus,
 };
 
 /// 1: the first store. 2: orders remember the certificate they replace (RFC 9773) and their
@@ -261,7 +261,9 @@ fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Account, String, Stri
     ))
 }
 
-fn finish_account((mut a, status, contact): (Account, String, String)) -> Result<Account, StoreError> {
+fn finish_account(
+    (mut a, status, contact): (Account, String, String),
+) -> Result<Account, StoreError> {
     a.status = status.parse()?;
     a.contact = parse_list("contact", &contact)?;
     Ok(a)
@@ -578,7 +580,10 @@ impl Tx<'_> {
         offset: u64,
         limit: u64,
     ) -> Result<Vec<Order>, StoreError> {
-        let words: Vec<String> = statuses.iter().map(|s| format!("'{}'", s.as_str())).collect();
+        let words: Vec<String> = statuses
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect();
         self.orders_where(
             &format!(
                 "WHERE account = ?1 AND status IN ({}) ORDER BY created_at, id LIMIT ?2 OFFSET ?3",
@@ -605,7 +610,10 @@ impl Tx<'_> {
     }
 
     pub fn orders_with_status(&self, status: OrderStatus) -> Result<Vec<Order>, StoreError> {
-        self.orders_where("WHERE status = ?1 ORDER BY created_at, id", params![status.as_str()])
+        self.orders_where(
+            "WHERE status = ?1 ORDER BY created_at, id",
+            params![status.as_str()],
+        )
     }
 
     /// Moves an order from `from` to `to`; false if it was not in `from` (someone else moved
@@ -684,7 +692,12 @@ impl Tx<'_> {
             .query_row(
                 "SELECT 1 FROM authzs WHERE account = ?1 AND identifier = ?2 AND wildcard = ?3 \
                  AND status = 'valid' AND expires > ?4 LIMIT 1",
-                params![account, target.to_stored(), i64::from(identifier.is_wildcard()), now],
+                params![
+                    account,
+                    target.to_stored(),
+                    i64::from(identifier.is_wildcard()),
+                    now
+                ],
                 |_| Ok(()),
             )
             .optional()?
@@ -719,7 +732,9 @@ impl Tx<'_> {
 
     pub fn insert_challenge(&self, c: &Challenge) -> Result<(), StoreError> {
         self.conn.execute(
-            &format!("INSERT INTO challenges ({CHALLENGE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+            &format!(
+                "INSERT INTO challenges ({CHALLENGE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            ),
             params![
                 c.id,
                 c.authz,
@@ -830,7 +845,8 @@ impl Tx<'_> {
         tail: &str,
         args: impl rusqlite::Params,
     ) -> Result<Option<IssuedCert>, StoreError> {
-        let sql = format!("SELECT id, serial, order_id, account, chain_pem FROM certificates {tail}");
+        let sql =
+            format!("SELECT id, serial, order_id, account, chain_pem FROM certificates {tail}");
         Ok(self
             .conn
             .query_row(&sql, args, |r| {
@@ -871,9 +887,13 @@ mod tests {
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         let conn = Connection::open(&path).unwrap();
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
         drop(conn);
-        assert!(matches!(Store::open(&path), Err(StoreError::NewerSchema { .. })));
+        assert!(matches!(
+            Store::open(&path),
+            Err(StoreError::NewerSchema { .. })
+        ));
     }
 
     #[test]

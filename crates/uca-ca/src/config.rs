@@ -222,7 +222,10 @@ impl Fields<'_> {
         v.get_ref().parse().map_err(|_| {
             self.file.at(
                 v,
-                format!("{what} '{}' is not ADDRESS:PORT (e.g. 127.0.0.1:8443, [::1]:53)", v.get_ref()),
+                format!(
+                    "{what} '{}' is not ADDRESS:PORT (e.g. 127.0.0.1:8443, [::1]:53)",
+                    v.get_ref()
+                ),
             )
         })
     }
@@ -257,7 +260,11 @@ impl Fields<'_> {
         for n in raw.server_names.unwrap_or_default() {
             match San::parse(n.get_ref()) {
                 Ok(san @ (San::Dns(_) | San::Ip(_))) => names.push(san),
-                Ok(_) => return Err(self.file.at(&n, "a server name is a DNS name or an IP address")),
+                Ok(_) => {
+                    return Err(self
+                        .file
+                        .at(&n, "a server name is a DNS name or an IP address"));
+                }
                 Err(e) => return Err(self.file.at(&n, e.reason)),
             }
         }
@@ -266,9 +273,17 @@ impl Fields<'_> {
             return Err(self.file.at_or(at, 0, "tls_cert and tls_key go together"));
         }
         Ok(ServeSection {
-            listen: raw.listen.as_ref().map(|l| self.socket(l, "listen")).transpose()?,
+            listen: raw
+                .listen
+                .as_ref()
+                .map(|l| self.socket(l, "listen"))
+                .transpose()?,
             server_names: names,
-            resolver: raw.resolver.as_ref().map(|r| self.socket(r, "resolver")).transpose()?,
+            resolver: raw
+                .resolver
+                .as_ref()
+                .map(|r| self.socket(r, "resolver"))
+                .transpose()?,
             allow_validation_to: self.nets(raw.allow_validation_to)?,
             deny_validation_to: self.nets(raw.deny_validation_to)?,
             tls_cert: path(raw.tls_cert),
@@ -282,19 +297,29 @@ impl Fields<'_> {
         if let (Some(d), Some(m), Some(span)) = (days, max_days, raw.days.as_ref())
             && d > m
         {
-            return Err(self.file.at(span, format!("days ({d}) is more than max_days ({m})")));
+            return Err(self
+                .file
+                .at(span, format!("days ({d}) is more than max_days ({m})")));
         }
         let eab = match &raw.eab {
             None => None,
             Some(e) => Some(EabPolicy::parse(e.get_ref()).ok_or_else(|| {
-                self.file.at(e, format!("eab '{}' is not one of off, optional, required", e.get_ref()))
+                self.file.at(
+                    e,
+                    format!(
+                        "eab '{}' is not one of off, optional, required",
+                        e.get_ref()
+                    ),
+                )
             })?),
         };
         let mut profiles = Vec::new();
         for p in raw.profiles.unwrap_or_default() {
             let profile = self.profile(&p)?;
             if profile == Profile::CodeSigning {
-                return Err(self.file.at(&p, "ACME certificates are for TLS: server, client or both"));
+                return Err(self
+                    .file
+                    .at(&p, "ACME certificates are for TLS: server, client or both"));
             }
             profiles.push(profile);
         }
@@ -483,7 +508,10 @@ mod tests {
         assert_eq!((line, column), (2, 7));
         assert!(message.contains("ec-p999"));
         let e = Config::parse("[issue]\nfoo = 1\n", Path::new("uca.toml")).unwrap_err();
-        assert!(matches!(e, CaError::Config(ConfigError { line: 2, .. })), "{e}");
+        assert!(
+            matches!(e, CaError::Config(ConfigError { line: 2, .. })),
+            "{e}"
+        );
         let e = Config::parse("[san]\nrules = [\"{nme}\"]\n", Path::new("uca.toml")).unwrap_err();
         assert!(e.to_string().contains("nme"));
     }
@@ -502,7 +530,11 @@ mod tests {
         assert_eq!(cfg.acme.eab, Some(EabPolicy::Optional));
         for (text, line, needle) in [
             ("[serve]\nlisten = \"8443\"\n", 2, "ADDRESS:PORT"),
-            ("[serve]\nallow_validation_to = [\"10.0.0.1/8\"]\n", 2, "10.0.0.1/8"),
+            (
+                "[serve]\nallow_validation_to = [\"10.0.0.1/8\"]\n",
+                2,
+                "10.0.0.1/8",
+            ),
             ("[serve]\ntls_cert = \"a.pem\"\n", 2, "go together"),
             ("[acme]\nallow = [\"a..b\"]\n", 2, "name pattern"),
             ("[acme]\neab = \"maybe\"\n", 2, "maybe"),
@@ -511,7 +543,9 @@ mod tests {
             ("[acme]\nnew_orders_per_account = \"lots\"\n", 2, "N/PERIOD"),
         ] {
             let e = Config::parse(text, Path::new("uca.toml")).unwrap_err();
-            let CaError::Config(c) = &e else { panic!("{e}") };
+            let CaError::Config(c) = &e else {
+                panic!("{e}")
+            };
             assert_eq!(c.line, line, "{text}: {e}");
             assert!(e.to_string().contains(needle), "{text}: {e}");
         }

@@ -146,7 +146,9 @@ impl CertAndKey {
             if issued.cert.is_file() {
                 return Ok(CertAndKey {
                     cert: issued.cert.clone(),
-                    key: key.map(|k| base.join(k)).unwrap_or_else(|| issued.key.clone()),
+                    key: key
+                        .map(|k| base.join(k))
+                        .unwrap_or_else(|| issued.key.clone()),
                     issued: Some(issued),
                 });
             }

@@ -547,7 +547,11 @@ fn status_router(shared: Arc<Shared>) -> axum::Router {
             let shared = shared.clone();
             async move {
                 let (code, ctype, body) = respond(&shared, path);
-                let status = if code.starts_with("200") { StatusCode::OK } else { StatusCode::NOT_FOUND };
+                let status = if code.starts_with("200") {
+                    StatusCode::OK
+                } else {
+                    StatusCode::NOT_FOUND
+                };
                 let mut resp: Response = (status, body).into_response();
                 resp.headers_mut()
                     .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
@@ -564,9 +568,11 @@ fn status_router(shared: Arc<Shared>) -> axum::Router {
         .route("/status.json", get(view(shared.clone(), "/status.json")))
         .route("/metrics", get(view(shared.clone(), "/metrics")))
         .route("/healthz", get(view(shared.clone(), "/healthz")))
-        .fallback(get(view(shared, "404")).fallback(|| async {
-            (StatusCode::METHOD_NOT_ALLOWED, "GET only\n").into_response()
-        }))
+        .fallback(
+            get(view(shared, "404")).fallback(|| async {
+                (StatusCode::METHOD_NOT_ALLOWED, "GET only\n").into_response()
+            }),
+        )
 }
 
 fn respond(shared: &Shared, path: &str) -> (&'static str, &'static str, String) {

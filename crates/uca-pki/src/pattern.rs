@@ -24,7 +24,9 @@ impl NamePattern {
             return Err("an empty pattern".into());
         }
         if s.contains('/') {
-            return IpNet::parse(s).map(NamePattern::Net).map_err(|e| e.to_string());
+            return IpNet::parse(s)
+                .map(NamePattern::Net)
+                .map_err(|e| e.to_string());
         }
         if let Ok(ip) = s.parse::<IpAddr>() {
             return Ok(NamePattern::Ip(ip));
@@ -94,7 +96,10 @@ mod tests {
         assert!(net.matches(&San::Ip("10.1.2.3".parse().unwrap())));
         assert!(!net.matches(&San::Ip("11.0.0.1".parse().unwrap())));
         assert!(!net.matches(&dns("10.0.0.1.example")));
-        assert_eq!(NamePattern::parse("10.0.0.7").unwrap().to_string(), "10.0.0.7");
+        assert_eq!(
+            NamePattern::parse("10.0.0.7").unwrap().to_string(),
+            "10.0.0.7"
+        );
         assert_eq!(under.to_string(), "*.svc.internal");
         assert!(NamePattern::parse("10.0.0.1/8").is_err());
         assert!(NamePattern::parse("a..b").is_err());

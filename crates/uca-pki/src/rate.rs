@@ -25,8 +25,8 @@ impl Rate {
             .ok()
             .filter(|c| *c > 0)
             .ok_or_else(|| format!("'{n}' is not a positive count"))?;
-        let period = crate::Span::parse(span.trim(), crate::Bare::Refused)
-            .map_err(|e| e.to_string())?;
+        let period =
+            crate::Span::parse(span.trim(), crate::Bare::Refused).map_err(|e| e.to_string())?;
         let period_secs = period.as_time().as_seconds_f64();
         if period_secs <= 0.0 {
             return Err("the period must be longer than zero".into());
@@ -54,12 +54,14 @@ mod tests {
     fn rates_parse_or_say_why_not() {
         assert_eq!(
             Rate::parse("20/1h").unwrap(),
-            Some(Rate { count: 20, period_secs: 3600.0 })
+            Some(Rate {
+                count: 20,
+                period_secs: 3600.0
+            })
         );
         assert_eq!(Rate::parse("off").unwrap(), None);
         for bad in ["20", "0/1h", "x/1h", "20/", "20/1", "20/0s", "-1/1h"] {
             assert!(Rate::parse(bad).is_err(), "{bad}");
         }
     }
-
 }

@@ -241,7 +241,10 @@ mod tests {
             ("-5d", "is not a duration"),
             ("10x", "unknown unit 'x'"),
             ("101y", "longer than 100 years"),
-            ("99999999999999999999999999999999999d", "longer than 100 years"),
+            (
+                "99999999999999999999999999999999999d",
+                "longer than 100 years",
+            ),
         ] {
             let e = Span::parse(text, Bare::Days).unwrap_err().to_string();
             assert!(e.contains(want), "{text}: {e}");

@@ -46,8 +46,12 @@ impl CrlCache {
     /// the CLI's CRL is what `/crl` serves. Returns whether it did.
     fn adopt_newer(&self, issuer: &Issuer, ours: u64, stamp: &[(u64, Option<SystemTime>)]) -> bool {
         let path = uca_ca::CaPaths::new(issuer.dir()).crl();
-        let Ok(data) = std::fs::read(&path) else { return false };
-        let Ok(info) = uca_pki::crl::parse_crl(&data, issuer.ca_spki()) else { return false };
+        let Ok(data) = std::fs::read(&path) else {
+            return false;
+        };
+        let Ok(info) = uca_pki::crl::parse_crl(&data, issuer.ca_spki()) else {
+            return false;
+        };
         let (Some(number), Some(next_update)) = (info.number, info.next_update) else {
             return false;
         };
@@ -85,9 +89,18 @@ impl CrlCache {
 
     /// Re-signs when the ledger's revocations changed, at half-life, or when there is none yet;
     /// adopts a newer CRL that `uca crl` wrote. Blocking. Returns whether the CRL changed.
-    pub fn refresh(&self, issuer: &Issuer, force: bool, now: OffsetDateTime) -> Result<bool, uca_ca::CaError> {
+    pub fn refresh(
+        &self,
+        issuer: &Issuer,
+        force: bool,
+        now: OffsetDateTime,
+    ) -> Result<bool, uca_ca::CaError> {
         let stamp = ledger_stamp(issuer);
-        let snapshot = self.current.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let snapshot = self
+            .current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let due = match &snapshot {
             None => true,
             Some(_) if force => true,
@@ -103,7 +116,12 @@ impl CrlCache {
                     .as_ref()
                     .map_or(0, |c| c.revoked);
                 if revoked == listed {
-                    if let Some(c) = self.current.write().unwrap_or_else(|p| p.into_inner()).as_mut() {
+                    if let Some(c) = self
+                        .current
+                        .write()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .as_mut()
+                    {
                         c.ledger_stamp = stamp;
                     }
                     return Ok(adopted);
@@ -117,7 +135,8 @@ impl CrlCache {
         }
         let (crl, revoked) = issuer.visit(|ca| {
             let out = ca.paths.crl();
-            let crl = ca.publish_crl_until(issuer.signer(), now + CRL_LIFETIME, &out, false, now)?;
+            let crl =
+                ca.publish_crl_until(issuer.signer(), now + CRL_LIFETIME, &out, false, now)?;
             let revoked = ca.ledger().revoked()?.len();
             Ok((crl, revoked))
         })?;

@@ -84,13 +84,19 @@ impl Issuer {
     }
 
     /// What the ledger says of a certificate of this CA, for its ARI window.
-    pub fn renewal_facts(&self, serial: &Serial) -> Result<Option<uca_acme::service::RenewalFacts>, CaError> {
+    pub fn renewal_facts(
+        &self,
+        serial: &Serial,
+    ) -> Result<Option<uca_acme::service::RenewalFacts>, CaError> {
         self.visit(|ca| {
-            Ok(ca.ledger().by_serial(serial)?.map(|r| uca_acme::service::RenewalFacts {
-                not_before: r.not_before.unix_timestamp(),
-                not_after: r.not_after.unix_timestamp(),
-                revoked: r.status == Status::Revoked,
-            }))
+            Ok(ca
+                .ledger()
+                .by_serial(serial)?
+                .map(|r| uca_acme::service::RenewalFacts {
+                    not_before: r.not_before.unix_timestamp(),
+                    not_after: r.not_after.unix_timestamp(),
+                    revoked: r.status == Status::Revoked,
+                }))
         })
     }
 
@@ -117,7 +123,11 @@ impl Issuer {
 
     /// [`Issuer::issue`], also saying how long the ledger write took (seconds, CA lock
     /// included).
-    pub fn issue_timed(&self, job: &IssueJob, now: OffsetDateTime) -> Result<(Issued, f64), Problem> {
+    pub fn issue_timed(
+        &self,
+        job: &IssueJob,
+        now: OffsetDateTime,
+    ) -> Result<(Issued, f64), Problem> {
         let at = |unix: i64| {
             OffsetDateTime::from_unix_timestamp(unix)
                 .map_err(|_| Problem::malformed("the order's validity window is out of range"))
@@ -132,9 +142,12 @@ impl Issuer {
         let validity = Validity::between(start, at(job.not_after)?, Some(self.signer.window()))
             .map_err(|e| Problem::new(ProblemType::ServerInternal, e.to_string()))?;
         let profile = match job.order.profile.as_deref() {
-            Some(name) => name
-                .parse::<Profile>()
-                .map_err(|_| Problem::new(ProblemType::InvalidProfile, format!("unknown profile '{name}'")))?,
+            Some(name) => name.parse::<Profile>().map_err(|_| {
+                Problem::new(
+                    ProblemType::InvalidProfile,
+                    format!("unknown profile '{name}'"),
+                )
+            })?,
             None => self.profile,
         };
         let sans: Vec<uca_pki::San> = job.order.identifiers.iter().map(Identifier::san).collect();
@@ -203,7 +216,12 @@ impl Issuer {
             .push(slot.clone());
         let _one = self.visits.lock().unwrap_or_else(|p| p.into_inner());
         // An earlier visit may have taken this certificate along.
-        if let Some(done) = slot.outcome.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(done) = slot
+            .outcome
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
             return done;
         }
         let batch: Vec<Arc<Slot>> =

@@ -114,34 +114,76 @@ impl Metrics {
     pub fn render(&self) -> String {
         let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = String::new();
-        let _ = writeln!(out, "# HELP uca_acme_requests_total ACME server requests by resource and status.");
+        let _ = writeln!(
+            out,
+            "# HELP uca_acme_requests_total ACME server requests by resource and status."
+        );
         let _ = writeln!(out, "# TYPE uca_acme_requests_total counter");
         for ((r, s), n) in &m.requests {
-            let _ = writeln!(out, "uca_acme_requests_total{{resource=\"{r}\",status=\"{s}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "uca_acme_requests_total{{resource=\"{r}\",status=\"{s}\"}} {n}"
+            );
         }
-        let _ = writeln!(out, "# HELP uca_acme_orders_total Orders that reached a final status.");
+        let _ = writeln!(
+            out,
+            "# HELP uca_acme_orders_total Orders that reached a final status."
+        );
         let _ = writeln!(out, "# TYPE uca_acme_orders_total counter");
         for status in ["valid", "invalid"] {
             let n = m.orders.get(status).copied().unwrap_or(0);
             let _ = writeln!(out, "uca_acme_orders_total{{status=\"{status}\"}} {n}");
         }
-        let _ = writeln!(out, "# HELP uca_acme_validations_total Challenge validations by type and outcome.");
+        let _ = writeln!(
+            out,
+            "# HELP uca_acme_validations_total Challenge validations by type and outcome."
+        );
         let _ = writeln!(out, "# TYPE uca_acme_validations_total counter");
         for ((k, o), n) in &m.validations {
-            let _ = writeln!(out, "uca_acme_validations_total{{type=\"{k}\",outcome=\"{o}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "uca_acme_validations_total{{type=\"{k}\",outcome=\"{o}\"}} {n}"
+            );
         }
-        let _ = writeln!(out, "# HELP uca_acme_validation_seconds How long validations took, by type.");
+        let _ = writeln!(
+            out,
+            "# HELP uca_acme_validation_seconds How long validations took, by type."
+        );
         let _ = writeln!(out, "# TYPE uca_acme_validation_seconds histogram");
         for (k, h) in &m.validation_seconds {
-            histogram(&mut out, "uca_acme_validation_seconds", &format!("type=\"{k}\","), h);
+            histogram(
+                &mut out,
+                "uca_acme_validation_seconds",
+                &format!("type=\"{k}\","),
+                h,
+            );
         }
-        let _ = writeln!(out, "# HELP uca_acme_issuance_seconds Finalize to certificate: signing and recording.");
+        let _ = writeln!(
+            out,
+            "# HELP uca_acme_issuance_seconds Finalize to certificate: signing and recording."
+        );
         let _ = writeln!(out, "# TYPE uca_acme_issuance_seconds histogram");
-        histogram(&mut out, "uca_acme_issuance_seconds", "", &m.issuance_seconds);
-        let _ = writeln!(out, "# HELP uca_acme_ledger_commit_seconds One durable ledger write (CA lock included).");
+        histogram(
+            &mut out,
+            "uca_acme_issuance_seconds",
+            "",
+            &m.issuance_seconds,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP uca_acme_ledger_commit_seconds One durable ledger write (CA lock included)."
+        );
         let _ = writeln!(out, "# TYPE uca_acme_ledger_commit_seconds histogram");
-        histogram(&mut out, "uca_acme_ledger_commit_seconds", "", &m.ledger_commit_seconds);
-        let _ = writeln!(out, "# HELP uca_acme_rate_limited_total Requests refused by a rate limit, by resource.");
+        histogram(
+            &mut out,
+            "uca_acme_ledger_commit_seconds",
+            "",
+            &m.ledger_commit_seconds,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP uca_acme_rate_limited_total Requests refused by a rate limit, by resource."
+        );
         let _ = writeln!(out, "# TYPE uca_acme_rate_limited_total counter");
         for (r, n) in &m.rate_limited {
             let _ = writeln!(out, "uca_acme_rate_limited_total{{resource=\"{r}\"}} {n}");
@@ -180,8 +222,12 @@ mod tests {
         m.issuance(0.02);
         let text = m.render();
         assert!(text.contains("uca_acme_requests_total{resource=\"new-order\",status=\"201\"} 1"));
-        assert!(text.contains("uca_acme_validation_seconds_bucket{type=\"http-01\",le=\"0.0025\"} 0"));
-        assert!(text.contains("uca_acme_validation_seconds_bucket{type=\"http-01\",le=\"0.005\"} 1"));
+        assert!(
+            text.contains("uca_acme_validation_seconds_bucket{type=\"http-01\",le=\"0.0025\"} 0")
+        );
+        assert!(
+            text.contains("uca_acme_validation_seconds_bucket{type=\"http-01\",le=\"0.005\"} 1")
+        );
         assert!(text.contains("uca_acme_validation_seconds_count{type=\"http-01\"} 1"));
         assert!(text.contains("uca_acme_issuance_seconds_bucket{le=\"+Inf\"} 1"));
         assert!(text.contains("uca_acme_orders_total{status=\"valid\"} 0"));

@@ -67,8 +67,14 @@ pub fn router(state: Shared) -> Router {
         .route("/healthz", g(get(healthz)))
         .route("/metrics", g(get(metrics)))
         .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), read_body))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), count_requests))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            read_body,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
@@ -81,7 +87,8 @@ fn base(state: &AppState, headers: &HeaderMap) -> String {
         .filter(|h| {
             !h.is_empty()
                 && h.len() <= 255
-                && h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b))
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b))
         })
         .map(|h| format!("https://{}", h.to_ascii_lowercase()))
         .unwrap_or_else(|| state.default_base.clone())
@@ -114,7 +121,11 @@ fn problem_response(p: &Problem) -> Response {
     {
         resp.headers_mut().insert(header::RETRY_AFTER, v);
     }
-    if let Some(loc) = p.location.as_deref().and_then(|l| HeaderValue::from_str(l).ok()) {
+    if let Some(loc) = p
+        .location
+        .as_deref()
+        .and_then(|l| HeaderValue::from_str(l).ok())
+    {
         resp.headers_mut().insert(header::LOCATION, loc);
     }
     resp
@@ -125,8 +136,10 @@ fn reply_response(r: Reply) -> Response {
     let mut resp = match r.body {
         Body::Json(v) => {
             let mut resp = (status, v.to_string()).into_response();
-            resp.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
             resp
         }
         Body::PemChain(pem) => {
@@ -140,7 +153,11 @@ fn reply_response(r: Reply) -> Response {
         Body::Empty => status.into_response(),
     };
     let h = resp.headers_mut();
-    if let Some(loc) = r.location.as_deref().and_then(|l| HeaderValue::from_str(l).ok()) {
+    if let Some(loc) = r
+        .location
+        .as_deref()
+        .and_then(|l| HeaderValue::from_str(l).ok())
+    {
         h.insert(header::LOCATION, loc);
     }
     for (url, rel) in &r.links {
@@ -166,7 +183,12 @@ fn finish(state: &AppState, base: &str, result: Result<Reply, Problem>) -> Respo
 
 /// [`finish`] for a POST, tagging the response with the account and order for the log line (a
 /// new order's ID comes from its Location).
-fn finish_post(state: &AppState, mut log: LogFields, base: &str, result: Result<Reply, Problem>) -> Response {
+fn finish_post(
+    state: &AppState,
+    mut log: LogFields,
+    base: &str,
+    result: Result<Reply, Problem>,
+) -> Response {
     if log.order.is_none()
         && let Ok(r) = &result
         && let Some(loc) = &r.location
@@ -194,8 +216,12 @@ fn peek_account(body: &[u8]) -> Option<String> {
     let header: serde_json::Value = serde_json::from_slice(&protected).ok()?;
     let kid = header.get("kid")?.as_str()?;
     let id = kid.rsplit_once(paths::ACCOUNT)?.1;
-    (!id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
-        .then(|| id.to_string())
+    (!id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    .then(|| id.to_string())
 }
 
 fn order_in(path: &str) -> Option<String> {
@@ -267,7 +293,11 @@ async fn blocking<T: Send + 'static>(
     let st = state.clone();
     tokio::task::spawn_blocking(move || f(&st))
         .await
-        .unwrap_or_else(|e| Err(Problem::internal(format!("the request handler failed: {e}"))))
+        .unwrap_or_else(|e| {
+            Err(Problem::internal(format!(
+                "the request handler failed: {e}"
+            )))
+        })
 }
 
 /// A request body, or the problem it is (413 past [`MAX_BODY`], refused before it is read when
@@ -275,8 +305,9 @@ async fn blocking<T: Send + 'static>(
 type BodyOrLimit = Result<Bytes, axum::extract::rejection::BytesRejection>;
 
 fn body_of(headers: &HeaderMap, body: BodyOrLimit) -> Result<Bytes, Problem> {
-    let too_large =
-        || Problem::malformed(format!("the request body exceeds {MAX_BODY} bytes")).with_status(413);
+    let too_large = || {
+        Problem::malformed(format!("the request body exceeds {MAX_BODY} bytes")).with_status(413)
+    };
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -286,7 +317,9 @@ fn body_of(headers: &HeaderMap, body: BodyOrLimit) -> Result<Bytes, Problem> {
         (_, Ok(b)) if b.len() > MAX_BODY => Err(too_large()),
         (_, Ok(b)) => Ok(b),
         (_, Err(e)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(too_large()),
-        (_, Err(e)) => Err(Problem::malformed(format!("the request body could not be read: {e}"))),
+        (_, Err(e)) => Err(Problem::malformed(format!(
+            "the request body could not be read: {e}"
+        ))),
     }
 }
 
@@ -332,10 +365,12 @@ simple_post!(new_account, |acme, post, now| acme.new_account(&post, now));
 simple_post!(new_order, |acme, post, now| acme.new_order(&post, now));
 simple_post!(key_change, |acme, post, now| acme.key_change(&post, now));
 simple_post!(account, |acme, post, now, id| acme.account(&post, &id, now));
-simple_post!(orders, |acme, post, now, id| acme.orders_list(&post, &id, now));
+simple_post!(orders, |acme, post, now, id| acme
+    .orders_list(&post, &id, now));
 simple_post!(order, |acme, post, now, id| acme.order(&post, &id, now));
 simple_post!(authz, |acme, post, now, id| acme.authz(&post, &id, now));
-simple_post!(certificate, |acme, post, now, id| acme.certificate(&post, &id, now));
+simple_post!(certificate, |acme, post, now, id| acme
+    .certificate(&post, &id, now));
 
 async fn directory(State(state): State<Shared>, headers: HeaderMap) -> Response {
     let base = base(&state, &headers);
@@ -378,9 +413,11 @@ async fn challenge(
             // polling (lego waits 5 s for a pending challenge without Retry-After).
             let started = Instant::now();
             let outcome = state.validator.validate(&job).await;
-            state
-                .metrics
-                .validation(job.kind().as_str(), outcome.is_ok(), started.elapsed().as_secs_f64());
+            state.metrics.validation(
+                job.kind().as_str(),
+                outcome.is_ok(),
+                started.elapsed().as_secs_f64(),
+            );
             if outcome.is_err() {
                 state.metrics.order_final("invalid");
             }
@@ -406,7 +443,10 @@ async fn finalize(
     let base = owned.base.clone();
     let log = owned.log.clone();
     let result = blocking(&state, move |st| {
-        match st.acme.finalize(&owned.post(), &id, now().unix_timestamp())? {
+        match st
+            .acme
+            .finalize(&owned.post(), &id, now().unix_timestamp())?
+        {
             FinalizeStep::Reply(r) => Ok(r),
             FinalizeStep::Issue(job) => {
                 let started = Instant::now();
@@ -448,10 +488,9 @@ async fn revoke_cert(
         ) {
             Ok(()) => {}
             Err(RevokeRefusal::NotFound) => {
-                return Err(Problem::malformed(
-                    "this CA did not issue that certificate",
-                )
-                .with_status(404));
+                return Err(
+                    Problem::malformed("this CA did not issue that certificate").with_status(404)
+                );
             }
             Err(RevokeRefusal::AlreadyRevoked) => {
                 return Err(Problem::new(
@@ -492,7 +531,10 @@ async fn renewal_info(
             .renewal_facts(&cert_id.serial)
             .map_err(|e| Problem::internal(format!("the ledger could not be read: {e}")))?
             .ok_or_else(Problem::not_found)?;
-        Ok(uca_acme::service::renewal_info(facts, now().unix_timestamp()))
+        Ok(uca_acme::service::renewal_info(
+            facts,
+            now().unix_timestamp(),
+        ))
     })
     .await;
     finish(&state, &base, result)
@@ -541,8 +583,9 @@ async fn read_body(
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
         resp
     };
-    let too_large =
-        || Problem::malformed(format!("the request body exceeds {MAX_BODY} bytes")).with_status(413);
+    let too_large = || {
+        Problem::malformed(format!("the request body exceeds {MAX_BODY} bytes")).with_status(413)
+    };
     let declared = parts
         .headers
         .get(header::CONTENT_LENGTH)
@@ -552,24 +595,31 @@ async fn read_body(
         return refuse(too_large());
     }
     let limited = http_body_util::Limited::new(body, MAX_BODY);
-    let bytes = match tokio::time::timeout(BODY_TIMEOUT, http_body_util::BodyExt::collect(limited)).await {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-            return refuse(too_large());
-        }
-        Ok(Err(_)) => return refuse(Problem::malformed("the request body could not be read")),
-        Err(_) => {
-            return refuse(
-                Problem::malformed(format!(
-                    "the request body did not arrive within {} s",
-                    BODY_TIMEOUT.as_secs()
-                ))
-                .with_status(408),
-            );
-        }
-    };
-    next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes)))
-        .await
+    let bytes =
+        match tokio::time::timeout(BODY_TIMEOUT, http_body_util::BodyExt::collect(limited)).await {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            Ok(Err(e))
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some() =>
+            {
+                return refuse(too_large());
+            }
+            Ok(Err(_)) => return refuse(Problem::malformed("the request body could not be read")),
+            Err(_) => {
+                return refuse(
+                    Problem::malformed(format!(
+                        "the request body did not arrive within {} s",
+                        BODY_TIMEOUT.as_secs()
+                    ))
+                    .with_status(408),
+                );
+            }
+        };
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(bytes),
+    ))
+    .await
 }
 
 /// Counts every request by resource and status (and 429s as rate-limit refusals).
@@ -614,9 +664,8 @@ async fn post_only(State(state): State<Shared>, headers: HeaderMap) -> Response 
 
 /// A read-only resource asked with another method than GET or HEAD (405).
 async fn get_only() -> Response {
-    let mut resp = problem_response(
-        &Problem::malformed("this resource is read with GET").with_status(405),
-    );
+    let mut resp =
+        problem_response(&Problem::malformed("this resource is read with GET").with_status(405));
     resp.headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
     resp

@@ -84,7 +84,13 @@ pub async fn serve(
     let acceptor = TlsAcceptor::from(Arc::new(cert.server_config()?));
     let app = crate::router::router(state.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
-    let upkeep = tokio::spawn(upkeep(state.clone(), cert.clone(), cert_source, on_log.clone(), stop_rx.clone()));
+    let upkeep = tokio::spawn(upkeep(
+        state.clone(),
+        cert.clone(),
+        cert_source,
+        on_log.clone(),
+        stop_rx.clone(),
+    ));
     let mut connections = tokio::task::JoinSet::new();
     let mut shutdown = Box::pin(shutdown_signal());
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
@@ -212,8 +218,13 @@ async fn upkeep(
                     Err(e) => log_prune(format!("pruning failed, will retry: {e}")),
                 }
             }
-            let crl = st.crl.refresh(&st.issuer, false, now).map_err(|e| format!("CRL: {e}"))?;
-            let renewed = c.renew_if_due(&src, &st.issuer, now).map_err(|e| format!("server certificate: {e}"))?;
+            let crl = st
+                .crl
+                .refresh(&st.issuer, false, now)
+                .map_err(|e| format!("CRL: {e}"))?;
+            let renewed = c
+                .renew_if_due(&src, &st.issuer, now)
+                .map_err(|e| format!("server certificate: {e}"))?;
             Ok::<_, String>((crl, renewed))
         })
         .await;
@@ -223,7 +234,10 @@ async fn upkeep(
                     log("published a new CRL".into());
                 }
                 if renewed {
-                    log(format!("renewed the server certificate (valid until {})", cert.not_after()));
+                    log(format!(
+                        "renewed the server certificate (valid until {})",
+                        cert.not_after()
+                    ));
                 }
             }
             Ok(Err(why)) => log(format!("upkeep failed, will retry: {why}")),
@@ -302,7 +316,9 @@ impl Activity {
             return Duration::ZERO;
         }
         let last = self.last_ms.load(std::sync::atomic::Ordering::Relaxed);
-        self.since.elapsed().saturating_sub(Duration::from_millis(last))
+        self.since
+            .elapsed()
+            .saturating_sub(Duration::from_millis(last))
     }
 }
 
@@ -377,7 +393,12 @@ mod tower_layer_free {
         peer: SocketAddr,
         activity: Arc<super::Activity>,
     ) -> Logged {
-        Logged { app, log, peer, activity }
+        Logged {
+            app,
+            log,
+            peer,
+            activity,
+        }
     }
 
     /// Counts a request in progress until it is dropped.
@@ -385,7 +406,9 @@ mod tower_layer_free {
 
     impl Drop for InFlight {
         fn drop(&mut self) {
-            self.0.in_flight.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            self.0
+                .in_flight
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             self.0.touch();
         }
     }

@@ -64,7 +64,10 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
-fn load(cert: &Path, key: &Path) -> Result<(Arc<CertifiedKey>, OffsetDateTime, OffsetDateTime), TlsError> {
+fn load(
+    cert: &Path,
+    key: &Path,
+) -> Result<(Arc<CertifiedKey>, OffsetDateTime, OffsetDateTime), TlsError> {
     let read_err = |path: &Path, reason: String| TlsError::Read {
         path: path.to_path_buf(),
         reason,
@@ -85,7 +88,11 @@ fn load(cert: &Path, key: &Path) -> Result<(Arc<CertifiedKey>, OffsetDateTime, O
 
 impl ServerCert {
     /// Loads (or first issues) the certificate.
-    pub fn obtain(source: &CertSource, issuer: &Issuer, now: OffsetDateTime) -> Result<ServerCert, TlsError> {
+    pub fn obtain(
+        source: &CertSource,
+        issuer: &Issuer,
+        now: OffsetDateTime,
+    ) -> Result<ServerCert, TlsError> {
         let loaded = match source {
             CertSource::Files { cert, key } => load(cert, key)?,
             CertSource::ThisCa { names, key_type } => {
@@ -103,7 +110,12 @@ impl ServerCert {
     }
 
     /// Renews a certificate of this CA once a third of its life is left.
-    pub fn renew_if_due(&self, source: &CertSource, issuer: &Issuer, now: OffsetDateTime) -> Result<bool, TlsError> {
+    pub fn renew_if_due(
+        &self,
+        source: &CertSource,
+        issuer: &Issuer,
+        now: OffsetDateTime,
+    ) -> Result<bool, TlsError> {
         let CertSource::ThisCa { names, key_type } = source else {
             return Ok(false);
         };
@@ -138,7 +150,10 @@ impl ServerCert {
 /// certificate there with other names or another profile belongs to someone else, and the
 /// server must not supersede it (or overwrite its files).
 fn check_name_is_ours(issuer: &Issuer, names: &[San]) -> Result<(), TlsError> {
-    let name = names.first().map(San::value).unwrap_or_else(|| "localhost".into());
+    let name = names
+        .first()
+        .map(San::value)
+        .unwrap_or_else(|| "localhost".into());
     let mut want: Vec<String> = names.iter().map(ToString::to_string).collect();
     want.sort();
     let current = issuer.visit(|ca| {
@@ -151,7 +166,10 @@ fn check_name_is_ours(issuer: &Issuer, names: &[San]) -> Result<(), TlsError> {
     if let Some(rec) = current {
         let mut have = rec.sans.clone();
         have.sort();
-        if have != want || rec.profile != Profile::Server.as_str() || rec.source != uca_ca::Source::Issue {
+        if have != want
+            || rec.profile != Profile::Server.as_str()
+            || rec.source != uca_ca::Source::Issue
+        {
             return Err(TlsError::NameTaken {
                 name,
                 sans: rec.sans.join(", "),
@@ -168,15 +186,24 @@ fn renewal_due(not_before: OffsetDateTime, not_after: OffsetDateTime, now: Offse
 }
 
 fn self_cert_paths(issuer: &Issuer, names: &[San]) -> IssuedPaths {
-    let name = names.first().map(San::value).unwrap_or_else(|| "localhost".into());
+    let name = names
+        .first()
+        .map(San::value)
+        .unwrap_or_else(|| "localhost".into());
     IssuedPaths::of(&uca_ca::CaPaths::new(issuer.dir()), &name)
 }
 
 /// Whether the certificate on disk names exactly what the server was asked to answer as.
 fn covers(cert: &Path, names: &[San]) -> bool {
-    let Ok(pem) = std::fs::read(cert) else { return false };
-    let Ok(der) = uca_pki::inspect::certificate_der(&pem) else { return false };
-    let Ok(info) = uca_pki::inspect::parse_certificate(&der) else { return false };
+    let Ok(pem) = std::fs::read(cert) else {
+        return false;
+    };
+    let Ok(der) = uca_pki::inspect::certificate_der(&pem) else {
+        return false;
+    };
+    let Ok(info) = uca_pki::inspect::parse_certificate(&der) else {
+        return false;
+    };
     let mut want: Vec<String> = names
         .iter()
         .map(|s| match s {
@@ -197,7 +224,10 @@ fn issue_self(
     key_type: KeyType,
     now: OffsetDateTime,
 ) -> Result<(Arc<CertifiedKey>, OffsetDateTime, OffsetDateTime), TlsError> {
-    let name = names.first().map(San::value).unwrap_or_else(|| "localhost".into());
+    let name = names
+        .first()
+        .map(San::value)
+        .unwrap_or_else(|| "localhost".into());
     let request = IssueRequest {
         name: name.clone(),
         extra_sans: Vec::new(),

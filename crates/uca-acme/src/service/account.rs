@@ -32,9 +32,9 @@ fn parse_contact(v: Option<&Value>) -> Result<Option<Vec<String>>, Problem> {
         };
         let valid = addr.len() <= 254
             && !addr.contains(['?', ',', '%', ' ', '<', '>'])
-            && addr
-                .split_once('@')
-                .is_some_and(|(local, domain)| !local.is_empty() && uca_pki::san::parse_dns(domain, false).is_ok());
+            && addr.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty() && uca_pki::san::parse_dns(domain, false).is_ok()
+            });
         if !valid {
             return Err(Problem::new(
                 ProblemType::InvalidContact,
@@ -44,7 +44,10 @@ fn parse_contact(v: Option<&Value>) -> Result<Option<Vec<String>>, Problem> {
         out.push(url.to_string());
     }
     if out.len() > 10 {
-        return Err(Problem::new(ProblemType::InvalidContact, "at most 10 contacts"));
+        return Err(Problem::new(
+            ProblemType::InvalidContact,
+            "at most 10 contacts",
+        ));
     }
     Ok(Some(out))
 }
@@ -83,7 +86,11 @@ impl Acme {
         }
         match payload.get("termsOfServiceAgreed") {
             None | Some(Value::Bool(_)) => {}
-            Some(_) => return Err(Problem::malformed("'termsOfServiceAgreed' must be a boolean")),
+            Some(_) => {
+                return Err(Problem::malformed(
+                    "'termsOfServiceAgreed' must be a boolean",
+                ));
+            }
         }
         let contact = parse_contact(payload.get("contact"))?.unwrap_or_default();
         if let Some(ip) = post.peer {
@@ -150,9 +157,8 @@ impl Acme {
 
     /// The external account binding of a newAccount: a known KID, its MAC, over this key.
     fn check_eab(&self, eab: &Value, jwk: &Jwk, url: &str) -> Result<String, Problem> {
-        let eab = parse_eab(eab).map_err(|e| {
-            Problem::malformed(format!("externalAccountBinding: {e}"))
-        })?;
+        let eab = parse_eab(eab)
+            .map_err(|e| Problem::malformed(format!("externalAccountBinding: {e}")))?;
         let key = self
             .store()
             .read()
@@ -164,9 +170,8 @@ impl Acme {
                     eab.kid()
                 ))
             })?;
-        eab.verify(&key.hmac_key, jwk, url).map_err(|e| {
-            Problem::unauthorized(format!("externalAccountBinding: {e}"))
-        })?;
+        eab.verify(&key.hmac_key, jwk, url)
+            .map_err(|e| Problem::unauthorized(format!("externalAccountBinding: {e}")))?;
         Ok(key.kid)
     }
 
@@ -230,9 +235,8 @@ impl Acme {
     pub fn key_change(&self, post: &Post<'_>, now: i64) -> Result<Reply, Problem> {
         let auth: Authenticated = self.authenticate(post, KeyForm::Kid, now)?;
         let account = require_account(&auth)?.clone();
-        let inner = Jws::parse(&auth.jws.payload).map_err(|e| {
-            Problem::malformed(format!("the keyChange payload is not a JWS: {e}"))
-        })?;
+        let inner = Jws::parse(&auth.jws.payload)
+            .map_err(|e| Problem::malformed(format!("the keyChange payload is not a JWS: {e}")))?;
         let KeyRef::Jwk(new_key) = &inner.protected.key else {
             return Err(Problem::malformed(
                 "the inner JWS of keyChange must carry the new key as 'jwk'",
@@ -246,7 +250,11 @@ impl Acme {
         }
         let payload = match inner.payload_json().map_err(super::jose_problem)? {
             Value::Object(m) => m,
-            _ => return Err(Problem::malformed("the inner payload must be a JSON object")),
+            _ => {
+                return Err(Problem::malformed(
+                    "the inner payload must be a JSON object",
+                ));
+            }
         };
         let account_url = Self::account_url(post.base, &account.id);
         if payload.get("account").and_then(Value::as_str) != Some(account_url.as_str()) {
@@ -296,8 +304,8 @@ impl Acme {
                 Ok(Reply::json(200, render::account(post.base, &updated)).at(account_url))
             }
             Err(holder) => {
-                let mut p = Problem::malformed("another account already uses the new key")
-                    .with_status(409);
+                let mut p =
+                    Problem::malformed("another account already uses the new key").with_status(409);
                 if !holder.is_empty() {
                     // §7.3.5: the URL of the account holding the key, in Location.
                     p.location = Some(Self::account_url(post.base, &holder));
@@ -317,11 +325,26 @@ mod tests {
         let ok = parse_contact(Some(&serde_json::json!(["mailto:ops@example.test"]))).unwrap();
         assert_eq!(ok.unwrap(), vec!["mailto:ops@example.test"]);
         let bad = |v: Value| parse_contact(Some(&v)).unwrap_err().kind;
-        assert_eq!(bad(serde_json::json!(["tel:+1555"])), ProblemType::UnsupportedContact);
-        assert_eq!(bad(serde_json::json!(["mailto:a@b.test,c@d.test"])), ProblemType::InvalidContact);
-        assert_eq!(bad(serde_json::json!(["mailto:nobody"])), ProblemType::InvalidContact);
-        assert_eq!(bad(serde_json::json!(["mailto:a@b.test?subject=x"])), ProblemType::InvalidContact);
-        assert_eq!(bad(serde_json::json!("mailto:a@b.test")), ProblemType::Malformed);
+        assert_eq!(
+            bad(serde_json::json!(["tel:+1555"])),
+            ProblemType::UnsupportedContact
+        );
+        assert_eq!(
+            bad(serde_json::json!(["mailto:a@b.test,c@d.test"])),
+            ProblemType::InvalidContact
+        );
+        assert_eq!(
+            bad(serde_json::json!(["mailto:nobody"])),
+            ProblemType::InvalidContact
+        );
+        assert_eq!(
+            bad(serde_json::json!(["mailto:a@b.test?subject=x"])),
+            ProblemType::InvalidContact
+        );
+        assert_eq!(
+            bad(serde_json::json!("mailto:a@b.test")),
+            ProblemType::Malformed
+        );
         assert_eq!(bad(serde_json::json!([1])), ProblemType::Malformed);
     }
 }

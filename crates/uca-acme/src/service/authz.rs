@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::{
-    Acme, KeyForm, Post, Reply, account_jwk, payload_object, paths, render, require_account,
+    Acme, KeyForm, Post, Reply, account_jwk, paths, payload_object, render, require_account,
     store_problem,
 };
 use crate::identifier::Identifier;
@@ -67,7 +67,9 @@ impl Acme {
         let mut authz = self.owned_authz(account, id)?;
         if authz.status == AuthzStatus::Pending && authz.expires <= now {
             self.store()
-                .write(Commit::Lazy, |tx| tx.set_authz_status(&authz.id, AuthzStatus::Expired))
+                .write(Commit::Lazy, |tx| {
+                    tx.set_authz_status(&authz.id, AuthzStatus::Expired)
+                })
                 .map_err(store_problem)?;
             authz.status = AuthzStatus::Expired;
         }
@@ -98,9 +100,10 @@ impl Acme {
                 if let Some(order) = tx.order(&order_id)?
                     && matches!(order.status, OrderStatus::Pending | OrderStatus::Ready)
                 {
-                    let doc = Problem::unauthorized("an authorization of the order was deactivated")
-                        .to_json()
-                        .to_string();
+                    let doc =
+                        Problem::unauthorized("an authorization of the order was deactivated")
+                            .to_json()
+                            .to_string();
                     tx.fail_order(&order_id, &doc)?;
                 }
                 Ok(())
@@ -160,7 +163,11 @@ impl Acme {
         let claimed = self
             .store()
             .write(Commit::Lazy, |tx| {
-                tx.move_challenge(&challenge.id, ChallengeStatus::Pending, ChallengeStatus::Processing)
+                tx.move_challenge(
+                    &challenge.id,
+                    ChallengeStatus::Pending,
+                    ChallengeStatus::Processing,
+                )
             })
             .map_err(store_problem)?;
         if !claimed {
@@ -213,7 +220,11 @@ impl Acme {
                                 .iter()
                                 .all(|a| a.status == AuthzStatus::Valid);
                             if all_valid {
-                                tx.move_order(&authz.order, OrderStatus::Pending, OrderStatus::Ready)?;
+                                tx.move_order(
+                                    &authz.order,
+                                    OrderStatus::Pending,
+                                    OrderStatus::Ready,
+                                )?;
                             }
                         }
                     }

@@ -9,7 +9,8 @@ mod order;
 mod render;
 mod renewal;
 mod revoke;
-#[cfg(test)] mod tests;
+#[cfg(test)]
+mod tests;
 
 use std::sync::{Mutex, MutexGuard};
 
@@ -25,8 +26,8 @@ use crate::jose::{JoseError, Jwk, Jws, KeyRef};
 use crate::model::{Account, AccountStatus};
 use crate::nonce::NoncePool;
 use crate::policy::NamePolicy;
-use crate::ratelimit::{Limiter, Rate};
 use crate::problem::{Problem, ProblemType};
+use crate::ratelimit::{Limiter, Rate};
 use crate::store::{Store, StoreError};
 
 /// Whether new accounts must be bound to an external account key (§7.3.4).
@@ -71,9 +72,18 @@ pub struct RateLimits {
 impl Default for RateLimits {
     fn default() -> Self {
         RateLimits {
-            new_accounts_per_ip: Some(Rate { count: 50, period_secs: 3600.0 }),
-            new_orders_per_account: Some(Rate { count: 300, period_secs: 3600.0 }),
-            failed_validations_per_identifier: Some(Rate { count: 20, period_secs: 3600.0 }),
+            new_accounts_per_ip: Some(Rate {
+                count: 50,
+                period_secs: 3600.0,
+            }),
+            new_orders_per_account: Some(Rate {
+                count: 300,
+                period_secs: 3600.0,
+            }),
+            failed_validations_per_identifier: Some(Rate {
+                count: 20,
+                period_secs: 3600.0,
+            }),
         }
     }
 }
@@ -472,7 +482,9 @@ pub(crate) fn rate_limited(what: &str, rate: Option<Rate>, retry_after: u64) -> 
 pub(crate) fn require_account(auth: &Authenticated) -> Result<&Account, Problem> {
     match &auth.signer {
         Signer::Account(a) => Ok(a),
-        Signer::Key(_) => Err(Problem::malformed("this request must be signed by an account")),
+        Signer::Key(_) => Err(Problem::malformed(
+            "this request must be signed by an account",
+        )),
     }
 }
 
@@ -488,7 +500,9 @@ pub(crate) fn require_post_as_get(auth: &Authenticated) -> Result<(), Problem> {
 }
 
 /// The payload as a JSON object (not POST-as-GET).
-pub(crate) fn payload_object(auth: &Authenticated) -> Result<serde_json::Map<String, Value>, Problem> {
+pub(crate) fn payload_object(
+    auth: &Authenticated,
+) -> Result<serde_json::Map<String, Value>, Problem> {
     match auth.jws.payload_json().map_err(jose_problem)? {
         Value::Object(m) => Ok(m),
         _ => Err(Problem::malformed("the payload must be a JSON object")),

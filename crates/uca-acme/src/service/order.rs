@@ -107,11 +107,15 @@ impl Acme {
         if let Some(nb) = not_before
             && nb < now - 3600
         {
-            return Err(Problem::malformed("'notBefore' lies more than an hour in the past"));
+            return Err(Problem::malformed(
+                "'notBefore' lies more than an hour in the past",
+            ));
         }
         if let Some(na) = not_after {
             if na <= start {
-                return Err(Problem::malformed("'notAfter' must come after 'notBefore' (or now)"));
+                return Err(Problem::malformed(
+                    "'notAfter' must come after 'notBefore' (or now)",
+                ));
             }
             let max = i64::from(self.settings.max_days) * 86_400;
             if na - start > max {
@@ -209,7 +213,11 @@ impl Acme {
 
     /// Refuses identifiers outside the server's policy, the account's external key's
     /// patterns, or the CA's name constraints, each with its own subproblem (§6.7.1).
-    fn check_names(&self, account: &crate::model::Account, ids: &[Identifier]) -> Result<(), Problem> {
+    fn check_names(
+        &self,
+        account: &crate::model::Account,
+        ids: &[Identifier],
+    ) -> Result<(), Problem> {
         let eab_policy = match &account.eab_kid {
             Some(kid) => {
                 let key = self.store().read().eab(kid).map_err(store_problem)?;
@@ -232,9 +240,9 @@ impl Acme {
                 && !allow.is_empty()
             {
                 let san = id.san();
-                let allowed = allow.iter().any(|p| {
-                    crate::policy::NamePattern::parse(p).is_ok_and(|p| p.matches(&san))
-                });
+                let allowed = allow
+                    .iter()
+                    .any(|p| crate::policy::NamePattern::parse(p).is_ok_and(|p| p.matches(&san)));
                 if !allowed {
                     why = Some(format!(
                         "'{id}' is not among the names this account's external key may obtain ({})",
@@ -272,14 +280,23 @@ impl Acme {
         let name = v
             .as_str()
             .ok_or_else(|| Problem::malformed("'profile' must be a string"))?;
-        let offered: Vec<&str> = self.settings.profiles.iter().map(|(n, _)| n.as_str()).collect();
+        let offered: Vec<&str> = self
+            .settings
+            .profiles
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
         if !offered.contains(&name) {
             return Err(Problem::new(
                 ProblemType::InvalidProfile,
                 format!(
                     "profile '{}' is not offered here (offered: {})",
                     name.chars().take(64).collect::<String>(),
-                    if offered.is_empty() { "none".to_string() } else { offered.join(", ") }
+                    if offered.is_empty() {
+                        "none".to_string()
+                    } else {
+                        offered.join(", ")
+                    }
                 ),
             ));
         }
@@ -332,8 +349,11 @@ impl Acme {
 
     /// A pending or ready order past its expiry becomes invalid (§7.1.6), when next read.
     fn expire_order(&self, order: &mut Order, now: i64) -> Result<(), Problem> {
-        if matches!(order.status, OrderStatus::Pending | OrderStatus::Ready) && order.expires <= now {
-            let doc = Problem::malformed("the order expired").to_json().to_string();
+        if matches!(order.status, OrderStatus::Pending | OrderStatus::Ready) && order.expires <= now
+        {
+            let doc = Problem::malformed("the order expired")
+                .to_json()
+                .to_string();
             self.store()
                 .write(Commit::Lazy, |tx| tx.fail_order(&order.id, &doc))
                 .map_err(store_problem)?;
@@ -349,7 +369,9 @@ impl Acme {
         let account = require_account(&auth)?;
         require_post_as_get(&auth)?;
         if account.id != id {
-            return Err(Problem::unauthorized("an account can only list its own orders"));
+            return Err(Problem::unauthorized(
+                "an account can only list its own orders",
+            ));
         }
         let cursor: u64 = match post.path.split_once('?') {
             None => 0,
@@ -380,7 +402,12 @@ impl Acme {
         let mut reply = Reply::json(200, serde_json::json!({ "orders": urls }));
         if more {
             reply = reply.link(
-                format!("{}{}{id}/orders?cursor={}", post.base, paths::ACCOUNT, cursor + 1),
+                format!(
+                    "{}{}{id}/orders?cursor={}",
+                    post.base,
+                    paths::ACCOUNT,
+                    cursor + 1
+                ),
                 "next",
             );
         }
@@ -584,7 +611,10 @@ fn check_csr_names(csr: &Csr, ordered: &[Identifier]) -> Result<(), Problem> {
             Some(("ip", v)) => match v.parse() {
                 Ok(ip) => Identifier::Ip(ip),
                 Err(_) => {
-                    return Err(Problem::new(ProblemType::BadCsr, format!("bad IP SAN '{v}'")));
+                    return Err(Problem::new(
+                        ProblemType::BadCsr,
+                        format!("bad IP SAN '{v}'"),
+                    ));
                 }
             },
             _ => {
@@ -616,8 +646,16 @@ fn check_csr_names(csr: &Csr, ordered: &[Identifier]) -> Result<(), Problem> {
         }
     }
     if named != want {
-        let extra: Vec<String> = named.iter().filter(|n| !want.contains(n)).map(|n| n.value()).collect();
-        let missing: Vec<String> = want.iter().filter(|n| !named.contains(n)).map(|n| n.value()).collect();
+        let extra: Vec<String> = named
+            .iter()
+            .filter(|n| !want.contains(n))
+            .map(|n| n.value())
+            .collect();
+        let missing: Vec<String> = want
+            .iter()
+            .filter(|n| !named.contains(n))
+            .map(|n| n.value())
+            .collect();
         return Err(Problem::new(
             ProblemType::BadCsr,
             format!(

@@ -42,7 +42,11 @@ pub(crate) fn order(base: &str, o: &Order, authzs: &[Authz]) -> Value {
     if let Some(na) = o.not_after {
         doc["notAfter"] = Value::String(timestamp(na));
     }
-    if let Some(err) = o.error.as_deref().and_then(|e| serde_json::from_str::<Value>(e).ok()) {
+    if let Some(err) = o
+        .error
+        .as_deref()
+        .and_then(|e| serde_json::from_str::<Value>(e).ok())
+    {
         doc["error"] = err;
     }
     if let Some(profile) = &o.profile {
@@ -80,7 +84,11 @@ pub(crate) fn challenge(base: &str, c: &Challenge) -> Value {
     if let Some(v) = c.validated {
         doc["validated"] = Value::String(timestamp(v));
     }
-    if let Some(err) = c.error.as_deref().and_then(|e| serde_json::from_str::<Value>(e).ok()) {
+    if let Some(err) = c
+        .error
+        .as_deref()
+        .and_then(|e| serde_json::from_str::<Value>(e).ok())
+    {
         doc["error"] = err;
     }
     doc

@@ -22,7 +22,8 @@ pub struct CertId {
 impl CertId {
     /// `base64url(AKI keyIdentifier) "." base64url(serial INTEGER content)`.
     pub fn parse(s: &str) -> Result<CertId, Problem> {
-        let bad = |why: &str| Problem::malformed(format!("'{s}' is not an ARI certificate ID: {why}"));
+        let bad =
+            |why: &str| Problem::malformed(format!("'{s}' is not an ARI certificate ID: {why}"));
         let (aki, serial) = s
             .split_once('.')
             .ok_or_else(|| bad("it has no '.' between key identifier and serial"))?;
@@ -66,7 +67,11 @@ pub fn renewal_info(facts: RenewalFacts, now: i64) -> Reply {
             }
         }),
     );
-    reply.retry_after = Some(if facts.revoked { 3600 } else { RENEWAL_INFO_RETRY_SECS });
+    reply.retry_after = Some(if facts.revoked {
+        3600
+    } else {
+        RENEWAL_INFO_RETRY_SECS
+    });
     reply
 }
 
@@ -129,7 +134,14 @@ mod tests {
         assert_eq!(id.key_id.len(), 20);
         assert_eq!(id.key_id[0], 0x69);
         assert_eq!(id.serial.hex(), "87654321");
-        for bad in ["", "abc", ".AIdlQyE", "aYhba4dGQEHhs3uEe6CuLN4ByNQ.", "a+b.c", "aYhb=.AIdl"] {
+        for bad in [
+            "",
+            "abc",
+            ".AIdlQyE",
+            "aYhba4dGQEHhs3uEe6CuLN4ByNQ.",
+            "a+b.c",
+            "aYhb=.AIdl",
+        ] {
             assert!(CertId::parse(bad).is_err(), "{bad}");
         }
     }
@@ -137,7 +149,11 @@ mod tests {
     #[test]
     fn the_window_is_the_last_third_or_now_when_revoked() {
         let day = 86_400;
-        let facts = RenewalFacts { not_before: 0, not_after: 90 * day, revoked: false };
+        let facts = RenewalFacts {
+            not_before: 0,
+            not_after: 90 * day,
+            revoked: false,
+        };
         let r = renewal_info(facts, 10 * day);
         let v = match &r.body {
             super::super::Body::Json(v) => v.clone(),
@@ -146,7 +162,13 @@ mod tests {
         assert_eq!(v["suggestedWindow"]["start"], render::timestamp(60 * day));
         assert_eq!(v["suggestedWindow"]["end"], render::timestamp(80 * day));
         assert_eq!(r.retry_after, Some(RENEWAL_INFO_RETRY_SECS));
-        let revoked = renewal_info(RenewalFacts { revoked: true, ..facts }, 10 * day);
+        let revoked = renewal_info(
+            RenewalFacts {
+                revoked: true,
+                ..facts
+            },
+            10 * day,
+        );
         let v = match &revoked.body {
             super::super::Body::Json(v) => v.clone(),
             other => panic!("{other:?}"),

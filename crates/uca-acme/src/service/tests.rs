@@ -2520,7 +2520,10 @@ fn orders_a_crash_left_processing_end_valid_from_the_ledger_or_ready_again() {
     let recorded_csr = ossl.csr(&["recorded.test"]);
     let job = issue_job(env.finalize(&c, &recorded, &recorded_csr.der));
     let lost_job = issue_job(env.finalize(&c, &lost, &ossl.csr(&["lost.test"]).der));
-    assert_eq!(env.stored_order(&lost_job.order.id).status, OrderStatus::Processing);
+    assert_eq!(
+        env.stored_order(&lost_job.order.id).status,
+        OrderStatus::Processing
+    );
     let (chain_pem, _) = ossl.sign(&recorded_csr.pem);
     // The ledger has the certificate of the first order only.
     let (finished, reopened) = env
@@ -2564,7 +2567,9 @@ fn orders_a_crash_left_processing_end_valid_from_the_ledger_or_ready_again() {
 fn cert_id(leaf_der: &[u8]) -> String {
     use base64ct::{Base64UrlUnpadded, Encoding};
     let info = uca_pki::inspect::parse_certificate(leaf_der).unwrap();
-    let aki = info.authority_key_id.expect("the throwaway CA writes an AKI");
+    let aki = info
+        .authority_key_id
+        .expect("the throwaway CA writes an AKI");
     let mut serial = hex::decode(&info.serial).unwrap();
     if serial[0] & 0x80 != 0 {
         serial.insert(0, 0);
@@ -2594,7 +2599,10 @@ fn an_order_may_replace_a_certificate_of_its_account_once() {
     assert_eq!(r.status, 201);
     assert_eq!(json_of(&r)["replaces"], json!(id));
     let renewal = r.location.unwrap().rsplit('/').next().unwrap().to_string();
-    assert_eq!(env.stored_order(&renewal).replaces.as_deref(), Some(id.as_str()));
+    assert_eq!(
+        env.stored_order(&renewal).replaces.as_deref(),
+        Some(id.as_str())
+    );
     let other = env.register(TestKey::p256());
     // A second renewal of the same certificate while the first is open.
     let before = env.snapshot();
@@ -2659,7 +2667,11 @@ fn orders_pick_an_offered_profile_within_their_external_keys_limits() {
     assert_eq!(env.stored_order(&id).profile.as_deref(), Some("server"));
     let before = env.snapshot();
     expect_problem(order(&c, json!("client")), ProblemType::InvalidProfile, 400);
-    expect_problem(order(&c, json!("code-signing")), ProblemType::InvalidProfile, 400);
+    expect_problem(
+        order(&c, json!("code-signing")),
+        ProblemType::InvalidProfile,
+        400,
+    );
     expect_problem(order(&c, json!(7)), ProblemType::Malformed, 400);
     assert_eq!(env.snapshot(), before);
     // An account bound with a key limited to "both" cannot pick "server".
@@ -2684,9 +2696,16 @@ fn orders_pick_an_offered_profile_within_their_external_keys_limits() {
         kid: r.location.clone(),
         ..bound
     };
-    let p = expect_problem(order(&bound, json!("server")), ProblemType::InvalidProfile, 400);
+    let p = expect_problem(
+        order(&bound, json!("server")),
+        ProblemType::InvalidProfile,
+        400,
+    );
     assert!(p.detail.contains("external key"), "{p}");
-    assert_eq!(json_of(&order(&bound, json!("both")).unwrap())["profile"], "both");
+    assert_eq!(
+        json_of(&order(&bound, json!("both")).unwrap())["profile"],
+        "both"
+    );
 }
 
 // ======================================================================== retention
@@ -2704,11 +2723,18 @@ fn prune_removes_dead_orders_with_their_authorizations_and_keeps_valid_ones() {
     let (ch, _) = env.challenge_of(&c, &authz, "http-01");
     let job = validation_job(env.challenge(&c, &ch, Some(&json!({}))));
     env.acme
-        .finish_validation(&job, Err(Problem::new(ProblemType::Connection, "refused")), NOW)
+        .finish_validation(
+            &job,
+            Err(Problem::new(ProblemType::Connection, "refused")),
+            NOW,
+        )
         .unwrap();
     let (forgotten, _) = env.order_names(&c, &["forgotten.test"]);
     // Within the grace period nothing goes.
-    assert_eq!(env.acme.prune(NOW, 86_400).unwrap(), crate::store::Pruned::default());
+    assert_eq!(
+        env.acme.prune(NOW, 86_400).unwrap(),
+        crate::store::Pruned::default()
+    );
     // Three days on (the pending order expired after one, plus a day's grace): the failed and
     // the expired order go, with their 2 authorizations and 3 + 3 challenges.
     let later = NOW + 3 * DAY;
@@ -2731,7 +2757,12 @@ fn prune_removes_dead_orders_with_their_authorizations_and_keeps_valid_ones() {
 fn rate_limits_refuse_with_429_and_retry_after_and_change_nothing() {
     use crate::ratelimit::Rate;
     use crate::service::RateLimits;
-    let per = |count| Some(Rate { count, period_secs: 3600.0 });
+    let per = |count| {
+        Some(Rate {
+            count,
+            period_secs: 3600.0,
+        })
+    };
     let env = Env::with(AcmeSettings {
         eab: EabMode::Off,
         limits: RateLimits {
@@ -2742,7 +2773,11 @@ fn rate_limits_refuse_with_429_and_retry_after_and_change_nothing() {
         ..AcmeSettings::default()
     });
     let from = |ip: &str, c: &Client| {
-        let body = c.sign(&env, paths::NEW_ACCOUNT, &json!({"termsOfServiceAgreed": true}));
+        let body = c.sign(
+            &env,
+            paths::NEW_ACCOUNT,
+            &json!({"termsOfServiceAgreed": true}),
+        );
         env.acme.new_account(
             &Post {
                 peer: Some(ip.parse().unwrap()),
@@ -2756,8 +2791,17 @@ fn rate_limits_refuse_with_429_and_retry_after_and_change_nothing() {
     };
     let a = Client::new(TestKey::p256());
     assert_eq!(from("10.0.0.1", &a).unwrap().status, 201);
-    assert_eq!(from("10.0.0.1", &a).unwrap().status, 200, "an existing account is not minted");
-    assert_eq!(from("10.0.0.1", &Client::new(TestKey::p256())).unwrap().status, 201);
+    assert_eq!(
+        from("10.0.0.1", &a).unwrap().status,
+        200,
+        "an existing account is not minted"
+    );
+    assert_eq!(
+        from("10.0.0.1", &Client::new(TestKey::p256()))
+            .unwrap()
+            .status,
+        201
+    );
     let before = env.snapshot();
     let p = expect_problem(
         from("10.0.0.1", &Client::new(TestKey::p256())),
@@ -2766,7 +2810,12 @@ fn rate_limits_refuse_with_429_and_retry_after_and_change_nothing() {
     );
     assert!(p.retry_after.is_some_and(|s| s > 0 && s <= 1800), "{p:?}");
     assert_eq!(env.snapshot(), before);
-    assert_eq!(from("10.0.0.2", &Client::new(TestKey::p256())).unwrap().status, 201);
+    assert_eq!(
+        from("10.0.0.2", &Client::new(TestKey::p256()))
+            .unwrap()
+            .status,
+        201
+    );
 
     // Orders per account.
     let c = env.register(TestKey::p256());
@@ -2774,7 +2823,10 @@ fn rate_limits_refuse_with_429_and_retry_after_and_change_nothing() {
     env.order_names(&c, &["two.test"]);
     let before = env.snapshot();
     expect_problem(
-        env.new_order(&c, &json!({"identifiers": [{"type": "dns", "value": "three.test"}]})),
+        env.new_order(
+            &c,
+            &json!({"identifiers": [{"type": "dns", "value": "three.test"}]}),
+        ),
         ProblemType::RateLimited,
         429,
     );
@@ -2787,7 +2839,11 @@ fn rate_limits_refuse_with_429_and_retry_after_and_change_nothing() {
     let (ch, _) = env.challenge_of(&d, &authz, "http-01");
     let job = validation_job(env.challenge(&d, &ch, Some(&json!({}))));
     env.acme
-        .finish_validation(&job, Err(Problem::new(ProblemType::Connection, "refused")), NOW)
+        .finish_validation(
+            &job,
+            Err(Problem::new(ProblemType::Connection, "refused")),
+            NOW,
+        )
         .unwrap();
     let (second, _) = env.order_names(&d, &["flaky.test"]);
     let authz = env.authz_ids(&d, &second).remove(0);

@@ -289,7 +289,10 @@ fn record_from_row(r: &rusqlite::Row<'_>) -> Result<CertRecord, RowError> {
         revoked_at: revoked_at.map(time).transpose()?,
         revocation_reason: r.get(14)?,
         cert_pem: r.get(15)?,
-        acme: match (r.get::<_, Option<String>>(16)?, r.get::<_, Option<String>>(17)?) {
+        acme: match (
+            r.get::<_, Option<String>>(16)?,
+            r.get::<_, Option<String>>(17)?,
+        ) {
             (Some(account), Some(order)) => Some(super::AcmeOrigin { account, order }),
             _ => None,
         },

@@ -58,14 +58,24 @@ fn server() -> TestServer {
         metrics: Default::default(),
     });
     state.crl.refresh(&state.issuer, true, now).unwrap();
-    TestServer { _tmp: tmp, dir, state }
+    TestServer {
+        _tmp: tmp,
+        dir,
+        state,
+    }
 }
 
 async fn send(s: &TestServer, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
     let resp = router(s.state.clone()).oneshot(req).await.unwrap();
     let status = resp.status();
     let headers = resp.headers().clone();
-    let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
     (status, headers, body)
 }
 
@@ -97,7 +107,10 @@ async fn the_directory_and_nonces_carry_what_every_acme_response_carries() {
     assert_eq!(dir["newNonce"], "https://ca.test:8443/acme/new-nonce");
     assert_eq!(dir["meta"]["externalAccountRequired"], false);
     assert_eq!(h["content-type"], "application/json");
-    assert_eq!(h["link"], "<https://ca.test:8443/acme/directory>;rel=\"index\"");
+    assert_eq!(
+        h["link"],
+        "<https://ca.test:8443/acme/directory>;rel=\"index\""
+    );
     let head = Request::head("/acme/new-nonce")
         .header(header::HOST, "ca.test:8443")
         .body(Body::empty())
@@ -117,7 +130,11 @@ async fn refusals_before_the_core_are_problem_documents_with_a_fresh_nonce() {
     let s = server();
     let cases: Vec<(Request<Body>, StatusCode, &str)> = vec![
         (
-            post("/acme/new-account", Some("application/json"), b"{}".to_vec()),
+            post(
+                "/acme/new-account",
+                Some("application/json"),
+                b"{}".to_vec(),
+            ),
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "malformed",
         ),
@@ -136,11 +153,19 @@ async fn refusals_before_the_core_are_problem_documents_with_a_fresh_nonce() {
             "malformed",
         ),
         (
-            post("/acme/new-account", Some("application/jose+json"), b"not json".to_vec()),
+            post(
+                "/acme/new-account",
+                Some("application/jose+json"),
+                b"not json".to_vec(),
+            ),
             StatusCode::BAD_REQUEST,
             "malformed",
         ),
-        (get("/acme/order/abc"), StatusCode::METHOD_NOT_ALLOWED, "malformed"),
+        (
+            get("/acme/order/abc"),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "malformed",
+        ),
         // A Content-Length past the limit is refused before the body is read.
         (
             Request::post("/acme/new-order")
@@ -160,7 +185,11 @@ async fn refusals_before_the_core_are_problem_documents_with_a_fresh_nonce() {
         assert_eq!(h["content-type"], "application/problem+json", "{what}");
         assert!(h.contains_key("replay-nonce"), "{what}");
         let doc = problem(&body);
-        assert_eq!(doc["type"], format!("urn:ietf:params:acme:error:{kind}"), "{what}");
+        assert_eq!(
+            doc["type"],
+            format!("urn:ietf:params:acme:error:{kind}"),
+            "{what}"
+        );
         assert_eq!(doc["status"], want.as_u16(), "{what}");
     }
     let (status, h, _) = send(&s, get("/acme/chall/abc")).await;
@@ -189,7 +218,10 @@ async fn chain_crl_and_health_are_plain_resources() {
     assert!(info.revoked.is_empty());
     assert!(info.number.is_some());
     let (status, _, body) = send(&s, get("/healthz")).await;
-    assert_eq!((status, body.as_slice()), (StatusCode::OK, b"ok\n".as_slice()));
+    assert_eq!(
+        (status, body.as_slice()),
+        (StatusCode::OK, b"ok\n".as_slice())
+    );
     let req = Request::builder()
         .method(Method::DELETE)
         .uri("/acme/new-order")
@@ -266,7 +298,10 @@ async fn renewal_info_suggests_the_last_third_and_replaces_supersedes() {
     let now = time::OffsetDateTime::now_utc();
     // 30 days (plus the backdate): the window opens after about 20 days.
     assert!(at("start") > now + time::Duration::days(19), "{doc}");
-    assert!(at("end") > at("start") && at("end") < now + time::Duration::days(30), "{doc}");
+    assert!(
+        at("end") > at("start") && at("end") < now + time::Duration::days(30),
+        "{doc}"
+    );
     // A renewal that names it supersedes it in the ledger, as `uca renew` would.
     let (new, _) = issue_for(&s, "app.test", Some(id.clone()));
     let (ca, _) = uca_ca::Ca::open(&s.dir, &mut || {}).unwrap();
@@ -275,8 +310,12 @@ async fn renewal_info_suggests_the_last_third_and_replaces_supersedes() {
     assert_eq!(rec.superseded_by.as_deref(), Some(new.hex().as_str()));
     // Revoked: renew at once.
     let mut ca = ca;
-    ca.revoke(&new.hex(), uca_pki::crl::RevocationReason::KeyCompromise, now)
-        .unwrap();
+    ca.revoke(
+        &new.hex(),
+        uca_pki::crl::RevocationReason::KeyCompromise,
+        now,
+    )
+    .unwrap();
     drop(ca);
     let new_id = ari_id(&s, &new);
     let (status, _, body) = send(&s, get(&format!("/acme/renewal-info/{new_id}"))).await;
@@ -287,14 +326,26 @@ async fn renewal_info_suggests_the_last_third_and_replaces_supersedes() {
         &time::format_description::well_known::Rfc3339,
     )
     .unwrap();
-    assert!(end <= time::OffsetDateTime::now_utc() + time::Duration::seconds(5), "{doc}");
+    assert!(
+        end <= time::OffsetDateTime::now_utc() + time::Duration::seconds(5),
+        "{doc}"
+    );
     // Unknown serial, another issuer's key identifier: 404; not an ID at all: 400.
     let unknown = format!("{}.AQID", id.split('.').next().unwrap());
     let other_issuer = format!("AQID.{}", id.split('.').nth(1).unwrap());
     for (path, want) in [
-        (format!("/acme/renewal-info/{unknown}"), StatusCode::NOT_FOUND),
-        (format!("/acme/renewal-info/{other_issuer}"), StatusCode::NOT_FOUND),
-        ("/acme/renewal-info/garbage".to_string(), StatusCode::BAD_REQUEST),
+        (
+            format!("/acme/renewal-info/{unknown}"),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            format!("/acme/renewal-info/{other_issuer}"),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/acme/renewal-info/garbage".to_string(),
+            StatusCode::BAD_REQUEST,
+        ),
     ] {
         let (status, h, _) = send(&s, get(&path)).await;
         assert_eq!(status, want, "{path}");
@@ -318,7 +369,10 @@ fn concurrent_issuance_records_every_certificate() {
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
     });
     assert_eq!(serials.len(), 24);
     let (ca, _) = uca_ca::Ca::open(&s.dir, &mut || {}).unwrap();

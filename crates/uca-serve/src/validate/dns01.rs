@@ -30,7 +30,11 @@ pub(super) async fn validate(v: &Validator, job: &ValidationJob) -> Result<(), P
     for answer in lookup.answers() {
         if let RData::TXT(txt) = &answer.data {
             seen += 1;
-            let value: Vec<u8> = txt.txt_data.iter().flat_map(|part| part.iter().copied()).collect();
+            let value: Vec<u8> = txt
+                .txt_data
+                .iter()
+                .flat_map(|part| part.iter().copied())
+                .collect();
             if value == want.as_bytes() {
                 return Ok(());
             }

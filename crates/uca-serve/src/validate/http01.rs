@@ -57,7 +57,9 @@ pub(super) async fn validate(v: &Validator, job: &ValidationJob) -> Result<(), P
             ))
         };
     }
-    Err(incorrect(format!("{id}: more than {MAX_REDIRECTS} redirects")))
+    Err(incorrect(format!(
+        "{id}: more than {MAX_REDIRECTS} redirects"
+    )))
 }
 
 fn incorrect(detail: String) -> Problem {
@@ -69,7 +71,11 @@ fn authority(host: &Identifier, port: u16, tls: bool) -> String {
         Identifier::Ip(std::net::IpAddr::V6(v6)) => format!("[{v6}]"),
         other => other.value(),
     };
-    if port == if tls { 443 } else { 80 } { h } else { format!("{h}:{port}") }
+    if port == if tls { 443 } else { 80 } {
+        h
+    } else {
+        format!("{h}:{port}")
+    }
 }
 
 /// Where a redirect may lead: http on port 80 (or the test port) or https on 443, to a name or
@@ -95,7 +101,9 @@ fn redirect_target(
         return Err(refuse("credentials in a URL"));
     }
     let (host, port) = if let Some(v6) = auth.strip_prefix('[') {
-        let (ip, tail) = v6.split_once(']').ok_or_else(|| refuse("bad IPv6 literal"))?;
+        let (ip, tail) = v6
+            .split_once(']')
+            .ok_or_else(|| refuse("bad IPv6 literal"))?;
         (ip.to_string(), tail.strip_prefix(':').map(str::to_string))
     } else {
         match auth.rsplit_once(':') {
@@ -114,7 +122,9 @@ fn redirect_target(
         port == 80 || port == v.settings.http01_port
     };
     if !allowed {
-        return Err(refuse("redirects may only go to http on port 80 or https on port 443"));
+        return Err(refuse(
+            "redirects may only go to http on port 80 or https on port 443",
+        ));
     }
     let host = match host.parse() {
         Ok(ip) => Identifier::Ip(ip),
@@ -201,7 +211,10 @@ where
 fn connection(host: &Identifier, why: &str) -> Problem {
     Problem::new(
         ProblemType::Connection,
-        format!("{host}: could not fetch the http-01 response: {}", short(why)),
+        format!(
+            "{host}: could not fetch the http-01 response: {}",
+            short(why)
+        ),
     )
 }
 
@@ -214,9 +227,15 @@ mod tests {
     fn redirects_go_only_to_http_on_80_or_https_on_443() {
         let v = Validator::new(ValidationSettings::default()).unwrap();
         let (host, port, tls, path) = redirect_target(&v, "http://b.test/x?y").unwrap();
-        assert_eq!((host, port, tls, path.as_str()), (Identifier::Dns("b.test".into()), 80, false, "/x?y"));
+        assert_eq!(
+            (host, port, tls, path.as_str()),
+            (Identifier::Dns("b.test".into()), 80, false, "/x?y")
+        );
         let (host, _, _, path) = redirect_target(&v, "http://[::1]:80").unwrap();
-        assert_eq!((host, path.as_str()), (Identifier::Ip("::1".parse().unwrap()), "/"));
+        assert_eq!(
+            (host, path.as_str()),
+            (Identifier::Ip("::1".parse().unwrap()), "/")
+        );
         let (_, port, tls, _) = redirect_target(&v, "https://b.test/.well-known/x").unwrap();
         assert_eq!((port, tls), (443, true));
         for bad in [

@@ -133,7 +133,10 @@ impl Validator {
         if allowed.is_empty() {
             return Err(Problem::new(
                 ProblemType::Connection,
-                format!("{id}: no address validation may connect to ({})", refused.join("; ")),
+                format!(
+                    "{id}: no address validation may connect to ({})",
+                    refused.join("; ")
+                ),
             ));
         }
         Ok(allowed)
@@ -145,7 +148,10 @@ impl Validator {
             Ok(found) => {
                 let ips: Vec<IpAddr> = found.iter().collect();
                 if ips.is_empty() {
-                    Err(Problem::new(ProblemType::Dns, format!("{name} has no A or AAAA record")))
+                    Err(Problem::new(
+                        ProblemType::Dns,
+                        format!("{name} has no A or AAAA record"),
+                    ))
                 } else {
                     Ok(ips)
                 }

@@ -66,9 +66,11 @@ impl NetPolicy {
     /// `Err(reason)` if validation must not connect to `addr`.
     pub fn check(&self, addr: SocketAddr) -> Result<(), String> {
         let ip = addr.ip();
-        if self.own.iter().any(|own| {
-            own.port() == addr.port() && (own.ip() == ip || own.ip().is_unspecified())
-        }) {
+        if self
+            .own
+            .iter()
+            .any(|own| own.port() == addr.port() && (own.ip() == ip || own.ip().is_unspecified()))
+        {
             return Err(format!("{addr} is this server's own listener"));
         }
         if let Some(net) = self.deny.iter().find(|n| n.contains(ip)) {
@@ -124,7 +126,11 @@ mod tests {
             own: vec![sock("127.0.0.1:8443")],
         };
         assert!(p.check(sock("127.0.0.1:5002")).is_ok());
-        assert!(p.check(sock("127.0.0.1:8443")).unwrap_err().contains("own listener"));
+        assert!(
+            p.check(sock("127.0.0.1:8443"))
+                .unwrap_err()
+                .contains("own listener")
+        );
         assert!(p.check(sock("10.9.1.1:80")).is_err());
         assert!(p.check(sock("169.254.169.254:80")).is_err());
     }

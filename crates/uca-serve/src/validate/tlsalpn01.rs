@@ -29,7 +29,9 @@ const ACME_IDENTIFIER_OID: &str = "1.3.6.1.5.5.7.1.31";
 pub(super) struct AnyCertificate;
 
 /// The aws-lc verification algorithm of a TLS signature scheme (the ones TLS 1.2 and 1.3 use).
-fn algorithm(scheme: SignatureScheme) -> Option<&'static dyn aws_lc_rs::signature::VerificationAlgorithm> {
+fn algorithm(
+    scheme: SignatureScheme,
+) -> Option<&'static dyn aws_lc_rs::signature::VerificationAlgorithm> {
     use aws_lc_rs::signature as sig;
     Some(match scheme {
         SignatureScheme::ECDSA_NISTP256_SHA256 => &sig::ECDSA_P256_SHA256_ASN1,
@@ -69,7 +71,9 @@ fn verify_handshake(
     // TLS 1.3 signs CertificateVerify with PSS, ECDSA or EdDSA only (RFC 8446 §4.2.3).
     let pkcs1 = matches!(
         dss.scheme,
-        SignatureScheme::RSA_PKCS1_SHA256 | SignatureScheme::RSA_PKCS1_SHA384 | SignatureScheme::RSA_PKCS1_SHA512
+        SignatureScheme::RSA_PKCS1_SHA256
+            | SignatureScheme::RSA_PKCS1_SHA384
+            | SignatureScheme::RSA_PKCS1_SHA512
     );
     if tls13 && pkcs1 {
         return Err(bad());
@@ -159,7 +163,8 @@ pub(super) async fn validate(v: &Validator, job: &ValidationJob) -> Result<(), P
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let server_name = ServerName::try_from(sni(&id))
         .map_err(|e| Problem::internal(format!("SNI for {id}: {e}")))?;
-    let tls_problem = |why: String| Problem::new(ProblemType::Tls, format!("{id}: {}", short(&why)));
+    let tls_problem =
+        |why: String| Problem::new(ProblemType::Tls, format!("{id}: {}", short(&why)));
     let mut last = String::new();
     for addr in targets {
         let tcp = match TcpStream::connect(addr).await {
@@ -212,8 +217,12 @@ fn check_certificate(id: &Identifier, der: &[u8], key_authorization: &str) -> Re
                     names.push(match gn {
                         GeneralName::DNSName(n) => Some(Identifier::Dns(n.to_ascii_lowercase())),
                         GeneralName::IPAddress(b) => match b.len() {
-                            4 => <[u8; 4]>::try_from(*b).ok().map(|a| Identifier::Ip(IpAddr::from(a))),
-                            16 => <[u8; 16]>::try_from(*b).ok().map(|a| Identifier::Ip(IpAddr::from(a))),
+                            4 => <[u8; 4]>::try_from(*b)
+                                .ok()
+                                .map(|a| Identifier::Ip(IpAddr::from(a))),
+                            16 => <[u8; 16]>::try_from(*b)
+                                .ok()
+                                .map(|a| Identifier::Ip(IpAddr::from(a))),
                             _ => None,
                         },
                         _ => None,
@@ -234,7 +243,9 @@ fn check_certificate(id: &Identifier, der: &[u8], key_authorization: &str) -> Re
         }
     }
     if names.len() != 1 || names[0].as_ref() != Some(id) {
-        return Err(refuse("must have exactly one SubjectAltName, the identifier"));
+        return Err(refuse(
+            "must have exactly one SubjectAltName, the identifier",
+        ));
     }
     let want = Sha256::digest(key_authorization.as_bytes());
     match digest {
@@ -250,12 +261,12 @@ mod tests {
 
     /// A tls-alpn-01 certificate as clients build it (rcgen, as lego's Go code does the same).
     fn alpn_cert(names: &[&str], key_authorization: &str, critical: bool) -> Vec<u8> {
-        let mut params = rcgen::CertificateParams::new(
-            names.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
-        )
-        .unwrap();
-        let mut ext =
-            rcgen::CustomExtension::new_acme_identifier(&Sha256::digest(key_authorization.as_bytes()));
+        let mut params =
+            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        let mut ext = rcgen::CustomExtension::new_acme_identifier(&Sha256::digest(
+            key_authorization.as_bytes(),
+        ));
         ext.set_criticality(critical);
         params.custom_extensions = vec![ext];
         let key = rcgen::KeyPair::generate().unwrap();
@@ -268,10 +279,19 @@ mod tests {
         let ka = "token.thumbprint";
         assert!(check_certificate(&id, &alpn_cert(&["app.test"], ka, true), ka).is_ok());
         for (der, why) in [
-            (alpn_cert(&["app.test"], "other.key", true), "another key authorization's digest"),
+            (
+                alpn_cert(&["app.test"], "other.key", true),
+                "another key authorization's digest",
+            ),
             (alpn_cert(&["app.test"], ka, false), "non-critical"),
-            (alpn_cert(&["app.test", "b.test"], ka, true), "exactly one SubjectAltName"),
-            (alpn_cert(&["evil.test"], ka, true), "exactly one SubjectAltName"),
+            (
+                alpn_cert(&["app.test", "b.test"], ka, true),
+                "exactly one SubjectAltName",
+            ),
+            (
+                alpn_cert(&["evil.test"], ka, true),
+                "exactly one SubjectAltName",
+            ),
         ] {
             let p = check_certificate(&id, &der, ka).unwrap_err();
             assert_eq!(p.kind, ProblemType::Unauthorized);
@@ -284,9 +304,15 @@ mod tests {
 
     #[test]
     fn sni_of_addresses_is_their_reverse_mapping_name() {
-        assert_eq!(sni(&Identifier::Ip("127.0.0.1".parse().unwrap())), "1.0.0.127.in-addr.arpa");
+        assert_eq!(
+            sni(&Identifier::Ip("127.0.0.1".parse().unwrap())),
+            "1.0.0.127.in-addr.arpa"
+        );
         let v6 = sni(&Identifier::Ip("2001:db8::1".parse().unwrap()));
-        assert!(v6.starts_with("1.0.0.0.") && v6.ends_with(".8.b.d.0.1.0.0.2.ip6.arpa"), "{v6}");
+        assert!(
+            v6.starts_with("1.0.0.0.") && v6.ends_with(".8.b.d.0.1.0.0.2.ip6.arpa"),
+            "{v6}"
+        );
         assert_eq!(sni(&Identifier::Dns("a.test".into())), "a.test");
     }
 }

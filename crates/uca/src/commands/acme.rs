@@ -8,7 +8,9 @@ use uca_acme::model::{EabKey, OrderStatus};
 use uca_acme::store::{Commit, Store, StoreError};
 use uca_pki::pattern::NamePattern;
 
-use crate::cli::serve::{AcmeCommand, EabAddArgs, EabCommand, EabRemoveArgs, OrdersArgs, PruneArgs};
+use crate::cli::serve::{
+    AcmeCommand, EabAddArgs, EabCommand, EabRemoveArgs, OrdersArgs, PruneArgs,
+};
 use crate::commands::serve::store_error;
 use crate::exit::{CliError, Exit};
 use crate::output::{note, when};
@@ -74,7 +76,10 @@ fn stamp(unix: i64) -> String {
 fn rfc3339(unix: i64) -> String {
     OffsetDateTime::from_unix_timestamp(unix)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 
@@ -94,7 +99,9 @@ fn eab_add(args: &EabAddArgs, settings: &Settings) -> Result<(), CliError> {
     let kid = args.kid.trim();
     if kid.is_empty()
         || kid.len() > 64
-        || !kid.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        || !kid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
     {
         return Err(CliError::usage(
             format!("'{}' is not a key ID", args.kid),
@@ -135,8 +142,7 @@ fn eab_add(args: &EabAddArgs, settings: &Settings) -> Result<(), CliError> {
         ));
     }
     let mut secret = zeroize::Zeroizing::new([0u8; 32]);
-    uca_acme::random::fill(secret.as_mut())
-        .map_err(|e| CliError::failure(e.to_string(), None))?;
+    uca_acme::random::fill(secret.as_mut()).map_err(|e| CliError::failure(e.to_string(), None))?;
     let encoded = zeroize::Zeroizing::new(Base64UrlUnpadded::encode_string(secret.as_ref()));
     let store = open_store(settings)?;
     let key = EabKey {
@@ -154,12 +160,18 @@ fn eab_add(args: &EabAddArgs, settings: &Settings) -> Result<(), CliError> {
             StoreError::DuplicateKid { .. } => CliError::new(
                 Exit::Exists,
                 e.to_string(),
-                Some(format!("pick another KID, or 'uca acme eab remove {kid}' first")),
+                Some(format!(
+                    "pick another KID, or 'uca acme eab remove {kid}' first"
+                )),
             ),
             other => store_error(other),
         })?;
     if let Some(out) = &args.out {
-        uca_ca::fsio::write_atomic(out, format!("{}\n", encoded.as_str()).as_bytes(), uca_ca::fsio::KEY_MODE)?;
+        uca_ca::fsio::write_atomic(
+            out,
+            format!("{}\n", encoded.as_str()).as_bytes(),
+            uca_ca::fsio::KEY_MODE,
+        )?;
     }
     let shown = args.out.is_none().then_some(encoded.as_str());
     if settings.out.json {
@@ -173,7 +185,10 @@ fn eab_add(args: &EabAddArgs, settings: &Settings) -> Result<(), CliError> {
     }
     settings.out.line(format!("kid: {kid}"));
     match &args.out {
-        Some(out) => settings.out.line(format!("hmac key: written to {} (mode 0600)", out.display())),
+        Some(out) => settings.out.line(format!(
+            "hmac key: written to {} (mode 0600)",
+            out.display()
+        )),
         None => {
             settings.out.line(format!("hmac key: {}", encoded.as_str()));
             note("the HMAC key is shown only now; give it to the client over a safe channel");
@@ -182,7 +197,10 @@ fn eab_add(args: &EabAddArgs, settings: &Settings) -> Result<(), CliError> {
     if allow.is_empty() {
         note("accounts bound with this key may obtain any name the server's [acme] policy allows");
     } else {
-        note(format!("accounts bound with this key may obtain: {}", allow.join(", ")));
+        note(format!(
+            "accounts bound with this key may obtain: {}",
+            allow.join(", ")
+        ));
     }
     if !profiles.is_empty() {
         note(format!("with the profiles: {}", profiles.join(", ")));
@@ -257,7 +275,9 @@ fn eab_remove(args: &EabRemoveArgs, settings: &Settings) -> Result<(), CliError>
             other => store_error(other),
         })?;
     if settings.out.json {
-        return settings.out.json(&serde_json::json!({ "removed": args.kid }));
+        return settings
+            .out
+            .json(&serde_json::json!({ "removed": args.kid }));
     }
     settings.out.line(format!(
         "removed external account key {}; accounts bound with it can no longer order certificates",
@@ -309,7 +329,11 @@ fn accounts(settings: &Settings) -> Result<(), CliError> {
             r.status,
             stamp(r.created),
             r.eab_kid.as_deref().unwrap_or("-"),
-            if r.contact.is_empty() { "-".to_string() } else { r.contact.join(", ") }
+            if r.contact.is_empty() {
+                "-".to_string()
+            } else {
+                r.contact.join(", ")
+            }
         ));
     }
     Ok(())
@@ -361,7 +385,9 @@ fn orders(args: &OrdersArgs, settings: &Settings) -> Result<(), CliError> {
             r.status,
             r.account,
             r.identifiers.join(", "),
-            r.certificate.map(|s| format!("serial {s}")).unwrap_or_default()
+            r.certificate
+                .map(|s| format!("serial {s}"))
+                .unwrap_or_default()
         ));
     }
     Ok(())

@@ -9,7 +9,9 @@ use uca_acme::{Acme, AcmeSettings, EabMode, Store};
 use uca_ca::EabPolicy;
 use uca_pki::constraints::IpNet;
 use uca_pki::{Profile, San};
-use uca_serve::{AppState, CertSource, Issuer, NetPolicy, ServerCert, ValidationSettings, Validator};
+use uca_serve::{
+    AppState, CertSource, Issuer, NetPolicy, ServerCert, ValidationSettings, Validator,
+};
 
 use crate::cli::serve::ServeArgs;
 use crate::commands::{ask_passphrase, open_ca};
@@ -44,7 +46,10 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
     };
     let eab = match (&args.eab, cfg.acme.eab) {
         (Some(e), _) => EabPolicy::parse(e).ok_or_else(|| {
-            usage(format!("--eab '{e}' is not a mode"), "use off, optional or required")
+            usage(
+                format!("--eab '{e}' is not a mode"),
+                "use off, optional or required",
+            )
         })?,
         (None, Some(e)) => e,
         // Anyone who can reach an issuer should not be able to enroll by default.
@@ -53,7 +58,10 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
     };
     let profile = match (&args.profile, cfg.acme.profile) {
         (Some(p), _) => p.parse::<Profile>().map_err(|_| {
-            usage(format!("--profile '{p}' is not a profile"), "use server, client or both")
+            usage(
+                format!("--profile '{p}' is not a profile"),
+                "use server, client or both",
+            )
         })?,
         (None, Some(p)) => p,
         (None, None) => Profile::Both,
@@ -71,8 +79,14 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
         ));
     }
     let defaults = AcmeSettings::default();
-    let max_days = args.max_days.or(cfg.acme.max_days).unwrap_or(defaults.max_days);
-    let days = args.days.or(cfg.acme.days).unwrap_or(defaults.default_days.min(max_days));
+    let max_days = args
+        .max_days
+        .or(cfg.acme.max_days)
+        .unwrap_or(defaults.max_days);
+    let days = args
+        .days
+        .or(cfg.acme.days)
+        .unwrap_or(defaults.default_days.min(max_days));
     if days == 0 || days > max_days {
         return Err(usage(
             format!("--days {days} must be between 1 and --max-days ({max_days})"),
@@ -101,14 +115,22 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
     let mut allow = cfg.serve.allow_validation_to.clone();
     for c in &args.allow_validation_to {
         allow.push(IpNet::parse(c).map_err(|e| {
-            usage(format!("--allow-validation-to: {e}"), "e.g. --allow-validation-to 127.0.0.0/8")
+            usage(
+                format!("--allow-validation-to: {e}"),
+                "e.g. --allow-validation-to 127.0.0.0/8",
+            )
         })?);
     }
     let resolver = match (&args.resolver, cfg.serve.resolver) {
         (Some(r), _) => Some(parse_socket(r, "--resolver")?),
         (None, r) => r,
     };
-    let cert_source = match (&args.tls_cert, &args.tls_key, &cfg.serve.tls_cert, &cfg.serve.tls_key) {
+    let cert_source = match (
+        &args.tls_cert,
+        &args.tls_key,
+        &cfg.serve.tls_cert,
+        &cfg.serve.tls_key,
+    ) {
         (Some(c), Some(k), _, _) | (None, None, Some(c), Some(k)) => CertSource::Files {
             cert: c.clone(),
             key: k.clone(),
@@ -165,7 +187,10 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
         limits: {
             let d = uca_acme::service::RateLimits::default();
             uca_acme::service::RateLimits {
-                new_accounts_per_ip: cfg.acme.new_accounts_per_ip.unwrap_or(d.new_accounts_per_ip),
+                new_accounts_per_ip: cfg
+                    .acme
+                    .new_accounts_per_ip
+                    .unwrap_or(d.new_accounts_per_ip),
                 new_orders_per_account: cfg
                     .acme
                     .new_orders_per_account
@@ -310,7 +335,11 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
 fn offered_profiles(default: Profile, configured: &[Profile], days: u32) -> Vec<(String, String)> {
     let mut list = vec![default];
     let all = [Profile::Both, Profile::Server, Profile::Client];
-    let pool: &[Profile] = if configured.is_empty() { &all } else { configured };
+    let pool: &[Profile] = if configured.is_empty() {
+        &all
+    } else {
+        configured
+    };
     for p in pool {
         if !list.contains(p) {
             list.push(*p);
@@ -323,7 +352,10 @@ fn offered_profiles(default: Profile, configured: &[Profile], days: u32) -> Vec<
                 Profile::Client => "TLS client (clientAuth)",
                 _ => "mutual TLS, server and client (serverAuth + clientAuth)",
             };
-            (p.as_str().to_string(), format!("{what}, {days} days unless the order asks for less"))
+            (
+                p.as_str().to_string(),
+                format!("{what}, {days} days unless the order asks for less"),
+            )
         })
         .collect()
 }

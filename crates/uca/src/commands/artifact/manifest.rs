@@ -4,8 +4,8 @@ use std::io::Write;
 use std::time::Instant;
 
 use serde::Serialize;
-use uca_custody::tree::{self, WalkOptions};
 use uca_custody::layout::meta_path;
+use uca_custody::tree::{self, WalkOptions};
 
 use crate::cli::artifact::ManifestArgs;
 use crate::exit::{CliError, Exit};

@@ -16,7 +16,6 @@ use uca_pki::Serial;
 use uca_pki::validity::display_time;
 use uca_pki::verify::read_cert_file;
 
-
 use super::read_arg;
 use crate::cli::artifact::ArtifactVerifyArgs;
 use crate::commands::open_ca;
@@ -267,7 +266,10 @@ fn print_human(
         let why = if r.ok {
             r.chain.join(" <- ")
         } else {
-            r.problems.first().map(ToString::to_string).unwrap_or_default()
+            r.problems
+                .first()
+                .map(ToString::to_string)
+                .unwrap_or_default()
         };
         out.line(format!(
             "  {:<10} {:<24} {:<22} {:<8} {why}",

@@ -7,7 +7,6 @@ use crate::support::health::*;
 use crate::support::prometheus::*;
 use crate::support::*;
 
-
 #[test]
 fn watch_metrics_parse_with_prometheus_client_and_match_the_status() {
     let env = TempCa::new();

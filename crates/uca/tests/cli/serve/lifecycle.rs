@@ -134,13 +134,26 @@ fn the_server_does_not_take_over_an_operators_certificate_name() {
     };
     let ledger_before = rows(&env);
     let mut cmd = env.uca_std();
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--server-name", "localhost"]);
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--server-name",
+        "localhost",
+    ]);
     let (out, _) = run_within(cmd, Duration::from_secs(20))
         .unwrap_or_else(|printed| panic!("uca serve kept running:\n{printed}"));
     let err = stderr(&out);
     assert_eq!(code(&out), 1, "{err}");
-    assert!(err.contains("'localhost'") && err.contains("did not make"), "{err}");
+    assert!(
+        err.contains("'localhost'") && err.contains("did not make"),
+        "{err}"
+    );
     assert!(err.contains("hint:"), "{err}");
-    assert_eq!(read_bytes(&issued.cert), cert_before, "the operator's files were touched");
+    assert_eq!(
+        read_bytes(&issued.cert),
+        cert_before,
+        "the operator's files were touched"
+    );
     assert_eq!(rows(&env), ledger_before);
 }
