@@ -39,34 +39,20 @@ impl Validity {
                 "days must be between 1 and {MAX_DAYS}, not {days}"
             )));
         }
-        let mut not_before = now - BACKDATE;
-        let mut not_after = now
+        let not_before = now - BACKDATE;
+        let not_after = now
             .checked_add(Duration::days(i64::from(days)))
             .ok_or_else(|| {
                 crate::PkiError::BadValidity(format!(
                     "{days} days from now is not a representable date"
                 ))
             })?;
-        let mut clamped = false;
-        if let Some((issuer_nb, issuer_na)) = issuer {
-            if not_before < issuer_nb {
-                not_before = issuer_nb;
-            }
-            if not_after > issuer_na {
-                not_after = issuer_na;
-                clamped = true;
-            }
-        }
-        if not_after <= not_before {
-            return Err(crate::PkiError::BadValidity(format!(
+        Validity::between(not_before, not_after, issuer).map_err(|_| {
+            let end = issuer.map_or(not_after, |(_, issuer_na)| issuer_na);
+            crate::PkiError::BadValidity(format!(
                 "the issuing CA expired on {}: it cannot issue certificates any more",
-                display_time(not_after)
-            )));
-        }
-        Ok(Validity {
-            not_before,
-            not_after,
-            clamped,
+                display_time(end)
+            ))
         })
     }
 }
