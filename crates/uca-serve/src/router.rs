@@ -300,42 +300,6 @@ async fn blocking<T: Send + 'static>(
         })
 }
 
-/// A request body, or the problem it is (413 past [`MAX_BODY`], refused before it is read when
-/// its Content-Length says so, cut off at the limit otherwise).
-type BodyOrLimit = Result<Bytes, axum::extract::rejection::BytesRejection>;
-
-fn body_of(headers: &HeaderMap, body: BodyOrLimit) -> Result<Bytes, Problem> {
-    let too_large = || {
-        Problem::malformed(format!("the request body exceeds {MAX_BODY} bytes")).with_status(413)
-    };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    match (declared, body) {
-        (Some(n), _) if n > MAX_BODY as u64 => Err(too_large()),
-        (_, Ok(b)) if b.len() > MAX_BODY => Err(too_large()),
-        (_, Ok(b)) => Ok(b),
-        (_, Err(e)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(too_large()),
-        (_, Err(e)) => Err(Problem::malformed(format!(
-            "the request body could not be read: {e}"
-        ))),
-    }
-}
-
-/// The body, or the response that refuses it.
-macro_rules! body_or_refuse {
-    ($state:expr, $headers:expr, $body:expr) => {
-        match body_of(&$headers, $body) {
-            Ok(b) => b,
-            Err(p) => {
-                let base = base(&$state, &$headers);
-                return finish_post(&$state, LogFields::default(), &base, Err(p));
-            }
-        }
-    };
-}
-
 macro_rules! simple_post {
     ($name:ident, |$acme:ident, $post:ident, $now:ident $(, $id:ident)?| $call:expr) => {
         async fn $name(
@@ -343,10 +307,9 @@ macro_rules! simple_post {
             $(Path($id): Path<String>,)?
             uri: Uri,
             headers: HeaderMap,
-            body: BodyOrLimit,
+            body: Bytes,
         ) -> Response {
-            let body = body_or_refuse!(state, headers, body);
-            let owned = OwnedPost::new(&state, &uri, &headers, body);
+                        let owned = OwnedPost::new(&state, &uri, &headers, body);
             let base = owned.base.clone();
             let log = owned.log.clone();
             let result = blocking(&state, move |st| {
@@ -394,9 +357,8 @@ async fn challenge(
     Path(id): Path<String>,
     uri: Uri,
     headers: HeaderMap,
-    body: BodyOrLimit,
+    body: Bytes,
 ) -> Response {
-    let body = body_or_refuse!(state, headers, body);
     let owned = OwnedPost::new(&state, &uri, &headers, body);
     let base = owned.base.clone();
     let log = owned.log.clone();
@@ -436,9 +398,8 @@ async fn finalize(
     Path(id): Path<String>,
     uri: Uri,
     headers: HeaderMap,
-    body: BodyOrLimit,
+    body: Bytes,
 ) -> Response {
-    let body = body_or_refuse!(state, headers, body);
     let owned = OwnedPost::new(&state, &uri, &headers, body);
     let base = owned.base.clone();
     let log = owned.log.clone();
@@ -472,9 +433,8 @@ async fn revoke_cert(
     State(state): State<Shared>,
     uri: Uri,
     headers: HeaderMap,
-    body: BodyOrLimit,
+    body: Bytes,
 ) -> Response {
-    let body = body_or_refuse!(state, headers, body);
     let owned = OwnedPost::new(&state, &uri, &headers, body);
     let base = owned.base.clone();
     let log = owned.log.clone();
