@@ -25,6 +25,9 @@ use crate::model::{
 /// profile; external account keys may limit profiles.
 const SCHEMA_VERSION: i64 = 2;
 
+/// Prepared statements kept per connection: more than the store has.
+const STATEMENT_CACHE: usize = 128;
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
 CREATE TABLE IF NOT EXISTS eab_keys (
@@ -133,6 +136,8 @@ pub enum Commit {
 /// The ACME database.
 pub struct Store {
     conn: Connection,
+    /// The `synchronous` level the connection is at, so a write changes it only when needed.
+    commit: std::cell::Cell<Commit>,
 }
 
 fn json_list(v: &[String]) -> String {
@@ -202,15 +207,25 @@ impl Store {
                 }
             }
         }
-        Ok(Store { conn })
+        // Room for every statement the server repeats (the default 16 made them evict each
+        // other and be parsed again).
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(Store {
+            conn,
+            commit: std::cell::Cell::new(Commit::Durable),
+        })
     }
 
     fn durability(&self, commit: Commit) -> Result<(), StoreError> {
+        if self.commit.get() == commit {
+            return Ok(());
+        }
         let level = match commit {
             Commit::Durable => "FULL",
             Commit::Lazy => "NORMAL",
         };
         self.conn.pragma_update(None, "synchronous", level)?;
+        self.commit.set(commit);
         Ok(())
     }
 
@@ -362,11 +377,26 @@ fn finish_challenge((mut c, kind, status): ChallengeRow) -> Result<Challenge, St
 }
 
 impl Tx<'_> {
+    /// Runs one statement through the connection's statement cache: the server repeats a
+    /// few dozen statements, and parsing them anew was a tenth of its CPU.
+    fn exec(&self, sql: &str, args: impl rusqlite::Params) -> rusqlite::Result<usize> {
+        self.conn.prepare_cached(sql)?.execute(args)
+    }
+
+    /// [`Connection::query_row`] through the statement cache.
+    fn query_one<T>(
+        &self,
+        sql: &str,
+        args: impl rusqlite::Params,
+        f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        self.conn.prepare_cached(sql)?.query_row(args, f)
+    }
+
     // ---- external account keys
 
     pub fn insert_eab(&self, key: &EabKey) -> Result<(), StoreError> {
-        self.conn
-            .execute(
+        self.exec(
                 "INSERT INTO eab_keys (kid, hmac_key, allow, created_at, profiles) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![key.kid, key.hmac_key, json_list(&key.allow), key.created_at, json_list(&key.profiles)],
             )
@@ -384,9 +414,7 @@ impl Tx<'_> {
     }
 
     pub fn remove_eab(&self, kid: &str) -> Result<(), StoreError> {
-        let n = self
-            .conn
-            .execute("DELETE FROM eab_keys WHERE kid = ?1", params![kid])?;
+        let n = self.exec("DELETE FROM eab_keys WHERE kid = ?1", params![kid])?;
         if n == 0 {
             return Err(StoreError::UnknownKid {
                 kid: kid.to_string(),
@@ -441,7 +469,7 @@ impl Tx<'_> {
     // ---- accounts
 
     pub fn insert_account(&self, a: &Account, spki: &[u8]) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.exec(
             &format!("INSERT INTO accounts ({ACCOUNT_COLUMNS}, spki) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
             params![
                 a.id,
@@ -481,8 +509,7 @@ impl Tx<'_> {
     /// Whether some account's key is this SubjectPublicKeyInfo (RFC 8555 §11.1).
     pub fn is_account_key(&self, spki: &[u8]) -> Result<bool, StoreError> {
         Ok(self
-            .conn
-            .query_row(
+            .query_one(
                 "SELECT 1 FROM accounts WHERE spki = ?1",
                 params![spki],
                 |_| Ok(()),
@@ -496,7 +523,7 @@ impl Tx<'_> {
     }
 
     pub fn set_account_status(&self, id: &str, status: AccountStatus) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.exec(
             "UPDATE accounts SET status = ?2 WHERE id = ?1",
             params![id, status.as_str()],
         )?;
@@ -504,7 +531,7 @@ impl Tx<'_> {
     }
 
     pub fn set_account_contact(&self, id: &str, contact: &[String]) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.exec(
             "UPDATE accounts SET contact = ?2 WHERE id = ?1",
             params![id, json_list(contact)],
         )?;
@@ -519,7 +546,7 @@ impl Tx<'_> {
         thumbprint: &str,
         spki: &[u8],
     ) -> Result<bool, StoreError> {
-        match self.conn.execute(
+        match self.exec(
             "UPDATE accounts SET jwk = ?2, thumbprint = ?3, spki = ?4 WHERE id = ?1",
             params![id, jwk, thumbprint, spki],
         ) {
@@ -537,7 +564,7 @@ impl Tx<'_> {
 
     pub fn insert_order(&self, o: &Order) -> Result<(), StoreError> {
         let idents: Vec<String> = o.identifiers.iter().map(Identifier::to_stored).collect();
-        self.conn.execute(
+        self.exec(
             &format!("INSERT INTO orders ({ORDER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
             params![
                 o.id,
@@ -624,7 +651,7 @@ impl Tx<'_> {
         from: OrderStatus,
         to: OrderStatus,
     ) -> Result<bool, StoreError> {
-        let n = self.conn.execute(
+        let n = self.exec(
             "UPDATE orders SET status = ?3 WHERE id = ?1 AND status = ?2",
             params![id, from.as_str(), to.as_str()],
         )?;
@@ -632,7 +659,7 @@ impl Tx<'_> {
     }
 
     pub fn fail_order(&self, id: &str, problem_json: &str) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.exec(
             "UPDATE orders SET status = 'invalid', error = ?2 WHERE id = ?1",
             params![id, problem_json],
         )?;
@@ -642,7 +669,7 @@ impl Tx<'_> {
     // ---- authorizations and challenges
 
     pub fn insert_authz(&self, a: &Authz) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.exec(
             &format!("INSERT INTO authzs ({AUTHZ_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
             params![
                 a.id,
@@ -688,8 +715,7 @@ impl Tx<'_> {
     ) -> Result<bool, StoreError> {
         let target = identifier.authorization_target();
         Ok(self
-            .conn
-            .query_row(
+            .query_one(
                 "SELECT 1 FROM authzs WHERE account = ?1 AND identifier = ?2 AND wildcard = ?3 \
                  AND status = 'valid' AND expires > ?4 LIMIT 1",
                 params![
@@ -705,7 +731,7 @@ impl Tx<'_> {
     }
 
     pub fn set_authz_status(&self, id: &str, status: AuthzStatus) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.exec(
             "UPDATE authzs SET status = ?2 WHERE id = ?1",
             params![id, status.as_str()],
         )?;
@@ -714,7 +740,7 @@ impl Tx<'_> {
 
     /// Deactivates every pending authorization of an account (on account deactivation).
     pub fn deactivate_pending_authzs(&self, account: &str) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.exec(
             "UPDATE authzs SET status = 'deactivated' WHERE account = ?1 AND status = 'pending'",
             params![account],
         )?;
@@ -723,7 +749,7 @@ impl Tx<'_> {
 
     /// Invalidates an account's orders that are not finished (on account deactivation).
     pub fn fail_open_orders(&self, account: &str, problem_json: &str) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.exec(
             "UPDATE orders SET status = 'invalid', error = ?2 WHERE account = ?1 AND status IN ('pending', 'ready')",
             params![account, problem_json],
         )?;
@@ -731,7 +757,7 @@ impl Tx<'_> {
     }
 
     pub fn insert_challenge(&self, c: &Challenge) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.exec(
             &format!(
                 "INSERT INTO challenges ({CHALLENGE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
             ),
@@ -774,7 +800,7 @@ impl Tx<'_> {
         from: ChallengeStatus,
         to: ChallengeStatus,
     ) -> Result<bool, StoreError> {
-        let n = self.conn.execute(
+        let n = self.exec(
             "UPDATE challenges SET status = ?3 WHERE id = ?1 AND status = ?2",
             params![id, from.as_str(), to.as_str()],
         )?;
@@ -788,7 +814,7 @@ impl Tx<'_> {
         validated: Option<i64>,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.exec(
             "UPDATE challenges SET status = ?2, validated = ?3, error = ?4 WHERE id = ?1",
             params![id, status.as_str(), validated, error],
         )?;
@@ -805,17 +831,17 @@ impl Tx<'_> {
         let dead = "SELECT id FROM orders WHERE \
                     (status = 'invalid' AND created_at < ?1) OR \
                     (status IN ('pending', 'ready') AND expires < ?1)";
-        let challenges = self.conn.execute(
+        let challenges = self.exec(
             &format!(
                 "DELETE FROM challenges WHERE authz IN (SELECT id FROM authzs WHERE order_id IN ({dead}))"
             ),
             params![before],
         )?;
-        let authzs = self.conn.execute(
+        let authzs = self.exec(
             &format!("DELETE FROM authzs WHERE order_id IN ({dead})"),
             params![before],
         )?;
-        let orders = self.conn.execute(
+        let orders = self.exec(
             &format!("DELETE FROM orders WHERE id IN ({dead})"),
             params![before],
         )?;
@@ -829,11 +855,11 @@ impl Tx<'_> {
     // ---- certificates
 
     pub fn insert_cert(&self, c: &IssuedCert) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.exec(
             "INSERT INTO certificates (id, serial, order_id, account, chain_pem) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![c.id, c.serial, c.order, c.account, c.chain_pem],
         )?;
-        self.conn.execute(
+        self.exec(
             "UPDATE orders SET status = 'valid', certificate = ?2 WHERE id = ?1",
             params![c.order, c.serial],
         )?;
@@ -848,8 +874,7 @@ impl Tx<'_> {
         let sql =
             format!("SELECT id, serial, order_id, account, chain_pem FROM certificates {tail}");
         Ok(self
-            .conn
-            .query_row(&sql, args, |r| {
+            .query_one(&sql, args, |r| {
                 Ok(IssuedCert {
                     id: r.get(0)?,
                     serial: r.get(1)?,
