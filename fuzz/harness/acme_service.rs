@@ -296,12 +296,16 @@ fn build_template() -> Option<Template> {
         env.acme.finish_validation(&job, Ok(()), NOW).ok()?;
     }
     env.ids.ready_order = ready_order;
-    let Env { acme, ids, _dir } = env;
+    let Env {
+        acme,
+        ids,
+        _dir: dir,
+    } = env;
     drop(acme);
     let mut files = Vec::new();
     for suffix in ["", "-wal"] {
         let name = format!("acme.sqlite{suffix}");
-        if let Ok(bytes) = std::fs::read(_dir.path().join(&name)) {
+        if let Ok(bytes) = std::fs::read(dir.path().join(&name)) {
             files.push((name, bytes));
         }
     }

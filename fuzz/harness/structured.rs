@@ -338,7 +338,8 @@ impl CsrSpec {
     /// The CSR's DER, signed by its key (then one byte changed if `corrupt`).
     pub fn csr_der(&self) -> Option<Vec<u8>> {
         let key = self.key_pair()?;
-        let mut der = self.params()?.serialize_request(&key).ok()?.der().to_vec();
+        let csr = self.params()?.serialize_request(&key).ok()?;
+        let mut der: Vec<u8> = csr.der().as_ref().to_vec();
         self.corrupt_in(&mut der);
         Some(der)
     }
@@ -346,7 +347,8 @@ impl CsrSpec {
     /// A self-signed certificate with the same names and key kind (for revokeCert).
     pub fn certificate_der(&self) -> Option<Vec<u8>> {
         let key = self.key_pair()?;
-        let mut der = self.params()?.self_signed(&key).ok()?.der().to_vec();
+        let cert = self.params()?.self_signed(&key).ok()?;
+        let mut der: Vec<u8> = cert.der().as_ref().to_vec();
         self.corrupt_in(&mut der);
         Some(der)
     }
