@@ -201,7 +201,8 @@ impl Env {
 
     /// A request to `path` signed by `key`: as the account (`kid`) or with its `jwk`.
     pub fn request(&self, key: &Key, kid: bool, path: &str, payload: &[u8]) -> Vec<u8> {
-        let mut header = json!({"alg": "EdDSA", "nonce": self.nonce(), "url": format!("{BASE}{path}")});
+        let mut header =
+            json!({"alg": "EdDSA", "nonce": self.nonce(), "url": format!("{BASE}{path}")});
         if kid {
             header["kid"] = json!(account_url(&self.ids.account));
         } else {
@@ -222,7 +223,10 @@ impl Env {
             .collect();
         let payload = json!({ "identifiers": ids }).to_string();
         let body = self.request(key, true, paths::NEW_ORDER, payload.as_bytes());
-        let reply = self.acme.new_order(&post(paths::NEW_ORDER, &body), NOW).ok()?;
+        let reply = self
+            .acme
+            .new_order(&post(paths::NEW_ORDER, &body), NOW)
+            .ok()?;
         let (_, order) = path_and_id(reply.location.as_deref()?)?;
         let authzs = json_of(&reply)?["authorizations"]
             .as_array()?
@@ -235,7 +239,10 @@ impl Env {
     /// The http-01 challenge of an authorization: its path and ID.
     fn http01(&self, key: &Key, authz: &(String, String)) -> Option<(String, String)> {
         let body = self.request(key, true, &authz.0, b"");
-        let reply = self.acme.authz(&post(&authz.0, &body), &authz.1, NOW).ok()?;
+        let reply = self
+            .acme
+            .authz(&post(&authz.0, &body), &authz.1, NOW)
+            .ok()?;
         json_of(&reply)?["challenges"]
             .as_array()?
             .iter()
@@ -289,7 +296,8 @@ fn build_template() -> Option<Template> {
     for authz in &authzs {
         let (path, id) = env.http01(&keys.account, authz)?;
         let body = env.request(&keys.account, true, &path, b"{}");
-        let ChallengeStep::Validate(job) = env.acme.challenge(&post(&path, &body), &id, NOW).ok()?
+        let ChallengeStep::Validate(job) =
+            env.acme.challenge(&post(&path, &body), &id, NOW).ok()?
         else {
             return None;
         };

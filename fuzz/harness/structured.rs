@@ -391,7 +391,11 @@ fn eab_value(eab: &EabField, keys: &Keys, right: &Key) -> serde_json::Value {
         header["url"] = url;
     }
     let jwk = signer_key(keys, eab.binds, right).jwk().to_string();
-    let mac_key: &[u8] = if eab.wrong_mac { b"not the key" } else { EAB_KEY };
+    let mac_key: &[u8] = if eab.wrong_mac {
+        b"not the key"
+    } else {
+        EAB_KEY
+    };
     let key = hmac::Key::new(hmac::HMAC_SHA256, mac_key);
     let jws = flattened(&header, jwk.as_bytes(), |m| {
         hmac::sign(&key, m).as_ref().to_vec()

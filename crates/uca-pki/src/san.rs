@@ -672,9 +672,8 @@ mod proptests {
                     };
                     San::Uri(format!("{s}://{d}{port}/{p}"))
                 }),
-            ("[a-z0-9]{1,8}", "[a-z0-9:._-]{1,16}").prop_map(|(n, s)| San::Uri(format!(
-                "urn:{n}:{s}"
-            ))),
+            ("[a-z0-9]{1,8}", "[a-z0-9:._-]{1,16}")
+                .prop_map(|(n, s)| San::Uri(format!("urn:{n}:{s}"))),
         ]
     }
 

@@ -259,7 +259,9 @@ mod tests {
 
     #[test]
     fn display_round_trips() {
-        for text in ["30d", "12h", "90m", "5s", "1500ms", "0s", "1.5ms", "0.001ms"] {
+        for text in [
+            "30d", "12h", "90m", "5s", "1500ms", "0s", "1.5ms", "0.001ms",
+        ] {
             let s: Span = text.parse().unwrap();
             assert_eq!(s.to_string(), text);
             assert_eq!(s.to_string().parse::<Span>(), Ok(s));

@@ -41,10 +41,15 @@ fn fixture() -> &'static Fixture {
         let subject = Subject::parse("O=uca proptest,CN=uca proptest root").unwrap();
         let root = self_signed_root(&subject, &key, &validity, Serial::random().unwrap()).unwrap();
         let signer = CaSigner::new(&root.der, key).unwrap();
-        let leaf_keys = [KeyType::EcP256, KeyType::EcP384, KeyType::Ed25519, KeyType::Rsa2048]
-            .into_iter()
-            .map(|k| k.generate().unwrap())
-            .collect();
+        let leaf_keys = [
+            KeyType::EcP256,
+            KeyType::EcP384,
+            KeyType::Ed25519,
+            KeyType::Rsa2048,
+        ]
+        .into_iter()
+        .map(|k| k.generate().unwrap())
+        .collect();
         Fixture {
             root_der: root.der,
             signer,
@@ -145,7 +150,10 @@ fn make(kind: &Kind, serial: &Serial, cn: &str) -> Vec<u8> {
                 path_len: *path_len,
                 constraints,
             };
-            f.signer.sign_intermediate(&req, &f.leaf_keys[0]).unwrap().der
+            f.signer
+                .sign_intermediate(&req, &f.leaf_keys[0])
+                .unwrap()
+                .der
         }
         Kind::Root => {
             let key = &f.leaf_keys[2];
@@ -181,7 +189,11 @@ fn check_both(der: &[u8], kind: &Kind, serial: &Serial, cn: &str) -> Result<(), 
     // RustCrypto x509-cert: strict DER, and its own view of the same fields
     let cert = x509_cert::Certificate::from_der(der)
         .map_err(|e| TestCaseError::fail(format!("x509-cert refuses it: {e}")))?;
-    prop_assert_eq!(cert.to_der().unwrap(), der.to_vec(), "re-encodes byte for byte");
+    prop_assert_eq!(
+        cert.to_der().unwrap(),
+        der.to_vec(),
+        "re-encodes byte for byte"
+    );
     let tbs = cert.tbs_certificate();
     let content = tbs.serial_number().as_bytes();
     check_integer(content)?;
@@ -244,7 +256,9 @@ proptest! {
 /// OpenSSL's text dump of a DER certificate.
 fn openssl_text(der: &[u8]) -> String {
     let mut child = Command::new("openssl")
-        .args(["x509", "-inform", "DER", "-noout", "-text", "-nameopt", "utf8"])
+        .args([
+            "x509", "-inform", "DER", "-noout", "-text", "-nameopt", "utf8",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -101,6 +101,7 @@ fn replay(target: &str, harness: impl Fn(&[u8]) -> bool, min_accepted: usize) {
             Err(_) => panicked.push(file.display().to_string()),
         }
     }
+    eprintln!("{target}: {accepted} of {} inputs accepted", files.len());
     assert!(
         panicked.is_empty(),
         "the {target} harness panicked on: {panicked:#?}"
