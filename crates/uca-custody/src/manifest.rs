@@ -360,7 +360,7 @@ mod proptests {
     fn component() -> impl Strategy<Value = Vec<u8>> {
         prop::collection::vec(
             prop_oneof![
-                4 => (b'a'..=b'z'),
+                4 => b'a'..=b'z',
                 1 => prop::sample::select(b"\\\n\r \t*.".to_vec()),
                 1 => (1u8..=255).prop_filter("no slash", |b| *b != b'/'),
             ],
@@ -374,7 +374,7 @@ mod proptests {
     }
 
     fn manifest() -> impl Strategy<Value = Manifest> {
-        prop::collection::btree_map(path(), any::<[u8; 32]>(), 0..12).prop_map(|m| Manifest {
+        prop::collection::btree_map(path(), any::<[u8; 32]>(), 1..12).prop_map(|m| Manifest {
             entries: m
                 .into_iter()
                 .map(|(path, sha256)| Entry { path, sha256 })

@@ -17,7 +17,7 @@ use uca_custody::tree::{WalkOptions, build, walk};
 fn name() -> impl Strategy<Value = Vec<u8>> {
     prop::collection::vec(
         prop_oneof![
-            4 => (b'a'..=b'z'),
+            4 => b'a'..=b'z',
             2 => prop::sample::select(b"\\\n\r \t*-".to_vec()),
             1 => prop::sample::select("é€日".as_bytes().to_vec()),
             1 => (1u8..=255).prop_filter("no slash", |b| *b != b'/'),

@@ -111,7 +111,7 @@ mod proptests {
             Just("CERTIFICATE".to_string()),
             Just("PRIVATE KEY".to_string()),
             Just("X509 CRL".to_string()),
-            "[A-Z][A-Z0-9 ]{0,20}[A-Z0-9]",
+            "[A-Z0-9]{1,8}( [A-Z0-9]{1,8}){0,2}",
         ]
     }
 
