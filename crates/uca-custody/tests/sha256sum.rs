@@ -43,7 +43,7 @@ proptest! {
             std::fs::write(&p, content).unwrap();
         }
         let opts = WalkOptions { follow_symlinks: false, exclude_prefix: None };
-        let found = walk(&base, &[base.clone()], &opts).unwrap();
+        let found = walk(&base, std::slice::from_ref(&base), &opts).unwrap();
         let (manifest, _) = build(&found).unwrap();
         let text = manifest.render();
         let sums = tmp.path().join("SHA256SUMS");
