@@ -12,7 +12,7 @@
 # Seeds are read from fuzz/corpus/TARGET/ (committed) and never written: what libFuzzer finds
 # goes to fuzz/corpus-run/TARGET/ (ignored by git). A crashing input lands in
 # fuzz/artifacts/TARGET/; once the bug is fixed, commit it there and the ordinary test suite
-# (crates/*/tests/fuzz_corpus.rs) replays it from then on. CARGO_TARGET_DIR is honored.
+# (crates/uca/tests/fuzz_corpus.rs) replays it from then on. CARGO_TARGET_DIR is honored.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${1:-all}

@@ -106,3 +106,23 @@ pub fn identifier(data: &[u8]) -> bool {
     let _ = uca_acme::Identifier::from_stored(&stored);
     true
 }
+
+/// The identifiers of the order a CSR is checked against (the same as the ready order of
+/// fuzz/harness/acme_service.rs, and the names the seed CSRs ask for).
+fn fixture_order() -> [uca_acme::Identifier; 3] {
+    use uca_acme::Identifier;
+    [
+        Identifier::Dns("fuzz.example.org".to_string()),
+        Identifier::Dns("www.fuzz.example.org".to_string()),
+        Identifier::Ip(std::net::IpAddr::from([192, 0, 2, 1])),
+    ]
+}
+
+/// A finalize request's CSR (DER) against an order: `parse_csr`, then `check_csr_names`, the
+/// check finalize makes before anything is signed. Accepted when the CSR fits the order.
+pub fn csr_order(data: &[u8]) -> bool {
+    let Ok(csr) = uca_pki::csr::parse_csr(data) else {
+        return false;
+    };
+    uca_acme::service::check_csr_names(&csr, &fixture_order()).is_ok()
+}

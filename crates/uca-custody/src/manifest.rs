@@ -349,3 +349,78 @@ mod tests {
         assert_eq!(Meta::parse(&meta.render()).unwrap(), meta);
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// One path component: any bytes but `/` and NUL, with the troublesome ones (`\`, LF, CR,
+    /// space, tab, `*`, UTF-8) likely, and never `.` or `..`.
+    fn component() -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(
+            prop_oneof![
+                4 => b'a'..=b'z',
+                1 => prop::sample::select(b"\\\n\r \t*.".to_vec()),
+                1 => (1u8..=255).prop_filter("no slash", |b| *b != b'/'),
+            ],
+            1..12,
+        )
+        .prop_filter("not . or ..", |c| c != b"." && c != b"..")
+    }
+
+    fn path() -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(component(), 1..4).prop_map(|parts| parts.join(&b'/'))
+    }
+
+    fn manifest() -> impl Strategy<Value = Manifest> {
+        prop::collection::btree_map(path(), any::<[u8; 32]>(), 1..12).prop_map(|m| Manifest {
+            entries: m
+                .into_iter()
+                .map(|(path, sha256)| Entry { path, sha256 })
+                .collect(),
+        })
+    }
+
+    proptest! {
+        /// Whatever names the files have, the rendered manifest reads back to the same entries.
+        #[test]
+        fn render_then_parse_is_the_same(m in manifest()) {
+            prop_assert_eq!(Manifest::parse(&m.render()).ok(), Some(m));
+        }
+
+        /// A line is escaped exactly when its name holds `\`, LF or CR, as coreutils does.
+        #[test]
+        fn escaped_exactly_when_coreutils_escapes(p in path()) {
+            let m = Manifest { entries: vec![Entry { path: p.clone(), sha256: [7; 32] }] };
+            let text = m.render();
+            prop_assert_eq!(text.first() == Some(&b'\\'), needs_escape(&p));
+            prop_assert_eq!(text.iter().filter(|&&b| b == b'\n').count(), 1);
+        }
+
+        /// The sidecar too, links included.
+        #[test]
+        fn meta_render_then_parse_is_the_same(
+            entries in prop::collection::btree_map(path(), (0u32..=0o7777, prop::option::of(path())), 0..8),
+        ) {
+            let meta = Meta {
+                entries: entries
+                    .into_iter()
+                    .map(|(path, (mode, link))| MetaEntry {
+                        path,
+                        mode,
+                        kind: link.map_or(MetaKind::File, |target| MetaKind::Link { target }),
+                    })
+                    .collect(),
+            };
+            prop_assert_eq!(Meta::parse(&meta.render()).ok(), Some(meta));
+        }
+
+        /// Parsing never panics, whatever the bytes.
+        #[test]
+        fn parse_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+            let _ = Manifest::parse(&bytes);
+            let _ = Meta::parse(&bytes);
+        }
+    }
+}

@@ -260,6 +260,7 @@ impl PrivateKey {
                 let pass = passphrase.ok_or(PkiError::PassphraseRequired)?;
                 let enc = EncryptedPrivateKeyInfoRef::from_der(&der)
                     .map_err(|e| PkiError::BadKey(e.to_string()))?;
+                check_kdf_cost(&enc.encryption_algorithm)?;
                 let doc = enc.decrypt(pass).map_err(|_| PkiError::WrongPassphrase)?;
                 Zeroizing::new(doc.as_bytes().to_vec())
             }
@@ -290,6 +291,50 @@ impl PrivateKey {
         };
         Ok(PrivateKey { pair, key_type })
     }
+}
+
+/// The most memory an encrypted key's scrypt may ask for (128·N·r bytes): 64 MiB, four times
+/// what uca writes (N=2^14, r=8) and twice OpenSSL's default limit.
+const MAX_SCRYPT_MEMORY: u64 = 64 << 20;
+/// The most scrypt work (128·N·r·p bytes mixed) and PBKDF2 iterations a key file may ask for.
+const MAX_SCRYPT_WORK: u64 = 256 << 20;
+const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+
+/// Refuses key-derivation parameters that would take gigabytes or minutes before the
+/// passphrase is even tried: a key file's header must not be able to exhaust the machine.
+fn check_kdf_cost(scheme: &pkcs8::pkcs5::EncryptionScheme) -> Result<(), PkiError> {
+    use pkcs8::pkcs5::EncryptionScheme;
+    use pkcs8::pkcs5::pbes2::Kdf;
+    let EncryptionScheme::Pbes2(params) = scheme else {
+        return Ok(());
+    };
+    match &params.kdf {
+        Kdf::Scrypt(s) => {
+            let (n, r, p) = (
+                s.cost_parameter,
+                u64::from(s.block_size),
+                u64::from(s.parallelization),
+            );
+            let memory = n.checked_mul(r).and_then(|x| x.checked_mul(128));
+            let work = memory.and_then(|m| m.checked_mul(p));
+            if memory.is_none_or(|m| m > MAX_SCRYPT_MEMORY)
+                || work.is_none_or(|w| w > MAX_SCRYPT_WORK)
+            {
+                return Err(PkiError::BadKey(format!(
+                    "the key's scrypt parameters (N={n}, r={r}, p={p}) ask for more than uca allows (at most {} MiB)",
+                    MAX_SCRYPT_MEMORY >> 20
+                )));
+            }
+        }
+        Kdf::Pbkdf2(p) if p.iteration_count > MAX_PBKDF2_ITERATIONS => {
+            return Err(PkiError::BadKey(format!(
+                "the key's PBKDF2 iteration count ({}) is more than uca allows ({MAX_PBKDF2_ITERATIONS})",
+                p.iteration_count
+            )));
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Reports whether a key file is encrypted, without decrypting it.

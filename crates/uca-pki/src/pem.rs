@@ -99,3 +99,83 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use pkcs8::der::pem::LineEnding;
+    use proptest::prelude::*;
+
+    fn label() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("CERTIFICATE".to_string()),
+            Just("PRIVATE KEY".to_string()),
+            Just("X509 CRL".to_string()),
+            "[A-Z0-9]{1,8}( [A-Z0-9]{1,8}){0,2}",
+        ]
+    }
+
+    /// Strict PEM as uca writes it (the `der` crate's encoder: RFC 7468, 64 columns, LF).
+    fn written(label: &str, der: &[u8]) -> String {
+        pkcs8::der::pem::encode_string(label, LineEnding::LF, der).unwrap()
+    }
+
+    proptest! {
+        /// What uca writes, uca reads back: label and bytes.
+        #[test]
+        fn written_pem_reads_back(label in label(), der in prop::collection::vec(any::<u8>(), 0..600)) {
+            let text = written(&label, &der);
+            prop_assert_eq!(blocks(&text), Ok(vec![Block { label, der }]));
+        }
+
+        /// The lenient forms OpenSSL reads give the same bytes: text around the block, CRLF,
+        /// any line width, several blocks in a row.
+        #[test]
+        fn lenient_forms_read_the_same(
+            blocks_in in prop::collection::vec((label(), prop::collection::vec(any::<u8>(), 1..200)), 1..4),
+            width in 1usize..100,
+            crlf in any::<bool>(),
+            before in "[a-z .,\n]{0,40}",
+            after in "[a-z .,\n]{0,40}",
+        ) {
+            let nl = if crlf { "\r\n" } else { "\n" };
+            let mut text = before.clone();
+            for (label, der) in &blocks_in {
+                let b64 = Base64::encode_string(der);
+                let lines: Vec<&str> = b64
+                    .as_bytes()
+                    .chunks(width)
+                    .map(|c| std::str::from_utf8(c).unwrap())
+                    .collect();
+                text.push_str(&format!("{nl}-----BEGIN {label}-----{nl}{}{nl}-----END {label}-----{nl}", lines.join(nl)));
+            }
+            text.push_str(&after);
+            let want: Vec<Block> = blocks_in
+                .into_iter()
+                .map(|(label, der)| Block { label, der })
+                .collect();
+            prop_assert_eq!(blocks(&text), Ok(want));
+        }
+
+        /// Reading never panics, whatever the text.
+        #[test]
+        fn reading_never_panics(text in any::<String>()) {
+            let _ = blocks(&text);
+            let _ = first(&text, &["CERTIFICATE"]);
+        }
+
+        /// Near misses: pieces of PEM armor in any order.
+        #[test]
+        fn reading_never_panics_on_armor(parts in prop::collection::vec(prop_oneof![
+            Just("-----BEGIN ".to_string()),
+            Just("-----END ".to_string()),
+            Just("-----".to_string()),
+            Just("CERTIFICATE".to_string()),
+            Just("\n".to_string()),
+            "[A-Za-z0-9+/=:]{0,8}",
+        ], 0..20)) {
+            let text = parts.concat();
+            let _ = blocks(&text);
+        }
+    }
+}

@@ -626,3 +626,88 @@ mod tests {
         assert!(SanTemplate::parse("{nam}.x").is_err());
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn label() -> impl Strategy<Value = String> {
+        "[a-z]([a-z0-9-]{0,20}[a-z0-9])?"
+    }
+
+    /// A DNS name in uca's normal form: lowercase A-labels, the last label alphabetic, maybe a
+    /// wildcard in front of at least two labels.
+    fn dns() -> impl Strategy<Value = String> {
+        (
+            any::<bool>(),
+            prop::collection::vec(label(), 1..4),
+            "[a-z]{2,8}",
+        )
+            .prop_map(|(wild, mut labels, tld)| {
+                labels.push(tld);
+                let name = labels.join(".");
+                if wild { format!("*.{name}") } else { name }
+            })
+    }
+
+    fn san() -> impl Strategy<Value = San> {
+        prop_oneof![
+            dns().prop_map(San::Dns),
+            any::<std::net::IpAddr>().prop_map(San::Ip),
+            ("[a-z0-9!#$%&'*+/=?^_`{|}~-]{1,10}", dns())
+                .prop_filter("no wildcard domain", |(_, d)| !d.starts_with('*'))
+                .prop_map(|(l, d)| San::Email(format!("{l}@{d}"))),
+            (
+                "(spiffe|https|http)",
+                dns(),
+                "[a-z0-9._~/-]{0,16}",
+                proptest::option::of(1u16..)
+            )
+                .prop_filter("no wildcard host", |(_, d, _, _)| !d.starts_with('*'))
+                .prop_map(|(s, d, p, port)| {
+                    let port = match (s.as_str(), port) {
+                        ("spiffe", _) | (_, None) => String::new(),
+                        (_, Some(n)) => format!(":{n}"),
+                    };
+                    San::Uri(format!("{s}://{d}{port}/{p}"))
+                }),
+            ("[a-z0-9]{1,8}", "[a-z0-9:._-]{1,16}")
+                .prop_map(|(n, s)| San::Uri(format!("urn:{n}:{s}"))),
+        ]
+    }
+
+    proptest! {
+        /// What `Display` prints (`DNS:…`, `IP:…`, `email:…`, `URI:…`, as `uca show` and the
+        /// ledger write it) parses back to the same SAN.
+        #[test]
+        fn display_parses_back(san in san()) {
+            prop_assert_eq!(San::parse(&san.to_string()), Ok(san.clone()));
+        }
+
+        /// The bare value parses back to the same SAN too, typed by its syntax.
+        #[test]
+        fn value_parses_back(san in san()) {
+            prop_assert_eq!(San::parse(&san.value()), Ok(san));
+        }
+
+        /// Case and one trailing dot do not matter: the normal form is lowercase, dotless.
+        #[test]
+        fn dns_names_normalize(name in dns(), upper in any::<bool>(), dot in any::<bool>()) {
+            let mut text = if upper { name.to_ascii_uppercase() } else { name.clone() };
+            if dot {
+                text.push('.');
+            }
+            prop_assert_eq!(San::parse(&text), Ok(San::Dns(name)));
+        }
+
+        /// Parsing never panics, whatever the text.
+        #[test]
+        fn parse_never_panics(text in any::<String>()) {
+            let _ = San::parse(&text);
+            let _ = parse_dns(&text, true);
+            let _ = base_name(&text);
+            let _ = SanTemplate::parse(&text);
+        }
+    }
+}

@@ -108,3 +108,55 @@ mod tests {
         assert!(Serial::parse("xyz").is_none());
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The text form parses back, in every form `Serial::parse` takes (0x, colons, case).
+        #[test]
+        fn hex_parses_back(bytes in prop::collection::vec(any::<u8>(), 1..=20), colons in any::<bool>(), upper in any::<bool>(), prefix in any::<bool>()) {
+            let serial = Serial::from_der_content(&bytes);
+            let mut text = if colons {
+                serial.as_bytes().iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+            } else {
+                serial.hex()
+            };
+            if upper {
+                text = text.to_ascii_uppercase();
+            }
+            if prefix {
+                text = format!("0x{text}");
+            }
+            prop_assert_eq!(Serial::parse(&text), Some(serial.clone()));
+            prop_assert_eq!(Serial::parse(&serial.to_string()), Some(serial));
+        }
+
+        /// The stored form is minimal: no leading zero byte (but zero itself is one byte).
+        #[test]
+        fn content_is_minimal(bytes in prop::collection::vec(any::<u8>(), 1..=20)) {
+            let serial = Serial::from_der_content(&bytes);
+            let b = serial.as_bytes();
+            prop_assert!(!b.is_empty());
+            prop_assert!(b.len() == 1 || b[0] != 0);
+            let trimmed: Vec<u8> = bytes.iter().copied().skip_while(|x| *x == 0).collect();
+            prop_assert_eq!(b, if trimmed.is_empty() { &[0u8][..] } else { &trimmed[..] });
+        }
+
+        /// Random serials: 16 bytes, positive as a DER INTEGER (top bit clear), no leading zero.
+        #[test]
+        fn random_serials_encode_positive_and_minimal(_n in 0u8..4) {
+            let s = Serial::random().unwrap();
+            let b = s.as_bytes();
+            prop_assert_eq!(b.len(), 16);
+            prop_assert!(b[0] != 0 && b[0] & 0x80 == 0);
+        }
+
+        #[test]
+        fn parse_never_panics(text in any::<String>()) {
+            let _ = Serial::parse(&text);
+        }
+    }
+}

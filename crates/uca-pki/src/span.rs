@@ -178,9 +178,15 @@ impl FromStr for Span {
     }
 }
 
-/// The shortest exact form: `30d`, `12h`, `90m` → `90m`, `1500ms`.
+/// The shortest exact form: `30d`, `12h`, `90m` → `90m`, `1500ms`; below a millisecond, a
+/// decimal number of milliseconds (`1.25ms`), which [`Span::parse`] reads back exactly.
 impl fmt::Display for Span {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let micros = self.0.as_micros();
+        if !micros.is_multiple_of(1000) {
+            let fraction = format!("{:03}", micros % 1000);
+            return write!(f, "{}.{}ms", micros / 1000, fraction.trim_end_matches('0'));
+        }
         let ms = self.0.as_millis();
         match ms {
             0 => write!(f, "0s"),
@@ -253,7 +259,9 @@ mod tests {
 
     #[test]
     fn display_round_trips() {
-        for text in ["30d", "12h", "90m", "5s", "1500ms", "0s"] {
+        for text in [
+            "30d", "12h", "90m", "5s", "1500ms", "0s", "1.5ms", "0.001ms",
+        ] {
             let s: Span = text.parse().unwrap();
             assert_eq!(s.to_string(), text);
             assert_eq!(s.to_string().parse::<Span>(), Ok(s));
@@ -269,5 +277,53 @@ mod tests {
         let t0 = time::OffsetDateTime::UNIX_EPOCH;
         assert_eq!(Span::between(t0, t0 + s.as_time()), s);
         assert_eq!(Span::between(t0 + s.as_time(), t0), Span::ZERO);
+    }
+}
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn bare() -> impl Strategy<Value = Bare> {
+        prop_oneof![Just(Bare::Days), Just(Bare::Refused)]
+    }
+
+    proptest! {
+        /// Any span up to the maximum, to the microsecond: its display parses back to it.
+        #[test]
+        fn display_then_parse_is_the_same(micros in 0..=MAX.0.as_micros() as u64, bare in bare()) {
+            let span = Span::from_duration(Duration::from_micros(micros));
+            prop_assert_eq!(Span::parse(&span.to_string(), bare), Ok(span));
+        }
+
+        /// The same for whole numbers of each unit.
+        #[test]
+        fn whole_units_display_in_their_unit(n in 1u64..=36_500, unit in 0usize..5) {
+            let span = [
+                Span::millis(n),
+                Span::seconds(n),
+                Span::minutes(n),
+                Span::hours(n),
+                Span::days(n),
+            ][unit];
+            prop_assert_eq!(span.to_string().parse::<Span>(), Ok(span));
+        }
+
+        /// Parsing never panics, and what it accepts is at most the maximum.
+        #[test]
+        fn parse_never_panics(text in any::<String>(), bare in bare()) {
+            if let Ok(span) = Span::parse(&text, bare) {
+                prop_assert!(span <= MAX);
+            }
+        }
+
+        /// Near-miss texts: digits, dots, units and spaces in any order.
+        #[test]
+        fn parse_never_panics_on_near_misses(text in "[0-9. ]{0,30}(ms|s|m|h|d|w|y|x|)[ ]?", bare in bare()) {
+            if let Ok(span) = Span::parse(&text, bare) {
+                prop_assert!(span <= MAX);
+            }
+        }
     }
 }

@@ -603,7 +603,7 @@ impl Acme {
 
 /// §7.4: the CSR names exactly the order's identifiers (SANs, and a CN if present must be
 /// one of them).
-fn check_csr_names(csr: &Csr, ordered: &[Identifier]) -> Result<(), Problem> {
+pub fn check_csr_names(csr: &Csr, ordered: &[Identifier]) -> Result<(), Problem> {
     let mut named = Vec::new();
     for s in &csr.requested_sans {
         let id = match s.split_once(':') {

@@ -44,8 +44,7 @@ pub(super) async fn validate(v: &Validator, job: &ValidationJob) -> Result<(), P
                 ),
             ));
         }
-        let text = String::from_utf8_lossy(&body);
-        return if text.trim_end() == job.key_authorization {
+        return if body_matches(&body, &job.key_authorization) {
             Ok(())
         } else {
             Err(Problem::new(
@@ -60,6 +59,12 @@ pub(super) async fn validate(v: &Validator, job: &ValidationJob) -> Result<(), P
     Err(incorrect(format!(
         "{id}: more than {MAX_REDIRECTS} redirects"
     )))
+}
+
+/// Whether a fetched http-01 body is the key authorization: its text, lossily decoded, with
+/// trailing whitespace ignored (RFC 8555 §8.3).
+pub fn body_matches(body: &[u8], key_authorization: &str) -> bool {
+    String::from_utf8_lossy(body).trim_end() == key_authorization
 }
 
 fn incorrect(detail: String) -> Problem {
@@ -80,7 +85,7 @@ fn authority(host: &Identifier, port: u16, tls: bool) -> String {
 
 /// Where a redirect may lead: http on port 80 (or the test port) or https on 443, to a name or
 /// address that is itself checked when fetched.
-fn redirect_target(
+pub fn redirect_target(
     v: &Validator,
     location: &str,
 ) -> Result<(Identifier, u16, bool, String), Problem> {

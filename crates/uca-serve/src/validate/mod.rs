@@ -20,7 +20,9 @@ use uca_acme::model::ChallengeType;
 use uca_acme::service::ValidationJob;
 use uca_acme::{Identifier, Problem, ProblemType};
 
+pub use http01::{body_matches, redirect_target};
 pub use net::NetPolicy;
+pub use tlsalpn01::check_certificate;
 
 /// How validation behaves.
 #[derive(Debug, Clone)]

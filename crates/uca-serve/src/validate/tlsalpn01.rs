@@ -199,7 +199,11 @@ pub(super) async fn validate(v: &Validator, job: &ValidationJob) -> Result<(), P
 
 /// RFC 8737 §3: one SAN equal to the identifier, and the critical acmeIdentifier extension
 /// with the digest of the key authorization.
-fn check_certificate(id: &Identifier, der: &[u8], key_authorization: &str) -> Result<(), Problem> {
+pub fn check_certificate(
+    id: &Identifier,
+    der: &[u8],
+    key_authorization: &str,
+) -> Result<(), Problem> {
     let refuse = |why: &str| {
         Problem::new(
             ProblemType::Unauthorized,

@@ -1,0 +1,13 @@
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[allow(dead_code)]
+mod harness {
+    include!("../harness/acme_service.rs");
+    include!("../harness/structured.rs");
+}
+
+fuzz_target!(|input: harness::CsrSpec| {
+    let _ = harness::csr_fields(&input);
+});

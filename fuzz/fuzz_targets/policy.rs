@@ -1,0 +1,12 @@
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[allow(dead_code)]
+mod harness {
+    include!("../harness/config.rs");
+}
+
+fuzz_target!(|data: &[u8]| {
+    let _ = harness::policy(data);
+});
