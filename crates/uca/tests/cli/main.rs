@@ -9,6 +9,10 @@
 //! table of cases (`support::each_case`), each case named. Helpers go in `support/`, never in a
 //! test module that another module would have to import. Snapshots (insta) are in `snapshots/`;
 //! accept a deliberate change with `cargo insta review`.
+//!
+//! The crate's only other test binary, `tests/fuzz_corpus.rs`, replays the fuzz targets' seeds
+//! and fixed crash inputs (`fuzz/`) through the harnesses the targets run; a new fuzz target
+//! gets its replay test there.
 
 #![allow(clippy::unwrap_used)]
 
