@@ -32,7 +32,14 @@ proptest! {
 
     #[test]
     fn gnu_sha256sum_checks_and_prints_the_same(
-        files in prop::collection::btree_map((any::<bool>(), name()), prop::collection::vec(any::<u8>(), 0..64), 1..8),
+        files in prop::collection::btree_map(
+            // A top-level file named `-` is left out: GNU reads standard input for the operand
+            // `-`, in `sha256sum -c` as on its command line (uca verify reads the file; the
+            // README says so).
+            (any::<bool>(), name()).prop_filter("not a top-level -", |(nested, n)| *nested || n != b"-"),
+            prop::collection::vec(any::<u8>(), 0..64),
+            1..8,
+        ),
     ) {
         let tmp = tempfile::tempdir().unwrap();
         let base = tmp.path().join("dist");
