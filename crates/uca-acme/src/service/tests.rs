@@ -374,6 +374,22 @@ impl Env {
     }
 
     /// The challenge of an authorization with type `kind`: (ID, token).
+    /// Starts an order's first http-01 challenge and fails its validation (the target
+    /// refused the connection); returns the order's authorization ID.
+    fn fail_http01(&self, c: &Client, order: &str) -> String {
+        let authz = self.authz_ids(c, order).remove(0);
+        let (ch, _) = self.challenge_of(c, &authz, "http-01");
+        let job = validation_job(self.challenge(c, &ch, Some(&json!({}))));
+        self.acme
+            .finish_validation(
+                &job,
+                Err(Problem::new(ProblemType::Connection, "refused")),
+                NOW,
+            )
+            .unwrap();
+        authz
+    }
+
     fn challenge_of(&self, c: &Client, authz: &str, kind: &str) -> (String, String) {
         let r = self.get_authz(c, authz).unwrap();
         let ch = json_of(&r)["challenges"]
@@ -2719,16 +2735,7 @@ fn prune_removes_dead_orders_with_their_authorizations_and_keeps_valid_ones() {
     let valid = env.ready_order(&c, &["valid.test"]);
     env.issue(&c, &valid, &ossl, &ossl.csr(&["valid.test"]));
     let (failed, _) = env.order_names(&c, &["failed.test"]);
-    let authz = env.authz_ids(&c, &failed).remove(0);
-    let (ch, _) = env.challenge_of(&c, &authz, "http-01");
-    let job = validation_job(env.challenge(&c, &ch, Some(&json!({}))));
-    env.acme
-        .finish_validation(
-            &job,
-            Err(Problem::new(ProblemType::Connection, "refused")),
-            NOW,
-        )
-        .unwrap();
+    env.fail_http01(&c, &failed);
     let (forgotten, _) = env.order_names(&c, &["forgotten.test"]);
     // Within the grace period nothing goes.
     assert_eq!(
@@ -2835,16 +2842,7 @@ fn rate_limits_refuse_with_429_and_retry_after_and_change_nothing() {
     // A target whose validation failed is not tried again within the limit.
     let d = env.register(TestKey::p256());
     let (first, _) = env.order_names(&d, &["flaky.test"]);
-    let authz = env.authz_ids(&d, &first).remove(0);
-    let (ch, _) = env.challenge_of(&d, &authz, "http-01");
-    let job = validation_job(env.challenge(&d, &ch, Some(&json!({}))));
-    env.acme
-        .finish_validation(
-            &job,
-            Err(Problem::new(ProblemType::Connection, "refused")),
-            NOW,
-        )
-        .unwrap();
+    env.fail_http01(&d, &first);
     let (second, _) = env.order_names(&d, &["flaky.test"]);
     let authz = env.authz_ids(&d, &second).remove(0);
     let (ch, _) = env.challenge_of(&d, &authz, "http-01");
