@@ -2,7 +2,7 @@
 # The whole test suite, on a fresh Debian/Ubuntu machine or in CI.
 # Installs the independent judges the tests run (openssl, curl, a JDK, nginx, HAProxy, chattr,
 # script, pkilint, Chromium, prometheus-client, and the ACME clients certbot, lego, uacme, dehydrated,
-# Caddy with pebble-challtestsrv as their DNS) when they are missing, then runs every test of the workspace.
+# Caddy with pebble-challtestsrv as their DNS, PostgreSQL) when they are missing, then runs every test of the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +26,9 @@ command -v dehydrated >/dev/null 2>&1 || missing+=(dehydrated)
 command -v caddy >/dev/null 2>&1 || missing+=(caddy)
 command -v pebble-challtestsrv >/dev/null 2>&1 || missing+=(pebble)
 python3 -c "import acme, josepy" >/dev/null 2>&1 || missing+=(python3-acme)
+# PostgreSQL server binaries (initdb, pg_ctl) and psql: the PostgreSQL ledger's tests start their own servers.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}" >&2
   sudo=""

@@ -10,7 +10,8 @@ use uca_pki::{PrivateKey, Serial};
 use crate::fsio::{self, io_err};
 use crate::layout::{CaPaths, IssuedPaths};
 use crate::ledger::{
-    CertRecord, Durability, Ledger, LedgerError, Source, SqliteLedger, Status, Transition,
+    CertRecord, Durability, Ledger, LedgerAccess, LedgerError, LedgerLocation, Source, Status,
+    Transition,
 };
 use crate::lock::CaLock;
 use crate::{CaError, Config};
@@ -19,13 +20,22 @@ use crate::{CaError, Config};
 pub struct Ca {
     pub paths: CaPaths,
     pub config: Config,
-    pub(crate) ledger: SqliteLedger,
+    pub(crate) ledger: Box<dyn Ledger + Send>,
+    /// Where the ledger lives (for messages).
+    pub ledger_location: LedgerLocation,
+    /// How it was reached (to open the CA again the same way).
+    pub ledger_access: LedgerAccess,
     pub(crate) cert_pem: String,
     pub(crate) cert_der: Vec<u8>,
     pub(crate) cert_info: CertInfo,
     chain_pem: Option<String>,
     _lock: CaLock,
 }
+
+/// The ledger fact that binds it to one CA: the SHA-256 fingerprint of the CA certificate.
+/// Opening a ledger that records another fingerprint is refused (two CAs pointed at one
+/// database would mix their serials, revocations and CRL numbers).
+pub const CA_FINGERPRINT_KEY: &str = "ca_fingerprint";
 
 /// What [`Ca::open`] fixed after an interrupted run.
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -47,19 +57,28 @@ impl Repair {
 impl Ca {
     /// Opens the CA at `dir`, waiting for other uca processes (`on_wait` is called once if it
     /// has to wait), then repairs what an interrupted run left behind.
-    pub fn open(dir: &Path, on_wait: &mut dyn FnMut()) -> Result<(Ca, Repair), CaError> {
-        Self::open_with(dir, &mut |p| CaLock::acquire(p, on_wait).map(Some))?
+    /// `access` says how to reach a ledger that is not the CA directory's own file.
+    pub fn open(
+        dir: &Path,
+        access: &LedgerAccess,
+        on_wait: &mut dyn FnMut(),
+    ) -> Result<(Ca, Repair), CaError> {
+        Self::open_with(dir, access, &mut |p| CaLock::acquire(p, on_wait).map(Some))?
             .ok_or(CaError::Ledger(LedgerError::Unlocked))
     }
 
     /// Opens the CA only if no other uca process holds it right now (`None` if one does): for
     /// watchers that must never wait behind, say, an `uca issue` at its passphrase prompt.
-    pub fn open_if_free(dir: &Path) -> Result<Option<(Ca, Repair)>, CaError> {
-        Self::open_with(dir, &mut |p| CaLock::try_acquire(p))
+    pub fn open_if_free(
+        dir: &Path,
+        access: &LedgerAccess,
+    ) -> Result<Option<(Ca, Repair)>, CaError> {
+        Self::open_with(dir, access, &mut |p| CaLock::try_acquire(p))
     }
 
     fn open_with(
         dir: &Path,
+        access: &LedgerAccess,
         lock: &mut dyn FnMut(&Path) -> Result<Option<CaLock>, CaError>,
     ) -> Result<Option<(Ca, Repair)>, CaError> {
         let paths = CaPaths::new(dir);
@@ -68,16 +87,16 @@ impl Ca {
                 dir: dir.to_path_buf(),
             });
         }
-        if !paths.ledger().exists() {
-            return Err(LedgerError::Missing {
-                path: paths.ledger(),
-            }
-            .into());
+        let config = Config::load(&paths.config())?;
+        let location = LedgerLocation::resolve(&paths, config.ledger.as_deref(), access)?;
+        if let LedgerLocation::Sqlite(file) = &location
+            && !file.exists()
+        {
+            return Err(LedgerError::Missing { path: file.clone() }.into());
         }
         let Some(lock) = lock(&paths.lock())? else {
             return Ok(None);
         };
-        let config = Config::load(&paths.config())?;
         let cert_pem =
             std::fs::read_to_string(paths.ca_cert()).map_err(io_err("read", &paths.ca_cert()))?;
         let bad_cert = |reason: String| CaError::BadCaCert {
@@ -92,11 +111,23 @@ impl Ca {
         } else {
             None
         };
-        let ledger = SqliteLedger::open(&paths.ledger())?;
+        let ledger = location.open(&crate::ledger::node_name(&paths))?;
+        let own = uca_pki::Fingerprint::of_der(&cert_der).to_string();
+        if let Some(found) = ledger.meta(CA_FINGERPRINT_KEY)?
+            && found != own
+        {
+            return Err(LedgerError::ForeignCa {
+                ledger: location.to_string(),
+                found,
+            }
+            .into());
+        }
         let mut ca = Ca {
             paths,
             config,
             ledger,
+            ledger_location: location,
+            ledger_access: access.clone(),
             cert_pem,
             cert_der,
             cert_info,
@@ -138,7 +169,7 @@ impl Ca {
     }
 
     pub fn ledger(&self) -> &dyn Ledger {
-        &self.ledger
+        &*self.ledger
     }
 
     /// Finds records by NAME (newest first) or, failing that, by serial.
@@ -169,7 +200,7 @@ impl Ca {
     fn repair(&mut self, now: OffsetDateTime) -> Result<Repair, CaError> {
         let mut report = Repair::default();
         self.finish_lost_moves(&mut report)?;
-        let pending = self.ledger.with_status(Status::Pending)?;
+        let pending = self.ledger.interrupted()?;
         let mut changes = Vec::new();
         for rec in &pending {
             let in_place = match rec.source {

@@ -32,6 +32,9 @@ pub struct Config {
     pub serve: ServeSection,
     /// `[acme]`: what `uca serve` issues over ACME.
     pub acme: AcmeSection,
+    /// `ledger`: a `postgres://` URL when the ledger is in PostgreSQL; `ledger.sqlite` in the
+    /// CA directory when unset.
+    pub ledger: Option<String>,
 }
 
 impl Default for Config {
@@ -44,6 +47,7 @@ impl Default for Config {
             san_rules: SanRules::default(),
             serve: ServeSection::default(),
             acme: AcmeSection::default(),
+            ledger: None,
         }
     }
 }
@@ -108,6 +112,8 @@ pub struct AcmeSection {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
+    #[serde(default)]
+    ledger: Option<Spanned<String>>,
     #[serde(default)]
     subject: Option<RawSubject>,
     #[serde(default)]
@@ -396,6 +402,19 @@ impl Config {
         if let Some(acme) = raw.acme {
             cfg.acme = f.acme(acme)?;
         }
+        if let Some(l) = raw.ledger {
+            if !crate::ledger::postgres::target::is_postgres_url(l.get_ref()) {
+                return Err(f.file.at(
+                    &l,
+                    "ledger is a postgres:// URL (leave it out for ledger.sqlite in the CA directory)",
+                ).into());
+            }
+            // Checked now (without the password, which may come from the environment) so a
+            // typo is reported with its line, not at the first connection.
+            crate::ledger::PgTarget::parse(l.get_ref(), Some(""))
+                .map_err(|e| f.file.at(&l, e.to_string()))?;
+            cfg.ledger = Some(l.into_inner());
+        }
         Ok(cfg)
     }
 
@@ -425,6 +444,10 @@ impl Config {
         format!(
             "# uca CA configuration for {name} (root key: {ca_key}).\n\
              # Read on every run; edit freely. Changes apply to certificates issued afterwards.\n\
+             \n\
+             # The ledger: ledger.sqlite in this directory unless a PostgreSQL URL is set (the\n\
+             # password may come from PGPASSWORD instead of the URL).\n\
+             {ledger}\n\
              \n\
              # Subject fields every certificate gets (C is a two-letter country code).\n\
              [subject]\n{subject}\n\
@@ -461,6 +484,10 @@ impl Config {
              # new_orders_per_account = \"300/1h\"\n\
              # failed_validations_per_identifier = \"20/1h\"\n",
             name = ca_name,
+            ledger = match &self.ledger {
+                Some(url) => format!("ledger = {}", toml_string(url)),
+                None => "# ledger = \"postgres://uca@db.internal/uca?sslmode=verify-full&sslrootcert=/etc/uca/db-ca.pem\"".into(),
+            },
             key = self.key,
             days = self.days,
             profile = self.profile,

@@ -7,7 +7,6 @@ use uca_pki::crl::{RevocationReason, RevokedEntry, SignedCrl};
 use uca_pki::sign::CaSigner;
 
 use crate::fsio::{self, PUBLIC_MODE};
-use crate::ledger::Ledger;
 use crate::{Ca, CaError};
 
 /// Default CRL lifetime: a week, re-published by cron well before.

@@ -10,7 +10,10 @@ use zeroize::Zeroizing;
 
 use crate::fsio::{self, KEY_MODE, PUBLIC_MODE, io_err};
 use crate::layout::CaPaths;
-use crate::ledger::{CertRecord, Durability, Ledger, Source, SqliteLedger, Status};
+use crate::ledger::{
+    CertRecord, Durability, Ledger, LedgerAccess, LedgerError, LedgerLocation, Source,
+    SqliteLedger, Status,
+};
 use crate::{CaError, Config};
 
 /// What to create.
@@ -24,7 +27,11 @@ pub struct InitOptions {
     pub days: u32,
     /// `None` writes the key unencrypted (the caller has asked twice).
     pub passphrase: Option<Zeroizing<Vec<u8>>>,
+    /// `config.ledger` set: the ledger goes to that PostgreSQL database (which must hold none
+    /// yet) instead of `ledger.sqlite`.
     pub config: Config,
+    /// The database password, when it is not in the URL.
+    pub ledger_access: LedgerAccess,
 }
 
 /// What was created.
@@ -69,7 +76,41 @@ pub fn init(opts: InitOptions, now: OffsetDateTime) -> Result<InitResult, CaErro
         key_pem: &key_pem,
         extra: &[],
     };
-    assemble(&opts.dir, &dir, now, |_| Ok(()))?;
+    match &config.ledger {
+        None => assemble(&opts.dir, &dir, now, |_| Ok(()))?,
+        Some(url) => {
+            let location = LedgerLocation::parse(url, &opts.ledger_access)?;
+            let paths = CaPaths::new(&opts.dir);
+            let mut ledger = location.open(&crate::ledger::node_name(&paths))?;
+            let count = ledger.summaries()?.len();
+            if count > 0 || ledger.meta(crate::CA_FINGERPRINT_KEY)?.is_some() {
+                return Err(LedgerError::NotEmpty {
+                    ledger: location.to_string(),
+                    count,
+                }
+                .into());
+            }
+            let own = own_record(&dir, now);
+            // Recorded once the directory is complete on disk and before it appears: a failed
+            // rename takes the row back out, so the database can be used again.
+            let built = assemble(&opts.dir, &dir, now, |_| {
+                ledger.insert(std::slice::from_ref(&own), Durability::Now)?;
+                ledger.set_meta(crate::CA_FINGERPRINT_KEY, &own.fingerprint_sha256)
+            });
+            if let Err(e) = built {
+                let _ = ledger.transition(
+                    &[crate::ledger::Transition {
+                        serial: own.serial.clone(),
+                        to: Status::Void,
+                        superseded_by: None,
+                    }],
+                    now,
+                    Durability::Now,
+                );
+                return Err(e);
+            }
+        }
+    }
     Ok(InitResult {
         paths: CaPaths::new(&opts.dir),
         cert,
@@ -157,14 +198,33 @@ fn build(staging: &Path, ca: &CaDir<'_>, now: OffsetDateTime) -> Result<(), CaEr
     for (rel, contents) in ca.extra {
         fsio::write_new(&staging.join(rel), contents.as_bytes(), PUBLIC_MODE)?;
     }
+    // A database URL may carry its password: then only the CA's owner may read the config.
+    let config_mode = match &ca.config.ledger {
+        Some(url) if url_has_password(url) => KEY_MODE,
+        _ => PUBLIC_MODE,
+    };
     fsio::write_new(
         &paths.config(),
         ca.config.render(ca.name, ca.key_type).as_bytes(),
-        PUBLIC_MODE,
+        config_mode,
     )?;
     fsio::write_new(&paths.lock(), b"", PUBLIC_MODE)?;
+    if ca.config.ledger.is_some() {
+        return Ok(());
+    }
     let mut ledger = SqliteLedger::open(&paths.ledger())?;
-    let own = CertRecord::new(
+    let own = own_record(ca, now);
+    ledger.insert(std::slice::from_ref(&own), Durability::WithNextSync)?;
+    ledger.set_meta(crate::CA_FINGERPRINT_KEY, &own.fingerprint_sha256)?;
+    // Leave no WAL behind: the rename must carry a self-contained database.
+    ledger.checkpoint()?;
+    drop(ledger);
+    Ok(())
+}
+
+/// The CA's own row in its ledger.
+fn own_record(ca: &CaDir<'_>, now: OffsetDateTime) -> CertRecord {
+    CertRecord::new(
         ca.cert,
         ca.name,
         ca.profile,
@@ -173,10 +233,13 @@ fn build(staging: &Path, ca: &CaDir<'_>, now: OffsetDateTime) -> Result<(), CaEr
         Source::Root,
         Status::Issued,
         now,
-    );
-    ledger.insert(&[own], Durability::WithNextSync)?;
-    // Leave no WAL behind: the rename must carry a self-contained database.
-    ledger.checkpoint()?;
-    drop(ledger);
-    Ok(())
+    )
+}
+
+/// Whether a `postgres://` URL has `user:password@` in it.
+fn url_has_password(url: &str) -> bool {
+    url.split_once("://")
+        .map(|(_, rest)| &rest[..rest.find(['/', '?']).unwrap_or(rest.len())])
+        .and_then(|authority| authority.rsplit_once('@'))
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
 }

@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 
 use crate::init::{CaDir, assemble, check_target};
 use crate::layout::CaPaths;
-use crate::ledger::{CertRecord, Durability, Ledger, Source, Status};
+use crate::ledger::{CertRecord, Durability, Source, Status};
 use crate::{Ca, CaError};
 
 /// The ledger profile of intermediate CA certificates.
@@ -96,6 +96,8 @@ impl Ca {
         let extra = [("ca-chain.pem", chain), ("root.crt", root)];
         let mut config = self.config.clone();
         config.key = self.config.key;
+        // The child keeps its own ledger (ledger.sqlite in its directory): one ledger per CA.
+        config.ledger = None;
         let dir = CaDir {
             name: &opts.name,
             key_type: opts.key_type,

@@ -15,7 +15,7 @@ use uca_pki::{KeyType, Profile, San, Serial};
 
 use crate::fsio::{self, KEY_MODE, PUBLIC_MODE};
 use crate::layout::IssuedPaths;
-use crate::ledger::{CertRecord, Durability, Ledger, Source, Status, Transition};
+use crate::ledger::{CertRecord, Durability, Source, Status, Transition};
 use crate::{Ca, CaError, parallel};
 
 /// One NAME to issue.

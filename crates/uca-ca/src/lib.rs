@@ -28,7 +28,7 @@ mod sign;
 pub mod toml_file;
 mod verify;
 
-pub use ca::{Ca, Repair};
+pub use ca::{CA_FINGERPRINT_KEY, Ca, Repair};
 pub use config::{AcmeSection, Config, EabPolicy, ServeSection};
 pub use crl::DEFAULT_CRL_DAYS;
 pub use deploy::{
@@ -40,7 +40,10 @@ pub use init::{InitOptions, InitResult, init};
 pub use intermediate::{INTERMEDIATE, IntermediateOptions};
 pub use issue::{IssueRequest, Issued};
 pub use layout::{CaPaths, IssuedPaths};
-pub use ledger::{AcmeOrigin, CertRecord, Durability, Ledger, LedgerError, Source, Status};
+pub use ledger::{
+    AcmeOrigin, CertRecord, Durability, Ledger, LedgerAccess, LedgerError, LedgerLocation, Source,
+    Status,
+};
 pub use renew::{RenewRequest, Renewed};
 pub use revoke::Revoked;
 pub use sign::{CsrRequest, SignedCsr};

@@ -8,7 +8,7 @@ use uca_pki::sign::CaSigner;
 use uca_pki::{KeyType, Profile, San};
 
 use crate::fsio::io_err;
-use crate::ledger::{Ledger, LedgerError, Source, Status};
+use crate::ledger::{LedgerError, Source, Status};
 use crate::{Ca, CaError, IssueRequest, Issued, IssuedPaths, Revoked};
 
 /// How to renew.

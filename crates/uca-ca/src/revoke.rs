@@ -4,7 +4,7 @@
 use time::OffsetDateTime;
 use uca_pki::crl::RevocationReason;
 
-use crate::ledger::{CertRecord, Ledger, LedgerError, Source, Status};
+use crate::ledger::{CertRecord, LedgerError, Source, Status};
 use crate::{Ca, CaError};
 
 /// What `revoke` did.

@@ -8,7 +8,6 @@ use uca_pki::crl::SignedCrl;
 use uca_pki::sign::CaSigner;
 
 use crate::fsio::{self, io_err};
-use crate::ledger::Ledger;
 use crate::{Ca, CaError};
 
 const SEALED_AT: &str = "sealed_at";

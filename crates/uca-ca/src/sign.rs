@@ -8,7 +8,7 @@ use uca_pki::validity::Validity;
 use uca_pki::{Profile, San, Serial};
 
 use crate::issue::parse_name;
-use crate::ledger::{CertRecord, Durability, Ledger, Source, Status, Transition};
+use crate::ledger::{CertRecord, Durability, Source, Status, Transition};
 use crate::{Ca, CaError};
 
 /// A CSR to sign and how.

@@ -10,7 +10,7 @@ use uca_pki::inspect::{all_certificates_der, parse_certificate};
 use uca_pki::validity::display_time;
 use uca_pki::verify::{ChainCheck, Coded, Problem, Problems, check_chain, read_cert_file};
 
-use crate::ledger::{Ledger, Status};
+use crate::ledger::Status;
 use crate::{Ca, CaError};
 
 /// The verdict, with reasons in words (and codes).

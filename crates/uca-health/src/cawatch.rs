@@ -24,6 +24,8 @@ pub const CRL_WARN_SECONDS: i64 = 86_400;
 #[derive(Debug, Clone)]
 pub struct CaWatch {
     pub dir: PathBuf,
+    /// How to reach its ledger when it is not the directory's own file.
+    pub ledger: uca_ca::LedgerAccess,
 }
 
 /// What to check for one endpoint: its leaf, and its expiry thresholds for the CRL.
@@ -35,9 +37,10 @@ pub struct Question<'a> {
 
 impl CaWatch {
     /// A watch on `dir` when it is a CA directory.
-    pub fn at(dir: &std::path::Path) -> Option<CaWatch> {
+    pub fn at(dir: &std::path::Path, ledger: &uca_ca::LedgerAccess) -> Option<CaWatch> {
         CaPaths::is_ca(dir).then(|| CaWatch {
             dir: dir.to_path_buf(),
+            ledger: ledger.clone(),
         })
     }
 
@@ -48,10 +51,11 @@ impl CaWatch {
         questions: &[Question<'_>],
         now: OffsetDateTime,
     ) -> Result<Option<Vec<Vec<CaFinding>>>, HealthError> {
-        let Some((ca, _)) = Ca::open_if_free(&self.dir).map_err(|source| HealthError::Ca {
-            dir: self.dir.clone(),
-            source,
-        })?
+        let Some((ca, _)) =
+            Ca::open_if_free(&self.dir, &self.ledger).map_err(|source| HealthError::Ca {
+                dir: self.dir.clone(),
+                source,
+            })?
         else {
             // Another uca process is working on the CA: keep what is known, look again later.
             return Ok(None);

@@ -30,6 +30,8 @@ pub struct CheckOptions {
     pub body: Option<String>,
     /// This uca CA, when there is one: default CA bundle, client certificates by NAME, ledger.
     pub ca_dir: Option<PathBuf>,
+    /// How to reach that CA's ledger when it is not the directory's own file.
+    pub ledger: uca_ca::LedgerAccess,
 }
 
 /// Pause between the probes of one check.
@@ -103,7 +105,7 @@ pub fn run(o: &CheckOptions) -> Result<(Endpoint, Status), HealthError> {
     if let (Some(dir), Some(leaf)) = (
         o.ca_dir.as_deref(),
         e.chain.as_ref().and_then(|c| c.first().cloned()),
-    ) && let Some(ca) = CaWatch::at(dir)
+    ) && let Some(ca) = CaWatch::at(dir, &o.ledger)
     {
         let q = [Question {
             leaf: &leaf,
@@ -140,6 +142,7 @@ mod tests {
             expect_status: Vec::new(),
             body: None,
             ca_dir: None,
+            ledger: Default::default(),
         }
     }
 

@@ -19,6 +19,8 @@ use uca_pki::{Profile, Serial, Subject};
 /// What the server needs of the CA, with the key unlocked.
 pub struct Issuer {
     dir: PathBuf,
+    /// How the CA's ledger is reached (`--ledger`, the database password).
+    ledger: uca_ca::LedgerAccess,
     signer: CaSigner,
     /// This CA's certificate and the ones above it, PEM: appended to every leaf.
     chain_pem: String,
@@ -60,6 +62,7 @@ impl Issuer {
     pub fn new(ca: &Ca, signer: CaSigner, profile: Profile) -> Issuer {
         Issuer {
             dir: ca.paths.dir.clone(),
+            ledger: ca.ledger_access.clone(),
             signer,
             chain_pem: ca.chain_pem().to_string(),
             subject: ca.config.subject.clone(),
@@ -111,7 +114,7 @@ impl Issuer {
     /// Opens the CA for one write (blocking while a CLI command holds it).
     pub fn visit<T>(&self, f: impl FnOnce(&mut Ca) -> Result<T, CaError>) -> Result<T, CaError> {
         let _one = self.visits.lock().unwrap_or_else(|p| p.into_inner());
-        let (mut ca, _repair) = Ca::open(&self.dir, &mut || {})?;
+        let (mut ca, _repair) = Ca::open(&self.dir, &self.ledger, &mut || {})?;
         f(&mut ca)
     }
 
@@ -230,7 +233,7 @@ impl Issuer {
             .iter()
             .map(|s| (s.record.clone(), s.replaces.clone()))
             .collect();
-        let committed = Ca::open(&self.dir, &mut || {}).and_then(|(mut ca, _)| {
+        let committed = Ca::open(&self.dir, &self.ledger, &mut || {}).and_then(|(mut ca, _)| {
             // `uca seal` on the CLI ends issuance here too, though the key is still in memory.
             ca.ensure_not_sealed()?;
             ca.record_acme(&rows)

@@ -330,11 +330,68 @@ fn ca_diagnosis(e: &CaError) -> (Exit, Option<String>) {
             Exit::Failure,
             Some("check that the path exists and the disk is not full".into()),
         ),
-        CaError::Ledger(_) => (
-            Exit::Failure,
-            Some("the ledger is ledger.sqlite in the CA directory; restore it from backup if it is damaged".into()),
-        ),
+        CaError::Ledger(l) => ledger_diagnosis(l),
         CaError::BadCaCert { .. } | CaError::Rng(_) => (Exit::Failure, None),
+    }
+}
+
+/// The exit code and hint of each ledger error. No `_` arm: a new variant needs a decision here.
+fn ledger_diagnosis(e: &uca_ca::LedgerError) -> (Exit, Option<String>) {
+    use uca_ca::LedgerError as L;
+    let hint = |exit: Exit, hint: &str| (exit, Some(hint.to_string()));
+    match e {
+        L::BadSetting { .. } => hint(
+            Exit::Usage,
+            "the ledger is set by --ledger, UCA_LEDGER or `ledger` in uca.toml: postgres://USER@HOST/DB?sslmode=verify-full&sslrootcert=FILE",
+        ),
+        L::TlsRoot { .. } => hint(
+            Exit::Usage,
+            "sslrootcert must be a PEM file with the CA certificate that signed the database server's",
+        ),
+        L::Connect { .. } => hint(
+            Exit::Failure,
+            "check that PostgreSQL is up and reachable, the user and database exist, and the password (in the URL or PGPASSWORD) is right",
+        ),
+        L::Pg(_) => hint(
+            Exit::Failure,
+            "the database refused or lost the connection; nothing was acknowledged unless uca said so: run the command again",
+        ),
+        L::ForeignCa { .. } => hint(
+            Exit::Usage,
+            "each CA needs its own ledger: point this one at its own database (or the right CA directory)",
+        ),
+        L::NotEmpty { .. } => hint(
+            Exit::Usage,
+            "a new CA or a copy needs an empty ledger: create a new database (createdb) or remove the file",
+        ),
+        L::CopyMismatch { .. } => hint(
+            Exit::Failure,
+            "the destination does not hold what was copied: do not switch to it; drop it and copy again",
+        ),
+        L::NewerSchema { .. } => hint(
+            Exit::Failure,
+            "a newer uca has upgraded this ledger: run that version (or newer) here too",
+        ),
+        L::Unlocked => hint(Exit::Failure, "another uca process holds the CA; try again"),
+        L::Missing { .. } => hint(
+            Exit::Failure,
+            "restore ledger.sqlite from backup (with ledger.sqlite-wal), or point --ledger at the CA's ledger",
+        ),
+        L::Db(_)
+        | L::Open { .. }
+        | L::BadTimestamp { .. }
+        | L::BadSerial { .. }
+        | L::BadSan { .. }
+        | L::BadSanList(_)
+        | L::Json(_)
+        | L::UnknownWord { .. }
+        | L::DuplicateSerial { .. }
+        | L::UnknownSerial { .. }
+        | L::Vanished { .. }
+        | L::NothingIssued => hint(
+            Exit::Failure,
+            "the ledger is ledger.sqlite in the CA directory (or the database in `ledger`); restore it from backup if it is damaged",
+        ),
     }
 }
 

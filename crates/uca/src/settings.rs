@@ -34,6 +34,8 @@ pub struct Settings {
     pub home: Option<PathBuf>,
     /// PATH, where `uca trust` finds update-ca-certificates, certutil and keytool.
     pub search_path: Vec<PathBuf>,
+    /// --ledger or UCA_LEDGER, and PGPASSWORD (never printed).
+    pub ledger: uca_ca::LedgerAccess,
 }
 
 impl Settings {
@@ -46,6 +48,10 @@ impl Settings {
         let dir_explicit = global.dir.is_some() || env("UCA_DIR").is_some();
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Settings {
+            ledger: uca_ca::LedgerAccess {
+                url: global.ledger.clone().or_else(|| env("UCA_LEDGER")),
+                password: std::env::var("PGPASSWORD").ok().map(Zeroizing::new),
+            },
             dir,
             dir_explicit,
             out: Output::new(global.json, no_color),

@@ -1,8 +1,11 @@
 //! The ledger: every certificate the CA signs, with its status. The source of truth.
 //!
-//! Kept behind [`Ledger`] so a replicated store (PostgreSQL) can stand in for the embedded
-//! SQLite one later. Serial uniqueness is the store's job (a primary key), not the caller's.
+//! Kept behind [`Ledger`]: the embedded SQLite store in the CA directory by default, or
+//! PostgreSQL (`ledger = "postgres://…"`) when several issuers share one CA. Serial uniqueness
+//! is the store's job (a primary key), not the caller's.
 
+pub mod copy;
+pub mod postgres;
 mod sqlite;
 
 use std::fmt;
@@ -13,9 +16,11 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uca_pki::Serial;
 
+pub use postgres::{PgLedger, PgTarget};
 pub use sqlite::SqliteLedger;
 
 use crate::CaError;
+use crate::layout::CaPaths;
 
 /// What went wrong with the ledger (shown after "ledger: ").
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +28,31 @@ pub enum LedgerError {
     /// SQLite refused a statement.
     #[error("{0}")]
     Db(#[from] rusqlite::Error),
+    /// PostgreSQL refused a statement, or the connection broke.
+    #[error("{}", pg_message(.0))]
+    Pg(#[from] ::postgres::Error),
+    /// The PostgreSQL server could not be reached or refused the login.
+    #[error("cannot connect to {target}: {}", pg_message(.source))]
+    Connect {
+        target: String,
+        #[source]
+        source: ::postgres::Error,
+    },
+    /// The `ledger` setting (uca.toml, --ledger or UCA_LEDGER) is not usable.
+    #[error("ledger {setting}: {reason}")]
+    BadSetting { setting: String, reason: String },
+    /// The CA certificates to check the database server against could not be read.
+    #[error("sslrootcert {}: {reason}", path.display())]
+    TlsRoot { path: PathBuf, reason: String },
+    /// The ledger records another CA's certificates.
+    #[error("{ledger} belongs to another CA (its CA certificate has fingerprint {found})")]
+    ForeignCa { ledger: String, found: String },
+    /// A copy's destination already holds certificates.
+    #[error("{ledger} already holds {count} certificate(s)")]
+    NotEmpty { ledger: String, count: usize },
+    /// A copy read back differs from its source.
+    #[error("the copy in {ledger} differs from the source: {what}")]
+    CopyMismatch { ledger: String, what: String },
     /// The database file could not be opened.
     #[error("{}: {source}", path.display())]
     Open {
@@ -309,6 +339,8 @@ pub trait Ledger {
     fn next_crl_number(&mut self) -> Result<u64, CaError>;
     /// A CA-wide fact (e.g. when the CA was sealed).
     fn meta(&self, key: &str) -> Result<Option<String>, CaError>;
+    /// Every CA-wide fact, by key.
+    fn meta_all(&self) -> Result<Vec<(String, String)>, CaError>;
     /// Records a CA-wide fact, durably.
     fn set_meta(&mut self, key: &str, value: &str) -> Result<(), CaError>;
     /// Every file written for plan outputs.
@@ -324,8 +356,123 @@ pub trait Ledger {
     /// Records with the given status.
     fn with_status(&self, status: Status) -> Result<Vec<CertRecord>, CaError>;
     fn by_serial(&self, serial: &Serial) -> Result<Option<CertRecord>, CaError>;
+    /// Pending rows this writer left behind (the only ones its repair may settle: on a shared
+    /// database, another node's pending row may be in the middle of being completed).
+    fn interrupted(&self) -> Result<Vec<CertRecord>, CaError> {
+        self.with_status(Status::Pending)
+    }
     /// Records for a NAME, newest first.
     fn by_name(&self, name: &str) -> Result<Vec<CertRecord>, CaError>;
     /// The certificate an ACME order obtained, if it reached the ledger.
     fn by_acme_order(&self, order: &str) -> Result<Option<CertRecord>, CaError>;
+}
+
+/// A PostgreSQL error with the server's own message (the client's Display says only "db
+/// error").
+fn pg_message(e: &::postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => {
+            let mut m = format!("{}: {}", db.severity(), db.message());
+            if let Some(detail) = db.detail() {
+                m.push_str(&format!(" ({detail})"));
+            }
+            m
+        }
+        None => {
+            let mut m = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                m.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            m
+        }
+    }
+}
+
+/// How to reach the ledger beyond the CA's `uca.toml`: the command line's `--ledger` (or
+/// `UCA_LEDGER`) and the database password from the environment (`PGPASSWORD`).
+#[derive(Clone, Default)]
+pub struct LedgerAccess {
+    pub url: Option<String>,
+    pub password: Option<zeroize::Zeroizing<String>>,
+}
+
+impl fmt::Debug for LedgerAccess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LedgerAccess")
+            .field("url", &self.url.as_deref().map(postgres::target::redact))
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+/// Where a CA's ledger lives.
+#[derive(Debug, Clone)]
+pub enum LedgerLocation {
+    /// `ledger.sqlite` in the CA directory (the default), or another SQLite file.
+    Sqlite(PathBuf),
+    Postgres(Box<PgTarget>),
+}
+
+impl fmt::Display for LedgerLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LedgerLocation::Sqlite(p) => write!(f, "{}", p.display()),
+            LedgerLocation::Postgres(t) => write!(f, "{t}"),
+        }
+    }
+}
+
+impl LedgerLocation {
+    /// The CA's ledger: `--ledger`, else uca.toml's `ledger`, else `ledger.sqlite` in `paths`.
+    pub fn resolve(
+        paths: &CaPaths,
+        configured: Option<&str>,
+        access: &LedgerAccess,
+    ) -> Result<LedgerLocation, LedgerError> {
+        match access.url.as_deref().or(configured) {
+            None => Ok(LedgerLocation::Sqlite(paths.ledger())),
+            Some(setting) => Self::parse(setting, access),
+        }
+    }
+
+    /// A ledger named on its own: a `postgres://` URL or the path of a SQLite file.
+    pub fn parse(setting: &str, access: &LedgerAccess) -> Result<LedgerLocation, LedgerError> {
+        if postgres::target::is_postgres_url(setting) {
+            let password = access.password.as_ref().map(|p| p.as_str());
+            return PgTarget::parse(setting, password)
+                .map(|t| LedgerLocation::Postgres(Box::new(t)));
+        }
+        if setting.contains("://") {
+            return Err(LedgerError::BadSetting {
+                setting: setting.to_string(),
+                reason: "a ledger is a postgres:// URL or the path of a SQLite file".into(),
+            });
+        }
+        Ok(LedgerLocation::Sqlite(PathBuf::from(setting)))
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, LedgerLocation::Postgres(_))
+    }
+
+    /// Opens the ledger (creating or upgrading its schema). `node` names this writer on a
+    /// shared database.
+    pub fn open(&self, node: &str) -> Result<Box<dyn Ledger + Send>, CaError> {
+        Ok(match self {
+            LedgerLocation::Sqlite(path) => Box::new(SqliteLedger::open(path)?),
+            LedgerLocation::Postgres(target) => Box::new(PgLedger::connect(target, node)?),
+        })
+    }
+}
+
+/// This writer's name in a shared ledger's pending rows: the host and the CA directory.
+pub fn node_name(paths: &CaPaths) -> String {
+    let host = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned();
+    let dir = std::fs::canonicalize(&paths.dir).unwrap_or_else(|_| paths.dir.clone());
+    format!("{host}:{}", dir.display())
 }

@@ -458,6 +458,17 @@ impl Ledger for SqliteLedger {
             .map_err(db_err)
     }
 
+    fn meta_all(&self) -> Result<Vec<(String, String)>, CaError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT key, value FROM meta ORDER BY key")
+            .map_err(db_err)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(db_err)?;
+        rows.collect::<Result<_, _>>().map_err(db_err)
+    }
+
     fn set_meta(&mut self, key: &str, value: &str) -> Result<(), CaError> {
         self.set_durability(Durability::Now)?;
         self.conn

@@ -32,11 +32,12 @@ fn server() -> TestServer {
             days: 30,
             passphrase: None,
             config: uca_ca::Config::default(),
+            ledger_access: Default::default(),
         },
         now,
     )
     .unwrap();
-    let (ca, _) = uca_ca::Ca::open(&dir, &mut || {}).unwrap();
+    let (ca, _) = uca_ca::Ca::open(&dir, &Default::default(), &mut || {}).unwrap();
     let signer = ca.unlock(None).unwrap();
     let store = Store::open(&Store::path_in(&dir)).unwrap();
     let acme = Acme::new(
@@ -304,7 +305,7 @@ async fn renewal_info_suggests_the_last_third_and_replaces_supersedes() {
     );
     // A renewal that names it supersedes it in the ledger, as `uca renew` would.
     let (new, _) = issue_for(&s, "app.test", Some(id.clone()));
-    let (ca, _) = uca_ca::Ca::open(&s.dir, &mut || {}).unwrap();
+    let (ca, _) = uca_ca::Ca::open(&s.dir, &Default::default(), &mut || {}).unwrap();
     let rec = ca.ledger().by_serial(&old).unwrap().unwrap();
     assert_eq!(rec.status, uca_ca::Status::Superseded);
     assert_eq!(rec.superseded_by.as_deref(), Some(new.hex().as_str()));
@@ -375,7 +376,7 @@ fn concurrent_issuance_records_every_certificate() {
             .collect()
     });
     assert_eq!(serials.len(), 24);
-    let (ca, _) = uca_ca::Ca::open(&s.dir, &mut || {}).unwrap();
+    let (ca, _) = uca_ca::Ca::open(&s.dir, &Default::default(), &mut || {}).unwrap();
     for serial in &serials {
         let rec = ca.ledger().by_serial(serial).unwrap().expect("recorded");
         assert_eq!(rec.status, uca_ca::Status::Issued);

@@ -1,5 +1,5 @@
 //! The CA's own commands, in `Command` order: init, issue, sign, list, show, revoke, crl, renew,
-//! intermediate, seal, passphrase; then the flag groups they share.
+//! intermediate, seal, passphrase, ledger; then the flag groups they share.
 
 use std::path::PathBuf;
 
@@ -339,4 +339,24 @@ impl ConstraintArgs {
     pub fn any(&self) -> bool {
         self.path_len != 0 || !self.permit_dns.is_empty() || !self.permit_ip.is_empty()
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Copy every certificate, revocation, CRL number and export record of this CA's ledger
+    /// into an empty one, then read it back and compare
+    #[command(after_help = "EXAMPLES:
+  uca ledger copy --to 'postgres://uca@db.internal/uca?sslmode=verify-full&sslrootcert=/etc/uca/db-ca.pem'
+  uca --ledger postgres://uca@127.0.0.1/uca ledger copy --to ./pki/ledger.sqlite   # and back
+
+Stop `uca serve` first. The copy is verified (counts, serials, fingerprints, statuses,
+certificates); then set `ledger = \"URL\"` in uca.toml (or remove it for ledger.sqlite).")]
+    Copy(LedgerCopyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LedgerCopyArgs {
+    /// The destination: a postgres:// URL or a SQLite file; it must hold no certificate yet
+    #[arg(long, value_name = "URL|FILE")]
+    pub to: String,
 }

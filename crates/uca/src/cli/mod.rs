@@ -49,6 +49,10 @@ pub struct Global {
     /// CA directory [env: UCA_DIR] [default: ./pki]
     #[arg(long, global = true, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// The ledger: a postgres:// URL (password from PGPASSWORD if not in it), or a SQLite file;
+    /// overrides uca.toml's `ledger` [env: UCA_LEDGER] [default: DIR/ledger.sqlite]
+    #[arg(long, global = true, value_name = "URL")]
+    pub ledger: Option<String>,
     /// Print one JSON document on stdout instead of text
     #[arg(long, global = true)]
     pub json: bool,
@@ -103,6 +107,9 @@ pub enum Command {
     /// The ACME server's accounts, orders and external account keys
     #[command(subcommand)]
     Acme(serve::AcmeCommand),
+    /// The ledger itself: copy it between SQLite and PostgreSQL
+    #[command(subcommand)]
+    Ledger(ca::LedgerCommand),
 }
 
 #[cfg(test)]

@@ -49,7 +49,11 @@ fn init_from_plan(plan: &Plan, args: &ApplyArgs, settings: &Settings) -> Result<
                 .map(|c| c.days)
                 .unwrap_or(uca_pki::validity::DEFAULT_ROOT_DAYS),
             passphrase: Some(passphrase),
-            config: Config::default(),
+            config: Config {
+                ledger: settings.ledger.url.clone(),
+                ..Config::default()
+            },
+            ledger_access: settings.ledger.clone(),
         },
         OffsetDateTime::now_utc(),
     )?;

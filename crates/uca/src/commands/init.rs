@@ -77,7 +77,11 @@ pub fn run(args: &InitArgs, settings: &Settings) -> Result<(), CliError> {
             key_type,
             days: args.days,
             passphrase,
-            config: Config::default(),
+            config: Config {
+                ledger: settings.ledger.url.clone(),
+                ..Config::default()
+            },
+            ledger_access: settings.ledger.clone(),
         },
         OffsetDateTime::now_utc(),
     );

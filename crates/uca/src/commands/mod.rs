@@ -10,6 +10,7 @@ mod health;
 pub(crate) mod init;
 mod intermediate;
 mod issue;
+mod ledger;
 mod list;
 mod passphrase;
 mod plan;
@@ -29,7 +30,7 @@ use uca_ca::Ca;
 use uca_pki::sign::CaSigner;
 
 use crate::cli::artifact::ArtifactCommand;
-use crate::cli::ca::{PassphraseArgs, PassphraseCommand};
+use crate::cli::ca::{LedgerCommand, PassphraseArgs, PassphraseCommand};
 use crate::cli::health::HealthCommand;
 use crate::cli::{Cli, Command, argv};
 use crate::exit::{CliError, Code, Exit, parse_error_code};
@@ -89,6 +90,7 @@ pub fn run() -> ExitCode {
         }
         Command::Serve(a) => serve::run(a, &settings).map(ok),
         Command::Acme(c) => acme::run(c, &settings).map(ok),
+        Command::Ledger(LedgerCommand::Copy(a)) => ledger::copy(a, &settings).map(ok),
     };
     match result {
         Ok(code) => code.into(),
@@ -112,7 +114,7 @@ pub(crate) fn open_ca(settings: &Settings) -> Result<Ca, CliError> {
             dir.display()
         ))
     };
-    let (ca, repair) = Ca::open(&settings.dir, &mut on_wait)?;
+    let (ca, repair) = Ca::open(&settings.dir, &settings.ledger, &mut on_wait)?;
     if !repair.is_empty() {
         warn(format!(
             "repaired an interrupted run: {} certificate(s) completed, {} voided (never delivered), {} leftover file(s) removed",

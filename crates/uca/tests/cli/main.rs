@@ -43,6 +43,8 @@ mod ca {
     mod renew_verify;
     // `uca intermediate` and `uca sign --profile intermediate`: constraints, pathlen, CRLs.
     mod intermediate;
+    // The ledger on PostgreSQL: every command, psql as judge, `uca ledger copy`, TLS, refusals.
+    mod postgres;
     // `uca seal`: the final CRL, the destroyed key, what a sealed CA still does and refuses.
     mod seal;
     // `uca passphrase change`, also killed at random moments.

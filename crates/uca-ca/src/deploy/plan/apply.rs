@@ -12,7 +12,7 @@ use super::file::{Component, Plan};
 use crate::deploy::export::{ExportFormat, ExportOptions};
 use crate::fsio::{self, io_err};
 use crate::ledger::LedgerError;
-use crate::ledger::{ExportStamp, Ledger, Source, Status};
+use crate::ledger::{ExportStamp, Source, Status};
 use crate::{Ca, CaError, IssueRequest, IssuedPaths};
 
 impl Ca {

@@ -13,7 +13,7 @@ use uca_pki::{San, SanRules};
 use super::file::{Plan, PlanOutput};
 use crate::deploy::export::{ExportFormat, FormatFile};
 use crate::deploy::perms::{FileMode, Owner};
-use crate::ledger::{CertRecord, ExportStamp, Ledger, Source, Status};
+use crate::ledger::{CertRecord, ExportStamp, Source, Status};
 use crate::{Ca, CaError};
 
 /// What `apply` will do for one instance.

@@ -43,6 +43,7 @@ pub fn run(args: &HealthCheckArgs, settings: &Settings) -> Result<Verdict, CliEr
         expect_status: args.expect_status.clone(),
         body: args.body.clone(),
         ca_dir: Some(settings.dir.clone()),
+        ledger: settings.ledger.clone(),
     };
     let (endpoint, st) =
         run_check(&opts).map_err(|e| CliError::unknown(e.to_string(), health_hint(&e)))?;

@@ -169,7 +169,7 @@ pub fn run(args: &HealthWatchArgs, settings: &Settings) -> Result<(), CliError> 
             targets,
             listen,
             store,
-            ca: CaWatch::at(&settings.dir),
+            ca: CaWatch::at(&settings.dir, &settings.ledger),
             concurrency: args.concurrency,
             run_for,
         },

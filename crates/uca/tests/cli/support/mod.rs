@@ -23,6 +23,8 @@ pub mod health;
 mod openssl;
 // The Prometheus parser as the judge of /metrics.
 pub mod prometheus;
+// A throwaway PostgreSQL server (the ledger on PostgreSQL), psql as its judge.
+pub mod postgres;
 // Running programs: hermetic uca, timeouts, output for assertion messages.
 mod process;
 // Servers: openssl s_server, nginx, the flaky HTTP server, any foreground server.

@@ -1,0 +1,453 @@
+//! The ledger on PostgreSQL, for deployments with more than one issuer (`uca serve` replicas)
+//! or a database operators already run highly available.
+//!
+//! Every commit is durable when it returns (`synchronous_commit` as the server is configured:
+//! with a synchronous standby, on two machines), so [`Durability`] makes no difference here.
+//! Uniqueness of serials and fingerprints is the database's job (primary key, unique index).
+//! Pending rows carry the node that wrote them: the repair at [`crate::Ca::open`] settles only
+//! its own node's, never a row another replica is still completing.
+
+mod migrate;
+pub mod target;
+pub mod tls;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use postgres::error::SqlState;
+use postgres::types::ToSql;
+use postgres::{Client, Row, Statement};
+use time::OffsetDateTime;
+use uca_pki::Serial;
+
+use super::{
+    AcmeOrigin, CertRecord, Durability, ExportStamp, Ledger, LedgerError, Status, Transition,
+};
+use crate::CaError;
+pub use target::{PgTarget, PgTls};
+
+/// PostgreSQL implementation of [`Ledger`].
+pub struct PgLedger {
+    conn: Mutex<Conn>,
+    node: String,
+}
+
+/// The client and its prepared statements (each is parsed once per connection).
+struct Conn {
+    client: Client,
+    statements: HashMap<String, Statement>,
+}
+
+fn pg_err(e: postgres::Error) -> CaError {
+    CaError::Ledger(LedgerError::Pg(e))
+}
+
+const COLUMNS: &str = "serial, name, profile, key_type, sans, not_before, not_after, fingerprint, status, source, \
+                       created_at, updated_at, superseded_by, revoked_at, revocation_reason, cert_pem, acme_account, acme_order";
+
+const SUMMARY_COLUMNS: &str = "serial, name, profile, key_type, sans, not_before, not_after, fingerprint, status, \
+                               source, created_at, updated_at, superseded_by, revoked_at, revocation_reason, ''::text, \
+                               acme_account, acme_order";
+
+impl Conn {
+    fn statement(&mut self, sql: &str) -> Result<Statement, CaError> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql).map_err(pg_err)?;
+        self.statements.insert(sql.to_string(), s.clone());
+        Ok(s)
+    }
+
+    fn query(&mut self, sql: &str, args: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, CaError> {
+        let s = self.statement(sql)?;
+        self.client.query(&s, args).map_err(pg_err)
+    }
+
+    fn execute(&mut self, sql: &str, args: &[&(dyn ToSql + Sync)]) -> Result<u64, CaError> {
+        let s = self.statement(sql)?;
+        self.client.execute(&s, args).map_err(pg_err)
+    }
+}
+
+impl PgLedger {
+    /// Connects, and brings the schema up to date (under an advisory lock, so replicas that
+    /// start together do not race). `node` names this writer in the rows it leaves pending.
+    pub fn connect(target: &PgTarget, node: &str) -> Result<PgLedger, CaError> {
+        let connected = match target.tls() {
+            PgTls::Disable => target.config.connect(postgres::NoTls),
+            PgTls::VerifyFull { root } => target
+                .config
+                .connect(tls::MakeRustls::from_root_file(root)?),
+        };
+        let mut client = connected.map_err(|source| LedgerError::Connect {
+            target: target.to_string(),
+            source,
+        })?;
+        migrate::apply(&mut client)?;
+        Ok(PgLedger {
+            conn: Mutex::new(Conn {
+                client,
+                statements: HashMap::new(),
+            }),
+            node: node.to_string(),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Conn> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn records(
+        &self,
+        columns: &str,
+        sql_where: &str,
+        args: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<CertRecord>, CaError> {
+        let sql = format!("SELECT {columns} FROM certificates {sql_where}");
+        self.conn()
+            .query(&sql, args)?
+            .iter()
+            .map(record_from_row)
+            .collect()
+    }
+
+    /// Runs `f` in one transaction: all of it commits, or none.
+    fn in_transaction<T>(
+        &self,
+        f: impl FnOnce(
+            &mut postgres::Transaction<'_>,
+            &mut HashMap<String, Statement>,
+        ) -> Result<T, CaError>,
+    ) -> Result<T, CaError> {
+        let mut guard = self.conn();
+        let Conn { client, statements } = &mut *guard;
+        let mut tx = client.transaction().map_err(pg_err)?;
+        let out = f(&mut tx, statements)?;
+        tx.commit().map_err(pg_err)?;
+        Ok(out)
+    }
+}
+
+/// A prepared statement for `sql`, from the connection's cache.
+fn prepared(
+    tx: &mut postgres::Transaction<'_>,
+    cache: &mut HashMap<String, Statement>,
+    sql: &str,
+) -> Result<Statement, CaError> {
+    if let Some(s) = cache.get(sql) {
+        return Ok(s.clone());
+    }
+    let s = tx.prepare(sql).map_err(pg_err)?;
+    cache.insert(sql.to_string(), s.clone());
+    Ok(s)
+}
+
+fn record_from_row(r: &Row) -> Result<CertRecord, CaError> {
+    let get = |e: postgres::Error| pg_err(e);
+    let serial: String = r.try_get(0).map_err(get)?;
+    let sans: serde_json::Value = r.try_get(4).map_err(get)?;
+    let status: String = r.try_get(8).map_err(get)?;
+    let source: String = r.try_get(9).map_err(get)?;
+    let account: Option<String> = r.try_get(16).map_err(get)?;
+    let order: Option<String> = r.try_get(17).map_err(get)?;
+    Ok(CertRecord {
+        serial: Serial::parse(&serial).ok_or(LedgerError::BadSerial { value: serial })?,
+        name: r.try_get(1).map_err(get)?,
+        profile: r.try_get(2).map_err(get)?,
+        key_type: r.try_get(3).map_err(get)?,
+        sans: serde_json::from_value(sans).map_err(LedgerError::BadSanList)?,
+        not_before: r.try_get(5).map_err(get)?,
+        not_after: r.try_get(6).map_err(get)?,
+        fingerprint_sha256: r
+            .try_get::<_, Option<String>>(7)
+            .map_err(get)?
+            .unwrap_or_default(),
+        status: status.parse()?,
+        source: source.parse()?,
+        created_at: r.try_get(10).map_err(get)?,
+        updated_at: r.try_get(11).map_err(get)?,
+        superseded_by: r.try_get(12).map_err(get)?,
+        revoked_at: r.try_get(13).map_err(get)?,
+        revocation_reason: r.try_get(14).map_err(get)?,
+        cert_pem: r
+            .try_get::<_, Option<String>>(15)
+            .map_err(get)?
+            .unwrap_or_default(),
+        acme: match (account, order) {
+            (Some(account), Some(order)) => Some(AcmeOrigin { account, order }),
+            _ => None,
+        },
+    })
+}
+
+/// An empty string is "not yet known" (a row written before signing).
+fn non_empty(s: &str) -> Option<&str> {
+    (!s.is_empty()).then_some(s)
+}
+
+impl Ledger for PgLedger {
+    fn insert(&mut self, records: &[CertRecord], _durability: Durability) -> Result<(), CaError> {
+        let node = self.node.clone();
+        self.in_transaction(|tx, cache| {
+            let sql = format!(
+                "INSERT INTO certificates ({COLUMNS}, node) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+            );
+            let stmt = prepared(tx, cache, &sql)?;
+            for r in records {
+                let sans = serde_json::to_value(&r.sans).map_err(LedgerError::Json)?;
+                let serial = r.serial.hex();
+                let args: [&(dyn ToSql + Sync); 19] = [
+                    &serial,
+                    &r.name,
+                    &r.profile,
+                    &r.key_type,
+                    &sans,
+                    &r.not_before,
+                    &r.not_after,
+                    &non_empty(&r.fingerprint_sha256),
+                    &r.status.as_str(),
+                    &r.source.as_str(),
+                    &r.created_at,
+                    &r.updated_at,
+                    &r.superseded_by,
+                    &r.revoked_at,
+                    &r.revocation_reason,
+                    &non_empty(&r.cert_pem),
+                    &r.acme.as_ref().map(|a| a.account.as_str()),
+                    &r.acme.as_ref().map(|a| a.order.as_str()),
+                    &node,
+                ];
+                tx.execute(&stmt, &args).map_err(|e| {
+                    if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+                        CaError::Ledger(LedgerError::DuplicateSerial {
+                            serial: r.serial.clone(),
+                        })
+                    } else {
+                        pg_err(e)
+                    }
+                })?;
+            }
+            Ok(())
+        })
+    }
+
+    fn transition(
+        &mut self,
+        changes: &[Transition],
+        now: OffsetDateTime,
+        _durability: Durability,
+    ) -> Result<(), CaError> {
+        self.in_transaction(|tx, cache| {
+            let stmt = prepared(
+                tx,
+                cache,
+                "UPDATE certificates SET status = $2, updated_at = $3, superseded_by = COALESCE($4, superseded_by) WHERE serial = $1",
+            )?;
+            for c in changes {
+                let serial = c.serial.hex();
+                let by = c.superseded_by.as_ref().map(|s| s.hex());
+                let n = tx
+                    .execute(&stmt, &[&serial, &c.to.as_str(), &now, &by])
+                    .map_err(pg_err)?;
+                if n != 1 {
+                    return Err(LedgerError::UnknownSerial {
+                        serial: c.serial.clone(),
+                    }
+                    .into());
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn maintain(&mut self) -> Result<(), CaError> {
+        Ok(())
+    }
+
+    fn revoke(&mut self, serial: &Serial, reason: &str, at: OffsetDateTime) -> Result<(), CaError> {
+        let n = self.conn().execute(
+            "UPDATE certificates SET status = 'revoked', revoked_at = $2, revocation_reason = $3, updated_at = $2 \
+             WHERE serial = $1",
+            &[&serial.hex(), &at, &reason],
+        )?;
+        if n != 1 {
+            return Err(LedgerError::UnknownSerial {
+                serial: serial.clone(),
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    fn revoked(&self) -> Result<Vec<(Serial, OffsetDateTime, String)>, CaError> {
+        let rows = self.conn().query(
+            "SELECT serial, revoked_at, revocation_reason FROM certificates WHERE status = 'revoked' ORDER BY revoked_at, serial",
+            &[],
+        )?;
+        rows.iter()
+            .map(|r| {
+                let serial: String = r.try_get(0).map_err(pg_err)?;
+                let at: Option<OffsetDateTime> = r.try_get(1).map_err(pg_err)?;
+                let reason: Option<String> = r.try_get(2).map_err(pg_err)?;
+                Ok((
+                    Serial::parse(&serial).ok_or(LedgerError::BadSerial { value: serial })?,
+                    at.unwrap_or(OffsetDateTime::UNIX_EPOCH),
+                    reason.unwrap_or_else(|| "unspecified".into()),
+                ))
+            })
+            .collect()
+    }
+
+    fn next_crl_number(&mut self) -> Result<u64, CaError> {
+        // One statement: two replicas asking at once get two numbers, both committed before
+        // either signs.
+        let rows = self.conn().query(
+            "INSERT INTO meta(key, value) VALUES ('crl_number', '1') \
+             ON CONFLICT (key) DO UPDATE SET value = (meta.value::bigint + 1)::text RETURNING value",
+            &[],
+        )?;
+        let value: String = rows
+            .first()
+            .map(|r| r.try_get(0))
+            .transpose()
+            .map_err(pg_err)?
+            .unwrap_or_default();
+        value.parse().map_err(|_| {
+            LedgerError::UnknownWord {
+                column: "crl_number",
+                value,
+            }
+            .into()
+        })
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>, CaError> {
+        let rows = self
+            .conn()
+            .query("SELECT value FROM meta WHERE key = $1", &[&key])?;
+        rows.first()
+            .map(|r| r.try_get(0))
+            .transpose()
+            .map_err(pg_err)
+    }
+
+    fn meta_all(&self) -> Result<Vec<(String, String)>, CaError> {
+        let rows = self
+            .conn()
+            .query("SELECT key, value FROM meta ORDER BY key", &[])?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0).map_err(pg_err)?, r.try_get(1).map_err(pg_err)?)))
+            .collect()
+    }
+
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<(), CaError> {
+        self.conn().execute(
+            "INSERT INTO meta(key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[&key, &value],
+        )?;
+        Ok(())
+    }
+
+    fn export_stamps(&self) -> Result<Vec<ExportStamp>, CaError> {
+        let rows = self.conn().query(
+            "SELECT path, name, format, serial, settings, digest, updated_at FROM exports",
+            &[],
+        )?;
+        rows.iter()
+            .map(|r| {
+                let path: String = r.try_get(0).map_err(pg_err)?;
+                Ok(ExportStamp {
+                    path: path.into(),
+                    name: r.try_get(1).map_err(pg_err)?,
+                    format: r.try_get(2).map_err(pg_err)?,
+                    serial: r.try_get(3).map_err(pg_err)?,
+                    settings: r.try_get(4).map_err(pg_err)?,
+                    digest: r.try_get(5).map_err(pg_err)?,
+                    updated_at: r.try_get(6).map_err(pg_err)?,
+                })
+            })
+            .collect()
+    }
+
+    fn record_exports(&mut self, stamps: &[ExportStamp]) -> Result<(), CaError> {
+        self.in_transaction(|tx, cache| {
+            let stmt = prepared(
+                tx,
+                cache,
+                "INSERT INTO exports (path, name, format, serial, settings, digest, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (path, name) DO UPDATE SET format = excluded.format, serial = excluded.serial, \
+                 settings = excluded.settings, digest = excluded.digest, updated_at = excluded.updated_at",
+            )?;
+            for st in stamps {
+                let path = st.path.display().to_string();
+                tx.execute(
+                    &stmt,
+                    &[
+                        &path,
+                        &st.name,
+                        &st.format,
+                        &st.serial,
+                        &st.settings,
+                        &st.digest,
+                        &st.updated_at,
+                    ],
+                )
+                .map_err(pg_err)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn forget_exports(&mut self, name: &str) -> Result<(), CaError> {
+        self.conn()
+            .execute("DELETE FROM exports WHERE name = $1", &[&name])?;
+        Ok(())
+    }
+
+    fn summaries(&self) -> Result<Vec<CertRecord>, CaError> {
+        self.records(SUMMARY_COLUMNS, "ORDER BY created_at, seq", &[])
+    }
+
+    fn all(&self) -> Result<Vec<CertRecord>, CaError> {
+        self.records(COLUMNS, "ORDER BY created_at, seq", &[])
+    }
+
+    fn with_status(&self, status: Status) -> Result<Vec<CertRecord>, CaError> {
+        self.records(
+            COLUMNS,
+            "WHERE status = $1 ORDER BY created_at, seq",
+            &[&status.as_str()],
+        )
+    }
+
+    fn interrupted(&self) -> Result<Vec<CertRecord>, CaError> {
+        self.records(
+            COLUMNS,
+            "WHERE status = 'pending' AND node = $1 ORDER BY created_at, seq",
+            &[&self.node],
+        )
+    }
+
+    fn by_serial(&self, serial: &Serial) -> Result<Option<CertRecord>, CaError> {
+        Ok(self
+            .records(COLUMNS, "WHERE serial = $1", &[&serial.hex()])?
+            .into_iter()
+            .next())
+    }
+
+    fn by_acme_order(&self, order: &str) -> Result<Option<CertRecord>, CaError> {
+        Ok(self
+            .records(COLUMNS, "WHERE acme_order = $1", &[&order])?
+            .into_iter()
+            .next())
+    }
+
+    fn by_name(&self, name: &str) -> Result<Vec<CertRecord>, CaError> {
+        self.records(
+            COLUMNS,
+            "WHERE name = $1 ORDER BY created_at DESC, seq DESC",
+            &[&name],
+        )
+    }
+}

@@ -1,0 +1,380 @@
+//! The ledger on PostgreSQL: every CA command against a real PostgreSQL 15 server, psql as the
+//! judge of what landed; `uca ledger copy` both ways; TLS verified against a CA file; and the
+//! refusals (weak TLS modes, an unreachable server, a database of another CA, a newer schema).
+
+use crate::support::postgres::Postgres;
+use crate::support::*;
+
+/// `uca --ledger URL ARGS` on this CA (passphrase set).
+fn on(env: &TempCa, url: &str, args: &[&str]) -> std::process::Output {
+    env.uca_pass()
+        .arg("--ledger")
+        .arg(url)
+        .args(args)
+        .output()
+        .expect("run uca")
+}
+
+fn rows_by_serial(rows: &[serde_json::Value]) -> Vec<(String, String, String)> {
+    let mut v: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["serial"].as_str().unwrap_or_default().to_string(),
+                r["status"].as_str().unwrap_or_default().to_string(),
+                r["fingerprint_sha256"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn every_ca_command_records_in_postgres_and_psql_sees_it() {
+    let pg = Postgres::start();
+    let url = pg.create_db("uca");
+    let env = TempCa::new();
+    env.uca_pass()
+        .args(["--ledger", &url, "init"])
+        .assert()
+        .success();
+    assert!(!env.ca_dir().join("ledger.sqlite").exists());
+    let config = std::fs::read_to_string(env.ca_dir().join("uca.toml")).unwrap();
+    assert!(config.contains(&format!("ledger = \"{url}\"")), "{config}");
+
+    // From here on the CA directory's uca.toml says where the ledger is.
+    let rmq1 = env.issue("rmq1", &[]);
+    env.issue("rmq2", &[]);
+    let csr = env.path("ext.csr");
+    let key = env.path("ext.key");
+    openssl(&[
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        key.utf8(),
+        "-subj",
+        "/CN=ext1",
+        "-out",
+        csr.utf8(),
+    ]);
+    env.uca_pass()
+        .args(["sign", csr.utf8(), "--out", env.path("ext.pem").utf8()])
+        .assert()
+        .success();
+    env.uca_pass().args(["renew", "rmq2"]).assert().success();
+    env.uca_pass()
+        .args(["revoke", "rmq1", "--reason", "keyCompromise"])
+        .assert()
+        .success();
+    env.uca_pass()
+        .args(["crl", "--out", env.path("a.crl").utf8()])
+        .assert()
+        .success();
+    env.uca_pass()
+        .args(["crl", "--out", env.path("b.crl").utf8()])
+        .assert()
+        .success();
+    let number = |p: &str| {
+        let t = openssl(&["crl", "-in", env.path(p).utf8(), "-noout", "-crlnumber"]);
+        u64::from_str_radix(t.trim().trim_start_matches("crlNumber=0x"), 16).unwrap()
+    };
+    assert!(number("b.crl") > number("a.crl"));
+    let crl = openssl(&["crl", "-in", env.path("b.crl").utf8(), "-noout", "-text"]);
+    let revoked_serial = pg.sql(
+        "uca",
+        "SELECT serial FROM certificates WHERE status = 'revoked'",
+    );
+    assert!(
+        crl.to_lowercase().contains(&revoked_serial.to_lowercase()),
+        "CRL lacks {revoked_serial}:\n{crl}"
+    );
+
+    // psql, not uca, says what the database holds.
+    assert_eq!(
+        pg.sql(
+            "uca",
+            "SELECT count(*), count(DISTINCT serial) FROM certificates"
+        ),
+        "5|5"
+    );
+    assert_eq!(
+        pg.sql("uca", "SELECT string_agg(name || ':' || status || ':' || source, ',' ORDER BY seq) FROM certificates"),
+        format!(
+            "{}:issued:root,rmq1:revoked:issue,rmq2:superseded:issue,ext1:issued:csr,rmq2:issued:issue",
+            env.json(&["list"])["certificates"][0]["name"].as_str().unwrap()
+        )
+    );
+    let fp = openssl(&[
+        "x509",
+        "-in",
+        rmq1.cert.utf8(),
+        "-noout",
+        "-fingerprint",
+        "-sha256",
+    ]);
+    let stored = pg.sql(
+        "uca",
+        "SELECT fingerprint FROM certificates WHERE name = 'rmq1'",
+    );
+    assert!(fp.contains(&stored), "{fp} vs {stored}");
+    assert_eq!(
+        pg.sql("uca", "SELECT value FROM meta WHERE key = 'crl_number'"),
+        number("b.crl").to_string()
+    );
+    assert_eq!(
+        pg.sql("uca", "SELECT max(version) FROM uca_schema_migrations"),
+        "1"
+    );
+
+    // Reading commands go through the same ledger.
+    let rows = env.ledger();
+    assert_eq!(rows.len(), 5);
+    let show = env.uca().args(["show", "rmq1"]).output().unwrap();
+    assert!(stdout(&show).contains("revoked"), "{}", stdout(&show));
+    let verify = env
+        .uca()
+        .args(["verify", rmq1.cert.utf8()])
+        .output()
+        .unwrap();
+    assert_ne!(
+        code(&verify),
+        0,
+        "a revoked certificate verified: {}",
+        text(&verify)
+    );
+    let rmq2 = env.files("rmq2");
+    env.uca()
+        .args(["verify", rmq2.cert.utf8()])
+        .assert()
+        .success();
+    let expiring = env.uca().args(["expiring"]).output().unwrap();
+    assert_eq!(code(&expiring), 0, "{}", text(&expiring));
+}
+
+#[test]
+fn ledger_copy_moves_a_sqlite_ledger_to_postgres_and_back() {
+    let pg = Postgres::start();
+    let url = pg.create_db("moved");
+    let env = TempCa::new();
+    env.init_plain(&[]);
+    env.issue("a", &[]);
+    env.issue("b", &[]);
+    env.uca().args(["revoke", "a"]).assert().success();
+    env.uca()
+        .args(["crl", "--out", env.path("c.crl").utf8()])
+        .assert()
+        .success();
+    let before = env.ledger();
+
+    let out = env
+        .uca()
+        .args(["ledger", "copy", "--to", &url])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(
+        stdout(&out).contains("3 certificate(s) (1 revoked)"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(pg.sql("moved", "SELECT count(*) FROM certificates"), "3");
+    assert_eq!(
+        pg.sql("moved", "SELECT value FROM meta WHERE key = 'crl_number'"),
+        "1"
+    );
+
+    // The same rows, read by uca through the other backend.
+    let on_pg = on(&env, &url, &["--json", "list"]);
+    let on_pg: serde_json::Value = serde_json::from_slice(&on_pg.stdout).unwrap();
+    assert_eq!(
+        rows_by_serial(on_pg["certificates"].as_array().unwrap()),
+        rows_by_serial(&before)
+    );
+    // The next CRL from PostgreSQL continues the numbering.
+    let out = on(&env, &url, &["crl", "--out", env.path("d.crl").utf8()]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let n = openssl(&[
+        "crl",
+        "-in",
+        env.path("d.crl").utf8(),
+        "-noout",
+        "-crlnumber",
+    ]);
+    assert!(n.contains("0x02"), "{n}");
+
+    // A second copy into a ledger that has certificates is refused.
+    let again = env
+        .uca()
+        .args(["ledger", "copy", "--to", &url])
+        .output()
+        .unwrap();
+    assert_eq!(code(&again), 2, "{}", text(&again));
+    assert!(
+        stderr(&again).contains("already holds 3"),
+        "{}",
+        text(&again)
+    );
+
+    // And back: PostgreSQL into a new SQLite file.
+    let back = env.path("back.sqlite");
+    let out = on(&env, &url, &["ledger", "copy", "--to", back.utf8()]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let on_file = on(&env, back.utf8(), &["--json", "list"]);
+    let on_file: serde_json::Value = serde_json::from_slice(&on_file.stdout).unwrap();
+    assert_eq!(
+        rows_by_serial(on_file["certificates"].as_array().unwrap()),
+        rows_by_serial(&before)
+    );
+    let crl_number = std::process::Command::new("sqlite3")
+        .arg(&back)
+        .arg("SELECT value FROM meta WHERE key = 'crl_number'")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if let Ok(n) = crl_number
+        && !n.is_empty()
+    {
+        assert_eq!(n, "2");
+    }
+}
+
+#[test]
+fn bad_settings_foreign_databases_and_newer_schemas_are_refused_with_a_hint() {
+    let pg = Postgres::start();
+    let url = pg.create_db("one");
+    let env = TempCa::new();
+    env.uca()
+        .args(["--ledger", &url, "init", "--no-passphrase"])
+        .assert()
+        .success();
+
+    // libpq's unchecked TLS modes: a usage error that names the fix.
+    let weak = env.run(&[
+        "--ledger",
+        "postgres://u@db.example/x?sslmode=require",
+        "list",
+    ]);
+    assert_eq!(code(&weak), 2, "{}", text(&weak));
+    assert!(stderr(&weak).contains("verify-full"), "{}", text(&weak));
+    assert!(stderr(&weak).contains("hint:"), "{}", text(&weak));
+    // A password given in the URL never shows.
+    let shown = env.run(&[
+        "--ledger",
+        "postgres://u:hunter2@db.example/x?sslmode=prefer",
+        "list",
+    ]);
+    assert!(!text(&shown).contains("hunter2"), "{}", text(&shown));
+
+    // Nothing listening.
+    let dead = format!("postgres://postgres@127.0.0.1:{}/one", free_port());
+    let out = env.run(&["--ledger", &dead, "list"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(stderr(&out).contains("cannot connect"), "{}", text(&out));
+    assert!(stderr(&out).contains("hint:"), "{}", text(&out));
+
+    // A second CA may not share the database, neither at init nor pointed at it later.
+    let other = TempCa::new();
+    let out = other.run(&["--ledger", &url, "init", "--no-passphrase"]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(stderr(&out).contains("already holds 1"), "{}", text(&out));
+    assert!(
+        !other.ca_dir().exists(),
+        "a refused init left a directory behind"
+    );
+    other.init_plain(&[]);
+    let out = other.run(&["--ledger", &url, "issue", "x"]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(
+        stderr(&out).contains("belongs to another CA"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(pg.sql("one", "SELECT count(*) FROM certificates"), "1");
+
+    // A database a newer uca has migrated.
+    pg.sql(
+        "one",
+        "INSERT INTO uca_schema_migrations(version) VALUES (99)",
+    );
+    let out = env.run(&["issue", "y"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(
+        stderr(&out).contains("newer than this uca"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(pg.sql("one", "SELECT count(*) FROM certificates"), "1");
+
+    // A typo in uca.toml's ledger is reported with its line.
+    let bad = TempCa::new();
+    bad.init_plain(&[]);
+    let cfg = bad.ca_dir().join("uca.toml");
+    let text_cfg = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, format!("ledger = \"mysql://x@y/z\"\n{text_cfg}")).unwrap();
+    let out = bad.run(&["list"]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(stderr(&out).contains("uca.toml:1:"), "{}", text(&out));
+}
+
+#[test]
+fn tls_to_postgres_is_verified_against_the_named_ca_file() {
+    // The database server's certificate comes from a uca CA of its own.
+    let db_ca = TempCa::new();
+    db_ca.init_plain(&[]);
+    let server = db_ca.issue(
+        "db",
+        &["--san", "127.0.0.1", "--profile", "server", "--no-rules"],
+    );
+    let pg = Postgres::start();
+    pg.put_private("server.crt", &server.fullchain);
+    pg.put_private("server.key", &server.key);
+    pg.reconfigure("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'");
+    pg.create_db("tls");
+    let base = format!("postgres://postgres@127.0.0.1:{}/tls", pg.port);
+
+    let env = TempCa::new();
+    let good = format!(
+        "{base}?sslmode=verify-full&sslrootcert={}",
+        db_ca.ca_cert().display()
+    );
+    env.uca()
+        .args(["--ledger", &good, "init", "--no-passphrase"])
+        .assert()
+        .success();
+    env.issue("over-tls", &[]);
+    assert_eq!(
+        pg.sql(
+            "tls",
+            "SELECT count(*) FROM certificates WHERE name = 'over-tls'"
+        ),
+        "1"
+    );
+    // The connection really was TLS (the server's own view).
+    assert!(pg.sql("postgres", "SHOW ssl").contains("on"));
+
+    // Another CA's certificate as the root: refused, nothing written.
+    let stranger = TempCa::new();
+    stranger.init_plain(&[]);
+    let wrong = format!(
+        "{base}?sslmode=verify-full&sslrootcert={}",
+        stranger.ca_cert().display()
+    );
+    let out = env.run(&["--ledger", &wrong, "issue", "never"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(stderr(&out).contains("cannot connect"), "{}", text(&out));
+    assert_eq!(
+        pg.sql(
+            "tls",
+            "SELECT count(*) FROM certificates WHERE name = 'never'"
+        ),
+        "0"
+    );
+}
