@@ -28,8 +28,30 @@ pub use target::{PgTarget, PgTls};
 
 /// PostgreSQL implementation of [`Ledger`].
 pub struct PgLedger {
-    conn: Mutex<Conn>,
+    /// `None` only while being dropped.
+    conn: Mutex<Option<Conn>>,
     node: String,
+}
+
+/// Runs `f` where the synchronous client may block. The client drives tokio-postgres on a
+/// runtime of its own, and tokio forbids blocking on one from a thread that is driving async
+/// tasks (`uca serve`'s handlers, `uca health watch`): there, `f` runs on a scoped thread.
+fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return f();
+    }
+    std::thread::scope(|s| s.spawn(f).join()).unwrap_or_else(|p| std::panic::resume_unwind(p))
+}
+
+impl Drop for PgLedger {
+    fn drop(&mut self) {
+        let conn = self
+            .conn
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        off_runtime(move || drop(conn));
+    }
 }
 
 /// The client and its prepared statements (each is parsed once per connection).
@@ -74,28 +96,39 @@ impl PgLedger {
     /// Connects, and brings the schema up to date (under an advisory lock, so replicas that
     /// start together do not race). `node` names this writer in the rows it leaves pending.
     pub fn connect(target: &PgTarget, node: &str) -> Result<PgLedger, CaError> {
-        let connected = match target.tls() {
-            PgTls::Disable => target.config.connect(postgres::NoTls),
-            PgTls::VerifyFull { root } => target
-                .config
-                .connect(tls::MakeRustls::from_root_file(root)?),
-        };
-        let mut client = connected.map_err(|source| LedgerError::Connect {
-            target: target.to_string(),
-            source,
+        let client = off_runtime(|| -> Result<Client, CaError> {
+            let connected = match target.tls() {
+                PgTls::Disable => target.config.connect(postgres::NoTls),
+                PgTls::VerifyFull { root } => target
+                    .config
+                    .connect(tls::MakeRustls::from_root_file(root)?),
+            };
+            let mut client = connected.map_err(|source| LedgerError::Connect {
+                target: target.to_string(),
+                source,
+            })?;
+            migrate::apply(&mut client)?;
+            Ok(client)
         })?;
-        migrate::apply(&mut client)?;
         Ok(PgLedger {
-            conn: Mutex::new(Conn {
+            conn: Mutex::new(Some(Conn {
                 client,
                 statements: HashMap::new(),
-            }),
+            })),
             node: node.to_string(),
         })
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Conn> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    /// Runs `f` on the connection, off any async runtime.
+    fn with_conn<T: Send>(
+        &self,
+        f: impl FnOnce(&mut Conn) -> Result<T, CaError> + Send,
+    ) -> Result<T, CaError> {
+        let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(conn) = guard.as_mut() else {
+            return Err(LedgerError::Unlocked.into());
+        };
+        off_runtime(move || f(conn))
     }
 
     fn records(
@@ -105,27 +138,25 @@ impl PgLedger {
         args: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<CertRecord>, CaError> {
         let sql = format!("SELECT {columns} FROM certificates {sql_where}");
-        self.conn()
-            .query(&sql, args)?
-            .iter()
-            .map(record_from_row)
-            .collect()
+        self.with_conn(|c| c.query(&sql, args)?.iter().map(record_from_row).collect())
     }
 
     /// Runs `f` in one transaction: all of it commits, or none.
-    fn in_transaction<T>(
+    fn in_transaction<T: Send>(
         &self,
         f: impl FnOnce(
             &mut postgres::Transaction<'_>,
             &mut HashMap<String, Statement>,
-        ) -> Result<T, CaError>,
+        ) -> Result<T, CaError>
+        + Send,
     ) -> Result<T, CaError> {
-        let mut guard = self.conn();
-        let Conn { client, statements } = &mut *guard;
-        let mut tx = client.transaction().map_err(pg_err)?;
-        let out = f(&mut tx, statements)?;
-        tx.commit().map_err(pg_err)?;
-        Ok(out)
+        self.with_conn(|conn| {
+            let Conn { client, statements } = conn;
+            let mut tx = client.transaction().map_err(pg_err)?;
+            let out = f(&mut tx, statements)?;
+            tx.commit().map_err(pg_err)?;
+            Ok(out)
+        })
     }
 }
 
@@ -266,11 +297,11 @@ impl Ledger for PgLedger {
     }
 
     fn revoke(&mut self, serial: &Serial, reason: &str, at: OffsetDateTime) -> Result<(), CaError> {
-        let n = self.conn().execute(
+        let n = self.with_conn(|c| c.execute(
             "UPDATE certificates SET status = 'revoked', revoked_at = $2, revocation_reason = $3, updated_at = $2 \
              WHERE serial = $1",
             &[&serial.hex(), &at, &reason],
-        )?;
+        ))?;
         if n != 1 {
             return Err(LedgerError::UnknownSerial {
                 serial: serial.clone(),
@@ -281,10 +312,10 @@ impl Ledger for PgLedger {
     }
 
     fn revoked(&self) -> Result<Vec<(Serial, OffsetDateTime, String)>, CaError> {
-        let rows = self.conn().query(
+        let rows = self.with_conn(|c| c.query(
             "SELECT serial, revoked_at, revocation_reason FROM certificates WHERE status = 'revoked' ORDER BY revoked_at, serial",
             &[],
-        )?;
+        ))?;
         rows.iter()
             .map(|r| {
                 let serial: String = r.try_get(0).map_err(pg_err)?;
@@ -302,11 +333,11 @@ impl Ledger for PgLedger {
     fn next_crl_number(&mut self) -> Result<u64, CaError> {
         // One statement: two replicas asking at once get two numbers, both committed before
         // either signs.
-        let rows = self.conn().query(
+        let rows = self.with_conn(|c| c.query(
             "INSERT INTO meta(key, value) VALUES ('crl_number', '1') \
              ON CONFLICT (key) DO UPDATE SET value = (meta.value::bigint + 1)::text RETURNING value",
             &[],
-        )?;
+        ))?;
         let value: String = rows
             .first()
             .map(|r| r.try_get(0))
@@ -323,9 +354,7 @@ impl Ledger for PgLedger {
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>, CaError> {
-        let rows = self
-            .conn()
-            .query("SELECT value FROM meta WHERE key = $1", &[&key])?;
+        let rows = self.with_conn(|c| c.query("SELECT value FROM meta WHERE key = $1", &[&key]))?;
         rows.first()
             .map(|r| r.try_get(0))
             .transpose()
@@ -333,27 +362,27 @@ impl Ledger for PgLedger {
     }
 
     fn meta_all(&self) -> Result<Vec<(String, String)>, CaError> {
-        let rows = self
-            .conn()
-            .query("SELECT key, value FROM meta ORDER BY key", &[])?;
+        let rows = self.with_conn(|c| c.query("SELECT key, value FROM meta ORDER BY key", &[]))?;
         rows.iter()
             .map(|r| Ok((r.try_get(0).map_err(pg_err)?, r.try_get(1).map_err(pg_err)?)))
             .collect()
     }
 
     fn set_meta(&mut self, key: &str, value: &str) -> Result<(), CaError> {
-        self.conn().execute(
+        self.with_conn(|c| c.execute(
             "INSERT INTO meta(key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             &[&key, &value],
-        )?;
+        ))?;
         Ok(())
     }
 
     fn export_stamps(&self) -> Result<Vec<ExportStamp>, CaError> {
-        let rows = self.conn().query(
-            "SELECT path, name, format, serial, settings, digest, updated_at FROM exports",
-            &[],
-        )?;
+        let rows = self.with_conn(|c| {
+            c.query(
+                "SELECT path, name, format, serial, settings, digest, updated_at FROM exports",
+                &[],
+            )
+        })?;
         rows.iter()
             .map(|r| {
                 let path: String = r.try_get(0).map_err(pg_err)?;
@@ -400,8 +429,7 @@ impl Ledger for PgLedger {
     }
 
     fn forget_exports(&mut self, name: &str) -> Result<(), CaError> {
-        self.conn()
-            .execute("DELETE FROM exports WHERE name = $1", &[&name])?;
+        self.with_conn(|c| c.execute("DELETE FROM exports WHERE name = $1", &[&name]))?;
         Ok(())
     }
 

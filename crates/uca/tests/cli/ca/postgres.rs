@@ -378,3 +378,69 @@ fn tls_to_postgres_is_verified_against_the_named_ca_file() {
         "0"
     );
 }
+
+/// `uca serve` over a PostgreSQL ledger: lego obtains, renews and revokes; every certificate it
+/// received is a row psql sees (source acme), and the served CRL lists the revoked serial.
+#[test]
+fn uca_serve_issues_into_postgres_and_lego_is_served() {
+    let pg = Postgres::start();
+    let url = pg.create_db("acme");
+    let env = TempCa::new();
+    env.uca()
+        .args([
+            "--ledger",
+            &url,
+            "init",
+            "--no-passphrase",
+            "--name",
+            "ACME Test Root",
+        ])
+        .assert()
+        .success();
+    let lab = AcmeLab::start_on(env, &[]);
+    let http = format!("127.0.0.1:{}", lab.http01);
+    let ca = lab.ca_cert();
+    let base = [
+        "--domains",
+        "pg.test",
+        "--http",
+        "--http.port",
+        http.as_str(),
+    ];
+    let out = lab.lego("lego", &[&base[..], &["run"]].concat(), &[]);
+    assert_ok(&out, &lab.server, "lego run");
+    let (cert, _key) = lab.lego_files("lego", "pg.test");
+    let first = judge_cert(&ca, &cert, &["DNS:pg.test"]);
+    let out = lab.lego(
+        "lego",
+        &[&base[..], &["renew", "--days", "1000", "--no-random-sleep"]].concat(),
+        &[],
+    );
+    assert_ok(&out, &lab.server, "lego renew");
+    let second = judge_cert(&ca, &cert, &["DNS:pg.test"]);
+    assert_ne!(first, second);
+    let status = |serial: &str| {
+        pg.sql(
+            "acme",
+            &format!(
+                "SELECT status || ':' || source FROM certificates WHERE serial = '{}'",
+                serial.to_lowercase()
+            ),
+        )
+    };
+    // lego renews without ARI's `replaces`: the first certificate stays valid beside the new one.
+    assert_eq!(status(&first), "issued:acme", "{}", lab.server.log());
+    assert_eq!(status(&second), "issued:acme");
+    let out = lab.lego("lego", &["--domains", "pg.test", "revoke"], &[]);
+    assert_ok(&out, &lab.server, "lego revoke");
+    assert_eq!(status(&second), "revoked:acme");
+    let served = lab.served_crl_serials();
+    assert!(served.contains(&second), "{served:?}\n{}", lab.server.log());
+    assert_eq!(
+        pg.sql(
+            "acme",
+            "SELECT count(*) FROM certificates WHERE status = 'pending'"
+        ),
+        "0"
+    );
+}
