@@ -89,7 +89,13 @@ impl PgTarget {
         } else {
             format!("{base}?{}", kept.join("&"))
         };
-        let mut config = postgres::Config::from_str(&plain).map_err(|e| bad(e.to_string()))?;
+        let mut config = postgres::Config::from_str(&plain).map_err(|e| {
+            // The client's own text is "invalid configuration"; the reason is its source.
+            match std::error::Error::source(&e) {
+                Some(why) => bad(why.to_string()),
+                None => bad(e.to_string()),
+            }
+        })?;
         if config.get_hosts().is_empty() {
             return Err(bad("the URL names no host".into()));
         }
