@@ -44,8 +44,30 @@ if ! python3 -c "import prometheus_client" >/dev/null 2>&1; then
   python3 -m pip install --quiet "prometheus-client==0.21.1" || python3 -m pip install --quiet --break-system-packages "prometheus-client==0.21.1"
 fi
 
+status=0
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast
+  cargo nextest run --workspace --no-fail-fast || status=$?
 else
-  cargo test --workspace --no-fail-fast
+  cargo test --workspace --no-fail-fast || status=$?
 fi
+
+# Second pass: the CA command tests again, every test CA's ledger in PostgreSQL (one throwaway
+# server, a fresh database per CA; initdb refuses root, so the server runs as `postgres`).
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+pg_dir=$(mktemp -d)
+chmod 755 "$pg_dir"
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+[ "$(id -u)" = 0 ] && chown postgres: "$pg_dir"
+stop_pg() { as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate -w stop >/dev/null 2>&1 || true; rm -rf "$pg_dir"; }
+trap stop_pg EXIT
+as_pg "$pg_bin/initdb" -D "$pg_dir/data" -U postgres -A trust --no-sync >/dev/null
+pg_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w \
+  -o "-c listen_addresses=127.0.0.1 -p $pg_port -c unix_socket_directories=$pg_dir -c fsync=off -c max_connections=300" start >/dev/null
+echo "second pass: the CA tests with the ledger in PostgreSQL (port $pg_port)" >&2
+if cargo nextest --version >/dev/null 2>&1; then
+  UCA_TEST_PG_PORT=$pg_port cargo nextest run -p uca --test cli --no-fail-fast -E 'test(/^ca::/)' || status=$?
+else
+  UCA_TEST_PG_PORT=$pg_port cargo test -p uca --test cli --no-fail-fast -- ca:: || status=$?
+fi
+exit $status

@@ -684,7 +684,7 @@ fn unknown_when_the_check_cannot_run() {
 #[test]
 fn an_unreadable_ledger_is_unknown() {
     let env = TempCa::new();
-    env.init_plain(&[]);
+    env.init_plain_sqlite(&[]);
     let ledger = env.ca_dir().join("ledger.sqlite");
     let _ = std::fs::remove_file(env.ca_dir().join("ledger.sqlite-wal"));
     let _ = std::fs::remove_file(env.ca_dir().join("ledger.sqlite-shm"));
@@ -941,7 +941,7 @@ fn bug_huge_spans_are_unknown_not_a_panic() {
 #[test]
 fn bug_a_missing_ledger_is_unknown() {
     let env = TempCa::new();
-    env.init_plain(&[]);
+    env.init_plain_sqlite(&[]);
     env.uca()
         .args(["issue", "soon", "--days", "3"])
         .assert()

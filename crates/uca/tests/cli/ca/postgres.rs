@@ -165,7 +165,7 @@ fn ledger_copy_moves_a_sqlite_ledger_to_postgres_and_back() {
     let pg = Postgres::start();
     let url = pg.create_db("moved");
     let env = TempCa::new();
-    env.init_plain(&[]);
+    env.init_plain_sqlite(&[]);
     env.issue("a", &[]);
     env.issue("b", &[]);
     env.uca().args(["revoke", "a"]).assert().success();
@@ -289,7 +289,7 @@ fn bad_settings_foreign_databases_and_newer_schemas_are_refused_with_a_hint() {
         !other.ca_dir().exists(),
         "a refused init left a directory behind"
     );
-    other.init_plain(&[]);
+    other.init_plain_sqlite(&[]);
     let out = other.run(&["--ledger", &url, "issue", "x"]);
     assert_eq!(code(&out), 2, "{}", text(&out));
     assert!(
@@ -315,7 +315,7 @@ fn bad_settings_foreign_databases_and_newer_schemas_are_refused_with_a_hint() {
 
     // A typo in uca.toml's ledger is reported with its line.
     let bad = TempCa::new();
-    bad.init_plain(&[]);
+    bad.init_plain_sqlite(&[]);
     let cfg = bad.ca_dir().join("uca.toml");
     let text_cfg = std::fs::read_to_string(&cfg).unwrap();
     std::fs::write(&cfg, format!("ledger = \"mysql://x@y/z\"\n{text_cfg}")).unwrap();
@@ -328,7 +328,7 @@ fn bad_settings_foreign_databases_and_newer_schemas_are_refused_with_a_hint() {
 fn tls_to_postgres_is_verified_against_the_named_ca_file() {
     // The database server's certificate comes from a uca CA of its own.
     let db_ca = TempCa::new();
-    db_ca.init_plain(&[]);
+    db_ca.init_plain_sqlite(&[]);
     let server = db_ca.issue(
         "db",
         &["--san", "127.0.0.1", "--profile", "server", "--no-rules"],
@@ -362,7 +362,7 @@ fn tls_to_postgres_is_verified_against_the_named_ca_file() {
 
     // Another CA's certificate as the root: refused, nothing written.
     let stranger = TempCa::new();
-    stranger.init_plain(&[]);
+    stranger.init_plain_sqlite(&[]);
     let wrong = format!(
         "{base}?sslmode=verify-full&sslrootcert={}",
         stranger.ca_cert().display()

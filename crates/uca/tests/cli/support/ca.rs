@@ -88,12 +88,36 @@ impl TempCa {
 
     /// A CA with an encrypted key (passphrase [`PASS`]) and the given extra init args.
     pub fn init(&self, extra: &[&str]) -> &TempCa {
-        self.uca_pass().arg("init").args(extra).assert().success();
+        self.uca_pass()
+            .args(self.test_ledger())
+            .arg("init")
+            .args(extra)
+            .assert()
+            .success();
         self
     }
 
     /// A CA with an unencrypted key (fast for tests that do not care).
     pub fn init_plain(&self, extra: &[&str]) -> &TempCa {
+        self.uca()
+            .args(self.test_ledger())
+            .arg("init")
+            .arg("--no-passphrase")
+            .args(extra)
+            .assert()
+            .success();
+        self
+    }
+
+    /// [`TempCa::init`], always with `ledger.sqlite`: for tests of the file itself, or of a
+    /// copied CA directory whose ledger must be a snapshot (a database would be shared).
+    pub fn init_sqlite(&self, extra: &[&str]) -> &TempCa {
+        self.uca_pass().arg("init").args(extra).assert().success();
+        self
+    }
+
+    /// The same, always with `ledger.sqlite` (for tests of the SQLite file itself).
+    pub fn init_plain_sqlite(&self, extra: &[&str]) -> &TempCa {
         self.uca()
             .arg("init")
             .arg("--no-passphrase")
@@ -101,6 +125,39 @@ impl TempCa {
             .assert()
             .success();
         self
+    }
+
+    /// `--ledger URL` of a fresh database when the suite runs against PostgreSQL
+    /// (`UCA_TEST_PG_PORT`, set by scripts/test.sh's second pass of the CA tests); nothing
+    /// otherwise.
+    fn test_ledger(&self) -> Vec<String> {
+        let Ok(port) = std::env::var("UCA_TEST_PG_PORT") else {
+            return Vec::new();
+        };
+        let db: String = self
+            .tmp
+            .path()
+            .file_name()
+            .map(|n| n.to_string_lossy().to_lowercase())
+            .unwrap_or_default()
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
+        let db = format!("t_{db}");
+        let out = std::process::Command::new("psql")
+            .args(["-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-X", "-q"])
+            .args(["-c", &format!("CREATE DATABASE {db}")])
+            .output()
+            .expect("psql");
+        assert!(
+            out.status.success(),
+            "CREATE DATABASE {db}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        vec![
+            "--ledger".into(),
+            format!("postgres://postgres@127.0.0.1:{port}/{db}"),
+        ]
     }
 
     /// Runs `uca ARGS` (no passphrase) and returns its output, whatever the exit code.
