@@ -21,6 +21,10 @@ pub struct Issuer {
     dir: PathBuf,
     /// How the CA's ledger is reached (`--ledger`, the database password).
     ledger: uca_ca::LedgerAccess,
+    /// Where it is (for the health check of a database ledger).
+    ledger_location: uca_ca::LedgerLocation,
+    /// This server's name in the ledger's pending rows.
+    node: String,
     signer: CaSigner,
     /// This CA's certificate and the ones above it, PEM: appended to every leaf.
     chain_pem: String,
@@ -63,6 +67,8 @@ impl Issuer {
         Issuer {
             dir: ca.paths.dir.clone(),
             ledger: ca.ledger_access.clone(),
+            ledger_location: ca.ledger_location.clone(),
+            node: uca_ca::ledger::node_name(&ca.paths),
             signer,
             chain_pem: ca.chain_pem().to_string(),
             subject: ca.config.subject.clone(),
@@ -71,6 +77,28 @@ impl Issuer {
             profile,
             visits: Mutex::new(()),
             queue: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Whether the ledger can take a write now, for `/healthz`: a database ledger must answer
+    /// and be a primary (not a standby, not a primary demoted by a failover). The embedded
+    /// ledger is local to the process and always ready; it is not opened here, so a check
+    /// never waits behind the CLI.
+    pub fn ledger_ready(&self) -> Result<(), String> {
+        if !self.ledger_location.is_postgres() {
+            return Ok(());
+        }
+        let ledger = self
+            .ledger_location
+            .open(&self.node)
+            .map_err(|e| e.to_string())?;
+        match ledger.writable() {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(format!(
+                "{} is read-only (a standby): waiting for a writable primary",
+                self.ledger_location
+            )),
+            Err(e) => Err(e.to_string()),
         }
     }
 

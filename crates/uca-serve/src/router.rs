@@ -607,8 +607,17 @@ async fn metrics(State(state): State<Shared>) -> Response {
     resp
 }
 
-async fn healthz() -> Response {
-    (StatusCode::OK, "ok\n").into_response()
+/// 200 while this server can record certificates; 503 (with the reason) while its database
+/// ledger is unreachable or read-only, so a load balancer sends clients to another replica.
+async fn healthz(State(state): State<Shared>) -> Response {
+    let st = state.clone();
+    let ready = tokio::task::spawn_blocking(move || st.issuer.ledger_ready())
+        .await
+        .unwrap_or_else(|e| Err(format!("the health check failed: {e}")));
+    match ready {
+        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
+        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n")).into_response(),
+    }
 }
 
 /// An ACME resource asked with another method than POST (405; reads are POST-as-GET, §6.3).

@@ -356,6 +356,11 @@ pub trait Ledger {
     /// Records with the given status.
     fn with_status(&self, status: Status) -> Result<Vec<CertRecord>, CaError>;
     fn by_serial(&self, serial: &Serial) -> Result<Option<CertRecord>, CaError>;
+    /// Whether the store takes writes now (a PostgreSQL standby, or a primary demoted by a
+    /// failover, does not). The embedded store always does.
+    fn writable(&self) -> Result<bool, CaError> {
+        Ok(true)
+    }
     /// Pending rows this writer left behind (the only ones its repair may settle: on a shared
     /// database, another node's pending row may be in the middle of being completed).
     fn interrupted(&self) -> Result<Vec<CertRecord>, CaError> {

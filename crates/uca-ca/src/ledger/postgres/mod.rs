@@ -449,6 +449,17 @@ impl Ledger for PgLedger {
         )
     }
 
+    fn writable(&self) -> Result<bool, CaError> {
+        let rows = self.with_conn(|c| c.query("SELECT pg_is_in_recovery()", &[]))?;
+        let in_recovery: bool = rows
+            .first()
+            .map(|r| r.try_get(0))
+            .transpose()
+            .map_err(pg_err)?
+            .unwrap_or(true);
+        Ok(!in_recovery)
+    }
+
     fn interrupted(&self) -> Result<Vec<CertRecord>, CaError> {
         self.records(
             COLUMNS,

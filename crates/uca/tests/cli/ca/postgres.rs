@@ -443,4 +443,20 @@ fn uca_serve_issues_into_postgres_and_lego_is_served() {
         ),
         "0"
     );
+
+    // /healthz follows the database: 503 while it is down, 200 once it is back.
+    let health = || {
+        curl(
+            &lab.server.url("healthz"),
+            &ca,
+            None,
+            &["-o", "/dev/null", "-w", "%{http_code}"],
+        )
+        .stdout
+    };
+    assert_eq!(health(), "200");
+    pg.stop();
+    assert_eq!(health(), "503");
+    pg.restart();
+    assert_eq!(health(), "200");
 }

@@ -183,7 +183,16 @@ impl Postgres {
         self.restart();
     }
 
-    /// Restarts the server.
+    /// Stops the server now (a crash: `-m immediate`); [`Postgres::restart`] starts it again.
+    pub fn stop(&self) {
+        let mut c = as_owner(&self.bin, "pg_ctl");
+        c.arg("-D")
+            .arg(&self.data)
+            .args(["-m", "immediate", "-w", "stop"]);
+        run_ok(c, "pg_ctl stop");
+    }
+
+    /// Restarts the server (or starts a stopped one).
     pub fn restart(&self) {
         let mut c = as_owner(&self.bin, "pg_ctl");
         c.arg("-D")
