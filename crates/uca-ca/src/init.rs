@@ -47,6 +47,15 @@ pub struct InitResult {
 /// absent or an empty directory, e.g. a freshly mounted volume).
 pub fn init(opts: InitOptions, now: OffsetDateTime) -> Result<InitResult, CaError> {
     check_target(&opts.dir)?;
+    if let Some(setting) = &opts.config.ledger
+        && !crate::ledger::postgres::target::is_postgres_url(setting)
+    {
+        return Err(LedgerError::BadSetting {
+            setting: setting.clone(),
+            reason: "a new CA's ledger is ledger.sqlite in its directory (leave --ledger out) or a postgres:// URL".into(),
+        }
+        .into());
+    }
     let subject = opts
         .config
         .subject

@@ -273,6 +273,13 @@ fn bad_settings_foreign_databases_and_newer_schemas_are_refused_with_a_hint() {
     ]);
     assert!(!text(&shown).contains("hunter2"), "{}", text(&shown));
 
+    // A new CA's ledger is its own ledger.sqlite or a database, never a file elsewhere.
+    let elsewhere = TempCa::new();
+    let out = elsewhere.run(&["--ledger", "/tmp/shared.sqlite", "init", "--no-passphrase"]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(stderr(&out).contains("postgres:// URL"), "{}", text(&out));
+    assert!(!elsewhere.ca_dir().exists());
+
     // Nothing listening.
     let dead = format!("postgres://postgres@127.0.0.1:{}/one", free_port());
     let out = env.run(&["--ledger", &dead, "list"]);
