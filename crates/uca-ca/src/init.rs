@@ -209,7 +209,7 @@ fn build(staging: &Path, ca: &CaDir<'_>, now: OffsetDateTime) -> Result<(), CaEr
     }
     // A database URL may carry its password: then only the CA's owner may read the config.
     let config_mode = match &ca.config.ledger {
-        Some(url) if url_has_password(url) => KEY_MODE,
+        Some(url) if crate::ledger::postgres::target::has_password(url) => KEY_MODE,
         _ => PUBLIC_MODE,
     };
     fsio::write_new(
@@ -243,12 +243,4 @@ fn own_record(ca: &CaDir<'_>, now: OffsetDateTime) -> CertRecord {
         Status::Issued,
         now,
     )
-}
-
-/// Whether a `postgres://` URL has `user:password@` in it.
-fn url_has_password(url: &str) -> bool {
-    url.split_once("://")
-        .map(|(_, rest)| &rest[..rest.find(['/', '?']).unwrap_or(rest.len())])
-        .and_then(|authority| authority.rsplit_once('@'))
-        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
 }

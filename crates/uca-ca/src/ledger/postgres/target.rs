@@ -183,6 +183,11 @@ pub(crate) fn redact(url: &str) -> String {
     }
 }
 
+/// Whether the URL carries a password (`user:password@host`).
+pub(crate) fn has_password(url: &str) -> bool {
+    redact(url) != url
+}
+
 /// `%XX` escapes of a URL query value (`+` stays itself, as libpq reads it).
 fn percent_decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
@@ -253,6 +258,10 @@ mod tests {
         assert_eq!(t.config.get_password(), Some(&b"s3cret"[..]));
         let t = PgTarget::parse("postgres://uca@127.0.0.1/uca", Some("fromenv")).unwrap();
         assert_eq!(t.config.get_password(), Some(&b"fromenv"[..]));
+        assert!(has_password("postgres://uca:s3cret@127.0.0.1/uca"));
+        assert!(!has_password(
+            "postgres://uca@127.0.0.1/uca?password_hint=a:b@c"
+        ));
         let e = PgTarget::parse("postgres://uca:s3cret@db/uca?sslmode=prefer", None).unwrap_err();
         assert!(!e.to_string().contains("s3cret"), "{e}");
     }

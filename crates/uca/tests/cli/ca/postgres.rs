@@ -15,6 +15,15 @@ fn on(env: &TempCa, url: &str, args: &[&str]) -> std::process::Output {
         .expect("run uca")
 }
 
+/// A refusal: exit `want`, `needle` and a hint on stderr, no panic.
+fn refused(out: &std::process::Output, want: i32, needle: &str) {
+    let all = expect(out, want);
+    for must in [needle, "hint:"] {
+        assert!(stderr(out).contains(must), "expected '{must}' in:\n{all}");
+    }
+    assert!(!all.contains("panicked"), "{all}");
+}
+
 fn rows_by_serial(rows: &[serde_json::Value]) -> Vec<(String, String, String)> {
     let mut v: Vec<_> = rows
         .iter()
@@ -49,23 +58,7 @@ fn every_ca_command_records_in_postgres_and_psql_sees_it() {
     // From here on the CA directory's uca.toml says where the ledger is.
     let rmq1 = env.issue("rmq1", &[]);
     env.issue("rmq2", &[]);
-    let csr = env.path("ext.csr");
-    let key = env.path("ext.key");
-    openssl(&[
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        key.utf8(),
-        "-subj",
-        "/CN=ext1",
-        "-out",
-        csr.utf8(),
-    ]);
+    let csr = make_csr(&env.path("ext.csr"), EC_P256, "/CN=ext1", &[]);
     env.uca_pass()
         .args(["sign", csr.utf8(), "--out", env.path("ext.pem").utf8()])
         .assert()
@@ -113,14 +106,7 @@ fn every_ca_command_records_in_postgres_and_psql_sees_it() {
             env.json(&["list"])["certificates"][0]["name"].as_str().unwrap()
         )
     );
-    let fp = openssl(&[
-        "x509",
-        "-in",
-        rmq1.cert.utf8(),
-        "-noout",
-        "-fingerprint",
-        "-sha256",
-    ]);
+    let fp = fingerprint(&rmq1.cert);
     let stored = pg.sql(
         "uca",
         "SELECT fingerprint FROM certificates WHERE name = 'rmq1'",
@@ -217,12 +203,7 @@ fn ledger_copy_moves_a_sqlite_ledger_to_postgres_and_back() {
         .args(["ledger", "copy", "--to", &url])
         .output()
         .unwrap();
-    assert_eq!(code(&again), 2, "{}", text(&again));
-    assert!(
-        stderr(&again).contains("already holds 3"),
-        "{}",
-        text(&again)
-    );
+    refused(&again, 2, "already holds 3");
 
     // And back: PostgreSQL into a new SQLite file.
     let back = env.path("back.sqlite");
@@ -262,9 +243,7 @@ fn bad_settings_foreign_databases_and_newer_schemas_are_refused_with_a_hint() {
         "postgres://u@db.example/x?sslmode=require",
         "list",
     ]);
-    assert_eq!(code(&weak), 2, "{}", text(&weak));
-    assert!(stderr(&weak).contains("verify-full"), "{}", text(&weak));
-    assert!(stderr(&weak).contains("hint:"), "{}", text(&weak));
+    refused(&weak, 2, "verify-full");
     // A password given in the URL never shows.
     let shown = env.run(&[
         "--ledger",
@@ -276,34 +255,25 @@ fn bad_settings_foreign_databases_and_newer_schemas_are_refused_with_a_hint() {
     // A new CA's ledger is its own ledger.sqlite or a database, never a file elsewhere.
     let elsewhere = TempCa::new();
     let out = elsewhere.run(&["--ledger", "/tmp/shared.sqlite", "init", "--no-passphrase"]);
-    assert_eq!(code(&out), 2, "{}", text(&out));
-    assert!(stderr(&out).contains("postgres:// URL"), "{}", text(&out));
+    refused(&out, 2, "postgres:// URL");
     assert!(!elsewhere.ca_dir().exists());
 
     // Nothing listening.
     let dead = format!("postgres://postgres@127.0.0.1:{}/one", free_port());
     let out = env.run(&["--ledger", &dead, "list"]);
-    assert_eq!(code(&out), 1, "{}", text(&out));
-    assert!(stderr(&out).contains("cannot connect"), "{}", text(&out));
-    assert!(stderr(&out).contains("hint:"), "{}", text(&out));
+    refused(&out, 1, "cannot connect");
 
     // A second CA may not share the database, neither at init nor pointed at it later.
     let other = TempCa::new();
     let out = other.run(&["--ledger", &url, "init", "--no-passphrase"]);
-    assert_eq!(code(&out), 2, "{}", text(&out));
-    assert!(stderr(&out).contains("already holds 1"), "{}", text(&out));
+    refused(&out, 2, "already holds 1");
     assert!(
         !other.ca_dir().exists(),
         "a refused init left a directory behind"
     );
     other.init_plain_sqlite(&[]);
     let out = other.run(&["--ledger", &url, "issue", "x"]);
-    assert_eq!(code(&out), 2, "{}", text(&out));
-    assert!(
-        stderr(&out).contains("belongs to another CA"),
-        "{}",
-        text(&out)
-    );
+    refused(&out, 2, "belongs to another CA");
     assert_eq!(pg.sql("one", "SELECT count(*) FROM certificates"), "1");
 
     // A database a newer uca has migrated.
@@ -312,12 +282,7 @@ fn bad_settings_foreign_databases_and_newer_schemas_are_refused_with_a_hint() {
         "INSERT INTO uca_schema_migrations(version) VALUES (99)",
     );
     let out = env.run(&["issue", "y"]);
-    assert_eq!(code(&out), 1, "{}", text(&out));
-    assert!(
-        stderr(&out).contains("newer than this uca"),
-        "{}",
-        text(&out)
-    );
+    refused(&out, 1, "newer than this uca");
     assert_eq!(pg.sql("one", "SELECT count(*) FROM certificates"), "1");
 
     // A typo in uca.toml's ledger is reported with its line.
@@ -327,8 +292,7 @@ fn bad_settings_foreign_databases_and_newer_schemas_are_refused_with_a_hint() {
     let text_cfg = std::fs::read_to_string(&cfg).unwrap();
     std::fs::write(&cfg, format!("ledger = \"mysql://x@y/z\"\n{text_cfg}")).unwrap();
     let out = bad.run(&["list"]);
-    assert_eq!(code(&out), 2, "{}", text(&out));
-    assert!(stderr(&out).contains("uca.toml:1:"), "{}", text(&out));
+    refused(&out, 2, "uca.toml:1:");
 }
 
 #[test]
@@ -375,8 +339,7 @@ fn tls_to_postgres_is_verified_against_the_named_ca_file() {
         stranger.ca_cert().display()
     );
     let out = env.run(&["--ledger", &wrong, "issue", "never"]);
-    assert_eq!(code(&out), 1, "{}", text(&out));
-    assert!(stderr(&out).contains("cannot connect"), "{}", text(&out));
+    refused(&out, 1, "cannot connect");
     assert_eq!(
         pg.sql(
             "tls",

@@ -88,42 +88,36 @@ impl TempCa {
 
     /// A CA with an encrypted key (passphrase [`PASS`]) and the given extra init args.
     pub fn init(&self, extra: &[&str]) -> &TempCa {
-        self.uca_pass()
-            .args(self.test_ledger())
-            .arg("init")
-            .args(extra)
-            .assert()
-            .success();
-        self
+        self.init_with(true, self.test_ledger(), extra)
     }
 
     /// A CA with an unencrypted key (fast for tests that do not care).
     pub fn init_plain(&self, extra: &[&str]) -> &TempCa {
-        self.uca()
-            .args(self.test_ledger())
-            .arg("init")
-            .arg("--no-passphrase")
-            .args(extra)
-            .assert()
-            .success();
-        self
+        self.init_with(false, self.test_ledger(), extra)
     }
 
     /// [`TempCa::init`], always with `ledger.sqlite`: for tests of the file itself, or of a
     /// copied CA directory whose ledger must be a snapshot (a database would be shared).
     pub fn init_sqlite(&self, extra: &[&str]) -> &TempCa {
-        self.uca_pass().arg("init").args(extra).assert().success();
-        self
+        self.init_with(true, Vec::new(), extra)
     }
 
-    /// The same, always with `ledger.sqlite` (for tests of the SQLite file itself).
+    /// [`TempCa::init_plain`], always with `ledger.sqlite`.
     pub fn init_plain_sqlite(&self, extra: &[&str]) -> &TempCa {
-        self.uca()
-            .arg("init")
-            .arg("--no-passphrase")
-            .args(extra)
-            .assert()
-            .success();
+        self.init_with(false, Vec::new(), extra)
+    }
+
+    fn init_with(&self, encrypted: bool, ledger: Vec<String>, extra: &[&str]) -> &TempCa {
+        let mut cmd = if encrypted {
+            self.uca_pass()
+        } else {
+            self.uca()
+        };
+        cmd.args(ledger).arg("init");
+        if !encrypted {
+            cmd.arg("--no-passphrase");
+        }
+        cmd.args(extra).assert().success();
         self
     }
 
