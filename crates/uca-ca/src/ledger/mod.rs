@@ -39,7 +39,7 @@ pub enum LedgerError {
         source: ::postgres::Error,
     },
     /// The `ledger` setting (uca.toml, --ledger or UCA_LEDGER) is not usable.
-    #[error("ledger {setting}: {reason}")]
+    #[error("{setting}: {reason}")]
     BadSetting { setting: String, reason: String },
     /// The CA certificates to check the database server against could not be read.
     #[error("sslrootcert {}: {reason}", path.display())]
