@@ -315,12 +315,15 @@ fn certbot_standalone_with_eab_then_revoke() {
         out.all()
     );
 
+    let eab_hmac = format!("--eab-hmac-key={hmac}");
     let out = lab.certbot(
         "cb",
         "certonly",
         &[
             &common[..],
-            &["--eab-kid", "certbot-kid", "--eab-hmac-key", hmac.as_str()],
+            // `--flag=VALUE`: a base64url key may start with '-', which argparse would read
+            // as an option.
+            &["--eab-kid=certbot-kid", eab_hmac.as_str()],
             &[
                 "--standalone",
                 "--http-01-port",
