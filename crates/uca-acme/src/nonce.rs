@@ -78,16 +78,18 @@ impl NoncePool {
         Ok(Base64UrlUnpadded::encode_string(&raw))
     }
 
-    /// Consumes `nonce`: true only for one of ours, the first time, before it expires.
-    pub fn redeem(&mut self, nonce: &str, now: i64) -> bool {
+    /// The (issued-at, counter) of `nonce` if it is one of ours (by its MAC) and has not
+    /// expired; says nothing about whether it was used (see [`NoncePool::redeem`], or the
+    /// shared store's used set).
+    pub fn verify(&self, nonce: &str, now: i64) -> Option<(i64, u64)> {
         let mut raw = [0u8; RAW_LEN];
         match Base64UrlUnpadded::decode(nonce, &mut raw) {
             Ok(decoded) if decoded.len() == RAW_LEN => {}
-            _ => return false,
+            _ => return None,
         }
         let (body, mac) = raw.split_at(16);
         if aws_lc_rs::constant_time::verify_slices_are_equal(mac, &self.mac(body)).is_err() {
-            return false;
+            return None;
         }
         let mut ts = [0u8; 8];
         ts.copy_from_slice(&body[..8]);
@@ -96,9 +98,17 @@ impl NoncePool {
         ctr.copy_from_slice(&body[8..16]);
         let counter = u64::from_be_bytes(ctr);
         if issued > now + 60 || now - issued > NONCE_LIFETIME_SECS || issued < self.floor {
-            return false;
+            return None;
         }
-        if !self.used.insert((issued, counter)) {
+        Some((issued, counter))
+    }
+
+    /// Consumes `nonce`: true only for one of ours, the first time, before it expires.
+    pub fn redeem(&mut self, nonce: &str, now: i64) -> bool {
+        let Some(id) = self.verify(nonce, now) else {
+            return false;
+        };
+        if !self.used.insert(id) {
             return false;
         }
         while self.used.len() > MAX_REMEMBERED {

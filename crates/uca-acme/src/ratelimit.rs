@@ -1,4 +1,5 @@
-//! Rate limits in memory (no fsync, lost on restart on purpose): the generic cell rate algorithm,
+//! Rate limits in memory for one server (no fsync, lost on restart on purpose; replicas keep the
+//! same cells in their shared store, see [`crate::store::Tx::take_rate`]): the generic cell rate algorithm,
 //! one theoretical arrival time per key, so a limit of N per period admits a burst of N and then
 //! one every period/N.
 
@@ -28,6 +29,15 @@ impl Limiter {
 
     pub fn rate(&self) -> Option<Rate> {
         self.rate
+    }
+
+    /// The cell's step and burst tolerance in microseconds, for a store that keeps the cells
+    /// (replicas share them); `None` when the limit is off.
+    pub fn cell_us(&self) -> Option<(i64, i64)> {
+        let rate = self.rate?;
+        let interval = rate.interval_secs();
+        let us = |s: f64| (s * 1e6).round() as i64;
+        Some((us(interval), us(rate.period_secs - interval)))
     }
 
     /// Whether `key` may act now; if not, the seconds until it may. Does not count the event.

@@ -76,6 +76,23 @@ impl Ca {
         Self::open_with(dir, access, &mut |p| CaLock::try_acquire(p))
     }
 
+    /// Where the CA in `dir` keeps its ledger (`--ledger`, else uca.toml, else
+    /// `ledger.sqlite`), without opening it.
+    pub fn ledger_location_of(dir: &Path, access: &LedgerAccess) -> Result<LedgerLocation, CaError> {
+        let paths = CaPaths::new(dir);
+        if !paths.config().exists() || !paths.ca_cert().exists() {
+            return Err(CaError::NotFound {
+                dir: dir.to_path_buf(),
+            });
+        }
+        let config = Config::load(&paths.config())?;
+        Ok(LedgerLocation::resolve(
+            &paths,
+            config.ledger.as_deref(),
+            access,
+        )?)
+    }
+
     fn open_with(
         dir: &Path,
         access: &LedgerAccess,

@@ -306,6 +306,28 @@ impl Issuer {
         .unwrap_or_else(|e| Err(RevokeRefusal::Failed(e.to_string())))
     }
 
+    /// What the ledger says these orders obtained, as [`Acme::repair`] wants it: by order ID,
+    /// with the chain. `Err` when the ledger cannot say (repair must then not guess).
+    ///
+    /// [`Acme::repair`]: uca_acme::Acme::repair
+    pub fn issued_of(
+        &self,
+        orders: &[uca_acme::model::Order],
+    ) -> Result<std::collections::HashMap<String, Issued>, CaError> {
+        let ids: Vec<String> = orders.iter().map(|o| o.id.clone()).collect();
+        Ok(self
+            .issued_for_orders(&ids)?
+            .into_iter()
+            .map(|(id, rec)| {
+                let issued = Issued {
+                    serial: rec.serial.hex(),
+                    chain_pem: format!("{}{}", rec.cert_pem, self.chain_pem()),
+                };
+                (id, issued)
+            })
+            .collect())
+    }
+
     /// The ledger's certificates of these ACME orders, by order ID (crash repair), in one
     /// visit.
     pub fn issued_for_orders(

@@ -4,6 +4,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod acme_store;
 pub mod crl;
 pub mod issuer;
 pub mod metrics;

@@ -208,11 +208,23 @@ async fn upkeep(
         let result = tokio::task::spawn_blocking(move || {
             let now = time::OffsetDateTime::now_utc();
             st.acme.sweep_nonces(now.unix_timestamp());
+            if st.acme.is_shared() {
+                // Finalizations a stopped replica left: one replica at a time settles them.
+                match st.acme.sweep_abandoned(now.unix_timestamp(), |orders| {
+                    st.issuer.issued_of(orders).map_err(|e| e.to_string())
+                }) {
+                    Ok(Some((finished, reopened))) if finished + reopened > 0 => log_prune(format!(
+                        "settled finalizations a stopped replica left: {finished} completed from the ledger, {reopened} ready to finalize again"
+                    )),
+                    Ok(_) => {}
+                    Err(e) => log_prune(format!("settling abandoned finalizations failed, will retry: {e}")),
+                }
+            }
             if prune {
                 match st.acme.prune(now.unix_timestamp(), PRUNE_GRACE_SECS) {
-                    Ok(p) if p.orders > 0 => log_prune(format!(
-                        "pruned {} dead order(s), {} authorization(s), {} challenge(s)",
-                        p.orders, p.authzs, p.challenges
+                    Ok(p) if p.orders + p.nonces > 0 => log_prune(format!(
+                        "pruned {} dead order(s), {} authorization(s), {} challenge(s), {} expired nonce(s)",
+                        p.orders, p.authzs, p.challenges, p.nonces
                     )),
                     Ok(_) => {}
                     Err(e) => log_prune(format!("pruning failed, will retry: {e}")),

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::{
-    Acme, Authenticated, EabMode, KeyForm, Post, Reply, Signer, account_jwk, payload_object,
+    Acme, Authenticated, EabMode, KeyForm, Limit, Post, Reply, Signer, account_jwk, payload_object,
     render, require_account, store_problem,
 };
 use crate::jose::{Jwk, Jws, KeyRef, parse_eab};
@@ -94,9 +94,7 @@ impl Acme {
         }
         let contact = parse_contact(payload.get("contact"))?.unwrap_or_default();
         if let Some(ip) = post.peer {
-            self.limits
-                .accounts
-                .take(&ip.to_string(), now as f64)
+            self.take_limit(Limit::Accounts, &ip.to_string(), now)
                 .map_err(|secs| {
                     super::rate_limited(
                         &format!("new accounts from {ip}"),

@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::{
-    Acme, KeyForm, Post, Reply, account_jwk, paths, payload_object, render, require_account,
+    Acme, KeyForm, Limit, Post, Reply, account_jwk, paths, payload_object, render, require_account,
     store_problem,
 };
 use crate::identifier::Identifier;
@@ -150,9 +150,7 @@ impl Acme {
             return Err(Problem::malformed("the authorization has expired"));
         }
         // A target that keeps failing is not tried again until its failures age out.
-        self.limits
-            .failures
-            .check(&authz.identifier.to_stored(), now as f64)
+        self.check_limit(Limit::Failures, &authz.identifier.to_stored(), now)
             .map_err(|secs| {
                 super::rate_limited(
                     &format!("failed validations of {}", authz.identifier),
@@ -229,10 +227,12 @@ impl Acme {
                         }
                     }
                     Err(p) => {
-                        let _ = self
-                            .limits
-                            .failures
-                            .take(&authz.identifier.to_stored(), now as f64);
+                        let _ = self.take_limit_in(
+                            tx,
+                            Limit::Failures,
+                            &authz.identifier.to_stored(),
+                            now,
+                        );
                         let doc = p.to_json().to_string();
                         tx.finish_challenge(&ch.id, ChallengeStatus::Invalid, None, Some(&doc))?;
                         if still_pending {

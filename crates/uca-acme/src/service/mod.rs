@@ -18,7 +18,7 @@ use serde_json::Value;
 use uca_pki::constraints::NameConstraints;
 
 pub use authz::{ChallengeStep, ValidationJob};
-pub use order::{FinalizeStep, IssueJob, Issued, check_csr_names};
+pub use order::{ABANDONED_AFTER_SECS, FinalizeStep, IssueJob, Issued, check_csr_names};
 pub use renewal::{CertId, RENEWAL_INFO_RETRY_SECS, RenewalFacts, renewal_info};
 pub use revoke::{RevokeJob, acme_reason};
 
@@ -120,6 +120,9 @@ pub struct AcmeSettings {
     /// in the directory's order; the first is the default.
     pub profiles: Vec<(String, String)>,
     pub limits: RateLimits,
+    /// This server's name in the orders it claims for finalization: on a shared store, what
+    /// tells its own interrupted claims from those of a replica still at work.
+    pub node: String,
 }
 
 impl Default for AcmeSettings {
@@ -136,6 +139,7 @@ impl Default for AcmeSettings {
             ca_key_id: None,
             profiles: Vec::new(),
             limits: RateLimits::default(),
+            node: "local".into(),
         }
     }
 }
@@ -245,6 +249,43 @@ pub struct Acme {
     store: Mutex<Store>,
     nonces: Mutex<NoncePool>,
     limits: Limiters,
+    /// The store is shared with other replicas: redeemed nonces and rate-limit cells live in
+    /// it, not in this process.
+    shared: bool,
+}
+
+/// The rate limits, by what they count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Limit {
+    Accounts,
+    Orders,
+    Failures,
+}
+
+impl Limit {
+    fn name(self) -> &'static str {
+        match self {
+            Limit::Accounts => "new_accounts_per_ip",
+            Limit::Orders => "new_orders_per_account",
+            Limit::Failures => "failed_validations_per_identifier",
+        }
+    }
+}
+
+/// Microseconds to whole seconds of Retry-After (at least 1).
+fn wait_secs(us: i64) -> u64 {
+    u64::try_from(us.saturating_add(999_999) / 1_000_000)
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// Why the ACME server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AcmeStartError {
+    #[error(transparent)]
+    Random(#[from] crate::RandomError),
+    #[error("the ACME store failed: {0}")]
+    Store(#[from] StoreError),
 }
 
 pub(crate) fn store_problem(e: StoreError) -> Problem {
@@ -266,18 +307,32 @@ pub(crate) fn jose_problem(e: JoseError) -> Problem {
 }
 
 impl Acme {
-    /// The server's state; fails only if the system's random source does (the nonce key).
-    pub fn new(settings: AcmeSettings, store: Store) -> Result<Acme, crate::RandomError> {
+    /// The server's state. On a shared store the nonce key comes from it (the first replica
+    /// to start stores one), so a nonce from one replica is good on another. Fails if the
+    /// system's random source or the shared store does.
+    pub fn new(settings: AcmeSettings, mut store: Store) -> Result<Acme, AcmeStartError> {
         let limits = Limiters {
             accounts: Limiter::new(settings.limits.new_accounts_per_ip),
             orders: Limiter::new(settings.limits.new_orders_per_account),
             failures: Limiter::new(settings.limits.failed_validations_per_identifier),
         };
+        let shared = store.is_shared();
+        let nonces = if shared {
+            let mut fresh = [0u8; 32];
+            crate::random::fill(&mut fresh)?;
+            let key = store.write(crate::store::Commit::Durable, |tx| tx.nonce_key(&fresh))?;
+            let mut start = [0u8; 8];
+            crate::random::fill(&mut start)?;
+            NoncePool::with_key(&key, u64::from_be_bytes(start) >> 1)
+        } else {
+            NoncePool::new()?
+        };
         Ok(Acme {
             settings,
             store: Mutex::new(store),
-            nonces: Mutex::new(NoncePool::new()?),
+            nonces: Mutex::new(nonces),
             limits,
+            shared,
         })
     }
 
@@ -287,6 +342,11 @@ impl Acme {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Whether the store is shared with other replicas.
+    pub fn is_shared(&self) -> bool {
+        self.shared
+    }
+
     /// A fresh nonce for a `Replay-Nonce` header.
     pub fn nonce(&self, now: i64) -> Result<String, Problem> {
         let mut pool = self.nonces.lock().unwrap_or_else(|p| p.into_inner());
@@ -294,8 +354,86 @@ impl Acme {
             .map_err(|e| Problem::internal(e.to_string()))
     }
 
+    /// Consumes a request's nonce: one of ours, unexpired, the first time (on a shared store,
+    /// the first time on any replica).
+    fn redeem_nonce(&self, nonce: &str, now: i64) -> Result<bool, Problem> {
+        if !self.shared {
+            let mut pool = self.nonces.lock().unwrap_or_else(|p| p.into_inner());
+            return Ok(pool.redeem(nonce, now));
+        }
+        let verified = {
+            let pool = self.nonces.lock().unwrap_or_else(|p| p.into_inner());
+            pool.verify(nonce, now)
+        };
+        let Some((issued, counter)) = verified else {
+            return Ok(false);
+        };
+        self.store()
+            .write(crate::store::Commit::Lazy, |tx| {
+                tx.redeem_nonce(issued, counter as i64)
+            })
+            .map_err(store_problem)
+    }
+
+    fn limiter(&self, which: Limit) -> &Limiter {
+        match which {
+            Limit::Accounts => &self.limits.accounts,
+            Limit::Orders => &self.limits.orders,
+            Limit::Failures => &self.limits.failures,
+        }
+    }
+
+    /// Counts an event against a limit, or says how many seconds to wait. On a shared store
+    /// the cell is in the store; if the store fails, this process's own cell decides.
+    pub(crate) fn take_limit(&self, which: Limit, key: &str, now: i64) -> Result<(), u64> {
+        if self.shared && self.limiter(which).cell_us().is_some() {
+            let shared = self.store().write(crate::store::Commit::Lazy, |tx| {
+                Ok(self.take_limit_in(tx, which, key, now))
+            });
+            if let Ok(decided) = shared {
+                return decided;
+            }
+        }
+        self.limiter(which).take(key, now as f64)
+    }
+
+    /// [`Acme::take_limit`] inside a write already open.
+    pub(crate) fn take_limit_in(
+        &self,
+        tx: &crate::store::Tx<'_>,
+        which: Limit,
+        key: &str,
+        now: i64,
+    ) -> Result<(), u64> {
+        let limiter = self.limiter(which);
+        match limiter.cell_us() {
+            Some((interval, tolerance)) if self.shared => {
+                match tx.take_rate(which.name(), key, now * 1_000_000, interval, tolerance) {
+                    Ok(decided) => decided.map_err(wait_secs),
+                    Err(_) => limiter.take(key, now as f64),
+                }
+            }
+            _ => limiter.take(key, now as f64),
+        }
+    }
+
+    /// Whether a limit allows an event now, without counting it.
+    pub(crate) fn check_limit(&self, which: Limit, key: &str, now: i64) -> Result<(), u64> {
+        let limiter = self.limiter(which);
+        if let Some((_, tolerance)) = limiter.cell_us()
+            && self.shared
+            && let Ok(decided) =
+                self.store()
+                    .read()
+                    .check_rate(which.name(), key, now * 1_000_000, tolerance)
+        {
+            return decided.map_err(wait_secs);
+        }
+        limiter.check(key, now as f64)
+    }
+
     /// Drops expired nonces and aged-out rate-limit entries (called now and then by the
-    /// server).
+    /// server); on a shared store, from the store.
     pub fn sweep_nonces(&self, now: i64) {
         let mut pool = self.nonces.lock().unwrap_or_else(|p| p.into_inner());
         pool.sweep(now);
@@ -304,14 +442,24 @@ impl Acme {
         self.limits.accounts.sweep(t);
         self.limits.orders.sweep(t);
         self.limits.failures.sweep(t);
+        if self.shared {
+            // Best effort: the next sweep tries again.
+            let _ = self.store().write(crate::store::Commit::Lazy, |tx| {
+                tx.prune_rates(now * 1_000_000)?;
+                tx.prune(i64::MIN, now - crate::nonce::NONCE_LIFETIME_SECS)
+            });
+        }
     }
 
     /// Removes orders that can no longer lead anywhere (invalid, or expired unfinished) that
-    /// ended more than `grace` seconds ago, with their authorizations and challenges. Used
-    /// nonces need nothing: they live in memory and expire there.
+    /// ended more than `grace` seconds ago, with their authorizations and challenges, and on
+    /// a shared store the redeemed nonces that expired. (One server keeps used nonces in
+    /// memory, where they expire by themselves.)
     pub fn prune(&self, now: i64, grace: i64) -> Result<crate::store::Pruned, Problem> {
         self.store()
-            .write(crate::store::Commit::Lazy, |tx| tx.prune(now - grace))
+            .write(crate::store::Commit::Lazy, |tx| {
+                tx.prune(now - grace, now - crate::nonce::NONCE_LIFETIME_SECS)
+            })
             .map_err(store_problem)
     }
 
@@ -376,11 +524,7 @@ impl Acme {
                 "the protected header has no nonce",
             ));
         };
-        let fresh = {
-            let mut pool = self.nonces.lock().unwrap_or_else(|p| p.into_inner());
-            pool.redeem(nonce, now)
-        };
-        if !fresh {
+        if !self.redeem_nonce(nonce, now)? {
             return Err(Problem::new(
                 ProblemType::BadNonce,
                 "the nonce is unknown, used or expired; retry with the one in Replay-Nonce",

@@ -8,7 +8,7 @@ use time::format_description::well_known::Rfc3339;
 use uca_pki::csr::Csr;
 
 use super::{
-    Acme, Body, KeyForm, Post, Reply, paths, payload_object, render, require_account,
+    Acme, Body, KeyForm, Limit, Post, Reply, paths, payload_object, render, require_account,
     require_post_as_get, store_problem,
 };
 use crate::identifier::{Identifier, IdentifierError};
@@ -18,6 +18,14 @@ use crate::model::{
 use crate::problem::{Problem, ProblemType, Subproblem};
 use crate::random;
 use crate::store::Commit;
+
+/// A finalization claimed longer ago than this was abandoned by a server that stopped (signing
+/// takes milliseconds): another may settle it. The ledger uses the same age for its rows.
+pub const ABANDONED_AFTER_SECS: i64 = 120;
+
+/// The lease of the replica that sweeps abandoned finalizations, and how long it lasts.
+const SWEEP_LEASE: &str = "sweep_abandoned";
+const SWEEP_LEASE_SECS: i64 = 60;
 
 /// A finalize request that passed every check: the caller signs it and records it.
 #[derive(Debug, Clone)]
@@ -133,9 +141,7 @@ impl Acme {
             None => None,
             Some(v) => Some(self.check_profile(account, v)?),
         };
-        self.limits
-            .orders
-            .take(&account.id, now as f64)
+        self.take_limit(Limit::Orders, &account.id, now)
             .map_err(|secs| {
                 super::rate_limited(
                     "new orders from this account",
@@ -463,7 +469,7 @@ impl Acme {
         let claimed = self
             .store()
             .write(Commit::Lazy, |tx| {
-                tx.move_order(&order.id, OrderStatus::Ready, OrderStatus::Processing)
+                tx.claim_order(&order.id, &self.settings.node, now)
             })
             .map_err(store_problem)?;
         if !claimed {
@@ -529,24 +535,29 @@ impl Acme {
         };
         self.store()
             .write(Commit::Lazy, |tx| tx.insert_cert(&cert))
+            .map(|_| ())
             .map_err(store_problem)
     }
 
-    /// Orders a crash left behind: the caller says, from the ledger, whether each got its
-    /// certificate. Those that did become valid; `processing` ones that did not are ready
-    /// again. `ready` orders are asked about too: the store commits the end of an order lazily
-    /// (the ledger is the durable record), so a power loss can roll an order back to before
-    /// its finalize while its certificate is safe in the ledger.
-    /// `issued_of` answers for all candidates at once (one visit to the ledger), by order ID.
+    /// Orders a crash left behind, at start: the caller says, from the ledger, whether each
+    /// got its certificate. Those that did become valid; `processing` ones that did not are
+    /// ready again. `processing` means claimed by this server (it signs nothing yet), or by
+    /// any server more than [`ABANDONED_AFTER_SECS`] ago. `ready` orders are asked about too:
+    /// the store commits the end of an order lazily (the ledger is the durable record), so a
+    /// power loss can roll an order back to before its finalize while its certificate is safe
+    /// in the ledger.
+    /// `issued_of` answers for all candidates at once (one visit to the ledger), by order ID;
+    /// when it cannot, nothing changes (repair must not guess).
     pub fn repair(
         &self,
-        issued_of: impl FnOnce(&[Order]) -> std::collections::HashMap<String, Issued>,
+        now: i64,
+        issued_of: impl FnOnce(&[Order]) -> Result<std::collections::HashMap<String, Issued>, String>,
     ) -> Result<(usize, usize), Problem> {
         let stuck = {
             let store = self.store();
             let tx = store.read();
             let mut orders = tx
-                .orders_with_status(OrderStatus::Processing)
+                .abandoned_orders(Some(&self.settings.node), now - ABANDONED_AFTER_SECS)
                 .map_err(store_problem)?;
             orders.extend(
                 tx.orders_with_status(OrderStatus::Ready)
@@ -554,10 +565,44 @@ impl Acme {
             );
             orders
         };
+        self.settle(stuck, issued_of)
+    }
+
+    /// The periodic form of [`Acme::repair`] for replicas on a shared store: finalizations
+    /// another server claimed more than [`ABANDONED_AFTER_SECS`] ago and never finished (it
+    /// stopped). One replica at a time does it, under a lease; `None` when another holds it.
+    pub fn sweep_abandoned(
+        &self,
+        now: i64,
+        issued_of: impl FnOnce(&[Order]) -> Result<std::collections::HashMap<String, Issued>, String>,
+    ) -> Result<Option<(usize, usize)>, Problem> {
+        let stuck = self
+            .store()
+            .write(Commit::Lazy, |tx| {
+                if !tx.take_lease(SWEEP_LEASE, &self.settings.node, now, now + SWEEP_LEASE_SECS)? {
+                    return Ok(None);
+                }
+                tx.abandoned_orders(None, now - ABANDONED_AFTER_SECS).map(Some)
+            })
+            .map_err(store_problem)?;
+        match stuck {
+            None => Ok(None),
+            Some(orders) => self.settle(orders, issued_of).map(Some),
+        }
+    }
+
+    /// Completes or reopens `stuck` orders from what the ledger holds.
+    fn settle(
+        &self,
+        stuck: Vec<Order>,
+        issued_of: impl FnOnce(&[Order]) -> Result<std::collections::HashMap<String, Issued>, String>,
+    ) -> Result<(usize, usize), Problem> {
         if stuck.is_empty() {
             return Ok((0, 0));
         }
-        let mut found = issued_of(&stuck);
+        let mut found = issued_of(&stuck).map_err(|e| {
+            Problem::internal(format!("the ledger cannot say which orders got a certificate: {e}"))
+        })?;
         let (mut finished, mut reopened) = (0, 0);
         for order in stuck {
             match found.remove(&order.id) {
@@ -567,12 +612,13 @@ impl Acme {
                 }
                 None if order.status == OrderStatus::Ready => {}
                 None => {
-                    self.store()
+                    let moved = self
+                        .store()
                         .write(Commit::Durable, |tx| {
                             tx.move_order(&order.id, OrderStatus::Processing, OrderStatus::Ready)
                         })
                         .map_err(store_problem)?;
-                    reopened += 1;
+                    reopened += usize::from(moved);
                 }
             }
         }

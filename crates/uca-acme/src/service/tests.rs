@@ -2544,8 +2544,8 @@ fn orders_a_crash_left_processing_end_valid_from_the_ledger_or_ready_again() {
     // The ledger has the certificate of the first order only.
     let (finished, reopened) = env
         .acme
-        .repair(|orders| {
-            orders
+        .repair(NOW, |orders| {
+            Ok(orders
                 .iter()
                 .filter(|o| o.id == job.order.id)
                 .map(|o| {
@@ -2557,7 +2557,7 @@ fn orders_a_crash_left_processing_end_valid_from_the_ledger_or_ready_again() {
                         },
                     )
                 })
-                .collect()
+                .collect())
         })
         .unwrap();
     assert_eq!((finished, reopened), (1, 1));
@@ -2574,7 +2574,17 @@ fn orders_a_crash_left_processing_end_valid_from_the_ledger_or_ready_again() {
     env.acme
         .finish_issue(&lost_job, Err(Problem::internal("signing failed")))
         .unwrap_err();
-    assert_eq!(env.acme.repair(|_| Default::default()).unwrap(), (0, 0));
+    assert_eq!(
+        env.acme.repair(NOW, |_| Ok(Default::default())).unwrap(),
+        (0, 0)
+    );
+    // A ledger that cannot answer changes nothing.
+    let again = env.ready_order(&c, &["again.test"]);
+    issue_job(env.finalize(&c, &again, &ossl.csr(&["again.test"]).der));
+    env.acme
+        .repair(NOW, |_| Err("database unreachable".into()))
+        .unwrap_err();
+    assert_eq!(env.stored_order(&again).status, OrderStatus::Processing);
 }
 
 // ======================================================================== ARI (RFC 9773)

@@ -63,8 +63,12 @@ pub enum LedgerError {
     /// The CA directory has no ledger.sqlite.
     #[error("{} is missing: without it uca cannot know what this CA has signed", path.display())]
     Missing { path: PathBuf },
-    #[error("ledger schema version {found} is newer than this uca understands ({supported})")]
-    NewerSchema { found: String, supported: i64 },
+    #[error("{what} schema version {found} is newer than this uca understands ({supported})")]
+    NewerSchema {
+        what: &'static str,
+        found: String,
+        supported: i64,
+    },
     /// The CA lock could not be taken (so the ledger cannot be opened).
     #[error("the CA lock could not be taken")]
     Unlocked,

@@ -160,6 +160,7 @@ impl SqliteLedger {
                 Ok(n) if (1..=SCHEMA_VERSION).contains(&n) => Some(n),
                 _ => {
                     return Err(LedgerError::NewerSchema {
+                        what: "ledger",
                         found: v,
                         supported: SCHEMA_VERSION,
                     }

@@ -42,14 +42,19 @@ fn prune(args: &PruneArgs, settings: &Settings) -> Result<(), CliError> {
     let mut store = open_store(settings)?;
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let pruned = store
-        .write(Commit::Lazy, |tx| tx.prune(now.saturating_sub(grace)))
+        .write(Commit::Lazy, |tx| {
+            tx.prune(
+                now.saturating_sub(grace),
+                now - uca_acme::nonce::NONCE_LIFETIME_SECS,
+            )
+        })
         .map_err(store_error)?;
     if settings.out.json {
         return settings.out.json(&pruned);
     }
     settings.out.line(format!(
-        "removed {} dead order(s), {} authorization(s) and {} challenge(s); certificates and the ledger are never pruned",
-        pruned.orders, pruned.authzs, pruned.challenges
+        "removed {} dead order(s), {} authorization(s), {} challenge(s) and {} expired nonce(s); certificates and the ledger are never pruned",
+        pruned.orders, pruned.authzs, pruned.challenges, pruned.nonces
     ));
     Ok(())
 }
@@ -62,7 +67,8 @@ fn open_store(settings: &Settings) -> Result<Store, CliError> {
         }
         .into());
     }
-    Store::open(&Store::path_in(&settings.dir)).map_err(store_error)
+    let location = uca_ca::Ca::ledger_location_of(&settings.dir, &settings.ledger)?;
+    uca_serve::acme_store::open(&settings.dir, &location).map_err(store_error)
 }
 
 /// For people: `2027-01-05 14:03 UTC`.

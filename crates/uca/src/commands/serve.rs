@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 use uca_acme::policy::NamePolicy;
-use uca_acme::{Acme, AcmeSettings, EabMode, Store};
+use uca_acme::{Acme, AcmeSettings, EabMode};
 use uca_ca::EabPolicy;
 use uca_pki::constraints::IpNet;
 use uca_pki::{Profile, San};
@@ -169,8 +169,7 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
         },
         files => files,
     };
-    let store_path = Store::path_in(&ca.paths.dir);
-    let store = Store::open(&store_path).map_err(store_error)?;
+    let store = uca_serve::acme_store::open(&ca.paths.dir, &ca.ledger_location).map_err(store_error)?;
     let acme_settings = AcmeSettings {
         eab: match eab {
             EabPolicy::Off => EabMode::Off,
@@ -203,6 +202,7 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
         },
         default_days: days,
         max_days,
+        node: uca_ca::ledger::node_name(&ca.paths),
         ..defaults
     };
     let acme = Acme::new(acme_settings, store)
@@ -212,29 +212,11 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
     drop(ca);
     // Repair must not guess: if the ledger cannot say which orders got their certificate,
     // the server does not start.
-    let mut ledger_failure = None;
     let (finished, reopened) = acme
-        .repair(|orders| {
-            let ids: Vec<String> = orders.iter().map(|o| o.id.clone()).collect();
-            let found = issuer.issued_for_orders(&ids).unwrap_or_else(|e| {
-                ledger_failure = Some(e);
-                Default::default()
-            });
-            found
-                .into_iter()
-                .map(|(id, rec)| {
-                    let issued = uca_acme::service::Issued {
-                        serial: rec.serial.hex(),
-                        chain_pem: format!("{}{}", rec.cert_pem, issuer.chain_pem()),
-                    };
-                    (id, issued)
-                })
-                .collect()
+        .repair(OffsetDateTime::now_utc().unix_timestamp(), |orders| {
+            issuer.issued_of(orders).map_err(|e| e.to_string())
         })
         .map_err(|p| CliError::failure(format!("repairing ACME orders failed: {p}"), None))?;
-    if let Some(e) = ledger_failure {
-        return Err(e.into());
-    }
     if finished + reopened > 0 {
         note(format!(
             "repaired orders interrupted by a crash: {finished} completed from the ledger, {reopened} ready to finalize again"
@@ -373,6 +355,6 @@ fn default_server_names(ip: IpAddr) -> Vec<San> {
 pub(crate) fn store_error(e: uca_acme::store::StoreError) -> CliError {
     CliError::failure(
         format!("ACME store: {e}"),
-        Some("acme.sqlite lives in the CA directory; check its permissions and free space".into()),
+        Some("acme.sqlite lives in the CA directory (with a PostgreSQL ledger: the uca_acme schema of its database); check permissions, free space, or that the database is reachable".into()),
     )
 }

@@ -7,7 +7,7 @@
 //! Pending rows carry the node that wrote them: the repair at [`crate::Ca::open`] settles only
 //! its own node's, never a row another replica is still completing.
 
-mod migrate;
+pub mod migrate;
 pub mod target;
 pub mod tls;
 
@@ -25,6 +25,9 @@ use super::{
 };
 use crate::CaError;
 pub use target::{PgTarget, PgTls};
+
+/// A pending row older than this was left by a writer that stopped.
+pub const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// PostgreSQL implementation of [`Ledger`].
 pub struct PgLedger {
@@ -97,17 +100,8 @@ impl PgLedger {
     /// start together do not race). `node` names this writer in the rows it leaves pending.
     pub fn connect(target: &PgTarget, node: &str) -> Result<PgLedger, CaError> {
         let client = off_runtime(|| -> Result<Client, CaError> {
-            let connected = match target.tls() {
-                PgTls::Disable => target.config.connect(postgres::NoTls),
-                PgTls::VerifyFull { root } => target
-                    .config
-                    .connect(tls::MakeRustls::from_root_file(root)?),
-            };
-            let mut client = connected.map_err(|source| LedgerError::Connect {
-                target: target.to_string(),
-                source,
-            })?;
-            migrate::apply(&mut client)?;
+            let mut client = target.connect()?;
+            migrate::apply(&mut client, &migrate::LEDGER)?;
             Ok(client)
         })?;
         Ok(PgLedger {
@@ -460,11 +454,16 @@ impl Ledger for PgLedger {
         Ok(!in_recovery)
     }
 
+    /// This node's pending rows, and ACME rows of any node older than [`ABANDONED_AFTER`]:
+    /// a server records, signs and completes one in milliseconds, so such a row belongs to a
+    /// replica that stopped. (Rows of `uca issue` on another machine are left to it: their
+    /// files are there, and a large batch may take a while.)
     fn interrupted(&self) -> Result<Vec<CertRecord>, CaError> {
         self.records(
             COLUMNS,
-            "WHERE status = 'pending' AND node = $1 ORDER BY created_at, seq",
-            &[&self.node],
+            "WHERE status = 'pending' AND (node = $1 OR (source = 'acme' AND created_at < now() - make_interval(secs => $2))) \
+             ORDER BY created_at, seq",
+            &[&self.node, &ABANDONED_AFTER.as_secs_f64()],
         )
     }
 

@@ -161,6 +161,21 @@ impl PgTarget {
         Ok(PgTarget { config, tls, shown })
     }
 
+    /// A connection to the database, TLS as the URL asks (no schema check: see
+    /// [`super::migrate`]).
+    pub fn connect(&self) -> Result<postgres::Client, LedgerError> {
+        let connected = match self.tls() {
+            PgTls::Disable => self.config.connect(postgres::NoTls),
+            PgTls::VerifyFull { root } => self
+                .config
+                .connect(super::tls::MakeRustls::from_root_file(root)?),
+        };
+        connected.map_err(|source| LedgerError::Connect {
+            target: self.to_string(),
+            source,
+        })
+    }
+
     pub fn tls(&self) -> &PgTls {
         &self.tls
     }

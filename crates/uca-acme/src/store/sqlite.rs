@@ -1,0 +1,295 @@
+//! The store in `acme.sqlite` beside the CA's ledger: one server.
+//!
+//! Facts a client has been told and that it cannot recreate (accounts, key changes) commit with
+//! `synchronous=FULL`; the rest with `NORMAL` (a power loss may roll back a just-created order
+//! or a validation, which the client redoes).
+
+use std::path::Path;
+
+use rusqlite::Connection;
+use rusqlite::types::{ToSqlOutput, ValueRef};
+
+use super::db::{Backend, DbError, Engine, Row, Value};
+use super::{Commit, StoreError};
+
+/// 1: the first store. 2: orders remember the certificate they replace (RFC 9773) and their
+/// profile; external account keys may limit profiles. 3: orders record who claimed them for
+/// finalization and when.
+const SCHEMA_VERSION: i64 = 3;
+
+/// Prepared statements kept per connection: more than the store has.
+const STATEMENT_CACHE: usize = 128;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS eab_keys (
+    kid        TEXT PRIMARY KEY,
+    hmac_key   BLOB NOT NULL,
+    allow      TEXT NOT NULL,          -- JSON array of name/CIDR patterns
+    created_at INTEGER NOT NULL,
+    profiles   TEXT NOT NULL DEFAULT '[]'  -- JSON array: the profiles its accounts may use (empty: any)
+) STRICT;
+CREATE TABLE IF NOT EXISTS accounts (
+    id         TEXT PRIMARY KEY,
+    jwk        TEXT NOT NULL,
+    thumbprint TEXT NOT NULL UNIQUE,
+    spki       BLOB NOT NULL UNIQUE,   -- DER SubjectPublicKeyInfo: no CSR may carry it (RFC 8555 §11.1)
+    status     TEXT NOT NULL,
+    contact    TEXT NOT NULL,          -- JSON array
+    eab_kid    TEXT,
+    created_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS orders (
+    id          TEXT PRIMARY KEY,
+    account     TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    identifiers TEXT NOT NULL,         -- JSON array of 'dns:NAME' / 'ip:ADDR'
+    not_before  INTEGER,
+    not_after   INTEGER,
+    expires     INTEGER NOT NULL,
+    error       TEXT,
+    certificate TEXT,                  -- serial, hex
+    created_at  INTEGER NOT NULL,
+    replaces    TEXT,                  -- ARI certificate ID of the certificate it renews
+    profile     TEXT,                  -- the certificate profile it asked for
+    processing_by    TEXT,             -- the server that claimed it for finalization
+    processing_since INTEGER
+) STRICT;
+CREATE INDEX IF NOT EXISTS orders_account ON orders(account, created_at);
+CREATE INDEX IF NOT EXISTS orders_replaces ON orders(replaces);
+CREATE TABLE IF NOT EXISTS authzs (
+    id         TEXT PRIMARY KEY,
+    order_id   TEXT NOT NULL,
+    account    TEXT NOT NULL,
+    identifier TEXT NOT NULL,
+    wildcard   INTEGER NOT NULL,
+    status     TEXT NOT NULL,
+    expires    INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS authzs_order ON authzs(order_id);
+CREATE INDEX IF NOT EXISTS authzs_account ON authzs(account, identifier);
+CREATE TABLE IF NOT EXISTS challenges (
+    id        TEXT PRIMARY KEY,
+    authz     TEXT NOT NULL,
+    type      TEXT NOT NULL,
+    token     TEXT NOT NULL,
+    status    TEXT NOT NULL,
+    validated INTEGER,
+    error     TEXT
+) STRICT;
+CREATE INDEX IF NOT EXISTS challenges_authz ON challenges(authz);
+CREATE TABLE IF NOT EXISTS certificates (
+    id        TEXT PRIMARY KEY,
+    serial    TEXT NOT NULL UNIQUE,
+    order_id  TEXT NOT NULL UNIQUE,
+    account   TEXT NOT NULL,
+    chain_pem TEXT NOT NULL
+) STRICT;
+";
+
+/// The SQLite connection and the `synchronous` level it is at.
+pub(crate) struct SqliteBackend {
+    conn: Connection,
+    commit: Commit,
+}
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Value::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            Value::Int(i) => ToSqlOutput::Borrowed(ValueRef::Integer(*i)),
+            Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Value::Blob(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+        })
+    }
+}
+
+fn value_of(v: ValueRef<'_>) -> Value {
+    match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Int(i),
+        // The schema has no REAL column; a stray one reads as its integer part.
+        ValueRef::Real(r) => Value::Int(r as i64),
+        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+    }
+}
+
+impl SqliteBackend {
+    /// Opens (and on first use creates, mode 0600) the store's file.
+    pub fn open(path: &Path) -> Result<SqliteBackend, StoreError> {
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        // The file holds external account keys: created 0600 (SQLite gives its -wal and -shm
+        // files the same mode).
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            let _ = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(path);
+        }
+        let conn = Connection::open(path).map_err(open_err)?;
+        let db = |e: rusqlite::Error| StoreError::Db(e.into());
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(db)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(db)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(db)?;
+        conn.pragma_update(None, "foreign_keys", false).map_err(db)?;
+        let known: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(db)?;
+        if known > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                found: known.to_string(),
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if known < SCHEMA_VERSION {
+            conn.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
+            let made = (|| {
+                if known == 1 {
+                    conn.execute_batch(
+                        "ALTER TABLE orders ADD COLUMN replaces TEXT;
+                         ALTER TABLE orders ADD COLUMN profile TEXT;
+                         ALTER TABLE eab_keys ADD COLUMN profiles TEXT NOT NULL DEFAULT '[]';",
+                    )?;
+                }
+                if (1..=2).contains(&known) {
+                    conn.execute_batch(
+                        "ALTER TABLE orders ADD COLUMN processing_by TEXT;
+                         ALTER TABLE orders ADD COLUMN processing_since INTEGER;",
+                    )?;
+                }
+                conn.execute_batch(SCHEMA)?;
+                conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+            })();
+            match made {
+                Ok(()) => conn.execute_batch("COMMIT").map_err(db)?,
+                Err(e) => {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    return Err(db(e));
+                }
+            }
+        }
+        // Room for every statement the server repeats (the default 16 made them evict each
+        // other and be parsed again).
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(SqliteBackend {
+            conn,
+            commit: Commit::Durable,
+        })
+    }
+}
+
+impl Backend for SqliteBackend {
+    fn engine(&self) -> Engine {
+        Engine::Sqlite
+    }
+
+    fn execute(&mut self, sql: &str, args: &[Value]) -> Result<usize, DbError> {
+        // Through the statement cache: the server repeats a few dozen statements, and parsing
+        // them anew was a tenth of its CPU.
+        Ok(self
+            .conn
+            .prepare_cached(sql)?
+            .execute(rusqlite::params_from_iter(args))?)
+    }
+
+    fn query(&mut self, sql: &str, args: &[Value]) -> Result<Vec<Row>, DbError> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let width = stmt.column_count();
+        let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let mut values = Vec::with_capacity(width);
+            for i in 0..width {
+                values.push(value_of(r.get_ref(i)?));
+            }
+            out.push(Row(values));
+        }
+        Ok(out)
+    }
+
+    fn begin(&mut self, commit: Commit) -> Result<(), DbError> {
+        if self.commit != commit {
+            let level = match commit {
+                Commit::Durable => "FULL",
+                Commit::Lazy => "NORMAL",
+            };
+            self.conn.pragma_update(None, "synchronous", level)?;
+            self.commit = commit;
+        }
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<(), DbError> {
+        self.conn.execute_batch("COMMIT")?;
+        Ok(())
+    }
+
+    fn rollback(&mut self) {
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identifier::Identifier;
+    use crate::store::Store;
+
+    #[test]
+    fn the_store_is_private_and_refuses_a_newer_schema() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = Store::path_in(dir.path());
+        drop(Store::open(&path).unwrap());
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        drop(conn);
+        assert!(matches!(
+            Store::open(&path),
+            Err(StoreError::NewerSchema { .. })
+        ));
+    }
+
+    #[test]
+    fn a_version_1_store_gains_the_replaces_profile_and_claim_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = Store::path_in(dir.path());
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE orders (id TEXT PRIMARY KEY, account TEXT NOT NULL, status TEXT NOT NULL, \
+             identifiers TEXT NOT NULL, not_before INTEGER, not_after INTEGER, expires INTEGER NOT NULL, \
+             error TEXT, certificate TEXT, created_at INTEGER NOT NULL) STRICT;
+             INSERT INTO orders VALUES ('o1', 'a1', 'processing', '[\"dns:a.test\"]', NULL, NULL, 0, NULL, 'ab', 0);
+             CREATE TABLE eab_keys (kid TEXT PRIMARY KEY, hmac_key BLOB NOT NULL, allow TEXT NOT NULL, \
+             created_at INTEGER NOT NULL) STRICT;
+             INSERT INTO eab_keys VALUES ('k1', x'00', '[]', 0);
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+        drop(conn);
+        let store = Store::open(&path).unwrap();
+        let order = store.read().order("o1").unwrap().unwrap();
+        assert_eq!(order.replaces, None);
+        assert_eq!(order.identifiers, vec![Identifier::Dns("a.test".into())]);
+        assert!(store.read().replacing_orders_of("a1").unwrap().is_empty());
+        assert_eq!(order.profile, None);
+        assert!(store.read().eab("k1").unwrap().unwrap().profiles.is_empty());
+        // An order claimed before claims were recorded counts as abandoned.
+        let stale = store.read().abandoned_orders(None, 0).unwrap();
+        assert_eq!(stale.len(), 1);
+    }
+}

@@ -1,0 +1,36 @@
+//! Where the ACME server keeps its state: `acme.sqlite` beside a SQLite ledger (one server), or
+//! the `uca_acme` schema of the ledger's PostgreSQL database (replicas share it).
+
+use std::path::Path;
+
+use uca_acme::store::postgres::{MIGRATIONS, MIGRATIONS_TABLE, SCHEMA};
+use uca_acme::store::{DbError, Store, StoreError};
+use uca_ca::LedgerLocation;
+use uca_ca::ledger::postgres::migrate::{self, Migrations};
+
+/// The ACME store's schema on PostgreSQL.
+const ACME: Migrations = Migrations {
+    steps: MIGRATIONS,
+    table: MIGRATIONS_TABLE,
+    what: "ACME store",
+};
+
+/// Opens the store that goes with the ledger at `ledger` of the CA in `dir`. On PostgreSQL the
+/// schema is brought up to date (or refused when newer) on every new connection, and every
+/// connection starts with the ACME schema on its search_path.
+pub fn open(dir: &Path, ledger: &LedgerLocation) -> Result<Store, StoreError> {
+    match ledger {
+        LedgerLocation::Sqlite(_) => Store::open(&Store::path_in(dir)),
+        LedgerLocation::Postgres(target) => {
+            let target = target.clone();
+            Store::postgres(Box::new(move || {
+                let mut client = target.connect().map_err(|e| e.to_string())?;
+                migrate::apply(&mut client, &ACME).map_err(|e| e.to_string())?;
+                client
+                    .batch_execute(&format!("SET search_path = {SCHEMA}, public"))
+                    .map_err(|e| DbError::from(e).to_string())?;
+                Ok(client)
+            }))
+        }
+    }
+}
