@@ -756,7 +756,7 @@ impl Tx<'_> {
         Ok(n == 1)
     }
 
-    /// One event for `key` under `limiter` if the cell allows it (GCRA in one statement: the
+    /// (PostgreSQL only.) One event for `key` under `limiter` if the cell allows it (GCRA in one statement: the
     /// arrival time moves by `interval_us` unless it is more than `tolerance_us` ahead of
     /// `now_us`); otherwise the microseconds until it would.
     pub fn take_rate(
@@ -768,9 +768,9 @@ impl Tx<'_> {
         tolerance_us: i64,
     ) -> Result<Result<(), i64>, StoreError> {
         let taken = self.rows(
-            "INSERT INTO rate_cells AS c (limiter, key, tat_us) VALUES (?1, ?2, ?3 + ?4) \
-             ON CONFLICT (limiter, key) DO UPDATE SET tat_us = GREATEST(c.tat_us, ?3) + ?4 \
-             WHERE GREATEST(c.tat_us, ?3) - ?3 <= ?5 RETURNING tat_us",
+            "INSERT INTO rate_cells AS c (limiter, key, tat_us) VALUES (?1, ?2, ?3::bigint + ?4::bigint) \
+             ON CONFLICT (limiter, key) DO UPDATE SET tat_us = GREATEST(c.tat_us, ?3::bigint) + ?4::bigint \
+             WHERE GREATEST(c.tat_us, ?3::bigint) - ?3::bigint <= ?5::bigint RETURNING tat_us",
             args![limiter, key, now_us, interval_us, tolerance_us],
         )?;
         if !taken.is_empty() {

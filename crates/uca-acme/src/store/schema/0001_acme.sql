@@ -2,7 +2,7 @@
 -- schema, beside the ledger's tables; the store's connections put it first on their search_path.
 -- Times are unix seconds (bigint), as in acme.sqlite, so one set of queries serves both.
 CREATE SCHEMA IF NOT EXISTS uca_acme;
-SET LOCAL search_path = uca_acme;
+SET LOCAL search_path = uca_acme, public;
 
 CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL);
 CREATE TABLE eab_keys (

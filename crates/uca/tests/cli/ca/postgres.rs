@@ -430,3 +430,169 @@ fn uca_serve_issues_into_postgres_and_lego_is_served() {
     pg.restart();
     assert_eq!(health(), "200");
 }
+
+/// Two `uca serve` replicas over one PostgreSQL database, each on its own copy of the CA
+/// directory (as on two machines), behind HAProxy balancing every request round robin (TLS
+/// ended at the proxy, re-encrypted to the replicas): there is no stickiness, yet
+/// - a nonce one replica handed out is good on the other, once (python3-acme: spent on B, then
+///   `badNonce` when replayed on A);
+/// - the new-account limit per address is one budget for both (`3/1h`: the fourth account is
+///   `rateLimited` whichever replica it reaches);
+/// - lego obtains and renews through the proxy, so its orders, authorizations, challenges and
+///   finalizations go to both; psql sees each certificate once in the ledger and every order
+///   in the shared ACME schema.
+#[test]
+fn replicas_behind_haproxy_share_nonces_limits_and_orders() {
+    let pg = Postgres::start();
+    let url = pg.create_db("replicas");
+    let env = TempCa::new();
+    env.uca()
+        .args(["--ledger", &url, "init", "--no-passphrase", "--name", "Replica Root"])
+        .assert()
+        .success();
+    let config = env.ca_dir().join("uca.toml");
+    let mut text = read_text(&config);
+    text.push_str("\n[acme]\nnew_accounts_per_ip = \"3/1h\"\n");
+    write(&config, text.as_bytes());
+    // The load balancer's own certificate, from the same CA.
+    env.issue("lb", &["--san", "127.0.0.1", "--profile", "server"]);
+    let lb_dir = env.path("lb");
+    env.uca()
+        .args(["export", "lb", "--format", "haproxy", "--out", lb_dir.utf8()])
+        .assert()
+        .success();
+    // Replica B's directory: a copy of A's, taken after init (uca.toml names the database).
+    let env_b = TempCa::new();
+    let copied = std::process::Command::new("cp")
+        .args(["-a", env.ca_dir().utf8(), env_b.ca_dir().utf8()])
+        .status()
+        .expect("cp");
+    assert!(copied.success());
+
+    let lab = AcmeLab::start_on(env, &[]);
+    let b = lab.start_replica(&env_b);
+    let ca = lab.ca_cert();
+
+    // Nonces cross replicas, once.
+    let seen = lab.replica_check(&b);
+    assert!(
+        seen["spent_elsewhere"]
+            .as_str()
+            .is_some_and(|u| u.contains("/acme/acct/")),
+        "B refused A's nonce: {seen}\n--- A:\n{}\n--- B:\n{}",
+        lab.server.log(),
+        b.log()
+    );
+    assert_eq!(seen["replayed"], "urn:ietf:params:acme:error:badNonce", "{seen}");
+    assert_eq!(
+        pg.sql("replicas", "SELECT count(*) FROM uca_acme.used_nonces"),
+        "1"
+    );
+
+    // HAProxy in front of both, per request.
+    let cfg = lab.path("haproxy.cfg");
+    let bundle = lb_dir.join("lb.pem");
+    let proxy = Server::start("haproxy", lab.env.tmp.path(), Ready::Connect, |port| {
+        let text = format!(
+            "global\n    log stderr format raw local0 info\n\n\
+             defaults\n    mode http\n    log global\n    option httplog\n\
+             \x20   timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\n\
+             frontend acme\n    bind 127.0.0.1:{port} ssl crt {}\n    default_backend replicas\n\n\
+             backend replicas\n    balance roundrobin\n\
+             \x20   server a 127.0.0.1:{} ssl verify required ca-file {}\n\
+             \x20   server b 127.0.0.1:{} ssl verify required ca-file {}\n",
+            bundle.display(),
+            lab.server.port,
+            ca.display(),
+            b.port,
+            ca.display()
+        );
+        std::fs::write(&cfg, text).expect("write haproxy.cfg");
+        let mut c = std::process::Command::new("haproxy");
+        c.args(["-f", cfg.utf8(), "-db"]);
+        c
+    });
+    let directory = format!("https://127.0.0.1:{}/acme/directory", proxy.port);
+    let ctx = || {
+        format!(
+            "--- haproxy:\n{}\n--- A:\n{}\n--- B:\n{}",
+            proxy.log(),
+            lab.server.log(),
+            b.log()
+        )
+    };
+
+    // lego through the proxy: its requests alternate between the replicas.
+    let http = format!("127.0.0.1:{}", lab.http01);
+    let lego = |args: &[&str]| {
+        let mut c = client_cmd("lego", lab.env.tmp.path());
+        c.env("LEGO_CA_CERTIFICATES", &ca)
+            .args(["--server", &directory, "--accept-tos"])
+            .args(["--email", "ops@example.test", "--path", lab.path("lego").utf8()])
+            .args(["--domains", "replica.test", "--http", "--http.port", &http])
+            .args(args);
+        finish(c, "lego", std::time::Duration::from_secs(120))
+    };
+    let out = lego(&["run"]);
+    assert!(out.status.success(), "lego run:\n{}\n{}", out.all(), ctx());
+    let cert = lab.path("lego/certificates/replica.test.crt");
+    let first = judge_cert(&ca, &cert, &["DNS:replica.test"]);
+    let out = lego(&["renew", "--days", "1000", "--no-random-sleep"]);
+    assert!(out.status.success(), "lego renew:\n{}\n{}", out.all(), ctx());
+    let second = judge_cert(&ca, &cert, &["DNS:replica.test"]);
+    assert_ne!(first, second);
+    let log = proxy.log();
+    for server in ["replicas/a", "replicas/b"] {
+        assert!(
+            log.lines().filter(|l| l.contains(server) && l.contains("POST /acme/")).count() >= 3,
+            "HAProxy sent too few of lego's requests to {server}:\n{}",
+            ctx()
+        );
+    }
+    for serial in [&first, &second] {
+        assert_eq!(
+            pg.sql(
+                "replicas",
+                &format!(
+                    "SELECT count(*) || ':' || min(status) || ':' || min(source) FROM certificates WHERE serial = '{}'",
+                    serial.to_lowercase()
+                )
+            ),
+            "1:issued:acme"
+        );
+    }
+    assert_eq!(
+        pg.sql(
+            "replicas",
+            "SELECT count(*) FROM uca_acme.orders WHERE status = 'valid' AND certificate IS NOT NULL"
+        ),
+        "2"
+    );
+    assert_eq!(
+        pg.sql("replicas", "SELECT count(*) FROM certificates WHERE status = 'pending'"),
+        "0"
+    );
+
+    // One account budget per address for both replicas: lego's account and the one python3-acme
+    // made count; one more on A is the third; the fourth is refused on B as on A.
+    lab.register_without_eab()
+        .unwrap_or_else(|p| panic!("third account refused: {p}"));
+    let mut refused = 0;
+    for directory in [b.directory(), lab.server.directory()] {
+        let out = std::process::Command::new("/usr/bin/python3")
+            .current_dir(lab.env.tmp.path())
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cli/support/acme_client.py"))
+            .args(["register", &directory, ca.utf8()])
+            .output()
+            .expect("python3");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if out.status.code() == Some(3) && stdout.contains("rateLimited") {
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 2, "{}", ctx());
+    assert_eq!(
+        pg.sql("replicas", "SELECT count(*) FROM uca_acme.accounts"),
+        "3"
+    );
+}

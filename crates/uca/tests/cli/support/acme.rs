@@ -251,6 +251,20 @@ impl AcmeLab {
         }
     }
 
+    /// Another server with this lab's arguments, over another CA directory (a replica's copy
+    /// of this one).
+    pub fn start_replica(&self, env: &TempCa) -> AcmeServer {
+        AcmeServer::start(env, "127.0.0.1:0", &self.extra)
+    }
+
+    /// `acme_client.py replicas` against this server and `other` (see the script).
+    pub fn replica_check(&self, other: &AcmeServer) -> Value {
+        let out = self.python_client(&["replicas".to_string(), other.directory()]);
+        assert!(out.status.success(), "acme_client.py replicas:\n{}", out.all());
+        serde_json::from_str(out.stdout.trim())
+            .unwrap_or_else(|e| panic!("replicas JSON: {e}\n{}", out.all()))
+    }
+
     /// Starts the server again on the same port (after it was stopped or killed).
     pub fn restart(&mut self) {
         let listen = format!("127.0.0.1:{}", self.server.port);

@@ -12,6 +12,11 @@ usage:
       directory's meta says, connecting from SOURCE_ADDRESS if given (e.g. 127.0.0.2, for rate
       limits per address). Prints the account URL, or the problem document's JSON on the first
       line and exits 3.
+  acme_client.py replicas DIRECTORY_URL CA_FILE OTHER_DIRECTORY_URL
+      Two servers that should be one (replicas over one database): a nonce from the first is
+      spent on a newAccount at the other, then sent again (without python3-acme's retry) to the
+      first. Prints {"spent_elsewhere": account URL or problem, "replayed": problem type or
+      "accepted"} as JSON.
 """
 
 import json
@@ -74,5 +79,30 @@ def register(directory_url, ca_file, source=None):
     print(account.uri)
 
 
+def replicas(directory_url, ca_file, other_url):
+    net = network(ec.generate_private_key(ec.SECP256R1()), ca_file)
+    here = client.ClientV2(client.ClientV2.get_directory(directory_url, net), net)
+    there = client.ClientV2(client.ClientV2.get_directory(other_url, net), net)
+    nonce = jose.b64decode(net.head(here.directory["newNonce"]).headers["Replay-Nonce"])
+    net._nonces.clear()
+    net._nonces.add(nonce)
+    reg = messages.NewRegistration.from_data(email="a@example.test", terms_of_service_agreed=True)
+    out = {}
+    try:
+        # _post_once: no second try with a fresh nonce on badNonce.
+        resp = net._post_once(there.directory["newAccount"], reg)
+        out["spent_elsewhere"] = resp.headers.get("Location", "")
+    except messages.Error as e:
+        out["spent_elsewhere"] = e.to_partial_json()
+    net._nonces.clear()
+    net._nonces.add(nonce)
+    try:
+        net._post_once(here.directory["newAccount"], reg)
+        out["replayed"] = "accepted"
+    except messages.Error as e:
+        out["replayed"] = e.typ
+    print(json.dumps(out))
+
+
 if __name__ == "__main__":
-    {"download": download, "register": register}[sys.argv[1]](*sys.argv[2:])
+    {"download": download, "register": register, "replicas": replicas}[sys.argv[1]](*sys.argv[2:])
