@@ -51,8 +51,9 @@ else
   cargo test --workspace --no-fail-fast || status=$?
 fi
 
-# Second pass: the CA command tests again, every test CA's ledger in PostgreSQL (one throwaway
-# server, a fresh database per CA; initdb refuses root, so the server runs as `postgres`).
+# Second pass: the CA command tests and the ACME server's tests again, every test CA's ledger (and
+# so the server's ACME state) in PostgreSQL (one throwaway server, a fresh database per CA; initdb
+# refuses root, so the server runs as `postgres`).
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 pg_dir=$(mktemp -d)
 chmod 755 "$pg_dir"
@@ -64,10 +65,10 @@ as_pg "$pg_bin/initdb" -D "$pg_dir/data" -U postgres -A trust --no-sync >/dev/nu
 pg_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w \
   -o "-c listen_addresses=127.0.0.1 -p $pg_port -c unix_socket_directories=$pg_dir -c fsync=off -c max_connections=300" start >/dev/null
-echo "second pass: the CA tests with the ledger in PostgreSQL (port $pg_port)" >&2
+echo "second pass: the CA and ACME server tests with the ledger in PostgreSQL (port $pg_port)" >&2
 if cargo nextest --version >/dev/null 2>&1; then
-  UCA_TEST_PG_PORT=$pg_port cargo nextest run -p uca --test cli --no-fail-fast -E 'test(/^ca::/)' || status=$?
+  UCA_TEST_PG_PORT=$pg_port cargo nextest run -p uca --test cli --no-fail-fast -E 'test(/^ca::/) | test(/^serve::/)' || status=$?
 else
-  UCA_TEST_PG_PORT=$pg_port cargo test -p uca --test cli --no-fail-fast -- ca:: || status=$?
+  UCA_TEST_PG_PORT=$pg_port cargo test -p uca --test cli --no-fail-fast -- ca:: serve:: || status=$?
 fi
 exit $status

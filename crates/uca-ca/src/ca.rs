@@ -78,7 +78,10 @@ impl Ca {
 
     /// Where the CA in `dir` keeps its ledger (`--ledger`, else uca.toml, else
     /// `ledger.sqlite`), without opening it.
-    pub fn ledger_location_of(dir: &Path, access: &LedgerAccess) -> Result<LedgerLocation, CaError> {
+    pub fn ledger_location_of(
+        dir: &Path,
+        access: &LedgerAccess,
+    ) -> Result<LedgerLocation, CaError> {
         let paths = CaPaths::new(dir);
         if !paths.config().exists() || !paths.ca_cert().exists() {
             return Err(CaError::NotFound {

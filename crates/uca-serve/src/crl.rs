@@ -20,7 +20,7 @@ struct Published {
     /// Serials revoked when it was signed.
     revoked: usize,
     /// The ledger files' (length, mtime) when it was signed: unchanged files mean nothing was
-    /// revoked since, without opening the CA.
+    /// revoked since, without opening the CA. On a database ledger: (revocations, latest).
     ledger_stamp: Vec<(u64, Option<SystemTime>)>,
 }
 
@@ -31,6 +31,18 @@ pub struct CrlCache {
 }
 
 fn ledger_stamp(issuer: &Issuer) -> Vec<(u64, Option<SystemTime>)> {
+    if issuer.ledger_is_shared() {
+        // A database has no file to watch, and other replicas and the CLI revoke in it: the
+        // revocations themselves (how many, the latest) are the stamp. A ledger that cannot
+        // be read gives a stamp that never matches, so the refresh tries and reports why.
+        return match issuer.visit(|ca| ca.ledger().revoked()) {
+            Ok(list) => vec![(
+                list.len() as u64,
+                list.iter().map(|r| r.1).max().map(SystemTime::from),
+            )],
+            Err(_) => vec![(u64::MAX, Some(SystemTime::now()))],
+        };
+    }
     let db = uca_ca::CaPaths::new(issuer.dir()).ledger();
     [db.clone(), db.with_extension("sqlite-wal")]
         .iter()

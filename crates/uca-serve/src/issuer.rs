@@ -102,6 +102,11 @@ impl Issuer {
         }
     }
 
+    /// Whether the ledger is a database other writers share (replicas, the CLI elsewhere).
+    pub fn ledger_is_shared(&self) -> bool {
+        self.ledger_location.is_postgres()
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }

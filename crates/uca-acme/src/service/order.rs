@@ -579,10 +579,16 @@ impl Acme {
         let stuck = self
             .store()
             .write(Commit::Lazy, |tx| {
-                if !tx.take_lease(SWEEP_LEASE, &self.settings.node, now, now + SWEEP_LEASE_SECS)? {
+                if !tx.take_lease(
+                    SWEEP_LEASE,
+                    &self.settings.node,
+                    now,
+                    now + SWEEP_LEASE_SECS,
+                )? {
                     return Ok(None);
                 }
-                tx.abandoned_orders(None, now - ABANDONED_AFTER_SECS).map(Some)
+                tx.abandoned_orders(None, now - ABANDONED_AFTER_SECS)
+                    .map(Some)
             })
             .map_err(store_problem)?;
         match stuck {
@@ -601,7 +607,9 @@ impl Acme {
             return Ok((0, 0));
         }
         let mut found = issued_of(&stuck).map_err(|e| {
-            Problem::internal(format!("the ledger cannot say which orders got a certificate: {e}"))
+            Problem::internal(format!(
+                "the ledger cannot say which orders got a certificate: {e}"
+            ))
         })?;
         let (mut finished, mut reopened) = (0, 0);
         for order in stuck {

@@ -135,10 +135,18 @@ impl Row {
 pub enum DbError {
     #[error("{0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("PostgreSQL: {0}")]
+    #[error("PostgreSQL: {}", pg_message(.0))]
     Postgres(#[from] postgres::Error),
     #[error("PostgreSQL: cannot connect: {0}")]
     Connect(String),
+}
+
+/// The server's own message when there is one ("db error" alone says nothing).
+fn pg_message(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
 }
 
 impl DbError {

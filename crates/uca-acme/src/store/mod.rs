@@ -26,8 +26,8 @@ use crate::model::{
     Account, AccountStatus, Authz, AuthzStatus, Challenge, ChallengeStatus, ChallengeType, EabKey,
     IssuedCert, Order, OrderStatus,
 };
-use db::{Backend, Engine, Row, Value, args};
 pub use db::DbError;
+use db::{Backend, Engine, Row, Value, args};
 
 /// What went wrong with the ACME store.
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +70,6 @@ pub enum Commit {
     /// Atomic; may be rolled back by a power loss (never by a process crash).
     Lazy,
 }
-
 
 /// The ACME store.
 pub struct Store {

@@ -80,7 +80,9 @@ impl ToSql for Value {
 fn value_at(row: &postgres::Row, i: usize) -> Result<Value, postgres::Error> {
     let ty = row.columns().get(i).map(|c| c.type_().clone());
     Ok(match ty {
-        Some(Type::INT8) => row.try_get::<_, Option<i64>>(i)?.map_or(Value::Null, Value::Int),
+        Some(Type::INT8) => row
+            .try_get::<_, Option<i64>>(i)?
+            .map_or(Value::Null, Value::Int),
         Some(Type::INT4) => row
             .try_get::<_, Option<i32>>(i)?
             .map_or(Value::Null, |n| Value::Int(n.into())),

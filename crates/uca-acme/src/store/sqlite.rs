@@ -137,9 +137,12 @@ impl SqliteBackend {
         let db = |e: rusqlite::Error| StoreError::Db(e.into());
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(db)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(db)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(db)?;
-        conn.pragma_update(None, "foreign_keys", false).map_err(db)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(db)?;
+        conn.pragma_update(None, "foreign_keys", false)
+            .map_err(db)?;
         let known: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(db)?;

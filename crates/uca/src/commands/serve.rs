@@ -169,7 +169,8 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
         },
         files => files,
     };
-    let store = uca_serve::acme_store::open(&ca.paths.dir, &ca.ledger_location).map_err(store_error)?;
+    let store =
+        uca_serve::acme_store::open(&ca.paths.dir, &ca.ledger_location).map_err(store_error)?;
     let acme_settings = AcmeSettings {
         eab: match eab {
             EabPolicy::Off => EabMode::Off,

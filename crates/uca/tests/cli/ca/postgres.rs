@@ -447,7 +447,14 @@ fn replicas_behind_haproxy_share_nonces_limits_and_orders() {
     let url = pg.create_db("replicas");
     let env = TempCa::new();
     env.uca()
-        .args(["--ledger", &url, "init", "--no-passphrase", "--name", "Replica Root"])
+        .args([
+            "--ledger",
+            &url,
+            "init",
+            "--no-passphrase",
+            "--name",
+            "Replica Root",
+        ])
         .assert()
         .success();
     let config = env.ca_dir().join("uca.toml");
@@ -458,7 +465,14 @@ fn replicas_behind_haproxy_share_nonces_limits_and_orders() {
     env.issue("lb", &["--san", "127.0.0.1", "--profile", "server"]);
     let lb_dir = env.path("lb");
     env.uca()
-        .args(["export", "lb", "--format", "haproxy", "--out", lb_dir.utf8()])
+        .args([
+            "export",
+            "lb",
+            "--format",
+            "haproxy",
+            "--out",
+            lb_dir.utf8(),
+        ])
         .assert()
         .success();
     // Replica B's directory: a copy of A's, taken after init (uca.toml names the database).
@@ -483,7 +497,10 @@ fn replicas_behind_haproxy_share_nonces_limits_and_orders() {
         lab.server.log(),
         b.log()
     );
-    assert_eq!(seen["replayed"], "urn:ietf:params:acme:error:badNonce", "{seen}");
+    assert_eq!(
+        seen["replayed"], "urn:ietf:params:acme:error:badNonce",
+        "{seen}"
+    );
     assert_eq!(
         pg.sql("replicas", "SELECT count(*) FROM uca_acme.used_nonces"),
         "1"
@@ -528,7 +545,12 @@ fn replicas_behind_haproxy_share_nonces_limits_and_orders() {
         let mut c = client_cmd("lego", lab.env.tmp.path());
         c.env("LEGO_CA_CERTIFICATES", &ca)
             .args(["--server", &directory, "--accept-tos"])
-            .args(["--email", "ops@example.test", "--path", lab.path("lego").utf8()])
+            .args([
+                "--email",
+                "ops@example.test",
+                "--path",
+                lab.path("lego").utf8(),
+            ])
             .args(["--domains", "replica.test", "--http", "--http.port", &http])
             .args(args);
         finish(c, "lego", std::time::Duration::from_secs(120))
@@ -538,13 +560,21 @@ fn replicas_behind_haproxy_share_nonces_limits_and_orders() {
     let cert = lab.path("lego/certificates/replica.test.crt");
     let first = judge_cert(&ca, &cert, &["DNS:replica.test"]);
     let out = lego(&["renew", "--days", "1000", "--no-random-sleep"]);
-    assert!(out.status.success(), "lego renew:\n{}\n{}", out.all(), ctx());
+    assert!(
+        out.status.success(),
+        "lego renew:\n{}\n{}",
+        out.all(),
+        ctx()
+    );
     let second = judge_cert(&ca, &cert, &["DNS:replica.test"]);
     assert_ne!(first, second);
     let log = proxy.log();
     for server in ["replicas/a", "replicas/b"] {
         assert!(
-            log.lines().filter(|l| l.contains(server) && l.contains("POST /acme/")).count() >= 3,
+            log.lines()
+                .filter(|l| l.contains(server) && l.contains("POST /acme/"))
+                .count()
+                >= 3,
             "HAProxy sent too few of lego's requests to {server}:\n{}",
             ctx()
         );
@@ -569,7 +599,10 @@ fn replicas_behind_haproxy_share_nonces_limits_and_orders() {
         "2"
     );
     assert_eq!(
-        pg.sql("replicas", "SELECT count(*) FROM certificates WHERE status = 'pending'"),
+        pg.sql(
+            "replicas",
+            "SELECT count(*) FROM certificates WHERE status = 'pending'"
+        ),
         "0"
     );
 
@@ -581,7 +614,10 @@ fn replicas_behind_haproxy_share_nonces_limits_and_orders() {
     for directory in [b.directory(), lab.server.directory()] {
         let out = std::process::Command::new("/usr/bin/python3")
             .current_dir(lab.env.tmp.path())
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cli/support/acme_client.py"))
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/cli/support/acme_client.py"
+            ))
             .args(["register", &directory, ca.utf8()])
             .output()
             .expect("python3");

@@ -260,7 +260,11 @@ impl AcmeLab {
     /// `acme_client.py replicas` against this server and `other` (see the script).
     pub fn replica_check(&self, other: &AcmeServer) -> Value {
         let out = self.python_client(&["replicas".to_string(), other.directory()]);
-        assert!(out.status.success(), "acme_client.py replicas:\n{}", out.all());
+        assert!(
+            out.status.success(),
+            "acme_client.py replicas:\n{}",
+            out.all()
+        );
         serde_json::from_str(out.stdout.trim())
             .unwrap_or_else(|e| panic!("replicas JSON: {e}\n{}", out.all()))
     }
