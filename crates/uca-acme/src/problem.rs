@@ -105,6 +105,9 @@ pub struct Problem {
     pub retry_after: Option<u64>,
     /// A `Location` header (the account that holds a key, §7.3.5).
     pub location: Option<String>,
+    /// Not a refusal: the outcome of a write is unknown (the database connection broke during
+    /// its commit and could not be re-read). Nothing may be undone on the strength of it.
+    pub undecided: bool,
 }
 
 /// A problem about one identifier.
@@ -125,7 +128,16 @@ impl Problem {
             status: None,
             retry_after: None,
             location: None,
+            undecided: false,
         }
+    }
+
+    /// A write whose outcome is unknown: `serverInternal`, retry later, and nothing undone.
+    pub fn undecided(detail: impl Into<String>) -> Problem {
+        let mut p = Problem::new(ProblemType::ServerInternal, detail);
+        p.retry_after = Some(5);
+        p.undecided = true;
+        p
     }
 
     pub fn malformed(detail: impl Into<String>) -> Problem {

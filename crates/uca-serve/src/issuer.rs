@@ -275,6 +275,11 @@ impl Issuer {
             CaError::Sealed { .. } => {
                 Problem::unauthorized("this CA has been sealed and issues no more certificates")
             }
+            CaError::Ledger(uca_ca::LedgerError::CommitUnknown { .. }) => {
+                Problem::undecided(format!(
+                    "{e}; the order is settled from the ledger once the database is back: poll it"
+                ))
+            }
             other => ledger_problem(&other),
         });
         for s in &batch {

@@ -356,6 +356,10 @@ fn ledger_diagnosis(e: &uca_ca::LedgerError) -> (Exit, Option<String>) {
             Exit::Failure,
             "the database refused or lost the connection; nothing was acknowledged unless uca said so: run the command again",
         ),
+        L::CommitUnknown { .. } => hint(
+            Exit::Failure,
+            "once the database is back, `uca list` / `uca show` say whether it was recorded; `uca` repairs what it left pending at its next run",
+        ),
         L::ForeignCa { .. } => hint(
             Exit::Usage,
             "each CA needs its own ledger: point this one at its own database (or the right CA directory)",

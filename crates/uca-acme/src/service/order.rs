@@ -493,7 +493,8 @@ impl Acme {
     }
 
     /// Records the outcome of an [`IssueJob`]: the order becomes valid with its certificate,
-    /// or returns to ready (the client may finalize again) with the problem.
+    /// or returns to ready (the client may finalize again) with the problem; after an
+    /// undecided one ([`Problem::undecided`]) it stays processing for the sweeper to settle.
     pub fn finish_issue(
         &self,
         job: &IssueJob,
@@ -501,6 +502,9 @@ impl Acme {
     ) -> Result<Reply, Problem> {
         let issued = match outcome {
             Ok(i) => i,
+            // The certificate may be in the ledger: the order stays `processing` until the
+            // sweeper settles it from what the ledger holds.
+            Err(p) if p.undecided => return Err(p),
             Err(p) => {
                 self.store()
                     .write(Commit::Lazy, |tx| {

@@ -38,6 +38,14 @@ pub enum LedgerError {
         #[source]
         source: ::postgres::Error,
     },
+    /// The connection broke during COMMIT and the database could not be asked afterwards:
+    /// the rows may or may not be there.
+    #[error("the connection to {target} broke during a commit and could not be made again ({}): whether the write was recorded is unknown", pg_message(.source))]
+    CommitUnknown {
+        target: String,
+        #[source]
+        source: ::postgres::Error,
+    },
     /// The `ledger` setting (uca.toml, --ledger or UCA_LEDGER) is not usable.
     #[error("{setting}: {reason}")]
     BadSetting { setting: String, reason: String },

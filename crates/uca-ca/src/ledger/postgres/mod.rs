@@ -34,6 +34,8 @@ pub struct PgLedger {
     /// `None` only while being dropped.
     conn: Mutex<Option<Conn>>,
     node: String,
+    /// Where to connect again when a commit's outcome must be read back.
+    target: PgTarget,
 }
 
 /// Runs `f` where the synchronous client may block. The client drives tokio-postgres on a
@@ -110,6 +112,7 @@ impl PgLedger {
                 statements: HashMap::new(),
             })),
             node: node.to_string(),
+            target: target.clone(),
         })
     }
 
@@ -135,7 +138,10 @@ impl PgLedger {
         self.with_conn(|c| c.query(&sql, args)?.iter().map(record_from_row).collect())
     }
 
-    /// Runs `f` in one transaction: all of it commits, or none.
+    /// Runs `f` in one transaction: all of it commits, or none. If the connection breaks
+    /// during COMMIT, the outcome is unknown: a new connection asks `committed` (a read by
+    /// the rows' keys) and the answer decides; if no connection can be made, the error says
+    /// the outcome is unknown, never that the write failed.
     fn in_transaction<T: Send>(
         &self,
         f: impl FnOnce(
@@ -143,13 +149,37 @@ impl PgLedger {
             &mut HashMap<String, Statement>,
         ) -> Result<T, CaError>
         + Send,
+        committed: impl FnOnce(&mut Client) -> Result<bool, postgres::Error> + Send,
     ) -> Result<T, CaError> {
+        let target = &self.target;
         self.with_conn(|conn| {
             let Conn { client, statements } = conn;
             let mut tx = client.transaction().map_err(pg_err)?;
             let out = f(&mut tx, statements)?;
-            tx.commit().map_err(pg_err)?;
-            Ok(out)
+            let Err(e) = tx.commit() else {
+                return Ok(out);
+            };
+            if e.as_db_error().is_some() {
+                // The server answered: it refused the commit.
+                return Err(pg_err(e));
+            }
+            let unknown = |source| LedgerError::CommitUnknown {
+                target: target.to_string(),
+                source,
+            };
+            let mut again = match target.connect() {
+                Ok(c) => c,
+                Err(_) => return Err(unknown(e).into()),
+            };
+            match committed(&mut again) {
+                Ok(true) => {
+                    *client = again;
+                    statements.clear();
+                    Ok(out)
+                }
+                Ok(false) => Err(pg_err(e)),
+                Err(_) => Err(unknown(e).into()),
+            }
         })
     }
 }
@@ -214,6 +244,22 @@ fn non_empty(s: &str) -> Option<&str> {
 impl Ledger for PgLedger {
     fn insert(&mut self, records: &[CertRecord], _durability: Durability) -> Result<(), CaError> {
         let node = self.node.clone();
+        let keys: Vec<(String, String)> = records
+            .iter()
+            .map(|r| (r.serial.hex(), r.fingerprint_sha256.clone()))
+            .collect();
+        let committed = move |c: &mut Client| -> Result<bool, postgres::Error> {
+            let serials: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
+            let found = c.query(
+                "SELECT serial, coalesce(fingerprint, '') FROM certificates WHERE serial = ANY($1)",
+                &[&serials],
+            )?;
+            let found: Vec<(String, String)> = found
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect::<Result<_, postgres::Error>>()?;
+            Ok(keys.iter().all(|k| found.contains(k)))
+        };
         self.in_transaction(|tx, cache| {
             let sql = format!(
                 "INSERT INTO certificates ({COLUMNS}, node) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
@@ -254,7 +300,7 @@ impl Ledger for PgLedger {
                 })?;
             }
             Ok(())
-        })
+        }, committed)
     }
 
     fn transition(
@@ -263,6 +309,23 @@ impl Ledger for PgLedger {
         now: OffsetDateTime,
         _durability: Durability,
     ) -> Result<(), CaError> {
+        let wanted: Vec<(String, String)> = changes
+            .iter()
+            .map(|c| (c.serial.hex(), c.to.as_str().to_string()))
+            .collect();
+        let committed = move |c: &mut Client| -> Result<bool, postgres::Error> {
+            for (serial, status) in &wanted {
+                let row = c.query_opt(
+                    "SELECT status FROM certificates WHERE serial = $1",
+                    &[serial],
+                )?;
+                let now: Option<String> = row.map(|r| r.try_get(0)).transpose()?;
+                if now.as_deref() != Some(status.as_str()) {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        };
         self.in_transaction(|tx, cache| {
             let stmt = prepared(
                 tx,
@@ -283,7 +346,7 @@ impl Ledger for PgLedger {
                 }
             }
             Ok(())
-        })
+        }, committed)
     }
 
     fn maintain(&mut self) -> Result<(), CaError> {
@@ -394,6 +457,29 @@ impl Ledger for PgLedger {
     }
 
     fn record_exports(&mut self, stamps: &[ExportStamp]) -> Result<(), CaError> {
+        let wanted: Vec<(String, String, String)> = stamps
+            .iter()
+            .map(|st| {
+                (
+                    st.path.display().to_string(),
+                    st.name.clone(),
+                    st.digest.clone(),
+                )
+            })
+            .collect();
+        let committed = move |c: &mut Client| -> Result<bool, postgres::Error> {
+            for (path, name, digest) in &wanted {
+                let row = c.query_opt(
+                    "SELECT digest FROM exports WHERE path = $1 AND name = $2",
+                    &[path, name],
+                )?;
+                let now: Option<String> = row.map(|r| r.try_get(0)).transpose()?;
+                if now.as_deref() != Some(digest.as_str()) {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        };
         self.in_transaction(|tx, cache| {
             let stmt = prepared(
                 tx,
@@ -419,7 +505,7 @@ impl Ledger for PgLedger {
                 .map_err(pg_err)?;
             }
             Ok(())
-        })
+        }, committed)
     }
 
     fn forget_exports(&mut self, name: &str) -> Result<(), CaError> {

@@ -2,7 +2,7 @@
 //! judge of what landed; `uca ledger copy` both ways; TLS verified against a CA file; and the
 //! refusals (weak TLS modes, an unreachable server, a database of another CA, a newer schema).
 
-use crate::support::postgres::Postgres;
+use crate::support::postgres::{CommitCutter, Postgres};
 use crate::support::*;
 
 /// `uca --ledger URL ARGS` on this CA (passphrase set).
@@ -631,4 +631,73 @@ fn replicas_behind_haproxy_share_nonces_limits_and_orders() {
         pg.sql("replicas", "SELECT count(*) FROM uca_acme.accounts"),
         "3"
     );
+}
+
+/// The connection breaks during the COMMIT that records a certificate. When the server got the
+/// COMMIT, uca connects again, reads the row back by serial and fingerprint, and goes on: the
+/// certificate is issued once. When it did not, the read-back finds nothing and `uca issue`
+/// fails with its hint, leaving no row behind: never a success or a failure on a guess.
+#[test]
+fn a_connection_lost_during_commit_is_read_back_by_key() {
+    let pg = Postgres::start();
+    let url = pg.create_db("cut");
+    let env = TempCa::new();
+    env.uca()
+        .args([
+            "--ledger",
+            &url,
+            "init",
+            "--no-passphrase",
+            "--name",
+            "Cut Root",
+        ])
+        .assert()
+        .success();
+    let via = |proxy: &CommitCutter| format!("postgres://postgres@127.0.0.1:{}/cut", proxy.port);
+
+    let delivered = CommitCutter::start(&pg, true);
+    let out = env
+        .uca()
+        .args(["--ledger", &via(&delivered), "issue", "landed"])
+        .output()
+        .expect("uca");
+    assert!(delivered.cut(), "the proxy never saw the commit");
+    expect(&out, 0);
+    assert_eq!(
+        pg.sql(
+            "cut",
+            "SELECT count(*) || ':' || min(status) FROM certificates WHERE name = 'landed'"
+        ),
+        "1:issued"
+    );
+    let recorded = pg.sql(
+        "cut",
+        "SELECT fingerprint FROM certificates WHERE name = 'landed'",
+    );
+    let openssl = fingerprint(&env.issued("landed", "cert.pem"));
+    assert!(
+        !recorded.is_empty() && openssl.contains(&recorded),
+        "{recorded} vs {openssl}"
+    );
+
+    let dropped = CommitCutter::start(&pg, false);
+    let out = env
+        .uca()
+        .args(["--ledger", &via(&dropped), "issue", "lost"])
+        .output()
+        .expect("uca");
+    assert!(dropped.cut(), "the proxy never saw the commit");
+    refused(&out, 1, "run the command again");
+    assert_eq!(
+        pg.sql(
+            "cut",
+            "SELECT count(*) FROM certificates WHERE name = 'lost'"
+        ),
+        "0"
+    );
+    // Nothing half-done: the next run issues it.
+    env.uca()
+        .args(["--ledger", &url, "issue", "lost"])
+        .assert()
+        .success();
 }

@@ -2,9 +2,14 @@
 //! `postgres` user when the tests run as root (initdb refuses root), on 127.0.0.1 and a free
 //! port, stopped (`pg_ctl stop -m immediate`) when the value is dropped, even after a failure.
 
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use super::process::free_port;
 
@@ -229,4 +234,101 @@ impl Drop for Postgres {
             .args(["-m", "immediate", "-w", "stop"])
             .output();
     }
+}
+
+/// A TCP proxy in front of a PostgreSQL server that breaks one connection at the worst moment:
+/// right at the COMMIT of the first transaction that inserts into `certificates`. With
+/// `deliver`, the server receives that COMMIT (the write lands, the client never hears);
+/// without, it never does (the write is rolled back). Every later connection passes through.
+pub struct CommitCutter {
+    pub port: u16,
+    cut: Arc<AtomicBool>,
+}
+
+impl CommitCutter {
+    pub fn start(pg: &Postgres, deliver: bool) -> CommitCutter {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let port = listener.local_addr().expect("addr").port();
+        let upstream = pg.port;
+        let cut = Arc::new(AtomicBool::new(false));
+        let done = cut.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                    continue;
+                };
+                let done = done.clone();
+                // This connection's cut: from then on, nothing the server says reaches the
+                // client (the answer to the COMMIT included).
+                let cutting = Arc::new(AtomicBool::new(false));
+                let (c2, s2, muted) = (
+                    client.try_clone().expect("clone"),
+                    server.try_clone().expect("clone"),
+                    cutting.clone(),
+                );
+                std::thread::spawn(move || relay_answers(s2, c2, &muted));
+                std::thread::spawn(move || {
+                    relay_until_commit(client, server, deliver, &done, &cutting)
+                });
+            }
+        });
+        CommitCutter { port, cut }
+    }
+
+    /// Whether the connection was cut.
+    pub fn cut(&self) -> bool {
+        self.cut.load(Ordering::SeqCst)
+    }
+}
+
+/// Server → client bytes until the connection is cut.
+fn relay_answers(mut server: TcpStream, mut client: TcpStream, muted: &AtomicBool) {
+    let mut buf = [0u8; 65536];
+    loop {
+        let n = match server.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if muted.load(Ordering::SeqCst) || client.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = client.shutdown(Shutdown::Both);
+}
+
+/// Client → server bytes, until the COMMIT after an `INSERT INTO certificates` (once per
+/// proxy): then both ends are closed, after the server got the COMMIT if `deliver`.
+fn relay_until_commit(
+    mut client: TcpStream,
+    mut server: TcpStream,
+    deliver: bool,
+    done: &AtomicBool,
+    cutting: &AtomicBool,
+) {
+    let mut inserted = false;
+    let mut buf = [0u8; 65536];
+    loop {
+        let n = match client.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let chunk = &buf[..n];
+        let has = |needle: &[u8]| chunk.windows(needle.len()).any(|w| w == needle);
+        inserted |= has(b"INSERT INTO certificates");
+        if inserted && has(b"COMMIT") && !done.swap(true, Ordering::SeqCst) {
+            cutting.store(true, Ordering::SeqCst);
+            if deliver {
+                let _ = server.write_all(chunk);
+                // Let the server commit before the client loses it.
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            let _ = client.shutdown(Shutdown::Both);
+            let _ = server.shutdown(Shutdown::Both);
+            return;
+        }
+        if server.write_all(chunk).is_err() {
+            break;
+        }
+    }
+    let _ = server.shutdown(Shutdown::Both);
 }
