@@ -2,7 +2,7 @@
 # The whole test suite, on a fresh Debian/Ubuntu machine or in CI.
 # Installs the independent judges the tests run (openssl, curl, a JDK, nginx, HAProxy, chattr,
 # script, pkilint, Chromium, prometheus-client, and the ACME clients certbot, lego, uacme, dehydrated,
-# Caddy with pebble-challtestsrv as their DNS, PostgreSQL) when they are missing, then runs every test of the workspace.
+# Caddy with pebble-challtestsrv as their DNS, PostgreSQL, Patroni and etcd) when they are missing, then runs every test of the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +29,9 @@ python3 -c "import acme, josepy" >/dev/null 2>&1 || missing+=(python3-acme)
 # PostgreSQL server binaries (initdb, pg_ctl) and psql: the PostgreSQL ledger's tests start their own servers.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+# The failover suite: PostgreSQL run highly available by Patroni over etcd.
+command -v patroni >/dev/null 2>&1 || missing+=(patroni)
+command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}" >&2
   sudo=""
@@ -45,6 +48,8 @@ if ! python3 -c "import prometheus_client" >/dev/null 2>&1; then
 fi
 
 status=0
+# The failover suite drives `uca serve` with the workspace's load generator.
+cargo build -q -p uca-loadgen
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast || status=$?
 else

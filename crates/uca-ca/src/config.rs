@@ -107,6 +107,9 @@ pub struct AcmeSection {
     pub new_accounts_per_ip: Option<Option<Rate>>,
     pub new_orders_per_account: Option<Option<Rate>>,
     pub failed_validations_per_identifier: Option<Option<Rate>>,
+    /// Replicas on a shared ledger: a finalization claimed longer ago than this by a server
+    /// that stopped is settled by another (default 2 minutes).
+    pub finalize_timeout: Option<uca_pki::Span>,
 }
 
 #[derive(Deserialize)]
@@ -151,6 +154,7 @@ struct RawAcme {
     new_accounts_per_ip: Option<Spanned<String>>,
     new_orders_per_account: Option<Spanned<String>>,
     failed_validations_per_identifier: Option<Spanned<String>>,
+    finalize_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -334,7 +338,16 @@ impl Fields<'_> {
                 .map(|r| Rate::parse(r.get_ref()).map_err(|why| self.file.at(r, why)))
                 .transpose()
         };
+        let finalize_timeout = raw
+            .finalize_timeout
+            .as_ref()
+            .map(|t| {
+                uca_pki::Span::parse(t.get_ref(), uca_pki::Bare::Refused)
+                    .map_err(|e| self.file.at(t, format!("{e} (e.g. \"2m\" or \"30s\")")))
+            })
+            .transpose()?;
         Ok(AcmeSection {
+            finalize_timeout,
             new_accounts_per_ip: rate(&raw.new_accounts_per_ip)?,
             new_orders_per_account: rate(&raw.new_orders_per_account)?,
             failed_validations_per_identifier: rate(&raw.failed_validations_per_identifier)?,

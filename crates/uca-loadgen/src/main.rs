@@ -94,6 +94,17 @@ struct Args {
     /// percentiles over several runs)
     #[arg(long, value_name = "FILE")]
     latencies_out: Option<PathBuf>,
+    /// Order for this many seconds instead of a fixed number (--orders is then ignored); a
+    /// worker waits a quarter second after a failed order. For runs across an outage.
+    #[arg(long, value_name = "SECS")]
+    duration: Option<u64>,
+    /// Write the serial (hex) of every certificate received to FILE, one a line: what the
+    /// server acknowledged, to be found in its records afterwards
+    #[arg(long, value_name = "FILE")]
+    serials_out: Option<PathBuf>,
+    /// Write every order's end to FILE: milliseconds into the order phase, then `ok` or `failed`
+    #[arg(long, value_name = "FILE")]
+    timeline_out: Option<PathBuf>,
 }
 
 type HttpClient = HyperClient<HttpsConnector<HttpConnector>, BodyWrapper<Bytes>>;
@@ -109,11 +120,17 @@ struct Ctx {
     poll: RetryPolicy,
     answers: Answers,
     results: Mutex<Results>,
+    /// `--duration`: workers order until then.
+    until: Mutex<Option<Instant>>,
 }
 
 #[derive(Default)]
 pub(crate) struct Results {
     pub(crate) latencies: Vec<Duration>,
+    /// When each order ended, and whether it got its certificate.
+    pub(crate) ends: Vec<(Instant, bool)>,
+    /// The serials of the certificates received, hex.
+    pub(crate) serials: Vec<String>,
     pub(crate) failed: usize,
     pub(crate) errors: Vec<String>,
     pub(crate) accounts: usize,
@@ -230,7 +247,11 @@ async fn run(args: Args) -> Result<Report, String> {
         .map_err(|e| format!("cannot listen on {} for http-01: {e}", args.http01_listen))?;
     let responder = tokio::spawn(http01::serve(listener, answers.clone()));
 
-    let workers = args.concurrency.min(args.orders);
+    let workers = if args.duration.is_some() {
+        args.concurrency
+    } else {
+        args.concurrency.min(args.orders)
+    };
     let ctx = Arc::new(Ctx {
         directory: args.directory.clone(),
         identifier,
@@ -244,6 +265,7 @@ async fn run(args: Args) -> Result<Report, String> {
             .timeout(Duration::from_secs(args.timeout)),
         answers: answers.clone(),
         results: Mutex::new(Results::default()),
+        until: Mutex::new(None),
     });
 
     let setup_start = Instant::now();
@@ -252,6 +274,11 @@ async fn run(args: Args) -> Result<Report, String> {
     for w in 0..workers {
         let share = args.orders / workers + usize::from(w < args.orders % workers);
         set.spawn(worker(ctx.clone(), share, barrier.clone()));
+    }
+    // The workers read their end as they pass the barrier, which this call opens.
+    if let Some(secs) = args.duration {
+        *ctx.until.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some(Instant::now() + Duration::from_secs(secs));
     }
     let mut timed_out = timeout_at(deadline, barrier.wait()).await.is_err();
     let setup = setup_start.elapsed();
@@ -278,9 +305,12 @@ async fn run(args: Args) -> Result<Report, String> {
     responder.abort();
 
     let mut results = std::mem::take(&mut *ctx.results());
-    let unfinished = args
-        .orders
-        .saturating_sub(results.latencies.len() + results.failed);
+    let orders = if args.duration.is_some() {
+        results.latencies.len() + results.failed
+    } else {
+        args.orders
+    };
+    let unfinished = orders.saturating_sub(results.latencies.len() + results.failed);
     if unfinished > 0 {
         results.failed += unfinished;
         results.errors.push(format!(
@@ -288,10 +318,27 @@ async fn run(args: Args) -> Result<Report, String> {
             args.timeout
         ));
     }
+    let longest_gap = report::longest_gap(start, start + wall, &results.ends);
+    if let Some(path) = &args.serials_out {
+        write_lines(path, results.serials.iter().cloned())?;
+    }
+    if let Some(path) = &args.timeline_out {
+        write_lines(
+            path,
+            results.ends.iter().map(|(t, ok)| {
+                format!(
+                    "{} {}",
+                    t.saturating_duration_since(start).as_millis(),
+                    if *ok { "ok" } else { "failed" }
+                )
+            }),
+        )?;
+    }
     Ok(Report {
         directory: args.directory,
         identifier: args.identifier,
-        orders: args.orders,
+        orders,
+        longest_gap,
         concurrency: workers,
         accounts_per_worker: args.accounts_per_worker,
         accounts: results.accounts,
@@ -331,14 +378,59 @@ async fn worker(ctx: Arc<Ctx>, share: usize, barrier: Arc<Barrier>) {
         ctx.fail(share, format!("newAccount: {e}"));
         return;
     }
-    for i in 0..share {
+    let until = *ctx.until.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut i = 0;
+    loop {
+        match until {
+            Some(t) if Instant::now() >= t => break,
+            None if i >= share => break,
+            _ => {}
+        }
         let account = &accounts[i % accounts.len()];
+        i += 1;
         let t0 = Instant::now();
         match one_order(&ctx, account).await {
-            Ok(()) => ctx.results().latencies.push(t0.elapsed()),
-            Err(e) => ctx.fail(1, e),
+            Ok(serial) => {
+                let mut r = ctx.results();
+                r.latencies.push(t0.elapsed());
+                r.ends.push((Instant::now(), true));
+                r.serials.push(serial);
+            }
+            Err(e) => {
+                ctx.results().ends.push((Instant::now(), false));
+                ctx.fail(1, e);
+                if until.is_some() {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+            }
         }
     }
+}
+
+/// Writes `lines` to `path`, one a line.
+fn write_lines(path: &Path, lines: impl Iterator<Item = String>) -> Result<(), String> {
+    let mut text = String::new();
+    for l in lines {
+        text.push_str(&l);
+        text.push('\n');
+    }
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The serial of the first certificate of a PEM chain, hex (the DER INTEGER's bytes).
+fn leaf_serial(pem: &str) -> Result<String, String> {
+    let der = CertificateDer::pem_slice_iter(pem.as_bytes())
+        .next()
+        .ok_or("certificate: no PEM certificate")?
+        .map_err(|e| format!("certificate: {e}"))?;
+    let (_, cert) =
+        x509_parser::parse_x509_certificate(&der).map_err(|e| format!("certificate: {e}"))?;
+    Ok(cert
+        .tbs_certificate
+        .raw_serial()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 async fn new_account(ctx: &Ctx, http: HttpClient) -> Result<Account, String> {
@@ -357,8 +449,8 @@ async fn new_account(ctx: &Ctx, http: HttpClient) -> Result<Account, String> {
     Ok(account)
 }
 
-/// One order, newOrder to the certificate in hand.
-async fn one_order(ctx: &Ctx, account: &Account) -> Result<(), String> {
+/// One order, newOrder to the certificate in hand; its serial.
+async fn one_order(ctx: &Ctx, account: &Account) -> Result<String, String> {
     let identifiers = [ctx.identifier.clone()];
     let mut order = account
         .new_order(&NewOrder::new(&identifiers))
@@ -419,10 +511,7 @@ async fn one_order(ctx: &Ctx, account: &Account) -> Result<(), String> {
             .map_err(step("order (polling for valid)"))?,
         other => return Err(format!("finalize: order status {other:?}")),
     };
-    if !pem.contains("-----BEGIN CERTIFICATE-----") {
-        return Err("certificate: not a PEM certificate".into());
-    }
-    Ok(())
+    leaf_serial(&pem)
 }
 
 /// Maps an instant-acme error to a message naming the step that failed.

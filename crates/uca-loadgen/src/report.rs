@@ -13,6 +13,9 @@ pub(crate) struct Report {
     pub(crate) directory: String,
     pub(crate) identifier: String,
     pub(crate) orders: usize,
+    /// The longest stretch of the order phase with no certificate received (an outage, as the
+    /// clients saw it): between two completions, or from the start or to the end.
+    pub(crate) longest_gap: Duration,
     pub(crate) concurrency: usize,
     pub(crate) accounts_per_worker: usize,
     pub(crate) accounts: usize,
@@ -33,6 +36,23 @@ pub(crate) struct Report {
     pub(crate) server_hwm_reset: bool,
     /// http-01 answers served, and requests for unknown tokens.
     pub(crate) http01: (u64, u64),
+}
+
+/// The longest time in `start..end` without a successful order end.
+pub(crate) fn longest_gap(
+    start: tokio::time::Instant,
+    end: tokio::time::Instant,
+    ends: &[(tokio::time::Instant, bool)],
+) -> Duration {
+    let mut ok: Vec<tokio::time::Instant> = ends.iter().filter(|e| e.1).map(|e| e.0).collect();
+    ok.sort();
+    let mut last = start;
+    let mut gap = Duration::ZERO;
+    for t in ok.into_iter().chain(std::iter::once(end)) {
+        gap = gap.max(t.saturating_duration_since(last));
+        last = last.max(t);
+    }
+    gap
 }
 
 struct Latency {
@@ -112,6 +132,7 @@ impl Report {
             "failed": self.results.failed,
             "errors": self.results.errors,
             "timed_out": self.timed_out,
+            "longest_gap_s": round(self.longest_gap.as_secs_f64(), 3),
             "wall_s": round(self.wall.as_secs_f64(), 3),
             "orders_per_s": round(self.rate(), 2),
             "latency_ms": lat.map(|l| json!({
@@ -155,6 +176,11 @@ impl Report {
             self.wall.as_secs_f64()
         );
         let _ = writeln!(s, "  rate          {:.1} orders/s", self.rate());
+        let _ = writeln!(
+            s,
+            "  longest gap   {:.2} s without a certificate",
+            self.longest_gap.as_secs_f64()
+        );
         if let Some(l) = self.latency() {
             let _ = writeln!(
                 s,

@@ -123,6 +123,9 @@ pub struct AcmeSettings {
     /// This server's name in the orders it claims for finalization: on a shared store, what
     /// tells its own interrupted claims from those of a replica still at work.
     pub node: String,
+    /// Seconds after which a finalization claimed by a server that never finished it counts
+    /// as abandoned ([`ABANDONED_AFTER_SECS`] by default).
+    pub abandoned_after: i64,
 }
 
 impl Default for AcmeSettings {
@@ -140,6 +143,7 @@ impl Default for AcmeSettings {
             profiles: Vec::new(),
             limits: RateLimits::default(),
             node: "local".into(),
+            abandoned_after: ABANDONED_AFTER_SECS,
         }
     }
 }

@@ -19,8 +19,9 @@ use crate::problem::{Problem, ProblemType, Subproblem};
 use crate::random;
 use crate::store::Commit;
 
-/// A finalization claimed longer ago than this was abandoned by a server that stopped (signing
-/// takes milliseconds): another may settle it. The ledger uses the same age for its rows.
+/// By default, a finalization claimed longer ago than this was abandoned by a server that
+/// stopped (signing takes milliseconds): another may settle it. The ledger uses the same age for
+/// its rows.
 pub const ABANDONED_AFTER_SECS: i64 = 120;
 
 /// The lease of the replica that sweeps abandoned finalizations, and how long it lasts.
@@ -546,7 +547,7 @@ impl Acme {
     /// Orders a crash left behind, at start: the caller says, from the ledger, whether each
     /// got its certificate. Those that did become valid; `processing` ones that did not are
     /// ready again. `processing` means claimed by this server (it signs nothing yet), or by
-    /// any server more than [`ABANDONED_AFTER_SECS`] ago. `ready` orders are asked about too:
+    /// any server longer ago than `settings.abandoned_after`. `ready` orders are asked about too:
     /// the store commits the end of an order lazily (the ledger is the durable record), so a
     /// power loss can roll an order back to before its finalize while its certificate is safe
     /// in the ledger.
@@ -561,7 +562,10 @@ impl Acme {
             let store = self.store();
             let tx = store.read();
             let mut orders = tx
-                .abandoned_orders(Some(&self.settings.node), now - ABANDONED_AFTER_SECS)
+                .abandoned_orders(
+                    Some(&self.settings.node),
+                    now - self.settings.abandoned_after,
+                )
                 .map_err(store_problem)?;
             orders.extend(
                 tx.orders_with_status(OrderStatus::Ready)
@@ -573,7 +577,7 @@ impl Acme {
     }
 
     /// The periodic form of [`Acme::repair`] for replicas on a shared store: finalizations
-    /// another server claimed more than [`ABANDONED_AFTER_SECS`] ago and never finished (it
+    /// another server claimed longer ago than `settings.abandoned_after` and never finished (it
     /// stopped). One replica at a time does it, under a lease; `None` when another holds it.
     pub fn sweep_abandoned(
         &self,
@@ -591,7 +595,7 @@ impl Acme {
                 )? {
                     return Ok(None);
                 }
-                tx.abandoned_orders(None, now - ABANDONED_AFTER_SECS)
+                tx.abandoned_orders(None, now - self.settings.abandoned_after)
                     .map(Some)
             })
             .map_err(store_problem)?;

@@ -204,6 +204,12 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
         default_days: days,
         max_days,
         node: uca_ca::ledger::node_name(&ca.paths),
+        abandoned_after: cfg
+            .acme
+            .finalize_timeout
+            .map_or(uca_acme::service::ABANDONED_AFTER_SECS, |t| {
+                t.as_time().whole_seconds().max(1)
+            }),
         ..defaults
     };
     let acme = Acme::new(acme_settings, store)

@@ -19,6 +19,9 @@
 // The shared harness: a hermetic `uca`, a temporary CA, the judges, the servers, tables.
 mod support;
 
+// Replicas over a Patroni-run PostgreSQL, judged by kills and a frozen primary.
+mod ha;
+
 // `uca --help` and the help of each command, with snapshots of the ones read first.
 mod help;
 // What every command shares when it fails: the exit code, `error:` and `hint:`, nothing changed,

@@ -507,28 +507,12 @@ fn replicas_behind_haproxy_share_nonces_limits_and_orders() {
     );
 
     // HAProxy in front of both, per request.
-    let cfg = lab.path("haproxy.cfg");
-    let bundle = lb_dir.join("lb.pem");
-    let proxy = Server::start("haproxy", lab.env.tmp.path(), Ready::Connect, |port| {
-        let text = format!(
-            "global\n    log stderr format raw local0 info\n\n\
-             defaults\n    mode http\n    log global\n    option httplog\n\
-             \x20   timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\n\
-             frontend acme\n    bind 127.0.0.1:{port} ssl crt {}\n    default_backend replicas\n\n\
-             backend replicas\n    balance roundrobin\n\
-             \x20   server a 127.0.0.1:{} ssl verify required ca-file {}\n\
-             \x20   server b 127.0.0.1:{} ssl verify required ca-file {}\n",
-            bundle.display(),
-            lab.server.port,
-            ca.display(),
-            b.port,
-            ca.display()
-        );
-        std::fs::write(&cfg, text).expect("write haproxy.cfg");
-        let mut c = std::process::Command::new("haproxy");
-        c.args(["-f", cfg.utf8(), "-db"]);
-        c
-    });
+    let proxy = acme_proxy(
+        lab.env.tmp.path(),
+        &lb_dir.join("lb.pem"),
+        &ca,
+        &[lab.server.port, b.port],
+    );
     let directory = format!("https://127.0.0.1:{}/acme/directory", proxy.port);
     let ctx = || {
         format!(

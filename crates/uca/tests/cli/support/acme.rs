@@ -18,6 +18,7 @@ use super::files::{PathUtf8, write};
 use super::openssl::{openssl, openssl_verify};
 use super::process::{KillOnDrop, TextOutput, collect, free_port, run_within, wait_for_port};
 use super::servers::{OpensslServer, curl};
+use super::servers::{Ready, Server};
 
 /// How long `uca serve` may take to print its directory URL.
 const SERVE_START: Duration = Duration::from_secs(30);
@@ -691,4 +692,34 @@ pub fn write_script(path: &Path, text: &str) {
     use std::os::unix::fs::PermissionsExt;
     write(path, text.as_bytes());
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// HAProxy in front of `uca serve` replicas (`backends`: their ports), as the README shows it:
+/// TLS ended with `bundle` (a `uca export --format haproxy` file), every request balanced round
+/// robin, re-encrypted to the replicas and checked against `ca`, `/healthz` deciding which
+/// replicas take requests.
+pub fn acme_proxy(dir: &Path, bundle: &Path, ca: &Path, backends: &[u16]) -> Server {
+    let cfg = dir.join("haproxy-acme.cfg");
+    Server::start("haproxy-acme", dir, Ready::Connect, |port| {
+        let mut text = format!(
+            "global\n    log stderr format raw local0 info\n\n\
+             defaults\n    mode http\n    log global\n    option httplog\n\
+             \x20   timeout connect 5s\n    timeout client 60s\n    timeout server 60s\n\n\
+             frontend acme\n    bind 127.0.0.1:{port} ssl crt {}\n    default_backend replicas\n\n\
+             backend replicas\n    balance roundrobin\n    option httpchk GET /healthz\n\
+             \x20   http-check expect status 200\n    default-server inter 1s fall 2 rise 1\n",
+            bundle.display()
+        );
+        for (i, b) in backends.iter().enumerate() {
+            let name = (b'a' + i as u8) as char;
+            text.push_str(&format!(
+                "    server {name} 127.0.0.1:{b} ssl verify required ca-file {} check\n",
+                ca.display()
+            ));
+        }
+        std::fs::write(&cfg, text).expect("write haproxy-acme.cfg");
+        let mut c = Command::new("haproxy");
+        c.args(["-f", cfg.utf8(), "-db"]);
+        c
+    })
 }

@@ -23,6 +23,8 @@ pub mod health;
 mod openssl;
 // The Prometheus parser as the judge of /metrics.
 pub mod prometheus;
+// A throwaway highly available PostgreSQL: etcd, two Patroni nodes, HAProxy on the primary.
+pub mod patroni;
 // A throwaway PostgreSQL server (the ledger on PostgreSQL), psql as its judge.
 pub mod postgres;
 // Running programs: hermetic uca, timeouts, output for assertion messages.
