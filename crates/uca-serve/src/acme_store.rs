@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use uca_acme::store::postgres::{MIGRATIONS, MIGRATIONS_TABLE, SCHEMA};
+use uca_acme::store::postgres::{MIGRATIONS, MIGRATIONS_TABLE, SESSION};
 use uca_acme::store::{DbError, Store, StoreError};
 use uca_ca::LedgerLocation;
 use uca_ca::ledger::postgres::migrate::{self, Migrations};
@@ -17,7 +17,7 @@ const ACME: Migrations = Migrations {
 
 /// Opens the store that goes with the ledger at `ledger` of the CA in `dir`. On PostgreSQL the
 /// schema is brought up to date (or refused when newer) on every new connection, and every
-/// connection starts with the ACME schema on its search_path.
+/// connection starts with the store's session settings.
 pub fn open(dir: &Path, ledger: &LedgerLocation) -> Result<Store, StoreError> {
     match ledger {
         LedgerLocation::Sqlite(_) => Store::open(&Store::path_in(dir)),
@@ -27,7 +27,7 @@ pub fn open(dir: &Path, ledger: &LedgerLocation) -> Result<Store, StoreError> {
                 let mut client = target.connect().map_err(|e| e.to_string())?;
                 migrate::apply(&mut client, &ACME).map_err(|e| e.to_string())?;
                 client
-                    .batch_execute(&format!("SET search_path = {SCHEMA}, public"))
+                    .batch_execute(SESSION)
                     .map_err(|e| DbError::from(e).to_string())?;
                 Ok(client)
             }))

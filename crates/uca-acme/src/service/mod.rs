@@ -373,9 +373,7 @@ impl Acme {
             return Ok(false);
         };
         self.store()
-            .write(crate::store::Commit::Lazy, |tx| {
-                tx.redeem_nonce(issued, counter as i64)
-            })
+            .redeem_nonce(issued, counter as i64)
             .map_err(store_problem)
     }
 
@@ -390,15 +388,16 @@ impl Acme {
     /// Counts an event against a limit, or says how many seconds to wait. On a shared store
     /// the cell is in the store; if the store fails, this process's own cell decides.
     pub(crate) fn take_limit(&self, which: Limit, key: &str, now: i64) -> Result<(), u64> {
-        if self.shared && self.limiter(which).cell_us().is_some() {
-            let shared = self.store().write(crate::store::Commit::Lazy, |tx| {
-                Ok(self.take_limit_in(tx, which, key, now))
-            });
-            if let Ok(decided) = shared {
-                return decided;
-            }
+        let limiter = self.limiter(which);
+        if let Some((interval, tolerance)) = limiter.cell_us()
+            && self.shared
+            && let Ok(decided) =
+                self.store()
+                    .take_rate(which.name(), key, now * 1_000_000, interval, tolerance)
+        {
+            return decided.map_err(wait_secs);
         }
-        self.limiter(which).take(key, now as f64)
+        limiter.take(key, now as f64)
     }
 
     /// [`Acme::take_limit`] inside a write already open.

@@ -175,6 +175,9 @@ pub(crate) trait Backend: Send {
     fn execute(&mut self, sql: &str, args: &[Value]) -> Result<usize, DbError>;
     fn query(&mut self, sql: &str, args: &[Value]) -> Result<Vec<Row>, DbError>;
     fn begin(&mut self, commit: Commit) -> Result<(), DbError>;
+    /// One statement as a transaction of its own, committed lazily: a single round trip where
+    /// the engine allows it.
+    fn execute_lazily(&mut self, sql: &str, args: &[Value]) -> Result<usize, DbError>;
     fn commit(&mut self) -> Result<(), DbError>;
     /// Abandons the open transaction (best effort: a broken connection has none left).
     fn rollback(&mut self);

@@ -135,6 +135,36 @@ impl Store {
         }
     }
 
+    /// Records a nonce as redeemed, lazily, in one statement of its own (one round trip on
+    /// PostgreSQL); false if it was already (a replay).
+    pub fn redeem_nonce(&mut self, issued: i64, counter: i64) -> Result<bool, StoreError> {
+        let n = self.db.get_mut().execute_lazily(
+            "INSERT INTO used_nonces (issued, counter) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            args![issued, counter],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// [`Tx::take_rate`] as a statement of its own, committed lazily (one round trip when the
+    /// event counts).
+    pub fn take_rate(
+        &mut self,
+        limiter: &str,
+        key: &str,
+        now_us: i64,
+        interval_us: i64,
+        tolerance_us: i64,
+    ) -> Result<Result<(), i64>, StoreError> {
+        let taken = self.db.get_mut().execute_lazily(
+            TAKE_RATE,
+            args![limiter, key, now_us, interval_us, tolerance_us],
+        )?;
+        if taken == 1 {
+            return Ok(Ok(()));
+        }
+        self.read().check_rate(limiter, key, now_us, tolerance_us)
+    }
+
     /// Read access outside a write.
     pub fn read(&self) -> Tx<'_> {
         Tx { db: &self.db }
@@ -226,6 +256,12 @@ fn cert_of(r: &Row) -> Result<IssuedCert, StoreError> {
         chain_pem: r.text(4, "chain_pem")?,
     })
 }
+
+/// GCRA in one statement (PostgreSQL): the cell's arrival time moves by the interval (?4) unless
+/// it is more than the tolerance (?5) ahead of now (?3); one row changed means the event counts.
+const TAKE_RATE: &str = "INSERT INTO rate_cells AS c (limiter, key, tat_us) VALUES (?1, ?2, ?3::bigint + ?4::bigint) \
+     ON CONFLICT (limiter, key) DO UPDATE SET tat_us = GREATEST(c.tat_us, ?3::bigint) + ?4::bigint \
+     WHERE GREATEST(c.tat_us, ?3::bigint) - ?3::bigint <= ?5::bigint";
 
 /// The `meta` key of the nonce MAC key replicas share.
 const NONCE_KEY: &str = "nonce_key";
@@ -746,15 +782,6 @@ impl Tx<'_> {
         })
     }
 
-    /// Records a nonce as redeemed; false if it was already (a replay).
-    pub fn redeem_nonce(&self, issued: i64, counter: i64) -> Result<bool, StoreError> {
-        let n = self.exec(
-            "INSERT INTO used_nonces (issued, counter) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-            args![issued, counter],
-        )?;
-        Ok(n == 1)
-    }
-
     /// (PostgreSQL only.) One event for `key` under `limiter` if the cell allows it (GCRA in one statement: the
     /// arrival time moves by `interval_us` unless it is more than `tolerance_us` ahead of
     /// `now_us`); otherwise the microseconds until it would.
@@ -766,13 +793,11 @@ impl Tx<'_> {
         interval_us: i64,
         tolerance_us: i64,
     ) -> Result<Result<(), i64>, StoreError> {
-        let taken = self.rows(
-            "INSERT INTO rate_cells AS c (limiter, key, tat_us) VALUES (?1, ?2, ?3::bigint + ?4::bigint) \
-             ON CONFLICT (limiter, key) DO UPDATE SET tat_us = GREATEST(c.tat_us, ?3::bigint) + ?4::bigint \
-             WHERE GREATEST(c.tat_us, ?3::bigint) - ?3::bigint <= ?5::bigint RETURNING tat_us",
+        let taken = self.exec(
+            TAKE_RATE,
             args![limiter, key, now_us, interval_us, tolerance_us],
         )?;
-        if !taken.is_empty() {
+        if taken == 1 {
             return Ok(Ok(()));
         }
         self.rate_wait(limiter, key, now_us, tolerance_us)

@@ -4,9 +4,11 @@
 //! migrations, which it applies with [`MIGRATIONS`]); the store asks for a new one whenever the
 //! old one broke, so a database failover costs the requests in flight, not the process.
 //!
-//! A durable commit waits for whatever the server's `synchronous_commit` says (with a
-//! synchronous standby: both machines); a lazy one sets `synchronous_commit = local` for its
-//! transaction, so nonces, rate limits and order steps do not wait for the standby.
+//! The connection's default is `synchronous_commit = local` (set by [`Connect`]): lazy writes
+//! (used nonces, rate cells, order steps) do not wait for the standby, and a lone statement is
+//! one round trip. A durable transaction sets `synchronous_commit = on` for itself, so it waits
+//! for whatever the server's synchronous replication promises (with a synchronous standby: both
+//! machines).
 
 use std::collections::HashMap;
 
@@ -24,10 +26,14 @@ pub const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("schema/0001_acme.sql"
 /// Where the applied ACME migrations are recorded (public schema, beside the ledger's).
 pub const MIGRATIONS_TABLE: &str = "uca_acme_schema_migrations";
 
-/// The schema that holds the ACME tables; a connection must have it on its search_path.
+/// The schema that holds the ACME tables.
 pub const SCHEMA: &str = "uca_acme";
 
-/// Makes a connection ready for the store (connected, migrated, search_path set).
+/// What every store connection runs first: the ACME schema first on its search_path, and lazy
+/// commits by default (durable transactions ask for more themselves).
+pub const SESSION: &str = "SET search_path = uca_acme, public; SET synchronous_commit = local";
+
+/// Makes a connection ready for the store: connected, migrated, [`SESSION`] applied.
 pub type Connect = Box<dyn FnMut() -> Result<Client, String> + Send>;
 
 /// The connection, made again when it broke, with its prepared statements.
@@ -198,14 +204,19 @@ impl Backend for PgBackend {
 
     fn begin(&mut self, commit: Commit) -> Result<(), DbError> {
         let sql = match commit {
-            Commit::Durable => "BEGIN",
-            Commit::Lazy => "BEGIN; SET LOCAL synchronous_commit = local",
+            Commit::Durable => "BEGIN; SET LOCAL synchronous_commit = on",
+            Commit::Lazy => "BEGIN",
         };
         self.on_conn(|c| c.client.batch_execute(sql))
     }
 
     fn commit(&mut self) -> Result<(), DbError> {
         self.on_conn(|c| c.client.batch_execute("COMMIT"))
+    }
+
+    fn execute_lazily(&mut self, sql: &str, args: &[Value]) -> Result<usize, DbError> {
+        // Autocommit, at the session's `synchronous_commit = local`.
+        self.execute(sql, args)
     }
 
     fn rollback(&mut self) {

@@ -236,6 +236,20 @@ impl Backend for SqliteBackend {
         Ok(())
     }
 
+    fn execute_lazily(&mut self, sql: &str, args: &[Value]) -> Result<usize, DbError> {
+        self.begin(Commit::Lazy)?;
+        match self.execute(sql, args) {
+            Ok(n) => {
+                self.commit()?;
+                Ok(n)
+            }
+            Err(e) => {
+                self.rollback();
+                Err(e)
+            }
+        }
+    }
+
     fn rollback(&mut self) {
         if !self.conn.is_autocommit() {
             let _ = self.conn.execute_batch("ROLLBACK");
