@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::support::patroni::Patroni;
+use crate::support::postgres::Forwarder;
 use crate::support::*;
 
 /// Stops the client loops when the test ends, passed or not.
@@ -159,6 +160,35 @@ fn replicas_survive_a_replica_kill_a_leader_kill_and_a_frozen_primary_losing_not
             b_log.lock().map(|l| l.clone()).unwrap_or_default()
         )
     };
+    // /healthz follows the database a replica reaches: a third replica's ledger address is a
+    // forwarder, first to the leader (200), then to the standby (503: read-only), then back.
+    let leader = cluster.leader().expect("a leader");
+    let forward = Forwarder::start(cluster.pg_port(leader));
+    let env_c = TempCa::new();
+    let copied = Command::new("cp")
+        .args(["-a", env_b.ca_dir().utf8(), env_c.ca_dir().utf8()])
+        .status()
+        .expect("cp");
+    assert!(copied.success());
+    let health_of = |server: &AcmeServer| {
+        let out = curl(&server.url("healthz"), &ca, None, &["-w", "\n%{http_code}"]);
+        out.stdout.trim().to_string()
+    };
+    {
+        let via = format!("postgres://postgres@127.0.0.1:{}/postgres", forward.port);
+        let c = AcmeServer::start(&env_c, "127.0.0.1:0", &["--ledger".to_string(), via]);
+        assert!(health_of(&c).ends_with("200"), "{}", health_of(&c));
+        forward.retarget(cluster.pg_port(1 - leader));
+        let standby = health_of(&c);
+        assert!(
+            standby.ends_with("503") && standby.contains("read-only"),
+            "{standby}\n{}",
+            c.log()
+        );
+        forward.retarget(cluster.pg_port(leader));
+        assert!(health_of(&c).ends_with("200"));
+    }
+
     // A first CRL, so its number has a before.
     lab.env.uca().args(["crl"]).assert().success();
     let crl_before = crl_number(&cluster);

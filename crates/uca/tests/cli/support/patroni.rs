@@ -273,6 +273,11 @@ impl Patroni {
         ));
     }
 
+    /// Node `i`'s PostgreSQL port (direct, not through the proxy).
+    pub fn pg_port(&self, i: usize) -> u16 {
+        self.nodes[i].pg
+    }
+
     /// Which node Patroni's REST API calls the primary, if one does.
     pub fn leader(&self) -> Option<usize> {
         (0..self.nodes.len()).find(|&i| {

@@ -332,3 +332,45 @@ fn relay_until_commit(
     }
     let _ = server.shutdown(Shutdown::Both);
 }
+
+/// A plain TCP forwarder to a port that can be changed while it runs (new connections go to
+/// the new port): a database "address" that starts pointing at a standby.
+pub struct Forwarder {
+    pub port: u16,
+    target: Arc<std::sync::atomic::AtomicU16>,
+}
+
+impl Forwarder {
+    pub fn start(target: u16) -> Forwarder {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind forwarder");
+        let port = listener.local_addr().expect("addr").port();
+        let to = Arc::new(std::sync::atomic::AtomicU16::new(target));
+        let current = to.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = TcpStream::connect(("127.0.0.1", current.load(Ordering::SeqCst)))
+                else {
+                    continue;
+                };
+                let (c2, s2) = (
+                    client.try_clone().expect("clone"),
+                    server.try_clone().expect("clone"),
+                );
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut &s2, &mut &c2);
+                    let _ = c2.shutdown(Shutdown::Both);
+                });
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut &client, &mut &server);
+                    let _ = server.shutdown(Shutdown::Both);
+                });
+            }
+        });
+        Forwarder { port, target: to }
+    }
+
+    /// New connections go to `port` from now on.
+    pub fn retarget(&self, port: u16) {
+        self.target.store(port, Ordering::SeqCst);
+    }
+}
