@@ -15,6 +15,25 @@ const ACME: Migrations = Migrations {
     what: "ACME store",
 };
 
+/// Connections `uca serve` keeps to a shared (PostgreSQL) store.
+pub const SHARED_CONNECTIONS: usize = 8;
+
+/// The stores `uca serve` uses: the one of [`open`], and on PostgreSQL more connections to it
+/// (see [`uca_acme::Acme::with_connections`]).
+pub fn open_for_server(
+    dir: &Path,
+    ledger: &LedgerLocation,
+) -> Result<(Store, Vec<Store>), StoreError> {
+    let first = open(dir, ledger)?;
+    let mut more = Vec::new();
+    if first.is_shared() {
+        for _ in 1..SHARED_CONNECTIONS {
+            more.push(open(dir, ledger)?);
+        }
+    }
+    Ok((first, more))
+}
+
 /// Opens the store that goes with the ledger at `ledger` of the CA in `dir`. On PostgreSQL the
 /// schema is brought up to date (or refused when newer) on every new connection, and every
 /// connection starts with the store's session settings.

@@ -90,7 +90,7 @@ impl Issuer {
         }
         let ledger = self
             .ledger_location
-            .open(&self.node)
+            .open_fresh(&self.node)
             .map_err(|e| e.to_string())?;
         match ledger.writable() {
             Ok(true) => Ok(()),

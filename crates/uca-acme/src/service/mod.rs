@@ -250,7 +250,10 @@ pub mod paths {
 /// The ACME server's state: settings, the store, outstanding nonces.
 pub struct Acme {
     pub settings: AcmeSettings,
-    store: Mutex<Store>,
+    /// One store on SQLite; on a shared database, several connections, so requests do not
+    /// queue behind one another's round trips.
+    stores: Vec<Mutex<Store>>,
+    next_store: std::sync::atomic::AtomicUsize,
     nonces: Mutex<NoncePool>,
     limits: Limiters,
     /// The store is shared with other replicas: redeemed nonces and rate-limit cells live in
@@ -314,7 +317,16 @@ impl Acme {
     /// The server's state. On a shared store the nonce key comes from it (the first replica
     /// to start stores one), so a nonce from one replica is good on another. Fails if the
     /// system's random source or the shared store does.
-    pub fn new(settings: AcmeSettings, mut store: Store) -> Result<Acme, AcmeStartError> {
+    pub fn new(settings: AcmeSettings, store: Store) -> Result<Acme, AcmeStartError> {
+        Self::with_connections(settings, store, Vec::new())
+    }
+
+    /// [`Acme::new`] with more connections to the same shared store, used in turn.
+    pub fn with_connections(
+        settings: AcmeSettings,
+        mut store: Store,
+        more: Vec<Store>,
+    ) -> Result<Acme, AcmeStartError> {
         let limits = Limiters {
             accounts: Limiter::new(settings.limits.new_accounts_per_ip),
             orders: Limiter::new(settings.limits.new_orders_per_account),
@@ -331,19 +343,34 @@ impl Acme {
         } else {
             NoncePool::new()?
         };
+        let stores = std::iter::once(store).chain(more).map(Mutex::new).collect();
         Ok(Acme {
             settings,
-            store: Mutex::new(store),
+            stores,
+            next_store: std::sync::atomic::AtomicUsize::new(0),
             nonces: Mutex::new(nonces),
             limits,
             shared,
         })
     }
 
+    /// A store connection: a free one if there is one, else the next in turn.
     pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
-        // A panic while holding the lock cannot leave a transaction half-applied (SQLite rolls
-        // back an uncommitted one), so a poisoned lock is still safe to use.
-        self.store.lock().unwrap_or_else(|p| p.into_inner())
+        // A panic while holding the lock cannot leave a transaction half-applied (the database
+        // rolls back an uncommitted one), so a poisoned lock is still safe to use.
+        let n = self.stores.len();
+        let start = self
+            .next_store
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % n;
+        for i in 0..n {
+            match self.stores[(start + i) % n].try_lock() {
+                Ok(g) => return g,
+                Err(std::sync::TryLockError::Poisoned(p)) => return p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => {}
+            }
+        }
+        self.stores[start].lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Whether the store is shared with other replicas.

@@ -482,6 +482,15 @@ impl LedgerLocation {
             LedgerLocation::Postgres(target) => Box::new(PgLedger::connect(target, node)?),
         })
     }
+
+    /// [`LedgerLocation::open`] on a connection made for this call alone and not kept: what a
+    /// health check must test (a kept one may lead to where the database used to be).
+    pub fn open_fresh(&self, node: &str) -> Result<Box<dyn Ledger + Send>, CaError> {
+        Ok(match self {
+            LedgerLocation::Sqlite(path) => Box::new(SqliteLedger::open(path)?),
+            LedgerLocation::Postgres(target) => Box::new(PgLedger::connect_fresh(target, node)?),
+        })
+    }
 }
 
 /// This writer's name in a shared ledger's pending rows: the host and the CA directory.

@@ -169,8 +169,9 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
         },
         files => files,
     };
-    let store =
-        uca_serve::acme_store::open(&ca.paths.dir, &ca.ledger_location).map_err(store_error)?;
+    let (store, more_connections) =
+        uca_serve::acme_store::open_for_server(&ca.paths.dir, &ca.ledger_location)
+            .map_err(store_error)?;
     let acme_settings = AcmeSettings {
         eab: match eab {
             EabPolicy::Off => EabMode::Off,
@@ -212,7 +213,7 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
             }),
         ..defaults
     };
-    let acme = Acme::new(acme_settings, store)
+    let acme = Acme::with_connections(acme_settings, store, more_connections)
         .map_err(|e| CliError::failure(format!("cannot start the ACME server: {e}"), None))?;
     let issuer = Issuer::new(&ca, signer, profile);
     // From here on the CA lock is taken only for one write at a time.

@@ -36,6 +36,8 @@ pub struct PgLedger {
     node: String,
     /// Where to connect again when a commit's outcome must be read back.
     target: PgTarget,
+    /// Whether the connection may be kept for the next visit (not a health check's).
+    reuse: bool,
 }
 
 /// Runs `f` where the synchronous client may block. The client drives tokio-postgres on a
@@ -50,12 +52,62 @@ fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 
 impl Drop for PgLedger {
     fn drop(&mut self) {
-        let conn = self
+        let Some(conn) = self
             .conn
             .get_mut()
             .unwrap_or_else(|p| p.into_inner())
-            .take();
-        off_runtime(move || drop(conn));
+            .take()
+        else {
+            return;
+        };
+        // A healthy connection waits for this process's next visit (a server opens the CA
+        // for every write); the rest are closed.
+        let kept = if self.reuse {
+            park(&self.target, conn)
+        } else {
+            Some(conn)
+        };
+        if let Some(conn) = kept {
+            off_runtime(move || drop(conn));
+        }
+    }
+}
+
+/// Connections kept between visits, by target, at most [`PARKED_MAX`] in all.
+static PARKED: Mutex<Vec<(String, Conn)>> = Mutex::new(Vec::new());
+const PARKED_MAX: usize = 8;
+
+/// Keeps `conn` for the next [`PgLedger::connect`] to `target`; gives it back when it cannot.
+fn park(target: &PgTarget, conn: Conn) -> Option<Conn> {
+    if conn.client.is_closed() {
+        return Some(conn);
+    }
+    let mut parked = PARKED.lock().unwrap_or_else(|p| p.into_inner());
+    if parked.len() >= PARKED_MAX {
+        return Some(conn);
+    }
+    parked.push((target.to_string(), conn));
+    None
+}
+
+/// A parked connection to `target` that still answers (one empty query; after a failover the
+/// old ones do not, and are closed).
+fn unpark(target: &PgTarget) -> Option<Conn> {
+    let key = target.to_string();
+    loop {
+        let mut conn = {
+            let mut parked = PARKED.lock().unwrap_or_else(|p| p.into_inner());
+            let at = parked.iter().position(|(k, _)| *k == key)?;
+            parked.swap_remove(at).1
+        };
+        if conn
+            .client
+            .is_valid(std::time::Duration::from_secs(2))
+            .is_ok()
+        {
+            return Some(conn);
+        }
+        drop(conn);
     }
 }
 
@@ -100,19 +152,34 @@ impl Conn {
 impl PgLedger {
     /// Connects, and brings the schema up to date (under an advisory lock, so replicas that
     /// start together do not race). `node` names this writer in the rows it leaves pending.
+    /// A connection this process parked after an earlier visit is used again (its schema was
+    /// checked when it was made).
     pub fn connect(target: &PgTarget, node: &str) -> Result<PgLedger, CaError> {
-        let client = off_runtime(|| -> Result<Client, CaError> {
+        Self::open(target, node, true)
+    }
+
+    /// A connection of its own, made now and closed after: what a health check must test.
+    pub fn connect_fresh(target: &PgTarget, node: &str) -> Result<PgLedger, CaError> {
+        Self::open(target, node, false)
+    }
+
+    fn open(target: &PgTarget, node: &str, reuse: bool) -> Result<PgLedger, CaError> {
+        let conn = off_runtime(|| -> Result<Conn, CaError> {
+            if reuse && let Some(conn) = unpark(target) {
+                return Ok(conn);
+            }
             let mut client = target.connect()?;
             migrate::apply(&mut client, &migrate::LEDGER)?;
-            Ok(client)
-        })?;
-        Ok(PgLedger {
-            conn: Mutex::new(Some(Conn {
+            Ok(Conn {
                 client,
                 statements: HashMap::new(),
-            })),
+            })
+        })?;
+        Ok(PgLedger {
+            conn: Mutex::new(Some(conn)),
             node: node.to_string(),
             target: target.clone(),
+            reuse,
         })
     }
 
