@@ -42,7 +42,7 @@ pub use issue::{IssueRequest, Issued};
 pub use layout::{CaPaths, IssuedPaths};
 pub use ledger::{
     AcmeOrigin, CertRecord, Durability, Ledger, LedgerAccess, LedgerError, LedgerLocation, Source,
-    Status,
+    Status, StoredCrl,
 };
 pub use renew::{RenewRequest, Renewed};
 pub use revoke::Revoked;

@@ -20,7 +20,7 @@ struct Published {
     /// Serials revoked when it was signed.
     revoked: usize,
     /// The ledger files' (length, mtime) when it was signed: unchanged files mean nothing was
-    /// revoked since, without opening the CA. On a database ledger: (revocations, latest).
+    /// revoked since, without opening the CA (a SQLite ledger).
     ledger_stamp: Vec<(u64, Option<SystemTime>)>,
 }
 
@@ -31,18 +31,6 @@ pub struct CrlCache {
 }
 
 fn ledger_stamp(issuer: &Issuer) -> Vec<(u64, Option<SystemTime>)> {
-    if issuer.ledger_is_shared() {
-        // A database has no file to watch, and other replicas and the CLI revoke in it: the
-        // revocations themselves (how many, the latest) are the stamp. A ledger that cannot
-        // be read gives a stamp that never matches, so the refresh tries and reports why.
-        return match issuer.visit(|ca| ca.ledger().revoked()) {
-            Ok(list) => vec![(
-                list.len() as u64,
-                list.iter().map(|r| r.1).max().map(SystemTime::from),
-            )],
-            Err(_) => vec![(u64::MAX, Some(SystemTime::now()))],
-        };
-    }
     let db = uca_ca::CaPaths::new(issuer.dir()).ledger();
     [db.clone(), db.with_extension("sqlite-wal")]
         .iter()
@@ -91,6 +79,41 @@ impl CrlCache {
         true
     }
 
+    /// The shared ledger's newest CRL, built here under the lease when it is missing, stale or
+    /// behind the revocations; while another replica builds it, the current one stays.
+    fn refresh_shared(
+        &self,
+        issuer: &Issuer,
+        now: OffsetDateTime,
+    ) -> Result<bool, uca_ca::CaError> {
+        let stored = issuer.visit(|ca| {
+            let out = ca.paths.crl();
+            ca.shared_crl_until(
+                issuer.signer(),
+                now + CRL_LIFETIME,
+                &out,
+                now,
+                issuer.node(),
+            )
+        })?;
+        let Some(stored) = stored else {
+            return Ok(false);
+        };
+        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        if current.as_ref().is_some_and(|c| c.number == stored.number) {
+            return Ok(false);
+        }
+        *current = Some(Published {
+            der: stored.der,
+            number: stored.number,
+            this_update: stored.this_update,
+            next_update: stored.next_update,
+            revoked: usize::try_from(stored.revoked).unwrap_or(usize::MAX),
+            ledger_stamp: Vec::new(),
+        });
+        Ok(true)
+    }
+
     pub fn der(&self) -> Option<Vec<u8>> {
         self.current
             .read()
@@ -100,13 +123,17 @@ impl CrlCache {
     }
 
     /// Re-signs when the ledger's revocations changed, at half-life, or when there is none yet;
-    /// adopts a newer CRL that `uca crl` wrote. Blocking. Returns whether the CRL changed.
+    /// adopts a newer CRL that `uca crl` wrote. On a shared ledger, serves the CRL stored there
+    /// (one replica at a time builds it). Blocking. Returns whether the CRL changed.
     pub fn refresh(
         &self,
         issuer: &Issuer,
         force: bool,
         now: OffsetDateTime,
     ) -> Result<bool, uca_ca::CaError> {
+        if issuer.ledger_is_shared() {
+            return self.refresh_shared(issuer, now);
+        }
         let stamp = ledger_stamp(issuer);
         let snapshot = self
             .current

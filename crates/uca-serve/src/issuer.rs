@@ -102,6 +102,11 @@ impl Issuer {
         }
     }
 
+    /// This server's name in the ledger (pending rows, leases).
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
     /// Whether the ledger is a database other writers share (replicas, the CLI elsewhere).
     pub fn ledger_is_shared(&self) -> bool {
         self.ledger_location.is_postgres()

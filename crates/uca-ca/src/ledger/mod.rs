@@ -357,6 +357,20 @@ pub trait Ledger {
     fn set_meta(&mut self, key: &str, value: &str) -> Result<(), CaError>;
     /// Every file written for plan outputs.
     fn export_stamps(&self) -> Result<Vec<ExportStamp>, CaError>;
+    /// The newest CRL stored for every issuer that shares this ledger. A ledger only one
+    /// issuer writes (SQLite) stores none: its CRL file is the record.
+    fn shared_crl(&self) -> Result<Option<StoredCrl>, CaError> {
+        Ok(None)
+    }
+    /// Stores a signed CRL for the other issuers (a shared ledger; nothing to do otherwise).
+    fn store_shared_crl(&mut self, _crl: &StoredCrl) -> Result<(), CaError> {
+        Ok(())
+    }
+    /// Takes (or renews) the lease `name` for `holder` for `secs` seconds; false while another
+    /// holder's runs. A ledger only one issuer writes always grants it.
+    fn take_lease(&mut self, _name: &str, _holder: &str, _secs: f64) -> Result<bool, CaError> {
+        Ok(true)
+    }
     /// Records (or updates) files written for plan outputs, durably.
     fn record_exports(&mut self, stamps: &[ExportStamp]) -> Result<(), CaError>;
     /// Forgets the outputs of NAME (its component left the plan).
@@ -422,6 +436,18 @@ impl fmt::Debug for LedgerAccess {
             .field("password", &self.password.as_ref().map(|_| "***"))
             .finish()
     }
+}
+
+/// A signed CRL as a shared ledger stores it, with the revocations it lists (how many, the
+/// newest), so an issuer can tell whether it is current without parsing it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCrl {
+    pub number: u64,
+    pub der: Vec<u8>,
+    pub this_update: OffsetDateTime,
+    pub next_update: OffsetDateTime,
+    pub revoked: u64,
+    pub latest_revocation: Option<OffsetDateTime>,
 }
 
 /// Where a CA's ledger lives.

@@ -28,7 +28,10 @@ impl Migrations {
 
 /// The ledger's schema.
 pub const LEDGER: Migrations = Migrations {
-    steps: &[(1, include_str!("schema/0001_ledger.sql"))],
+    steps: &[
+        (1, include_str!("schema/0001_ledger.sql")),
+        (2, include_str!("schema/0002_crl.sql")),
+    ],
     table: "uca_schema_migrations",
     what: "ledger",
 };

@@ -21,7 +21,8 @@ use time::OffsetDateTime;
 use uca_pki::Serial;
 
 use super::{
-    AcmeOrigin, CertRecord, Durability, ExportStamp, Ledger, LedgerError, Status, Transition,
+    AcmeOrigin, CertRecord, Durability, ExportStamp, Ledger, LedgerError, Status, StoredCrl,
+    Transition,
 };
 use crate::CaError;
 pub use target::{PgTarget, PgTls};
@@ -521,6 +522,66 @@ impl Ledger for PgLedger {
                 })
             })
             .collect()
+    }
+
+    fn shared_crl(&self) -> Result<Option<StoredCrl>, CaError> {
+        let row = self.with_conn(|c| {
+            c.query(
+                "SELECT number, der, this_update, next_update, revoked, latest_revocation \
+                 FROM crls ORDER BY number DESC LIMIT 1",
+                &[],
+            )
+        })?;
+        row.first()
+            .map(|r| {
+                let number: i64 = r.try_get(0).map_err(pg_err)?;
+                let revoked: i64 = r.try_get(4).map_err(pg_err)?;
+                Ok(StoredCrl {
+                    number: u64::try_from(number).unwrap_or(0),
+                    der: r.try_get(1).map_err(pg_err)?,
+                    this_update: r.try_get(2).map_err(pg_err)?,
+                    next_update: r.try_get(3).map_err(pg_err)?,
+                    revoked: u64::try_from(revoked).unwrap_or(0),
+                    latest_revocation: r.try_get(5).map_err(pg_err)?,
+                })
+            })
+            .transpose()
+    }
+
+    fn store_shared_crl(&mut self, crl: &StoredCrl) -> Result<(), CaError> {
+        let number = i64::try_from(crl.number).unwrap_or(i64::MAX);
+        let revoked = i64::try_from(crl.revoked).unwrap_or(i64::MAX);
+        let node = self.node.clone();
+        self.with_conn(|c| {
+            c.execute(
+                "INSERT INTO crls (number, der, this_update, next_update, revoked, latest_revocation, node) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (number) DO NOTHING",
+                &[
+                    &number,
+                    &crl.der,
+                    &crl.this_update,
+                    &crl.next_update,
+                    &revoked,
+                    &crl.latest_revocation,
+                    &node,
+                ],
+            )?;
+            // The newest few are enough to serve; the numbers stay in the counter.
+            c.execute("DELETE FROM crls WHERE number < $1::bigint - 16", &[&number])?;
+            Ok(())
+        })
+    }
+
+    fn take_lease(&mut self, name: &str, holder: &str, secs: f64) -> Result<bool, CaError> {
+        let n = self.with_conn(|c| {
+            c.execute(
+                "INSERT INTO leases AS l (name, holder, until) VALUES ($1, $2, now() + make_interval(secs => $3)) \
+                 ON CONFLICT (name) DO UPDATE SET holder = $2, until = excluded.until \
+                 WHERE l.until < now() OR l.holder = $2",
+                &[&name, &holder, &secs],
+            )
+        })?;
+        Ok(n == 1)
     }
 
     fn record_exports(&mut self, stamps: &[ExportStamp]) -> Result<(), CaError> {

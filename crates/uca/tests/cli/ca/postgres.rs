@@ -118,7 +118,12 @@ fn every_ca_command_records_in_postgres_and_psql_sees_it() {
     );
     assert_eq!(
         pg.sql("uca", "SELECT max(version) FROM uca_schema_migrations"),
-        "1"
+        "2"
+    );
+    // Every CRL signed is also stored for the issuers sharing the ledger.
+    assert_eq!(
+        pg.sql("uca", "SELECT max(number) FROM crls"),
+        number("b.crl").to_string()
     );
 
     // Reading commands go through the same ledger.
@@ -431,6 +436,11 @@ fn uca_serve_issues_into_postgres_and_lego_is_served() {
     assert_eq!(health(), "200");
 }
 
+/// A serial as `openssl crl -text` prints it: upper-case hex.
+fn serial_of_upper(serial: &str) -> String {
+    serial.to_uppercase()
+}
+
 /// Two `uca serve` replicas over one PostgreSQL database, each on its own copy of the CA
 /// directory (as on two machines), behind HAProxy balancing every request round robin (TLS
 /// ended at the proxy, re-encrypted to the replicas): there is no stickiness, yet
@@ -440,7 +450,9 @@ fn uca_serve_issues_into_postgres_and_lego_is_served() {
 ///   `rateLimited` whichever replica it reaches);
 /// - lego obtains and renews through the proxy, so its orders, authorizations, challenges and
 ///   finalizations go to both; psql sees each certificate once in the ledger and every order
-///   in the shared ACME schema.
+///   in the shared ACME schema;
+/// - after lego revokes through the proxy, both replicas serve one CRL (built by one under the
+///   lease, taken from the database by the other) that lists the serial.
 #[test]
 fn replicas_behind_haproxy_share_nonces_limits_and_orders() {
     let pg = Postgres::start();
@@ -586,6 +598,48 @@ fn replicas_behind_haproxy_share_nonces_limits_and_orders() {
         pg.sql(
             "replicas",
             "SELECT count(*) FROM certificates WHERE status = 'pending'"
+        ),
+        "0"
+    );
+
+    // One CRL for all: lego revokes through the proxy; one replica builds the CRL under the
+    // lease, the other serves the same bytes from the database, and it lists the serial.
+    let out = lego(&["revoke"]);
+    assert!(
+        out.status.success(),
+        "lego revoke:\n{}\n{}",
+        out.all(),
+        ctx()
+    );
+    let crl_of = |port: u16, name: &str| {
+        let file = lab.path(name);
+        let got = curl(
+            &format!("https://127.0.0.1:{port}/crl"),
+            &ca,
+            None,
+            &["-o", file.utf8()],
+        );
+        assert!(got.status.success(), "{}", got.all());
+        std::fs::read(&file).expect("crl")
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (a, b_crl) = (crl_of(lab.server.port, "a.crl"), crl_of(b.port, "b.crl"));
+        let revoked = serial_of_upper(&second);
+        if a == b_crl && crl_serials(&lab.path("a.crl")).contains(&revoked) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the replicas do not serve one CRL listing {revoked}\n{}",
+            ctx()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    assert_eq!(
+        pg.sql(
+            "replicas",
+            "SELECT count(*) - count(DISTINCT number) FROM crls"
         ),
         "0"
     );
