@@ -10,8 +10,8 @@ use uca_pki::{PrivateKey, Serial};
 use crate::fsio::{self, io_err};
 use crate::layout::{CaPaths, IssuedPaths};
 use crate::ledger::{
-    CertRecord, Durability, Ledger, LedgerAccess, LedgerError, LedgerLocation, Source, Status,
-    Transition,
+    AcmeStep, CertRecord, Durability, Ledger, LedgerAccess, LedgerError, LedgerLocation, Source,
+    Status, Transition,
 };
 use crate::lock::CaLock;
 use crate::{CaError, Config};
@@ -222,7 +222,15 @@ impl Ca {
         self.finish_lost_moves(&mut report)?;
         let pending = self.ledger.interrupted()?;
         let mut changes = Vec::new();
+        let mut abandoned = Vec::new();
         for rec in &pending {
+            // An ACME reservation its server never completed: the certificate was never
+            // delivered (delivery waits for the completion). Voided only while still pending,
+            // so a stalled server's late completion and this cannot both take.
+            if rec.source == Source::Acme && !rec.is_signed() {
+                abandoned.push(AcmeStep::Abandon(rec.serial.clone()));
+                continue;
+            }
             let in_place = match rec.source {
                 Source::Issue if rec.profile == crate::INTERMEDIATE => {
                     self.settle_intermediate(rec)?
@@ -254,6 +262,14 @@ impl Ca {
         }
         if !changes.is_empty() {
             self.ledger.transition(&changes, now, Durability::Now)?;
+        }
+        if !abandoned.is_empty() {
+            let took = self.ledger.acme_steps(&abandoned, now)?;
+            for (step, took) in abandoned.iter().zip(took) {
+                if let (AcmeStep::Abandon(serial), true) = (step, took) {
+                    report.voided.push(serial.hex());
+                }
+            }
         }
         report.cleaned += self.clean_leftovers()?;
         Ok(report)

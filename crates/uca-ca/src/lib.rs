@@ -41,8 +41,8 @@ pub use intermediate::{INTERMEDIATE, IntermediateOptions};
 pub use issue::{IssueRequest, Issued};
 pub use layout::{CaPaths, IssuedPaths};
 pub use ledger::{
-    AcmeOrigin, CertRecord, Durability, Ledger, LedgerAccess, LedgerError, LedgerLocation, Source,
-    Status, StoredCrl,
+    AcmeOrigin, AcmeStep, CertRecord, Durability, Ledger, LedgerAccess, LedgerError,
+    LedgerLocation, Source, Status, StoredCrl,
 };
 pub use renew::{RenewRequest, Renewed};
 pub use revoke::Revoked;

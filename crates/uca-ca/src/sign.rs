@@ -8,7 +8,7 @@ use uca_pki::validity::Validity;
 use uca_pki::{Profile, San, Serial};
 
 use crate::issue::parse_name;
-use crate::ledger::{CertRecord, Durability, Source, Status, Transition};
+use crate::ledger::{AcmeStep, CertRecord, Durability, Source, Status, Transition};
 use crate::{Ca, CaError};
 
 /// A CSR to sign and how.
@@ -158,31 +158,15 @@ impl Ca {
 }
 
 impl Ca {
-    /// Records certificates `uca serve` signed for ACME orders, all in one durable commit (the
-    /// clients receive them only after it): issued at once. The certificate each `replaces`
-    /// (RFC 9773), if still issued, becomes superseded by it, as `uca renew` does.
-    pub fn record_acme(&mut self, batch: &[(CertRecord, Option<Serial>)]) -> Result<(), CaError> {
-        let records: Vec<CertRecord> = batch.iter().map(|(r, _)| r.clone()).collect();
-        self.ledger.insert(&records, Durability::Now)?;
-        let mut changes = Vec::new();
-        for (record, replaces) in batch {
-            if let Some(old) = replaces
-                && let Some(rec) = self.ledger.by_serial(old)?
-                && rec.status == Status::Issued
-            {
-                changes.push(Transition {
-                    serial: old.clone(),
-                    to: Status::Superseded,
-                    superseded_by: Some(record.serial.clone()),
-                });
-            }
-        }
-        if let Some((first, _)) = batch.first()
-            && !changes.is_empty()
-        {
-            self.ledger
-                .transition(&changes, first.created_at, Durability::Now)?;
-        }
-        self.ledger.maintain()
+    /// Records steps of `uca serve`'s ACME issuances (reservations before signing, completions
+    /// after, voids), all in one transaction; for each, whether it took ([`AcmeStep`]).
+    pub fn record_acme(
+        &mut self,
+        steps: &[AcmeStep],
+        now: OffsetDateTime,
+    ) -> Result<Vec<bool>, CaError> {
+        let took = self.ledger.acme_steps(steps, now)?;
+        self.ledger.maintain()?;
+        Ok(took)
     }
 }

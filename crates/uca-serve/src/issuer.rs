@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
 use uca_acme::service::{IssueJob, Issued};
 use uca_acme::{Identifier, Problem, ProblemType};
-use uca_ca::{AcmeOrigin, Ca, CaError, CertRecord, Source, Status};
+use uca_ca::{AcmeOrigin, AcmeStep, Ca, CaError, CertRecord, Source, Status};
 use uca_pki::crl::RevocationReason;
 use uca_pki::sign::{CaSigner, LeafRequest};
 use uca_pki::validity::{BACKDATE, Validity};
@@ -37,16 +37,15 @@ pub struct Issuer {
     pub profile: Profile,
     /// Serializes the server's own visits to the CA directory.
     visits: Mutex<()>,
-    /// Certificates signed and waiting for the next ledger commit (group commit).
+    /// Issuance steps waiting for the next ledger commit (group commit).
     queue: Mutex<Vec<Arc<Slot>>>,
 }
 
-/// One certificate waiting to be recorded, and, once the commit that took it is done, how it
-/// went.
+/// One step of an issuance waiting for the next ledger commit, and, once the commit that took
+/// it is done, how it went (whether the step took).
 struct Slot {
-    record: CertRecord,
-    replaces: Option<Serial>,
-    outcome: Mutex<Option<Result<(), Problem>>>,
+    step: AcmeStep,
+    outcome: Mutex<Option<Result<bool, Problem>>>,
 }
 
 /// A revocation refused by the ledger.
@@ -157,12 +156,15 @@ impl Issuer {
     }
 
     /// Signs an order's certificate and records it in the ledger, durably, before anyone sees
-    /// it. Blocking: call from a blocking thread.
+    /// it: the row is reserved before signing (so every certificate signed is accounted for by
+    /// serial, and two replicas never both sign one order) and completed after; the client gets
+    /// the certificate only once the completion has committed. Blocking: call from a blocking
+    /// thread.
     pub fn issue(&self, job: &IssueJob, now: OffsetDateTime) -> Result<Issued, Problem> {
         self.issue_timed(job, now).map(|(issued, _)| issued)
     }
 
-    /// [`Issuer::issue`], also saying how long the ledger write took (seconds, CA lock
+    /// [`Issuer::issue`], also saying how long the ledger writes took (seconds, CA lock
     /// included).
     pub fn issue_timed(
         &self,
@@ -197,40 +199,61 @@ impl Issuer {
             Some(Identifier::Dns(n)) if !n.starts_with("*.") || n.len() <= 64 => Some(n.as_str()),
             _ => None,
         };
-        let leaf = LeafRequest {
-            subject: self.subject.with_common_name(cn),
-            sans: sans.clone(),
-            profile,
-            validity,
-            serial: Serial::random().map_err(|e| Problem::internal(e.to_string()))?,
-        };
-        let cert = self
-            .signer
-            .sign_leaf_for(&leaf, &job.csr.public_key)
-            .map_err(|e| Problem::new(ProblemType::BadCsr, e.to_string()))?;
-        let mut record = CertRecord::new(
-            &cert,
+        let serial = Serial::random().map_err(|e| Problem::internal(e.to_string()))?;
+        let reservation = CertRecord::reserved(
+            serial.clone(),
             &name,
             profile.as_str(),
             job.csr.key_type.as_str(),
             &sans,
-            Source::Acme,
-            Status::Issued,
+            &validity,
+            AcmeOrigin {
+                account: job.order.account.clone(),
+                order: job.order.id.clone(),
+            },
             now,
         );
+        let leaf = LeafRequest {
+            subject: self.subject.with_common_name(cn),
+            sans,
+            profile,
+            validity,
+            serial: serial.clone(),
+        };
         let replaces = job
             .order
             .replaces
             .as_deref()
             .and_then(|id| uca_acme::service::CertId::parse(id).ok())
             .map(|id| id.serial);
-        record.acme = Some(AcmeOrigin {
-            account: job.order.account.clone(),
-            order: job.order.id.clone(),
-        });
-        let commit_started = std::time::Instant::now();
-        self.record(record, replaces)?;
-        let commit = commit_started.elapsed().as_secs_f64();
+
+        let reserving = std::time::Instant::now();
+        if !self.commit_step(AcmeStep::Reserve(reservation.clone()))? {
+            return Err(Problem::new(
+                ProblemType::OrderNotReady,
+                "the ledger already holds a certificate for this order, or one being signed",
+            ));
+        }
+        let mut commit = reserving.elapsed().as_secs_f64();
+        let cert = match self.signer.sign_leaf_for(&leaf, &job.csr.public_key) {
+            Ok(cert) => cert,
+            Err(e) => {
+                // Nothing was signed: the order may be finalized again at once. (If this void
+                // is lost, repair voids the reservation once it is old.)
+                let _ = self.commit_step(AcmeStep::Abandon(serial));
+                return Err(Problem::new(ProblemType::BadCsr, e.to_string()));
+            }
+        };
+        let record = reservation.signed(&cert, OffsetDateTime::now_utc());
+        let completing = std::time::Instant::now();
+        let completed = self.commit_step(AcmeStep::Complete { record, replaces })?;
+        commit += completing.elapsed().as_secs_f64();
+        if !completed {
+            return Err(Problem::internal(
+                "this server stalled while signing and the order's reservation was settled in the meantime: \
+                 the certificate was not recorded and is not delivered; finalize the order again",
+            ));
+        }
         let chain = format!("{}{}", cert.pem, ensure_newline(&self.chain_pem));
         Ok((
             Issued {
@@ -241,14 +264,13 @@ impl Issuer {
         ))
     }
 
-    /// Records a signed certificate durably. Group commit: the certificates of concurrent
+    /// Records one issuance step; whether it took. Group commit: the steps of concurrent
     /// finalizations queue up while one visit to the CA is under way, and the next visit
-    /// records all of them in one transaction, one fsync, each caller returning once its own
-    /// row is durable.
-    fn record(&self, record: CertRecord, replaces: Option<Serial>) -> Result<(), Problem> {
+    /// records all of them in one transaction (one fsync when it completes any), each caller
+    /// returning once its own step is committed.
+    fn commit_step(&self, step: AcmeStep) -> Result<bool, Problem> {
         let slot = Arc::new(Slot {
-            record,
-            replaces,
+            step,
             outcome: Mutex::new(None),
         });
         self.queue
@@ -256,7 +278,7 @@ impl Issuer {
             .unwrap_or_else(|p| p.into_inner())
             .push(slot.clone());
         let _one = self.visits.lock().unwrap_or_else(|p| p.into_inner());
-        // An earlier visit may have taken this certificate along.
+        // An earlier visit may have taken this step along.
         if let Some(done) = slot
             .outcome
             .lock()
@@ -267,34 +289,42 @@ impl Issuer {
         }
         let batch: Vec<Arc<Slot>> =
             std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()));
-        let rows: Vec<(CertRecord, Option<Serial>)> = batch
-            .iter()
-            .map(|s| (s.record.clone(), s.replaces.clone()))
-            .collect();
+        let steps: Vec<AcmeStep> = batch.iter().map(|s| s.step.clone()).collect();
         let committed = Ca::open(&self.dir, &self.ledger, &mut || {}).and_then(|(mut ca, _)| {
             // `uca seal` on the CLI ends issuance here too, though the key is still in memory.
             ca.ensure_not_sealed()?;
-            ca.record_acme(&rows)
+            ca.record_acme(&steps, OffsetDateTime::now_utc())
         });
-        let outcome = committed.map_err(|e| match e {
-            CaError::Sealed { .. } => {
-                Problem::unauthorized("this CA has been sealed and issues no more certificates")
+        let outcomes: Vec<Result<bool, Problem>> = match committed {
+            Ok(took) => took.into_iter().map(Ok).collect(),
+            Err(e) => {
+                let problem = match e {
+                    CaError::Sealed { .. } => Problem::unauthorized(
+                        "this CA has been sealed and issues no more certificates",
+                    ),
+                    CaError::Ledger(uca_ca::LedgerError::CommitUnknown { .. }) => {
+                        Problem::undecided(format!(
+                            "{e}; the order is settled from the ledger once the database is back: poll it"
+                        ))
+                    }
+                    other => ledger_problem(&other),
+                };
+                vec![Err(problem); batch.len()]
             }
-            CaError::Ledger(uca_ca::LedgerError::CommitUnknown { .. }) => {
-                Problem::undecided(format!(
-                    "{e}; the order is settled from the ledger once the database is back: poll it"
-                ))
+        };
+        let mut mine = None;
+        for (s, outcome) in batch.iter().zip(outcomes) {
+            if Arc::ptr_eq(s, &slot) {
+                mine = Some(outcome);
+            } else {
+                *s.outcome.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
             }
-            other => ledger_problem(&other),
-        });
-        for s in &batch {
-            *s.outcome.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome.clone());
         }
-        slot.outcome
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-            .unwrap_or(outcome)
+        mine.unwrap_or_else(|| {
+            Err(Problem::internal(
+                "an issuance step was lost from its commit",
+            ))
+        })
     }
 
     /// Revokes a certificate of this CA in the ledger (blocking).
@@ -322,42 +352,59 @@ impl Issuer {
     }
 
     /// What the ledger says these orders obtained, as [`Acme::repair`] wants it: by order ID,
-    /// with the chain. `Err` when the ledger cannot say (repair must then not guess).
+    /// with the chain. A reservation left by a finalization that was given up (the order is
+    /// still `processing`: its claim expired, or was this server's before a restart), or one
+    /// older than [`uca_ca::ledger::ABANDONED_AFTER`], is voided, only while still pending: if
+    /// its server completed it meanwhile, that certificate is the order's. `Err` when the
+    /// ledger cannot say (repair must then not guess).
     ///
     /// [`Acme::repair`]: uca_acme::Acme::repair
     pub fn issued_of(
         &self,
         orders: &[uca_acme::model::Order],
     ) -> Result<std::collections::HashMap<String, Issued>, CaError> {
-        let ids: Vec<String> = orders.iter().map(|o| o.id.clone()).collect();
-        Ok(self
-            .issued_for_orders(&ids)?
-            .into_iter()
-            .map(|(id, rec)| {
-                let issued = Issued {
-                    serial: rec.serial.hex(),
-                    chain_pem: format!("{}{}", rec.cert_pem, self.chain_pem()),
-                };
-                (id, issued)
-            })
-            .collect())
-    }
-
-    /// The ledger's certificates of these ACME orders, by order ID (crash repair), in one
-    /// visit.
-    pub fn issued_for_orders(
-        &self,
-        orders: &[String],
-    ) -> Result<std::collections::HashMap<String, CertRecord>, CaError> {
+        let now = OffsetDateTime::now_utc();
         self.visit(|ca| {
             let mut found = std::collections::HashMap::new();
-            for id in orders {
-                if let Some(rec) = ca.ledger().by_acme_order(id)? {
-                    found.insert(id.clone(), rec);
+            let mut given_up = Vec::new();
+            for order in orders {
+                let Some(rec) = ca.ledger().by_acme_order(&order.id)? else {
+                    continue;
+                };
+                if rec.is_signed() {
+                    found.insert(order.id.clone(), self.issued_from(&rec));
+                } else if order.status == uca_acme::model::OrderStatus::Processing
+                    || now - rec.created_at > uca_ca::ledger::ABANDONED_AFTER
+                {
+                    given_up.push((order.id.clone(), rec.serial));
+                }
+            }
+            if given_up.is_empty() {
+                return Ok(found);
+            }
+            let steps: Vec<AcmeStep> = given_up
+                .iter()
+                .map(|(_, serial)| AcmeStep::Abandon(serial.clone()))
+                .collect();
+            let took = ca.record_acme(&steps, now)?;
+            for ((order, _), voided) in given_up.iter().zip(took) {
+                if !voided
+                    && let Some(rec) = ca.ledger().by_acme_order(order)?
+                    && rec.is_signed()
+                {
+                    found.insert(order.clone(), self.issued_from(&rec));
                 }
             }
             Ok(found)
         })
+    }
+
+    /// The chain a client gets for a ledger row of this CA.
+    fn issued_from(&self, rec: &CertRecord) -> Issued {
+        Issued {
+            serial: rec.serial.hex(),
+            chain_pem: format!("{}{}", rec.cert_pem, ensure_newline(&self.chain_pem)),
+        }
     }
 }
 

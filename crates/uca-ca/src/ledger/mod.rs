@@ -282,6 +282,97 @@ impl CertRecord {
             cert_pem: cert.pem.clone(),
         }
     }
+
+    /// The row `uca serve` records for an ACME order before it signs: serial, names, validity
+    /// and order, `pending`, without a certificate (see [`AcmeStep::Reserve`]).
+    #[allow(clippy::too_many_arguments, reason = "one value per ledger column")]
+    pub fn reserved(
+        serial: Serial,
+        name: &str,
+        profile: &str,
+        key_type: &str,
+        sans: &[uca_pki::San],
+        validity: &uca_pki::validity::Validity,
+        acme: AcmeOrigin,
+        now: OffsetDateTime,
+    ) -> CertRecord {
+        let now = now.replace_nanosecond(0).unwrap_or(now);
+        CertRecord {
+            serial,
+            name: name.to_string(),
+            profile: profile.to_string(),
+            key_type: key_type.to_string(),
+            sans: sans.iter().map(uca_pki::San::to_string).collect(),
+            not_before: validity.not_before,
+            not_after: validity.not_after,
+            fingerprint_sha256: String::new(),
+            status: Status::Pending,
+            source: Source::Acme,
+            created_at: now,
+            updated_at: now,
+            superseded_by: None,
+            revoked_at: None,
+            revocation_reason: None,
+            acme: Some(acme),
+            cert_pem: String::new(),
+        }
+    }
+
+    /// A reserved row with its certificate, signed now: what [`AcmeStep::Complete`] records.
+    pub fn signed(mut self, cert: &uca_pki::sign::SignedCert, now: OffsetDateTime) -> CertRecord {
+        self.fingerprint_sha256 = cert.fingerprint.to_string();
+        self.cert_pem = cert.pem.clone();
+        self.not_before = cert.not_before;
+        self.not_after = cert.not_after;
+        self.status = Status::Issued;
+        self.updated_at = now.replace_nanosecond(0).unwrap_or(now);
+        self
+    }
+
+    /// Whether the row holds its certificate (a reservation does not until it is completed).
+    pub fn is_signed(&self) -> bool {
+        !self.fingerprint_sha256.is_empty()
+    }
+}
+
+/// A pending ACME reservation older than this belongs to a server that stopped or stalled: a
+/// server reserves, signs and completes one in milliseconds. Repair voids it (conditionally: a
+/// late completion and the void cannot both take).
+pub const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// One step of an ACME issuance by `uca serve`. Concurrent finalizations' steps share one
+/// transaction (group commit); each says whether it took.
+#[derive(Debug, Clone)]
+pub enum AcmeStep {
+    /// Records the row before signing ([`CertRecord::reserved`]), so every certificate signed
+    /// is accounted for by serial. Refused (does not take) while the order already has a live
+    /// row, so two replicas never both sign one order.
+    Reserve(CertRecord),
+    /// Adds the signed certificate to its reservation, which becomes `issued`; takes only
+    /// while the reservation is still pending (a sweeper may have voided it while this server
+    /// was stalled, and then the certificate must not be delivered). The certificate it
+    /// `replaces` (RFC 9773), if still issued, becomes superseded by it.
+    Complete {
+        record: CertRecord,
+        replaces: Option<Serial>,
+    },
+    /// Voids a reservation that will not be completed (signing failed, or its server is gone);
+    /// takes only while it is still pending.
+    Abandon(Serial),
+}
+
+impl AcmeStep {
+    /// Whether a commit of these steps must be durable when it returns: a completion is what
+    /// a client receives. Reservations and voids alone are ordered before the next durable
+    /// commit and may be lost with a crash before it: a lost reservation was never completed,
+    /// so its certificate was never delivered.
+    pub fn durability(steps: &[AcmeStep]) -> Durability {
+        if steps.iter().any(|s| matches!(s, AcmeStep::Complete { .. })) {
+            Durability::Now
+        } else {
+            Durability::WithNextSync
+        }
+    }
 }
 
 /// Which ACME account and order obtained a certificate (resource IDs as in their URLs).
@@ -371,6 +462,10 @@ pub trait Ledger {
     fn take_lease(&mut self, _name: &str, _holder: &str, _secs: f64) -> Result<bool, CaError> {
         Ok(true)
     }
+    /// The steps of ACME issuances, in one transaction; for each, whether it took
+    /// ([`AcmeStep`]). Durable when it returns as [`AcmeStep::durability`] says.
+    fn acme_steps(&mut self, steps: &[AcmeStep], now: OffsetDateTime)
+    -> Result<Vec<bool>, CaError>;
     /// Records (or updates) files written for plan outputs, durably.
     fn record_exports(&mut self, stamps: &[ExportStamp]) -> Result<(), CaError>;
     /// Forgets the outputs of NAME (its component left the plan).
@@ -388,13 +483,14 @@ pub trait Ledger {
         Ok(true)
     }
     /// Pending rows this writer left behind (the only ones its repair may settle: on a shared
-    /// database, another node's pending row may be in the middle of being completed).
-    fn interrupted(&self) -> Result<Vec<CertRecord>, CaError> {
-        self.with_status(Status::Pending)
-    }
+    /// database, another node's pending row may be in the middle of being completed), and ACME
+    /// reservations older than [`ABANDONED_AFTER`] from any server (younger ones are being
+    /// signed right now).
+    fn interrupted(&self) -> Result<Vec<CertRecord>, CaError>;
     /// Records for a NAME, newest first.
     fn by_name(&self, name: &str) -> Result<Vec<CertRecord>, CaError>;
-    /// The certificate an ACME order obtained, if it reached the ledger.
+    /// The live row of an ACME order (its certificate, or its reservation while being signed);
+    /// voided rows are left out.
     fn by_acme_order(&self, order: &str) -> Result<Option<CertRecord>, CaError>;
 }
 

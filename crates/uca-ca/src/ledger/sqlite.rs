@@ -14,11 +14,15 @@ use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 use uca_pki::Serial;
 
-use super::{CertRecord, Durability, ExportStamp, Ledger, LedgerError, Status, Transition};
+use super::{
+    AcmeStep, CertRecord, Durability, ExportStamp, Ledger, LedgerError, Status, Transition,
+};
 use crate::CaError;
 
 /// 1: the first ledger. 2: ACME-issued certificates (`source = 'acme'`, with account and order).
-const SCHEMA_VERSION: i64 = 2;
+/// 3: ACME rows recorded before signing (a pending row without its certificate yet), at most one
+/// live row per ACME order.
+const SCHEMA_VERSION: i64 = 3;
 
 /// A WAL larger than this is checkpointed (with full syncs) after a successful write, which
 /// keeps opening the ledger (which reads the whole WAL) cheap.
@@ -37,7 +41,7 @@ CREATE TABLE IF NOT EXISTS certificates (
     sans          TEXT NOT NULL,              -- JSON array, e.g. [\"DNS:rmq1\",\"DNS:rmq\"]
     not_before    INTEGER NOT NULL,           -- unix seconds
     not_after     INTEGER NOT NULL,
-    fingerprint   TEXT NOT NULL UNIQUE,       -- SHA-256, openssl style
+    fingerprint   TEXT UNIQUE,                -- SHA-256, openssl style; NULL only before signing
     status        TEXT NOT NULL CHECK (status IN ('pending','issued','superseded','revoked','void')),
     source        TEXT NOT NULL CHECK (source IN ('root','issue','csr','acme')),
     created_at    INTEGER NOT NULL,
@@ -45,11 +49,14 @@ CREATE TABLE IF NOT EXISTS certificates (
     superseded_by TEXT,
     revoked_at    INTEGER,                    -- unix seconds, with status 'revoked'
     revocation_reason TEXT,                   -- RFC 5280 reason name, e.g. keyCompromise
-    cert_pem      TEXT NOT NULL,
+    cert_pem      TEXT,                       -- NULL only before signing
     acme_account  TEXT,                       -- with source 'acme': the account's ID
-    acme_order    TEXT                        -- and the order's
+    acme_order    TEXT,                       -- and the order's
+    CHECK (status IN ('pending','void') OR (fingerprint IS NOT NULL AND cert_pem IS NOT NULL))
 ) STRICT;
 CREATE INDEX IF NOT EXISTS certificates_name ON certificates(name);
+CREATE UNIQUE INDEX IF NOT EXISTS certificates_live_acme_order ON certificates(acme_order)
+    WHERE acme_order IS NOT NULL AND status <> 'void';
 CREATE TABLE IF NOT EXISTS exports (
     path       TEXT NOT NULL,                 -- a plan output (directory or file)
     name       TEXT NOT NULL,                 -- the NAME written there
@@ -63,12 +70,13 @@ CREATE TABLE IF NOT EXISTS exports (
 CREATE INDEX IF NOT EXISTS certificates_status ON certificates(status);
 ";
 
-/// Version 1 to 2: SQLite cannot widen a CHECK constraint in place, so the table is rebuilt
-/// (inside the caller's transaction: all or nothing).
-const MIGRATE_1_TO_2: &str = "
-ALTER TABLE certificates RENAME TO certificates_v1;
+/// From an older version: SQLite cannot change a column's constraints in place, so the table is
+/// rebuilt (inside the caller's transaction: all or nothing).
+const MIGRATE_REBUILD: &str = "
+ALTER TABLE certificates RENAME TO certificates_old;
 DROP INDEX IF EXISTS certificates_name;
 DROP INDEX IF EXISTS certificates_status;
+DROP INDEX IF EXISTS certificates_live_acme_order;
 ";
 
 /// SQLite implementation of [`Ledger`].
@@ -79,6 +87,11 @@ pub struct SqliteLedger {
 
 fn db_err(e: rusqlite::Error) -> CaError {
     CaError::Ledger(LedgerError::Db(e))
+}
+
+/// An empty string is "not yet known" (a row written before signing): stored as NULL.
+fn non_empty(s: &str) -> Option<&str> {
+    (!s.is_empty()).then_some(s)
 }
 
 fn ts(t: OffsetDateTime) -> i64 {
@@ -170,20 +183,27 @@ impl SqliteLedger {
         };
         conn.execute_batch("BEGIN IMMEDIATE").map_err(db_err)?;
         let migrated = (|| -> rusqlite::Result<()> {
-            if stored == Some(1) {
-                conn.execute_batch(MIGRATE_1_TO_2)?;
+            let rebuild = stored.is_some_and(|v| v < SCHEMA_VERSION);
+            if rebuild {
+                conn.execute_batch(MIGRATE_REBUILD)?;
             }
             conn.execute_batch(SCHEMA)?;
-            if stored == Some(1) {
-                conn.execute_batch(
+            if rebuild {
+                // Version 1 has no ACME columns.
+                let acme = if stored == Some(1) {
+                    ""
+                } else {
+                    ", acme_account, acme_order"
+                };
+                conn.execute_batch(&format!(
                     "INSERT INTO certificates (serial, name, profile, key_type, sans, not_before, not_after, \
                      fingerprint, status, source, created_at, updated_at, superseded_by, revoked_at, \
-                     revocation_reason, cert_pem) \
+                     revocation_reason, cert_pem{acme}) \
                      SELECT serial, name, profile, key_type, sans, not_before, not_after, fingerprint, status, \
-                     source, created_at, updated_at, superseded_by, revoked_at, revocation_reason, cert_pem \
-                     FROM certificates_v1 ORDER BY rowid;
-                     DROP TABLE certificates_v1;",
-                )?;
+                     source, created_at, updated_at, superseded_by, revoked_at, revocation_reason, cert_pem{acme} \
+                     FROM certificates_old ORDER BY rowid;
+                     DROP TABLE certificates_old;"
+                ))?;
             }
             conn.execute(
                 "INSERT INTO meta(key, value) VALUES ('schema_version', ?1) \
@@ -248,6 +268,42 @@ impl SqliteLedger {
     }
 }
 
+/// Inserts the whole row `r`, with `tail` after the statement (e.g. an ON CONFLICT); the rows
+/// it added.
+fn insert_row(
+    tx: &rusqlite::Transaction<'_>,
+    r: &CertRecord,
+    tail: &str,
+) -> Result<usize, CaError> {
+    let sans = serde_json::to_string(&r.sans).map_err(LedgerError::Json)?;
+    let mut stmt = tx
+        .prepare_cached(&format!(
+            "INSERT INTO certificates ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18){tail}"
+        ))
+        .map_err(db_err)?;
+    stmt.execute(params![
+        r.serial.hex(),
+        r.name,
+        r.profile,
+        r.key_type,
+        sans,
+        ts(r.not_before),
+        ts(r.not_after),
+        non_empty(&r.fingerprint_sha256),
+        r.status.as_str(),
+        r.source.as_str(),
+        ts(r.created_at),
+        ts(r.updated_at),
+        r.superseded_by,
+        r.revoked_at.map(ts),
+        r.revocation_reason,
+        non_empty(&r.cert_pem),
+        r.acme.as_ref().map(|a| a.account.as_str()),
+        r.acme.as_ref().map(|a| a.order.as_str()),
+    ])
+    .map_err(db_err)
+}
+
 enum RowError {
     Db(rusqlite::Error),
     Bad(LedgerError),
@@ -281,7 +337,7 @@ fn record_from_row(r: &rusqlite::Row<'_>) -> Result<CertRecord, RowError> {
         sans: serde_json::from_str(&sans).map_err(|e| RowError::Bad(LedgerError::BadSanList(e)))?,
         not_before: time(r.get(5)?)?,
         not_after: time(r.get(6)?)?,
-        fingerprint_sha256: r.get(7)?,
+        fingerprint_sha256: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
         status: status.parse().map_err(RowError::Bad)?,
         source: source.parse().map_err(RowError::Bad)?,
         created_at: time(r.get(10)?)?,
@@ -289,7 +345,7 @@ fn record_from_row(r: &rusqlite::Row<'_>) -> Result<CertRecord, RowError> {
         superseded_by: r.get(12)?,
         revoked_at: revoked_at.map(time).transpose()?,
         revocation_reason: r.get(14)?,
-        cert_pem: r.get(15)?,
+        cert_pem: r.get::<_, Option<String>>(15)?.unwrap_or_default(),
         acme: match (
             r.get::<_, Option<String>>(16)?,
             r.get::<_, Option<String>>(17)?,
@@ -304,45 +360,17 @@ impl Ledger for SqliteLedger {
     fn insert(&mut self, records: &[CertRecord], durability: Durability) -> Result<(), CaError> {
         self.set_durability(durability)?;
         let tx = self.conn.transaction().map_err(db_err)?;
-        {
-            let mut stmt = tx
-                .prepare_cached(&format!(
-                    "INSERT INTO certificates ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
-                ))
-                .map_err(db_err)?;
-            for r in records {
-                let sans = serde_json::to_string(&r.sans).map_err(LedgerError::Json)?;
-                stmt.execute(params![
-                    r.serial.hex(),
-                    r.name,
-                    r.profile,
-                    r.key_type,
-                    sans,
-                    ts(r.not_before),
-                    ts(r.not_after),
-                    r.fingerprint_sha256,
-                    r.status.as_str(),
-                    r.source.as_str(),
-                    ts(r.created_at),
-                    ts(r.updated_at),
-                    r.superseded_by,
-                    r.revoked_at.map(ts),
-                    r.revocation_reason,
-                    r.cert_pem,
-                    r.acme.as_ref().map(|a| a.account.as_str()),
-                    r.acme.as_ref().map(|a| a.order.as_str()),
-                ])
-                .map_err(|e| match e {
-                    rusqlite::Error::SqliteFailure(f, _)
-                        if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-                    {
-                        CaError::Ledger(LedgerError::DuplicateSerial {
-                            serial: r.serial.clone(),
-                        })
-                    }
-                    other => db_err(other),
-                })?;
-            }
+        for r in records {
+            insert_row(&tx, r, "").map_err(|e| match e {
+                CaError::Ledger(LedgerError::Db(rusqlite::Error::SqliteFailure(f, _)))
+                    if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    CaError::Ledger(LedgerError::DuplicateSerial {
+                        serial: r.serial.clone(),
+                    })
+                }
+                other => other,
+            })?;
         }
         tx.commit().map_err(db_err)
     }
@@ -505,6 +533,68 @@ impl Ledger for SqliteLedger {
         Ok(out)
     }
 
+    fn acme_steps(
+        &mut self,
+        steps: &[AcmeStep],
+        now: OffsetDateTime,
+    ) -> Result<Vec<bool>, CaError> {
+        self.set_durability(AcmeStep::durability(steps))?;
+        let tx = self.conn.transaction().map_err(db_err)?;
+        let mut took = Vec::with_capacity(steps.len());
+        for step in steps {
+            let n = match step {
+                AcmeStep::Reserve(r) => insert_row(&tx, r, " ON CONFLICT DO NOTHING")?,
+                AcmeStep::Complete { record, replaces } => {
+                    let serial = record.serial.hex();
+                    let n = tx
+                        .prepare_cached(
+                            "UPDATE certificates SET status = 'issued', fingerprint = ?2, cert_pem = ?3, \
+                             not_before = ?4, not_after = ?5, updated_at = ?6 WHERE serial = ?1 AND status = 'pending'",
+                        )
+                        .and_then(|mut st| {
+                            st.execute(params![
+                                serial,
+                                record.fingerprint_sha256,
+                                record.cert_pem,
+                                ts(record.not_before),
+                                ts(record.not_after),
+                                ts(now)
+                            ])
+                        })
+                        .map_err(db_err)?;
+                    if n == 1
+                        && let Some(old) = replaces
+                    {
+                        tx.prepare_cached(
+                            "UPDATE certificates SET status = 'superseded', superseded_by = ?2, updated_at = ?3 \
+                             WHERE serial = ?1 AND status = 'issued'",
+                        )
+                        .and_then(|mut st| st.execute(params![old.hex(), serial, ts(now)]))
+                        .map_err(db_err)?;
+                    }
+                    n
+                }
+                AcmeStep::Abandon(serial) => tx
+                    .prepare_cached(
+                        "UPDATE certificates SET status = 'void', updated_at = ?2 WHERE serial = ?1 AND status = 'pending'",
+                    )
+                    .and_then(|mut st| st.execute(params![serial.hex(), ts(now)]))
+                    .map_err(db_err)?,
+            };
+            took.push(n == 1);
+        }
+        tx.commit().map_err(db_err)?;
+        Ok(took)
+    }
+
+    fn interrupted(&self) -> Result<Vec<CertRecord>, CaError> {
+        let fresh = OffsetDateTime::now_utc() - super::ABANDONED_AFTER;
+        self.query(
+            "WHERE status = 'pending' AND (source <> 'acme' OR created_at < ?1) ORDER BY created_at, rowid",
+            &[&ts(fresh)],
+        )
+    }
+
     fn record_exports(&mut self, stamps: &[ExportStamp]) -> Result<(), CaError> {
         self.set_durability(Durability::Now)?;
         let tx = self.conn.transaction().map_err(db_err)?;
@@ -564,7 +654,7 @@ impl Ledger for SqliteLedger {
 
     fn by_acme_order(&self, order: &str) -> Result<Option<CertRecord>, CaError> {
         Ok(self
-            .query("WHERE acme_order = ?1", &[&order])?
+            .query("WHERE acme_order = ?1 AND status <> 'void'", &[&order])?
             .into_iter()
             .next())
     }

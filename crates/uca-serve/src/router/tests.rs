@@ -236,12 +236,27 @@ async fn chain_crl_and_health_are_plain_resources() {
 /// Issues a certificate for `name` through the server's issuer, as a finalize would; returns
 /// its serial and ARI certificate ID.
 fn issue_for(s: &TestServer, name: &str, replaces: Option<String>) -> (uca_pki::Serial, String) {
+    static ORDERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = ORDERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let job = issue_job(name, &format!("order-{name}-{n}"), replaces);
+    let issued = s
+        .state
+        .issuer
+        .issue(&job, time::OffsetDateTime::now_utc())
+        .unwrap();
+    let serial = uca_pki::Serial::parse(&issued.serial).unwrap();
+    let id = ari_id(s, &serial);
+    (serial, id)
+}
+
+/// What a finalize of order `id` for `name` hands the issuer.
+fn issue_job(name: &str, id: &str, replaces: Option<String>) -> uca_acme::service::IssueJob {
     let key = rcgen::KeyPair::generate().unwrap();
     let params = rcgen::CertificateParams::new(vec![name.to_string()]).unwrap();
     let csr_der = params.serialize_request(&key).unwrap().der().to_vec();
     let now = time::OffsetDateTime::now_utc();
     let order = uca_acme::model::Order {
-        id: format!("order-{name}"),
+        id: id.to_string(),
         account: "acct".into(),
         status: uca_acme::model::OrderStatus::Processing,
         identifiers: vec![uca_acme::Identifier::Dns(name.into())],
@@ -254,17 +269,13 @@ fn issue_for(s: &TestServer, name: &str, replaces: Option<String>) -> (uca_pki::
         replaces,
         profile: None,
     };
-    let job = uca_acme::service::IssueJob {
+    uca_acme::service::IssueJob {
         order,
         csr: uca_pki::csr::parse_csr(&csr_der).unwrap(),
         not_before: now.unix_timestamp(),
         not_after: now.unix_timestamp() + 30 * 86_400,
         base: "https://ca.test:8443".into(),
-    };
-    let issued = s.state.issuer.issue(&job, now).unwrap();
-    let serial = uca_pki::Serial::parse(&issued.serial).unwrap();
-    let id = ari_id(s, &serial);
-    (serial, id)
+    }
 }
 
 /// RFC 9773 §4.1: base64url(AKI keyIdentifier) "." base64url(serial INTEGER content).
@@ -382,4 +393,180 @@ fn concurrent_issuance_records_every_certificate() {
         assert_eq!(rec.status, uca_ca::Status::Issued);
         assert_eq!(rec.source, uca_ca::Source::Acme);
     }
+}
+
+/// One order, one certificate: the row is reserved before signing, so a second finalization of
+/// an order that has its certificate (or one being signed) is refused and signs nothing.
+#[test]
+fn an_order_gets_one_certificate() {
+    let s = server();
+    let first = s
+        .state
+        .issuer
+        .issue(
+            &issue_job("one.test", "order-one", None),
+            time::OffsetDateTime::now_utc(),
+        )
+        .unwrap();
+    let again = s
+        .state
+        .issuer
+        .issue(
+            &issue_job("one.test", "order-one", None),
+            time::OffsetDateTime::now_utc(),
+        )
+        .unwrap_err();
+    assert_eq!(
+        again.kind,
+        uca_acme::ProblemType::OrderNotReady,
+        "{again:?}"
+    );
+    let (ca, _) = uca_ca::Ca::open(&s.dir, &Default::default(), &mut || {}).unwrap();
+    let rows: Vec<_> = ca
+        .ledger()
+        .all()
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.acme.as_ref().is_some_and(|a| a.order == "order-one"))
+        .collect();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].serial.hex(), first.serial);
+    assert_eq!(rows[0].status, uca_ca::Status::Issued);
+}
+
+/// A reservation whose server stalled: the sweeper voids it when it gives the order up, the
+/// stalled server's late completion then does not take (so its certificate is never
+/// delivered), and the order can be finalized again. A completion that won the race is the
+/// order's certificate instead.
+#[test]
+fn a_stalled_reservation_is_voided_and_its_late_completion_refused() {
+    use uca_ca::{AcmeOrigin, AcmeStep, CertRecord};
+    let s = server();
+    let now = time::OffsetDateTime::now_utc();
+    let reserve = |order: &str| {
+        let validity =
+            uca_pki::validity::Validity::between(now, now + time::Duration::days(1), None).unwrap();
+        CertRecord::reserved(
+            uca_pki::Serial::random().unwrap(),
+            "late.test",
+            "server",
+            "ecdsa-p256",
+            &[uca_pki::San::parse("late.test").unwrap()],
+            &validity,
+            AcmeOrigin {
+                account: "acct".into(),
+                order: order.into(),
+            },
+            now,
+        )
+    };
+    let completed = |r: &CertRecord| {
+        let mut done = r.clone();
+        done.fingerprint_sha256 = format!("{}:AA", r.serial.hex());
+        done.cert_pem = "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n".into();
+        done.status = uca_ca::Status::Issued;
+        done
+    };
+    let stalled = reserve("order-stalled");
+    let won = reserve("order-won");
+    let (mut ca, _) = uca_ca::Ca::open(&s.dir, &Default::default(), &mut || {}).unwrap();
+    let took = ca
+        .record_acme(
+            &[
+                AcmeStep::Reserve(stalled.clone()),
+                AcmeStep::Reserve(won.clone()),
+                AcmeStep::Complete {
+                    record: completed(&won),
+                    replaces: None,
+                },
+            ],
+            now,
+        )
+        .unwrap();
+    assert_eq!(took, vec![true, true, true]);
+    // A fresh reservation is not repair's business: the next visit leaves it pending.
+    drop(ca);
+    let (ca, repair) = uca_ca::Ca::open(&s.dir, &Default::default(), &mut || {}).unwrap();
+    assert!(repair.voided.is_empty(), "{repair:?}");
+    drop(ca);
+
+    let given_up = |id: &str| {
+        let mut order = issue_job("late.test", id, None).order;
+        order.status = uca_acme::model::OrderStatus::Processing;
+        order
+    };
+    let found = s
+        .state
+        .issuer
+        .issued_of(&[given_up("order-stalled"), given_up("order-won")])
+        .unwrap();
+    assert!(!found.contains_key("order-stalled"));
+    assert_eq!(found["order-won"].serial, won.serial.hex());
+
+    let (mut ca, _) = uca_ca::Ca::open(&s.dir, &Default::default(), &mut || {}).unwrap();
+    let row = ca.ledger().by_serial(&stalled.serial).unwrap().unwrap();
+    assert_eq!(row.status, uca_ca::Status::Void);
+    let late = ca
+        .record_acme(
+            &[AcmeStep::Complete {
+                record: completed(&stalled),
+                replaces: None,
+            }],
+            now,
+        )
+        .unwrap();
+    assert_eq!(
+        late,
+        vec![false],
+        "a voided reservation cannot be completed"
+    );
+    let row = ca.ledger().by_serial(&stalled.serial).unwrap().unwrap();
+    assert_eq!(row.status, uca_ca::Status::Void);
+    assert!(!row.is_signed());
+    drop(ca);
+    // The order is free again.
+    let again = s
+        .state
+        .issuer
+        .issue(
+            &issue_job("late.test", "order-stalled", None),
+            time::OffsetDateTime::now_utc(),
+        )
+        .unwrap();
+    assert_ne!(again.serial, stalled.serial.hex());
+}
+
+/// A reservation older than the abandonment age is voided by the repair any visit runs.
+#[test]
+fn an_old_reservation_is_voided_by_repair() {
+    use uca_ca::{AcmeOrigin, AcmeStep, CertRecord};
+    let s = server();
+    let long_ago = time::OffsetDateTime::now_utc() - time::Duration::seconds(600);
+    let validity =
+        uca_pki::validity::Validity::between(long_ago, long_ago + time::Duration::days(1), None)
+            .unwrap();
+    let old = CertRecord::reserved(
+        uca_pki::Serial::random().unwrap(),
+        "old.test",
+        "server",
+        "ecdsa-p256",
+        &[uca_pki::San::parse("old.test").unwrap()],
+        &validity,
+        AcmeOrigin {
+            account: "acct".into(),
+            order: "order-old".into(),
+        },
+        long_ago,
+    );
+    let (mut ca, _) = uca_ca::Ca::open(&s.dir, &Default::default(), &mut || {}).unwrap();
+    assert_eq!(
+        ca.record_acme(&[AcmeStep::Reserve(old.clone())], long_ago)
+            .unwrap(),
+        vec![true]
+    );
+    drop(ca);
+    let (ca, repair) = uca_ca::Ca::open(&s.dir, &Default::default(), &mut || {}).unwrap();
+    assert_eq!(repair.voided, vec![old.serial.hex()]);
+    let row = ca.ledger().by_serial(&old.serial).unwrap().unwrap();
+    assert_eq!(row.status, uca_ca::Status::Void);
 }

@@ -22,10 +22,23 @@ struct ShowReport<'a> {
 
 pub fn run(args: &ShowArgs, settings: &Settings) -> Result<(), CliError> {
     let ca = open_ca(settings)?;
-    let records = ca.find(&args.target)?;
-    let Some((record, history)) = records.split_first() else {
-        return Err(uca_ca::CaError::NotInLedger(args.target.clone()).into());
+    let mut records = ca.find(&args.target)?;
+    // The newest row that holds a certificate: an ACME reservation that was never completed
+    // (void, or still being signed) has none to show, and stays in the history.
+    let Some(at) = records.iter().position(CertRecord::is_signed) else {
+        return Err(CliError::usage(
+            format!(
+                "{} has no certificate in the ledger yet: only a reservation made before signing (an ACME finalization still under way, or one that never completed)",
+                args.target
+            ),
+            Some(
+                "`uca list` shows every row; a finalization under way completes within seconds"
+                    .to_string(),
+            ),
+        ));
     };
+    let record = records.remove(at);
+    let (record, history) = (&record, records.as_slice());
     let der = certificate_der(record.cert_pem.as_bytes())?;
     let info = parse_certificate(&der)?;
     if settings.out.json {

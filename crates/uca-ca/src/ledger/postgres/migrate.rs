@@ -31,6 +31,7 @@ pub const LEDGER: Migrations = Migrations {
     steps: &[
         (1, include_str!("schema/0001_ledger.sql")),
         (2, include_str!("schema/0002_crl.sql")),
+        (3, include_str!("schema/0003_acme_reservations.sql")),
     ],
     table: "uca_schema_migrations",
     what: "ledger",

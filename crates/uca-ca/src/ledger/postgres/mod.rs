@@ -21,14 +21,11 @@ use time::OffsetDateTime;
 use uca_pki::Serial;
 
 use super::{
-    AcmeOrigin, CertRecord, Durability, ExportStamp, Ledger, LedgerError, Status, StoredCrl,
-    Transition,
+    ABANDONED_AFTER, AcmeOrigin, AcmeStep, CertRecord, Durability, ExportStamp, Ledger,
+    LedgerError, Status, StoredCrl, Transition,
 };
 use crate::CaError;
 pub use target::{PgTarget, PgTls};
-
-/// A pending row older than this was left by a writer that stopped.
-pub const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// PostgreSQL implementation of [`Ledger`].
 pub struct PgLedger {
@@ -217,7 +214,7 @@ impl PgLedger {
             &mut HashMap<String, Statement>,
         ) -> Result<T, CaError>
         + Send,
-        committed: impl FnOnce(&mut Client) -> Result<bool, postgres::Error> + Send,
+        committed: impl FnOnce(&mut Client, &T) -> Result<bool, postgres::Error> + Send,
     ) -> Result<T, CaError> {
         let target = &self.target;
         self.with_conn(|conn| {
@@ -239,7 +236,7 @@ impl PgLedger {
                 Ok(c) => c,
                 Err(_) => return Err(unknown(e).into()),
             };
-            match committed(&mut again) {
+            match committed(&mut again, &out) {
                 Ok(true) => {
                     *client = again;
                     statements.clear();
@@ -304,6 +301,55 @@ fn record_from_row(r: &Row) -> Result<CertRecord, CaError> {
     })
 }
 
+/// The INSERT of a whole row (and its writer), with `tail` after it (e.g. an ON CONFLICT).
+fn insert_sql(tail: &str) -> String {
+    format!(
+        "INSERT INTO certificates ({COLUMNS}, node) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19){tail}"
+    )
+}
+
+/// Inserts `r` as written by `node` with a statement of [`insert_sql`]; the rows it added.
+fn insert_row(
+    tx: &mut postgres::Transaction<'_>,
+    stmt: &Statement,
+    r: &CertRecord,
+    node: &str,
+) -> Result<u64, postgres::Error> {
+    let sans = serde_json::Value::from(r.sans.clone());
+    let serial = r.serial.hex();
+    let args: [&(dyn ToSql + Sync); 19] = [
+        &serial,
+        &r.name,
+        &r.profile,
+        &r.key_type,
+        &sans,
+        &r.not_before,
+        &r.not_after,
+        &non_empty(&r.fingerprint_sha256),
+        &r.status.as_str(),
+        &r.source.as_str(),
+        &r.created_at,
+        &r.updated_at,
+        &r.superseded_by,
+        &r.revoked_at,
+        &r.revocation_reason,
+        &non_empty(&r.cert_pem),
+        &r.acme.as_ref().map(|a| a.account.as_str()),
+        &r.acme.as_ref().map(|a| a.order.as_str()),
+        &node,
+    ];
+    tx.execute(stmt, &args)
+}
+
+/// What a step that took left in its row, to read back when a commit's outcome is unknown.
+enum StepMark {
+    /// A reservation: the row exists (it may have moved on since).
+    Exists,
+    /// A completion: the row holds this certificate.
+    Signed(String),
+    Void,
+}
+
 /// An empty string is "not yet known" (a row written before signing).
 fn non_empty(s: &str) -> Option<&str> {
     (!s.is_empty()).then_some(s)
@@ -316,7 +362,7 @@ impl Ledger for PgLedger {
             .iter()
             .map(|r| (r.serial.hex(), r.fingerprint_sha256.clone()))
             .collect();
-        let committed = move |c: &mut Client| -> Result<bool, postgres::Error> {
+        let committed = move |c: &mut Client, _: &()| -> Result<bool, postgres::Error> {
             let serials: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
             let found = c.query(
                 "SELECT serial, coalesce(fingerprint, '') FROM certificates WHERE serial = ANY($1)",
@@ -328,47 +374,24 @@ impl Ledger for PgLedger {
                 .collect::<Result<_, postgres::Error>>()?;
             Ok(keys.iter().all(|k| found.contains(k)))
         };
-        self.in_transaction(|tx, cache| {
-            let sql = format!(
-                "INSERT INTO certificates ({COLUMNS}, node) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
-            );
-            let stmt = prepared(tx, cache, &sql)?;
-            for r in records {
-                let sans = serde_json::to_value(&r.sans).map_err(LedgerError::Json)?;
-                let serial = r.serial.hex();
-                let args: [&(dyn ToSql + Sync); 19] = [
-                    &serial,
-                    &r.name,
-                    &r.profile,
-                    &r.key_type,
-                    &sans,
-                    &r.not_before,
-                    &r.not_after,
-                    &non_empty(&r.fingerprint_sha256),
-                    &r.status.as_str(),
-                    &r.source.as_str(),
-                    &r.created_at,
-                    &r.updated_at,
-                    &r.superseded_by,
-                    &r.revoked_at,
-                    &r.revocation_reason,
-                    &non_empty(&r.cert_pem),
-                    &r.acme.as_ref().map(|a| a.account.as_str()),
-                    &r.acme.as_ref().map(|a| a.order.as_str()),
-                    &node,
-                ];
-                tx.execute(&stmt, &args).map_err(|e| {
-                    if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
-                        CaError::Ledger(LedgerError::DuplicateSerial {
-                            serial: r.serial.clone(),
-                        })
-                    } else {
-                        pg_err(e)
-                    }
-                })?;
-            }
-            Ok(())
-        }, committed)
+        self.in_transaction(
+            |tx, cache| {
+                let stmt = prepared(tx, cache, &insert_sql(""))?;
+                for r in records {
+                    insert_row(tx, &stmt, r, &node).map_err(|e| {
+                        if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+                            CaError::Ledger(LedgerError::DuplicateSerial {
+                                serial: r.serial.clone(),
+                            })
+                        } else {
+                            pg_err(e)
+                        }
+                    })?;
+                }
+                Ok(())
+            },
+            committed,
+        )
     }
 
     fn transition(
@@ -381,7 +404,7 @@ impl Ledger for PgLedger {
             .iter()
             .map(|c| (c.serial.hex(), c.to.as_str().to_string()))
             .collect();
-        let committed = move |c: &mut Client| -> Result<bool, postgres::Error> {
+        let committed = move |c: &mut Client, _: &()| -> Result<bool, postgres::Error> {
             for (serial, status) in &wanted {
                 let row = c.query_opt(
                     "SELECT status FROM certificates WHERE serial = $1",
@@ -584,6 +607,114 @@ impl Ledger for PgLedger {
         Ok(n == 1)
     }
 
+    fn acme_steps(
+        &mut self,
+        steps: &[AcmeStep],
+        now: OffsetDateTime,
+    ) -> Result<Vec<bool>, CaError> {
+        let node = self.node.clone();
+        let marks: Vec<(String, StepMark)> = steps
+            .iter()
+            .map(|s| match s {
+                AcmeStep::Reserve(r) => (r.serial.hex(), StepMark::Exists),
+                AcmeStep::Complete { record, .. } => (
+                    record.serial.hex(),
+                    StepMark::Signed(record.fingerprint_sha256.clone()),
+                ),
+                AcmeStep::Abandon(serial) => (serial.hex(), StepMark::Void),
+            })
+            .collect();
+        let committed = move |c: &mut Client, took: &Vec<bool>| -> Result<bool, postgres::Error> {
+            for ((serial, mark), took) in marks.iter().zip(took) {
+                if !took {
+                    continue;
+                }
+                let Some(row) = c.query_opt(
+                    "SELECT status, coalesce(fingerprint, '') FROM certificates WHERE serial = $1",
+                    &[serial],
+                )?
+                else {
+                    return Ok(false);
+                };
+                let status: String = row.try_get(0)?;
+                let fingerprint: String = row.try_get(1)?;
+                let there = match mark {
+                    StepMark::Exists => true,
+                    StepMark::Signed(fp) => fingerprint == *fp,
+                    StepMark::Void => status == "void",
+                };
+                if !there {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        };
+        let lazy = AcmeStep::durability(steps) == Durability::WithNextSync;
+        self.in_transaction(
+            |tx, cache| {
+                if lazy {
+                    tx.batch_execute("SET LOCAL synchronous_commit = off")
+                        .map_err(pg_err)?;
+                }
+                let mut took = Vec::with_capacity(steps.len());
+                for step in steps {
+                    let n = match step {
+                        AcmeStep::Reserve(r) => {
+                            let stmt = prepared(tx, cache, &insert_sql(" ON CONFLICT DO NOTHING"))?;
+                            insert_row(tx, &stmt, r, &node).map_err(pg_err)?
+                        }
+                        AcmeStep::Complete { record, replaces } => {
+                            let stmt = prepared(
+                                tx,
+                                cache,
+                                "UPDATE certificates SET status = 'issued', fingerprint = $2, cert_pem = $3, \
+                                 not_before = $4, not_after = $5, updated_at = $6 WHERE serial = $1 AND status = 'pending'",
+                            )?;
+                            let serial = record.serial.hex();
+                            let n = tx
+                                .execute(
+                                    &stmt,
+                                    &[
+                                        &serial,
+                                        &record.fingerprint_sha256,
+                                        &record.cert_pem,
+                                        &record.not_before,
+                                        &record.not_after,
+                                        &now,
+                                    ],
+                                )
+                                .map_err(pg_err)?;
+                            if n == 1
+                                && let Some(old) = replaces
+                            {
+                                let stmt = prepared(
+                                    tx,
+                                    cache,
+                                    "UPDATE certificates SET status = 'superseded', superseded_by = $2, updated_at = $3 \
+                                     WHERE serial = $1 AND status = 'issued'",
+                                )?;
+                                tx.execute(&stmt, &[&old.hex(), &serial, &now])
+                                    .map_err(pg_err)?;
+                            }
+                            n
+                        }
+                        AcmeStep::Abandon(serial) => {
+                            let stmt = prepared(
+                                tx,
+                                cache,
+                                "UPDATE certificates SET status = 'void', updated_at = $2 WHERE serial = $1 AND status = 'pending'",
+                            )?;
+                            tx.execute(&stmt, &[&serial.hex(), &now]).map_err(pg_err)?
+                        }
+                    };
+                    took.push(n == 1);
+                }
+                Ok(took)
+            },
+            committed,
+        )
+    }
+
     fn record_exports(&mut self, stamps: &[ExportStamp]) -> Result<(), CaError> {
         let wanted: Vec<(String, String, String)> = stamps
             .iter()
@@ -595,7 +726,7 @@ impl Ledger for PgLedger {
                 )
             })
             .collect();
-        let committed = move |c: &mut Client| -> Result<bool, postgres::Error> {
+        let committed = move |c: &mut Client, _: &()| -> Result<bool, postgres::Error> {
             for (path, name, digest) in &wanted {
                 let row = c.query_opt(
                     "SELECT digest FROM exports WHERE path = $1 AND name = $2",
@@ -668,14 +799,15 @@ impl Ledger for PgLedger {
         Ok(!in_recovery)
     }
 
-    /// This node's pending rows, and ACME rows of any node older than [`ABANDONED_AFTER`]:
-    /// a server records, signs and completes one in milliseconds, so such a row belongs to a
-    /// replica that stopped. (Rows of `uca issue` on another machine are left to it: their
-    /// files are there, and a large batch may take a while.)
+    /// This node's pending rows but its ACME reservations, and ACME reservations of any node
+    /// older than [`ABANDONED_AFTER`]. (Rows of `uca issue` on another machine are left to
+    /// it: their files are there, and a large batch may take a while; a fresh reservation is
+    /// being signed by a thread of this server or of another replica.)
     fn interrupted(&self) -> Result<Vec<CertRecord>, CaError> {
         self.records(
             COLUMNS,
-            "WHERE status = 'pending' AND (node = $1 OR (source = 'acme' AND created_at < now() - make_interval(secs => $2))) \
+            "WHERE status = 'pending' AND ((node = $1 AND source <> 'acme') \
+             OR (source = 'acme' AND created_at < now() - make_interval(secs => $2))) \
              ORDER BY created_at, seq",
             &[&self.node, &ABANDONED_AFTER.as_secs_f64()],
         )
@@ -690,7 +822,11 @@ impl Ledger for PgLedger {
 
     fn by_acme_order(&self, order: &str) -> Result<Option<CertRecord>, CaError> {
         Ok(self
-            .records(COLUMNS, "WHERE acme_order = $1", &[&order])?
+            .records(
+                COLUMNS,
+                "WHERE acme_order = $1 AND status <> 'void'",
+                &[&order],
+            )?
             .into_iter()
             .next())
     }
