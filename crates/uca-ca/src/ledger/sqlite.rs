@@ -666,3 +666,70 @@ impl Ledger for SqliteLedger {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The version 2 table, as ledgers written before ACME reservations have it.
+    const V2: &str = "
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+        CREATE TABLE certificates (
+            serial TEXT PRIMARY KEY, name TEXT NOT NULL, profile TEXT NOT NULL, key_type TEXT NOT NULL,
+            sans TEXT NOT NULL, not_before INTEGER NOT NULL, not_after INTEGER NOT NULL,
+            fingerprint TEXT NOT NULL UNIQUE,
+            status TEXT NOT NULL CHECK (status IN ('pending','issued','superseded','revoked','void')),
+            source TEXT NOT NULL CHECK (source IN ('root','issue','csr','acme')),
+            created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, superseded_by TEXT,
+            revoked_at INTEGER, revocation_reason TEXT, cert_pem TEXT NOT NULL,
+            acme_account TEXT, acme_order TEXT) STRICT;
+        CREATE INDEX certificates_name ON certificates(name);
+        CREATE INDEX certificates_status ON certificates(status);
+        INSERT INTO certificates VALUES ('0a', 'web', 'server', 'ecdsa-p256', '[\"DNS:web\"]', 1, 2,
+            'AA:01', 'issued', 'acme', 1, 1, NULL, NULL, NULL, 'PEM-A', 'acct', 'order-1');
+        INSERT INTO certificates VALUES ('0b', 'db', 'server', 'ecdsa-p256', '[\"DNS:db\"]', 1, 2,
+            'AA:02', 'revoked', 'issue', 1, 1, NULL, 5, 'keyCompromise', 'PEM-B', NULL, NULL);
+        INSERT INTO meta VALUES ('schema_version', '2');
+        PRAGMA user_version = 2;
+    ";
+
+    /// A version 2 ledger is rebuilt in place: every row and column kept, reservations without
+    /// a certificate accepted after, and still one live row per order.
+    #[test]
+    fn a_version_2_ledger_keeps_its_rows_and_takes_reservations() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.sqlite");
+        Connection::open(&path).unwrap().execute_batch(V2).unwrap();
+        let mut ledger = SqliteLedger::open(&path).unwrap();
+        let all = ledger.all().unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].acme.as_ref().unwrap().order, "order-1");
+        assert_eq!(all[0].cert_pem, "PEM-A");
+        assert_eq!(all[1].revocation_reason.as_deref(), Some("keyCompromise"));
+        assert_eq!(ledger.meta("schema_version").unwrap().as_deref(), Some("3"));
+
+        let now = OffsetDateTime::now_utc();
+        let mut reserved = all[0].clone();
+        reserved.serial = Serial::parse("0c").unwrap();
+        reserved.fingerprint_sha256.clear();
+        reserved.cert_pem.clear();
+        reserved.status = Status::Pending;
+        let mut other = reserved.clone();
+        other.serial = Serial::parse("0d").unwrap();
+        other.acme.as_mut().unwrap().order = "order-2".into();
+        let took = ledger
+            .acme_steps(
+                &[AcmeStep::Reserve(reserved), AcmeStep::Reserve(other.clone())],
+                now,
+            )
+            .unwrap();
+        assert_eq!(took, vec![false, true], "order-1 already has its certificate");
+        let row = ledger.by_acme_order("order-2").unwrap().unwrap();
+        assert_eq!(row.status, Status::Pending);
+        assert!(!row.is_signed());
+        drop(ledger);
+        // Opened again: nothing to migrate, the reservation still there.
+        let ledger = SqliteLedger::open(&path).unwrap();
+        assert_eq!(ledger.all().unwrap().len(), 3);
+    }
+}

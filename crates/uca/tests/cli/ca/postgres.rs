@@ -118,7 +118,7 @@ fn every_ca_command_records_in_postgres_and_psql_sees_it() {
     );
     assert_eq!(
         pg.sql("uca", "SELECT max(version) FROM uca_schema_migrations"),
-        "2"
+        "3"
     );
     // Every CRL signed is also stored for the issuers sharing the ledger.
     assert_eq!(
