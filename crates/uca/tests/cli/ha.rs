@@ -355,11 +355,26 @@ fn replicas_survive_a_replica_kill_a_leader_kill_and_a_frozen_primary_losing_not
     }
     assert_eq!(third, first, "the other node took over");
 
-    // No serial twice, no fingerprint twice, nothing left pending, no order stuck in
-    // processing once the sweeper has run (B was killed mid-run).
+    // No serial twice (the primary key), no certificate twice, no order with two live rows,
+    // nothing left pending, no order stuck in processing once the sweeper has run (B was
+    // killed mid-run; its reservations are voided, never completed later).
     assert_eq!(
-        cluster.sql("SELECT count(*) - count(DISTINCT fingerprint) FROM certificates"),
+        cluster.sql("SELECT count(fingerprint) - count(DISTINCT fingerprint) FROM certificates"),
         "0"
+    );
+    assert_eq!(
+        cluster.sql(
+            "SELECT count(*) FROM (SELECT acme_order FROM certificates WHERE acme_order IS NOT NULL \
+             AND status <> 'void' GROUP BY acme_order HAVING count(*) > 1) twice"
+        ),
+        "0"
+    );
+    assert_eq!(
+        cluster.sql(
+            "SELECT count(*) FROM certificates WHERE status = 'void' AND fingerprint IS NOT NULL AND source = 'acme'"
+        ),
+        "0",
+        "an ACME certificate was signed and recorded but voided"
     );
     let deadline = Instant::now() + Duration::from_secs(30);
     while cluster.sql("SELECT count(*) FROM uca_acme.orders WHERE status = 'processing'") != "0" {
