@@ -70,10 +70,12 @@ as_pg "$pg_bin/initdb" -D "$pg_dir/data" -U postgres -A trust --no-sync >/dev/nu
 pg_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w \
   -o "-c listen_addresses=127.0.0.1 -p $pg_port -c unix_socket_directories=$pg_dir -c fsync=off -c max_connections=300" start >/dev/null
-echo "second pass: the CA and ACME server tests with the ledger in PostgreSQL (port $pg_port)" >&2
+echo "second pass: the CA and ACME server tests (and the server's own) with the ledger in PostgreSQL (port $pg_port)" >&2
 if cargo nextest --version >/dev/null 2>&1; then
-  UCA_TEST_PG_PORT=$pg_port cargo nextest run -p uca --test cli --no-fail-fast -E 'test(/^ca::/) | test(/^serve::/)' || status=$?
+  UCA_TEST_PG_PORT=$pg_port cargo nextest run -p uca -p uca-serve --no-fail-fast \
+    -E 'package(uca-serve) | (binary(cli) & (test(/^ca::/) | test(/^serve::/)))' || status=$?
 else
   UCA_TEST_PG_PORT=$pg_port cargo test -p uca --test cli --no-fail-fast -- ca:: serve:: || status=$?
+  UCA_TEST_PG_PORT=$pg_port cargo test -p uca-serve --no-fail-fast || status=$?
 fi
 exit $status

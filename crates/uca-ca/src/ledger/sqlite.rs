@@ -719,11 +719,18 @@ mod tests {
         other.acme.as_mut().unwrap().order = "order-2".into();
         let took = ledger
             .acme_steps(
-                &[AcmeStep::Reserve(reserved), AcmeStep::Reserve(other.clone())],
+                &[
+                    AcmeStep::Reserve(reserved),
+                    AcmeStep::Reserve(other.clone()),
+                ],
                 now,
             )
             .unwrap();
-        assert_eq!(took, vec![false, true], "order-1 already has its certificate");
+        assert_eq!(
+            took,
+            vec![false, true],
+            "order-1 already has its certificate"
+        );
         let row = ledger.by_acme_order("order-2").unwrap().unwrap();
         assert_eq!(row.status, Status::Pending);
         assert!(!row.is_signed());

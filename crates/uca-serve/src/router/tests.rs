@@ -31,7 +31,10 @@ fn server() -> TestServer {
             key_type: uca_pki::KeyType::EcP256,
             days: 30,
             passphrase: None,
-            config: uca_ca::Config::default(),
+            config: uca_ca::Config {
+                ledger: test_ledger(),
+                ..uca_ca::Config::default()
+            },
             ledger_access: Default::default(),
         },
         now,
@@ -64,6 +67,24 @@ fn server() -> TestServer {
         dir,
         state,
     }
+}
+
+/// A fresh PostgreSQL database for the CA's ledger when the tests run against PostgreSQL
+/// (`UCA_TEST_PG_PORT`, scripts/test.sh's second pass); `None`: `ledger.sqlite`.
+fn test_ledger() -> Option<String> {
+    let port = std::env::var("UCA_TEST_PG_PORT").ok()?;
+    let db = format!("r_{}", uca_pki::Serial::random().unwrap().hex());
+    let out = std::process::Command::new("psql")
+        .args(["-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-X", "-q"])
+        .args(["-c", &format!("CREATE DATABASE {db}")])
+        .output()
+        .expect("psql");
+    assert!(
+        out.status.success(),
+        "CREATE DATABASE {db}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(format!("postgres://postgres@127.0.0.1:{port}/{db}"))
 }
 
 async fn send(s: &TestServer, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
