@@ -229,10 +229,21 @@ impl Issuer {
 
         let reserving = std::time::Instant::now();
         if !self.commit_step(AcmeStep::Reserve(reservation.clone()))? {
-            return Err(Problem::new(
-                ProblemType::OrderNotReady,
-                "the ledger already holds a certificate for this order, or one being signed",
-            ));
+            // The order already has its live row. Completed: that certificate is the order's
+            // (the store's lazy record of it was lost, e.g. in a failover); else another
+            // server is signing it now.
+            let live = self
+                .visit(|ca| ca.ledger().by_acme_order(&job.order.id))
+                .map_err(|e| ledger_problem(&e))?;
+            return match live {
+                Some(rec) if rec.is_signed() => {
+                    Ok((self.issued_from(&rec), reserving.elapsed().as_secs_f64()))
+                }
+                _ => Err(Problem::new(
+                    ProblemType::OrderNotReady,
+                    "another server is signing this order's certificate; poll the order",
+                )),
+            };
         }
         let mut commit = reserving.elapsed().as_secs_f64();
         let cert = match self.signer.sign_leaf_for(&leaf, &job.csr.public_key) {
