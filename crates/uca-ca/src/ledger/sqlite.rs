@@ -739,4 +739,44 @@ mod tests {
         let ledger = SqliteLedger::open(&path).unwrap();
         assert_eq!(ledger.all().unwrap().len(), 3);
     }
+
+    /// Reservations (pending or voided, without a certificate) copy like any row, both ways.
+    #[test]
+    fn reservations_copy_and_verify() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.sqlite");
+        Connection::open(&path).unwrap().execute_batch(V2).unwrap();
+        let mut from = SqliteLedger::open(&path).unwrap();
+        let now = OffsetDateTime::now_utc();
+        let mut kept = from.all().unwrap()[0].clone();
+        kept.serial = Serial::parse("0e").unwrap();
+        kept.fingerprint_sha256.clear();
+        kept.cert_pem.clear();
+        kept.status = Status::Pending;
+        kept.acme.as_mut().unwrap().order = "order-3".into();
+        let mut voided = kept.clone();
+        voided.serial = Serial::parse("0f").unwrap();
+        voided.acme.as_mut().unwrap().order = "order-4".into();
+        let took = from
+            .acme_steps(
+                &[
+                    AcmeStep::Reserve(kept),
+                    AcmeStep::Reserve(voided.clone()),
+                    AcmeStep::Abandon(voided.serial.clone()),
+                ],
+                now,
+            )
+            .unwrap();
+        assert_eq!(took, vec![true, true, true]);
+        let mut to = SqliteLedger::open(&dir.path().join("b.sqlite")).unwrap();
+        let report = super::super::copy::copy(&from, &mut to, "b.sqlite").unwrap();
+        assert_eq!(report.certificates, 4);
+        let back = to.by_serial(&voided.serial).unwrap().unwrap();
+        assert_eq!(back.status, Status::Void);
+        assert!(!back.is_signed());
+        assert_eq!(
+            to.by_acme_order("order-3").unwrap().unwrap().status,
+            Status::Pending
+        );
+    }
 }
