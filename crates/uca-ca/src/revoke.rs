@@ -56,7 +56,7 @@ impl Ca {
             }
             (Status::Pending, _) => {
                 return Err(refuse(
-                    "it is still pending; run any uca command to settle it first",
+                    "it is still pending: being signed (an ACME finalization), or left by an interrupted command, which the next uca command settles",
                 ));
             }
             _ => {}

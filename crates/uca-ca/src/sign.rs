@@ -166,7 +166,9 @@ impl Ca {
         now: OffsetDateTime,
     ) -> Result<Vec<bool>, CaError> {
         let took = self.ledger.acme_steps(steps, now)?;
-        self.ledger.maintain()?;
+        // The steps are committed: a failed checkpoint must not report them as failed (the
+        // next write tries it again).
+        let _ = self.ledger.maintain();
         Ok(took)
     }
 }

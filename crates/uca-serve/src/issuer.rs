@@ -241,7 +241,7 @@ impl Issuer {
                 }
                 _ => Err(Problem::new(
                     ProblemType::OrderNotReady,
-                    "another server is signing this order's certificate; poll the order",
+                    "another server is signing this order's certificate now; finalize again in a few seconds",
                 )),
             };
         }
@@ -257,7 +257,17 @@ impl Issuer {
         };
         let record = reservation.signed(&cert, OffsetDateTime::now_utc());
         let completing = std::time::Instant::now();
-        let completed = self.commit_step(AcmeStep::Complete { record, replaces })?;
+        let completed = match self.commit_step(AcmeStep::Complete { record, replaces }) {
+            Ok(completed) => completed,
+            Err(p) if p.undecided => return Err(p),
+            Err(p) => {
+                // Refused: void the reservation so the order can be finalized again at once.
+                // (If the completion did commit after all, this does not take, and the next
+                // finalize gets that certificate from the ledger.)
+                let _ = self.commit_step(AcmeStep::Abandon(serial));
+                return Err(p);
+            }
+        };
         commit += completing.elapsed().as_secs_f64();
         if !completed {
             return Err(Problem::internal(

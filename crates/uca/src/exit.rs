@@ -376,6 +376,10 @@ fn ledger_diagnosis(e: &uca_ca::LedgerError) -> (Exit, Option<String>) {
             Exit::Failure,
             "a newer uca has upgraded this ledger: run that version (or newer) here too",
         ),
+        L::TwiceIssued { .. } => hint(
+            Exit::Failure,
+            "an earlier uca recorded both; revoke the one its client did not receive (uca revoke SERIAL --reason superseded) with that earlier uca, then run this one",
+        ),
         L::Unlocked => hint(Exit::Failure, "another uca process holds the CA; try again"),
         L::Missing { .. } => hint(
             Exit::Failure,

@@ -77,6 +77,11 @@ pub enum LedgerError {
         found: String,
         supported: i64,
     },
+    /// An earlier uca recorded two issued certificates for one ACME order (a replica that
+    /// stalled while finalizing): the one-certificate-per-order rule cannot be set up until one
+    /// is revoked.
+    #[error("ACME orders with two issued certificates in the ledger: {orders}")]
+    TwiceIssued { orders: String },
     /// The CA lock could not be taken (so the ledger cannot be opened).
     #[error("the CA lock could not be taken")]
     Unlocked,
@@ -340,13 +345,17 @@ impl CertRecord {
 /// late completion and the void cannot both take).
 pub const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(120);
 
+/// How a reservation gives way to the order's live row (the partial unique index both stores
+/// have): it does not take; any other conflict (a serial taken) is an error.
+const ONE_LIVE_ROW_PER_ORDER: &str = " ON CONFLICT (acme_order) WHERE acme_order IS NOT NULL AND status IN ('pending', 'issued') DO NOTHING";
+
 /// One step of an ACME issuance by `uca serve`. Concurrent finalizations' steps share one
 /// transaction (group commit); each says whether it took.
 #[derive(Debug, Clone)]
 pub enum AcmeStep {
-    /// Records the row before signing ([`CertRecord::reserved`]), so every certificate signed
-    /// is accounted for by serial. Refused (does not take) while the order already has a live
-    /// row, so two replicas never both sign one order.
+    /// Records the row before signing ([`CertRecord::reserved`]). Refused (does not take)
+    /// while the order already has a pending or issued row, so two replicas never both sign
+    /// one order.
     Reserve(CertRecord),
     /// Adds the signed certificate to its reservation, which becomes `issued`; takes only
     /// while the reservation is still pending (a sweeper may have voided it while this server
@@ -502,6 +511,9 @@ fn pg_message(e: &::postgres::Error) -> String {
             let mut m = format!("{}: {}", db.severity(), db.message());
             if let Some(detail) = db.detail() {
                 m.push_str(&format!(" ({detail})"));
+            }
+            if let Some(hint) = db.hint() {
+                m.push_str(&format!("; hint: {hint}"));
             }
             m
         }

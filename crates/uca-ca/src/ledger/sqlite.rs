@@ -56,7 +56,7 @@ CREATE TABLE IF NOT EXISTS certificates (
 ) STRICT;
 CREATE INDEX IF NOT EXISTS certificates_name ON certificates(name);
 CREATE UNIQUE INDEX IF NOT EXISTS certificates_live_acme_order ON certificates(acme_order)
-    WHERE acme_order IS NOT NULL AND status <> 'void';
+    WHERE acme_order IS NOT NULL AND status IN ('pending', 'issued');
 CREATE TABLE IF NOT EXISTS exports (
     path       TEXT NOT NULL,                 -- a plan output (directory or file)
     name       TEXT NOT NULL,                 -- the NAME written there
@@ -181,6 +181,9 @@ impl SqliteLedger {
                 }
             },
         };
+        if stored == Some(2) {
+            Self::refuse_twice_issued(conn)?;
+        }
         conn.execute_batch("BEGIN IMMEDIATE").map_err(db_err)?;
         let migrated = (|| -> rusqlite::Result<()> {
             let rebuild = stored.is_some_and(|v| v < SCHEMA_VERSION);
@@ -219,6 +222,26 @@ impl SqliteLedger {
                 let _ = conn.execute_batch("ROLLBACK");
                 Err(db_err(e))
             }
+        }
+    }
+
+    /// Version 3 allows one pending-or-issued row per ACME order; an earlier uca may have
+    /// recorded two issued certificates for one (a server that stalled while finalizing), and
+    /// which one the client received is not recorded: the operator revokes the other first.
+    fn refuse_twice_issued(conn: &Connection) -> Result<(), CaError> {
+        let twice: Option<String> = conn
+            .query_row(
+                "SELECT group_concat(acme_order || ': ' || serials, '; ') FROM ( \
+                 SELECT acme_order, group_concat(serial, ', ') AS serials FROM certificates \
+                 WHERE acme_order IS NOT NULL AND status IN ('pending', 'issued') \
+                 GROUP BY acme_order HAVING count(*) > 1)",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(db_err)?;
+        match twice {
+            Some(orders) => Err(LedgerError::TwiceIssued { orders }.into()),
+            None => Ok(()),
         }
     }
 
@@ -543,7 +566,7 @@ impl Ledger for SqliteLedger {
         let mut took = Vec::with_capacity(steps.len());
         for step in steps {
             let n = match step {
-                AcmeStep::Reserve(r) => insert_row(&tx, r, " ON CONFLICT DO NOTHING")?,
+                AcmeStep::Reserve(r) => insert_row(&tx, r, super::ONE_LIVE_ROW_PER_ORDER)?,
                 AcmeStep::Complete { record, replaces } => {
                     let serial = record.serial.hex();
                     let n = tx
@@ -654,7 +677,10 @@ impl Ledger for SqliteLedger {
 
     fn by_acme_order(&self, order: &str) -> Result<Option<CertRecord>, CaError> {
         Ok(self
-            .query("WHERE acme_order = ?1 AND status <> 'void'", &[&order])?
+            .query(
+                "WHERE acme_order = ?1 AND status <> 'void' ORDER BY status = 'issued' DESC, created_at DESC",
+                &[&order],
+            )?
             .into_iter()
             .next())
     }
@@ -778,5 +804,34 @@ mod tests {
             to.by_acme_order("order-3").unwrap().unwrap().status,
             Status::Pending
         );
+    }
+
+    /// A version 2 ledger where one ACME order has two issued certificates (an earlier uca,
+    /// a stalled server) is refused with the serials, and left as it was.
+    #[test]
+    fn a_version_2_ledger_with_two_certificates_for_one_order_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.sqlite");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(V2).unwrap();
+        conn.execute_batch(
+            "INSERT INTO certificates VALUES ('1a', 'web', 'server', 'ecdsa-p256', '[\"DNS:web\"]', 1, 2,
+                'AA:03', 'issued', 'acme', 2, 2, NULL, NULL, NULL, 'PEM-C', 'acct', 'order-1');",
+        )
+        .unwrap();
+        drop(conn);
+        let Err(e) = SqliteLedger::open(&path) else {
+            panic!("opened a ledger with two certificates for one order");
+        };
+        let msg = e.to_string();
+        assert!(
+            msg.contains("order-1: ") && msg.contains("0a") && msg.contains("1a"),
+            "{msg}"
+        );
+        let version: i64 = Connection::open(&path)
+            .unwrap()
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 2);
     }
 }

@@ -26,7 +26,7 @@ pub fn run(args: &ShowArgs, settings: &Settings) -> Result<(), CliError> {
     // The newest row that holds a certificate: an ACME reservation that was never completed
     // (void, or still being signed) has none to show, and stays in the history.
     let Some(at) = records.iter().position(CertRecord::is_signed) else {
-        return Err(CliError::usage(
+        return Err(CliError::failure(
             format!(
                 "{} has no certificate in the ledger yet: only a reservation made before signing (an ACME finalization still under way, or one that never completed)",
                 args.target

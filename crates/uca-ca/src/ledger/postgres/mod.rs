@@ -660,7 +660,7 @@ impl Ledger for PgLedger {
                 for step in steps {
                     let n = match step {
                         AcmeStep::Reserve(r) => {
-                            let stmt = prepared(tx, cache, &insert_sql(" ON CONFLICT DO NOTHING"))?;
+                            let stmt = prepared(tx, cache, &insert_sql(super::ONE_LIVE_ROW_PER_ORDER))?;
                             insert_row(tx, &stmt, r, &node).map_err(pg_err)?
                         }
                         AcmeStep::Complete { record, replaces } => {
@@ -824,7 +824,7 @@ impl Ledger for PgLedger {
         Ok(self
             .records(
                 COLUMNS,
-                "WHERE acme_order = $1 AND status <> 'void'",
+                "WHERE acme_order = $1 AND status <> 'void' ORDER BY status = 'issued' DESC, created_at DESC",
                 &[&order],
             )?
             .into_iter()

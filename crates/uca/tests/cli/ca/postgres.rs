@@ -739,3 +739,54 @@ fn a_connection_lost_during_commit_is_read_back_by_key() {
         .assert()
         .success();
 }
+
+/// Migration 3 (one pending-or-issued row per ACME order) refuses a ledger where an earlier uca
+/// recorded two issued certificates for one order, naming them and what to do, and leaves the
+/// database as it was.
+#[test]
+fn two_certificates_for_one_acme_order_stop_the_migration_with_the_serials() {
+    let pg = Postgres::start();
+    let url = pg.create_db("twice");
+    let env = TempCa::new();
+    env.uca()
+        .args(["--ledger", &url, "init", "--no-passphrase"])
+        .assert()
+        .success();
+    // Back to migration 2, with the state an earlier uca could leave.
+    pg.sql(
+        "twice",
+        "DROP INDEX certificates_live_acme_order; DELETE FROM uca_schema_migrations WHERE version = 3",
+    );
+    for (serial, fp) in [("0a", "AA:01"), ("0b", "AA:02")] {
+        pg.sql(
+            "twice",
+            &format!(
+                "INSERT INTO certificates (serial, name, profile, key_type, sans, not_before, not_after, \
+                 fingerprint, status, source, created_at, updated_at, cert_pem, acme_account, acme_order) \
+                 VALUES ('{serial}', 'web', 'server', 'ecdsa-p256', '[\"DNS:web\"]', now(), now() + interval '1 day', \
+                 '{fp}', 'issued', 'acme', now(), now(), 'PEM', 'acct', 'order-1')"
+            ),
+        );
+    }
+    let out = env.run(&["list"]);
+    refused(&out, 1, "two issued certificates");
+    let err = stderr(&out);
+    assert!(
+        err.contains("order-1: 0a, 0b") && err.contains("uca revoke SERIAL"),
+        "{err}"
+    );
+    assert_eq!(
+        pg.sql("twice", "SELECT max(version) FROM uca_schema_migrations"),
+        "2"
+    );
+    // Once one is revoked, the migration goes through.
+    pg.sql(
+        "twice",
+        "UPDATE certificates SET status = 'revoked', revoked_at = now(), revocation_reason = 'superseded' WHERE serial = '0b'",
+    );
+    env.uca().args(["list"]).assert().success();
+    assert_eq!(
+        pg.sql("twice", "SELECT max(version) FROM uca_schema_migrations"),
+        "3"
+    );
+}
