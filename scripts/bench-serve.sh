@@ -226,7 +226,7 @@ if ranges:
 for line in lines:
     if side == "uca":
         f = line.split()
-        # IP TIME METHOD URI STATUS [acct=.. order=..] N.Nms
+        # IP TIME METHOD URI STATUS [acct=.. order=.. problem=..] N.Nms
         if len(f) < 6 or f[2] not in ("GET", "HEAD", "POST") or not f[-1].endswith("ms"):
             continue
         method, uri, ms = f[2], f[3], float(f[-1][:-2])

@@ -195,6 +195,13 @@ fn finish_post(
     {
         log.order = order_in(loc);
     }
+    if let Err(p) = &result {
+        log.problem = Some(if p.http_status() >= 500 {
+            format!("{} {:?}", p.kind.code(), p.detail)
+        } else {
+            p.kind.code().to_string()
+        });
+    }
     let mut resp = finish(state, base, result);
     resp.extensions_mut().insert(log);
     resp
@@ -206,6 +213,9 @@ fn finish_post(
 pub struct LogFields {
     pub account: Option<String>,
     pub order: Option<String>,
+    /// The problem answered: its type, and for the server's own failures (5xx) what went wrong,
+    /// which the operator needs and the client cannot act on.
+    pub problem: Option<String>,
 }
 
 /// The account ID at the end of the protected header's `kid`, if the body has one.
@@ -257,6 +267,7 @@ impl OwnedPost {
         let log = LogFields {
             account: peek_account(&body),
             order: order_in(uri.path()),
+            problem: None,
         };
         OwnedPost {
             peer: headers_peer(headers),
@@ -644,8 +655,8 @@ async fn not_found() -> Response {
     problem_response(&Problem::not_found())
 }
 
-/// One log line per request: time, method, path, status, account, order, milliseconds (never a
-/// body or a header value, so never a secret).
+/// One log line per request: time, method, path, status, account, order, the problem if one was
+/// answered, milliseconds (never a body or a header value, so never a secret).
 pub fn log_line(
     method: &Method,
     path: &str,
@@ -654,8 +665,12 @@ pub fn log_line(
     started: Instant,
 ) -> String {
     let dash = |v: Option<&String>| v.cloned().unwrap_or_else(|| "-".into());
+    let problem = fields
+        .and_then(|f| f.problem.as_ref())
+        .map(|p| format!(" problem={p}"))
+        .unwrap_or_default();
     format!(
-        "{} {} {} {} acct={} order={} {:.1}ms",
+        "{} {} {} {} acct={} order={}{problem} {:.1}ms",
         OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default(),

@@ -193,7 +193,7 @@ fn replicas_survive_a_replica_kill_a_leader_kill_and_a_frozen_primary_losing_not
     lab.env.uca().args(["crl"]).assert().success();
     let crl_before = crl_number(&cluster);
 
-    // Clients through the proxy: the load generator for 45 s, lego until the end.
+    // Clients through the proxy: the load generator for 60 s, lego until the end.
     let serials = lab.path("serials.txt");
     let timeline = lab.path("timeline.txt");
     let started = Instant::now();
@@ -201,7 +201,7 @@ fn replicas_survive_a_replica_kill_a_leader_kill_and_a_frozen_primary_losing_not
     let mut generator = Command::new(loadgen());
     generator
         .args(["--directory", &directory, "--ca-cert", ca.utf8()])
-        .args(["--concurrency", "3", "--duration", "45", "--timeout", "150"])
+        .args(["--concurrency", "3", "--duration", "60", "--timeout", "150"])
         .args(["--identifier", "127.0.0.1"])
         .args(["--http01-listen", &format!("127.0.0.1:{}", lab.http01)])
         .args([
@@ -218,9 +218,31 @@ fn replicas_survive_a_replica_kill_a_leader_kill_and_a_frozen_primary_losing_not
     let mut generator = KillOnDrop(generator.spawn().expect("uca-loadgen"));
     let lego = lego_loop(&lab, directory.clone(), "ha.test", stop.clone());
 
-    // 1. kill -9 replica B: A goes on (the proxy's /healthz check takes B out).
+    // 1. Replica B stalls (SIGSTOP) for longer than finalize_timeout: A's sweeper gives up
+    //    B's finalizations (their reservations voided, the orders ready to finalize again); B,
+    //    thawed, finds them void and delivers nothing it signed for them. Then kill -9 B: A
+    //    goes on (the proxy's /healthz check takes B out).
     std::thread::sleep(Duration::from_secs(5));
+    let stall = |signal: &str| {
+        let ok = Command::new("kill")
+            .args([format!("-{signal}"), b.pid().to_string()])
+            .status()
+            .expect("kill");
+        assert!(ok.success(), "kill -{signal} replica B");
+    };
+    stall("STOP");
+    std::thread::sleep(Duration::from_secs(12));
+    stall("CONT");
+    std::thread::sleep(Duration::from_secs(2));
     let (_, log) = b.signal_and_wait("KILL", Duration::from_secs(10));
+    // B's reservations the sweeper voided (a refused late completion is logged only when its
+    // client is still connected: the proxy cuts sessions to a replica it marks down).
+    let b_node = std::fs::canonicalize(env_b.ca_dir()).expect("B's directory");
+    let voided_of_b = cluster.sql(&format!(
+        "SELECT count(*) FROM certificates WHERE source = 'acme' AND status = 'void' AND node LIKE '%:{}'",
+        b_node.display()
+    ));
+    let refused_late = log.matches("stalled while signing").count();
     *b_log.lock().expect("log") = log;
 
     // 2. kill -9 the database leader: Patroni promotes the synchronous standby.
@@ -247,7 +269,9 @@ fn replicas_survive_a_replica_kill_a_leader_kill_and_a_frozen_primary_losing_not
         .filter(|(ms, ok)| *ok == "ok" && ms.parse::<u128>().unwrap_or(0) > promoted_at.as_millis())
         .count();
     eprintln!(
-        "leader {first} killed at {:.1} s, node {second} promoted at {:.1} s; the load generator: \
+        "replica B stalled 12 s ({voided_of_b} of its reservations voided, {refused_late} late \
+         completions refused in its log), then killed; \
+         leader {first} killed at {:.1} s, node {second} promoted at {:.1} s; the load generator: \
          {} certificates, {} failed orders, longest gap {} s",
         killed_at.as_secs_f64(),
         promoted_at.as_secs_f64(),

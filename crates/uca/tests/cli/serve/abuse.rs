@@ -23,7 +23,7 @@ use crate::support::abuse::*;
 use crate::support::*;
 
 /// Asserts that the server still answers, and that it never answered 5xx: its log has a line
-/// per request, `IP TIME METHOD PATH STATUS acct=... order=... MS`.
+/// per request, `IP TIME METHOD PATH STATUS acct=... order=... [problem=...] MS`.
 fn assert_alive_and_no_500(lab: &AcmeLab) {
     let mut https = Https::connect(lab.server.port, &tls_config(&lab.ca_cert()))
         .expect("connect after the attack");
