@@ -509,7 +509,7 @@ impl Acme {
             Err(p) => {
                 self.store()
                     .write(Commit::Lazy, |tx| {
-                        tx.move_order(&job.order.id, OrderStatus::Processing, OrderStatus::Ready)
+                        tx.release_claim(&job.order.id, Some(&self.settings.node), i64::MIN)
                     })
                     .map_err(store_problem)?;
                 return Err(p);
@@ -573,7 +573,11 @@ impl Acme {
             );
             orders
         };
-        self.settle(stuck, issued_of)
+        let claim = (
+            Some(self.settings.node.as_str()),
+            now - self.settings.abandoned_after,
+        );
+        self.settle(stuck, claim, issued_of)
     }
 
     /// The periodic form of [`Acme::repair`] for replicas on a shared store: finalizations
@@ -601,14 +605,23 @@ impl Acme {
             .map_err(store_problem)?;
         match stuck {
             None => Ok(None),
-            Some(orders) => self.settle(orders, issued_of).map(Some),
+            Some(orders) => self
+                .settle(
+                    orders,
+                    (None, now - self.settings.abandoned_after),
+                    issued_of,
+                )
+                .map(Some),
         }
     }
 
-    /// Completes or reopens `stuck` orders from what the ledger holds.
+    /// Completes or reopens `stuck` orders from what the ledger holds. `given_up` says which
+    /// claims may be released (the node and time `release_claim` checks): a claim another server
+    /// took since the orders were read is left to it.
     fn settle(
         &self,
         stuck: Vec<Order>,
+        given_up: (Option<&str>, i64),
         issued_of: impl FnOnce(&[Order]) -> Result<std::collections::HashMap<String, Issued>, String>,
     ) -> Result<(usize, usize), Problem> {
         if stuck.is_empty() {
@@ -631,7 +644,7 @@ impl Acme {
                     let moved = self
                         .store()
                         .write(Commit::Durable, |tx| {
-                            tx.move_order(&order.id, OrderStatus::Processing, OrderStatus::Ready)
+                            tx.release_claim(&order.id, given_up.0, given_up.1)
                         })
                         .map_err(store_problem)?;
                     reopened += usize::from(moved);

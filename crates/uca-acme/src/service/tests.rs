@@ -2587,6 +2587,42 @@ fn orders_a_crash_left_processing_end_valid_from_the_ledger_or_ready_again() {
     assert_eq!(env.stored_order(&again).status, OrderStatus::Processing);
 }
 
+/// A failed finalization gives up only its own claim, and repair only a claim it may: when
+/// another server has claimed the order since (the stalled one's claim expired, the order was
+/// reopened, the client finalized again there), that claim is left to it until it is stale.
+#[test]
+fn a_failure_or_a_repair_releases_only_the_claim_it_gave_up() {
+    let env = Env::new();
+    let ossl = Ossl::new();
+    let c = env.register(TestKey::p256());
+    let id = env.ready_order(&c, &["claimed.test"]);
+    let job = issue_job(env.finalize(&c, &id, &ossl.csr(&["claimed.test"]).der));
+    // The order is reopened and claimed by another server.
+    env.acme
+        .store()
+        .write(Commit::Durable, |tx| {
+            assert!(tx.release_claim(&id, Some(&env.acme.settings.node), i64::MIN)?);
+            tx.claim_order(&id, "other-server", NOW)
+        })
+        .unwrap();
+    env.acme
+        .finish_issue(&job, Err(Problem::internal("this server stalled")))
+        .unwrap_err();
+    assert_eq!(env.stored_order(&id).status, OrderStatus::Processing);
+    assert_eq!(
+        env.acme.repair(NOW, |_| Ok(Default::default())).unwrap(),
+        (0, 0)
+    );
+    assert_eq!(env.stored_order(&id).status, OrderStatus::Processing);
+    // Once that claim is stale, repair releases it.
+    let later = NOW + env.acme.settings.abandoned_after + 1;
+    assert_eq!(
+        env.acme.repair(later, |_| Ok(Default::default())).unwrap(),
+        (0, 1)
+    );
+    assert_eq!(env.stored_order(&id).status, OrderStatus::Ready);
+}
+
 // ======================================================================== ARI (RFC 9773)
 
 /// The ARI ID of a certificate issued by `ossl`'s throwaway CA: its AKI and serial.

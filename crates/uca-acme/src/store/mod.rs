@@ -521,6 +521,23 @@ impl Tx<'_> {
         Ok(n == 1)
     }
 
+    /// Gives a finalization claim up (processing → ready) only if it is still the one meant:
+    /// `node`'s, or (for the sweeper, with `node` `None`) one taken before `claimed_before`.
+    /// Another server's fresh claim of the same order is left alone; false then.
+    pub fn release_claim(
+        &self,
+        id: &str,
+        node: Option<&str>,
+        claimed_before: i64,
+    ) -> Result<bool, StoreError> {
+        let n = self.exec(
+            "UPDATE orders SET status = 'ready' WHERE id = ?1 AND status = 'processing' \
+             AND (processing_by IS NULL OR processing_since IS NULL OR processing_since < ?2 OR processing_by = ?3)",
+            args![id, claimed_before, node],
+        )?;
+        Ok(n == 1)
+    }
+
     /// Orders left `processing` by a server that stopped: claimed before `claimed_before`, or
     /// by `node` itself (a server starting again knows it is not signing anything yet), or by
     /// a server too old to say.
