@@ -255,6 +255,7 @@ impl Issuer {
                 return Err(Problem::new(ProblemType::BadCsr, e.to_string()));
             }
         };
+        stall_before_completing();
         let record = reservation.signed(&cert, OffsetDateTime::now_utc());
         let completing = std::time::Instant::now();
         let completed = match self.commit_step(AcmeStep::Complete { record, replaces }) {
@@ -428,6 +429,22 @@ impl Issuer {
         }
     }
 }
+
+/// Test hook, in debug builds only: `UCA_TEST_STALL_BEFORE_COMPLETE_MS` makes every issuance
+/// wait that long between signing and completing its row, as a replica frozen at that moment
+/// would (the failover tests need the moment exactly).
+#[cfg(debug_assertions)]
+fn stall_before_completing() {
+    if let Some(ms) = std::env::var("UCA_TEST_STALL_BEFORE_COMPLETE_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn stall_before_completing() {}
 
 /// The ledger NAME of an ACME certificate: its first identifier.
 fn ledger_name(ids: &[Identifier]) -> String {

@@ -4,7 +4,6 @@
 //! replicas. A replica is killed, the database leader is killed, the new leader is frozen and
 //! thawed; every certificate a client received must be in the ledger afterwards, once.
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,26 +20,6 @@ impl Drop for StopOnDrop {
     fn drop(&mut self) {
         self.0.store(true, Ordering::SeqCst);
     }
-}
-
-/// The load generator's binary (built by `scripts/test.sh`; built here when missing).
-fn loadgen() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let target = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir")
-        .to_path_buf();
-    let bin = target.join("uca-loadgen");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let ok = Command::new(cargo)
-            .args(["build", "-q", "-p", "uca-loadgen"])
-            .status()
-            .expect("cargo build -p uca-loadgen");
-        assert!(ok.success(), "cannot build uca-loadgen");
-    }
-    bin
 }
 
 /// lego orders `domain` again and again through `directory` until `stop`; the serials of the

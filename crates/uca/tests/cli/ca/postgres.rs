@@ -790,3 +790,97 @@ fn two_certificates_for_one_acme_order_stop_the_migration_with_the_serials() {
         "3"
     );
 }
+
+/// A replica that stalls between signing and completing its row (a debug-build hook holds it
+/// there, as a freeze at that moment would): the other replica's sweeper gives the finalization
+/// up and voids the reservation; the stalled replica's completion then does not take, so the
+/// certificate it signed is never delivered nor recorded as issued, and the order is ready to
+/// be finalized again.
+#[test]
+fn a_replica_stalled_while_signing_delivers_nothing_and_its_order_reopens() {
+    let pg = Postgres::start();
+    let url = pg.create_db("stall");
+    let env = TempCa::new();
+    env.uca()
+        .args(["--ledger", &url, "init", "--no-passphrase"])
+        .assert()
+        .success();
+    let config = env.ca_dir().join("uca.toml");
+    let mut text = read_text(&config);
+    text.push_str("\n[acme]\nfinalize_timeout = \"2s\"\n");
+    write(&config, text.as_bytes());
+    let env_b = TempCa::new();
+    let copied = std::process::Command::new("cp")
+        .args(["-a", env.ca_dir().utf8(), env_b.ca_dir().utf8()])
+        .status()
+        .expect("cp");
+    assert!(copied.success());
+    let lab = AcmeLab::start_on(env, &[]);
+    let b = lab.start_replica_with_env(&env_b, &[("UCA_TEST_STALL_BEFORE_COMPLETE_MS", "9000")]);
+
+    // One order through B, which stalls after signing; A sweeps every 5 s.
+    let out = std::process::Command::new(loadgen())
+        .args([
+            "--directory",
+            &b.directory(),
+            "--ca-cert",
+            lab.ca_cert().utf8(),
+        ])
+        .args(["--concurrency", "1", "--orders", "1", "--timeout", "60"])
+        .args(["--identifier", "127.0.0.1"])
+        .args(["--http01-listen", &format!("127.0.0.1:{}", lab.http01)])
+        .arg("--json")
+        .output()
+        .expect("uca-loadgen");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "uca-loadgen: {e}\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let ctx = || {
+        format!(
+            "{report}\n--- A:\n{}\n--- B:\n{}",
+            lab.server.log(),
+            b.log()
+        )
+    };
+    assert_eq!(report["completed"], 0, "{}", ctx());
+    assert_eq!(report["failed"], 1, "{}", ctx());
+    assert!(b.log().contains("stalled while signing"), "{}", ctx());
+    assert!(
+        lab.server
+            .log()
+            .contains("settled finalizations a stopped replica left"),
+        "{}",
+        ctx()
+    );
+    // The ledger: the order's one row is B's voided reservation, without a certificate.
+    assert_eq!(
+        pg.sql(
+            "stall",
+            "SELECT string_agg(status || ' ' || (fingerprint IS NULL) || ' ' || (cert_pem IS NULL), ',') \
+             FROM certificates WHERE source = 'acme'"
+        ),
+        "void true true",
+        "{}",
+        ctx()
+    );
+    let b_node = std::fs::canonicalize(env_b.ca_dir()).expect("B's directory");
+    assert!(
+        pg.sql(
+            "stall",
+            "SELECT node FROM certificates WHERE source = 'acme'"
+        )
+        .ends_with(&format!(":{}", b_node.display())),
+        "{}",
+        ctx()
+    );
+    assert_eq!(
+        pg.sql("stall", "SELECT status FROM uca_acme.orders"),
+        "ready",
+        "{}",
+        ctx()
+    );
+}

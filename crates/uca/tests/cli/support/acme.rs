@@ -58,7 +58,18 @@ impl AcmeServer {
     /// `uca --dir CA serve --listen LISTEN ARGS` (loopback validation allowed); waits for its
     /// `ACME directory:` line and reads the port from `listening on`.
     pub fn start(env: &TempCa, listen: &str, args: &[String]) -> AcmeServer {
+        Self::start_with_env(env, listen, args, &[])
+    }
+
+    /// [`AcmeServer::start`] with environment variables added (test hooks).
+    pub fn start_with_env(
+        env: &TempCa,
+        listen: &str,
+        args: &[String],
+        vars: &[(&str, &str)],
+    ) -> AcmeServer {
         let mut cmd = env.uca_std();
+        cmd.envs(vars.iter().copied());
         cmd.args(["serve", "--listen", listen])
             .args(["--allow-validation-to", "127.0.0.0/8"])
             .args(["--allow-validation-to", "::1/128"])
@@ -256,6 +267,11 @@ impl AcmeLab {
     /// of this one).
     pub fn start_replica(&self, env: &TempCa) -> AcmeServer {
         AcmeServer::start(env, "127.0.0.1:0", &self.extra)
+    }
+
+    /// [`AcmeLab::start_replica`] with environment variables added (test hooks).
+    pub fn start_replica_with_env(&self, env: &TempCa, vars: &[(&str, &str)]) -> AcmeServer {
+        AcmeServer::start_with_env(env, "127.0.0.1:0", &self.extra, vars)
     }
 
     /// `acme_client.py replicas` against this server and `other` (see the script).
@@ -722,4 +738,24 @@ pub fn acme_proxy(dir: &Path, bundle: &Path, ca: &Path, backends: &[u16]) -> Ser
         c.args(["-f", cfg.utf8(), "-db"]);
         c
     })
+}
+
+/// The load generator's binary (built by `scripts/test.sh`; built here when missing).
+pub fn loadgen() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let target = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir")
+        .to_path_buf();
+    let bin = target.join("uca-loadgen");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let ok = Command::new(cargo)
+            .args(["build", "-q", "-p", "uca-loadgen"])
+            .status()
+            .expect("cargo build -p uca-loadgen");
+        assert!(ok.success(), "cannot build uca-loadgen");
+    }
+    bin
 }
