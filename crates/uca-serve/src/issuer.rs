@@ -373,36 +373,45 @@ impl Issuer {
         .unwrap_or_else(|e| Err(RevokeRefusal::Failed(e.to_string())))
     }
 
-    /// What the ledger says these orders obtained, as [`Acme::repair`] wants it: by order ID,
-    /// with the chain. A reservation left by a finalization that was given up (the order is
-    /// still `processing`: its claim expired, or was this server's before a restart), or one
-    /// older than [`uca_ca::ledger::ABANDONED_AFTER`], is voided, only while still pending: if
-    /// its server completed it meanwhile, that certificate is the order's. `Err` when the
-    /// ledger cannot say (repair must then not guess).
+    /// What the ledger says of these orders, as [`Acme::repair`] wants it: the certificates
+    /// they obtained, by order ID, with the chain, and which are being signed now. A
+    /// reservation of a finalization that was given up (the order is still `processing`: its
+    /// claim expired, or was this server's before a restart) is voided, only while still
+    /// pending: if its server completed it meanwhile, that certificate is the order's. With
+    /// `reserved_before`, only a reservation made before then counts as given up: a younger one
+    /// belongs to a claim taken since the order was read, and its order is reported as being
+    /// signed (the sweep passes its claim age; a restart passes `None`, as nothing of its own is
+    /// being signed). A reservation older than [`uca_ca::ledger::ABANDONED_AFTER`] is voided
+    /// in any case. `Err` when the ledger cannot say (repair must then not guess).
     ///
     /// [`Acme::repair`]: uca_acme::Acme::repair
     pub fn issued_of(
         &self,
         orders: &[uca_acme::model::Order],
-    ) -> Result<std::collections::HashMap<String, Issued>, CaError> {
+        reserved_before: Option<OffsetDateTime>,
+    ) -> Result<uca_acme::service::LedgerView, CaError> {
         let now = OffsetDateTime::now_utc();
         self.visit(|ca| {
-            let mut found = std::collections::HashMap::new();
+            let mut view = uca_acme::service::LedgerView::default();
             let mut given_up = Vec::new();
             for order in orders {
                 let Some(rec) = ca.ledger().by_acme_order(&order.id)? else {
                     continue;
                 };
                 if rec.is_signed() {
-                    found.insert(order.id.clone(), self.issued_from(&rec));
-                } else if order.status == uca_acme::model::OrderStatus::Processing
-                    || now - rec.created_at > uca_ca::ledger::ABANDONED_AFTER
-                {
+                    view.issued.insert(order.id.clone(), self.issued_from(&rec));
+                    continue;
+                }
+                let claim_given_up = order.status == uca_acme::model::OrderStatus::Processing
+                    && reserved_before.is_none_or(|t| rec.created_at < t);
+                if claim_given_up || now - rec.created_at > uca_ca::ledger::ABANDONED_AFTER {
                     given_up.push((order.id.clone(), rec.serial));
+                } else {
+                    view.signing.insert(order.id.clone());
                 }
             }
             if given_up.is_empty() {
-                return Ok(found);
+                return Ok(view);
             }
             let steps: Vec<AcmeStep> = given_up
                 .iter()
@@ -414,10 +423,10 @@ impl Issuer {
                     && let Some(rec) = ca.ledger().by_acme_order(order)?
                     && rec.is_signed()
                 {
-                    found.insert(order.clone(), self.issued_from(&rec));
+                    view.issued.insert(order.clone(), self.issued_from(&rec));
                 }
             }
-            Ok(found)
+            Ok(view)
         })
     }
 

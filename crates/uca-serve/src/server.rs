@@ -210,8 +210,12 @@ async fn upkeep(
             st.acme.sweep_nonces(now.unix_timestamp());
             if st.acme.is_shared() {
                 // Finalizations a stopped replica left: one replica at a time settles them.
+                let claimed_before =
+                    now - time::Duration::seconds(st.acme.settings.abandoned_after);
                 match st.acme.sweep_abandoned(now.unix_timestamp(), |orders| {
-                    st.issuer.issued_of(orders).map_err(|e| e.to_string())
+                    st.issuer
+                        .issued_of(orders, Some(claimed_before))
+                        .map_err(|e| e.to_string())
                 }) {
                     Ok(Some((finished, reopened))) if finished + reopened > 0 => log_prune(format!(
                         "settled finalizations a stopped replica left: {finished} completed from the ledger, {reopened} ready to finalize again"

@@ -18,7 +18,9 @@ use serde_json::Value;
 use uca_pki::constraints::NameConstraints;
 
 pub use authz::{ChallengeStep, ValidationJob};
-pub use order::{ABANDONED_AFTER_SECS, FinalizeStep, IssueJob, Issued, check_csr_names};
+pub use order::{
+    ABANDONED_AFTER_SECS, FinalizeStep, IssueJob, Issued, LedgerView, check_csr_names,
+};
 pub use renewal::{CertId, RENEWAL_INFO_RETRY_SECS, RenewalFacts, renewal_info};
 pub use revoke::{RevokeJob, acme_reason};
 

@@ -551,12 +551,12 @@ impl Acme {
     /// the store commits the end of an order lazily (the ledger is the durable record), so a
     /// power loss can roll an order back to before its finalize while its certificate is safe
     /// in the ledger.
-    /// `issued_of` answers for all candidates at once (one visit to the ledger), by order ID;
-    /// when it cannot, nothing changes (repair must not guess).
+    /// `issued_of` answers for all candidates at once (one visit to the ledger), by order ID
+    /// ([`LedgerView`]); when it cannot, nothing changes (repair must not guess).
     pub fn repair(
         &self,
         now: i64,
-        issued_of: impl FnOnce(&[Order]) -> Result<std::collections::HashMap<String, Issued>, String>,
+        issued_of: impl FnOnce(&[Order]) -> Result<LedgerView, String>,
     ) -> Result<(usize, usize), Problem> {
         let stuck = {
             let store = self.store();
@@ -586,7 +586,7 @@ impl Acme {
     pub fn sweep_abandoned(
         &self,
         now: i64,
-        issued_of: impl FnOnce(&[Order]) -> Result<std::collections::HashMap<String, Issued>, String>,
+        issued_of: impl FnOnce(&[Order]) -> Result<LedgerView, String>,
     ) -> Result<Option<(usize, usize)>, Problem> {
         let stuck = self
             .store()
@@ -622,24 +622,26 @@ impl Acme {
         &self,
         stuck: Vec<Order>,
         given_up: (Option<&str>, i64),
-        issued_of: impl FnOnce(&[Order]) -> Result<std::collections::HashMap<String, Issued>, String>,
+        issued_of: impl FnOnce(&[Order]) -> Result<LedgerView, String>,
     ) -> Result<(usize, usize), Problem> {
         if stuck.is_empty() {
             return Ok((0, 0));
         }
-        let mut found = issued_of(&stuck).map_err(|e| {
+        let mut view = issued_of(&stuck).map_err(|e| {
             Problem::internal(format!(
                 "the ledger cannot say which orders got a certificate: {e}"
             ))
         })?;
         let (mut finished, mut reopened) = (0, 0);
         for order in stuck {
-            match found.remove(&order.id) {
+            match view.issued.remove(&order.id) {
                 Some(issued) => {
                     self.record_issued(&order, &issued)?;
                     finished += 1;
                 }
                 None if order.status == OrderStatus::Ready => {}
+                // A server is signing it now (it claimed the order again since it was read).
+                None if view.signing.contains(&order.id) => {}
                 None => {
                     let moved = self
                         .store()
@@ -674,6 +676,15 @@ impl Acme {
             body: Body::PemChain(cert.chain_pem),
         })
     }
+}
+
+/// What the ledger says of the orders a repair or sweep looks at, by order ID.
+#[derive(Debug, Default)]
+pub struct LedgerView {
+    /// Orders whose certificate is in the ledger, with their chain.
+    pub issued: std::collections::HashMap<String, Issued>,
+    /// Orders a server is signing right now (a fresh reservation in the ledger): left alone.
+    pub signing: std::collections::HashSet<String>,
 }
 
 /// §7.4: the CSR names exactly the order's identifiers (SANs, and a CN if present must be

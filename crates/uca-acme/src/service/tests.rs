@@ -2545,7 +2545,7 @@ fn orders_a_crash_left_processing_end_valid_from_the_ledger_or_ready_again() {
     let (finished, reopened) = env
         .acme
         .repair(NOW, |orders| {
-            Ok(orders
+            let issued = orders
                 .iter()
                 .filter(|o| o.id == job.order.id)
                 .map(|o| {
@@ -2557,7 +2557,11 @@ fn orders_a_crash_left_processing_end_valid_from_the_ledger_or_ready_again() {
                         },
                     )
                 })
-                .collect())
+                .collect();
+            Ok(super::LedgerView {
+                issued,
+                ..Default::default()
+            })
         })
         .unwrap();
     assert_eq!((finished, reopened), (1, 1));
@@ -2614,8 +2618,15 @@ fn a_failure_or_a_repair_releases_only_the_claim_it_gave_up() {
         (0, 0)
     );
     assert_eq!(env.stored_order(&id).status, OrderStatus::Processing);
-    // Once that claim is stale, repair releases it.
+    // Once that claim is stale, repair releases it; not while the ledger says a server is
+    // signing it.
     let later = NOW + env.acme.settings.abandoned_after + 1;
+    let signing = super::LedgerView {
+        signing: [id.clone()].into(),
+        ..Default::default()
+    };
+    assert_eq!(env.acme.repair(later, |_| Ok(signing)).unwrap(), (0, 0));
+    assert_eq!(env.stored_order(&id).status, OrderStatus::Processing);
     assert_eq!(
         env.acme.repair(later, |_| Ok(Default::default())).unwrap(),
         (0, 1)

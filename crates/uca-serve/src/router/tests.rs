@@ -526,13 +526,26 @@ fn a_stalled_reservation_is_voided_and_its_late_completion_refused() {
         order.status = uca_acme::model::OrderStatus::Processing;
         order
     };
+    // A sweep whose claims were taken before this reservation was made (the order was
+    // claimed again since it read them) leaves it to the server signing it.
+    let swept = s
+        .state
+        .issuer
+        .issued_of(
+            &[given_up("order-stalled")],
+            Some(now - time::Duration::seconds(5)),
+        )
+        .unwrap();
+    assert!(swept.signing.contains("order-stalled"), "{swept:?}");
+    assert!(swept.issued.is_empty());
     let found = s
         .state
         .issuer
-        .issued_of(&[given_up("order-stalled"), given_up("order-won")])
+        .issued_of(&[given_up("order-stalled"), given_up("order-won")], None)
         .unwrap();
-    assert!(!found.contains_key("order-stalled"));
-    assert_eq!(found["order-won"].serial, won.serial.hex());
+    assert!(!found.issued.contains_key("order-stalled"));
+    assert!(found.signing.is_empty());
+    assert_eq!(found.issued["order-won"].serial, won.serial.hex());
 
     let (mut ca, _) = uca_ca::Ca::open(&s.dir, &Default::default(), &mut || {}).unwrap();
     let row = ca.ledger().by_serial(&stalled.serial).unwrap().unwrap();

@@ -222,7 +222,7 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
     // the server does not start.
     let (finished, reopened) = acme
         .repair(OffsetDateTime::now_utc().unix_timestamp(), |orders| {
-            issuer.issued_of(orders).map_err(|e| e.to_string())
+            issuer.issued_of(orders, None).map_err(|e| e.to_string())
         })
         .map_err(|p| CliError::failure(format!("repairing ACME orders failed: {p}"), None))?;
     if finished + reopened > 0 {
