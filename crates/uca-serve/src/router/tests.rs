@@ -460,26 +460,10 @@ fn an_order_gets_one_certificate() {
 /// order's certificate instead.
 #[test]
 fn a_stalled_reservation_is_voided_and_its_late_completion_refused() {
-    use uca_ca::{AcmeOrigin, AcmeStep, CertRecord};
+    use uca_ca::{AcmeStep, CertRecord};
     let s = server();
     let now = time::OffsetDateTime::now_utc();
-    let reserve = |order: &str| {
-        let validity =
-            uca_pki::validity::Validity::between(now, now + time::Duration::days(1), None).unwrap();
-        CertRecord::reserved(
-            uca_pki::Serial::random().unwrap(),
-            "late.test",
-            "server",
-            "ecdsa-p256",
-            &[uca_pki::San::parse("late.test").unwrap()],
-            &validity,
-            AcmeOrigin {
-                account: "acct".into(),
-                order: order.into(),
-            },
-            now,
-        )
-    };
+    let reserve = |order: &str| reservation("late.test", order, now);
     let completed = |r: &CertRecord| {
         let mut done = r.clone();
         done.fingerprint_sha256 = format!("{}:AA", r.serial.hex());
@@ -583,25 +567,10 @@ fn a_stalled_reservation_is_voided_and_its_late_completion_refused() {
 /// A reservation older than the abandonment age is voided by the repair any visit runs.
 #[test]
 fn an_old_reservation_is_voided_by_repair() {
-    use uca_ca::{AcmeOrigin, AcmeStep, CertRecord};
+    use uca_ca::AcmeStep;
     let s = server();
     let long_ago = time::OffsetDateTime::now_utc() - time::Duration::seconds(600);
-    let validity =
-        uca_pki::validity::Validity::between(long_ago, long_ago + time::Duration::days(1), None)
-            .unwrap();
-    let old = CertRecord::reserved(
-        uca_pki::Serial::random().unwrap(),
-        "old.test",
-        "server",
-        "ecdsa-p256",
-        &[uca_pki::San::parse("old.test").unwrap()],
-        &validity,
-        AcmeOrigin {
-            account: "acct".into(),
-            order: "order-old".into(),
-        },
-        long_ago,
-    );
+    let old = reservation("old.test", "order-old", long_ago);
     let (mut ca, _) = uca_ca::Ca::open(&s.dir, &Default::default(), &mut || {}).unwrap();
     assert_eq!(
         ca.record_acme(&[AcmeStep::Reserve(old.clone())], long_ago)
@@ -613,4 +582,23 @@ fn an_old_reservation_is_voided_by_repair() {
     assert_eq!(repair.voided, vec![old.serial.hex()]);
     let row = ca.ledger().by_serial(&old.serial).unwrap().unwrap();
     assert_eq!(row.status, uca_ca::Status::Void);
+}
+
+/// A reservation of `name` for ACME order `order`, made `at`, valid a day.
+fn reservation(name: &str, order: &str, at: time::OffsetDateTime) -> uca_ca::CertRecord {
+    let validity =
+        uca_pki::validity::Validity::between(at, at + time::Duration::days(1), None).unwrap();
+    uca_ca::CertRecord::reserved(
+        uca_pki::Serial::random().unwrap(),
+        name,
+        "server",
+        "ecdsa-p256",
+        &[uca_pki::San::parse(name).unwrap()],
+        &validity,
+        uca_ca::AcmeOrigin {
+            account: "acct".into(),
+            order: order.into(),
+        },
+        at,
+    )
 }

@@ -24,6 +24,25 @@ fn refused(out: &std::process::Output, want: i32, needle: &str) {
     assert!(!all.contains("panicked"), "{all}");
 }
 
+/// Appends `text` to the CA's uca.toml.
+fn add_to_config(env: &TempCa, text: &str) {
+    let config = env.ca_dir().join("uca.toml");
+    let mut all = read_text(&config);
+    all.push_str(text);
+    write(&config, all.as_bytes());
+}
+
+/// A replica's CA directory: a copy of `env`'s, taken after init (uca.toml names the database).
+fn replica_of(env: &TempCa) -> TempCa {
+    let replica = TempCa::new();
+    let copied = std::process::Command::new("cp")
+        .args(["-a", env.ca_dir().utf8(), replica.ca_dir().utf8()])
+        .status()
+        .expect("cp");
+    assert!(copied.success());
+    replica
+}
+
 fn rows_by_serial(rows: &[serde_json::Value]) -> Vec<(String, String, String)> {
     let mut v: Vec<_> = rows
         .iter()
@@ -469,10 +488,7 @@ fn replicas_behind_haproxy_share_nonces_limits_and_orders() {
         ])
         .assert()
         .success();
-    let config = env.ca_dir().join("uca.toml");
-    let mut text = read_text(&config);
-    text.push_str("\n[acme]\nnew_accounts_per_ip = \"3/1h\"\n");
-    write(&config, text.as_bytes());
+    add_to_config(&env, "\n[acme]\nnew_accounts_per_ip = \"3/1h\"\n");
     // The load balancer's own certificate, from the same CA.
     env.issue("lb", &["--san", "127.0.0.1", "--profile", "server"]);
     let lb_dir = env.path("lb");
@@ -487,13 +503,7 @@ fn replicas_behind_haproxy_share_nonces_limits_and_orders() {
         ])
         .assert()
         .success();
-    // Replica B's directory: a copy of A's, taken after init (uca.toml names the database).
-    let env_b = TempCa::new();
-    let copied = std::process::Command::new("cp")
-        .args(["-a", env.ca_dir().utf8(), env_b.ca_dir().utf8()])
-        .status()
-        .expect("cp");
-    assert!(copied.success());
+    let env_b = replica_of(&env);
 
     let lab = AcmeLab::start_on(env, &[]);
     let b = lab.start_replica(&env_b);
@@ -805,16 +815,8 @@ fn a_replica_stalled_while_signing_delivers_nothing_and_its_order_reopens() {
         .args(["--ledger", &url, "init", "--no-passphrase"])
         .assert()
         .success();
-    let config = env.ca_dir().join("uca.toml");
-    let mut text = read_text(&config);
-    text.push_str("\n[acme]\nfinalize_timeout = \"2s\"\n");
-    write(&config, text.as_bytes());
-    let env_b = TempCa::new();
-    let copied = std::process::Command::new("cp")
-        .args(["-a", env.ca_dir().utf8(), env_b.ca_dir().utf8()])
-        .status()
-        .expect("cp");
-    assert!(copied.success());
+    add_to_config(&env, "\n[acme]\nfinalize_timeout = \"2s\"\n");
+    let env_b = replica_of(&env);
     let lab = AcmeLab::start_on(env, &[]);
     let b = lab.start_replica_with_env(&env_b, &[("UCA_TEST_STALL_BEFORE_COMPLETE_MS", "9000")]);
 
