@@ -16,7 +16,8 @@ use crate::ledger::{
 use crate::lock::CaLock;
 use crate::{CaError, Config};
 
-/// An open CA. Holding it holds the CA directory's lock.
+/// An open CA. Holding it holds the CA directory's lock (a [`crate::HeldCa`] keeps one open
+/// between visits and holds the lock only during each).
 pub struct Ca {
     pub paths: CaPaths,
     pub config: Config,
@@ -29,7 +30,7 @@ pub struct Ca {
     pub(crate) cert_der: Vec<u8>,
     pub(crate) cert_info: CertInfo,
     chain_pem: Option<String>,
-    _lock: CaLock,
+    pub(crate) lock: Option<CaLock>,
 }
 
 /// The ledger fact that binds it to one CA: the SHA-256 fingerprint of the CA certificate.
@@ -74,6 +75,17 @@ impl Ca {
         access: &LedgerAccess,
     ) -> Result<Option<(Ca, Repair)>, CaError> {
         Self::open_with(dir, access, &mut |p| CaLock::try_acquire(p))
+    }
+
+    /// Opens the CA at `dir` under a lock the caller already holds (see [`crate::HeldCa`]).
+    pub(crate) fn open_locked(
+        dir: &Path,
+        access: &LedgerAccess,
+        lock: CaLock,
+    ) -> Result<(Ca, Repair), CaError> {
+        let mut lock = Some(lock);
+        Self::open_with(dir, access, &mut |_| Ok(lock.take()))?
+            .ok_or(CaError::Ledger(LedgerError::Unlocked))
     }
 
     /// Where the CA in `dir` keeps its ledger (`--ledger`, else uca.toml, else
@@ -152,7 +164,7 @@ impl Ca {
             cert_der,
             cert_info,
             chain_pem,
-            _lock: lock,
+            lock: Some(lock),
         };
         let repair = ca.repair(OffsetDateTime::now_utc())?;
         Ok(Some((ca, repair)))

@@ -13,6 +13,7 @@ pub mod deploy;
 mod error;
 pub mod expiry;
 pub mod fsio;
+mod held;
 mod init;
 pub(crate) mod intermediate;
 pub(crate) mod issue;
@@ -36,6 +37,7 @@ pub use deploy::{
     Owner, OwnerError,
 };
 pub use error::CaError;
+pub use held::HeldCa;
 pub use init::{InitOptions, InitResult, init};
 pub use intermediate::{INTERMEDIATE, IntermediateOptions};
 pub use issue::{IssueRequest, Issued};

@@ -1,8 +1,9 @@
 //! The CA side of the server: the key unlocked once, and short visits to the CA directory.
 //!
-//! The server never holds the CA lock between requests: each ledger write opens the CA (lock,
-//! repair), writes one durable row, and closes it, so `uca issue`, `uca revoke` and the rest
-//! keep working on the same directory while it runs.
+//! The server never holds the CA lock between requests: the CA stays open ([`HeldCa`]: the
+//! configuration, certificates and ledger connection) and each visit takes the lock for one
+//! write, so `uca issue`, `uca revoke` and the rest keep working on the same directory while it
+//! runs.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -10,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
 use uca_acme::service::{IssueJob, Issued};
 use uca_acme::{Identifier, Problem, ProblemType};
-use uca_ca::{AcmeOrigin, AcmeStep, Ca, CaError, CertRecord, Source, Status};
+use uca_ca::{AcmeOrigin, AcmeStep, Ca, CaError, CertRecord, HeldCa, Source, Status};
 use uca_pki::crl::RevocationReason;
 use uca_pki::sign::{CaSigner, LeafRequest};
 use uca_pki::validity::{BACKDATE, Validity};
@@ -19,8 +20,6 @@ use uca_pki::{Profile, Serial, Subject};
 /// What the server needs of the CA, with the key unlocked.
 pub struct Issuer {
     dir: PathBuf,
-    /// How the CA's ledger is reached (`--ledger`, the database password).
-    ledger: uca_ca::LedgerAccess,
     /// Where it is (for the health check of a database ledger).
     ledger_location: uca_ca::LedgerLocation,
     /// This server's name in the ledger's pending rows.
@@ -35,8 +34,8 @@ pub struct Issuer {
     ca_key_id: Option<Vec<u8>>,
     /// The uca profile ACME certificates get (`both` unless `[acme] profile` says otherwise).
     pub profile: Profile,
-    /// Serializes the server's own visits to the CA directory.
-    visits: Mutex<()>,
+    /// The CA, kept open between the server's visits, one at a time.
+    held: Mutex<HeldCa>,
     /// Issuance steps waiting for the next ledger commit (group commit).
     queue: Mutex<Vec<Arc<Slot>>>,
 }
@@ -65,7 +64,7 @@ impl Issuer {
     pub fn new(ca: &Ca, signer: CaSigner, profile: Profile) -> Issuer {
         Issuer {
             dir: ca.paths.dir.clone(),
-            ledger: ca.ledger_access.clone(),
+            held: Mutex::new(HeldCa::new(&ca.paths.dir, &ca.ledger_access)),
             ledger_location: ca.ledger_location.clone(),
             node: uca_ca::ledger::node_name(&ca.paths),
             signer,
@@ -74,7 +73,6 @@ impl Issuer {
             ca_spki: ca.cert_info().spki_der.clone(),
             ca_key_id: ca.cert_info().subject_key_id.clone(),
             profile,
-            visits: Mutex::new(()),
             queue: Mutex::new(Vec::new()),
         }
     }
@@ -148,11 +146,9 @@ impl Issuer {
         &self.chain_pem
     }
 
-    /// Opens the CA for one write (blocking while a CLI command holds it).
+    /// Visits the CA for one write (blocking while a CLI command holds it).
     pub fn visit<T>(&self, f: impl FnOnce(&mut Ca) -> Result<T, CaError>) -> Result<T, CaError> {
-        let _one = self.visits.lock().unwrap_or_else(|p| p.into_inner());
-        let (mut ca, _repair) = Ca::open(&self.dir, &self.ledger, &mut || {})?;
-        f(&mut ca)
+        self.held.lock().unwrap_or_else(|p| p.into_inner()).visit(f)
     }
 
     /// Signs an order's certificate and records it in the ledger, durably, before anyone sees
@@ -299,7 +295,7 @@ impl Issuer {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(slot.clone());
-        let _one = self.visits.lock().unwrap_or_else(|p| p.into_inner());
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
         // An earlier visit may have taken this step along.
         if let Some(done) = slot
             .outcome
@@ -312,7 +308,7 @@ impl Issuer {
         let batch: Vec<Arc<Slot>> =
             std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()));
         let steps: Vec<AcmeStep> = batch.iter().map(|s| s.step.clone()).collect();
-        let committed = Ca::open(&self.dir, &self.ledger, &mut || {}).and_then(|(mut ca, _)| {
+        let committed = held.visit(|ca| {
             // `uca seal` on the CLI ends issuance here too, though the key is still in memory.
             ca.ensure_not_sealed()?;
             ca.record_acme(&steps, OffsetDateTime::now_utc())
