@@ -97,6 +97,9 @@ wait_ready() { # SIDE: until the directory answers
 declare -A url ca reqlog
 # (a) uca serve: a fresh CA; EAB is off on loopback; validation may reach 127.0.0.0/8.
 "$uca" --dir ucadir init --no-passphrase --name "bench serve CA" >/dev/null 2>&1
+# Every lego run and every generator worker is a new account from 127.0.0.1: more than the default
+# 50 per hour per address, and Caddy has no such limit.
+printf '\n[acme]\nnew_accounts_per_ip = "off"\n' >>ucadir/uca.toml
 uport=$(free_port)
 "$uca" --dir ucadir serve --listen "127.0.0.1:$uport" --allow-validation-to 127.0.0.0/8 >uca.log 2>&1 &
 pid[uca]=$!

@@ -229,7 +229,7 @@ impl Ca {
     ///    lost in a power failure while the ledger commit survived) is moved into place;
     /// 2. `pending` certificates whose files are in place become `issued`, the others `void`;
     /// 3. staging directories and temp files left behind are removed.
-    fn repair(&mut self, now: OffsetDateTime) -> Result<Repair, CaError> {
+    pub(crate) fn repair(&mut self, now: OffsetDateTime) -> Result<Repair, CaError> {
         let mut report = Repair::default();
         self.finish_lost_moves(&mut report)?;
         let pending = self.ledger.interrupted()?;

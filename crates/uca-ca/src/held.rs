@@ -11,21 +11,27 @@
 //! certificate or chain (size, time, inode), or a replaced ledger file (inode), opens the CA
 //! afresh, with its repair.
 //! A ledger error also drops the connection, so the next visit reconnects (a PostgreSQL
-//! failover). Sealing is a ledger fact, read by the visits that sign.
+//! failover). Sealing is a ledger fact, read by the visits that sign. The repair that opening
+//! does runs again at a visit once a minute has passed, so what a crashed CLI command or an
+//! abandoned reservation left is still settled while the server runs.
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::layout::CaPaths;
 use crate::ledger::LedgerAccess;
 use crate::lock::CaLock;
 use crate::{Ca, CaError};
 
+/// How often a visit repeats the repair of [`Ca::open`].
+const REPAIR_EVERY: Duration = Duration::from_secs(60);
+
 /// A CA kept open between visits; see the module documentation.
 pub struct HeldCa {
     dir: PathBuf,
     access: LedgerAccess,
     open: Option<(Ca, DirStamp)>,
+    repaired: Instant,
 }
 
 /// What the files a visit depends on looked like when the CA was opened.
@@ -67,6 +73,7 @@ impl HeldCa {
             dir: dir.to_path_buf(),
             access: access.clone(),
             open: None,
+            repaired: Instant::now(),
         }
     }
 
@@ -88,10 +95,17 @@ impl HeldCa {
             slot => {
                 *slot = None;
                 let (ca, _repair) = Ca::open_locked(&self.dir, &self.access, lock)?;
+                self.repaired = Instant::now();
                 &mut slot.insert((ca, stamp)).0
             }
         };
-        let out = f(ca);
+        let out = if self.repaired.elapsed() >= REPAIR_EVERY {
+            self.repaired = Instant::now();
+            ca.repair(time::OffsetDateTime::now_utc())
+                .and_then(|_| f(ca))
+        } else {
+            f(ca)
+        };
         ca.lock = None;
         if matches!(out, Err(CaError::Ledger(_))) {
             self.open = None;
@@ -165,6 +179,48 @@ mod tests {
             held.open.as_ref().map(|(_, s)| s.clone()),
             Some(DirStamp::of(&paths))
         );
+    }
+
+    #[test]
+    fn a_visit_repeats_the_repair_once_a_minute() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("ca");
+        new_ca(&dir);
+        let mut held = HeldCa::new(&dir, &LedgerAccess::default());
+        // A reservation its server gave up long ago (created ten minutes back).
+        let long_ago = time::OffsetDateTime::now_utc() - time::Duration::minutes(10);
+        let serial = uca_pki::Serial::random().unwrap();
+        let stale = crate::CertRecord::reserved(
+            serial.clone(),
+            "stale.example",
+            "server",
+            "ec-p256",
+            &[],
+            &uca_pki::validity::Validity::starting(long_ago, 1, None).unwrap(),
+            crate::AcmeOrigin {
+                account: "a".into(),
+                order: "o".into(),
+            },
+            long_ago,
+        );
+        held.visit(|ca| {
+            ca.ledger
+                .insert(std::slice::from_ref(&stale), crate::ledger::Durability::Now)
+        })
+        .unwrap();
+        let status = |held: &mut HeldCa| {
+            held.visit(|ca| Ok(ca.ledger().by_serial(&serial)?.map(|r| r.status)))
+                .unwrap()
+        };
+        assert_eq!(
+            status(&mut held),
+            Some(crate::Status::Pending),
+            "repaired too soon"
+        );
+        held.repaired = Instant::now()
+            .checked_sub(REPAIR_EVERY)
+            .unwrap_or(held.repaired);
+        assert_eq!(status(&mut held), Some(crate::Status::Void));
     }
 
     #[test]
