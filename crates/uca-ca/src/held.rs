@@ -10,8 +10,9 @@
 //! What the CLI may change meanwhile is noticed at the next visit: a changed `uca.toml`, CA
 //! certificate or chain (size, time, inode), or a replaced ledger file (inode), opens the CA
 //! afresh, with its repair.
-//! A ledger error also drops the connection, so the next visit reconnects (a PostgreSQL
-//! failover). Sealing is a ledger fact, read by the visits that sign. The repair that opening
+//! A ledger error also drops the connection, so the next visit reconnects, and so does a
+//! database connection the server closed (a restart, a failover) or that does not answer after
+//! a quarter second idle. Sealing is a ledger fact, read by the visits that sign. The repair that opening
 //! does runs again at a visit once a minute has passed, so what a crashed CLI command or an
 //! abandoned reservation left is still settled while the server runs.
 
@@ -32,6 +33,8 @@ pub struct HeldCa {
     access: LedgerAccess,
     open: Option<(Ca, DirStamp)>,
     repaired: Instant,
+    /// When the last visit ended (how long the ledger connection has been idle).
+    last_visit: Instant,
 }
 
 /// What the files a visit depends on looked like when the CA was opened.
@@ -74,6 +77,7 @@ impl HeldCa {
             access: access.clone(),
             open: None,
             repaired: Instant::now(),
+            last_visit: Instant::now(),
         }
     }
 
@@ -86,7 +90,9 @@ impl HeldCa {
         let paths = CaPaths::new(&self.dir);
         let lock = CaLock::acquire(&paths.lock(), &mut || {})?;
         let stamp = DirStamp::of(&paths);
-        let reusable = matches!(&self.open, Some((_, seen)) if *seen == stamp);
+        let idle = self.last_visit.elapsed();
+        let reusable =
+            matches!(&self.open, Some((ca, seen)) if *seen == stamp && ca.ledger.reusable(idle));
         let ca = match &mut self.open {
             Some((ca, _)) if reusable => {
                 ca.lock = Some(lock);
@@ -107,6 +113,7 @@ impl HeldCa {
             f(ca)
         };
         ca.lock = None;
+        self.last_visit = Instant::now();
         if matches!(out, Err(CaError::Ledger(_))) {
             self.open = None;
         }

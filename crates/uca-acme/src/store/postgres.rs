@@ -45,7 +45,13 @@ pub(crate) struct PgBackend {
 struct PgConn {
     client: Client,
     statements: HashMap<String, Statement>,
+    /// When a request on it last ended.
+    last_used: std::time::Instant,
 }
+
+/// A connection unused for this long is asked whether it still answers before it is used
+/// (see [`PgConn::is_open`]); a busier one only has to be open.
+const ASK_AFTER_IDLE: std::time::Duration = std::time::Duration::from_millis(250);
 
 impl ToSql for Value {
     fn to_sql(
@@ -122,12 +128,13 @@ impl PgBackend {
             conn: Some(PgConn {
                 client,
                 statements: HashMap::new(),
+                last_used: std::time::Instant::now(),
             }),
         })
     }
 
     fn conn(&mut self) -> Result<&mut PgConn, DbError> {
-        if self.conn.as_ref().is_some_and(|c| c.client.is_closed()) {
+        if self.conn.as_mut().is_some_and(|c| !c.is_open()) {
             self.conn = None;
         }
         if self.conn.is_none() {
@@ -135,6 +142,7 @@ impl PgBackend {
             self.conn = Some(PgConn {
                 client,
                 statements: HashMap::new(),
+                last_used: std::time::Instant::now(),
             });
         }
         self.conn
@@ -150,6 +158,7 @@ impl PgBackend {
     ) -> Result<T, DbError> {
         let conn = self.conn()?;
         let out = f(conn);
+        conn.last_used = std::time::Instant::now();
         if let Err(e) = &out
             && (e.is_closed() || conn.client.is_closed())
         {
@@ -160,6 +169,21 @@ impl PgBackend {
 }
 
 impl PgConn {
+    /// Whether the server still holds the connection. The synchronous client reads from its
+    /// socket only when used, so a close by the server (a restart, a failover) would show only
+    /// as the failure of the next request: a connection idle for [`ASK_AFTER_IDLE`] is asked
+    /// first (one empty query), and a dead one replaced before the request is sent.
+    fn is_open(&mut self) -> bool {
+        if self.client.is_closed() {
+            return false;
+        }
+        self.last_used.elapsed() < ASK_AFTER_IDLE
+            || self
+                .client
+                .is_valid(std::time::Duration::from_secs(2))
+                .is_ok()
+    }
+
     fn statement(&mut self, sql: &str) -> Result<Statement, postgres::Error> {
         if let Some(s) = self.statements.get(sql) {
             return Ok(s.clone());

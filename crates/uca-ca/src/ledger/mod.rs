@@ -491,6 +491,12 @@ pub trait Ledger {
     fn writable(&self) -> Result<bool, CaError> {
         Ok(true)
     }
+    /// Whether a connection kept between visits (`HeldCa`) can serve the next one, after
+    /// `idle` without use. The embedded store always can; a database connection cannot once
+    /// the server closed it (a restart, a failover), and one idle for a while is asked first.
+    fn reusable(&self, _idle: std::time::Duration) -> bool {
+        true
+    }
     /// Pending rows this writer left behind (the only ones its repair may settle: on a shared
     /// database, another node's pending row may be in the middle of being completed), and ACME
     /// reservations older than [`ABANDONED_AFTER`] from any server (younger ones are being

@@ -71,6 +71,12 @@ impl Drop for PgLedger {
     }
 }
 
+/// A connection kept between visits and unused for this long is asked (one empty query) before
+/// it serves the next; a fresher one only has to be open. (The synchronous client reads from
+/// its socket only when used, so a close by the server, in a restart or a failover, would
+/// otherwise show only as the failure of the next request.)
+const ASK_AFTER_IDLE: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Connections kept between visits, by target, at most [`PARKED_MAX`] in all.
 static PARKED: Mutex<Vec<(String, Conn)>> = Mutex::new(Vec::new());
 const PARKED_MAX: usize = 8;
@@ -786,6 +792,22 @@ impl Ledger for PgLedger {
             "WHERE status = $1 ORDER BY created_at, seq",
             &[&status.as_str()],
         )
+    }
+
+    fn reusable(&self, idle: std::time::Duration) -> bool {
+        let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(conn) = guard.as_mut() else {
+            return false;
+        };
+        if conn.client.is_closed() {
+            return false;
+        }
+        idle < ASK_AFTER_IDLE
+            || off_runtime(|| {
+                conn.client
+                    .is_valid(std::time::Duration::from_secs(2))
+                    .is_ok()
+            })
     }
 
     fn writable(&self) -> Result<bool, CaError> {

@@ -453,6 +453,10 @@ fn uca_serve_issues_into_postgres_and_lego_is_served() {
     assert_eq!(health(), "503");
     pg.restart();
     assert_eq!(health(), "200");
+    // The server's ledger connection died with the database: the next order reconnects at
+    // once instead of failing on it.
+    let out = lab.lego("lego", &[&base[..], &["run"]].concat(), &[]);
+    assert_ok(&out, &lab.server, "lego run after the database restarted");
 }
 
 /// A serial as `openssl crl -text` prints it: upper-case hex.
