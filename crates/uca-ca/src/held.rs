@@ -126,9 +126,12 @@ mod tests {
     use super::*;
     use crate::InitOptions;
 
-    fn new_ca(dir: &Path) {
+    /// A new CA in a temporary directory (kept alive by the first value), and a held CA on it.
+    fn held_ca() -> (tempfile::TempDir, PathBuf, HeldCa) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("ca");
         let opts = InitOptions {
-            dir: dir.to_path_buf(),
+            dir: dir.clone(),
             name: "held CA".into(),
             subject: uca_pki::Subject::default(),
             key_type: uca_pki::KeyType::EcP256,
@@ -138,14 +141,13 @@ mod tests {
             ledger_access: LedgerAccess::default(),
         };
         crate::init(opts, time::OffsetDateTime::now_utc()).unwrap();
+        let held = HeldCa::new(&dir, &LedgerAccess::default());
+        (tmp, dir, held)
     }
 
     #[test]
     fn the_cli_opens_the_ca_between_visits_and_a_changed_file_reopens_it() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("ca");
-        new_ca(&dir);
-        let mut held = HeldCa::new(&dir, &LedgerAccess::default());
+        let (_tmp, dir, mut held) = held_ca();
         let first = held.visit(|ca| Ok(ca.ledger().all()?.len())).unwrap();
         // Between visits the lock is free and the ledger shared: a CLI command opens and writes.
         {
@@ -190,10 +192,7 @@ mod tests {
 
     #[test]
     fn a_visit_repeats_the_repair_once_a_minute() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("ca");
-        new_ca(&dir);
-        let mut held = HeldCa::new(&dir, &LedgerAccess::default());
+        let (_tmp, _dir, mut held) = held_ca();
         // A reservation its server gave up long ago (created ten minutes back).
         let long_ago = time::OffsetDateTime::now_utc() - time::Duration::minutes(10);
         let serial = uca_pki::Serial::random().unwrap();
@@ -232,10 +231,7 @@ mod tests {
 
     #[test]
     fn a_visit_waits_for_a_cli_command_holding_the_ca() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("ca");
-        new_ca(&dir);
-        let mut held = HeldCa::new(&dir, &LedgerAccess::default());
+        let (_tmp, dir, mut held) = held_ca();
         held.visit(|_| Ok(())).unwrap();
         let (cli, _) = Ca::open(&dir, &LedgerAccess::default(), &mut || {}).unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
