@@ -138,6 +138,13 @@ impl SqliteLedger {
             true,
         )
         .map_err(db_err)?;
+        // One plan per statement whatever its parameters: without it SQLite compiles a cached
+        // statement with `WHERE x = ?1 ORDER BY ...` again each time the value changes.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )
+        .map_err(db_err)?;
         let known: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(db_err)?;
