@@ -232,6 +232,7 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
     }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(uca_serve::acme_store::blocking_threads(acme.is_shared()))
         .enable_all()
         .build()
         .map_err(|e| CliError::failure(format!("cannot start the async runtime: {e}"), None))?;
