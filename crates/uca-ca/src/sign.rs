@@ -8,7 +8,7 @@ use uca_pki::validity::Validity;
 use uca_pki::{Profile, San, Serial};
 
 use crate::issue::parse_name;
-use crate::ledger::{AcmeStep, CertRecord, Durability, Source, Status, Transition};
+use crate::ledger::{AcmeStep, CertRecord, Durability, PendingSync, Source, Status, Transition};
 use crate::{Ca, CaError};
 
 /// A CSR to sign and how.
@@ -170,5 +170,19 @@ impl Ca {
         // next write tries it again).
         let _ = self.ledger.maintain();
         Ok(took)
+    }
+
+    /// [`Ca::record_acme`] without waiting for the disk: the sync the steps need, if any,
+    /// comes back for the caller to finish once it has let go of the CA
+    /// ([`crate::ledger::PendingSync`]); until then the steps are committed but not durable.
+    pub fn record_acme_owing_sync(
+        &mut self,
+        steps: &[AcmeStep],
+        now: OffsetDateTime,
+    ) -> Result<(Vec<bool>, Option<PendingSync>), CaError> {
+        let committed = self.ledger.acme_steps_owing_sync(steps, now)?;
+        // A checkpoint here syncs the log first, so it only makes the owed sync redundant.
+        let _ = self.ledger.maintain();
+        Ok(committed)
     }
 }

@@ -20,11 +20,11 @@ pub const SHARED_CONNECTIONS: usize = 8;
 
 /// Threads for the server's blocking work (ACME requests, ledger visits) on one `acme.sqlite`.
 /// Requests there take turns on one connection and one ledger writer, so a few threads keep
-/// both cores busy (signature checks, signing) while one waits on the disk. Tokio's default
-/// of 512 let every waiting request hold a thread of its own: under load about 50 threads
-/// handed the same locks around, twice as many context switches per order and a sixth more
-/// CPU.
-pub const SQLITE_BLOCKING_THREADS: usize = 8;
+/// both cores busy (signature checks, signing) while others wait for a log flush. Tokio's
+/// default of 512 let every waiting request hold a thread of its own: under load about 50
+/// threads handed the same locks around, twice as many context switches per order and a sixth
+/// more CPU.
+pub const SQLITE_BLOCKING_THREADS: usize = 16;
 
 /// Threads for blocking work on a shared (PostgreSQL) store: one per connection, with room
 /// for the same work beside them as on SQLite. Requests there wait on round trips, not

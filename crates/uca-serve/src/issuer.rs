@@ -6,7 +6,7 @@
 //! runs.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use time::OffsetDateTime;
 use uca_acme::service::{IssueJob, Issued};
@@ -41,10 +41,76 @@ pub struct Issuer {
 }
 
 /// One step of an issuance waiting for the next ledger commit, and, once the commit that took
-/// it is done, how it went (whether the step took).
+/// it is durable, how it went (whether the step took).
 struct Slot {
     step: AcmeStep,
-    outcome: Mutex<Option<Result<bool, Problem>>>,
+    state: Mutex<SlotState>,
+    /// Signalled when the state becomes `Done`.
+    done: Condvar,
+}
+
+/// Answers the slots a visit took and left without an outcome.
+struct Unanswered<'a>(&'a [Arc<Slot>]);
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        for s in self.0 {
+            if matches!(*s.state(), SlotState::Taken) {
+                s.finish(Err(Problem::internal(
+                    "the ledger commit that took this step did not finish",
+                )));
+            }
+        }
+    }
+}
+
+enum SlotState {
+    /// In the queue: the next visit takes it.
+    Queued,
+    /// Committed by a visit whose sync is still under way.
+    Taken,
+    Done(Result<bool, Problem>),
+}
+
+impl Slot {
+    fn new(step: AcmeStep) -> Slot {
+        Slot {
+            step,
+            state: Mutex::new(SlotState::Queued),
+            done: Condvar::new(),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, SlotState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn is_queued(&self) -> bool {
+        matches!(*self.state(), SlotState::Queued)
+    }
+
+    fn mark_taken(&self) {
+        *self.state() = SlotState::Taken;
+    }
+
+    fn finish(&self, outcome: Result<bool, Problem>) {
+        *self.state() = SlotState::Done(outcome);
+        self.done.notify_all();
+    }
+
+    /// Waits until the visit that took this step has made it durable; its outcome.
+    fn outcome(&self) -> Result<bool, Problem> {
+        let mut state = self.state();
+        loop {
+            match std::mem::replace(&mut *state, SlotState::Taken) {
+                SlotState::Done(outcome) => return outcome,
+                other => {
+                    *state = other;
+                    state = self.done.wait(state).unwrap_or_else(|p| p.into_inner());
+                }
+            }
+        }
+    }
 }
 
 /// A revocation refused by the ledger.
@@ -284,34 +350,43 @@ impl Issuer {
 
     /// Records one issuance step; whether it took. Group commit: the steps of concurrent
     /// finalizations queue up while one visit to the CA is under way, and the next visit
-    /// records all of them in one transaction (one fsync when it completes any), each caller
-    /// returning once its own step is committed.
+    /// records all of them in one transaction; the log is flushed once (when it completes
+    /// any) after the visit has let go of the CA, and each caller returns once its own step is
+    /// durable.
     fn commit_step(&self, step: AcmeStep) -> Result<bool, Problem> {
-        let slot = Arc::new(Slot {
-            step,
-            outcome: Mutex::new(None),
-        });
+        let slot = Arc::new(Slot::new(step));
         self.queue
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(slot.clone());
         let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-        // An earlier visit may have taken this step along.
-        if let Some(done) = slot
-            .outcome
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        {
-            return done;
+        // An earlier visit may have taken this step along; its sync may still be under way.
+        if !slot.is_queued() {
+            drop(held);
+            return slot.outcome();
         }
         let batch: Vec<Arc<Slot>> =
             std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()));
+        for s in &batch {
+            s.mark_taken();
+        }
+        // Should this visit end without an outcome for them (a panic), the steps it took are
+        // answered anyway: their callers must not wait forever.
+        let _unanswered = Unanswered(&batch);
         let steps: Vec<AcmeStep> = batch.iter().map(|s| s.step.clone()).collect();
         let committed = held.visit(|ca| {
             // `uca seal` on the CLI ends issuance here too, though the key is still in memory.
             ca.ensure_not_sealed()?;
-            ca.record_acme(&steps, OffsetDateTime::now_utc())
+            ca.record_acme_owing_sync(&steps, OffsetDateTime::now_utc())
+        });
+        // The next batch commits while this one's log is flushed: one visit to the CA is a
+        // fraction of a millisecond, a flush about one millisecond on a good disk.
+        drop(held);
+        let committed = committed.and_then(|(took, owed)| {
+            if let Some(sync) = owed {
+                sync.finish()?;
+            }
+            Ok(took)
         });
         let outcomes: Vec<Result<bool, Problem>> = match committed {
             Ok(took) => took.into_iter().map(Ok).collect(),
@@ -325,6 +400,9 @@ impl Issuer {
                             "{e}; the order is settled from the ledger once the database is back: poll it"
                         ))
                     }
+                    CaError::Ledger(uca_ca::LedgerError::SyncUnknown { .. }) => Problem::undecided(
+                        format!("{e}; the order is settled from the ledger: poll it"),
+                    ),
                     other => ledger_problem(&other),
                 };
                 vec![Err(problem); batch.len()]
@@ -335,7 +413,7 @@ impl Issuer {
             if Arc::ptr_eq(s, &slot) {
                 mine = Some(outcome);
             } else {
-                *s.outcome.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
+                s.finish(outcome);
             }
         }
         mine.unwrap_or_else(|| {

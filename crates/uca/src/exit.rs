@@ -360,6 +360,10 @@ fn ledger_diagnosis(e: &uca_ca::LedgerError) -> (Exit, Option<String>) {
             Exit::Failure,
             "once the database is back, `uca list` / `uca show` say whether it was recorded; `uca` repairs what it left pending at its next run",
         ),
+        L::SyncUnknown { .. } => hint(
+            Exit::Failure,
+            "the disk refused to flush: check it (dmesg, free space); `uca list` shows what was recorded",
+        ),
         L::ForeignCa { .. } => hint(
             Exit::Usage,
             "each CA needs its own ledger: point this one at its own database (or the right CA directory)",

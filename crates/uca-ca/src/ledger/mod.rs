@@ -82,6 +82,14 @@ pub enum LedgerError {
     /// is revoked.
     #[error("ACME orders with two issued certificates in the ledger: {orders}")]
     TwiceIssued { orders: String },
+    /// A commit's write-ahead log could not be synced: the rows are recorded, but whether
+    /// they would survive a power loss is unknown.
+    #[error("syncing {} after a commit failed ({source}): whether the write would survive a power loss is unknown", path.display())]
+    SyncUnknown {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// The CA lock could not be taken (so the ledger cannot be opened).
     #[error("the CA lock could not be taken")]
     Unlocked,
@@ -384,6 +392,36 @@ impl AcmeStep {
     }
 }
 
+/// The sync a commit still owes ([`Ledger::acme_steps_owing_sync`]): the rows are committed
+/// and visible; they are durable once [`PendingSync::finish`] returns. It syncs the SQLite
+/// write-ahead log through a file handle of its own, so it needs neither the CA lock nor the
+/// ledger's connection, and the next commit does not wait for this one's disk flush.
+#[derive(Debug)]
+pub struct PendingSync {
+    wal: PathBuf,
+    database: PathBuf,
+}
+
+impl PendingSync {
+    /// Flushes the write-ahead log, which holds the commit's frames; if a checkpoint has
+    /// emptied it since, the frames are in the database file, which that checkpoint synced,
+    /// and the flush is merely redundant. Should the log be gone (every connection closed
+    /// after a full checkpoint), the database file is flushed instead.
+    pub fn finish(self) -> Result<(), CaError> {
+        let sync = |path: &PathBuf| std::fs::File::open(path).and_then(|f| f.sync_data());
+        let synced = match sync(&self.wal) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => sync(&self.database),
+            other => other,
+        };
+        synced.map_err(|source| {
+            CaError::Ledger(LedgerError::SyncUnknown {
+                path: self.wal.clone(),
+                source,
+            })
+        })
+    }
+}
+
 /// Which ACME account and order obtained a certificate (resource IDs as in their URLs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AcmeOrigin {
@@ -475,6 +513,18 @@ pub trait Ledger {
     /// ([`AcmeStep`]). Durable when it returns as [`AcmeStep::durability`] says.
     fn acme_steps(&mut self, steps: &[AcmeStep], now: OffsetDateTime)
     -> Result<Vec<bool>, CaError>;
+    /// [`Ledger::acme_steps`], committed without waiting for the disk: a sync the steps need
+    /// (see [`AcmeStep::durability`]) comes back as a [`PendingSync`] for the caller to finish
+    /// after it has let go of the CA, so concurrent issuances do not queue behind each other's
+    /// flush. A ledger that cannot separate the two (PostgreSQL) commits durably and owes
+    /// nothing.
+    fn acme_steps_owing_sync(
+        &mut self,
+        steps: &[AcmeStep],
+        now: OffsetDateTime,
+    ) -> Result<(Vec<bool>, Option<PendingSync>), CaError> {
+        Ok((self.acme_steps(steps, now)?, None))
+    }
     /// Records (or updates) files written for plan outputs, durably.
     fn record_exports(&mut self, stamps: &[ExportStamp]) -> Result<(), CaError>;
     /// Forgets the outputs of NAME (its component left the plan).

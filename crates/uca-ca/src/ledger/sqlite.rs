@@ -15,7 +15,8 @@ use time::OffsetDateTime;
 use uca_pki::Serial;
 
 use super::{
-    AcmeStep, CertRecord, Durability, ExportStamp, Ledger, LedgerError, Status, Transition,
+    AcmeStep, CertRecord, Durability, ExportStamp, Ledger, LedgerError, PendingSync, Status,
+    Transition,
 };
 use crate::CaError;
 
@@ -261,6 +262,62 @@ impl SqliteLedger {
         self.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
             .map_err(db_err)
+    }
+
+    /// The ACME steps in one transaction committed at `durability`; for each, whether it took.
+    fn write_acme_steps(
+        &mut self,
+        steps: &[AcmeStep],
+        now: OffsetDateTime,
+        durability: Durability,
+    ) -> Result<Vec<bool>, CaError> {
+        self.set_durability(durability)?;
+        let tx = self.conn.transaction().map_err(db_err)?;
+        let mut took = Vec::with_capacity(steps.len());
+        for step in steps {
+            let n = match step {
+                AcmeStep::Reserve(r) => insert_row(&tx, r, super::ONE_LIVE_ROW_PER_ORDER)?,
+                AcmeStep::Complete { record, replaces } => {
+                    let serial = record.serial.hex();
+                    let n = tx
+                        .prepare_cached(
+                            "UPDATE certificates SET status = 'issued', fingerprint = ?2, cert_pem = ?3, \
+                             not_before = ?4, not_after = ?5, updated_at = ?6 WHERE serial = ?1 AND status = 'pending'",
+                        )
+                        .and_then(|mut st| {
+                            st.execute(params![
+                                serial,
+                                record.fingerprint_sha256,
+                                record.cert_pem,
+                                ts(record.not_before),
+                                ts(record.not_after),
+                                ts(now)
+                            ])
+                        })
+                        .map_err(db_err)?;
+                    if n == 1
+                        && let Some(old) = replaces
+                    {
+                        tx.prepare_cached(
+                            "UPDATE certificates SET status = 'superseded', superseded_by = ?2, updated_at = ?3 \
+                             WHERE serial = ?1 AND status = 'issued'",
+                        )
+                        .and_then(|mut st| st.execute(params![old.hex(), serial, ts(now)]))
+                        .map_err(db_err)?;
+                    }
+                    n
+                }
+                AcmeStep::Abandon(serial) => tx
+                    .prepare_cached(
+                        "UPDATE certificates SET status = 'void', updated_at = ?2 WHERE serial = ?1 AND status = 'pending'",
+                    )
+                    .and_then(|mut st| st.execute(params![serial.hex(), ts(now)]))
+                    .map_err(db_err)?,
+            };
+            took.push(n == 1);
+        }
+        tx.commit().map_err(db_err)?;
+        Ok(took)
     }
 
     fn set_durability(&self, durability: Durability) -> Result<(), CaError> {
@@ -571,53 +628,22 @@ impl Ledger for SqliteLedger {
         steps: &[AcmeStep],
         now: OffsetDateTime,
     ) -> Result<Vec<bool>, CaError> {
-        self.set_durability(AcmeStep::durability(steps))?;
-        let tx = self.conn.transaction().map_err(db_err)?;
-        let mut took = Vec::with_capacity(steps.len());
-        for step in steps {
-            let n = match step {
-                AcmeStep::Reserve(r) => insert_row(&tx, r, super::ONE_LIVE_ROW_PER_ORDER)?,
-                AcmeStep::Complete { record, replaces } => {
-                    let serial = record.serial.hex();
-                    let n = tx
-                        .prepare_cached(
-                            "UPDATE certificates SET status = 'issued', fingerprint = ?2, cert_pem = ?3, \
-                             not_before = ?4, not_after = ?5, updated_at = ?6 WHERE serial = ?1 AND status = 'pending'",
-                        )
-                        .and_then(|mut st| {
-                            st.execute(params![
-                                serial,
-                                record.fingerprint_sha256,
-                                record.cert_pem,
-                                ts(record.not_before),
-                                ts(record.not_after),
-                                ts(now)
-                            ])
-                        })
-                        .map_err(db_err)?;
-                    if n == 1
-                        && let Some(old) = replaces
-                    {
-                        tx.prepare_cached(
-                            "UPDATE certificates SET status = 'superseded', superseded_by = ?2, updated_at = ?3 \
-                             WHERE serial = ?1 AND status = 'issued'",
-                        )
-                        .and_then(|mut st| st.execute(params![old.hex(), serial, ts(now)]))
-                        .map_err(db_err)?;
-                    }
-                    n
-                }
-                AcmeStep::Abandon(serial) => tx
-                    .prepare_cached(
-                        "UPDATE certificates SET status = 'void', updated_at = ?2 WHERE serial = ?1 AND status = 'pending'",
-                    )
-                    .and_then(|mut st| st.execute(params![serial.hex(), ts(now)]))
-                    .map_err(db_err)?,
-            };
-            took.push(n == 1);
-        }
-        tx.commit().map_err(db_err)?;
-        Ok(took)
+        self.write_acme_steps(steps, now, AcmeStep::durability(steps))
+    }
+
+    fn acme_steps_owing_sync(
+        &mut self,
+        steps: &[AcmeStep],
+        now: OffsetDateTime,
+    ) -> Result<(Vec<bool>, Option<PendingSync>), CaError> {
+        // Appended to the WAL unflushed, as the issue flow's commits are (see the module
+        // comment); the flush comes from the caller, through PendingSync.
+        let took = self.write_acme_steps(steps, now, Durability::WithNextSync)?;
+        let owed = (AcmeStep::durability(steps) == Durability::Now).then(|| PendingSync {
+            wal: self.wal.clone(),
+            database: self.wal.with_extension("sqlite"),
+        });
+        Ok((took, owed))
     }
 
     fn interrupted(&self) -> Result<Vec<CertRecord>, CaError> {
@@ -774,6 +800,91 @@ mod tests {
         // Opened again: nothing to migrate, the reservation still there.
         let ledger = SqliteLedger::open(&path).unwrap();
         assert_eq!(ledger.all().unwrap().len(), 3);
+    }
+
+    /// A completion committed without waiting for the disk is visible at once and owes one
+    /// sync, which works without the connection, after a checkpoint emptied the log, and
+    /// (through the database file) when the log is gone; a reservation alone owes none.
+    #[test]
+    fn a_completion_owes_a_sync_that_any_handle_can_finish() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.sqlite");
+        Connection::open(&path).unwrap().execute_batch(V2).unwrap();
+        let mut ledger = SqliteLedger::open(&path).unwrap();
+        let now = OffsetDateTime::now_utc();
+        let signed = ledger.all().unwrap()[0].clone();
+        let reservation = |serial: &str, order: &str| {
+            let mut r = signed.clone();
+            r.serial = Serial::parse(serial).unwrap();
+            r.fingerprint_sha256.clear();
+            r.cert_pem.clear();
+            r.status = Status::Pending;
+            r.acme.as_mut().unwrap().order = order.into();
+            r
+        };
+        let completion = |serial: &str| {
+            let mut record = signed.clone();
+            record.serial = Serial::parse(serial).unwrap();
+            record.fingerprint_sha256 = format!("CC:{serial}");
+            AcmeStep::Complete {
+                record,
+                replaces: None,
+            }
+        };
+
+        let (took, owed) = ledger
+            .acme_steps_owing_sync(
+                &[
+                    AcmeStep::Reserve(reservation("0c", "order-2")),
+                    AcmeStep::Reserve(reservation("0d", "order-3")),
+                ],
+                now,
+            )
+            .unwrap();
+        assert_eq!(took, vec![true, true]);
+        assert!(
+            owed.is_none(),
+            "reservations are ordered before the next sync"
+        );
+
+        let (took, owed) = ledger
+            .acme_steps_owing_sync(&[completion("0c")], now)
+            .unwrap();
+        assert_eq!(took, vec![true]);
+        let owed = owed.expect("a completion owes a sync");
+        assert_eq!(owed.wal, dir.path().join("ledger.sqlite-wal"));
+        assert_eq!(owed.database, path);
+        // Committed before the sync: another connection already reads it.
+        let other = SqliteLedger::open(&path).unwrap();
+        let row = other.by_serial(&Serial::parse("0c").unwrap()).unwrap();
+        assert_eq!(row.unwrap().status, Status::Issued);
+        owed.finish().unwrap();
+
+        let (_, owed) = ledger
+            .acme_steps_owing_sync(&[completion("0d")], now)
+            .unwrap();
+        ledger.checkpoint().unwrap();
+        assert_eq!(
+            std::fs::metadata(dir.path().join("ledger.sqlite-wal"))
+                .unwrap()
+                .len(),
+            0
+        );
+        owed.unwrap().finish().unwrap();
+
+        let gone = PendingSync {
+            wal: dir.path().join("gone.sqlite-wal"),
+            database: path.clone(),
+        };
+        gone.finish().unwrap();
+        let nothing = PendingSync {
+            wal: dir.path().join("gone.sqlite-wal"),
+            database: dir.path().join("gone.sqlite"),
+        };
+        assert!(matches!(
+            nothing.finish(),
+            Err(CaError::Ledger(LedgerError::SyncUnknown { .. }))
+        ));
     }
 
     /// Reservations (pending or voided, without a certificate) copy like any row, both ways.
