@@ -100,15 +100,15 @@ impl Slot {
 
     /// Waits until the visit that took this step has made it durable; its outcome.
     fn outcome(&self) -> Result<bool, Problem> {
-        let mut state = self.state();
-        loop {
-            match std::mem::replace(&mut *state, SlotState::Taken) {
-                SlotState::Done(outcome) => return outcome,
-                other => {
-                    *state = other;
-                    state = self.done.wait(state).unwrap_or_else(|p| p.into_inner());
-                }
-            }
+        let mut state = self
+            .done
+            .wait_while(self.state(), |s| !matches!(s, SlotState::Done(_)))
+            .unwrap_or_else(|p| p.into_inner());
+        match std::mem::replace(&mut *state, SlotState::Taken) {
+            SlotState::Done(outcome) => outcome,
+            SlotState::Queued | SlotState::Taken => Err(Problem::internal(
+                "an issuance step was lost from its commit",
+            )),
         }
     }
 }

@@ -755,14 +755,31 @@ mod tests {
         PRAGMA user_version = 2;
     ";
 
+    /// The version 2 ledger above as file `name` in `dir`, opened (and so upgraded).
+    fn v2_ledger(dir: &Path, name: &str) -> (std::path::PathBuf, SqliteLedger) {
+        let path = dir.join(name);
+        Connection::open(&path).unwrap().execute_batch(V2).unwrap();
+        let ledger = SqliteLedger::open(&path).unwrap();
+        (path, ledger)
+    }
+
+    /// A reservation for `order` shaped like `signed`: pending, without its certificate.
+    fn reservation_of(signed: &CertRecord, serial: &str, order: &str) -> CertRecord {
+        let mut r = signed.clone();
+        r.serial = Serial::parse(serial).unwrap();
+        r.fingerprint_sha256.clear();
+        r.cert_pem.clear();
+        r.status = Status::Pending;
+        r.acme.as_mut().unwrap().order = order.into();
+        r
+    }
+
     /// A version 2 ledger is rebuilt in place: every row and column kept, reservations without
     /// a certificate accepted after, and still one live row per order.
     #[test]
     fn a_version_2_ledger_keeps_its_rows_and_takes_reservations() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("ledger.sqlite");
-        Connection::open(&path).unwrap().execute_batch(V2).unwrap();
-        let mut ledger = SqliteLedger::open(&path).unwrap();
+        let (path, mut ledger) = v2_ledger(dir.path(), "ledger.sqlite");
         let all = ledger.all().unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].acme.as_ref().unwrap().order, "order-1");
@@ -771,14 +788,8 @@ mod tests {
         assert_eq!(ledger.meta("schema_version").unwrap().as_deref(), Some("3"));
 
         let now = OffsetDateTime::now_utc();
-        let mut reserved = all[0].clone();
-        reserved.serial = Serial::parse("0c").unwrap();
-        reserved.fingerprint_sha256.clear();
-        reserved.cert_pem.clear();
-        reserved.status = Status::Pending;
-        let mut other = reserved.clone();
-        other.serial = Serial::parse("0d").unwrap();
-        other.acme.as_mut().unwrap().order = "order-2".into();
+        let reserved = reservation_of(&all[0], "0c", "order-1");
+        let other = reservation_of(&all[0], "0d", "order-2");
         let took = ledger
             .acme_steps(
                 &[
@@ -808,20 +819,10 @@ mod tests {
     #[test]
     fn a_completion_owes_a_sync_that_any_handle_can_finish() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("ledger.sqlite");
-        Connection::open(&path).unwrap().execute_batch(V2).unwrap();
-        let mut ledger = SqliteLedger::open(&path).unwrap();
+        let (path, mut ledger) = v2_ledger(dir.path(), "ledger.sqlite");
         let now = OffsetDateTime::now_utc();
         let signed = ledger.all().unwrap()[0].clone();
-        let reservation = |serial: &str, order: &str| {
-            let mut r = signed.clone();
-            r.serial = Serial::parse(serial).unwrap();
-            r.fingerprint_sha256.clear();
-            r.cert_pem.clear();
-            r.status = Status::Pending;
-            r.acme.as_mut().unwrap().order = order.into();
-            r
-        };
+        let reservation = |serial: &str, order: &str| reservation_of(&signed, serial, order);
         let completion = |serial: &str| {
             let mut record = signed.clone();
             record.serial = Serial::parse(serial).unwrap();
@@ -891,19 +892,11 @@ mod tests {
     #[test]
     fn reservations_copy_and_verify() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a.sqlite");
-        Connection::open(&path).unwrap().execute_batch(V2).unwrap();
-        let mut from = SqliteLedger::open(&path).unwrap();
+        let (_, mut from) = v2_ledger(dir.path(), "a.sqlite");
         let now = OffsetDateTime::now_utc();
-        let mut kept = from.all().unwrap()[0].clone();
-        kept.serial = Serial::parse("0e").unwrap();
-        kept.fingerprint_sha256.clear();
-        kept.cert_pem.clear();
-        kept.status = Status::Pending;
-        kept.acme.as_mut().unwrap().order = "order-3".into();
-        let mut voided = kept.clone();
-        voided.serial = Serial::parse("0f").unwrap();
-        voided.acme.as_mut().unwrap().order = "order-4".into();
+        let signed = from.all().unwrap()[0].clone();
+        let kept = reservation_of(&signed, "0e", "order-3");
+        let voided = reservation_of(&signed, "0f", "order-4");
         let took = from
             .acme_steps(
                 &[
