@@ -22,7 +22,7 @@ pub(crate) mod test_support;
 
 pub use eab::{EabJws, MacAlg, parse_eab};
 pub use error::JoseError;
-pub use jwk::{Curve, Jwk};
+pub use jwk::{Curve, Jwk, VerifyingKey};
 pub use jws::{Jws, KeyRef, Protected};
 
 use base64ct::{Base64UrlUnpadded, Encoding};

@@ -203,22 +203,22 @@ impl Acme {
             ));
         }
         let id_owned = account.id.clone();
-        self.store()
-            .write(Commit::Durable, |tx| {
-                if let Some(c) = &contact {
-                    tx.set_account_contact(&id_owned, c)?;
-                }
-                if deactivate {
-                    tx.set_account_status(&id_owned, AccountStatus::Deactivated)?;
-                    tx.deactivate_pending_authzs(&id_owned)?;
-                    let doc = Problem::unauthorized("the account was deactivated")
-                        .to_json()
-                        .to_string();
-                    tx.fail_open_orders(&id_owned, &doc)?;
-                }
-                Ok(())
-            })
-            .map_err(store_problem)?;
+        let written = self.store().write(Commit::Durable, |tx| {
+            if let Some(c) = &contact {
+                tx.set_account_contact(&id_owned, c)?;
+            }
+            if deactivate {
+                tx.set_account_status(&id_owned, AccountStatus::Deactivated)?;
+                tx.deactivate_pending_authzs(&id_owned)?;
+                let doc = Problem::unauthorized("the account was deactivated")
+                    .to_json()
+                    .to_string();
+                tx.fail_open_orders(&id_owned, &doc)?;
+            }
+            Ok(())
+        });
+        self.forget_account(&id_owned);
+        written.map_err(store_problem)?;
         let updated = self
             .store()
             .read()
@@ -274,24 +274,22 @@ impl Acme {
         if new_thumb == current.thumbprint() {
             return Err(Problem::malformed("the new key is the current key"));
         }
-        let changed = self
-            .store()
-            .write(Commit::Durable, |tx| {
-                if let Some(holder) = tx.account_by_thumbprint(&new_thumb)? {
-                    return Ok(Err(holder.id));
-                }
-                if !tx.set_account_key(
-                    &account.id,
-                    &new_key.to_json().to_string(),
-                    &new_thumb,
-                    &new_key.spki_der(),
-                )? {
-                    return Ok(Err(String::new()));
-                }
-                Ok(Ok(()))
-            })
-            .map_err(store_problem)?;
-        match changed {
+        let changed = self.store().write(Commit::Durable, |tx| {
+            if let Some(holder) = tx.account_by_thumbprint(&new_thumb)? {
+                return Ok(Err(holder.id));
+            }
+            if !tx.set_account_key(
+                &account.id,
+                &new_key.to_json().to_string(),
+                &new_thumb,
+                &new_key.spki_der(),
+            )? {
+                return Ok(Err(String::new()));
+            }
+            Ok(Ok(()))
+        });
+        self.forget_account(&account.id);
+        match changed.map_err(store_problem)? {
             Ok(()) => {
                 let updated = self
                     .store()

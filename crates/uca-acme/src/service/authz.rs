@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::{
-    Acme, KeyForm, Limit, Post, Reply, account_jwk, paths, payload_object, render, require_account,
+    Acme, KeyForm, Limit, Post, Reply, paths, payload_object, render, require_account,
     store_problem,
 };
 use crate::identifier::Identifier;
@@ -179,8 +179,7 @@ impl Acme {
             r.retry_after = Some(1);
             return Ok(ChallengeStep::Reply(r));
         }
-        let jwk = account_jwk(&account)?;
-        let key_authorization = format!("{}.{}", challenge.token, jwk.thumbprint());
+        let key_authorization = format!("{}.{}", challenge.token, account.thumbprint);
         let mut challenge = challenge;
         challenge.status = ChallengeStatus::Processing;
         Ok(ChallengeStep::Validate(Box::new(ValidationJob {

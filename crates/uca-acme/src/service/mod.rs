@@ -4,6 +4,7 @@
 //! caller as jobs and their outcome handed in again, so this module never does network I/O.
 
 mod account;
+mod account_cache;
 mod authz;
 mod order;
 mod render;
@@ -24,13 +25,14 @@ pub use order::{
 pub use renewal::{CertId, RENEWAL_INFO_RETRY_SECS, RenewalFacts, renewal_info};
 pub use revoke::{RevokeJob, acme_reason};
 
-use crate::jose::{JoseError, Jwk, Jws, KeyRef};
+use crate::jose::{JoseError, Jwk, Jws, KeyRef, VerifyingKey};
 use crate::model::{Account, AccountStatus};
 use crate::nonce::NoncePool;
 use crate::policy::NamePolicy;
 use crate::problem::{Problem, ProblemType};
 use crate::ratelimit::{Limiter, Rate};
 use crate::store::{Store, StoreError};
+use account_cache::{ACCOUNT_CACHE_CAPACITY, AccountCache, KnownAccount, Lookup};
 
 /// Whether new accounts must be bound to an external account key (§7.3.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -261,6 +263,8 @@ pub struct Acme {
     /// The store is shared with other replicas: redeemed nonces and rate-limit cells live in
     /// it, not in this process.
     shared: bool,
+    /// Accounts with their keys decoded; `None` on a shared store.
+    accounts: Option<AccountCache>,
 }
 
 /// The rate limits, by what they count.
@@ -353,6 +357,7 @@ impl Acme {
             nonces: Mutex::new(nonces),
             limits,
             shared,
+            accounts: (!shared).then(|| AccountCache::new(ACCOUNT_CACHE_CAPACITY)),
         })
     }
 
@@ -598,28 +603,50 @@ impl Acme {
                             format!("'{kid}' is not an account URL of this server"),
                         )
                     })?;
-                let account = self
-                    .store()
-                    .read()
-                    .account(id)
-                    .map_err(store_problem)?
-                    .ok_or_else(|| {
-                        Problem::new(ProblemType::AccountDoesNotExist, "no such account")
-                    })?;
-                let jwk = account_jwk(&account)?;
-                jws.verify(&jwk).map_err(jose_problem)?;
-                if account.status != AccountStatus::Valid {
+                let known = self.known_account(id)?.ok_or_else(|| {
+                    Problem::new(ProblemType::AccountDoesNotExist, "no such account")
+                })?;
+                jws.verify_with(&known.key).map_err(jose_problem)?;
+                if known.account.status != AccountStatus::Valid {
                     // §7.3.6: 401 for a deactivated account.
                     return Err(Problem::unauthorized(format!(
                         "the account is {}",
-                        account.status
+                        known.account.status
                     ))
                     .with_status(401));
                 }
-                Signer::Account(account)
+                Signer::Account(known.account.clone())
             }
         };
         Ok(Authenticated { jws, signer })
+    }
+
+    /// An account with its key decoded: from the cache when this process owns the store,
+    /// else from the store.
+    fn known_account(&self, id: &str) -> Result<Option<std::sync::Arc<KnownAccount>>, Problem> {
+        let generation = match self.accounts.as_ref().map(|c| c.lookup(id)) {
+            Some(Lookup::Known(known)) => return Ok(Some(known)),
+            Some(Lookup::Unknown { generation }) => Some(generation),
+            None => None,
+        };
+        let Some(account) = self.store().read().account(id).map_err(store_problem)? else {
+            return Ok(None);
+        };
+        let known = KnownAccount {
+            key: VerifyingKey::new(account_jwk(&account)?),
+            account,
+        };
+        Ok(Some(match (&self.accounts, generation) {
+            (Some(cache), Some(generation)) => cache.remember(generation, known),
+            _ => std::sync::Arc::new(known),
+        }))
+    }
+
+    /// Call after any write to an account: a cached copy would be stale.
+    pub(crate) fn forget_account(&self, id: &str) {
+        if let Some(cache) = &self.accounts {
+            cache.forget(id);
+        }
     }
 
     pub(crate) fn account_url(base: &str, id: &str) -> String {
