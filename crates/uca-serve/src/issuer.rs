@@ -218,10 +218,10 @@ impl Issuer {
     }
 
     /// Signs an order's certificate and records it in the ledger, durably, before anyone sees
-    /// it: the row is reserved before signing (so every certificate signed is accounted for by
-    /// serial, and two replicas never both sign one order) and completed after; the client gets
-    /// the certificate only once the completion has committed. Blocking: call from a blocking
-    /// thread.
+    /// it. On a shared ledger the row is reserved before signing (so two replicas never both
+    /// sign one order, and every certificate signed is accounted for by serial) and completed
+    /// after; on an embedded ledger it is recorded once, after signing. The client gets the
+    /// certificate only once that commit is durable. Blocking: call from a blocking thread.
     pub fn issue(&self, job: &IssueJob, now: OffsetDateTime) -> Result<Issued, Problem> {
         self.issue_timed(job, now).map(|(issued, _)| issued)
     }
@@ -289,49 +289,54 @@ impl Issuer {
             .and_then(|id| uca_acme::service::CertId::parse(id).ok())
             .map(|id| id.serial);
 
-        let reserving = std::time::Instant::now();
-        if !self.commit_step(AcmeStep::Reserve(reservation.clone()))? {
-            // The order already has its live row. Completed: that certificate is the order's
-            // (the store's lazy record of it was lost, e.g. in a failover); else another
-            // server is signing it now.
-            let live = self
-                .visit(|ca| ca.ledger().by_acme_order(&job.order.id))
-                .map_err(|e| ledger_problem(&e))?;
-            return match live {
-                Some(rec) if rec.is_signed() => {
-                    Ok((self.issued_from(&rec), reserving.elapsed().as_secs_f64()))
-                }
-                _ => Err(Problem::new(
-                    ProblemType::OrderNotReady,
-                    "another server is signing this order's certificate now; finalize again in a few seconds",
-                )),
-            };
+        // A shared ledger has replicas racing for the order: its row is reserved before
+        // signing. An embedded ledger has none (one server owns it, and the ACME store's claim
+        // already gives the order to one finalization): the certificate is signed first and
+        // recorded in one step, one ledger write instead of two.
+        let reserve = self.ledger_is_shared();
+        let started = std::time::Instant::now();
+        if reserve && !self.commit_step(AcmeStep::Reserve(reservation.clone()))? {
+            return self.live_row_of(job, started);
         }
-        let mut commit = reserving.elapsed().as_secs_f64();
+        let mut commit = started.elapsed().as_secs_f64();
         let cert = match self.signer.sign_leaf_for(&leaf, &job.csr.public_key) {
             Ok(cert) => cert,
             Err(e) => {
                 // Nothing was signed: the order may be finalized again at once. (If this void
                 // is lost, repair voids the reservation once it is old.)
-                let _ = self.commit_step(AcmeStep::Abandon(serial));
+                if reserve {
+                    let _ = self.commit_step(AcmeStep::Abandon(serial));
+                }
                 return Err(Problem::new(ProblemType::BadCsr, e.to_string()));
             }
         };
         stall_before_completing();
         let record = reservation.signed(&cert, OffsetDateTime::now_utc());
         let completing = std::time::Instant::now();
-        let completed = match self.commit_step(AcmeStep::Complete { record, replaces }) {
+        let step = if reserve {
+            AcmeStep::Complete { record, replaces }
+        } else {
+            AcmeStep::Record { record, replaces }
+        };
+        let completed = match self.commit_step(step) {
             Ok(completed) => completed,
             Err(p) if p.undecided => return Err(p),
             Err(p) => {
                 // Refused: void the reservation so the order can be finalized again at once.
                 // (If the completion did commit after all, this does not take, and the next
                 // finalize gets that certificate from the ledger.)
-                let _ = self.commit_step(AcmeStep::Abandon(serial));
+                if reserve {
+                    let _ = self.commit_step(AcmeStep::Abandon(serial));
+                }
                 return Err(p);
             }
         };
         commit += completing.elapsed().as_secs_f64();
+        if !completed && !reserve {
+            // The order already had its row: what it holds is the order's; the certificate
+            // signed here is dropped undelivered.
+            return self.live_row_of(job, completing);
+        }
         if !completed {
             return Err(Problem::internal(
                 "this server stalled while signing and the order's reservation was settled in the meantime: \
@@ -346,6 +351,28 @@ impl Issuer {
             },
             commit,
         ))
+    }
+
+    /// What to answer when the order already has its live row in the ledger. Completed: that
+    /// certificate is the order's (the store's lazy record of it was lost, e.g. in a failover);
+    /// else another server is signing it now.
+    fn live_row_of(
+        &self,
+        job: &IssueJob,
+        since: std::time::Instant,
+    ) -> Result<(Issued, f64), Problem> {
+        let live = self
+            .visit(|ca| ca.ledger().by_acme_order(&job.order.id))
+            .map_err(|e| ledger_problem(&e))?;
+        match live {
+            Some(rec) if rec.is_signed() => {
+                Ok((self.issued_from(&rec), since.elapsed().as_secs_f64()))
+            }
+            _ => Err(Problem::new(
+                ProblemType::OrderNotReady,
+                "another server is signing this order's certificate now; finalize again in a few seconds",
+            )),
+        }
     }
 
     /// Records one issuance step; whether it took. Group commit: the steps of concurrent

@@ -376,6 +376,14 @@ pub enum AcmeStep {
     /// Voids a reservation that will not be completed (signing failed, or its server is gone);
     /// takes only while it is still pending.
     Abandon(Serial),
+    /// Records a certificate signed without a reservation, `issued` at once, as a server that
+    /// owns its ledger does (an embedded ledger has no replica to race for the order). Refused
+    /// like [`AcmeStep::Reserve`] while the order already has a pending or issued row; the
+    /// certificate it `replaces` becomes superseded as with [`AcmeStep::Complete`].
+    Record {
+        record: CertRecord,
+        replaces: Option<Serial>,
+    },
 }
 
 impl AcmeStep {
@@ -384,7 +392,10 @@ impl AcmeStep {
     /// commit and may be lost with a crash before it: a lost reservation was never completed,
     /// so its certificate was never delivered.
     pub fn durability(steps: &[AcmeStep]) -> Durability {
-        if steps.iter().any(|s| matches!(s, AcmeStep::Complete { .. })) {
+        if steps
+            .iter()
+            .any(|s| matches!(s, AcmeStep::Complete { .. } | AcmeStep::Record { .. }))
+        {
             Durability::Now
         } else {
             Durability::WithNextSync

@@ -295,15 +295,15 @@ impl SqliteLedger {
                             ])
                         })
                         .map_err(db_err)?;
-                    if n == 1
-                        && let Some(old) = replaces
-                    {
-                        tx.prepare_cached(
-                            "UPDATE certificates SET status = 'superseded', superseded_by = ?2, updated_at = ?3 \
-                             WHERE serial = ?1 AND status = 'issued'",
-                        )
-                        .and_then(|mut st| st.execute(params![old.hex(), serial, ts(now)]))
-                        .map_err(db_err)?;
+                    if n == 1 {
+                        supersede(&tx, replaces.as_ref(), &serial, now)?;
+                    }
+                    n
+                }
+                AcmeStep::Record { record, replaces } => {
+                    let n = insert_row(&tx, record, super::ONE_LIVE_ROW_PER_ORDER)?;
+                    if n == 1 {
+                        supersede(&tx, replaces.as_ref(), &record.serial.hex(), now)?;
                     }
                     n
                 }
@@ -360,6 +360,26 @@ impl SqliteLedger {
 
 /// Inserts the whole row `r`, with `tail` after the statement (e.g. an ON CONFLICT); the rows
 /// it added.
+/// The certificate an ACME certificate `replaces` (RFC 9773), if still issued, becomes
+/// superseded by it.
+fn supersede(
+    tx: &rusqlite::Transaction<'_>,
+    replaces: Option<&Serial>,
+    by: &str,
+    now: OffsetDateTime,
+) -> Result<(), CaError> {
+    let Some(old) = replaces else {
+        return Ok(());
+    };
+    tx.prepare_cached(
+        "UPDATE certificates SET status = 'superseded', superseded_by = ?2, updated_at = ?3 \
+         WHERE serial = ?1 AND status = 'issued'",
+    )
+    .and_then(|mut st| st.execute(params![old.hex(), by, ts(now)]))
+    .map_err(db_err)?;
+    Ok(())
+}
+
 fn insert_row(
     tx: &rusqlite::Transaction<'_>,
     r: &CertRecord,
@@ -811,6 +831,55 @@ mod tests {
         // Opened again: nothing to migrate, the reservation still there.
         let ledger = SqliteLedger::open(&path).unwrap();
         assert_eq!(ledger.all().unwrap().len(), 3);
+    }
+
+    /// A certificate recorded without a reservation is issued at once, owes a sync like a
+    /// completion, supersedes what it replaces, and gives way to an order's live row.
+    #[test]
+    fn a_recorded_certificate_is_issued_at_once_unless_its_order_has_a_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_path, mut ledger) = v2_ledger(dir.path(), "ledger.sqlite");
+        let now = OffsetDateTime::now_utc();
+        let first = ledger.all().unwrap()[0].clone();
+        let record = |serial: &str, order: &str, replaces: Option<&Serial>| {
+            let mut record = first.clone();
+            record.serial = Serial::parse(serial).unwrap();
+            record.fingerprint_sha256 = format!("CC:{serial}");
+            record.acme.as_mut().unwrap().order = order.into();
+            AcmeStep::Record {
+                record,
+                replaces: replaces.cloned(),
+            }
+        };
+        let (took, owed) = ledger
+            .acme_steps_owing_sync(
+                &[
+                    record("0c", "order-1", None),
+                    record("0d", "order-2", Some(&first.serial)),
+                ],
+                now,
+            )
+            .unwrap();
+        assert_eq!(
+            took,
+            vec![false, true],
+            "order-1 already has its certificate"
+        );
+        owed.expect("a recorded certificate is delivered: it owes a sync")
+            .finish()
+            .unwrap();
+        let row = ledger.by_acme_order("order-2").unwrap().unwrap();
+        assert_eq!(row.status, Status::Issued);
+        assert_eq!(row.fingerprint_sha256, "CC:0d");
+        let old = ledger.by_serial(&first.serial).unwrap().unwrap();
+        assert_eq!(old.status, Status::Superseded);
+        assert_eq!(old.superseded_by.as_deref(), Some("0d"));
+        assert!(
+            ledger
+                .by_serial(&Serial::parse("0c").unwrap())
+                .unwrap()
+                .is_none()
+        );
     }
 
     /// A completion committed without waiting for the disk is visible at once and owes one

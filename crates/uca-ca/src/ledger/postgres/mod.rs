@@ -314,6 +314,28 @@ fn insert_sql(tail: &str) -> String {
     )
 }
 
+/// The certificate an ACME certificate `replaces` (RFC 9773), if still issued, becomes
+/// superseded by it.
+fn supersede(
+    tx: &mut postgres::Transaction<'_>,
+    cache: &mut HashMap<String, Statement>,
+    replaces: Option<&Serial>,
+    by: &str,
+    now: &OffsetDateTime,
+) -> Result<(), CaError> {
+    let Some(old) = replaces else {
+        return Ok(());
+    };
+    let stmt = prepared(
+        tx,
+        cache,
+        "UPDATE certificates SET status = 'superseded', superseded_by = $2, updated_at = $3 \
+         WHERE serial = $1 AND status = 'issued'",
+    )?;
+    tx.execute(&stmt, &[&old.hex(), &by, now]).map_err(pg_err)?;
+    Ok(())
+}
+
 /// Inserts `r` as written by `node` with a statement of [`insert_sql`]; the rows it added.
 fn insert_row(
     tx: &mut postgres::Transaction<'_>,
@@ -623,7 +645,7 @@ impl Ledger for PgLedger {
             .iter()
             .map(|s| match s {
                 AcmeStep::Reserve(r) => (r.serial.hex(), StepMark::Exists),
-                AcmeStep::Complete { record, .. } => (
+                AcmeStep::Complete { record, .. } | AcmeStep::Record { record, .. } => (
                     record.serial.hex(),
                     StepMark::Signed(record.fingerprint_sha256.clone()),
                 ),
@@ -690,17 +712,16 @@ impl Ledger for PgLedger {
                                     ],
                                 )
                                 .map_err(pg_err)?;
-                            if n == 1
-                                && let Some(old) = replaces
-                            {
-                                let stmt = prepared(
-                                    tx,
-                                    cache,
-                                    "UPDATE certificates SET status = 'superseded', superseded_by = $2, updated_at = $3 \
-                                     WHERE serial = $1 AND status = 'issued'",
-                                )?;
-                                tx.execute(&stmt, &[&old.hex(), &serial, &now])
-                                    .map_err(pg_err)?;
+                            if n == 1 {
+                                supersede(tx, cache, replaces.as_ref(), &serial, &now)?;
+                            }
+                            n
+                        }
+                        AcmeStep::Record { record, replaces } => {
+                            let stmt = prepared(tx, cache, &insert_sql(super::ONE_LIVE_ROW_PER_ORDER))?;
+                            let n = insert_row(tx, &stmt, record, &node).map_err(pg_err)?;
+                            if n == 1 {
+                                supersede(tx, cache, replaces.as_ref(), &record.serial.hex(), &now)?;
                             }
                             n
                         }
