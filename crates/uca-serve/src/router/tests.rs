@@ -602,3 +602,40 @@ fn reservation(name: &str, order: &str, at: time::OffsetDateTime) -> uca_ca::Cer
         at,
     )
 }
+
+#[test]
+fn the_log_names_the_account_of_a_kid_and_nothing_of_anything_else() {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    let body = |header: &str| {
+        let protected = Base64UrlUnpadded::encode_string(header.as_bytes());
+        format!(r#"{{"protected":"{protected}","payload":"","signature":"AA"}}"#).into_bytes()
+    };
+    let kid = r#"{"alg":"ES256","kid":"https://ca.test/acme/acct/Ab-9_z","nonce":"n","url":"u"}"#;
+    assert_eq!(super::peek_account(&body(kid)).as_deref(), Some("Ab-9_z"));
+    // A JSON escape in the protected member is still read.
+    let escaped =
+        String::from_utf8(body(kid))
+            .unwrap()
+            .replacen("\"protected\"", "\"prot\\u0065cted\"", 1);
+    assert_eq!(
+        super::peek_account(escaped.as_bytes()).as_deref(),
+        Some("Ab-9_z")
+    );
+    let refused = [
+        body(r#"{"alg":"ES256","jwk":{"kty":"EC"}}"#),
+        body(r#"{"kid":"https://ca.test/acme/acct/a/b c"}"#),
+        body(r#"{"kid":"https://ca.test/elsewhere"}"#),
+        body(r#"{"kid":7}"#),
+        b"not json".to_vec(),
+        br#"{"protected":"%%%"}"#.to_vec(),
+        br#"{"payload":""}"#.to_vec(),
+    ];
+    for b in refused {
+        assert_eq!(
+            super::peek_account(&b),
+            None,
+            "{}",
+            String::from_utf8_lossy(&b)
+        );
+    }
+}
