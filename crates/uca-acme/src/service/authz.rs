@@ -11,7 +11,7 @@ use crate::model::{
     Account, Authz, AuthzStatus, Challenge, ChallengeStatus, ChallengeType, OrderStatus,
 };
 use crate::problem::Problem;
-use crate::store::Commit;
+use crate::store::{Commit, Tx};
 
 /// A challenge the client asked to be checked: what the validator must find, and where.
 #[derive(Debug, Clone)]
@@ -41,30 +41,24 @@ pub enum ChallengeStep {
 }
 
 impl Acme {
-    /// An authorization of the signing account.
-    fn owned_authz(&self, account: &Account, id: &str) -> Result<Authz, Problem> {
-        self.store()
-            .read()
-            .authz(id)
-            .map_err(store_problem)?
-            .filter(|a| a.account == account.id)
-            .ok_or_else(Problem::not_found)
-    }
-
-    fn authz_reply(&self, base: &str, authz: &Authz) -> Result<Reply, Problem> {
-        let challenges = self
-            .store()
-            .read()
-            .challenges_of(&authz.id)
-            .map_err(store_problem)?;
-        Ok(Reply::json(200, render::authz(base, authz, &challenges)))
-    }
-
     /// POST /acme/authz/ID: read it (POST-as-GET), or deactivate it (§7.5.2).
     pub fn authz(&self, post: &Post<'_>, id: &str, now: i64) -> Result<Reply, Problem> {
         let auth = self.authenticate(post, KeyForm::Kid, now)?;
         let account = require_account(&auth)?;
-        let mut authz = self.owned_authz(account, id)?;
+        // Its challenges are read with it: neither expiry nor deactivation changes them.
+        let (mut authz, challenges) = {
+            let store = self.store();
+            let tx = store.read();
+            let authz = owned_authz_in(&tx, account, id)?;
+            let challenges = tx.challenges_of(&authz.id).map_err(store_problem)?;
+            (authz, challenges)
+        };
+        let reply = |authz: &Authz| {
+            Ok(Reply::json(
+                200,
+                render::authz(post.base, authz, &challenges),
+            ))
+        };
         if authz.status == AuthzStatus::Pending && authz.expires <= now {
             self.store()
                 .write(Commit::Lazy, |tx| {
@@ -74,7 +68,7 @@ impl Acme {
             authz.status = AuthzStatus::Expired;
         }
         if auth.jws.is_post_as_get() {
-            return self.authz_reply(post.base, &authz);
+            return reply(&authz);
         }
         let payload = payload_object(&auth)?;
         match payload.get("status") {
@@ -110,7 +104,7 @@ impl Acme {
             })
             .map_err(store_problem)?;
         authz.status = AuthzStatus::Deactivated;
-        self.authz_reply(post.base, &authz)
+        reply(&authz)
     }
 
     /// POST /acme/chall/ID: POST-as-GET reads it; `{}` asks for validation (§7.5.1), which
@@ -118,13 +112,16 @@ impl Acme {
     pub fn challenge(&self, post: &Post<'_>, id: &str, now: i64) -> Result<ChallengeStep, Problem> {
         let auth = self.authenticate(post, KeyForm::Kid, now)?;
         let account = require_account(&auth)?.clone();
-        let challenge = self
-            .store()
-            .read()
-            .challenge(id)
-            .map_err(store_problem)?
-            .ok_or_else(Problem::not_found)?;
-        let authz = self.owned_authz(&account, &challenge.authz)?;
+        let (challenge, authz) = {
+            let store = self.store();
+            let tx = store.read();
+            let challenge = tx
+                .challenge(id)
+                .map_err(store_problem)?
+                .ok_or_else(Problem::not_found)?;
+            let authz = owned_authz_in(&tx, &account, &challenge.authz)?;
+            (challenge, authz)
+        };
         let up = format!("{}{}{}", post.base, paths::AUTHZ, authz.id);
         let reply = |c: &Challenge| {
             Reply::json(200, render::challenge(post.base, c)).link(up.clone(), "up")
@@ -257,4 +254,12 @@ impl Acme {
         let up = format!("{}{}{}", job.base, paths::AUTHZ, authz.id);
         Ok(Reply::json(200, render::challenge(&job.base, &current)).link(up, "up"))
     }
+}
+
+/// An authorization of `account` (else not found), read through a store the caller holds.
+fn owned_authz_in(tx: &Tx<'_>, account: &Account, id: &str) -> Result<Authz, Problem> {
+    tx.authz(id)
+        .map_err(store_problem)?
+        .filter(|a| a.account == account.id)
+        .ok_or_else(Problem::not_found)
 }

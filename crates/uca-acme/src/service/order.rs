@@ -456,23 +456,23 @@ impl Acme {
         let csr = uca_pki::csr::parse_csr(&der)
             .map_err(|e| Problem::new(ProblemType::BadCsr, e.to_string()))?;
         check_csr_names(&csr, &order.identifiers)?;
-        if self
+        // One transaction: the account-key check and the claim (a refusal writes nothing).
+        let claimed = self
             .store()
-            .read()
-            .is_account_key(&csr.spki_der)
-            .map_err(store_problem)?
-        {
+            .write(Commit::Lazy, |tx| {
+                if tx.is_account_key(&csr.spki_der)? {
+                    return Ok(None);
+                }
+                tx.claim_order(&order.id, &self.settings.node, now)
+                    .map(Some)
+            })
+            .map_err(store_problem)?;
+        let Some(claimed) = claimed else {
             return Err(Problem::new(
                 ProblemType::BadCsr,
                 "the CSR's public key is an ACME account key; a certificate needs a key of its own (RFC 8555 §11.1)",
             ));
-        }
-        let claimed = self
-            .store()
-            .write(Commit::Lazy, |tx| {
-                tx.claim_order(&order.id, &self.settings.node, now)
-            })
-            .map_err(store_problem)?;
+        };
         if !claimed {
             return Err(Problem::new(
                 ProblemType::OrderNotReady,
@@ -515,14 +515,19 @@ impl Acme {
                 return Err(p);
             }
         };
-        self.record_issued(&job.order, &issued)?;
-        let store = self.store();
-        let tx = store.read();
-        let order = tx
-            .order(&job.order.id)
+        // Recorded and read back in one transaction.
+        let cert = issued_cert(&job.order, &issued);
+        let (order, authzs) = self
+            .store()
+            .write(Commit::Lazy, |tx| {
+                tx.insert_cert(&cert)?;
+                Ok(tx
+                    .order(&job.order.id)?
+                    .map(|order| tx.authzs_of_order(&order.id).map(|a| (order, a)))
+                    .transpose()?)
+            })
             .map_err(store_problem)?
             .ok_or_else(|| Problem::internal("the order vanished"))?;
-        let authzs = tx.authzs_of_order(&order.id).map_err(store_problem)?;
         let url = format!("{}{}{}", job.base, paths::ORDER, order.id);
         Ok(Reply::json(200, render::order(&job.base, &order, &authzs)).at(url))
     }
@@ -531,13 +536,7 @@ impl Acme {
     /// order whose certificate reached the ledger). Committed lazily: the certificate is
     /// already durable in the ledger, and [`Acme::repair`] restores this from it.
     pub fn record_issued(&self, order: &Order, issued: &Issued) -> Result<(), Problem> {
-        let cert = IssuedCert {
-            id: order.id.clone(),
-            serial: issued.serial.clone(),
-            order: order.id.clone(),
-            account: order.account.clone(),
-            chain_pem: issued.chain_pem.clone(),
-        };
+        let cert = issued_cert(order, issued);
         self.store()
             .write(Commit::Lazy, |tx| tx.insert_cert(&cert))
             .map(|_| ())
@@ -752,4 +751,15 @@ pub fn check_csr_names(csr: &Csr, ordered: &[Identifier]) -> Result<(), Problem>
         ));
     }
     Ok(())
+}
+
+/// The store's record of an order's certificate (its ID is the order's).
+fn issued_cert(order: &Order, issued: &Issued) -> IssuedCert {
+    IssuedCert {
+        id: order.id.clone(),
+        serial: issued.serial.clone(),
+        order: order.id.clone(),
+        account: order.account.clone(),
+        chain_pem: issued.chain_pem.clone(),
+    }
 }
