@@ -521,10 +521,9 @@ impl Acme {
             .store()
             .write(Commit::Lazy, |tx| {
                 tx.insert_cert(&cert)?;
-                Ok(tx
-                    .order(&job.order.id)?
+                tx.order(&job.order.id)?
                     .map(|order| tx.authzs_of_order(&order.id).map(|a| (order, a)))
-                    .transpose()?)
+                    .transpose()
             })
             .map_err(store_problem)?
             .ok_or_else(|| Problem::internal("the order vanished"))?;
