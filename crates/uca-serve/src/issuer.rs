@@ -38,6 +38,92 @@ pub struct Issuer {
     held: Mutex<HeldCa>,
     /// Issuance steps waiting for the next ledger commit (group commit).
     queue: Mutex<Vec<Arc<Slot>>>,
+    /// The flushes those commits owe, one at a time.
+    flusher: Flusher,
+}
+
+/// Serializes the ledger flushes the group commit owes: one at a time, each covering every
+/// commit made before it started. Commits that land while a flush is under way share the next
+/// one instead of each starting its own (a flush is a disk round trip; a commit without it a
+/// fraction of one).
+struct Flusher {
+    state: Mutex<FlushState>,
+    /// Signalled when a flush ends.
+    ended: Condvar,
+}
+
+struct FlushState {
+    /// Commits made so far that owe a flush (each gets the next number as its ticket).
+    committed: u64,
+    /// Every commit up to this ticket is durable.
+    durable: u64,
+    flushing: bool,
+}
+
+/// Ends the flush under way even if the flush itself panics, so the waiters go on.
+struct FlushUnderWay<'a>(&'a Flusher);
+
+impl Drop for FlushUnderWay<'_> {
+    fn drop(&mut self) {
+        self.0.state().flushing = false;
+        self.0.ended.notify_all();
+    }
+}
+
+impl Flusher {
+    fn new() -> Flusher {
+        Flusher {
+            state: Mutex::new(FlushState {
+                committed: 0,
+                durable: 0,
+                flushing: false,
+            }),
+            ended: Condvar::new(),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, FlushState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A ticket for a commit that owes a flush; taken while the CA is still held, so tickets
+    /// follow commit order.
+    fn ticket(&self) -> u64 {
+        let mut state = self.state();
+        state.committed += 1;
+        state.committed
+    }
+
+    /// Returns once the commit with `ticket` is durable: covered by a flush that started after
+    /// it, or flushed here through `flush` (a flush of the log covers every commit before it).
+    fn make_durable(
+        &self,
+        ticket: u64,
+        flush: impl FnOnce() -> Result<(), CaError>,
+    ) -> Result<(), CaError> {
+        let mut state = self.state();
+        loop {
+            if state.durable >= ticket {
+                return Ok(());
+            }
+            if !state.flushing {
+                break;
+            }
+            state = self.ended.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+        state.flushing = true;
+        let covers = state.committed;
+        drop(state);
+        let under_way = FlushUnderWay(self);
+        let flushed = flush();
+        if flushed.is_ok() {
+            let mut state = self.state();
+            state.durable = state.durable.max(covers);
+        }
+        // A failed flush advances nothing: each waiter then flushes for itself.
+        drop(under_way);
+        flushed
+    }
 }
 
 /// One step of an issuance waiting for the next ledger commit, and, once the commit that took
@@ -140,6 +226,7 @@ impl Issuer {
             ca_key_id: ca.cert_info().subject_key_id.clone(),
             profile,
             queue: Mutex::new(Vec::new()),
+            flusher: Flusher::new(),
         }
     }
 
@@ -406,12 +493,17 @@ impl Issuer {
             ca.ensure_not_sealed()?;
             ca.record_acme_owing_sync(&steps, OffsetDateTime::now_utc())
         });
+        let owed = match committed {
+            Ok((took, Some(sync))) => Ok((took, Some((self.flusher.ticket(), sync)))),
+            Ok((took, None)) => Ok((took, None)),
+            Err(e) => Err(e),
+        };
         // The next batch commits while this one's log is flushed: one visit to the CA is a
         // fraction of a millisecond, a flush about one millisecond on a good disk.
         drop(held);
-        let committed = committed.and_then(|(took, owed)| {
-            if let Some(sync) = owed {
-                sync.finish()?;
+        let committed = owed.and_then(|(took, owed)| {
+            if let Some((ticket, sync)) = owed {
+                self.flusher.make_durable(ticket, || sync.finish())?;
             }
             Ok(took)
         });
@@ -566,5 +658,111 @@ fn ensure_newline(s: &str) -> String {
         s.to_string()
     } else {
         format!("{s}\n")
+    }
+}
+
+#[cfg(test)]
+mod flusher_tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Barrier};
+
+    use super::Flusher;
+    use uca_ca::{CaError, LedgerError};
+
+    fn failed() -> CaError {
+        CaError::Ledger(LedgerError::SyncUnknown {
+            path: "ledger.sqlite-wal".into(),
+            source: std::io::Error::other("disk gone"),
+        })
+    }
+
+    #[test]
+    fn a_flush_covers_every_commit_before_it_and_a_failed_one_none() {
+        let flusher = Flusher::new();
+        let flushes = AtomicUsize::new(0);
+        let flush = || {
+            flushes.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        };
+        let first = flusher.ticket();
+        let second = flusher.ticket();
+        assert!(flusher.make_durable(second, flush).is_ok());
+        assert!(flusher.make_durable(first, flush).is_ok());
+        assert_eq!(
+            flushes.load(Ordering::SeqCst),
+            1,
+            "the second's flush covered the first"
+        );
+
+        let third = flusher.ticket();
+        assert!(flusher.make_durable(third, || Err(failed())).is_err());
+        assert!(flusher.make_durable(third, flush).is_ok());
+        assert_eq!(
+            flushes.load(Ordering::SeqCst),
+            2,
+            "a failed flush made nothing durable"
+        );
+
+        let fourth = flusher.ticket();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            flusher.make_durable(fourth, || panic!("flush panicked"))
+        }));
+        assert!(panicked.is_err());
+        assert!(
+            flusher.make_durable(fourth, flush).is_ok(),
+            "a panicked flush ends too"
+        );
+        assert_eq!(flushes.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn commits_made_during_a_flush_share_the_next_one() {
+        const WAITERS: usize = 4;
+        let flusher = Arc::new(Flusher::new());
+        let flushes = Arc::new(AtomicUsize::new(0));
+        let started = Arc::new(Barrier::new(2));
+        let release = Arc::new(Barrier::new(WAITERS + 1));
+        let first = flusher.ticket();
+        let leader = {
+            let (flusher, flushes, started, release) = (
+                flusher.clone(),
+                flushes.clone(),
+                started.clone(),
+                release.clone(),
+            );
+            std::thread::spawn(move || {
+                flusher.make_durable(first, || {
+                    flushes.fetch_add(1, Ordering::SeqCst);
+                    started.wait();
+                    // Every later commit has its ticket before this flush ends.
+                    release.wait();
+                    Ok(())
+                })
+            })
+        };
+        started.wait();
+        let waiters: Vec<_> = (0..WAITERS)
+            .map(|_| {
+                let (flusher, flushes, release) =
+                    (flusher.clone(), flushes.clone(), release.clone());
+                let ticket = flusher.ticket();
+                std::thread::spawn(move || {
+                    release.wait();
+                    flusher.make_durable(ticket, || {
+                        flushes.fetch_add(1, Ordering::SeqCst);
+                        Ok(())
+                    })
+                })
+            })
+            .collect();
+        assert!(leader.join().unwrap().is_ok());
+        for w in waiters {
+            assert!(w.join().unwrap().is_ok());
+        }
+        assert_eq!(
+            flushes.load(Ordering::SeqCst),
+            2,
+            "one flush, then one for all the rest"
+        );
     }
 }
