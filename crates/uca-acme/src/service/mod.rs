@@ -265,7 +265,15 @@ pub struct Acme {
     shared: bool,
     /// Accounts with their keys decoded; `None` on a shared store.
     accounts: Option<AccountCache>,
+    /// On the embedded store, a connection of its own that copies the log into the database
+    /// file ([`Acme::checkpoint`]).
+    checkpoints: Option<Mutex<Store>>,
 }
+
+/// The log size (pages) past which the serving connection checkpoints by itself, inside a
+/// request: a backstop for when [`Acme::checkpoint`] is not called often enough (SQLite's
+/// default is 1,000, about 4 MB, which is where it did so before, holding every request).
+pub const CHECKPOINT_BACKSTOP_PAGES: i64 = 25_000;
 
 /// The rate limits, by what they count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -349,6 +357,14 @@ impl Acme {
         } else {
             NoncePool::new()?
         };
+        let checkpoints = if shared {
+            None
+        } else {
+            store.another_connection()?
+        };
+        if checkpoints.is_some() {
+            store.checkpoint_past(CHECKPOINT_BACKSTOP_PAGES)?;
+        }
         let stores = std::iter::once(store).chain(more).map(Mutex::new).collect();
         Ok(Acme {
             settings,
@@ -358,7 +374,26 @@ impl Acme {
             limits,
             shared,
             accounts: (!shared).then(|| AccountCache::new(ACCOUNT_CACHE_CAPACITY)),
+            checkpoints: checkpoints.map(Mutex::new),
         })
+    }
+
+    /// Copies the embedded store's write-ahead log into its database file, for the server to
+    /// call every fraction of a second. Most of the log is copied (and the disk flushed)
+    /// while requests go on; only what they wrote meanwhile is copied with writes held off,
+    /// so the log starts over at the next commit instead of growing. What the first pass
+    /// found; `None` on a shared store.
+    pub fn checkpoint(&self) -> Result<Option<crate::store::Checkpointed>, Problem> {
+        let Some(connection) = &self.checkpoints else {
+            return Ok(None);
+        };
+        let mut connection = connection.lock().unwrap_or_else(|p| p.into_inner());
+        let found = connection.checkpoint().map_err(store_problem)?;
+        if found.is_some_and(|c| c.log > 0) {
+            let _writes_held = self.store();
+            connection.checkpoint().map_err(store_problem)?;
+        }
+        Ok(found)
     }
 
     /// A store connection: a free one if there is one, else the next in turn.

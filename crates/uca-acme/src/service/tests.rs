@@ -2911,3 +2911,43 @@ fn rate_limits_refuse_with_429_and_retry_after_and_change_nothing() {
     );
     assert_eq!(env.snapshot(), before);
 }
+
+/// The log is copied off the serving connection, starts over once copied, and the serving
+/// connection only checkpoints by itself far past SQLite's default.
+#[test]
+fn checkpoints_copy_the_log_and_let_it_start_over() {
+    let env = Env::new();
+    let c = env.register(TestKey::p256());
+    for _ in 0..5 {
+        env.order_names(&c, &["app.test"]);
+    }
+    let first = env
+        .acme
+        .checkpoint()
+        .unwrap()
+        .expect("an embedded store checkpoints");
+    assert!(first.log > 0, "{first:?}");
+    assert_eq!(
+        first.copied, first.log,
+        "no write came in meanwhile: {first:?}"
+    );
+    // The next commit starts the log over: it holds that order's pages, not all of them.
+    env.order_names(&c, &["app.test"]);
+    let second = env.acme.checkpoint().unwrap().unwrap();
+    assert!(
+        second.log > 0 && second.log < first.log,
+        "{first:?} then {second:?}"
+    );
+    // Nothing written since: the same log, already copied.
+    assert_eq!(env.acme.checkpoint().unwrap().unwrap(), second);
+    assert_eq!(second.copied, second.log);
+    let backstop: i64 = env
+        .acme
+        .store()
+        .read()
+        .rows("PRAGMA wal_autocheckpoint", &[])
+        .unwrap()[0]
+        .int(0, "wal_autocheckpoint")
+        .unwrap();
+    assert_eq!(backstop, super::CHECKPOINT_BACKSTOP_PAGES);
+}

@@ -181,4 +181,8 @@ pub(crate) trait Backend: Send {
     fn commit(&mut self) -> Result<(), DbError>;
     /// Abandons the open transaction (best effort: a broken connection has none left).
     fn rollback(&mut self);
+    /// The database file, for an embedded database on disk.
+    fn file(&self) -> Option<std::path::PathBuf> {
+        None
+    }
 }

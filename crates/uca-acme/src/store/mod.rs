@@ -165,10 +165,61 @@ impl Store {
         self.read().check_rate(limiter, key, now_us, tolerance_us)
     }
 
+    /// Another connection to the same embedded database (to checkpoint its log off the
+    /// serving connection); `None` on PostgreSQL or for a database that is not a file.
+    pub fn another_connection(&self) -> Result<Option<Store>, StoreError> {
+        let file = match self.db.borrow().engine() {
+            Engine::Sqlite => self.db.borrow().file(),
+            Engine::Postgres => None,
+        };
+        file.map(|f| Store::open(&f)).transpose()
+    }
+
+    /// Copies the write-ahead log of the embedded database into the database file without
+    /// waiting for anyone (a passive checkpoint: the log is synced before, the file after);
+    /// what the log held and what is in the file now. `None` on PostgreSQL.
+    pub fn checkpoint(&mut self) -> Result<Option<Checkpointed>, StoreError> {
+        if self.is_shared() {
+            return Ok(None);
+        }
+        let rows = self
+            .db
+            .get_mut()
+            .query("PRAGMA wal_checkpoint(PASSIVE)", &[])?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        Ok(Some(Checkpointed {
+            log: row.int(1, "log")?,
+            copied: row.int(2, "checkpointed")?,
+        }))
+    }
+
+    /// The log size (in pages) past which this connection checkpoints by itself, inside its
+    /// next commit. No-op on PostgreSQL.
+    pub fn checkpoint_past(&mut self, pages: i64) -> Result<(), StoreError> {
+        if self.is_shared() {
+            return Ok(());
+        }
+        self.db
+            .get_mut()
+            .query(&format!("PRAGMA wal_autocheckpoint = {pages}"), &[])?;
+        Ok(())
+    }
+
     /// Read access outside a write.
     pub fn read(&self) -> Tx<'_> {
         Tx { db: &self.db }
     }
+}
+
+/// What a checkpoint found: pages in the write-ahead log, and how many of them are in the
+/// database file now (all of them once no write came in meanwhile: the log then starts over
+/// at the next commit). -1 for both when the database is not in WAL mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkpointed {
+    pub log: i64,
+    pub copied: i64,
 }
 
 /// Queries and statements, inside a write or on their own.
@@ -271,7 +322,7 @@ impl Tx<'_> {
         Ok(self.db.borrow_mut().execute(sql, args)?)
     }
 
-    fn rows(&self, sql: &str, args: &[Value]) -> Result<Vec<Row>, StoreError> {
+    pub(crate) fn rows(&self, sql: &str, args: &[Value]) -> Result<Vec<Row>, StoreError> {
         Ok(self.db.borrow_mut().query(sql, args)?)
     }
 

@@ -263,6 +263,13 @@ impl Backend for SqliteBackend {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
     }
+
+    fn file(&self) -> Option<std::path::PathBuf> {
+        self.conn
+            .path()
+            .filter(|p| !p.is_empty())
+            .map(std::path::PathBuf::from)
+    }
 }
 
 #[cfg(test)]
