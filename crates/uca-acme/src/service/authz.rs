@@ -46,13 +46,17 @@ impl Acme {
         let auth = self.authenticate(post, KeyForm::Kid, now)?;
         let account = require_account(&auth)?;
         // Its challenges are read with it: neither expiry nor deactivation changes them.
-        let (mut authz, challenges) = {
-            let store = self.store();
-            let tx = store.read();
-            let authz = owned_authz_in(&tx, account, id)?;
-            let challenges = tx.challenges_of(&authz.id).map_err(store_problem)?;
-            (authz, challenges)
-        };
+        let (mut authz, challenges) = self
+            .store()
+            .reading(|tx| {
+                let Some(authz) = owned_authz_in(tx, account, id)? else {
+                    return Ok(None);
+                };
+                let challenges = tx.challenges_of(&authz.id)?;
+                Ok(Some((authz, challenges)))
+            })
+            .map_err(store_problem)?
+            .ok_or_else(Problem::not_found)?;
         let reply = |authz: &Authz| {
             Ok(Reply::json(
                 200,
@@ -112,16 +116,16 @@ impl Acme {
     pub fn challenge(&self, post: &Post<'_>, id: &str, now: i64) -> Result<ChallengeStep, Problem> {
         let auth = self.authenticate(post, KeyForm::Kid, now)?;
         let account = require_account(&auth)?.clone();
-        let (challenge, authz) = {
-            let store = self.store();
-            let tx = store.read();
-            let challenge = tx
-                .challenge(id)
-                .map_err(store_problem)?
-                .ok_or_else(Problem::not_found)?;
-            let authz = owned_authz_in(&tx, &account, &challenge.authz)?;
-            (challenge, authz)
-        };
+        let (challenge, authz) = self
+            .store()
+            .reading(|tx| {
+                let Some(challenge) = tx.challenge(id)? else {
+                    return Ok(None);
+                };
+                Ok(owned_authz_in(tx, &account, &challenge.authz)?.map(|a| (challenge, a)))
+            })
+            .map_err(store_problem)?
+            .ok_or_else(Problem::not_found)?;
         let up = format!("{}{}{}", post.base, paths::AUTHZ, authz.id);
         let reply = |c: &Challenge| {
             Reply::json(200, render::challenge(post.base, c)).link(up.clone(), "up")
@@ -256,10 +260,12 @@ impl Acme {
     }
 }
 
-/// An authorization of `account` (else not found), read through a store the caller holds.
-fn owned_authz_in(tx: &Tx<'_>, account: &Account, id: &str) -> Result<Authz, Problem> {
-    tx.authz(id)
-        .map_err(store_problem)?
-        .filter(|a| a.account == account.id)
-        .ok_or_else(Problem::not_found)
+/// An authorization of `account`, read through a store the caller holds (`None` when there is
+/// none, or it is another account's: not found either way).
+fn owned_authz_in(
+    tx: &Tx<'_>,
+    account: &Account,
+    id: &str,
+) -> Result<Option<Authz>, crate::store::StoreError> {
+    Ok(tx.authz(id)?.filter(|a| a.account == account.id))
 }

@@ -329,15 +329,16 @@ impl Acme {
         account: &crate::model::Account,
         id: &str,
     ) -> Result<(Order, Vec<Authz>), Problem> {
-        let store = self.store();
-        let tx = store.read();
-        let order = tx
-            .order(id)
-            .map_err(store_problem)?
-            .filter(|o| o.account == account.id)
-            .ok_or_else(Problem::not_found)?;
-        let authzs = tx.authzs_of_order(id).map_err(store_problem)?;
-        Ok((order, authzs))
+        let found = self
+            .store()
+            .reading(|tx| {
+                let Some(order) = tx.order(id)?.filter(|o| o.account == account.id) else {
+                    return Ok(None);
+                };
+                Ok(Some((order, tx.authzs_of_order(id)?)))
+            })
+            .map_err(store_problem)?;
+        found.ok_or_else(Problem::not_found)
     }
 
     /// POST-as-GET /acme/order/ID.

@@ -181,6 +181,12 @@ pub(crate) trait Backend: Send {
     fn commit(&mut self) -> Result<(), DbError>;
     /// Abandons the open transaction (best effort: a broken connection has none left).
     fn rollback(&mut self);
+    /// Opens a read transaction: the statements until [`Backend::end_read`] see one snapshot,
+    /// and take the database's locks once. No-op where each statement is a round trip anyway.
+    fn begin_read(&mut self) -> Result<(), DbError> {
+        Ok(())
+    }
+    fn end_read(&mut self) {}
     /// The database file, for an embedded database on disk.
     fn file(&self) -> Option<std::path::PathBuf> {
         None

@@ -207,6 +207,18 @@ impl Store {
         Ok(())
     }
 
+    /// Several reads as one snapshot (one read transaction on SQLite, which also takes the
+    /// file locks once instead of once per statement).
+    pub fn reading<T>(
+        &mut self,
+        f: impl FnOnce(&Tx<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.db.get_mut().begin_read()?;
+        let out = f(&Tx { db: &self.db });
+        self.db.get_mut().end_read();
+        out
+    }
+
     /// Read access outside a write.
     pub fn read(&self) -> Tx<'_> {
         Tx { db: &self.db }

@@ -264,6 +264,17 @@ impl Backend for SqliteBackend {
         }
     }
 
+    fn begin_read(&mut self) -> Result<(), DbError> {
+        self.conn.execute_batch("BEGIN")?;
+        Ok(())
+    }
+
+    fn end_read(&mut self) {
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("COMMIT");
+        }
+    }
+
     fn file(&self) -> Option<std::path::PathBuf> {
         self.conn
             .path()
