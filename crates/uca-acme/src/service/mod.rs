@@ -13,7 +13,8 @@ mod revoke;
 #[cfg(test)]
 mod tests;
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::Value;
 use uca_pki::constraints::NameConstraints;
@@ -266,9 +267,14 @@ pub struct Acme {
     /// Accounts with their keys decoded; `None` on a shared store.
     accounts: Option<AccountCache>,
     /// On the embedded store, a connection of its own that copies the log into the database
-    /// file ([`Acme::checkpoint`]).
+    /// file ([`Acme::checkpoint`]), and the log's size as the serving connection last left it.
     checkpoints: Option<Mutex<Store>>,
+    log_pages: Option<Arc<AtomicI64>>,
 }
+
+/// The log size (pages) from which [`Acme::checkpoint`] copies it: SQLite's own threshold, so
+/// a quiet server syncs no more often than it would by itself.
+pub const CHECKPOINT_PAST_PAGES: i64 = 1000;
 
 /// The log size (pages) past which the serving connection checkpoints by itself, inside a
 /// request: a backstop for when [`Acme::checkpoint`] is not called often enough (SQLite's
@@ -362,8 +368,9 @@ impl Acme {
         } else {
             store.another_connection()?
         };
+        let log_pages = checkpoints.as_ref().and(store.log_pages());
         if checkpoints.is_some() {
-            store.checkpoint_past(CHECKPOINT_BACKSTOP_PAGES)?;
+            store.checkpoint_past(CHECKPOINT_BACKSTOP_PAGES);
         }
         let stores = std::iter::once(store).chain(more).map(Mutex::new).collect();
         Ok(Acme {
@@ -375,18 +382,23 @@ impl Acme {
             shared,
             accounts: (!shared).then(|| AccountCache::new(ACCOUNT_CACHE_CAPACITY)),
             checkpoints: checkpoints.map(Mutex::new),
+            log_pages,
         })
     }
 
-    /// Copies the embedded store's write-ahead log into its database file, for the server to
-    /// call every fraction of a second. Most of the log is copied (and the disk flushed)
-    /// while requests go on; only what they wrote meanwhile is copied with writes held off,
-    /// so the log starts over at the next commit instead of growing. What the first pass
-    /// found; `None` on a shared store.
+    /// Copies the embedded store's write-ahead log into its database file once it has grown
+    /// past [`CHECKPOINT_PAST_PAGES`], for the server to call every fraction of a second. Most
+    /// of the log is copied (and the disk flushed) while requests go on; only what they wrote
+    /// meanwhile is copied with writes held off, so the log starts over at the next commit
+    /// instead of growing. What the first pass found; `None` when there was nothing to do (or
+    /// on a shared store).
     pub fn checkpoint(&self) -> Result<Option<crate::store::Checkpointed>, Problem> {
-        let Some(connection) = &self.checkpoints else {
+        let (Some(connection), Some(pages)) = (&self.checkpoints, &self.log_pages) else {
             return Ok(None);
         };
+        if pages.load(Ordering::Relaxed) < CHECKPOINT_PAST_PAGES {
+            return Ok(None);
+        }
         let mut connection = connection.lock().unwrap_or_else(|p| p.into_inner());
         let found = connection.checkpoint().map_err(store_problem)?;
         if found.is_some_and(|c| c.log > 0) {

@@ -187,6 +187,10 @@ pub(crate) trait Backend: Send {
         Ok(())
     }
     fn end_read(&mut self) {}
+    /// The write-ahead log's watch, for an embedded database.
+    fn log_watch(&self) -> Option<super::sqlite::LogWatch> {
+        None
+    }
     /// The database file, for an embedded database on disk.
     fn file(&self) -> Option<std::path::PathBuf> {
         None

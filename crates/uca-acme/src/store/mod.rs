@@ -18,6 +18,8 @@ mod sqlite;
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 
@@ -196,15 +198,17 @@ impl Store {
     }
 
     /// The log size (in pages) past which this connection checkpoints by itself, inside its
-    /// next commit. No-op on PostgreSQL.
-    pub fn checkpoint_past(&mut self, pages: i64) -> Result<(), StoreError> {
-        if self.is_shared() {
-            return Ok(());
+    /// next commit (1,000 unless set). No-op on PostgreSQL.
+    pub fn checkpoint_past(&mut self, pages: i64) {
+        if let Some(watch) = self.db.get_mut().log_watch() {
+            watch.checkpoint_past.store(pages, Ordering::Relaxed);
         }
-        self.db
-            .get_mut()
-            .query(&format!("PRAGMA wal_autocheckpoint = {pages}"), &[])?;
-        Ok(())
+    }
+
+    /// The size of the embedded database's log (pages) as this connection's last commit left
+    /// it, readable without the connection; `None` on PostgreSQL.
+    pub fn log_pages(&self) -> Option<Arc<AtomicI64>> {
+        self.db.borrow().log_watch().map(|w| w.pages)
     }
 
     /// Several reads as one snapshot (one read transaction on SQLite, which also takes the

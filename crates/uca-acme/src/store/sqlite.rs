@@ -5,6 +5,8 @@
 //! or a validation, which the client redoes).
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use rusqlite::Connection;
 use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -91,6 +93,20 @@ CREATE TABLE IF NOT EXISTS certificates (
 pub(crate) struct SqliteBackend {
     conn: Connection,
     commit: Commit,
+    log: LogWatch,
+}
+
+/// SQLite's own checkpoint threshold (pages of log), which a connection keeps unless told
+/// otherwise.
+pub(crate) const DEFAULT_CHECKPOINT_PAGES: i64 = 1000;
+
+/// The write-ahead log as this connection's commits leave it: its size, and the size past
+/// which the connection checkpoints by itself inside its next commit (what SQLite's automatic
+/// checkpoint does; watching the log replaces it).
+#[derive(Clone)]
+pub(crate) struct LogWatch {
+    pub pages: Arc<AtomicI64>,
+    pub checkpoint_past: Arc<AtomicI64>,
 }
 
 impl rusqlite::ToSql for Value {
@@ -190,9 +206,27 @@ impl SqliteBackend {
         // Room for every statement the server repeats (the default 16 made them evict each
         // other and be parsed again).
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        let log = LogWatch {
+            pages: Arc::new(AtomicI64::new(0)),
+            checkpoint_past: Arc::new(AtomicI64::new(DEFAULT_CHECKPOINT_PAGES)),
+        };
+        let watch = log.clone();
+        let mut conn = conn;
+        conn.wal_hook(Some(move |wal: &mut rusqlite::hooks::Wal, pages: i32| {
+            let pages = i64::from(pages);
+            watch.pages.store(pages, Ordering::Relaxed);
+            if pages >= watch.checkpoint_past.load(Ordering::Relaxed) {
+                // As SQLite's automatic checkpoint: passive, and its failure is not the
+                // commit's (the commit already happened).
+                let _ = wal.checkpoint();
+            }
+            Ok(())
+        }))
+        .map_err(db)?;
         Ok(SqliteBackend {
             conn,
             commit: Commit::Durable,
+            log,
         })
     }
 }
@@ -275,6 +309,10 @@ impl Backend for SqliteBackend {
         }
     }
 
+    fn log_watch(&self) -> Option<LogWatch> {
+        Some(self.log.clone())
+    }
+
     fn file(&self) -> Option<std::path::PathBuf> {
         self.conn
             .path()
@@ -288,6 +326,39 @@ mod tests {
     use super::*;
     use crate::identifier::Identifier;
     use crate::store::Store;
+
+    /// Watching the log replaces SQLite's automatic checkpoint: a connection still checkpoints
+    /// by itself once its log passes the threshold, and the log then starts over.
+    #[test]
+    fn a_connection_checkpoints_by_itself_past_its_threshold() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&Store::path_in(dir.path())).unwrap();
+        store.checkpoint_past(8);
+        let pages = store.log_pages().unwrap();
+        let mut seen = Vec::new();
+        for i in 0..40 {
+            let key = crate::model::EabKey {
+                kid: format!("kid-{i}"),
+                hmac_key: vec![7; 32],
+                allow: vec!["*.test".repeat(200)],
+                profiles: Vec::new(),
+                created_at: 0,
+                accounts: 0,
+            };
+            store.write(Commit::Lazy, |tx| tx.insert_eab(&key)).unwrap();
+            seen.push(pages.load(Ordering::Relaxed));
+        }
+        // (The first commit also carries the schema the store wrote when it was created.)
+        let most = seen[1..].iter().copied().max().unwrap();
+        assert!(
+            (8..20).contains(&most),
+            "the log stops growing past 8 pages: {seen:?}"
+        );
+        assert!(
+            seen.windows(2).any(|w| w[1] < w[0]),
+            "and starts over after the checkpoint: {seen:?}"
+        );
+    }
 
     #[test]
     fn the_store_is_private_and_refuses_a_newer_schema() {
