@@ -39,6 +39,8 @@ const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 /// How often the embedded store's log is copied into its database file: a tenth of a second
 /// of writes (about 6 MB at a thousand orders per second) per checkpoint.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+/// How often a checkpoint failure that persists is logged again.
+const CHECKPOINT_FAILURE_LOG_EVERY: Duration = Duration::from_secs(60);
 /// How often dead orders are pruned, and how long after they ended.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 pub const PRUNE_GRACE_SECS: i64 = 86_400;
@@ -197,18 +199,49 @@ async fn checkpoints(
     if state.acme.is_shared() {
         return;
     }
+    let mut failures = RepeatedFailure::default();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(CHECKPOINT_EVERY) => {}
             _ = stop.changed() => return,
         }
         let st = state.clone();
-        match tokio::task::spawn_blocking(move || st.acme.checkpoint()).await {
-            Ok(Ok(_)) => {}
+        let failure = match tokio::task::spawn_blocking(move || st.acme.checkpoint()).await {
+            Ok(Ok(_)) => None,
             // The serving connection checkpoints by itself past its backstop meanwhile.
-            Ok(Err(p)) => log(format!("checkpoint failed, will retry: {}", p.detail)),
-            Err(e) => log(format!("checkpoint failed, will retry: {e}")),
+            Ok(Err(p)) => Some(p.detail),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(why) = failures.worth_logging(failure, Instant::now()) {
+            log(format!(
+                "checkpoint of acme.sqlite failed, will retry: {why}"
+            ));
         }
+    }
+}
+
+/// A failure that persists (a full disk) is logged when it starts, when it changes, and once a
+/// minute ([`CHECKPOINT_FAILURE_LOG_EVERY`]), not at every retry.
+#[derive(Default)]
+struct RepeatedFailure {
+    last: Option<(String, Instant)>,
+}
+
+impl RepeatedFailure {
+    /// The outcome of one try (`None`: it worked); the failure, if it should be logged now.
+    fn worth_logging(&mut self, failure: Option<String>, now: Instant) -> Option<String> {
+        let Some(why) = failure else {
+            self.last = None;
+            return None;
+        };
+        let repeated = self.last.as_ref().is_some_and(|(last, at)| {
+            *last == why && now.duration_since(*at) < CHECKPOINT_FAILURE_LOG_EVERY
+        });
+        if repeated {
+            return None;
+        }
+        self.last = Some((why.clone(), now));
+        Some(why)
     }
 }
 
@@ -503,5 +536,35 @@ mod tower_layer_free {
                 Ok(resp)
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod repeated_failure_tests {
+    use super::{CHECKPOINT_FAILURE_LOG_EVERY, RepeatedFailure};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_persisting_failure_is_logged_when_it_starts_changes_and_once_a_minute() {
+        let mut f = RepeatedFailure::default();
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let full = || Some("disk full".to_string());
+        assert_eq!(f.worth_logging(None, at(0)), None);
+        assert_eq!(
+            f.worth_logging(full(), at(100)).as_deref(),
+            Some("disk full")
+        );
+        assert_eq!(f.worth_logging(full(), at(200)), None);
+        assert_eq!(f.worth_logging(full(), at(30_000)), None);
+        let other = f.worth_logging(Some("I/O error".into()), at(30_100));
+        assert_eq!(other.as_deref(), Some("I/O error"));
+        let later = at(30_100) + CHECKPOINT_FAILURE_LOG_EVERY;
+        let again = f.worth_logging(Some("I/O error".into()), later);
+        assert_eq!(again.as_deref(), Some("I/O error"));
+        // Once it works again, the next failure is news.
+        assert_eq!(f.worth_logging(None, later), None);
+        let news = f.worth_logging(Some("I/O error".into()), later);
+        assert_eq!(news.as_deref(), Some("I/O error"));
     }
 }

@@ -403,7 +403,12 @@ impl Acme {
         let found = connection.checkpoint().map_err(store_problem)?;
         if found.is_some_and(|c| c.log > 0) {
             let _writes_held = self.store();
-            connection.checkpoint().map_err(store_problem)?;
+            let last = connection.checkpoint().map_err(store_problem)?;
+            // All copied: the log starts over at the next commit, which reports its new size;
+            // until then there is nothing to do.
+            if last.is_some_and(|c| c.copied == c.log) {
+                pages.store(0, Ordering::Relaxed);
+            }
         }
         Ok(found)
     }

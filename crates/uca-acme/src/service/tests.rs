@@ -2939,6 +2939,11 @@ fn checkpoints_copy_the_log_and_let_it_start_over() {
         first.copied, first.log,
         "no write came in meanwhile: {first:?}"
     );
+    assert_eq!(
+        env.acme.checkpoint().unwrap(),
+        None,
+        "nothing written since"
+    );
     // The next commit started the log over: it holds that order's pages only.
     env.order_names(&c, &["app.test"]);
     let pages = env
