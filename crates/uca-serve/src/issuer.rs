@@ -419,12 +419,12 @@ impl Issuer {
             }
         };
         commit += completing.elapsed().as_secs_f64();
-        if !completed && !reserve {
-            // The order already had its row: what it holds is the order's; the certificate
-            // signed here is dropped undelivered.
-            return self.live_row_of(job, completing);
-        }
         if !completed {
+            if !reserve {
+                // The order already had its row: what it holds is the order's; the
+                // certificate signed here is dropped undelivered.
+                return self.live_row_of(job, completing);
+            }
             return Err(Problem::internal(
                 "this server stalled while signing and the order's reservation was settled in the meantime: \
                  the certificate was not recorded and is not delivered; finalize the order again",
@@ -493,11 +493,8 @@ impl Issuer {
             ca.ensure_not_sealed()?;
             ca.record_acme_owing_sync(&steps, OffsetDateTime::now_utc())
         });
-        let owed = match committed {
-            Ok((took, Some(sync))) => Ok((took, Some((self.flusher.ticket(), sync)))),
-            Ok((took, None)) => Ok((took, None)),
-            Err(e) => Err(e),
-        };
+        let owed =
+            committed.map(|(took, sync)| (took, sync.map(|sync| (self.flusher.ticket(), sync))));
         // The next batch commits while this one's log is flushed: one visit to the CA is a
         // fraction of a millisecond, a flush about one millisecond on a good disk.
         drop(held);

@@ -170,10 +170,7 @@ impl Store {
     /// Another connection to the same embedded database (to checkpoint its log off the
     /// serving connection); `None` on PostgreSQL or for a database that is not a file.
     pub fn another_connection(&self) -> Result<Option<Store>, StoreError> {
-        let file = match self.db.borrow().engine() {
-            Engine::Sqlite => self.db.borrow().file(),
-            Engine::Postgres => None,
-        };
+        let file = self.db.borrow().file();
         file.map(|f| Store::open(&f)).transpose()
     }
 

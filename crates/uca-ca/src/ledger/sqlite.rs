@@ -794,6 +794,14 @@ mod tests {
         r
     }
 
+    /// `signed` again under another serial, with a fingerprint of its own (`CC:SERIAL`).
+    fn signed_as(signed: &CertRecord, serial: &str) -> CertRecord {
+        let mut r = signed.clone();
+        r.serial = Serial::parse(serial).unwrap();
+        r.fingerprint_sha256 = format!("CC:{serial}");
+        r
+    }
+
     /// A version 2 ledger is rebuilt in place: every row and column kept, reservations without
     /// a certificate accepted after, and still one live row per order.
     #[test]
@@ -842,9 +850,7 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         let first = ledger.all().unwrap()[0].clone();
         let record = |serial: &str, order: &str, replaces: Option<&Serial>| {
-            let mut record = first.clone();
-            record.serial = Serial::parse(serial).unwrap();
-            record.fingerprint_sha256 = format!("CC:{serial}");
+            let mut record = signed_as(&first, serial);
             record.acme.as_mut().unwrap().order = order.into();
             AcmeStep::Record {
                 record,
@@ -892,14 +898,9 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         let signed = ledger.all().unwrap()[0].clone();
         let reservation = |serial: &str, order: &str| reservation_of(&signed, serial, order);
-        let completion = |serial: &str| {
-            let mut record = signed.clone();
-            record.serial = Serial::parse(serial).unwrap();
-            record.fingerprint_sha256 = format!("CC:{serial}");
-            AcmeStep::Complete {
-                record,
-                replaces: None,
-            }
+        let completion = |serial: &str| AcmeStep::Complete {
+            record: signed_as(&signed, serial),
+            replaces: None,
         };
 
         let (took, owed) = ledger
