@@ -178,4 +178,7 @@ pub struct IssuedCert {
     pub account: String,
     /// Leaf and issuer chain, PEM.
     pub chain_pem: String,
+    /// The leaf's notAfter, unix seconds: when its records may go. `None` for one recorded
+    /// before the store kept it, until a prune reads it from the PEM.
+    pub not_after: Option<i64>,
 }

@@ -435,6 +435,7 @@ impl Issuer {
             Issued {
                 serial: cert.serial.hex(),
                 chain_pem: chain,
+                not_after: leaf.validity.not_after.unix_timestamp(),
             },
             commit,
         ))
@@ -625,6 +626,7 @@ impl Issuer {
         Issued {
             serial: rec.serial.hex(),
             chain_pem: format!("{}{}", rec.cert_pem, ensure_newline(&self.chain_pem)),
+            not_after: rec.not_after.unix_timestamp(),
         }
     }
 }

@@ -15,6 +15,8 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tower_layer_free::log_requests;
 
+use uca_acme::store::Retention;
+
 use crate::router::AppState;
 use crate::tls::{CertSource, ServerCert};
 
@@ -44,6 +46,10 @@ const CHECKPOINT_FAILURE_LOG_EVERY: Duration = Duration::from_secs(60);
 /// How often dead orders are pruned, and how long after they ended.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 pub const PRUNE_GRACE_SECS: i64 = 86_400;
+/// How long after its certificate expired a valid order is pruned with the certificate's
+/// record: long past any renewal (ARI asks for one in the last third of the lifetime), so a
+/// client that names it in `replaces` has long since renewed or is starting over.
+pub const EXPIRED_GRACE_SECS: i64 = 30 * 86_400;
 
 /// Why the server stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -287,10 +293,11 @@ async fn upkeep(
                 }
             }
             if prune {
-                match st.acme.prune(now.unix_timestamp(), PRUNE_GRACE_SECS) {
+                let keep = Retention::at(now.unix_timestamp(), PRUNE_GRACE_SECS, EXPIRED_GRACE_SECS);
+                match st.acme.prune(&keep) {
                     Ok(p) if p.orders + p.nonces > 0 => log_prune(format!(
-                        "pruned {} dead order(s), {} authorization(s), {} challenge(s), {} expired nonce(s)",
-                        p.orders, p.authzs, p.challenges, p.nonces
+                        "pruned {} order(s) ({} of certificates expired over {} days ago), {} authorization(s), {} challenge(s), {} expired nonce(s)",
+                        p.orders, p.certificates, EXPIRED_GRACE_SECS / 86_400, p.authzs, p.challenges, p.nonces
                     )),
                     Ok(_) => {}
                     Err(e) => log_prune(format!("pruning failed, will retry: {e}")),

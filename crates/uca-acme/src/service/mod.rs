@@ -535,21 +535,18 @@ impl Acme {
             // Best effort: the next sweep tries again.
             let _ = self.store().write(crate::store::Commit::Lazy, |tx| {
                 tx.prune_rates(now * 1_000_000)?;
-                tx.prune(i64::MIN, now - crate::nonce::NONCE_LIFETIME_SECS)
+                tx.prune(&crate::store::Retention::nonces_at(now))
             });
         }
     }
 
-    /// Removes orders that can no longer lead anywhere (invalid, or expired unfinished) that
-    /// ended more than `grace` seconds ago, with their authorizations and challenges, and on
-    /// a shared store the redeemed nonces that expired. (One server keeps used nonces in
-    /// memory, where they expire by themselves.)
-    pub fn prune(&self, now: i64, grace: i64) -> Result<crate::store::Pruned, Problem> {
-        self.store()
-            .write(crate::store::Commit::Lazy, |tx| {
-                tx.prune(now - grace, now - crate::nonce::NONCE_LIFETIME_SECS)
-            })
-            .map_err(store_problem)
+    /// Removes what `keep` lets go: orders that can no longer lead anywhere (invalid, or
+    /// expired unfinished) and valid ones whose certificate expired, with their
+    /// authorizations, challenges and certificate records, and on a shared store the redeemed
+    /// nonces that expired. (One server keeps used nonces in memory, where they expire by
+    /// themselves.) The ledger keeps every certificate.
+    pub fn prune(&self, keep: &crate::store::Retention) -> Result<crate::store::Pruned, Problem> {
+        self.store().prune(keep).map_err(store_problem)
     }
 
     /// The directory object (§7.1.1).

@@ -47,6 +47,8 @@ pub struct Issued {
     pub serial: String,
     /// Leaf and issuer chain, PEM.
     pub chain_pem: String,
+    /// The leaf's notAfter, unix seconds.
+    pub not_after: i64,
 }
 
 /// Finalize either answers at once (a refusal, or an order already done) or needs signing.
@@ -761,5 +763,6 @@ fn issued_cert(order: &Order, issued: &Issued) -> IssuedCert {
         order: order.id.clone(),
         account: order.account.clone(),
         chain_pem: issued.chain_pem.clone(),
+        not_after: Some(issued.not_after),
     }
 }

@@ -437,9 +437,8 @@ impl Env {
     fn issue(&self, c: &Client, order: &str, ossl: &Ossl, csr: &Csr) -> (Vec<u8>, String) {
         let job = issue_job(self.finalize(c, order, &csr.der));
         let (chain_pem, leaf_der) = ossl.sign(&csr.pem);
-        let serial = uca_pki::inspect::parse_certificate(&leaf_der)
-            .unwrap()
-            .serial;
+        let leaf = uca_pki::inspect::parse_certificate(&leaf_der).unwrap();
+        let serial = leaf.serial;
         let r = self
             .acme
             .finish_issue(
@@ -447,6 +446,7 @@ impl Env {
                 Ok(Issued {
                     serial: serial.clone(),
                     chain_pem,
+                    not_after: leaf.not_after.unix_timestamp(),
                 }),
             )
             .unwrap();
@@ -873,9 +873,8 @@ fn an_order_goes_from_pending_to_a_downloadable_certificate() {
     assert_eq!(r.retry_after, Some(1));
 
     let (chain_pem, leaf_der) = ossl.sign(&csr.pem);
-    let serial = uca_pki::inspect::parse_certificate(&leaf_der)
-        .unwrap()
-        .serial;
+    let leaf = uca_pki::inspect::parse_certificate(&leaf_der).unwrap();
+    let serial = leaf.serial;
     let r = env
         .acme
         .finish_issue(
@@ -883,6 +882,7 @@ fn an_order_goes_from_pending_to_a_downloadable_certificate() {
             Ok(Issued {
                 serial: serial.clone(),
                 chain_pem: chain_pem.clone(),
+                not_after: leaf.not_after.unix_timestamp(),
             }),
         )
         .unwrap();
@@ -2554,6 +2554,7 @@ fn orders_a_crash_left_processing_end_valid_from_the_ledger_or_ready_again() {
                         Issued {
                             serial: "0a0b".into(),
                             chain_pem: chain_pem.clone(),
+                            not_after: NOW + DAY,
                         },
                     )
                 })
@@ -2794,16 +2795,25 @@ fn prune_removes_dead_orders_with_their_authorizations_and_keeps_valid_ones() {
     let (failed, _) = env.order_names(&c, &["failed.test"]);
     env.fail_http01(&c, &failed);
     let (forgotten, _) = env.order_names(&c, &["forgotten.test"]);
+    let keep = |at| crate::store::Retention::at(at, DAY, 30 * DAY);
     // Within the grace period nothing goes.
     assert_eq!(
-        env.acme.prune(NOW, 86_400).unwrap(),
+        env.acme.prune(&keep(NOW)).unwrap(),
         crate::store::Pruned::default()
     );
     // Three days on (the pending order expired after one, plus a day's grace): the failed and
     // the expired order go, with their 2 authorizations and 3 + 3 challenges.
     let later = NOW + 3 * DAY;
-    let pruned = env.acme.prune(later, 86_400).unwrap();
-    assert_eq!((pruned.orders, pruned.authzs, pruned.challenges), (2, 2, 6));
+    let pruned = env.acme.prune(&keep(later)).unwrap();
+    assert_eq!(
+        (
+            pruned.orders,
+            pruned.authzs,
+            pruned.challenges,
+            pruned.certificates
+        ),
+        (2, 2, 6, 0)
+    );
     let left: Vec<String> = env.orders().into_iter().map(|o| o.id).collect();
     assert_eq!(left, vec![valid.clone()]);
     assert!(env.acme.store().read().order(&failed).unwrap().is_none());
@@ -2813,6 +2823,60 @@ fn prune_removes_dead_orders_with_their_authorizations_and_keeps_valid_ones() {
         Body::PemChain(_) => {}
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn a_valid_order_goes_with_its_certificates_record_once_that_expired_long_enough_ago() {
+    let env = Env::new();
+    let ossl = Ossl::new();
+    let c = env.register(TestKey::p256());
+    let order = env.ready_order(&c, &["old.test"]);
+    let (_, serial) = env.issue(&c, &order, &ossl, &ossl.csr(&["old.test"]));
+    let not_after = env
+        .acme
+        .store()
+        .read()
+        .cert_of_order(&order)
+        .unwrap()
+        .unwrap()
+        .not_after
+        .expect("recorded at issuance");
+    // A certificate recorded before the store kept expiries gets it from its PEM.
+    env.acme
+        .store()
+        .write(crate::store::Commit::Lazy, |tx| {
+            tx.rows("UPDATE certificates SET not_after = NULL", &[])
+        })
+        .unwrap();
+    let keep = |at| crate::store::Retention::at(at, DAY, 30 * DAY);
+    // Expired, but not 30 days ago: it stays, and its expiry is back.
+    let pruned = env.acme.prune(&keep(not_after + 29 * DAY)).unwrap();
+    assert_eq!(pruned, crate::store::Pruned::default());
+    let cert = env.acme.store().read().cert_by_serial(&serial).unwrap();
+    assert_eq!(cert.and_then(|c| c.not_after), Some(not_after));
+    // Thirty days after it expired: the order, its authorization, its three challenges and
+    // the certificate's record go; its URL is gone.
+    let pruned = env.acme.prune(&keep(not_after + 30 * DAY + 1)).unwrap();
+    assert_eq!(
+        (
+            pruned.orders,
+            pruned.authzs,
+            pruned.challenges,
+            pruned.certificates
+        ),
+        (1, 1, 3, 1)
+    );
+    assert!(env.acme.store().read().order(&order).unwrap().is_none());
+    assert!(env.stored_authzs(&order).is_empty());
+    assert!(
+        env.acme
+            .store()
+            .read()
+            .cert_by_serial(&serial)
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(env.certificate(&c, &order).unwrap_err().status, Some(404));
 }
 
 // ======================================================================== rate limits

@@ -54,12 +54,49 @@ pub enum StoreError {
     UnknownKid { kid: String },
 }
 
+/// What a prune removes: records that ended before these moments (unix seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Orders that can no longer lead anywhere: invalid ones created, and unfinished ones
+    /// expired, before this.
+    pub dead_before: i64,
+    /// Valid orders whose certificate expired before this, with the store's record of the
+    /// certificate (the ledger keeps every certificate regardless).
+    pub expired_before: i64,
+    /// Redeemed nonces issued before this (a shared store's; one server keeps them in memory).
+    pub nonces_before: i64,
+}
+
+impl Retention {
+    /// Dead orders `dead_grace` seconds after they ended, expired certificates' records
+    /// `expired_grace` seconds after their expiry, nonces once they can no longer be presented.
+    pub fn at(now: i64, dead_grace: i64, expired_grace: i64) -> Retention {
+        Retention {
+            dead_before: now.saturating_sub(dead_grace),
+            expired_before: now.saturating_sub(expired_grace),
+            nonces_before: now - crate::nonce::NONCE_LIFETIME_SECS,
+        }
+    }
+
+    /// Expired nonces only: what a shared store sheds at every sweep.
+    pub fn nonces_at(now: i64) -> Retention {
+        Retention {
+            dead_before: i64::MIN,
+            expired_before: i64::MIN,
+            ..Retention::at(now, 0, 0)
+        }
+    }
+}
+
 /// What a prune removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Pruned {
+    /// Dead orders and valid ones whose certificate expired.
     pub orders: usize,
     pub authzs: usize,
     pub challenges: usize,
+    /// Records of expired certificates (their orders are among `orders`).
+    pub certificates: usize,
     /// Redeemed nonces past their lifetime (PostgreSQL; one server keeps them in memory).
     pub nonces: usize,
 }
@@ -135,6 +172,16 @@ impl Store {
                 Err(e)
             }
         }
+    }
+
+    /// Prunes what `keep` lets go, in one transaction. Certificates recorded before the store
+    /// kept their expiry get it first, read from their PEM, a batch per transaction so a
+    /// large backlog does not hold the store for long.
+    pub fn prune(&mut self, keep: &Retention) -> Result<Pruned, StoreError> {
+        while self.write(Commit::Lazy, |tx| tx.record_missing_expiries(EXPIRY_BATCH))?
+            == EXPIRY_BATCH
+        {}
+        self.write(Commit::Lazy, |tx| tx.prune(keep))
     }
 
     /// Records a nonce as redeemed, lazily, in one statement of its own (one round trip on
@@ -318,7 +365,18 @@ fn cert_of(r: &Row) -> Result<IssuedCert, StoreError> {
         order: r.text(2, "order_id")?,
         account: r.text(3, "account")?,
         chain_pem: r.text(4, "chain_pem")?,
+        not_after: r.opt_int(5, "not_after")?,
     })
+}
+
+/// How many certificates [`Store::prune`] gives their expiry per transaction.
+const EXPIRY_BATCH: usize = 500;
+
+/// The notAfter (unix seconds) of the first certificate in a PEM chain.
+fn leaf_not_after(chain_pem: &str) -> Option<i64> {
+    let block = uca_pki::pem::first(chain_pem, &["CERTIFICATE"]).ok()??;
+    let leaf = uca_pki::inspect::parse_certificate(&block.der).ok()?;
+    Some(leaf.not_after.unix_timestamp())
 }
 
 /// GCRA in one statement (PostgreSQL): the cell's arrival time moves by the interval (?4) unless
@@ -763,34 +821,37 @@ impl Tx<'_> {
 
     // ---- retention
 
-    /// Deletes orders that can no longer lead anywhere — invalid ones, and pending or ready
-    /// ones past their expiry — once `before` (unix seconds) is past, with their
-    /// authorizations and challenges; on a shared store also redeemed nonces issued before
-    /// `nonces_before`. Valid orders stay (their certificate is downloaded through them); the
-    /// ledger is not touched.
-    pub fn prune(&self, before: i64, nonces_before: i64) -> Result<Pruned, StoreError> {
+    /// Deletes what `keep` lets go: orders that can no longer lead anywhere (invalid ones, and
+    /// pending or ready ones past their expiry) and valid orders whose certificate expired,
+    /// with their authorizations, challenges and certificate records; on a shared store also
+    /// expired redeemed nonces. The ledger is not touched. Certificates whose expiry was
+    /// never recorded stay (see [`Store::prune`]).
+    pub fn prune(&self, keep: &Retention) -> Result<Pruned, StoreError> {
         let dead = "SELECT id FROM orders WHERE \
                     (status = 'invalid' AND created_at < ?1) OR \
-                    (status IN ('pending', 'ready') AND expires < ?1)";
+                    (status IN ('pending', 'ready') AND expires < ?1) OR \
+                    (status = 'valid' AND id IN (SELECT order_id FROM certificates WHERE not_after < ?2))";
+        let bounds = args![keep.dead_before, keep.expired_before];
         let challenges = self.exec(
             &format!(
                 "DELETE FROM challenges WHERE authz IN (SELECT id FROM authzs WHERE order_id IN ({dead}))"
             ),
-            args![before],
+            bounds,
         )?;
         let authzs = self.exec(
             &format!("DELETE FROM authzs WHERE order_id IN ({dead})"),
-            args![before],
+            bounds,
         )?;
-        let orders = self.exec(
-            &format!("DELETE FROM orders WHERE id IN ({dead})"),
-            args![before],
+        let orders = self.exec(&format!("DELETE FROM orders WHERE id IN ({dead})"), bounds)?;
+        let certificates = self.exec(
+            "DELETE FROM certificates WHERE not_after < ?1",
+            args![keep.expired_before],
         )?;
         let shared = self.db.borrow().engine() == Engine::Postgres;
         let nonces = if shared {
             self.exec(
                 "DELETE FROM used_nonces WHERE issued < ?1",
-                args![nonces_before],
+                args![keep.nonces_before],
             )?
         } else {
             0
@@ -799,8 +860,28 @@ impl Tx<'_> {
             orders,
             authzs,
             challenges,
+            certificates,
             nonces,
         })
+    }
+
+    /// Reads the expiry of up to `limit` certificates recorded before the store kept it from
+    /// their PEM and records it; how many it looked at. One that does not parse is kept
+    /// forever (it is marked as never expiring, so it is not looked at again).
+    pub fn record_missing_expiries(&self, limit: usize) -> Result<usize, StoreError> {
+        let rows = self.rows(
+            "SELECT id, chain_pem FROM certificates WHERE not_after IS NULL LIMIT ?1",
+            args![limit as i64],
+        )?;
+        for row in &rows {
+            let id = row.text(0, "id")?;
+            let not_after = leaf_not_after(&row.text(1, "chain_pem")?).unwrap_or(i64::MAX);
+            self.exec(
+                "UPDATE certificates SET not_after = ?2 WHERE id = ?1",
+                args![id, not_after],
+            )?;
+        }
+        Ok(rows.len())
     }
 
     // ---- certificates
@@ -810,9 +891,16 @@ impl Tx<'_> {
     /// nothing changes and false comes back.
     pub fn insert_cert(&self, c: &IssuedCert) -> Result<bool, StoreError> {
         let n = self.exec(
-            "INSERT INTO certificates (id, serial, order_id, account, chain_pem) VALUES (?1, ?2, ?3, ?4, ?5) \
-             ON CONFLICT DO NOTHING",
-            args![&c.id, &c.serial, &c.order, &c.account, &c.chain_pem],
+            "INSERT INTO certificates (id, serial, order_id, account, chain_pem, not_after) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+            args![
+                &c.id,
+                &c.serial,
+                &c.order,
+                &c.account,
+                &c.chain_pem,
+                c.not_after
+            ],
         )?;
         if n == 0 {
             return Ok(false);
@@ -825,8 +913,9 @@ impl Tx<'_> {
     }
 
     fn certs_where(&self, tail: &str, args: &[Value]) -> Result<Option<IssuedCert>, StoreError> {
-        let sql =
-            format!("SELECT id, serial, order_id, account, chain_pem FROM certificates {tail}");
+        let sql = format!(
+            "SELECT id, serial, order_id, account, chain_pem, not_after FROM certificates {tail}"
+        );
         self.rows(&sql, args)?.first().map(cert_of).transpose()
     }
 

@@ -21,7 +21,10 @@ use super::db::{Backend, DbError, Engine, Row, Value};
 
 /// The ACME schema's migrations, in order; applied by the caller under its advisory lock and
 /// recorded in [`MIGRATIONS_TABLE`]. Never edit a released one: add the next.
-pub const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("schema/0001_acme.sql"))];
+pub const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("schema/0001_acme.sql")),
+    (2, include_str!("schema/0002_certificate_expiry.sql")),
+];
 
 /// Where the applied ACME migrations are recorded (public schema, beside the ledger's).
 pub const MIGRATIONS_TABLE: &str = "uca_acme_schema_migrations";

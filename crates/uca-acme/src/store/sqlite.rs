@@ -17,7 +17,7 @@ use super::{Commit, StoreError};
 /// 1: the first store. 2: orders remember the certificate they replace (RFC 9773) and their
 /// profile; external account keys may limit profiles. 3: orders record who claimed them for
 /// finalization and when.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// Prepared statements kept per connection: more than the store has.
 const STATEMENT_CACHE: usize = 128;
@@ -58,7 +58,6 @@ CREATE TABLE IF NOT EXISTS orders (
     processing_since INTEGER
 ) STRICT;
 CREATE INDEX IF NOT EXISTS orders_account ON orders(account, created_at);
-CREATE INDEX IF NOT EXISTS orders_replaces ON orders(replaces);
 CREATE TABLE IF NOT EXISTS authzs (
     id         TEXT PRIMARY KEY,
     order_id   TEXT NOT NULL,
@@ -85,8 +84,10 @@ CREATE TABLE IF NOT EXISTS certificates (
     serial    TEXT NOT NULL UNIQUE,
     order_id  TEXT NOT NULL UNIQUE,
     account   TEXT NOT NULL,
-    chain_pem TEXT NOT NULL
+    chain_pem TEXT NOT NULL,
+    not_after INTEGER                  -- the leaf's, unix seconds: when its records may be pruned
 ) STRICT;
+CREATE INDEX IF NOT EXISTS certificates_expiry ON certificates(not_after);
 ";
 
 /// The SQLite connection and the `synchronous` level it is at.
@@ -191,6 +192,21 @@ impl SqliteBackend {
                         "ALTER TABLE orders ADD COLUMN processing_by TEXT;
                          ALTER TABLE orders ADD COLUMN processing_since INTEGER;",
                     )?;
+                }
+                if (1..=3).contains(&known) {
+                    // No query looked orders up by `replaces`: the index only cost a page
+                    // write per order.
+                    conn.execute_batch("DROP INDEX IF EXISTS orders_replaces")?;
+                    let certificates_known: bool = conn.query_row(
+                        "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = 'certificates'",
+                        [],
+                        |r| r.get(0),
+                    )?;
+                    if certificates_known {
+                        conn.execute_batch(
+                            "ALTER TABLE certificates ADD COLUMN not_after INTEGER",
+                        )?;
+                    }
                 }
                 conn.execute_batch(SCHEMA)?;
                 conn.pragma_update(None, "user_version", SCHEMA_VERSION)
@@ -392,6 +408,49 @@ mod tests {
             .unwrap()
             .get_status(rusqlite::StatementStatus::RePrepare);
         assert_eq!(recompiled, 0);
+    }
+
+    #[test]
+    fn a_version_3_store_gains_certificate_expiries_and_drops_the_unused_replaces_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = Store::path_in(dir.path());
+        drop(Store::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DROP INDEX certificates_expiry;
+             ALTER TABLE certificates DROP COLUMN not_after;
+             CREATE INDEX orders_replaces ON orders(replaces);
+             INSERT INTO certificates VALUES ('o1', '0a', 'o1', 'a1', 'not a certificate');
+             PRAGMA user_version = 3;",
+        )
+        .unwrap();
+        drop(conn);
+        let mut store = Store::open(&path).unwrap();
+        let cert = store.read().cert("o1").unwrap().unwrap();
+        assert_eq!(cert.not_after, None);
+        // A prune reads the expiry from the PEM; one that does not parse is kept for good.
+        store
+            .prune(&crate::store::Retention::at(i64::MAX / 2, 0, 0))
+            .unwrap();
+        let cert = store.read().cert("o1").unwrap().unwrap();
+        assert_eq!(cert.not_after, Some(i64::MAX));
+        drop(store);
+        let conn = Connection::open(&path).unwrap();
+        let indexes: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            indexes.contains(&"certificates_expiry".to_string()),
+            "{indexes:?}"
+        );
+        assert!(
+            !indexes.contains(&"orders_replaces".to_string()),
+            "{indexes:?}"
+        );
     }
 
     #[test]

@@ -68,15 +68,18 @@ pub enum AcmeCommand {
     Accounts,
     /// List ACME orders
     Orders(OrdersArgs),
-    /// Remove dead orders (invalid, or expired unfinished) with their authorizations and challenges now; the server does it hourly
+    /// Remove dead orders (invalid, or expired unfinished) and those of long-expired certificates, with their authorizations and challenges, now; the server does it hourly
     Prune(PruneArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct PruneArgs {
-    /// Only orders that ended longer ago than this (e.g. 1d, 12h; 0 for all) [default: 1d]
+    /// Only dead orders that ended longer ago than this (e.g. 1d, 12h; 0 for all)
     #[arg(long, value_name = "SPAN", default_value = "1d")]
     pub older_than: String,
+    /// Valid orders go with their certificate's record once it has been expired this long (0: as soon as it expires; the ledger keeps every certificate)
+    #[arg(long, value_name = "SPAN", default_value = "30d")]
+    pub expired_for: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,7 +5,7 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use serde::Serialize;
 use time::OffsetDateTime;
 use uca_acme::model::{EabKey, OrderStatus};
-use uca_acme::store::{Commit, Store, StoreError};
+use uca_acme::store::{Commit, Retention, Store, StoreError};
 use uca_pki::pattern::NamePattern;
 
 use crate::cli::serve::{
@@ -28,35 +28,39 @@ pub fn run(cmd: &AcmeCommand, settings: &Settings) -> Result<(), CliError> {
 }
 
 fn prune(args: &PruneArgs, settings: &Settings) -> Result<(), CliError> {
-    let grace = if args.older_than.trim() == "0" {
-        0
-    } else {
-        let span = uca_pki::Span::parse(&args.older_than, uca_pki::Bare::Days).map_err(|e| {
-            CliError::usage(
-                format!("--older-than: {e}"),
-                Some("e.g. --older-than 1d, 12h, or 0 for every dead order".into()),
-            )
-        })?;
-        span.as_time().whole_seconds()
-    };
+    let dead_grace = grace_of("--older-than", &args.older_than, "every dead order")?;
+    let expired_grace = grace_of(
+        "--expired-for",
+        &args.expired_for,
+        "every expired certificate's order",
+    )?;
     let mut store = open_store(settings)?;
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let pruned = store
-        .write(Commit::Lazy, |tx| {
-            tx.prune(
-                now.saturating_sub(grace),
-                now - uca_acme::nonce::NONCE_LIFETIME_SECS,
-            )
-        })
+        .prune(&Retention::at(now, dead_grace, expired_grace))
         .map_err(store_error)?;
     if settings.out.json {
         return settings.out.json(&pruned);
     }
     settings.out.line(format!(
-        "removed {} dead order(s), {} authorization(s), {} challenge(s) and {} expired nonce(s); certificates and the ledger are never pruned",
-        pruned.orders, pruned.authzs, pruned.challenges, pruned.nonces
+        "removed {} order(s) ({} of them for certificates that expired), {} authorization(s), {} challenge(s) and {} expired nonce(s); the ledger keeps every certificate",
+        pruned.orders, pruned.certificates, pruned.authzs, pruned.challenges, pruned.nonces
     ));
     Ok(())
+}
+
+/// Seconds of a `--older-than`-style span; `0` is none.
+fn grace_of(flag: &str, text: &str, zero_means: &str) -> Result<i64, CliError> {
+    if text.trim() == "0" {
+        return Ok(0);
+    }
+    let span = uca_pki::Span::parse(text, uca_pki::Bare::Days).map_err(|e| {
+        CliError::usage(
+            format!("{flag}: {e}"),
+            Some(format!("e.g. {flag} 1d, 12h, or 0 for {zero_means}")),
+        )
+    })?;
+    Ok(span.as_time().whole_seconds())
 }
 
 /// The store of the CA directory (which must be a CA).

@@ -438,6 +438,37 @@ fn uca_serve_issues_into_postgres_and_lego_is_served() {
         "0"
     );
 
+    // Retention on PostgreSQL: records from before the store kept expiries get theirs from the
+    // PEM; a valid order goes once its certificate has been expired long enough, and the
+    // ledger keeps the certificate.
+    pg.sql("acme", "UPDATE uca_acme.certificates SET not_after = NULL");
+    let prune = || {
+        lab.env
+            .json(&["acme", "prune", "--older-than", "0", "--expired-for", "0"])
+    };
+    assert_eq!(prune()["orders"], 0);
+    assert_eq!(
+        pg.sql(
+            "acme",
+            "SELECT count(*) FROM uca_acme.certificates WHERE not_after IS NULL OR not_after < 1000000000"
+        ),
+        "0"
+    );
+    pg.sql(
+        "acme",
+        &format!(
+            "UPDATE uca_acme.certificates SET not_after = 1 WHERE serial = '{}'",
+            first.to_lowercase()
+        ),
+    );
+    let pruned = prune();
+    assert_eq!(
+        (&pruned["orders"], &pruned["certificates"]),
+        (&serde_json::json!(1), &serde_json::json!(1)),
+        "{pruned:#}"
+    );
+    assert_eq!(status(&first), "issued:acme");
+
     // /healthz follows the database: 503 while it is down, 200 once it is back.
     let health = || {
         curl(

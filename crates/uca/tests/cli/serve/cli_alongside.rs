@@ -177,6 +177,36 @@ fn cli_commands_work_while_the_server_runs() {
     let verified = openssl_crl_verify(&der, &ca, true);
     assert!(verified.status.success(), "{}", verified.all());
 
+    // uca acme prune beside the server: nothing is dead and the certificate has not expired,
+    // so the valid order stays, even with no grace at all.
+    let pruned = lab
+        .env
+        .json(&["acme", "prune", "--older-than", "0", "--expired-for", "0"]);
+    assert_eq!(pruned["orders"], 0, "{pruned:#}");
+    assert_eq!(pruned["certificates"], 0, "{pruned:#}");
+    let orders = lab.env.json(&["acme", "orders", "--account", account]);
+    assert!(
+        orders["orders"]
+            .as_array()
+            .expect("orders[]")
+            .iter()
+            .any(|o| o["id"] == order),
+        "{orders:#}"
+    );
+    let out = lab
+        .env
+        .uca()
+        .args(["acme", "prune", "--expired-for", "soon"])
+        .output()
+        .unwrap();
+    expect(&out, 2);
+    let out = TextOutput::from(&out);
+    assert!(
+        out.stderr.contains("--expired-for") && out.stderr.contains("hint"),
+        "{}",
+        out.all()
+    );
+
     // The server still answers afterwards.
     assert_eq!(get(&lab, "healthz", &[]).stdout.trim(), "ok");
 }
