@@ -119,7 +119,7 @@ impl Acme {
             (Some(eab), _) => Some(self.check_eab(eab, jwk, &post.url())?),
         };
         let account = Account {
-            id: random::token().map_err(|e| Problem::internal(e.to_string()))?,
+            id: random::id().map_err(|e| Problem::internal(e.to_string()))?,
             jwk: jwk.to_json().to_string(),
             thumbprint,
             status: AccountStatus::Valid,

@@ -152,10 +152,11 @@ impl Acme {
                     secs,
                 )
             })?;
-        let rnd = || random::token().map_err(|e| Problem::internal(e.to_string()));
+        let new_id = || random::id().map_err(|e| Problem::internal(e.to_string()));
+        let new_token = || random::token().map_err(|e| Problem::internal(e.to_string()));
         let expires = now + self.settings.order_lifetime;
         let order = Order {
-            id: rnd()?,
+            id: new_id()?,
             account: account.id.clone(),
             status: OrderStatus::Pending,
             identifiers: identifiers.clone(),
@@ -172,7 +173,7 @@ impl Acme {
         let mut challenges = Vec::new();
         for id in &identifiers {
             let authz = Authz {
-                id: rnd()?,
+                id: new_id()?,
                 order: order.id.clone(),
                 account: account.id.clone(),
                 identifier: id.authorization_target(),
@@ -193,10 +194,10 @@ impl Acme {
             };
             for kind in kinds {
                 challenges.push(Challenge {
-                    id: rnd()?,
+                    id: new_id()?,
                     authz: authz.id.clone(),
                     kind: *kind,
-                    token: rnd()?,
+                    token: new_token()?,
                     status: ChallengeStatus::Pending,
                     validated: None,
                     error: None,
