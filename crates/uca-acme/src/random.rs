@@ -48,7 +48,8 @@ mod tests {
         for id in &ids {
             assert_eq!(id.len(), 28, "{id}");
             assert!(
-                id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+                id.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
                 "{id}"
             );
             assert!(*id > first, "{id} sorts before the earlier {first}");
