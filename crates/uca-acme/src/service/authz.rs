@@ -1,9 +1,11 @@
 //! Authorizations (§7.5, deactivation §7.5.2) and challenges (§7.5.1, §8).
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use super::{
-    Acme, KeyForm, Limit, Post, Reply, paths, payload_object, render, require_account,
+    Acme, Claim, KeyForm, Limit, Post, Reply, paths, payload_object, render, require_account,
     store_problem,
 };
 use crate::identifier::Identifier;
@@ -21,6 +23,9 @@ pub struct ValidationJob {
     /// `token.thumbprint` (§8.1), recomputed from the account key now.
     pub key_authorization: String,
     pub base: String,
+    /// This server's hold on the challenge while it validates, on the embedded store
+    /// ([`Claim`]); a shared store records `processing` instead.
+    pub claim: Option<Arc<Claim>>,
 }
 
 impl ValidationJob {
@@ -46,7 +51,7 @@ impl Acme {
         let auth = self.authenticate(post, KeyForm::Kid, now)?;
         let account = require_account(&auth)?;
         // Its challenges are read with it: neither expiry nor deactivation changes them.
-        let (mut authz, challenges) = self
+        let (mut authz, mut challenges) = self
             .store()
             .reading(|tx| {
                 let Some(authz) = owned_authz_in(tx, account, id)? else {
@@ -57,6 +62,9 @@ impl Acme {
             })
             .map_err(store_problem)?
             .ok_or_else(Problem::not_found)?;
+        for challenge in &mut challenges {
+            self.show_validation(challenge);
+        }
         let reply = |authz: &Authz| {
             Ok(Reply::json(
                 200,
@@ -116,7 +124,7 @@ impl Acme {
     pub fn challenge(&self, post: &Post<'_>, id: &str, now: i64) -> Result<ChallengeStep, Problem> {
         let auth = self.authenticate(post, KeyForm::Kid, now)?;
         let account = require_account(&auth)?.clone();
-        let (challenge, authz) = self
+        let (mut challenge, authz) = self
             .store()
             .reading(|tx| {
                 let Some(challenge) = tx.challenge(id)? else {
@@ -126,6 +134,7 @@ impl Acme {
             })
             .map_err(store_problem)?
             .ok_or_else(Problem::not_found)?;
+        self.show_validation(&mut challenge);
         let up = format!("{}{}{}", post.base, paths::AUTHZ, authz.id);
         let reply = |c: &Challenge| {
             Reply::json(200, render::challenge(post.base, c)).link(up.clone(), "up")
@@ -159,35 +168,58 @@ impl Acme {
                     secs,
                 )
             })?;
-        let claimed = self
-            .store()
-            .write(Commit::Lazy, |tx| {
-                tx.move_challenge(
-                    &challenge.id,
-                    ChallengeStatus::Pending,
-                    ChallengeStatus::Processing,
-                )
-            })
-            .map_err(store_problem)?;
+        // The claim: in memory on the embedded store (then the challenge is read again, in
+        // case a validation ended between the read above and the claim), in the store's row
+        // on a shared one.
+        let (claimed, claim) = match &self.claims {
+            Some(claims) => match claims.take(&challenge.id) {
+                Some(claim) => {
+                    let still_pending = self
+                        .store()
+                        .read()
+                        .challenge(id)
+                        .map_err(store_problem)?
+                        .is_some_and(|c| c.status == ChallengeStatus::Pending);
+                    (still_pending, still_pending.then(|| Arc::new(claim)))
+                }
+                None => (false, None),
+            },
+            None => {
+                let claimed = self
+                    .store()
+                    .write(Commit::Lazy, |tx| {
+                        tx.move_challenge(
+                            &challenge.id,
+                            ChallengeStatus::Pending,
+                            ChallengeStatus::Processing,
+                        )
+                    })
+                    .map_err(store_problem)?;
+                (claimed, None)
+            }
+        };
         if !claimed {
-            let current = self
+            let mut current = self
                 .store()
                 .read()
                 .challenge(id)
                 .map_err(store_problem)?
                 .ok_or_else(Problem::not_found)?;
+            self.show_validation(&mut current);
             let mut r = reply(&current);
-            r.retry_after = Some(1);
+            if current.status == ChallengeStatus::Processing {
+                r.retry_after = Some(1);
+            }
             return Ok(ChallengeStep::Reply(r));
         }
         let key_authorization = format!("{}.{}", challenge.token, account.thumbprint);
-        let mut challenge = challenge;
         challenge.status = ChallengeStatus::Processing;
         Ok(ChallengeStep::Validate(Box::new(ValidationJob {
             challenge,
             authz,
             key_authorization,
             base: post.base.to_string(),
+            claim,
         })))
     }
 
@@ -249,6 +281,9 @@ impl Acme {
                 Ok(())
             })
             .map_err(store_problem)?;
+        if let Some(claim) = &job.claim {
+            claim.release();
+        }
         let current = self
             .store()
             .read()

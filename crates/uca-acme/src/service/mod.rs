@@ -6,6 +6,7 @@
 mod account;
 mod account_cache;
 mod authz;
+mod claims;
 mod order;
 mod render;
 mod renewal;
@@ -20,6 +21,7 @@ use serde_json::Value;
 use uca_pki::constraints::NameConstraints;
 
 pub use authz::{ChallengeStep, ValidationJob};
+pub use claims::Claim;
 pub use order::{
     ABANDONED_AFTER_SECS, FinalizeStep, IssueJob, Issued, LedgerView, check_csr_names,
 };
@@ -266,6 +268,9 @@ pub struct Acme {
     shared: bool,
     /// Accounts with their keys decoded; `None` on a shared store.
     accounts: Option<AccountCache>,
+    /// Challenges being validated and orders being signed, in memory; `None` on a shared
+    /// store, which records its claims.
+    claims: Option<Arc<claims::Claims>>,
     /// On the embedded store, a connection of its own that copies the log into the database
     /// file ([`Acme::checkpoint`]), and the log's size as the serving connection last left it.
     checkpoints: Option<Mutex<Store>>,
@@ -381,6 +386,7 @@ impl Acme {
             limits,
             shared,
             accounts: (!shared).then(|| AccountCache::new(ACCOUNT_CACHE_CAPACITY)),
+            claims: (!shared).then(Default::default),
             checkpoints: checkpoints.map(Mutex::new),
             log_pages,
         })

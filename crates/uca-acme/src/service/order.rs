@@ -1,6 +1,8 @@
 //! newOrder (§7.4), reading orders and an account's orders list (§7.1.2.1), finalize and
 //! certificate download (§7.4.2).
 
+use std::sync::Arc;
+
 use base64ct::{Base64UrlUnpadded, Encoding};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -8,7 +10,7 @@ use time::format_description::well_known::Rfc3339;
 use uca_pki::csr::Csr;
 
 use super::{
-    Acme, Body, KeyForm, Limit, Post, Reply, paths, payload_object, render, require_account,
+    Acme, Body, Claim, KeyForm, Limit, Post, Reply, paths, payload_object, render, require_account,
     require_post_as_get, store_problem,
 };
 use crate::identifier::{Identifier, IdentifierError};
@@ -38,6 +40,9 @@ pub struct IssueJob {
     pub not_before: i64,
     pub not_after: i64,
     pub base: String,
+    /// This server's hold on the order while it signs, on the embedded store ([`Claim`]); a
+    /// shared store records `processing` with the server's name instead.
+    pub claim: Option<Arc<Claim>>,
 }
 
 /// What the caller did with an [`IssueJob`].
@@ -351,6 +356,7 @@ impl Acme {
         require_post_as_get(&auth)?;
         let (mut order, authzs) = self.owned_order(account, id)?;
         self.expire_order(&mut order, now)?;
+        self.show_signing(&mut order);
         let mut reply = Reply::json(200, render::order(post.base, &order, &authzs));
         if order.status == OrderStatus::Processing {
             reply.retry_after = Some(1);
@@ -433,6 +439,7 @@ impl Acme {
         let payload = payload_object(&auth)?;
         let (mut order, _) = self.owned_order(account, id)?;
         self.expire_order(&mut order, now)?;
+        self.show_signing(&mut order);
         match order.status {
             OrderStatus::Ready => {}
             OrderStatus::Pending => {
@@ -460,17 +467,46 @@ impl Acme {
         let csr = uca_pki::csr::parse_csr(&der)
             .map_err(|e| Problem::new(ProblemType::BadCsr, e.to_string()))?;
         check_csr_names(&csr, &order.identifiers)?;
-        // One transaction: the account-key check and the claim (a refusal writes nothing).
-        let claimed = self
-            .store()
-            .write(Commit::Lazy, |tx| {
-                if tx.is_account_key(&csr.spki_der)? {
-                    return Ok(None);
+        // The account-key check and the claim. On the embedded store the claim is in memory,
+        // and the order is read again under it (another finalization may have ended since
+        // the read above); on a shared one both are one transaction (a refusal writes nothing).
+        let (claimed, claim) = match &self.claims {
+            Some(claims) => {
+                let claim = claims.take(&order.id);
+                let checked = self
+                    .store()
+                    .reading(|tx| {
+                        if tx.is_account_key(&csr.spki_der)? {
+                            return Ok(None);
+                        }
+                        let ready = tx
+                            .order(&order.id)?
+                            .is_some_and(|o| o.status == OrderStatus::Ready);
+                        Ok(Some(ready))
+                    })
+                    .map_err(store_problem)?;
+                match checked {
+                    Some(ready) => {
+                        let claimed = ready && claim.is_some();
+                        (Some(claimed), claim.filter(|_| claimed).map(Arc::new))
+                    }
+                    None => (None, None),
                 }
-                tx.claim_order(&order.id, &self.settings.node, now)
-                    .map(Some)
-            })
-            .map_err(store_problem)?;
+            }
+            None => {
+                let claimed = self
+                    .store()
+                    .write(Commit::Lazy, |tx| {
+                        if tx.is_account_key(&csr.spki_der)? {
+                            return Ok(None);
+                        }
+                        tx.claim_order(&order.id, &self.settings.node, now)
+                            .map(Some)
+                    })
+                    .map_err(store_problem)?;
+                (claimed, None)
+            }
+        };
         let Some(claimed) = claimed else {
             return Err(Problem::new(
                 ProblemType::BadCsr,
@@ -494,6 +530,7 @@ impl Acme {
             not_before,
             not_after,
             base: post.base.to_string(),
+            claim,
         })))
     }
 
@@ -510,6 +547,11 @@ impl Acme {
             // The certificate may be in the ledger: the order stays `processing` until the
             // sweeper settles it from what the ledger holds.
             Err(p) if p.undecided => return Err(p),
+            // An in-memory claim is let go; a recorded one is released in the store.
+            Err(p) if let Some(claim) = &job.claim => {
+                claim.release();
+                return Err(p);
+            }
             Err(p) => {
                 self.store()
                     .write(Commit::Lazy, |tx| {
@@ -531,6 +573,9 @@ impl Acme {
             })
             .map_err(store_problem)?
             .ok_or_else(|| Problem::internal("the order vanished"))?;
+        if let Some(claim) = &job.claim {
+            claim.release();
+        }
         let url = format!("{}{}{}", job.base, paths::ORDER, order.id);
         Ok(Reply::json(200, render::order(&job.base, &order, &authzs)).at(url))
     }

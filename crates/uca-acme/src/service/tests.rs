@@ -190,6 +190,15 @@ impl Env {
         }
     }
 
+    /// As on a shared store: validations and finalizations are claimed in the store's rows.
+    fn recording_claims() -> Env {
+        let env = Env::new();
+        Env {
+            acme: env.acme.recording_claims(),
+            _dir: env._dir,
+        }
+    }
+
     fn nonce(&self) -> String {
         self.acme.nonce(NOW).unwrap()
     }
@@ -744,10 +753,8 @@ fn every_key_type_registers_and_gets_its_key_authorization() {
             "{alg}"
         );
         assert_eq!(job.identifier().value(), "app.test");
-        assert_eq!(
-            env.stored_challenge(&ch).status,
-            ChallengeStatus::Processing
-        );
+        // Claimed in memory: the embedded store keeps it pending meanwhile.
+        assert_eq!(env.stored_challenge(&ch).status, ChallengeStatus::Pending);
         env.acme.finish_validation(&job, Ok(()), NOW).unwrap();
         assert_eq!(env.stored_order(&order).status, OrderStatus::Ready, "{alg}");
     }
@@ -867,7 +874,9 @@ fn an_order_goes_from_pending_to_a_downloadable_certificate() {
     assert_eq!(job.order.id, order);
     assert_eq!(job.not_before, NOW);
     assert_eq!(job.not_after, NOW + 90 * DAY);
-    assert_eq!(env.stored_order(&order).status, OrderStatus::Processing);
+    // The embedded store keeps it ready: the claim is in memory (see
+    // on_the_embedded_store_validations_and_signings_are_claimed_in_memory).
+    assert_eq!(env.stored_order(&order).status, OrderStatus::Ready);
     let r = env.get_order(&c, &order).unwrap();
     assert_eq!(json_of(&r)["status"], "processing");
     assert_eq!(r.retry_after, Some(1));
@@ -2527,7 +2536,9 @@ fn revocation_refusals() {
 
 #[test]
 fn orders_a_crash_left_processing_end_valid_from_the_ledger_or_ready_again() {
-    let env = Env::new();
+    // Claims recorded in the store, as a shared store does (the embedded one keeps them in
+    // memory, so a crash leaves its orders ready, which repair asks the ledger about too).
+    let env = Env::recording_claims();
     let ossl = Ossl::new();
     let c = env.register(TestKey::p256());
     // Two orders claimed for signing; the process "dies" before either outcome is recorded.
@@ -2597,7 +2608,7 @@ fn orders_a_crash_left_processing_end_valid_from_the_ledger_or_ready_again() {
 /// reopened, the client finalized again there), that claim is left to it until it is stale.
 #[test]
 fn a_failure_or_a_repair_releases_only_the_claim_it_gave_up() {
-    let env = Env::new();
+    let env = Env::recording_claims();
     let ossl = Ossl::new();
     let c = env.register(TestKey::p256());
     let id = env.ready_order(&c, &["claimed.test"]);
@@ -2633,6 +2644,68 @@ fn a_failure_or_a_repair_releases_only_the_claim_it_gave_up() {
         (0, 1)
     );
     assert_eq!(env.stored_order(&id).status, OrderStatus::Ready);
+}
+
+/// On the embedded store a validation and a signing are claimed in memory: the store keeps
+/// the step before (pending, ready) while clients are shown `processing`, a second request is
+/// refused as if it were recorded, and the claim ends with its job, so a crash or a failure
+/// leaves nothing to repair.
+#[test]
+fn on_the_embedded_store_validations_and_signings_are_claimed_in_memory() {
+    let env = Env::new();
+    let ossl = Ossl::new();
+    let c = env.register(TestKey::p256());
+    let (order, _) = env.order_names(&c, &["mem.test"]);
+    let authz = env.authz_ids(&c, &order).remove(0);
+    let (ch, _) = env.challenge_of(&c, &authz, "http-01");
+    let job = validation_job(env.challenge(&c, &ch, Some(&json!({}))));
+    assert_eq!(env.stored_challenge(&ch).status, ChallengeStatus::Pending);
+    let reply = env.get_authz(&c, &authz).unwrap();
+    let shown = json_of(&reply);
+    let listed = shown["challenges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["type"] == "http-01")
+        .unwrap()
+        .clone();
+    assert_eq!(listed["status"], "processing", "{shown}");
+    match env.challenge(&c, &ch, Some(&json!({}))).unwrap() {
+        ChallengeStep::Reply(r) => {
+            assert_eq!(json_of(&r)["status"], "processing");
+            assert_eq!(r.retry_after, Some(1));
+        }
+        other => panic!("validated twice: {other:?}"),
+    }
+    // The validating task ended without a word (a crash would too): the client may ask again.
+    drop(job);
+    assert_eq!(env.stored_challenge(&ch).status, ChallengeStatus::Pending);
+    let job = validation_job(env.challenge(&c, &ch, Some(&json!({}))));
+    env.acme.finish_validation(&job, Ok(()), NOW).unwrap();
+    drop(job);
+    assert_eq!(env.stored_challenge(&ch).status, ChallengeStatus::Valid);
+    assert_eq!(env.stored_order(&order).status, OrderStatus::Ready);
+
+    let csr = ossl.csr(&["mem.test"]);
+    let job = issue_job(env.finalize(&c, &order, &csr.der));
+    assert_eq!(env.stored_order(&order).status, OrderStatus::Ready);
+    let shown = env.get_order(&c, &order).unwrap();
+    assert_eq!(json_of(&shown)["status"], "processing");
+    assert_eq!(shown.retry_after, Some(1));
+    let again = env.finalize(&c, &order, &csr.der).unwrap_err();
+    assert_eq!(again.kind, ProblemType::OrderNotReady, "{again:?}");
+    // A failed signing changes nothing in the store, and the order may be finalized again.
+    env.acme
+        .finish_issue(&job, Err(Problem::internal("the CA was busy")))
+        .unwrap_err();
+    drop(job);
+    assert_eq!(env.stored_order(&order).status, OrderStatus::Ready);
+    assert_eq!(
+        json_of(&env.get_order(&c, &order).unwrap())["status"],
+        "ready"
+    );
+    env.issue(&c, &order, &ossl, &csr);
+    assert_eq!(env.stored_order(&order).status, OrderStatus::Valid);
 }
 
 // ======================================================================== ARI (RFC 9773)

@@ -296,6 +296,7 @@ fn issue_job(name: &str, id: &str, replaces: Option<String>) -> uca_acme::servic
         not_before: now.unix_timestamp(),
         not_after: now.unix_timestamp() + 30 * 86_400,
         base: "https://ca.test:8443".into(),
+        claim: None,
     }
 }
 
