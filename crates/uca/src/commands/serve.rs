@@ -36,33 +36,53 @@ fn parse_socket(value: &str, flag: &str) -> Result<SocketAddr, CliError> {
 }
 
 pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
+    // A mistyped flag is said before anything asks for a passphrase or opens the CA.
+    let listen_flag = args
+        .listen
+        .as_deref()
+        .map(|l| parse_socket(l, "--listen"))
+        .transpose()?;
+    let eab_flag = args
+        .eab
+        .as_deref()
+        .map(|e| {
+            EabPolicy::parse(e).ok_or_else(|| {
+                usage(
+                    format!("--eab '{e}' is not a mode"),
+                    "use off, optional or required",
+                )
+            })
+        })
+        .transpose()?;
+    let profile_flag = args
+        .profile
+        .as_deref()
+        .map(|p| {
+            p.parse::<Profile>().map_err(|_| {
+                usage(
+                    format!("--profile '{p}' is not a profile"),
+                    "use server, client or both",
+                )
+            })
+        })
+        .transpose()?;
     let pass = ask_passphrase(&args.passphrase, settings)?;
     let ca = open_ca(settings)?;
     let cfg = ca.config.clone();
-    let listen = match (&args.listen, cfg.serve.listen) {
-        (Some(l), _) => parse_socket(l, "--listen")?,
+    let listen = match (listen_flag, cfg.serve.listen) {
+        (Some(l), _) => l,
         (None, Some(l)) => l,
         (None, None) => parse_socket(DEFAULT_LISTEN, "--listen")?,
     };
-    let eab = match (&args.eab, cfg.acme.eab) {
-        (Some(e), _) => EabPolicy::parse(e).ok_or_else(|| {
-            usage(
-                format!("--eab '{e}' is not a mode"),
-                "use off, optional or required",
-            )
-        })?,
+    let eab = match (eab_flag, cfg.acme.eab) {
+        (Some(e), _) => e,
         (None, Some(e)) => e,
         // Anyone who can reach an issuer should not be able to enroll by default.
         (None, None) if listen.ip().is_loopback() => EabPolicy::Off,
         (None, None) => EabPolicy::Required,
     };
-    let profile = match (&args.profile, cfg.acme.profile) {
-        (Some(p), _) => p.parse::<Profile>().map_err(|_| {
-            usage(
-                format!("--profile '{p}' is not a profile"),
-                "use server, client or both",
-            )
-        })?,
+    let profile = match (profile_flag, cfg.acme.profile) {
+        (Some(p), _) => p,
         (None, Some(p)) => p,
         (None, None) => Profile::Both,
     };

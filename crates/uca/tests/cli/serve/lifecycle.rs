@@ -115,6 +115,23 @@ fn sealed_ca_refuses_to_serve() {
     assert!(!err.contains("listening on"), "{err}");
 }
 
+/// A mistyped flag is a usage error (exit 2 with a hint) before the CA is looked for or a
+/// passphrase asked for: here there is no CA at all, which would be exit 4.
+#[test]
+fn bad_serve_flags_are_refused_before_the_ca_is_opened() {
+    let env = TempCa::new();
+    for (flag, value, said) in [
+        ("--listen", "not-an-address", "is not ADDRESS:PORT"),
+        ("--eab", "sometimes", "is not a mode"),
+        ("--profile", "everything", "is not a profile"),
+    ] {
+        let out = env.uca().args(["serve", flag, value]).output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(code(&out), 2, "{flag} {value}: {err}");
+        assert!(err.contains(said) && err.contains("hint:"), "{err}");
+    }
+}
+
 /// The server's certificate takes the NAME of its first server name; an operator's certificate
 /// already under that NAME is neither superseded nor overwritten: the server refuses to start.
 #[test]
