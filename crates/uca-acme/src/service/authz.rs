@@ -124,6 +124,12 @@ impl Acme {
     pub fn challenge(&self, post: &Post<'_>, id: &str, now: i64) -> Result<ChallengeStep, Problem> {
         let auth = self.authenticate(post, KeyForm::Kid, now)?;
         let account = require_account(&auth)?.clone();
+        // On the embedded store an answer claims the challenge before reading it, so what is
+        // read under the claim decides (a validation writes its outcome before it lets go).
+        let early_claim = match &self.claims {
+            Some(claims) if !auth.jws.is_post_as_get() => claims.take(id),
+            _ => None,
+        };
         let (mut challenge, authz) = self
             .store()
             .reading(|tx| {
@@ -134,7 +140,9 @@ impl Acme {
             })
             .map_err(store_problem)?
             .ok_or_else(Problem::not_found)?;
-        self.show_validation(&mut challenge);
+        if early_claim.is_none() {
+            self.show_validation(&mut challenge);
+        }
         let up = format!("{}{}{}", post.base, paths::AUTHZ, authz.id);
         let reply = |c: &Challenge| {
             Reply::json(200, render::challenge(post.base, c)).link(up.clone(), "up")
@@ -168,22 +176,10 @@ impl Acme {
                     secs,
                 )
             })?;
-        // The claim: in memory on the embedded store (then the challenge is read again, in
-        // case a validation ended between the read above and the claim), in the store's row
-        // on a shared one.
+        // The claim: taken above in memory on the embedded store, in the store's row on a
+        // shared one.
         let (claimed, claim) = match &self.claims {
-            Some(claims) => match claims.take(&challenge.id) {
-                Some(claim) => {
-                    let still_pending = self
-                        .store()
-                        .read()
-                        .challenge(id)
-                        .map_err(store_problem)?
-                        .is_some_and(|c| c.status == ChallengeStatus::Pending);
-                    (still_pending, still_pending.then(|| Arc::new(claim)))
-                }
-                None => (false, None),
-            },
+            Some(_) => (early_claim.is_some(), early_claim.map(Arc::new)),
             None => {
                 let claimed = self
                     .store()
@@ -233,7 +229,9 @@ impl Acme {
     ) -> Result<Reply, Problem> {
         let ch = &job.challenge;
         let authz = &job.authz;
-        self.store()
+        // The outcome, and the challenge as it now is, in one transaction.
+        let current = self
+            .store()
             .write(Commit::Lazy, |tx| {
                 // Deactivated, invalid and valid are final (§7.1.6): a validation finishing after
                 // the authorization moved on records its own outcome and nothing more.
@@ -278,18 +276,13 @@ impl Acme {
                         }
                     }
                 }
-                Ok(())
+                tx.challenge(&ch.id)
             })
-            .map_err(store_problem)?;
+            .map_err(store_problem)?
+            .ok_or_else(Problem::not_found)?;
         if let Some(claim) = &job.claim {
             claim.release();
         }
-        let current = self
-            .store()
-            .read()
-            .challenge(&ch.id)
-            .map_err(store_problem)?
-            .ok_or_else(Problem::not_found)?;
         let up = format!("{}{}{}", job.base, paths::AUTHZ, authz.id);
         Ok(Reply::json(200, render::challenge(&job.base, &current)).link(up, "up"))
     }

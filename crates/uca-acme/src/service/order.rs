@@ -437,9 +437,30 @@ impl Acme {
         let auth = self.authenticate(post, KeyForm::Kid, now)?;
         let account = require_account(&auth)?;
         let payload = payload_object(&auth)?;
-        let (mut order, _) = self.owned_order(account, id)?;
+        // On the embedded store the order is claimed before it is read, so what is read under
+        // the claim decides (a signing records its outcome before it lets go), and the
+        // account-key check is in the same read. The CSR is parsed first for that check, but
+        // its problems are reported after the order's.
+        let early_claim = self.claims.as_ref().and_then(|claims| claims.take(id));
+        let csr = finalize_csr(&payload);
+        let (mut order, is_account_key) = self
+            .store()
+            .reading(|tx| {
+                let Some(order) = tx.order(id)?.filter(|o| o.account == account.id) else {
+                    return Ok(None);
+                };
+                let is_account_key = match (&early_claim, &csr) {
+                    (Some(_), Ok(csr)) => tx.is_account_key(&csr.spki_der)?,
+                    _ => false,
+                };
+                Ok(Some((order, is_account_key)))
+            })
+            .map_err(store_problem)?
+            .ok_or_else(Problem::not_found)?;
         self.expire_order(&mut order, now)?;
-        self.show_signing(&mut order);
+        if early_claim.is_none() {
+            self.show_signing(&mut order);
+        }
         match order.status {
             OrderStatus::Ready => {}
             OrderStatus::Pending => {
@@ -455,44 +476,13 @@ impl Acme {
                 ));
             }
         }
-        let csr_b64 = payload
-            .get("csr")
-            .and_then(Value::as_str)
-            .ok_or_else(|| Problem::malformed("the payload has no 'csr' string"))?;
-        let der = Base64UrlUnpadded::decode_vec(csr_b64)
-            .map_err(|_| Problem::new(ProblemType::BadCsr, "'csr' is not unpadded base64url"))?;
-        if der.first() != Some(&0x30) {
-            return Err(Problem::new(ProblemType::BadCsr, "'csr' is not a DER CSR"));
-        }
-        let csr = uca_pki::csr::parse_csr(&der)
-            .map_err(|e| Problem::new(ProblemType::BadCsr, e.to_string()))?;
+        let csr = csr?;
         check_csr_names(&csr, &order.identifiers)?;
-        // The account-key check and the claim. On the embedded store the claim is in memory,
-        // and the order is read again under it (another finalization may have ended since
-        // the read above); on a shared one both are one transaction (a refusal writes nothing).
+        // The account-key check and the claim: read above under the claim taken in memory on
+        // the embedded store; one transaction on a shared one (a refusal writes nothing).
         let (claimed, claim) = match &self.claims {
-            Some(claims) => {
-                let claim = claims.take(&order.id);
-                let checked = self
-                    .store()
-                    .reading(|tx| {
-                        if tx.is_account_key(&csr.spki_der)? {
-                            return Ok(None);
-                        }
-                        let ready = tx
-                            .order(&order.id)?
-                            .is_some_and(|o| o.status == OrderStatus::Ready);
-                        Ok(Some(ready))
-                    })
-                    .map_err(store_problem)?;
-                match checked {
-                    Some(ready) => {
-                        let claimed = ready && claim.is_some();
-                        (Some(claimed), claim.filter(|_| claimed).map(Arc::new))
-                    }
-                    None => (None, None),
-                }
-            }
+            Some(_) if is_account_key => (None, None),
+            Some(_) => (Some(early_claim.is_some()), early_claim.map(Arc::new)),
             None => {
                 let claimed = self
                     .store()
@@ -799,6 +789,20 @@ pub fn check_csr_names(csr: &Csr, ordered: &[Identifier]) -> Result<(), Problem>
         ));
     }
     Ok(())
+}
+
+/// The CSR of a finalize request's payload (§7.4), parsed.
+fn finalize_csr(payload: &serde_json::Map<String, Value>) -> Result<Csr, Problem> {
+    let csr_b64 = payload
+        .get("csr")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Problem::malformed("the payload has no 'csr' string"))?;
+    let der = Base64UrlUnpadded::decode_vec(csr_b64)
+        .map_err(|_| Problem::new(ProblemType::BadCsr, "'csr' is not unpadded base64url"))?;
+    if der.first() != Some(&0x30) {
+        return Err(Problem::new(ProblemType::BadCsr, "'csr' is not a DER CSR"));
+    }
+    uca_pki::csr::parse_csr(&der).map_err(|e| Problem::new(ProblemType::BadCsr, e.to_string()))
 }
 
 /// The store's record of an order's certificate (its ID is the order's).
