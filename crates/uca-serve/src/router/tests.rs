@@ -455,6 +455,60 @@ fn an_order_gets_one_certificate() {
     assert_eq!(rows[0].status, uca_ca::Status::Issued);
 }
 
+/// `AcmeStep::Record` (sign first, record once) on whichever ledger this pass runs, SQLite or
+/// PostgreSQL: the row is issued at once and supersedes the certificate it replaces, and an
+/// order that already has its row refuses a second. (The server records this way on an
+/// embedded ledger only; a shared one reserves first.)
+#[test]
+fn a_recorded_certificate_is_issued_at_once_on_either_ledger() {
+    use uca_ca::{AcmeStep, Status};
+    let s = server();
+    let now = time::OffsetDateTime::now_utc();
+    let first = s
+        .state
+        .issuer
+        .issue(&issue_job("rec.test", "order-rec-1", None), now)
+        .unwrap();
+    let (mut ca, _) = uca_ca::Ca::open(&s.dir, &Default::default(), &mut || {}).unwrap();
+    let first_serial = uca_pki::Serial::parse(&first.serial).unwrap();
+    let row = ca.ledger().by_serial(&first_serial).unwrap().unwrap();
+    let signed_for = |order: &str| {
+        let mut r = row.clone();
+        r.serial = uca_pki::Serial::random().unwrap();
+        r.fingerprint_sha256 = format!("CC:{}", r.serial.hex());
+        r.acme.as_mut().unwrap().order = order.into();
+        r
+    };
+    let twice = signed_for("order-rec-1");
+    let renewal = signed_for("order-rec-2");
+    let (took, owed) = ca
+        .record_acme_owing_sync(
+            &[
+                AcmeStep::Record {
+                    record: twice.clone(),
+                    replaces: None,
+                },
+                AcmeStep::Record {
+                    record: renewal.clone(),
+                    replaces: Some(first_serial.clone()),
+                },
+            ],
+            now,
+        )
+        .unwrap();
+    assert_eq!(took, vec![false, true], "order-rec-1 already has its row");
+    if let Some(owed) = owed {
+        owed.finish().unwrap();
+    }
+    let ledger = ca.ledger();
+    let new = ledger.by_serial(&renewal.serial).unwrap().unwrap();
+    assert_eq!(new.status, Status::Issued);
+    let old = ledger.by_serial(&first_serial).unwrap().unwrap();
+    assert_eq!(old.status, Status::Superseded);
+    assert_eq!(old.superseded_by, Some(renewal.serial.hex()));
+    assert!(ledger.by_serial(&twice.serial).unwrap().is_none());
+}
+
 /// A reservation whose server stalled: the sweeper voids it when it gives the order up, the
 /// stalled server's late completion then does not take (so its certificate is never
 /// delivered), and the order can be finalized again. A completion that won the race is the
