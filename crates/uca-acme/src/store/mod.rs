@@ -827,6 +827,22 @@ impl Tx<'_> {
     /// expired redeemed nonces. The ledger is not touched. Certificates whose expiry was
     /// never recorded stay (see [`Store::prune`]).
     pub fn prune(&self, keep: &Retention) -> Result<Pruned, StoreError> {
+        let shared = self.db.borrow().engine() == Engine::Postgres;
+        let nonces = if shared {
+            self.exec(
+                "DELETE FROM used_nonces WHERE issued < ?1",
+                args![keep.nonces_before],
+            )?
+        } else {
+            0
+        };
+        // Nonces only (every sweep of a shared store): no scan of the orders.
+        if keep.dead_before == i64::MIN && keep.expired_before == i64::MIN {
+            return Ok(Pruned {
+                nonces,
+                ..Pruned::default()
+            });
+        }
         let dead = "SELECT id FROM orders WHERE \
                     (status = 'invalid' AND created_at < ?1) OR \
                     (status IN ('pending', 'ready') AND expires < ?1) OR \
@@ -847,15 +863,6 @@ impl Tx<'_> {
             "DELETE FROM certificates WHERE not_after < ?1",
             args![keep.expired_before],
         )?;
-        let shared = self.db.borrow().engine() == Engine::Postgres;
-        let nonces = if shared {
-            self.exec(
-                "DELETE FROM used_nonces WHERE issued < ?1",
-                args![keep.nonces_before],
-            )?
-        } else {
-            0
-        };
         Ok(Pruned {
             orders,
             authzs,
