@@ -514,12 +514,14 @@ impl Issuer {
                     ),
                     CaError::Ledger(uca_ca::LedgerError::CommitUnknown { .. }) => {
                         Problem::undecided(format!(
-                            "{e}; the order is settled from the ledger once the database is back: poll it"
+                            "{e}; the order is settled from the ledger once the database is back: poll it, and finalize it again if it is ready"
                         ))
                     }
-                    CaError::Ledger(uca_ca::LedgerError::SyncUnknown { .. }) => Problem::undecided(
-                        format!("{e}; the order is settled from the ledger: poll it"),
-                    ),
+                    CaError::Ledger(uca_ca::LedgerError::SyncUnknown { .. }) => {
+                        Problem::undecided(format!(
+                            "{e}; the order is settled from the ledger: poll it, and finalize it again if it is ready"
+                        ))
+                    }
                     other => ledger_problem(&other),
                 };
                 vec![Err(problem); batch.len()]

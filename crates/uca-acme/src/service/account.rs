@@ -213,7 +213,7 @@ impl Acme {
                 let doc = Problem::unauthorized("the account was deactivated")
                     .to_json()
                     .to_string();
-                tx.fail_open_orders(&id_owned, &doc)?;
+                tx.fail_open_orders(&id_owned, &doc, &self.busy())?;
             }
             Ok(())
         });

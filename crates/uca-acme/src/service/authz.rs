@@ -105,6 +105,7 @@ impl Acme {
                 // is deactivated becomes invalid).
                 if let Some(order) = tx.order(&order_id)?
                     && matches!(order.status, OrderStatus::Pending | OrderStatus::Ready)
+                    && !self.working_on(&order_id)
                 {
                     let doc =
                         Problem::unauthorized("an authorization of the order was deactivated")
@@ -124,25 +125,31 @@ impl Acme {
     pub fn challenge(&self, post: &Post<'_>, id: &str, now: i64) -> Result<ChallengeStep, Problem> {
         let auth = self.authenticate(post, KeyForm::Kid, now)?;
         let account = require_account(&auth)?.clone();
-        // On the embedded store an answer claims the challenge before reading it, so what is
-        // read under the claim decides (a validation writes its outcome before it lets go).
-        let early_claim = match &self.claims {
-            Some(claims) if !auth.jws.is_post_as_get() => claims.take(id),
-            _ => None,
-        };
-        let (mut challenge, authz) = self
+        let answering = !auth.jws.is_post_as_get();
+        // On the embedded store an answer to a pending challenge claims it in the same turn at
+        // the store as the read, so the read decides: a validation writes its outcome with the
+        // store held and lets go after. One being validated shows as processing.
+        let (mut challenge, authz, early_claim) = self
             .store()
             .reading(|tx| {
-                let Some(challenge) = tx.challenge(id)? else {
+                let Some(mut challenge) = tx.challenge(id)? else {
                     return Ok(None);
                 };
-                Ok(owned_authz_in(tx, &account, &challenge.authz)?.map(|a| (challenge, a)))
+                let Some(authz) = owned_authz_in(tx, &account, &challenge.authz)? else {
+                    return Ok(None);
+                };
+                let claim = if answering && challenge.status == ChallengeStatus::Pending {
+                    self.claim(id)
+                } else {
+                    None
+                };
+                if claim.is_none() {
+                    self.show_validation(&mut challenge);
+                }
+                Ok(Some((challenge, authz, claim)))
             })
             .map_err(store_problem)?
             .ok_or_else(Problem::not_found)?;
-        if early_claim.is_none() {
-            self.show_validation(&mut challenge);
-        }
         let up = format!("{}{}{}", post.base, paths::AUTHZ, authz.id);
         let reply = |c: &Challenge| {
             Reply::json(200, render::challenge(post.base, c)).link(up.clone(), "up")
@@ -176,8 +183,8 @@ impl Acme {
                     secs,
                 )
             })?;
-        // The claim: taken above in memory on the embedded store, in the store's row on a
-        // shared one.
+        // The claim: taken with the read on the embedded store, in the store's row on a shared
+        // one.
         let (claimed, claim) = match &self.claims {
             Some(_) => (early_claim.is_some(), early_claim.map(Arc::new)),
             None => {

@@ -38,6 +38,16 @@ impl Claims {
         })
     }
 
+    /// Every ID held now.
+    pub(crate) fn held(&self) -> Vec<String> {
+        self.held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect()
+    }
+
     /// Whether `id` is being worked on now.
     pub(crate) fn holds(&self, id: &str) -> bool {
         self.held
@@ -72,10 +82,23 @@ impl Drop for Claim {
     }
 }
 
+/// Asked with the store held: a holder writes its outcome with the store held and lets go
+/// after, so what a reader finds here agrees with what it read in the same turn.
 impl Acme {
     /// Whether this server is validating or signing `id` now, on the embedded store.
-    fn working_on(&self, id: &str) -> bool {
+    pub(crate) fn working_on(&self, id: &str) -> bool {
         self.claims.as_ref().is_some_and(|c| c.holds(id))
+    }
+
+    /// The IDs this server is working on (none on a shared store).
+    pub(crate) fn busy(&self) -> Vec<String> {
+        self.claims.as_ref().map(|c| c.held()).unwrap_or_default()
+    }
+
+    /// Claims `id` when the store is the embedded one (else `None`; a shared store claims in
+    /// its rows).
+    pub(crate) fn claim(&self, id: &str) -> Option<Claim> {
+        self.claims.as_ref().and_then(|c| c.take(id))
     }
 
     /// A challenge this server is validating is `processing`, though the embedded store still

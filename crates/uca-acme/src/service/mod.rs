@@ -541,7 +541,10 @@ impl Acme {
             // Best effort: the next sweep tries again.
             let _ = self.store().write(crate::store::Commit::Lazy, |tx| {
                 tx.prune_rates(now * 1_000_000)?;
-                tx.prune(&crate::store::Retention::nonces_at(now))
+                tx.prune(
+                    &crate::store::Retention::nonces_at(now),
+                    crate::store::PRUNE_BATCH,
+                )
             });
         }
     }
@@ -552,7 +555,15 @@ impl Acme {
     /// nonces that expired. (One server keeps used nonces in memory, where they expire by
     /// themselves.) The ledger keeps every certificate.
     pub fn prune(&self, keep: &crate::store::Retention) -> Result<crate::store::Pruned, Problem> {
-        self.store().prune(keep).map_err(store_problem)
+        // The store is taken per step, so requests go on between them.
+        let mut total = crate::store::Pruned::default();
+        loop {
+            let (pruned, more) = self.store().prune_step(keep).map_err(store_problem)?;
+            total.add(&pruned);
+            if !more {
+                return Ok(total);
+            }
+        }
     }
 
     /// The directory object (§7.1.1).

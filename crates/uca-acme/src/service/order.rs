@@ -340,9 +340,10 @@ impl Acme {
         let found = self
             .store()
             .reading(|tx| {
-                let Some(order) = tx.order(id)?.filter(|o| o.account == account.id) else {
+                let Some(mut order) = tx.order(id)?.filter(|o| o.account == account.id) else {
                     return Ok(None);
                 };
+                self.show_signing(&mut order);
                 Ok(Some((order, tx.authzs_of_order(id)?)))
             })
             .map_err(store_problem)?;
@@ -356,7 +357,6 @@ impl Acme {
         require_post_as_get(&auth)?;
         let (mut order, authzs) = self.owned_order(account, id)?;
         self.expire_order(&mut order, now)?;
-        self.show_signing(&mut order);
         let mut reply = Reply::json(200, render::order(post.base, &order, &authzs));
         if order.status == OrderStatus::Processing {
             reply.retry_after = Some(1);
@@ -371,11 +371,23 @@ impl Acme {
             let doc = Problem::malformed("the order expired")
                 .to_json()
                 .to_string();
-            self.store()
-                .write(Commit::Lazy, |tx| tx.fail_order(&order.id, &doc))
+            // An order this server is signing finishes first, as a recorded `processing` one
+            // would (asked with the store held: see `claims`).
+            let expired = self
+                .store()
+                .write(Commit::Lazy, |tx| {
+                    if self.working_on(&order.id) {
+                        return Ok(false);
+                    }
+                    tx.fail_order(&order.id, &doc).map(|_| true)
+                })
                 .map_err(store_problem)?;
-            order.status = OrderStatus::Invalid;
-            order.error = Some(doc);
+            if expired {
+                order.status = OrderStatus::Invalid;
+                order.error = Some(doc);
+            } else {
+                order.status = OrderStatus::Processing;
+            }
         }
         Ok(())
     }
@@ -437,30 +449,34 @@ impl Acme {
         let auth = self.authenticate(post, KeyForm::Kid, now)?;
         let account = require_account(&auth)?;
         let payload = payload_object(&auth)?;
-        // On the embedded store the order is claimed before it is read, so what is read under
-        // the claim decides (a signing records its outcome before it lets go), and the
-        // account-key check is in the same read. The CSR is parsed first for that check, but
-        // its problems are reported after the order's.
-        let early_claim = self.claims.as_ref().and_then(|claims| claims.take(id));
+        // On the embedded store a ready order is claimed in the same turn at the store as the
+        // read, so the read decides (a signing records its outcome with the store held and
+        // lets go after), with the account-key check in it. The CSR is parsed first for that
+        // check; its problems are reported after the order's.
         let csr = finalize_csr(&payload);
-        let (mut order, is_account_key) = self
+        let (mut order, is_account_key, early_claim) = self
             .store()
             .reading(|tx| {
-                let Some(order) = tx.order(id)?.filter(|o| o.account == account.id) else {
+                let Some(mut order) = tx.order(id)?.filter(|o| o.account == account.id) else {
                     return Ok(None);
                 };
-                let is_account_key = match (&early_claim, &csr) {
+                let claim = if order.status == OrderStatus::Ready && order.expires > now {
+                    self.claim(id)
+                } else {
+                    None
+                };
+                if claim.is_none() {
+                    self.show_signing(&mut order);
+                }
+                let is_account_key = match (&claim, &csr) {
                     (Some(_), Ok(csr)) => tx.is_account_key(&csr.spki_der)?,
                     _ => false,
                 };
-                Ok(Some((order, is_account_key)))
+                Ok(Some((order, is_account_key, claim)))
             })
             .map_err(store_problem)?
             .ok_or_else(Problem::not_found)?;
         self.expire_order(&mut order, now)?;
-        if early_claim.is_none() {
-            self.show_signing(&mut order);
-        }
         match order.status {
             OrderStatus::Ready => {}
             OrderStatus::Pending => {
@@ -525,8 +541,10 @@ impl Acme {
     }
 
     /// Records the outcome of an [`IssueJob`]: the order becomes valid with its certificate,
-    /// or returns to ready (the client may finalize again) with the problem; after an
-    /// undecided one ([`Problem::undecided`]) it stays processing for the sweeper to settle.
+    /// or returns to ready (the client may finalize again) with the problem. After an
+    /// undecided one ([`Problem::undecided`]) a shared store's order stays processing for the
+    /// sweeper to settle; the embedded store's is ready again when the job ends, and a new
+    /// finalize gets whatever certificate the ledger holds for it (the ledger refuses a second).
     pub fn finish_issue(
         &self,
         job: &IssueJob,
@@ -534,8 +552,8 @@ impl Acme {
     ) -> Result<Reply, Problem> {
         let issued = match outcome {
             Ok(i) => i,
-            // The certificate may be in the ledger: the order stays `processing` until the
-            // sweeper settles it from what the ledger holds.
+            // The certificate may be in the ledger: a recorded claim stays until the sweeper
+            // settles it from what the ledger holds (an in-memory one ends with the job).
             Err(p) if p.undecided => return Err(p),
             // An in-memory claim is let go; a recorded one is released in the store.
             Err(p) if let Some(claim) = &job.claim => {

@@ -2706,6 +2706,29 @@ fn on_the_embedded_store_validations_and_signings_are_claimed_in_memory() {
     );
     env.issue(&c, &order, &ossl, &csr);
     assert_eq!(env.stored_order(&order).status, OrderStatus::Valid);
+
+    // An order being signed is not failed under it (its authorization deactivated meanwhile):
+    // it finishes valid, without an error, as a recorded `processing` one would.
+    let other = env.ready_order(&c, &["busy.test"]);
+    let authz = env.authz_ids(&c, &other).remove(0);
+    let csr = ossl.csr(&["busy.test"]);
+    let job = issue_job(env.finalize(&c, &other, &csr.der));
+    env.deactivate_authz(&c, &authz).unwrap();
+    assert_eq!(env.stored_order(&other).status, OrderStatus::Ready);
+    let (chain_pem, leaf_der) = ossl.sign(&csr.pem);
+    let leaf = uca_pki::inspect::parse_certificate(&leaf_der).unwrap();
+    env.acme
+        .finish_issue(
+            &job,
+            Ok(Issued {
+                serial: leaf.serial,
+                chain_pem,
+                not_after: leaf.not_after.unix_timestamp(),
+            }),
+        )
+        .unwrap();
+    let done = env.stored_order(&other);
+    assert_eq!((done.status, done.error), (OrderStatus::Valid, None));
 }
 
 // ======================================================================== ARI (RFC 9773)

@@ -101,6 +101,20 @@ pub struct Pruned {
     pub nonces: usize,
 }
 
+impl Pruned {
+    /// Counts `other` in.
+    pub fn add(&mut self, other: &Pruned) {
+        self.orders += other.orders;
+        self.authzs += other.authzs;
+        self.challenges += other.challenges;
+        self.certificates += other.certificates;
+        self.nonces += other.nonces;
+    }
+}
+
+/// Orders (or certificates given their expiry) per prune transaction.
+pub const PRUNE_BATCH: usize = 500;
+
 /// Durability of one commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Commit {
@@ -174,14 +188,31 @@ impl Store {
         }
     }
 
-    /// Prunes what `keep` lets go, in one transaction. Certificates recorded before the store
-    /// kept their expiry get it first, read from their PEM, a batch per transaction so a
-    /// large backlog does not hold the store for long.
+    /// Prunes what `keep` lets go, a batch per transaction ([`Store::prune_step`]).
     pub fn prune(&mut self, keep: &Retention) -> Result<Pruned, StoreError> {
-        while self.write(Commit::Lazy, |tx| tx.record_missing_expiries(EXPIRY_BATCH))?
-            == EXPIRY_BATCH
-        {}
-        self.write(Commit::Lazy, |tx| tx.prune(keep))
+        let mut total = Pruned::default();
+        loop {
+            let (pruned, more) = self.prune_step(keep)?;
+            total.add(&pruned);
+            if !more {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// One transaction of a prune, so a large backlog never holds the store for long: first
+    /// the expiries of certificates recorded before the store kept them (read from their PEM),
+    /// then up to [`PRUNE_BATCH`] orders with what hangs on them. Whether there may be more.
+    pub fn prune_step(&mut self, keep: &Retention) -> Result<(Pruned, bool), StoreError> {
+        self.write(Commit::Lazy, |tx| {
+            if tx.record_missing_expiries(PRUNE_BATCH)? > 0 {
+                return Ok((Pruned::default(), true));
+            }
+            // Either set full means there may be more; both partly full together only
+            // costs one more (empty) step.
+            let pruned = tx.prune(keep, PRUNE_BATCH)?;
+            Ok((pruned, pruned.orders >= PRUNE_BATCH))
+        })
     }
 
     /// Records a nonce as redeemed, lazily, in one statement of its own (one round trip on
@@ -368,9 +399,6 @@ fn cert_of(r: &Row) -> Result<IssuedCert, StoreError> {
         not_after: r.opt_int(5, "not_after")?,
     })
 }
-
-/// How many certificates [`Store::prune`] gives their expiry per transaction.
-const EXPIRY_BATCH: usize = 500;
 
 /// The notAfter (unix seconds) of the first certificate in a PEM chain.
 fn leaf_not_after(chain_pem: &str) -> Option<i64> {
@@ -751,11 +779,24 @@ impl Tx<'_> {
     }
 
     /// Invalidates an account's orders that are not finished (on account deactivation).
-    pub fn fail_open_orders(&self, account: &str, problem_json: &str) -> Result<(), StoreError> {
-        self.exec(
-            "UPDATE orders SET status = 'invalid', error = ?2 WHERE account = ?1 AND status IN ('pending', 'ready')",
-            args![account, problem_json],
+    /// Fails the account's pending and ready orders, except those in `busy` (orders this
+    /// server is signing: they finish first, as recorded `processing` ones do).
+    pub fn fail_open_orders(
+        &self,
+        account: &str,
+        problem_json: &str,
+        busy: &[String],
+    ) -> Result<(), StoreError> {
+        let open = self.rows(
+            "SELECT id FROM orders WHERE account = ?1 AND status IN ('pending', 'ready')",
+            args![account],
         )?;
+        for row in &open {
+            let id = row.text(0, "id")?;
+            if !busy.contains(&id) {
+                self.fail_order(&id, problem_json)?;
+            }
+        }
         Ok(())
     }
 
@@ -826,7 +867,7 @@ impl Tx<'_> {
     /// with their authorizations, challenges and certificate records; on a shared store also
     /// expired redeemed nonces. The ledger is not touched. Certificates whose expiry was
     /// never recorded stay (see [`Store::prune`]).
-    pub fn prune(&self, keep: &Retention) -> Result<Pruned, StoreError> {
+    pub fn prune(&self, keep: &Retention, limit: usize) -> Result<Pruned, StoreError> {
         let shared = self.db.borrow().engine() == Engine::Postgres;
         let nonces = if shared {
             self.exec(
@@ -843,33 +884,43 @@ impl Tx<'_> {
                 ..Pruned::default()
             });
         }
+        // Two sets of up to `limit` orders, each chosen by one query that the statements
+        // using it leave unchanged until its last one, so they all take the same orders: dead
+        // ones (which have no certificate), then valid ones whose certificate expired (their
+        // records go last: they choose the set).
         let dead = "SELECT id FROM orders WHERE \
                     (status = 'invalid' AND created_at < ?1) OR \
-                    (status IN ('pending', 'ready') AND expires < ?1) OR \
-                    (status = 'valid' AND id IN (SELECT order_id FROM certificates WHERE not_after < ?2))";
-        let bounds = args![keep.dead_before, keep.expired_before];
-        let challenges = self.exec(
-            &format!(
-                "DELETE FROM challenges WHERE authz IN (SELECT id FROM authzs WHERE order_id IN ({dead}))"
-            ),
-            bounds,
-        )?;
-        let authzs = self.exec(
-            &format!("DELETE FROM authzs WHERE order_id IN ({dead})"),
-            bounds,
-        )?;
-        let orders = self.exec(&format!("DELETE FROM orders WHERE id IN ({dead})"), bounds)?;
-        let certificates = self.exec(
-            "DELETE FROM certificates WHERE not_after < ?1",
-            args![keep.expired_before],
-        )?;
-        Ok(Pruned {
-            orders,
-            authzs,
-            challenges,
-            certificates,
-            nonces,
-        })
+                    (status IN ('pending', 'ready') AND expires < ?1) \
+                    ORDER BY id LIMIT ?2";
+        let expired = "SELECT order_id FROM certificates WHERE not_after < ?1 \
+                       ORDER BY not_after, id LIMIT ?2";
+        let mut pruned = Pruned::default();
+        for (set, before, with_certificates) in [
+            (dead, keep.dead_before, false),
+            (expired, keep.expired_before, true),
+        ] {
+            let bounds = args![before, limit as i64];
+            pruned.challenges += self.exec(
+                &format!(
+                    "DELETE FROM challenges WHERE authz IN (SELECT id FROM authzs WHERE order_id IN ({set}))"
+                ),
+                bounds,
+            )?;
+            pruned.authzs += self.exec(
+                &format!("DELETE FROM authzs WHERE order_id IN ({set})"),
+                bounds,
+            )?;
+            pruned.orders +=
+                self.exec(&format!("DELETE FROM orders WHERE id IN ({set})"), bounds)?;
+            if with_certificates {
+                pruned.certificates += self.exec(
+                    &format!("DELETE FROM certificates WHERE order_id IN ({set})"),
+                    bounds,
+                )?;
+            }
+        }
+        pruned.nonces = nonces;
+        Ok(pruned)
     }
 
     /// Reads the expiry of up to `limit` certificates recorded before the store kept it from

@@ -179,7 +179,19 @@ impl SqliteBackend {
         }
         if known < SCHEMA_VERSION {
             conn.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
+            // Another process (the server and a CLI command starting together) may have
+            // migrated it while this one waited for the lock.
+            let known: i64 = match conn.pragma_query_value(None, "user_version", |r| r.get(0)) {
+                Ok(v) => v,
+                Err(e) => {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    return Err(db(e));
+                }
+            };
             let made = (|| {
+                if known >= SCHEMA_VERSION {
+                    return Ok(());
+                }
                 if known == 1 {
                     conn.execute_batch(
                         "ALTER TABLE orders ADD COLUMN replaces TEXT;
@@ -408,6 +420,81 @@ mod tests {
             .unwrap()
             .get_status(rusqlite::StatementStatus::RePrepare);
         assert_eq!(recompiled, 0);
+    }
+
+    /// A large backlog is pruned a batch per transaction, dead orders and expired
+    /// certificates' orders alike, and nothing else goes.
+    #[test]
+    fn a_prune_goes_a_batch_at_a_time() {
+        use crate::model::{IssuedCert, Order, OrderStatus};
+        use crate::store::{PRUNE_BATCH, Pruned, Retention};
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&Store::path_in(dir.path())).unwrap();
+        let order = |id: String, status: OrderStatus| Order {
+            id,
+            account: "a1".into(),
+            status,
+            identifiers: vec![Identifier::Dns("a.test".into())],
+            not_before: None,
+            not_after: None,
+            expires: 100,
+            error: None,
+            certificate: None,
+            created_at: 10,
+            replaces: None,
+            profile: None,
+        };
+        let dead = PRUNE_BATCH + 7;
+        let expired = PRUNE_BATCH + 3;
+        store
+            .write(Commit::Lazy, |tx| {
+                for i in 0..dead {
+                    tx.insert_order(&order(format!("dead{i:04}"), OrderStatus::Invalid))?;
+                }
+                for i in 0..expired + 2 {
+                    let id = format!("valid{i:04}");
+                    tx.insert_order(&order(id.clone(), OrderStatus::Valid))?;
+                    tx.insert_cert(&IssuedCert {
+                        id: id.clone(),
+                        serial: format!("{i:04x}"),
+                        order: id,
+                        account: "a1".into(),
+                        chain_pem: "PEM".into(),
+                        // Two have not expired.
+                        not_after: Some(if i < expired { 50 } else { 5_000 }),
+                    })?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let keep = Retention::at(1_000, 0, 0);
+        let (first, more) = store.prune_step(&keep).unwrap();
+        assert!(more);
+        assert_eq!(first.orders, 2 * PRUNE_BATCH, "{first:?}");
+        let mut total = first;
+        total.add(&store.prune(&keep).unwrap());
+        assert_eq!(
+            total,
+            Pruned {
+                orders: dead + expired,
+                certificates: expired,
+                ..Pruned::default()
+            }
+        );
+        let left: Vec<String> = store
+            .read()
+            .orders()
+            .unwrap()
+            .into_iter()
+            .map(|o| o.id)
+            .collect();
+        let unexpired = [
+            format!("valid{expired:04}"),
+            format!("valid{:04}", expired + 1),
+        ];
+        assert_eq!(left, unexpired);
+        assert!(store.read().cert(&unexpired[0]).unwrap().is_some());
+        assert!(store.read().cert("valid0000").unwrap().is_none());
     }
 
     #[test]
