@@ -35,7 +35,17 @@ loadgen="${CARGO_TARGET_DIR:-$PWD/target}/${UCA_PROFILE:-dist}/uca-loadgen"
 work=$(mktemp -d)
 chmod 777 "$work"
 cleanup() {
+  cd /
   pkill -9 -f "$work" 2>/dev/null || true
+  # What was started with paths relative to the work directory (the uca servers, HAProxy,
+  # Patroni) has no "$work" in its command line: stop everything whose working directory is it.
+  for proc in /proc/[0-9]*; do
+    pid=${proc#/proc/}
+    [ "$pid" = $$ ] && continue
+    case "$(readlink "$proc/cwd" 2>/dev/null)" in
+      "$work" | "$work"/*) kill -9 "$pid" 2>/dev/null || true ;;
+    esac
+  done
   sleep 0.5
   rm -rf "$work"
 }
