@@ -445,20 +445,9 @@ impl Env {
     /// leaf's DER and serial.
     fn issue(&self, c: &Client, order: &str, ossl: &Ossl, csr: &Csr) -> (Vec<u8>, String) {
         let job = issue_job(self.finalize(c, order, &csr.der));
-        let (chain_pem, leaf_der) = ossl.sign(&csr.pem);
-        let leaf = uca_pki::inspect::parse_certificate(&leaf_der).unwrap();
-        let serial = leaf.serial;
-        let r = self
-            .acme
-            .finish_issue(
-                &job,
-                Ok(Issued {
-                    serial: serial.clone(),
-                    chain_pem,
-                    not_after: leaf.not_after.unix_timestamp(),
-                }),
-            )
-            .unwrap();
+        let (issued, leaf_der) = ossl.issued(csr);
+        let serial = issued.serial.clone();
+        let r = self.acme.finish_issue(&job, Ok(issued)).unwrap();
         assert_eq!(json_of(&r)["status"], "valid");
         (leaf_der, serial)
     }
@@ -609,6 +598,19 @@ impl Ossl {
             .collect();
         let sans: Vec<&str> = sans.iter().map(String::as_str).collect();
         self.csr_with(&self.ec_key(), names.first().copied(), &sans)
+    }
+
+    /// Signs the CSR with the throwaway CA: what the caller reports to `finish_issue`, and
+    /// the leaf's DER.
+    fn issued(&self, csr: &Csr) -> (Issued, Vec<u8>) {
+        let (chain_pem, leaf_der) = self.sign(&csr.pem);
+        let leaf = uca_pki::inspect::parse_certificate(&leaf_der).unwrap();
+        let issued = Issued {
+            serial: leaf.serial,
+            chain_pem,
+            not_after: leaf.not_after.unix_timestamp(),
+        };
+        (issued, leaf_der)
     }
 
     /// Signs the CSR with the throwaway CA: (leaf + CA PEM, leaf DER).
@@ -881,20 +883,9 @@ fn an_order_goes_from_pending_to_a_downloadable_certificate() {
     assert_eq!(json_of(&r)["status"], "processing");
     assert_eq!(r.retry_after, Some(1));
 
-    let (chain_pem, leaf_der) = ossl.sign(&csr.pem);
-    let leaf = uca_pki::inspect::parse_certificate(&leaf_der).unwrap();
-    let serial = leaf.serial;
-    let r = env
-        .acme
-        .finish_issue(
-            &job,
-            Ok(Issued {
-                serial: serial.clone(),
-                chain_pem: chain_pem.clone(),
-                not_after: leaf.not_after.unix_timestamp(),
-            }),
-        )
-        .unwrap();
+    let (issued, _) = ossl.issued(&csr);
+    let (serial, chain_pem) = (issued.serial.clone(), issued.chain_pem.clone());
+    let r = env.acme.finish_issue(&job, Ok(issued)).unwrap();
     let cert_url = format!("{BASE}/acme/cert/{order}");
     assert_eq!(json_of(&r)["status"], "valid");
     assert_eq!(json_of(&r)["certificate"], cert_url);
@@ -2715,17 +2706,8 @@ fn on_the_embedded_store_validations_and_signings_are_claimed_in_memory() {
     let job = issue_job(env.finalize(&c, &other, &csr.der));
     env.deactivate_authz(&c, &authz).unwrap();
     assert_eq!(env.stored_order(&other).status, OrderStatus::Ready);
-    let (chain_pem, leaf_der) = ossl.sign(&csr.pem);
-    let leaf = uca_pki::inspect::parse_certificate(&leaf_der).unwrap();
     env.acme
-        .finish_issue(
-            &job,
-            Ok(Issued {
-                serial: leaf.serial,
-                chain_pem,
-                not_after: leaf.not_after.unix_timestamp(),
-            }),
-        )
+        .finish_issue(&job, Ok(ossl.issued(&csr).0))
         .unwrap();
     let done = env.stored_order(&other);
     assert_eq!((done.status, done.error), (OrderStatus::Valid, None));
