@@ -6,6 +6,7 @@
 
 pub mod acme_store;
 pub mod crl;
+pub mod disk_pool;
 pub mod issuer;
 pub mod metrics;
 pub mod router;
@@ -13,6 +14,7 @@ pub mod server;
 pub mod tls;
 pub mod validate;
 
+pub use disk_pool::DiskPool;
 pub use issuer::Issuer;
 pub use router::{AppState, router};
 pub use server::{ServeError, serve};

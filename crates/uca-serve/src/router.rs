@@ -34,6 +34,8 @@ pub struct AppState {
     /// The base URL when a request carries no usable Host.
     pub default_base: String,
     pub metrics: crate::metrics::Metrics,
+    /// Threads for the work that waits on the disk (see [`crate::disk_pool`]).
+    pub disk: crate::DiskPool,
 }
 
 type Shared = Arc<AppState>;
@@ -311,23 +313,38 @@ impl OwnedPost {
     }
 }
 
-/// Runs `f` on a blocking thread (the core writes SQLite, sometimes with fsync).
+/// Runs `f` on a request thread (the core's JWS checks, store reads and lazy writes).
 async fn blocking<T: Send + 'static>(
     state: &Shared,
     f: impl FnOnce(&AppState) -> Result<T, Problem> + Send + 'static,
 ) -> Result<T, Problem> {
     let st = state.clone();
-    tokio::task::spawn_blocking(move || f(&st))
-        .await
-        .unwrap_or_else(|e| {
-            Err(Problem::internal(format!(
-                "the request handler failed: {e}"
-            )))
-        })
+    handled(tokio::task::spawn_blocking(move || f(&st)).await)
+}
+
+/// Runs `f` on a disk thread: for work that waits for a sync (a durable store write, the
+/// ledger's flush, a revocation), so it never holds one of the few request threads.
+async fn on_disk<T: Send + 'static>(
+    state: &Shared,
+    f: impl FnOnce(&AppState) -> Result<T, Problem> + Send + 'static,
+) -> Result<T, Problem> {
+    let st = state.clone();
+    handled(state.disk.run(move || f(&st)).await)
+}
+
+/// A handler's outcome, or a 500 if it panicked.
+fn handled<T>(
+    joined: Result<Result<T, Problem>, tokio::task::JoinError>,
+) -> Result<T, Problem> {
+    joined.unwrap_or_else(|e| {
+        Err(Problem::internal(format!(
+            "the request handler failed: {e}"
+        )))
+    })
 }
 
 macro_rules! simple_post {
-    ($name:ident, |$acme:ident, $post:ident, $now:ident $(, $id:ident)?| $call:expr) => {
+    ($name:ident, $pool:ident, |$acme:ident, $post:ident, $now:ident $(, $id:ident)?| $call:expr) => {
         async fn $name(
             State(state): State<Shared>,
             $(Path($id): Path<String>,)?
@@ -338,7 +355,7 @@ macro_rules! simple_post {
                         let owned = OwnedPost::new(&state, &uri, &headers, body);
             let base = owned.base.clone();
             let log = owned.log.clone();
-            let result = blocking(&state, move |st| {
+            let result = $pool(&state, move |st| {
                 let $acme = &st.acme;
                 let $post = owned.post();
                 let $now = now().unix_timestamp();
@@ -350,15 +367,22 @@ macro_rules! simple_post {
     };
 }
 
-simple_post!(new_account, |acme, post, now| acme.new_account(&post, now));
-simple_post!(new_order, |acme, post, now| acme.new_order(&post, now));
-simple_post!(key_change, |acme, post, now| acme.key_change(&post, now));
-simple_post!(account, |acme, post, now, id| acme.account(&post, &id, now));
-simple_post!(orders, |acme, post, now, id| acme
+// Account writes are durable (synced): they go to the disk threads.
+simple_post!(new_account, on_disk, |acme, post, now| acme
+    .new_account(&post, now));
+simple_post!(new_order, blocking, |acme, post, now| acme
+    .new_order(&post, now));
+simple_post!(key_change, on_disk, |acme, post, now| acme
+    .key_change(&post, now));
+simple_post!(account, on_disk, |acme, post, now, id| acme
+    .account(&post, &id, now));
+simple_post!(orders, blocking, |acme, post, now, id| acme
     .orders_list(&post, &id, now));
-simple_post!(order, |acme, post, now, id| acme.order(&post, &id, now));
-simple_post!(authz, |acme, post, now, id| acme.authz(&post, &id, now));
-simple_post!(certificate, |acme, post, now, id| acme
+simple_post!(order, blocking, |acme, post, now, id| acme
+    .order(&post, &id, now));
+simple_post!(authz, blocking, |acme, post, now, id| acme
+    .authz(&post, &id, now));
+simple_post!(certificate, blocking, |acme, post, now, id| acme
     .certificate(&post, &id, now));
 
 async fn directory(State(state): State<Shared>, headers: HeaderMap) -> Response {
@@ -429,7 +453,7 @@ async fn finalize(
     let owned = OwnedPost::new(&state, &uri, &headers, body);
     let base = owned.base.clone();
     let log = owned.log.clone();
-    let result = blocking(&state, move |st| {
+    let result = on_disk(&state, move |st| {
         match st
             .acme
             .finalize(&owned.post(), &id, now().unix_timestamp())?
@@ -464,7 +488,7 @@ async fn revoke_cert(
     let owned = OwnedPost::new(&state, &uri, &headers, body);
     let base = owned.base.clone();
     let log = owned.log.clone();
-    let result = blocking(&state, move |st| {
+    let result = on_disk(&state, move |st| {
         let job = st.acme.revoke(&owned.post(), now().unix_timestamp())?;
         match st.issuer.revoke(
             &job.cert.serial_value,
@@ -507,7 +531,7 @@ async fn renewal_info(
     headers: HeaderMap,
 ) -> Response {
     let base = base(&state, &headers);
-    let result = blocking(&state, move |st| {
+    let result = on_disk(&state, move |st| {
         let cert_id = uca_acme::service::CertId::parse(&id)?;
         if st.issuer.ca_key_id() != Some(cert_id.key_id.as_slice()) {
             return Err(Problem::not_found());
@@ -637,7 +661,9 @@ async fn metrics(State(state): State<Shared>) -> Response {
 /// ledger is unreachable or read-only, so a load balancer sends clients to another replica.
 async fn healthz(State(state): State<Shared>) -> Response {
     let st = state.clone();
-    let ready = tokio::task::spawn_blocking(move || st.issuer.ledger_ready())
+    let ready = state
+        .disk
+        .run(move || st.issuer.ledger_ready())
         .await
         .unwrap_or_else(|e| Err(format!("the health check failed: {e}")));
     match ready {

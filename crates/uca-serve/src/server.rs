@@ -212,7 +212,7 @@ async fn checkpoints(
             _ = stop.changed() => return,
         }
         let st = state.clone();
-        let failure = match tokio::task::spawn_blocking(move || st.acme.checkpoint()).await {
+        let failure = match state.disk.run(move || st.acme.checkpoint()).await {
             Ok(Ok(_)) => None,
             // The serving connection checkpoints by itself past its backstop meanwhile.
             Ok(Err(p)) => Some(p.detail),
@@ -273,7 +273,7 @@ async fn upkeep(
             last_prune = Some(Instant::now());
         }
         let log_prune = log.clone();
-        let result = tokio::task::spawn_blocking(move || {
+        let result = state.disk.run(move || {
             let now = time::OffsetDateTime::now_utc();
             st.acme.sweep_nonces(now.unix_timestamp());
             if st.acme.is_shared() {

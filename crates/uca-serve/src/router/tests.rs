@@ -60,6 +60,7 @@ fn server() -> TestServer {
         crl: Default::default(),
         default_base: "https://ca.test:8443".into(),
         metrics: Default::default(),
+        disk: crate::DiskPool::new(4).unwrap(),
     });
     state.crl.refresh(&state.issuer, true, now).unwrap();
     TestServer {

@@ -251,8 +251,10 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
         ));
     }
 
+    let disk = uca_serve::DiskPool::new(uca_serve::disk_pool::DISK_THREADS)
+        .map_err(|e| CliError::failure(format!("cannot start the disk threads: {e}"), None))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .max_blocking_threads(uca_serve::acme_store::blocking_threads(acme.is_shared()))
+        .max_blocking_threads(uca_serve::acme_store::request_threads(acme.is_shared()))
         .enable_all()
         .build()
         .map_err(|e| CliError::failure(format!("cannot start the async runtime: {e}"), None))?;
@@ -303,6 +305,7 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<(), CliError> {
             crl: Default::default(),
             default_base: base.clone(),
             metrics: Default::default(),
+            disk,
         });
         let st = state.clone();
         tokio::task::spawn_blocking(move || st.crl.refresh(&st.issuer, true, OffsetDateTime::now_utc()))
