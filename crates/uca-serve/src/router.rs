@@ -333,9 +333,7 @@ async fn on_disk<T: Send + 'static>(
 }
 
 /// A handler's outcome, or a 500 if it panicked.
-fn handled<T>(
-    joined: Result<Result<T, Problem>, tokio::task::JoinError>,
-) -> Result<T, Problem> {
+fn handled<T>(joined: Result<Result<T, Problem>, tokio::task::JoinError>) -> Result<T, Problem> {
     joined.unwrap_or_else(|e| {
         Err(Problem::internal(format!(
             "the request handler failed: {e}"
