@@ -36,6 +36,8 @@ work=$(mktemp -d)
 chmod 777 "$work"
 cleanup() {
   cd /
+  # Bash reports each background job it sees killed ("Killed ..."): nothing to read there.
+  exec 2>/dev/null
   pkill -9 -f "$work" 2>/dev/null || true
   # What was started with paths relative to the work directory (the uca servers, HAProxy,
   # Patroni) has no "$work" in its command line: stop everything whose working directory is it.
