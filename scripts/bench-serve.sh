@@ -104,7 +104,7 @@ uport=$(free_port)
 "$uca" --dir ucadir serve --listen "127.0.0.1:$uport" --allow-validation-to 127.0.0.0/8 >uca.log 2>&1 &
 pid[uca]=$!
 url[uca]="https://127.0.0.1:$uport/acme/directory"; ca[uca]=$work/ucadir/ca.crt; reqlog[uca]=uca.log
-# (b) Caddy acme_server as in notes/acme.md §3.1, plus an access log (its per-request durations).
+# (b) Caddy acme_server (internal CA, file storage), plus an access log (its per-request durations).
 cport=$(free_port); hport=$(free_port)
 cat >Caddyfile <<CONF
 {
